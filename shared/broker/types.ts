@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/** The broker interface: JetStream for real runs, memory for tests and library mode. */
+
+export interface PublishOptions {
+  /** Deterministic id (Nats-Msg-Id): the server drops a repeat within its duplicate window. */
+  msgId?: string;
+  headers?: Record<string, string>;
+}
+
+/** One message taken from a queue, held until ack/nak/term. */
+export interface Delivery {
+  readonly queue: string;
+  readonly data: Uint8Array;
+  readonly headers: Readonly<Record<string, string>>;
+  /** Stream sequence of the message in its queue: stable across redeliveries. */
+  readonly seq: number;
+  /** How many times it has been delivered (1 = first time). */
+  readonly deliveryCount: number;
+  /** Remove from the queue. Resolves when the server confirmed the ack. */
+  ack(): Promise<void>;
+  /** Give back for redelivery, after delayMs. */
+  nak(delayMs?: number): void;
+  /** Never redeliver (the message stays out of the consumer). */
+  term(): void;
+  /** Still working: extend the ack deadline. */
+  working(): void;
+}
+
+export interface ConsumeOptions {
+  /** Upper bound of deliveries held unacked by this subscriber (and by the durable consumer). */
+  maxInFlight?: number;
+}
+
+/** A running consumer. Iterate for deliveries; stop() ends the iteration (held deliveries stay valid). */
+export interface Subscription extends AsyncIterable<Delivery> {
+  stop(): Promise<void>;
+}
+
+/** A key/value cache with a bucket-wide TTL (JetStream KV or memory). */
+export interface KvCache {
+  /** Create the key; false if it exists already (atomic). */
+  create(key: string, value: string): Promise<boolean>;
+  get(key: string): Promise<string | null>;
+  put(key: string, value: string): Promise<void>;
+  delete(key: string): Promise<void>;
+}
+
+/** IntelMQ's dump entry, plus where and when. */
+export interface DumpEntry {
+  bot_id: string;
+  source_queue: string | null;
+  /** Traceback lines (IntelMQ: list of lines; a string for parser line failures). */
+  traceback: string[] | string;
+  /** Serialised JSON text of the message, or base64 with message_type "base64". */
+  message: string;
+  message_type?: "base64";
+  /** Naive UTC ISO timestamp, as the key of IntelMQ's dump file. */
+  timestamp: string;
+}
+
+export interface StoredDump extends DumpEntry {
+  /** Sequence in the dumps stream (the id intelmqdump uses). */
+  seq: number;
+}
+
+export type BrokerState = "connected" | "disconnected" | "reconnecting" | "closed";
+
+export interface QueueSettings {
+  /** max_bytes of a queue stream; full queues push back (discard new). */
+  maxBytes?: number;
+  /** duplicate window in milliseconds. */
+  duplicateWindowMs?: number;
+  replicas?: number;
+  /** Republish into the archive stream (intelmq.archive.<queue>). */
+  archive?: boolean;
+}
+
+export interface Broker {
+  readonly kind: "memory" | "jetstream";
+  /** Create the queue's stream and durable consumer if missing (idempotent); purge ghost messages. */
+  ensureQueue(queue: string, settings?: QueueSettings): Promise<void>;
+  /** Publish and await the server's confirmation. Throws BrokerUnavailableError while disconnected/timeouts. */
+  publish(queue: string, data: Uint8Array, opts?: PublishOptions): Promise<void>;
+  consume(queue: string, opts?: ConsumeOptions): Promise<Subscription>;
+  /** Messages waiting plus held unacked (IntelMQ's queue size). */
+  depth(queue: string): Promise<number>;
+  /** Empty the queue; returns how many were removed. */
+  purge(queue: string): Promise<number>;
+  listQueues(): Promise<string[]>;
+  /** Store a dump entry (dumps stream, subject intelmq.dump.<bot-id>). Resolves once stored. */
+  dump(entry: DumpEntry): Promise<void>;
+  /** Read dump entries, of one bot or all. */
+  readDumps(botId?: string): Promise<StoredDump[]>;
+  /** Open (create) a KV cache bucket with a TTL in seconds (0 = none). */
+  cache(bucket: string, ttlSeconds: number): Promise<KvCache>;
+  /** Current connection state; listeners get every change. */
+  readonly state: BrokerState;
+  onState(listener: (s: BrokerState) => void): () => void;
+  close(): Promise<void>;
+}

@@ -1,0 +1,145 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * Typed errors with stable codes, one class per IntelMQ exception.
+ * Match on `code` (it survives NATS replies and dump entries); `intelmqName` is the
+ * name IntelMQ gives the same failure, used in dumps and conformance results.
+ */
+
+export const ErrorCode = {
+  InvalidArgument: "IMQ_ERR_INVALID_ARGUMENT",
+  InvalidValue: "IMQ_ERR_INVALID_VALUE",
+  InvalidKey: "IMQ_ERR_INVALID_KEY",
+  KeyExists: "IMQ_ERR_KEY_EXISTS",
+  KeyNotExists: "IMQ_ERR_KEY_NOT_EXISTS",
+  ConfigurationError: "IMQ_ERR_CONFIG",
+  PipelineError: "IMQ_ERR_PIPELINE",
+  MissingDependencyError: "IMQ_ERR_MISSING_DEPENDENCY",
+  DecodingError: "IMQ_ERR_DECODING",
+  BrokerUnavailable: "IMQ_ERR_BROKER_UNAVAILABLE",
+  UnsupportedFeature: "IMQ_ERR_UNSUPPORTED_FEATURE",
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Base of every error of ours. */
+export class ImqError extends Error {
+  readonly code: ErrorCode;
+  /** IntelMQ's exception class name for the same failure. */
+  readonly intelmqName: string;
+  constructor(code: ErrorCode, intelmqName: string, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = intelmqName;
+    this.code = code;
+    this.intelmqName = intelmqName;
+  }
+}
+
+/** A function got an argument it cannot use. */
+export class InvalidArgument extends ImqError {
+  constructor(readonly argument: string, readonly got?: unknown, readonly expected?: unknown, readonly docs?: string, options?: ErrorOptions) {
+    let msg = `Argument ${JSON.stringify(argument)} is invalid`;
+    if (expected !== undefined) msg += `, expected ${fmt(expected)}`;
+    if (got !== undefined) msg += `, got ${fmt(got)}`;
+    if (docs) msg += ` (see ${docs})`;
+    super(ErrorCode.InvalidArgument, "InvalidArgument", msg + ".", options);
+  }
+}
+
+/** A value fails the harmonization of its key. `object` is the message dict it came from. */
+export class InvalidValue extends ImqError {
+  object: unknown;
+  constructor(readonly key: string, readonly value: unknown, readonly reason?: string, options?: ErrorOptions & { object?: unknown }) {
+    super(ErrorCode.InvalidValue, "InvalidValue",
+      `invalid value ${fmt(value)} (${typeName(value)}) for key ${JSON.stringify(key)}${reason ? ` ${reason}` : ""}`, options);
+    this.object = options?.object;
+  }
+}
+
+/** A key that the harmonization does not define. */
+export class InvalidKey extends ImqError {
+  constructor(readonly key: string, options?: ErrorOptions) {
+    super(ErrorCode.InvalidKey, "InvalidKey", `invalid key ${JSON.stringify(key)}`, options);
+  }
+}
+
+/** add() without overwrite on a key that is present. */
+export class KeyExists extends ImqError {
+  constructor(readonly key: string, options?: ErrorOptions) {
+    super(ErrorCode.KeyExists, "KeyExists", `key ${JSON.stringify(key)} already exists`, options);
+  }
+}
+
+/** change() on a key that is absent. */
+export class KeyNotExists extends ImqError {
+  constructor(readonly key: string, options?: ErrorOptions) {
+    super(ErrorCode.KeyNotExists, "KeyNotExists", `key ${JSON.stringify(key)} not exists`, options);
+  }
+}
+
+/** Configuration that cannot work: names where (`config`) and what is wrong (`argument`). */
+export class ConfigurationError extends ImqError {
+  constructor(readonly config: string, readonly argument: string, options?: ErrorOptions) {
+    super(ErrorCode.ConfigurationError, "ConfigurationError", `${config} configuration failed - ${argument}`, options);
+  }
+}
+
+/** The pipeline (broker, queues, paths) failed. */
+export class PipelineError extends ImqError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.PipelineError, "PipelineError", `pipeline failed - ${message}`, options);
+  }
+}
+
+/** A library or program the bot needs is not there. */
+export class MissingDependencyError extends ImqError {
+  constructor(readonly dependency: string, readonly version?: string, readonly installed?: string, readonly additionalText?: string, options?: ErrorOptions) {
+    let msg = `Could not load dependency ${JSON.stringify(dependency)}`;
+    if (version) msg += `, version ${version} is required`;
+    if (installed) msg += ` (installed: ${installed})`;
+    if (additionalText) msg += ` ${additionalText}`;
+    super(ErrorCode.MissingDependencyError, "MissingDependencyError", msg + ".", options);
+  }
+}
+
+/** Bytes that could not be decoded (encoding, JSON, msgpack). `object` is what was being decoded. */
+export class DecodingError extends ImqError {
+  object: unknown;
+  constructor(message: string, options?: ErrorOptions & { object?: unknown }) {
+    super(ErrorCode.DecodingError, "DecodingError", `Could not decode message${message ? `: ${message}` : "."}`, options);
+    this.object = options?.object;
+  }
+}
+
+/** The broker is unreachable: reconnect and retry, never a failure of the message. */
+export class BrokerUnavailableError extends ImqError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.BrokerUnavailable, "PipelineError", message, options);
+  }
+}
+
+/** A configured feature that the connected server cannot provide. */
+export class UnsupportedFeatureError extends ImqError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.UnsupportedFeature, "ConfigurationError", message, options);
+  }
+}
+
+/** True if `err` is one of ours with the given code. */
+export function hasCode(err: unknown, code: ErrorCode): boolean {
+  return typeof err === "object" && err !== null && (err as { code?: unknown }).code === code;
+}
+
+function typeName(v: unknown): string {
+  if (v === null) return "NoneType";
+  if (Array.isArray(v)) return "list";
+  switch (typeof v) {
+    case "string": return "str";
+    case "number": return Number.isInteger(v) ? "int" : "float";
+    case "boolean": return "bool";
+    case "object": return "dict";
+    default: return typeof v;
+  }
+}
+
+function fmt(v: unknown): string {
+  try { return typeof v === "string" ? `'${v}'` : JSON.stringify(v) ?? String(v); } catch { return String(v); }
+}

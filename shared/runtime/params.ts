@@ -1,0 +1,68 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * zod building blocks for bot parameter schemas. IntelMQ configurations (and its own tests)
+ * give numbers and booleans as strings ("86400", "true") and lists as comma-separated strings,
+ * so these accept what IntelMQ accepts and yield proper types.
+ */
+import { z } from "zod";
+
+function toNumber(v: unknown): unknown {
+  if (typeof v === "string" && v.trim() !== "" && !Number.isNaN(Number(v))) return Number(v);
+  return v;
+}
+function toBool(v: unknown): unknown {
+  if (typeof v === "string") {
+    const s = v.trim().toLowerCase();
+    if (s === "true" || s === "1" || s === "yes") return true;
+    if (s === "false" || s === "0" || s === "no" || s === "") return false;
+  }
+  if (typeof v === "number") return v !== 0;
+  return v;
+}
+function toList(v: unknown): unknown {
+  if (typeof v === "string") return v.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  return v;
+}
+
+export const p = {
+  /** An integer; numeric strings accepted. */
+  int: () => z.preprocess(toNumber, z.number().int()),
+  /** A number; numeric strings accepted. */
+  number: () => z.preprocess(toNumber, z.number()),
+  /** A boolean; "true"/"false"/1/0 accepted. */
+  bool: () => z.preprocess(toBool, z.boolean()),
+  /** A list of strings; a comma-separated string accepted (entries stripped, empties dropped). */
+  list: () => z.preprocess(toList, z.array(z.string())),
+  /** A string or null (IntelMQ's `None` default). */
+  str: () => z.string().nullable(),
+};
+
+/** Feed parameters every collector has; they fill feed.* of its reports. */
+export const collectorParams = {
+  name: z.string().nullable().default(null).describe("feed.name of the reports (IntelMQ falls back to the bot's name)"),
+  accuracy: p.number().pipe(z.number().min(0).max(100)).default(100).describe("feed.accuracy of the reports"),
+  code: z.string().nullable().default(null).describe("feed.code of the reports"),
+  provider: z.string().nullable().default(null).describe("feed.provider of the reports"),
+  documentation: z.string().nullable().default(null).describe("feed.documentation of the reports"),
+};
+
+/** Parameters every parser has. */
+export const parserParams = {
+  default_fields: z.record(z.string(), z.unknown()).nullable().default(null).describe("Fields added to every event (without overwrite)"),
+  copy_collector_provided_fields: z.array(z.string()).nullable().default(null).describe("Report fields copied into every event, e.g. extra.file_name"),
+};
+
+/** IntelMQ's HTTP parameters, shared by every bot that talks HTTP. */
+export const httpParams = {
+  http_proxy: z.string().nullable().default(null).describe("Proxy for http:// URLs (both proxies must be set)"),
+  https_proxy: z.string().nullable().default(null).describe("Proxy for https:// URLs"),
+  http_timeout_sec: z.union([p.number(), z.tuple([p.number(), p.number()])]).default(30).describe("Timeout in seconds, or [connect, read]"),
+  http_timeout_max_tries: p.int().default(3).describe("Attempts on timeouts"),
+  http_user_agent: z.string().default("Mozilla/5.0 (Windows NT 6.1) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/41.0.2228.0 Safari/537.36").describe("User-Agent header"),
+  http_verify_cert: z.union([p.bool(), z.string()]).default(true).describe("Verify TLS certificates; or a path to a CA bundle"),
+  ssl_client_certificate: z.string().nullable().default(null).describe("Client certificate (PEM file) for TLS"),
+  ssl_ca_certificate: z.string().nullable().default(null).describe("CA bundle (PEM file) to verify the server"),
+  http_username: z.string().nullable().default(null).describe("Basic auth user"),
+  http_password: z.string().nullable().default(null).describe("Basic auth password"),
+  http_header: z.record(z.string(), z.string()).nullable().default(null).describe("Extra request headers"),
+};

@@ -1,0 +1,104 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+import type { z } from "zod";
+import type { Logger } from "pino";
+import type { Event, Message, Report } from "../message/index.js";
+import type { Harmonization } from "../harmonization/index.js";
+import type { KvCache } from "../broker/index.js";
+
+export const BotKind = { collector: "collector", parser: "parser", expert: "expert", output: "output" } as const;
+export type BotKind = (typeof BotKind)[keyof typeof BotKind];
+
+/** A message sent on a named path (default path: "_default"). */
+export interface Routed { path: string; msg: Message }
+/** What a bot returns: nothing (drop), one message, or a list; each either plain (_default) or routed. */
+export type Emit = Message | Routed | null | undefined | void | readonly (Message | Routed)[];
+
+/** What the runtime gives a bot. */
+export interface BotContext {
+  readonly botId: string;
+  readonly log: Logger;
+  readonly harmonization: Harmonization;
+  /** Effective runtime parameters (global + bot, after defaults): error_*, rate_limit, ... */
+  readonly runtime: RuntimeParams;
+  /** Directory for the bot's own state: var/lib/bots/<bot-id> under the root. */
+  readonly stateDir: string;
+  /** The project's root (INTELMQ_ROOT_DIR). */
+  readonly rootDir: string;
+  newEvent(report?: Report | null): Event;
+  newReport(): Report;
+  /** A shared cache with TTL: JetStream KV when on NATS, memory in library mode. */
+  cache(bucket: string, ttlSeconds: number): Promise<KvCache>;
+  /** True in library mode / tests (IntelMQ's `testing`). */
+  readonly testing: boolean;
+}
+
+export interface Lifecycle {
+  /** Called on stop and before a reload. */
+  shutdown?(): void | Promise<void>;
+}
+
+export interface CollectorImpl extends Lifecycle {
+  /** One collection round: the reports to send. The runtime fills feed.* and sends them on _default. */
+  collect(): AsyncIterable<Report> | Iterable<Report> | Promise<Iterable<Report> | void>;
+}
+
+export interface ParserImpl extends Lifecycle {
+  /** Split the report into items (default: its decoded raw split into stripped, non-empty lines). */
+  parse?(report: Report): Iterable<unknown> | AsyncIterable<unknown>;
+  /** One item -> events (or routed). Throwing marks the line failed: dumped and sent to _on_error. */
+  parseLine(item: unknown, report: Report): Emit | Promise<Emit>;
+  /** The raw text of one item, for its event's raw and for failed-line dumps (default: String(item)). */
+  recoverLine?(item: unknown): string;
+}
+
+export interface ExpertImpl extends Lifecycle {
+  process(event: Event): Emit | Promise<Emit>;
+}
+
+export interface OutputImpl extends Lifecycle {
+  /** Deliver one event. */
+  export(event: Event): void | Promise<void>;
+  /** Make everything exported so far durable; called before the input is acknowledged. */
+  flush?(): void | Promise<void>;
+}
+
+export interface ImplByKind {
+  collector: CollectorImpl;
+  parser: ParserImpl;
+  expert: ExpertImpl;
+  output: OutputImpl;
+}
+
+/** A bot: kind, IntelMQ module name(s), zod parameter schema and a factory. */
+export interface BotDefinition<K extends BotKind = BotKind, S extends z.ZodType = z.ZodType> {
+  readonly kind: K;
+  /** Our name (folder name). */
+  readonly name: string;
+  /** IntelMQ module name(s) this bot answers to. */
+  readonly intelmq: string | readonly string[];
+  readonly description: string;
+  /** The only declaration of the bot's own parameters. */
+  readonly params: S;
+  create(params: z.infer<S>, ctx: BotContext): ImplByKind[K] | Promise<ImplByKind[K]>;
+}
+
+/** IntelMQ's runtime parameters, owned by the runtime (not by bots). */
+export interface RuntimeParams {
+  error_procedure: "pass" | "stop";
+  error_max_retries: number;
+  error_retry_delay: number;
+  error_dump_message: boolean;
+  error_log_message: boolean;
+  error_log_exception: boolean;
+  rate_limit: number;
+  run_mode: "continuous" | "scheduled";
+  source_queue: string | null;
+  destination_queues: Record<string, string[]>;
+  load_balance: boolean;
+  log_processed_messages_count: number;
+  log_processed_messages_seconds: number;
+  logging_level: string;
+  /** Events per envelope a parser/collector sends (ours). */
+  batch_size: number;
+  testing: boolean;
+}
