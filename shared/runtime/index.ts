@@ -2,7 +2,7 @@
 // CONTRACT STUB: public entry of the bot runtime. Implementations to be written.
 export { BotKind } from "./types.js";
 export type {
-  BotContext, BotDefinition, CollectorImpl, Emit, ExpertImpl, ImplByKind, Lifecycle, OutputImpl, ParserImpl, Routed, RuntimeParams,
+  BotContext, BotDefinition, EventMeta, CollectorImpl, Emit, ExpertImpl, ImplByKind, Lifecycle, OutputImpl, ParserImpl, Routed, RuntimeParams,
 } from "./types.js";
 import type { z } from "zod";
 import type { BotDefinition, BotKind } from "./types.js";

@@ -51,8 +51,16 @@ export interface ParserImpl extends Lifecycle {
   recoverLine?(item: unknown): string;
 }
 
+/** Where an event came from: stable across redeliveries of the same input. */
+export interface EventMeta {
+  /** `<source queue>:<stream sequence>:<index in envelope>`; the same on every redelivery. */
+  readonly origin: string;
+  /** The input was delivered before (a bot crashed or the broker restarted). */
+  readonly redelivered: boolean;
+}
+
 export interface ExpertImpl extends Lifecycle {
-  process(event: Event): Emit | Promise<Emit>;
+  process(event: Event, meta: EventMeta): Emit | Promise<Emit>;
 }
 
 export interface OutputImpl extends Lifecycle {
