@@ -49,7 +49,7 @@ export class InvalidValue extends ImqError {
   object: unknown;
   constructor(readonly key: string, readonly value: unknown, readonly reason?: string, options?: ErrorOptions & { object?: unknown }) {
     super(ErrorCode.InvalidValue, "InvalidValue",
-      `invalid value ${fmt(value)} (${typeName(value)}) for key ${JSON.stringify(key)}${reason ? ` ${reason}` : ""}`, options);
+      `invalid value ${fmt(value)} (<class '${typeName(value)}'>) for key ${pyStr(key)}${reason ? ` ${reason}` : ""}`, options);
     this.object = options?.object;
   }
 }
@@ -57,21 +57,21 @@ export class InvalidValue extends ImqError {
 /** A key that the harmonization does not define. */
 export class InvalidKey extends ImqError {
   constructor(readonly key: string, options?: ErrorOptions) {
-    super(ErrorCode.InvalidKey, "InvalidKey", `invalid key ${JSON.stringify(key)}`, options);
+    super(ErrorCode.InvalidKey, "InvalidKey", `invalid key ${pyStr(key)}`, options);
   }
 }
 
 /** add() without overwrite on a key that is present. */
 export class KeyExists extends ImqError {
   constructor(readonly key: string, options?: ErrorOptions) {
-    super(ErrorCode.KeyExists, "KeyExists", `key ${JSON.stringify(key)} already exists`, options);
+    super(ErrorCode.KeyExists, "KeyExists", `key ${pyStr(key)} already exists`, options);
   }
 }
 
 /** change() on a key that is absent. */
 export class KeyNotExists extends ImqError {
   constructor(readonly key: string, options?: ErrorOptions) {
-    super(ErrorCode.KeyNotExists, "KeyNotExists", `key ${JSON.stringify(key)} not exists`, options);
+    super(ErrorCode.KeyNotExists, "KeyNotExists", `key ${pyStr(key)} not exists`, options);
   }
 }
 
@@ -85,7 +85,7 @@ export class ConfigurationError extends ImqError {
 /** The pipeline (broker, queues, paths) failed. */
 export class PipelineError extends ImqError {
   constructor(message: string, options?: ErrorOptions) {
-    super(ErrorCode.PipelineError, "PipelineError", `pipeline failed - ${message}`, options);
+    super(ErrorCode.PipelineError, "PipelineError", `pipeline failed - ${pyStr(message)}`, options);
   }
 }
 
@@ -140,6 +140,16 @@ function typeName(v: unknown): string {
   }
 }
 
+/** Python's repr() of a string, as IntelMQ's messages show keys and values. */
+function pyStr(s: string): string {
+  const q = s.includes("'") && !s.includes('"') ? '"' : "'";
+  const body = s.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/\r/g, "\\r").replace(/\t/g, "\\t");
+  return q + (q === "'" ? body.replace(/'/g, "\\'") : body) + q;
+}
+
 function fmt(v: unknown): string {
-  try { return typeof v === "string" ? `'${v}'` : JSON.stringify(v) ?? String(v); } catch { return String(v); }
+  if (typeof v === "string") return pyStr(v);
+  if (v === null || v === undefined) return "None";
+  if (typeof v === "boolean") return v ? "True" : "False";
+  try { return JSON.stringify(v) ?? String(v); } catch { return String(v); }
 }
