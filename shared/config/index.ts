@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/** Public entry of the configuration module: paths, runtime.yaml, parameters, NATS settings. */
+export { PROJECT_ROOT, rootDir, intelmqPaths, botStateDir } from "./paths.js";
+export type { IntelmqPaths } from "./paths.js";
+export {
+  BOT_ID_RE, SYSTEM_KEYS, IGNORED_SYSTEM_KEYS, OWN_GLOBAL_KEYS,
+  loadRuntimeConfig, parseRuntimeConfig, runtimeConfigFromObject, runtimeConfigToObject, emptyRuntimeConfig,
+  saveRuntimeConfig, effectiveParams, envParams, convertEnvValue, getBot,
+} from "./runtime-config.js";
+export type { BotEntry, ConfigWarning, RunMode, RuntimeConfig } from "./runtime-config.js";
+export { DEFAULT_NATS_URL, natsOptions, queueSettings } from "./nats.js";
+export type { NatsSettings } from "./nats.js";

@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/** IntelMQ's directory layout under one root: INTELMQ_ROOT_DIR, else the project's root. */
+import { existsSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+/** The project's root: the nearest directory above this (compiled) file holding package.json. */
+export const PROJECT_ROOT: string = (() => {
+  let d = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    if (existsSync(join(d, "package.json"))) return d;
+    const up = dirname(d);
+    if (up === d) return resolve(dirname(fileURLToPath(import.meta.url)), "..", "..");
+    d = up;
+  }
+})();
+
+/** Where IntelMQ keeps its files (same names as IntelMQ's constants). */
+export interface IntelmqPaths {
+  /** INTELMQ_ROOT_DIR or the project's root. */
+  readonly root: string;
+  /** etc/ */
+  readonly configDir: string;
+  /** etc/runtime.yaml (IntelMQ's RUNTIME_CONF_FILE). */
+  readonly runtimeConfFile: string;
+  /** etc/harmonization.conf (HARMONIZATION_CONF_FILE). */
+  readonly harmonizationConfFile: string;
+  /** etc/feeds.yaml */
+  readonly feedsFile: string;
+  /** var/log (DEFAULT_LOGGING_PATH). */
+  readonly logDir: string;
+  /** var/lib/bots (VAR_STATE_PATH): one folder per bot for its state files. */
+  readonly stateDir: string;
+  /** var/run (VAR_RUN_PATH). */
+  readonly runDir: string;
+}
+
+/** The root directory: `INTELMQ_ROOT_DIR` when set (and not empty), else the project's root. */
+export function rootDir(env: NodeJS.ProcessEnv = process.env): string {
+  const r = env.INTELMQ_ROOT_DIR;
+  return r && r.trim() !== "" ? resolve(r) : PROJECT_ROOT;
+}
+
+/** All paths under the root of `env`. */
+export function intelmqPaths(env: NodeJS.ProcessEnv = process.env): IntelmqPaths {
+  const root = rootDir(env);
+  const configDir = join(root, "etc");
+  return {
+    root,
+    configDir,
+    runtimeConfFile: join(configDir, "runtime.yaml"),
+    harmonizationConfFile: join(configDir, "harmonization.conf"),
+    feedsFile: join(configDir, "feeds.yaml"),
+    logDir: join(root, "var", "log"),
+    stateDir: join(root, "var", "lib", "bots"),
+    runDir: join(root, "var", "run"),
+  };
+}
+
+/** The state folder of one bot: var/lib/bots/<bot-id>. */
+export function botStateDir(botId: string, env: NodeJS.ProcessEnv = process.env): string {
+  return join(intelmqPaths(env).stateDir, botId);
+}
