@@ -1,0 +1,25 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+// `npm test`: builds if needed, then runs every compiled *.test.js with node's test runner.
+// Files are named explicitly: given a directory, Node 20 would also run helpers and the benchmark.
+import { spawnSync } from "node:child_process";
+import { readdirSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const built = spawnSync(process.execPath, [join(root, "scripts", "ensure-built.mjs")], { cwd: root, stdio: "inherit" });
+if (built.status !== 0) process.exit(built.status ?? 1);
+
+const filter = process.argv.slice(2);
+function find(dir) {
+  const out = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...find(p));
+    else if (e.name.endsWith(".test.js")) out.push(relative(root, p));
+  }
+  return out;
+}
+const files = find(join(root, "dist")).filter((f) => filter.length === 0 || filter.some((x) => f.includes(x))).sort();
+const r = spawnSync(process.execPath, ["--test", "--test-concurrency=2", ...files], { cwd: root, stdio: "inherit" });
+process.exit(r.status ?? 1);
