@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { pino } from "pino";
+import { MemoryBroker } from "../../../shared/broker/index.js";
+import { messageFromDict, type Event } from "../../../shared/message/index.js";
+import { runBot, type BotContext, type ExpertImpl } from "../../../shared/runtime/index.js";
+import bot, { DEDUP_BUCKET, params } from "./index.js";
+
+const INPUT1 = { __type: "Event", "classification.identifier": "zeus", "source.ip": "192.0.2.1", "time.observation": "2015-01-01T13:37:00+00:00" };
+const INPUT2 = { ...INPUT1, "source.ip": "192.168.0.4" };
+const SYSCONFIG = { redis_cache_ttl: "86400", redis_cache_db: 4, filter_type: "blacklist", filter_keys: "raw ,time.observation " };
+
+test("deduplicator: IntelMQ-style parameters parse", () => {
+  const prm = params.parse(SYSCONFIG);
+  assert.deepEqual(prm.filter_keys, ["raw", "time.observation"]);
+  assert.equal(prm.redis_cache_ttl, 86400);
+  assert.equal(prm.filter_type, "blacklist");
+  assert.equal(prm.bypass, false);
+  assert.throws(() => params.parse({ filter_type: "greylist" }));
+});
+
+test("deduplicator: the second identical event is dropped, a different one passes", async () => {
+  const out = await runBot(bot, { params: SYSCONFIG, input: [INPUT1, INPUT1, INPUT2] });
+  assert.equal(out.dumped, 0);
+  assert.deepEqual(out.output._default, [INPUT1, INPUT2]);
+});
+
+test("deduplicator: time.observation never counts", async () => {
+  const later = { ...INPUT1, "time.observation": "2016-01-01T00:00:00+00:00" };
+  const out = await runBot(bot, { params: { ...SYSCONFIG, filter_keys: "raw" }, input: [INPUT1, later] });
+  assert.deepEqual(out.output._default, [INPUT1]);
+});
+
+test("deduplicator: whitelist hashes only the listed keys", async () => {
+  const a = { __type: "Event", "source.ip": "127.0.0.8", "destination.ip": "127.0.0.7" };
+  const b = { __type: "Event", "source.ip": "127.0.0.8", "destination.ip": "127.0.0.9" };
+  const c = { __type: "Event", "destination.ip": "127.0.0.7" };
+  const out = await runBot(bot, { params: { filter_type: "whitelist", filter_keys: "source.ip" }, input: [a, b, c] });
+  assert.deepEqual(out.output._default, [a, c]);
+});
+
+test("deduplicator: bypass forwards duplicates", async () => {
+  const out = await runBot(bot, { params: { ...SYSCONFIG, bypass: true }, input: [INPUT1, INPUT1] });
+  assert.deepEqual(out.output._default, [INPUT1, INPUT1]);
+});
+
+async function directly(broker: MemoryBroker): Promise<ExpertImpl> {
+  const ctx = {
+    botId: "deduplicator-expert", log: pino({ level: "silent" }), testing: true,
+    cache: (bucket: string, ttl: number) => broker.cache(bucket, ttl),
+  } as unknown as BotContext;
+  return bot.create(params.parse(SYSCONFIG), ctx);
+}
+const ev = (d: Record<string, unknown>) => messageFromDict(d) as Event;
+
+test("deduplicator: a redelivered input after a crash is forwarded again, a real duplicate is not", async () => {
+  const broker = new MemoryBroker();
+  try {
+    const first = await directly(broker);
+    // The first instance stores the hash, then "crashes" before its input is acknowledged.
+    assert.ok(await first.process(ev(INPUT1), { origin: "deduplicator-queue:7:0", redelivered: false }));
+    const restarted = await directly(broker);
+    // The same input comes again (same origin): not a duplicate of itself.
+    assert.ok(await restarted.process(ev(INPUT1), { origin: "deduplicator-queue:7:0", redelivered: true }));
+    // The same event from another input is a duplicate.
+    assert.equal(await restarted.process(ev(INPUT1), { origin: "deduplicator-queue:8:0", redelivered: false }) ?? null, null);
+    assert.equal(await restarted.process(ev(INPUT1), { origin: "deduplicator-queue:7:1", redelivered: false }) ?? null, null);
+    // The cache holds the origin of the first sighting.
+    const cache = await broker.cache(DEDUP_BUCKET, 86400);
+    assert.equal(await cache.get(ev(INPUT1).hash({ filterKeys: ["raw", "time.observation"], filterType: "blacklist" })), "deduplicator-queue:7:0");
+  } finally {
+    await broker.close();
+  }
+});
