@@ -27,7 +27,7 @@ export interface Delivery {
 }
 
 export interface ConsumeOptions {
-  /** Upper bound of deliveries held unacked by this subscriber (and by the durable consumer). */
+  /** Upper bound of deliveries held unacked by this subscriber (and by the durable consumer). Default 1000. */
   maxInFlight?: number;
 }
 
@@ -66,13 +66,22 @@ export interface StoredDump extends DumpEntry {
 export type BrokerState = "connected" | "disconnected" | "reconnecting" | "closed";
 
 export interface QueueSettings {
-  /** max_bytes of a queue stream; full queues push back (discard new). */
+  /** max_bytes of a queue stream; full queues push back (discard new). Default 1 GiB. */
   maxBytes?: number;
-  /** duplicate window in milliseconds. */
+  /** duplicate window in milliseconds. Default 2 minutes. */
   duplicateWindowMs?: number;
+  /** Stream replicas. Default 1. */
   replicas?: number;
   /** Republish into the archive stream (intelmq.archive.<queue>). */
   archive?: boolean;
+  /** max_age of the archive stream in milliseconds (default 7 days); used when archive is on. */
+  archiveMaxAgeMs?: number;
+  /** max_bytes of the archive stream (default 10 GiB; the oldest go first). */
+  archiveMaxBytes?: number;
+  /** ack_wait of the queue's consumer in milliseconds. Default 30 s. */
+  ackWaitMs?: number;
+  /** max_ack_pending of the queue's consumer. Default 1000; consume() raises it to its maxInFlight. */
+  maxAckPending?: number;
 }
 
 export interface Broker {
@@ -89,12 +98,23 @@ export interface Broker {
   listQueues(): Promise<string[]>;
   /** Store a dump entry (dumps stream, subject intelmq.dump.<bot-id>). Resolves once stored. */
   dump(entry: DumpEntry): Promise<void>;
-  /** Read dump entries, of one bot or all. */
+  /** Read dump entries, of one bot or all, oldest first. */
   readDumps(botId?: string): Promise<StoredDump[]>;
+  /** Delete one dump entry by its sequence; false if it was not there. */
+  deleteDump(seq: number): Promise<boolean>;
   /** Open (create) a KV cache bucket with a TTL in seconds (0 = none). */
   cache(bucket: string, ttlSeconds: number): Promise<KvCache>;
   /** Current connection state; listeners get every change. */
   readonly state: BrokerState;
   onState(listener: (s: BrokerState) => void): () => void;
   close(): Promise<void>;
+}
+
+/** The JetStream broker: a Broker plus what the connected server told us. */
+export interface JetStreamBroker extends Broker {
+  readonly kind: "jetstream";
+  /** The server's version string (e.g. "2.9.10"). */
+  readonly serverVersion: string;
+  /** The server's max_payload: larger messages travel through the object store. */
+  readonly maxPayload: number;
 }

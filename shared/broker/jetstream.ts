@@ -1,0 +1,713 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * The JetStream broker (ARCHITECTURE.md "Queues on JetStream"): one WorkQueue stream and one
+ * durable pull consumer per queue, PubAck-confirmed publishes with Nats-Msg-Id, acks confirmed
+ * by the server, a dumps stream, KV caches, an archive stream fed by republish, and an object
+ * store for payloads above the server's max_payload.
+ */
+import { readFileSync } from "node:fs";
+import {
+  connect, credsAuthenticator, headers as natsHeaders, nanos, nuid,
+  type MsgHdrs, type NatsConnection, type NodeConnectionOptions,
+} from "@nats-io/transport-node";
+import {
+  AckPolicy, DeliverPolicy, DiscardPolicy, jetstream, jetstreamManager, JetStreamApiError, RetentionPolicy, StorageType,
+  type ConsumerConfig, type ConsumerInfo, type ConsumerMessages, type JetStreamClient, type JetStreamManager, type JsMsg,
+  type StreamConfig, type StreamInfo,
+} from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import { Objm, type ObjectStore } from "@nats-io/obj";
+import { pino } from "pino";
+import { BrokerUnavailableError, PipelineError, UnsupportedFeatureError } from "../errors/index.js";
+import {
+  ARCHIVE_STREAM, archiveSubject, checkServerVersion, CONSUMER_NAME, DEFAULTS, DUMPS_STREAM, dumpSubject, LARGE_BUCKET,
+  OBJECT_HEADER, QUEUE_DESCRIPTION, queueStream, queueSubject,
+} from "./names.js";
+import type {
+  BrokerState, ConsumeOptions, Delivery, DumpEntry, JetStreamBroker, KvCache, PublishOptions, QueueSettings, StoredDump,
+  Subscription,
+} from "./types.js";
+
+const log = pino({ name: "broker", level: process.env["INTELMQ_BROKER_LOG_LEVEL"] ?? "info" });
+
+/** Options of connectJetStream(). */
+export interface JetStreamOptions {
+  /** nats:// URLs; default NATS_URL or nats://127.0.0.1:4222. */
+  servers?: string | string[];
+  /** Connection name shown by the server (e.g. the bot id). */
+  name?: string;
+  user?: string;
+  pass?: string;
+  token?: string;
+  /** Credentials file (JWT + NKey seed). */
+  credsFile?: string;
+  /** TLS files; present = TLS on. */
+  tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /** Reconnect for ever (default, -1) or give up after this many attempts. */
+  maxReconnectAttempts?: number;
+  /** Wait between reconnect attempts (ms, default 1000). */
+  reconnectTimeWaitMs?: number;
+  /** Bound of every publish, ack and API request (ms, default 5000). */
+  timeoutMs?: number;
+}
+
+/** Room left for headers when deciding whether a payload fits into one message. */
+const HEADER_ROOM = 8 * 1024;
+const ACK = new TextEncoder().encode("+ACK");
+
+/** Connect to NATS, check the server version (2.9+), return the JetStream broker. */
+export async function connectJetStream(opts: JetStreamOptions = {}): Promise<JetStreamBroker> {
+  const servers = opts.servers ?? (process.env["NATS_URL"] ? process.env["NATS_URL"].split(",").map((s) => s.trim()) : "nats://127.0.0.1:4222");
+  const co: NodeConnectionOptions = {
+    servers,
+    maxReconnectAttempts: opts.maxReconnectAttempts ?? -1,
+    reconnectTimeWait: opts.reconnectTimeWaitMs ?? 1000,
+    // The first connect fails fast; later losses reconnect for ever.
+    waitOnFirstConnect: false,
+  };
+  if (opts.name) co.name = opts.name;
+  if (opts.user !== undefined) co.user = opts.user;
+  if (opts.pass !== undefined) co.pass = opts.pass;
+  if (opts.token !== undefined) co.token = opts.token;
+  if (opts.credsFile) co.authenticator = credsAuthenticator(readFileSync(opts.credsFile));
+  if (opts.tls) {
+    co.tls = {};
+    if (opts.tls.caFile) co.tls.caFile = opts.tls.caFile;
+    if (opts.tls.certFile) co.tls.certFile = opts.tls.certFile;
+    if (opts.tls.keyFile) co.tls.keyFile = opts.tls.keyFile;
+  }
+  let nc: NatsConnection;
+  try {
+    nc = await connect(co);
+  } catch (err) {
+    throw new BrokerUnavailableError(`cannot connect to NATS at ${String(servers)}: ${errText(err)}`, { cause: err });
+  }
+  try {
+    const info = nc.info;
+    const version = info?.version ?? "";
+    checkServerVersion(version);
+    if (info && info.jetstream === false) {
+      throw new UnsupportedFeatureError(`JetStream is not enabled on the NATS server at ${String(servers)} (start nats-server with -js)`);
+    }
+    const timeout = opts.timeoutMs ?? DEFAULTS.publishTimeoutMs;
+    let jsm: JetStreamManager;
+    try {
+      jsm = await jetstreamManager(nc, { timeout });
+    } catch (err) {
+      throw new UnsupportedFeatureError(`JetStream is not available on the NATS server at ${String(servers)}: ${errText(err)}`, { cause: err });
+    }
+    return new JetStreamBrokerImpl(nc, jsm, jetstream(nc, { timeout }), version, info?.max_payload ?? 1024 * 1024, timeout);
+  } catch (err) {
+    await nc.close().catch(() => undefined);
+    throw err;
+  }
+}
+
+function errText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+function apiCode(err: unknown): number | undefined {
+  return err instanceof JetStreamApiError ? err.code : undefined;
+}
+
+function isNotFound(err: unknown): boolean {
+  const code = apiCode(err);
+  return code === 10059 || code === 10014 || (err instanceof Error && /not found/i.test(err.message));
+}
+
+class JetStreamBrokerImpl implements JetStreamBroker {
+  readonly kind = "jetstream" as const;
+  #state: BrokerState = "connected";
+  #listeners = new Set<(s: BrokerState) => void>();
+  /** Queues whose stream and consumer this connection made sure of. */
+  #ensured = new Map<string, Promise<void>>();
+  #held = new Set<JsDelivery>();
+  #subs = new Set<JsSubscription>();
+  #dumpsReady: Promise<void> | null = null;
+  #archiveReady: Promise<void> | null = null;
+  #large: Promise<ObjectStore> | null = null;
+
+  constructor(
+    readonly nc: NatsConnection,
+    readonly jsm: JetStreamManager,
+    readonly js: JetStreamClient,
+    readonly serverVersion: string,
+    readonly maxPayload: number,
+    readonly timeoutMs: number,
+  ) {
+    void this.#watch();
+    nc.closed().then(() => this.#setState("closed"), () => this.#setState("closed"));
+  }
+
+  async #watch(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      switch (s.type) {
+        case "disconnect": this.#setState("disconnected"); break;
+        case "reconnecting": this.#setState("reconnecting"); break;
+        case "reconnect": this.#setState("connected"); break;
+        case "close": this.#setState("closed"); break;
+        default: break;
+      }
+    }
+  }
+
+  #setState(s: BrokerState): void {
+    if (this.#state === s || this.#state === "closed") return;
+    this.#state = s;
+    log.debug({ state: s }, "NATS connection state");
+    for (const l of this.#listeners) {
+      try { l(s); } catch (err) { log.error({ err }, "broker state listener failed"); }
+    }
+  }
+
+  get state(): BrokerState {
+    return this.#state;
+  }
+
+  onState(listener: (s: BrokerState) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  #live(what: string): void {
+    if (this.#state !== "connected") throw new BrokerUnavailableError(`${what}: NATS is ${this.#state}`);
+  }
+
+  /** Turn a client/server failure into our error: unavailability unless it is a plain API refusal. */
+  #wrap(what: string, err: unknown): Error {
+    if (err instanceof BrokerUnavailableError || err instanceof UnsupportedFeatureError || err instanceof PipelineError) return err;
+    if (err instanceof JetStreamApiError && ![10077, 10047, 10023, 10008].includes(err.code)) {
+      return new PipelineError(`${what}: ${err.message} (JetStream error ${err.code})`, { cause: err });
+    }
+    return new BrokerUnavailableError(`${what}: ${errText(err)}`, { cause: err });
+  }
+
+  // ---- queues ----
+
+  async ensureQueue(queue: string, settings?: QueueSettings): Promise<void> {
+    this.#live(`ensure queue ${queue}`);
+    const p = this.#ensure(queue, settings);
+    this.#ensured.set(queue, p);
+    try {
+      await p;
+    } catch (err) {
+      this.#ensured.delete(queue);
+      throw this.#wrap(`ensure queue ${queue}`, err);
+    }
+  }
+
+  /** ensureQueue once per connection, for publishers and consumers that were not told settings. */
+  #ensureOnce(queue: string): Promise<void> {
+    return this.#ensured.get(queue) ?? this.ensureQueue(queue);
+  }
+
+  async #ensure(queue: string, settings: QueueSettings | undefined): Promise<void> {
+    const explicit = settings !== undefined;
+    const s = settings ?? {};
+    const name = queueStream(queue);
+    if (s.archive) await this.#ensureArchive(s, explicit);
+    const want: Partial<StreamConfig> & { name: string } = {
+      name,
+      description: QUEUE_DESCRIPTION + queue,
+      subjects: [queueSubject(queue)],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      max_bytes: s.maxBytes ?? DEFAULTS.maxBytes,
+      discard: DiscardPolicy.New,
+      duplicate_window: nanos(s.duplicateWindowMs ?? DEFAULTS.duplicateWindowMs),
+      num_replicas: s.replicas ?? DEFAULTS.replicas,
+    };
+    if (s.archive) want.republish = { src: queueSubject(queue), dest: archiveSubject(queue) };
+    let si = await this.#streamInfo(name);
+    if (!si) {
+      try {
+        si = await this.jsm.streams.add(want);
+      } catch (err) {
+        // Someone else created it at the same moment (possibly with other settings).
+        si = await this.#streamInfo(name);
+        if (!si) throw err;
+      }
+    }
+    if (explicit && streamDiffers(si.config, want)) {
+      try {
+        si = await this.jsm.streams.update(name, { ...si.config, ...want } as StreamConfig);
+      } catch (err) {
+        log.warn({ err: errText(err), queue }, "cannot update the settings of the queue's stream");
+      }
+    }
+
+    const cwant: Partial<ConsumerConfig> = {
+      durable_name: CONSUMER_NAME,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(s.ackWaitMs ?? DEFAULTS.ackWaitMs),
+      max_ack_pending: s.maxAckPending ?? DEFAULTS.maxAckPending,
+      max_deliver: -1,
+    };
+    let ci = await this.#consumerInfo(name);
+    if (!ci) {
+      try {
+        ci = await this.jsm.consumers.add(name, cwant);
+      } catch (err) {
+        ci = await this.#consumerInfo(name);
+        if (!ci) throw err;
+      }
+    } else if (explicit && (
+      (s.ackWaitMs !== undefined && ci.config.ack_wait !== cwant.ack_wait) ||
+      (s.maxAckPending !== undefined && ci.config.max_ack_pending !== cwant.max_ack_pending))) {
+      ci = await this.jsm.consumers.update(name, CONSUMER_NAME, { ack_wait: cwant.ack_wait!, max_ack_pending: cwant.max_ack_pending! });
+    }
+    await this.#purgeGhosts(queue, si, ci);
+  }
+
+  /**
+   * Messages at or below the consumer's ack floor were acked: in a WorkQueue stream they can only
+   * be left-overs of a crash ("ghosts"). Purging below floor+1 keeps every message above it.
+   */
+  async #purgeGhosts(queue: string, si: StreamInfo, ci: ConsumerInfo): Promise<void> {
+    const floor = ci.ack_floor.stream_seq;
+    if (si.state.messages > 0 && floor > 0 && si.state.first_seq <= floor) {
+      const r = await this.jsm.streams.purge(si.config.name, { seq: floor + 1 });
+      if (r.purged > 0) log.info({ queue, purged: r.purged, ackFloor: floor }, "purged acked ghost messages from queue");
+    }
+  }
+
+  async #streamInfo(name: string): Promise<StreamInfo | null> {
+    try {
+      return await this.jsm.streams.info(name);
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  async #consumerInfo(stream: string): Promise<ConsumerInfo | null> {
+    try {
+      return await this.jsm.consumers.info(stream, CONSUMER_NAME);
+    } catch (err) {
+      if (isNotFound(err)) return null;
+      throw err;
+    }
+  }
+
+  #ensureArchive(s: QueueSettings, explicit: boolean): Promise<void> {
+    if (!this.#archiveReady || explicit) {
+      const p = this.#limitsStream({
+        name: ARCHIVE_STREAM,
+        description: "IntelMQ archive of queues (replay)",
+        subjects: ["intelmq.archive.>"],
+        max_age: nanos(s.archiveMaxAgeMs ?? DEFAULTS.archiveMaxAgeMs),
+        max_bytes: s.archiveMaxBytes ?? DEFAULTS.archiveMaxBytes,
+        discard: DiscardPolicy.Old,
+        num_replicas: s.replicas ?? DEFAULTS.replicas,
+      }, explicit && (s.archiveMaxAgeMs !== undefined || s.archiveMaxBytes !== undefined));
+      this.#archiveReady = p;
+      p.catch(() => { if (this.#archiveReady === p) this.#archiveReady = null; });
+    }
+    return this.#archiveReady;
+  }
+
+  /** Create a limits-retention stream if missing; update it when asked to. */
+  async #limitsStream(want: Partial<StreamConfig> & { name: string }, update: boolean): Promise<void> {
+    const cfg: Partial<StreamConfig> & { name: string } = { retention: RetentionPolicy.Limits, storage: StorageType.File, ...want };
+    let si = await this.#streamInfo(cfg.name!);
+    if (!si) {
+      try {
+        await this.jsm.streams.add(cfg);
+        return;
+      } catch (err) {
+        si = await this.#streamInfo(cfg.name!);
+        if (!si) throw err;
+      }
+    }
+    if (update && streamDiffers(si.config, cfg)) await this.jsm.streams.update(cfg.name!, { ...si.config, ...cfg } as StreamConfig);
+  }
+
+  async publish(queue: string, data: Uint8Array, opts?: PublishOptions): Promise<void> {
+    await this.#ensureOnce(queue);
+    this.#live(`publish to ${queue}`);
+    let h: MsgHdrs | undefined;
+    if (opts?.headers) {
+      h = natsHeaders();
+      for (const [k, v] of Object.entries(opts.headers)) h.set(k, v);
+    }
+    let payload = data;
+    if (data.byteLength > this.maxPayload - HEADER_ROOM) {
+      // Too large for one message: the bytes go to the object store, the queue gets a reference.
+      const name = opts?.msgId ?? `large-${nuid.next()}`;
+      try {
+        const os = await this.#largeStore();
+        await os.putBlob({ name }, data);
+      } catch (err) {
+        throw this.#wrap(`store a large payload for ${queue}`, err);
+      }
+      h ??= natsHeaders();
+      h.set(OBJECT_HEADER, name);
+      payload = new Uint8Array(0);
+    }
+    try {
+      const po: { msgID?: string; headers?: MsgHdrs; timeout: number } = { timeout: this.timeoutMs };
+      if (opts?.msgId !== undefined) po.msgID = opts.msgId;
+      if (h) po.headers = h;
+      await this.js.publish(queueSubject(queue), payload, po);
+    } catch (err) {
+      // The stream may have been deleted meanwhile: make sure of it again next time.
+      if (/no responders/i.test(errText(err))) this.#ensured.delete(queue);
+      const code = apiCode(err);
+      if (code === 10077 || code === 10047) {
+        throw new BrokerUnavailableError(`queue ${queue} is full: ${errText(err)}`, { cause: err });
+      }
+      throw this.#wrap(`publish to ${queue}`, err);
+    }
+  }
+
+  #largeStore(): Promise<ObjectStore> {
+    if (!this.#large) {
+      const p = new Objm(this.js).create(LARGE_BUCKET, { storage: StorageType.File, description: "IntelMQ payloads above max_payload" });
+      this.#large = p;
+      p.catch(() => { if (this.#large === p) this.#large = null; });
+    }
+    return this.#large;
+  }
+
+  async consume(queue: string, opts?: ConsumeOptions): Promise<Subscription> {
+    await this.#ensureOnce(queue);
+    this.#live(`consume ${queue}`);
+    const max = Math.max(1, opts?.maxInFlight ?? DEFAULTS.maxInFlight);
+    const stream = queueStream(queue);
+    try {
+      const ci = await this.jsm.consumers.info(stream, CONSUMER_NAME);
+      if (ci.config.max_ack_pending !== -1 && (ci.config.max_ack_pending ?? 0) < max) {
+        await this.jsm.consumers.update(stream, CONSUMER_NAME, { max_ack_pending: max });
+      }
+      const consumer = await this.js.consumers.get(stream, CONSUMER_NAME);
+      const messages = await consumer.consume({ max_messages: max });
+      const sub = new JsSubscription(this, queue, messages);
+      this.#subs.add(sub);
+      return sub;
+    } catch (err) {
+      throw this.#wrap(`consume ${queue}`, err);
+    }
+  }
+
+  /** Called by JsSubscription for each message: resolve large payloads, track it as held. */
+  async toDelivery(queue: string, m: JsMsg): Promise<JsDelivery> {
+    let data = m.data;
+    let objName: string | null = null;
+    const ref = m.headers?.get(OBJECT_HEADER);
+    if (ref) {
+      objName = ref;
+      const blob = await (await this.#largeStore()).getBlob(ref);
+      if (blob) {
+        data = blob;
+      } else {
+        log.error({ queue, seq: m.seq, object: ref }, "payload of a large message is missing from the object store");
+        data = new Uint8Array(0);
+      }
+    }
+    const d = new JsDelivery(this, queue, m, data, objName);
+    this.#held.add(d);
+    return d;
+  }
+
+  released(d: JsDelivery): void {
+    this.#held.delete(d);
+  }
+
+  unsubscribed(s: JsSubscription): void {
+    this.#subs.delete(s);
+  }
+
+  /** Confirmed ack: a request on the message's reply subject, so a failed ack can be repeated. */
+  async confirmAck(d: JsDelivery): Promise<void> {
+    const reply = (d.msg as unknown as { reply?: string }).reply;
+    if (!reply) return;
+    try {
+      await this.nc.request(reply, ACK, { timeout: this.timeoutMs });
+    } catch (err) {
+      throw this.#wrap(`ack ${d.queue}#${d.seq}`, err);
+    }
+    if (d.objName) {
+      const name = d.objName;
+      this.#largeStore().then((os) => os.delete(name)).catch((err: unknown) => {
+        log.warn({ queue: d.queue, object: name, err: errText(err) }, "cannot delete a large payload after ack");
+      });
+    }
+  }
+
+  async depth(queue: string): Promise<number> {
+    try {
+      const ci = await this.#consumerInfo(queueStream(queue));
+      return ci ? ci.num_pending + ci.num_ack_pending : 0;
+    } catch (err) {
+      throw this.#wrap(`depth of ${queue}`, err);
+    }
+  }
+
+  async purge(queue: string): Promise<number> {
+    try {
+      const r = await this.jsm.streams.purge(queueStream(queue));
+      return r.purged;
+    } catch (err) {
+      if (isNotFound(err)) return 0;
+      throw this.#wrap(`purge ${queue}`, err);
+    }
+  }
+
+  async listQueues(): Promise<string[]> {
+    const out: string[] = [];
+    try {
+      for await (const si of this.jsm.streams.list()) {
+        const c = si.config;
+        if (!c.name.startsWith("Q_")) continue;
+        if (c.description?.startsWith(QUEUE_DESCRIPTION)) out.push(c.description.slice(QUEUE_DESCRIPTION.length));
+        else if (c.subjects?.[0]?.startsWith("intelmq.queue.")) out.push(c.subjects[0].slice("intelmq.queue.".length));
+      }
+    } catch (err) {
+      throw this.#wrap("list queues", err);
+    }
+    return out.sort();
+  }
+
+  // ---- dumps ----
+
+  #dumps(): Promise<void> {
+    if (!this.#dumpsReady) {
+      const p = this.#limitsStream({
+        name: DUMPS_STREAM,
+        description: "IntelMQ dumps: messages bots gave up on",
+        subjects: ["intelmq.dump.>"],
+        max_age: 0,
+        discard: DiscardPolicy.Old,
+      }, false);
+      this.#dumpsReady = p;
+      p.catch(() => { if (this.#dumpsReady === p) this.#dumpsReady = null; });
+    }
+    return this.#dumpsReady;
+  }
+
+  async dump(entry: DumpEntry): Promise<void> {
+    try {
+      await this.#dumps();
+      this.#live("dump");
+      await this.js.publish(dumpSubject(entry.bot_id), new TextEncoder().encode(JSON.stringify(entry)), { timeout: this.timeoutMs });
+    } catch (err) {
+      throw this.#wrap(`dump of ${entry.bot_id}`, err);
+    }
+  }
+
+  async readDumps(botId?: string): Promise<StoredDump[]> {
+    const subject = botId === undefined ? "intelmq.dump.>" : dumpSubject(botId);
+    const out: StoredDump[] = [];
+    try {
+      await this.#dumps();
+      const si = await this.jsm.streams.info(DUMPS_STREAM, { subjects_filter: subject });
+      const total = Object.values(si.state.subjects ?? {}).reduce((a, b) => a + b, 0);
+      if (total === 0) return out;
+      // An ordered consumer reads the stream once, oldest first, and leaves nothing behind.
+      const oc = await this.js.consumers.get(DUMPS_STREAM, { filter_subjects: subject });
+      const it = await oc.consume({ max_messages: Math.min(total, 1000) });
+      try {
+        for await (const m of it) {
+          try {
+            out.push({ ...(m.json<DumpEntry>()), seq: m.seq });
+          } catch (err) {
+            log.warn({ seq: m.seq, err: errText(err) }, "unreadable dump entry");
+          }
+          if (m.info.pending === 0) break;
+        }
+      } finally {
+        await it.close();
+      }
+    } catch (err) {
+      throw this.#wrap("read dumps", err);
+    }
+    return out;
+  }
+
+  async deleteDump(seq: number): Promise<boolean> {
+    try {
+      await this.#dumps();
+      return await this.jsm.streams.deleteMessage(DUMPS_STREAM, seq, false);
+    } catch (err) {
+      if (apiCode(err) === 10057 || /no message found/i.test(errText(err))) return false;
+      throw this.#wrap(`delete dump ${seq}`, err);
+    }
+  }
+
+  // ---- caches ----
+
+  async cache(bucket: string, ttlSeconds: number): Promise<KvCache> {
+    try {
+      const kvm = new Kvm(this.js);
+      let kv: KV;
+      try {
+        kv = await kvm.create(bucket, { ttl: Math.max(0, ttlSeconds) * 1000, history: 1, storage: StorageType.File });
+      } catch (err) {
+        // Exists with other settings (another TTL): use it as it is.
+        log.warn({ bucket, err: errText(err) }, "opening the existing KV bucket as it is");
+        kv = await kvm.open(bucket);
+      }
+      return new JsKv(kv, (what, err) => this.#wrap(what, err));
+    } catch (err) {
+      throw this.#wrap(`cache ${bucket}`, err);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#state === "closed" && this.nc.isClosed()) return;
+    // Unacked work goes back at once rather than after ack_wait.
+    for (const d of [...this.#held]) d.nak();
+    for (const s of [...this.#subs]) await s.stop().catch(() => undefined);
+    try {
+      await this.nc.drain();
+    } catch {
+      await this.nc.close().catch(() => undefined);
+    }
+    this.#setState("closed");
+  }
+}
+
+function streamDiffers(have: StreamConfig, want: Partial<StreamConfig>): boolean {
+  for (const [k, v] of Object.entries(want)) {
+    const h = (have as unknown as Record<string, unknown>)[k];
+    if (JSON.stringify(h) !== JSON.stringify(v)) return true;
+  }
+  return false;
+}
+
+class JsDelivery implements Delivery {
+  #headers: Record<string, string> | null = null;
+  #done = false;
+
+  constructor(
+    private readonly broker: JetStreamBrokerImpl,
+    readonly queue: string,
+    readonly msg: JsMsg,
+    readonly data: Uint8Array,
+    readonly objName: string | null,
+  ) {}
+
+  get seq(): number {
+    return this.msg.seq;
+  }
+
+  get deliveryCount(): number {
+    return this.msg.info.deliveryCount;
+  }
+
+  get headers(): Readonly<Record<string, string>> {
+    if (!this.#headers) {
+      const out: Record<string, string> = {};
+      const h = this.msg.headers;
+      if (h) for (const k of h.keys()) if (k !== OBJECT_HEADER) out[k] = h.get(k);
+      this.#headers = out;
+    }
+    return this.#headers;
+  }
+
+  async ack(): Promise<void> {
+    if (this.#done) return;
+    await this.broker.confirmAck(this);
+    this.#settle();
+  }
+
+  nak(delayMs?: number): void {
+    if (this.#done) return;
+    this.#settle();
+    this.msg.nak(delayMs && delayMs > 0 ? delayMs : undefined);
+  }
+
+  term(): void {
+    if (this.#done) return;
+    this.#settle();
+    this.msg.term();
+  }
+
+  working(): void {
+    if (!this.#done) this.msg.working();
+  }
+
+  #settle(): void {
+    this.#done = true;
+    this.broker.released(this);
+  }
+}
+
+class JsSubscription implements Subscription {
+  #stopped = false;
+
+  constructor(private readonly broker: JetStreamBrokerImpl, readonly queue: string, private readonly messages: ConsumerMessages) {}
+
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.broker.unsubscribed(this);
+    await this.messages.close();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncIterator<Delivery> {
+    try {
+      for await (const m of this.messages) {
+        if (this.#stopped) {
+          // Pulled but never handed out: give back at once.
+          m.nak();
+          continue;
+        }
+        let d: JsDelivery;
+        try {
+          d = await this.broker.toDelivery(this.queue, m);
+        } catch (err) {
+          // The large payload could not be fetched now (connection lost): try again later.
+          log.warn({ queue: this.queue, seq: m.seq, err: errText(err) }, "cannot resolve a delivery, giving it back");
+          m.nak(1000);
+          continue;
+        }
+        yield d;
+      }
+    } finally {
+      await this.stop();
+    }
+  }
+}
+
+class JsKv implements KvCache {
+  constructor(private readonly kv: KV, private readonly wrap: (what: string, err: unknown) => Error) {}
+
+  async create(key: string, value: string): Promise<boolean> {
+    try {
+      await this.kv.create(key, value);
+      return true;
+    } catch (err) {
+      const code = apiCode(err);
+      if (code === 10071 || /wrong last sequence|key exists/i.test(errText(err))) return false;
+      throw this.wrap(`cache create ${key}`, err);
+    }
+  }
+
+  async get(key: string): Promise<string | null> {
+    try {
+      const e = await this.kv.get(key);
+      return e && e.operation === "PUT" ? e.string() : null;
+    } catch (err) {
+      throw this.wrap(`cache get ${key}`, err);
+    }
+  }
+
+  async put(key: string, value: string): Promise<void> {
+    try {
+      await this.kv.put(key, value);
+    } catch (err) {
+      throw this.wrap(`cache put ${key}`, err);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.kv.delete(key);
+    } catch (err) {
+      throw this.wrap(`cache delete ${key}`, err);
+    }
+  }
+}

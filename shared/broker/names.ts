@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/** Names, subjects, defaults and version checks shared by both broker implementations. */
+import { createHash } from "node:crypto";
+import { UnsupportedFeatureError } from "../errors/index.js";
+
+/** Defaults of queue streams and consumers (ARCHITECTURE.md "Queues on JetStream"). */
+export const DEFAULTS = {
+  maxBytes: 1024 ** 3,
+  duplicateWindowMs: 2 * 60_000,
+  replicas: 1,
+  ackWaitMs: 30_000,
+  maxAckPending: 1000,
+  maxInFlight: 1000,
+  archiveMaxAgeMs: 7 * 24 * 3600_000,
+  archiveMaxBytes: 10 * 1024 ** 3,
+  publishTimeoutMs: 5000,
+} as const;
+
+/** Name of the durable consumer every queue has. */
+export const CONSUMER_NAME = "intelmq";
+export const DUMPS_STREAM = "dumps";
+export const ARCHIVE_STREAM = "archive";
+export const LARGE_BUCKET = "intelmq-large";
+/** Header of a message whose payload lies in the object store. */
+export const OBJECT_HEADER = "Intelmq-Object";
+/** Stream description prefix: the queue's own name follows, for listQueues. */
+export const QUEUE_DESCRIPTION = "IntelMQ queue ";
+
+const SAFE = /^[A-Za-z0-9_-]+$/;
+
+/**
+ * The token standing for a queue in stream names and subjects: the queue name itself when it is
+ * made of letters, digits, "-" and "_" (IntelMQ's usual names); otherwise a sanitised form with a
+ * short hash so that different names never collide.
+ */
+export function queueToken(queue: string): string {
+  if (queue.length === 0) throw new UnsupportedFeatureError("empty queue name");
+  if (SAFE.test(queue) && queue.length <= 200) return queue;
+  const clean = queue.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 180);
+  const hash = createHash("sha256").update(queue).digest("hex").slice(0, 10);
+  return `${clean}_${hash}`;
+}
+
+/** Stream name of a queue. */
+export function queueStream(queue: string): string {
+  return `Q_${queueToken(queue)}`;
+}
+
+/** Subject of a queue: intelmq.queue.<queue>. */
+export function queueSubject(queue: string): string {
+  return `intelmq.queue.${queueToken(queue)}`;
+}
+
+/** Archive subject of a queue: intelmq.archive.<queue>. */
+export function archiveSubject(queue: string): string {
+  return `intelmq.archive.${queueToken(queue)}`;
+}
+
+/** Subject of a bot's dumps: intelmq.dump.<bot-id>. */
+export function dumpSubject(botId: string): string {
+  return `intelmq.dump.${queueToken(botId)}`;
+}
+
+/** The oldest server we run on. */
+export const MIN_SERVER_VERSION = "2.9.0";
+
+/** [major, minor, patch] of a server version such as "2.9.10" or "v2.11.0-beta.1"; null if unreadable. */
+export function parseServerVersion(v: string): [number, number, number] | null {
+  const m = /^v?(\d+)\.(\d+)(?:\.(\d+))?/.exec(v.trim());
+  if (!m) return null;
+  return [Number(m[1]), Number(m[2]), Number(m[3] ?? 0)];
+}
+
+/** Negative, zero or positive as a is older than, equal to or newer than b. */
+export function compareVersions(a: string, b: string): number {
+  const pa = parseServerVersion(a);
+  const pb = parseServerVersion(b);
+  if (!pa || !pb) throw new UnsupportedFeatureError(`cannot compare server versions ${JSON.stringify(a)} and ${JSON.stringify(b)}`);
+  for (let i = 0; i < 3; i++) if (pa[i] !== pb[i]) return pa[i]! - pb[i]!;
+  return 0;
+}
+
+/** Throw UnsupportedFeatureError unless `version` is at least `min` (default 2.9.0). */
+export function checkServerVersion(version: string, min: string = MIN_SERVER_VERSION): void {
+  if (!parseServerVersion(version)) {
+    throw new UnsupportedFeatureError(`cannot read the NATS server version ${JSON.stringify(version)}; nats-server ${min} or later is required`);
+  }
+  if (compareVersions(version, min) < 0) {
+    throw new UnsupportedFeatureError(`nats-server ${version} is too old: JetStream queues need nats-server ${min} or later`);
+  }
+}
+
+/** True if the server is at least `min` (for optional features). */
+export function serverHas(version: string, min: string): boolean {
+  try { return compareVersions(version, min) >= 0; } catch { return false; }
+}
