@@ -7,7 +7,7 @@ import { Command } from "commander";
 import type { Logger } from "pino";
 import { connectJetStream, type Broker, type JetStreamOptions } from "../broker/index.js";
 import { ErrorCode, hasCode } from "../errors/index.js";
-import { createLogger, startBot } from "../runtime/index.js";
+import { createLogger, resolveParams, startBot } from "../runtime/index.js";
 import { effectiveParams, getBot, loadRuntimeConfig, natsOptions, queueSettings, type NatsSettings } from "../config/index.js";
 import { hasModule, loadModule } from "./registry.js";
 
@@ -15,12 +15,6 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-/** IntelMQ's logging levels to pino's. */
-function pinoLevel(level: unknown): string {
-  const l = String(level ?? "INFO").toUpperCase();
-  return ({ DEBUG: "debug", INFO: "info", WARNING: "warn", WARN: "warn", ERROR: "error", CRITICAL: "fatal" } as Record<string, string>)[l] ?? "info";
 }
 
 /**
@@ -80,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const botId = program.args[0]!;
   const { config: configFile } = program.opts<{ config?: string }>();
-  let log = createLogger({ name: botId, botId, level: pinoLevel(process.env.INTELMQ_LOGGING_LEVEL) });
+  let log = createLogger({ botId, level: process.env.INTELMQ_LOGGING_LEVEL ?? "INFO" });
 
   let stopping = false;
   let handle: Awaited<ReturnType<typeof startBot>> | null = null;
@@ -101,13 +95,15 @@ async function main(argv: string[]): Promise<number> {
     const config = loadRuntimeConfig(configFile);
     const entry = getBot(config, botId);
     const params = effectiveParams(config, botId);
-    log = createLogger({ name: botId, botId, level: pinoLevel(params.logging_level) });
+    log = createLogger({ botId, level: typeof params.logging_level === "string" ? params.logging_level : "INFO" });
     for (const w of config.warnings) if (w.botId === botId || w.botId === null) log.warn(w.message);
     if (!hasModule(entry.module)) {
       log.error({ module: entry.module }, `bot ${JSON.stringify(botId)}: unknown module ${JSON.stringify(entry.module)}, no bot of this project implements it`);
       return 1;
     }
     const def = await loadModule(entry.module);
+    // Invalid parameters fail here, before waiting for NATS.
+    resolveParams(def, botId, params);
     broker = await connectWithRetry(natsOptions(config), `intelmq-bot ${botId}`, log, () => stopping);
     if (!broker) return 0;
     handle = await startBot(def, { botId, params, broker, logger: log, queueSettings: queueSettings(config), instances: entry.instances });

@@ -246,7 +246,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const o = program.opts<LibraryOptions & { cases?: boolean; logLevel?: string; timeout: string }>();
   const level = o.logLevel ?? (o.cases ? "WARNING" : process.env.INTELMQ_LOGGING_LEVEL ?? "INFO");
-  const log = createLogger({ name: "process", level, destination: 2 });
+  const log = createLogger({ level });
   if (o.cases) {
     await runCases(log, Number(o.timeout) * 1000);
     return 0;
