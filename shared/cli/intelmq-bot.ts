@@ -106,6 +106,7 @@ async function main(argv: string[]): Promise<number> {
     resolveParams(def, botId, params);
     broker = await connectWithRetry(natsOptions(config), `intelmq-bot ${botId}`, log, () => stopping);
     if (!broker) return 0;
+    log.info({ servers: natsOptions(config).servers }, "connected to NATS");
     handle = await startBot(def, { botId, params, broker, logger: log, queueSettings: queueSettings(config), instances: entry.instances });
     if (stopping) {
       await handle.stop();

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/** The command-line programs, run as subprocesses from dist/. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { src } from "../../test/helpers/paths.js";
+import { freePort, natsServerBinary } from "../../test/helpers/nats-server.js";
+
+const PROCESS = src("dist", "shared", "cli", "process.js");
+const BOT = src("bin", "intelmq-bot.mjs");
+const TAXONOMY = "intelmq.bots.experts.taxonomy.expert";
+
+function root(bots: Record<string, unknown>, global: Record<string, unknown> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), "imq-cli-"));
+  mkdirSync(join(dir, "etc"), { recursive: true });
+  copyFileSync(src("etc", "harmonization.conf"), join(dir, "etc", "harmonization.conf"));
+  writeFileSync(join(dir, "etc", "runtime.yaml"), stringify({ global: { logging_level: "INFO", ...global }, ...bots }));
+  return dir;
+}
+
+function env(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const e = { ...process.env, ...extra };
+  for (const k of Object.keys(e)) if (k.startsWith("INTELMQ_") && !(k in extra)) delete e[k];
+  return e;
+}
+
+function lines(out: string): Record<string, unknown>[] {
+  return out.split("\n").filter((l) => l.trim() !== "").map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+test("process --cases answers harmonization cases", () => {
+  const cases = [
+    { id: "h1", kind: "harmonization", type: "IPAddress", method: "sanitize", args: { value: " 192.0.2.1\r\n" } },
+    { id: "h2", kind: "harmonization", type: "IPAddress", method: "sanitize", args: { value: "2130706433" } },
+    { id: "h3", kind: "harmonization", type: "Boolean", method: "is_valid", args: { value: null, sanitize: false } },
+  ];
+  const r = spawnSync(process.execPath, [PROCESS, "--cases"], { input: cases.map((c) => JSON.stringify(c)).join("\n") + "\n", encoding: "utf8", env: env({}) });
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(lines(r.stdout), [{ id: "h1", result: "192.0.2.1" }, { id: "h2", result: "127.0.0.1" }, { id: "h3", result: false }]);
+});
+
+test("process --cases runs bot cases, keeps sessions and reports unknown modules", () => {
+  const ev = (extra: Record<string, unknown>) => ({ __type: "Event", "time.observation": "2015-01-01T00:00:00+00:00", ...extra });
+  const params = { rate_limit: 0, error_retry_delay: 0, error_max_retries: 0, error_dump_message: true, error_procedure: "pass", testing: true };
+  const cases = [
+    { id: "b1", kind: "bot", session: "s1", continue: false, module: TAXONOMY, bot_type: "expert", parameters: params, destination_paths: ["_default"], iterations: 1, input: [ev({ "classification.type": "phishing" })] },
+    { id: "b2", kind: "bot", session: "s1", continue: true, module: TAXONOMY, bot_type: "expert", parameters: params, destination_paths: ["_default"], iterations: 2, input: [ev({}), ev({ "classification.type": "test" })] },
+    { id: "b3", kind: "bot", session: "s2", continue: false, module: "intelmq.bots.experts.nothing.expert", bot_type: "expert", parameters: params, destination_paths: ["_default"], iterations: 1, input: [ev({})] },
+  ];
+  const r = spawnSync(process.execPath, [PROCESS, "--cases"], { input: cases.map((c) => JSON.stringify(c)).join("\n") + "\n", encoding: "utf8", env: env({}) });
+  assert.equal(r.status, 0, r.stderr);
+  const out = lines(r.stdout);
+  assert.equal(out.length, 3, r.stdout + r.stderr);
+  assert.deepEqual(out[0], { id: "b1", output: { _default: [ev({ "classification.type": "phishing", "classification.taxonomy": "fraud" })] }, dumped: 0 });
+  assert.deepEqual(out[1], { id: "b2", output: { _default: [
+    ev({ "classification.type": "undetermined", "classification.taxonomy": "other" }),
+    ev({ "classification.type": "test", "classification.taxonomy": "test" }),
+  ] }, dumped: 0 });
+  assert.deepEqual(out[2], { id: "b3", error: "unsupported module intelmq.bots.experts.nothing.expert" });
+});
+
+test("process runs a module over JSON lines from stdin (library mode)", () => {
+  const input = [
+    JSON.stringify({ __type: "Event", "classification.type": "scanner" }),
+    JSON.stringify({ __type: "Event", "classification.type": "ddos" }),
+  ].join("\n");
+  const r = spawnSync(process.execPath, [PROCESS, TAXONOMY], { input, encoding: "utf8", env: env({ INTELMQ_ROOT_DIR: root({}) }) });
+  assert.equal(r.status, 0, r.stderr);
+  const out = lines(r.stdout);
+  assert.deepEqual(out.map((o) => [o.path, (o.message as Record<string, unknown>)["classification.taxonomy"]]), [["_default", "information-gathering"], ["_default", "availability"]]);
+  assert.match(r.stderr, /2 in, 2 sent, 0 dumped/);
+});
+
+test("process with an unknown module exits 1", () => {
+  const r = spawnSync(process.execPath, [PROCESS, "intelmq.bots.experts.nothing.expert"], { input: "[]", encoding: "utf8", env: env({ INTELMQ_ROOT_DIR: root({}) }) });
+  assert.equal(r.status, 1);
+  assert.match(r.stderr, /unknown module/);
+});
+
+test("intelmq-bot with an unknown bot id exits 1 naming it", () => {
+  const dir = root({ "tax-expert": { module: TAXONOMY, parameters: {} } });
+  const r = spawnSync(process.execPath, [BOT, "no-such-bot"], { encoding: "utf8", env: env({ INTELMQ_ROOT_DIR: dir, NATS_URL: "nats://127.0.0.1:1" }), timeout: 30000 });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /no-such-bot/);
+  assert.match(r.stderr, /not configured/);
+});
+
+test("intelmq-bot with a module we do not implement exits 1 naming the module", () => {
+  const dir = root({ "odd-bot": { module: "intelmq.bots.experts.nothing.expert", parameters: {} } });
+  const r = spawnSync(process.execPath, [BOT, "odd-bot"], { encoding: "utf8", env: env({ INTELMQ_ROOT_DIR: dir, NATS_URL: "nats://127.0.0.1:1" }), timeout: 30000 });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /unknown module/);
+  assert.match(r.stderr, /intelmq\.bots\.experts\.nothing\.expert/);
+});
+
+test("intelmq-bot with an invalid parameter exits 1 naming the bot and the parameter", () => {
+  const dir = root({ "tax-expert": { module: TAXONOMY, parameters: { error_procedure: "explode" } } });
+  const r = spawnSync(process.execPath, [BOT, "tax-expert"], { encoding: "utf8", env: env({ INTELMQ_ROOT_DIR: dir, NATS_URL: "nats://127.0.0.1:1" }), timeout: 30000 });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /tax-expert/);
+  assert.match(r.stderr, /error_procedure/);
+});
+
+test("intelmq-bot waits for NATS, runs, and exits 0 on SIGTERM", async () => {
+  const port = await freePort();
+  const dir = root({ "tax-expert": { module: TAXONOMY, parameters: { destination_queues: { _default: ["out-queue"] } } } });
+  const child = spawn(process.execPath, [BOT, "tax-expert"], { env: env({ INTELMQ_ROOT_DIR: dir, NATS_URL: `nats://127.0.0.1:${port}` }), stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (b: Buffer) => { stderr += b.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  const waitFor = async (re: RegExp, ms: number) => {
+    const until = Date.now() + ms;
+    while (!re.test(stderr) && Date.now() < until && child.exitCode === null) await new Promise((r) => setTimeout(r, 50));
+    return re.test(stderr);
+  };
+  try {
+    assert.ok(await waitFor(/NATS is not reachable yet/, 20000), stderr);
+    // Now the server comes up, on the port the bot was told.
+    const store = mkdtempSync(join(tmpdir(), "imq-cli-nats-"));
+    const server = spawn(natsServerBinary(), ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", store], { stdio: "ignore" });
+    const serverExited = new Promise((resolve) => server.once("exit", resolve));
+    try {
+      assert.ok(await waitFor(/connected to NATS/, 30000), stderr);
+      const before = stderr.length;
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.equal(child.exitCode, null, stderr);
+      // It stopped retrying once the server was up.
+      assert.doesNotMatch(stderr.slice(before), /NATS is not reachable yet/);
+      child.kill("SIGTERM");
+      assert.equal(await exited, 0, stderr);
+    } finally {
+      server.kill("SIGTERM");
+      await serverExited;
+      rmSync(store, { recursive: true, force: true });
+    }
+  } finally {
+    if (child.exitCode === null) child.kill("SIGKILL");
+  }
+});
