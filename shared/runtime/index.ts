@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-only
-// CONTRACT STUB: public entry of the bot runtime. Implementations to be written.
+/** Public entry of the bot runtime: defineBot, parameters, the engine, library mode, logging. */
 export { BotKind } from "./types.js";
 export type {
   BotContext, BotDefinition, EventMeta, CollectorImpl, Emit, ExpertImpl, ImplByKind, Lifecycle, OutputImpl, ParserImpl, Routed, RuntimeParams,
@@ -7,6 +7,15 @@ export type {
 import type { z } from "zod";
 import type { BotDefinition, BotKind } from "./types.js";
 export { p, collectorParams, parserParams, httpParams } from "./params.js";
+export { runtimeParamsSchema, resolveParams, normaliseDestinationQueues, isGlobalKey, RUNTIME_KEYS } from "./runtime-params.js";
+export type { ResolvedParams, FeedParams, ParserParams } from "./runtime-params.js";
+export { createLogger, redactParams, pinoLevel, HIDDEN } from "./logger.js";
+export type { LoggerOptions } from "./logger.js";
+export { startBot, defaultRootDir } from "./engine.js";
+export type { BotHandle, BotState, BotStats, BotEvents, SettledInfo, OutputInfo, StartBotOptions } from "./engine.js";
+export { createLibraryBot, runBot } from "./library.js";
+export type { LibraryBot, LibraryBotOptions, LibraryInput, LibraryResult, RunBotOptions } from "./library.js";
+export { defaultLines, normaliseEmit } from "./parser-driver.js";
 
 /** Declare a bot. The default export of services/<kind>/<name>/index.ts. */
 export function defineBot<K extends BotKind, S extends z.ZodType>(def: BotDefinition<K, S>): BotDefinition<K, S> {

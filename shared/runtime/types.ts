@@ -8,8 +8,12 @@ import type { KvCache } from "../broker/index.js";
 export const BotKind = { collector: "collector", parser: "parser", expert: "expert", output: "output" } as const;
 export type BotKind = (typeof BotKind)[keyof typeof BotKind];
 
-/** A message sent on a named path (default path: "_default"). */
-export interface Routed { path: string; msg: Message }
+/**
+ * A message sent on a named path (default path: "_default"). A path that is not configured is an error
+ * of that message, unless `permissive` (IntelMQ's path_permissive, used by filter and sieve): then the
+ * message is dropped silently.
+ */
+export interface Routed { path: string; msg: Message; permissive?: boolean }
 /** What a bot returns: nothing (drop), one message, or a list; each either plain (_default) or routed. */
 export type Emit = Message | Routed | null | undefined | void | readonly (Message | Routed)[];
 
@@ -47,8 +51,10 @@ export interface ParserImpl extends Lifecycle {
   parse?(report: Report): Iterable<unknown> | AsyncIterable<unknown>;
   /** One item -> events (or routed). Throwing marks the line failed: dumped and sent to _on_error. */
   parseLine(item: unknown, report: Report): Emit | Promise<Emit>;
-  /** The raw text of one item, for its event's raw and for failed-line dumps (default: String(item)). */
+  /** The raw text of one item, for its event's raw and for failed-line dumps (default: the item if a string, else its JSON). */
   recoverLine?(item: unknown): string;
+  /** With the default parse(): lines starting with one of these are skipped (IntelMQ's _ignore_lines_starting). */
+  readonly ignoreLinesStarting?: readonly string[];
 }
 
 /** Where an event came from: stable across redeliveries of the same input. */

@@ -1,0 +1,112 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/** Small helpers of the runtime: interruptible sleep, a bounded set, IntelMQ-shaped tracebacks and JSON. */
+import { ImqError } from "../errors/index.js";
+
+/** A wake-up signal: sleeps end early when it fires. Re-armed after each fire. */
+export class Waker {
+  #waiters = new Set<() => void>();
+  /** End every sleep in progress. */
+  wake(): void {
+    const w = [...this.#waiters];
+    this.#waiters.clear();
+    for (const f of w) f();
+  }
+  /** Sleep `ms`; resolves true when the time passed, false when woken. */
+  sleep(ms: number): Promise<boolean> {
+    if (!(ms > 0)) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const done = (full: boolean): void => {
+        clearTimeout(t);
+        this.#waiters.delete(onWake);
+        resolve(full);
+      };
+      const onWake = (): void => done(false);
+      const t = setTimeout(() => done(true), ms);
+      this.#waiters.add(onWake);
+    });
+  }
+}
+
+/** A set that forgets its oldest entries beyond `max` (insertion order). */
+export class BoundedSet<T> {
+  #set = new Set<T>();
+  constructor(readonly max: number) {}
+  add(v: T): void {
+    this.#set.delete(v);
+    this.#set.add(v);
+    if (this.#set.size > this.max) {
+      const first = this.#set.values().next();
+      if (!first.done) this.#set.delete(first.value);
+    }
+  }
+  has(v: T): boolean { return this.#set.has(v); }
+  get size(): number { return this.#set.size; }
+}
+
+/** The exception line as IntelMQ prints it: `intelmq.lib.exceptions.InvalidValue: ...` for ours. */
+export function exceptionLine(err: unknown): string {
+  if (err instanceof ImqError) return `intelmq.lib.exceptions.${err.intelmqName}: ${err.message}`;
+  if (err instanceof Error) return `${err.name}: ${err.message}`;
+  return `Error: ${String(err)}`;
+}
+
+/**
+ * An error as a list of traceback lines, each ending in a newline, in the order Python's
+ * traceback.format_exception() uses (header, frames, exception line), so intelmqdump shows it as IntelMQ does.
+ */
+export function tracebackLines(err: unknown): string[] {
+  const lines = ["Traceback (most recent call last):\n"];
+  if (err instanceof Error && typeof err.stack === "string") {
+    for (const l of err.stack.split("\n").slice(1)) {
+      const t = l.trim();
+      if (t) lines.push(`  ${t}\n`);
+    }
+  }
+  lines.push(`${exceptionLine(err)}\n`);
+  return lines;
+}
+
+/** One line for logs when error_log_exception is off (IntelMQ's error_message_from_exc). */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * JSON text as Python's json.dumps() writes it by default (", " and ": " separators, non-ASCII escaped),
+ * which is what IntelMQ base64-encodes into dumps of messages that failed on receive.
+ */
+export function pythonJsonDumps(value: unknown): string {
+  const esc = (s: string): string =>
+    JSON.stringify(s).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+  const walk = (v: unknown): string => {
+    if (v === null || v === undefined) return "null";
+    if (typeof v === "string") return esc(v);
+    if (typeof v === "number") return Number.isFinite(v) ? String(v) : v > 0 ? "Infinity" : v < 0 ? "-Infinity" : "NaN";
+    if (typeof v === "boolean") return v ? "true" : "false";
+    if (Array.isArray(v)) return `[${v.map(walk).join(", ")}]`;
+    if (typeof v === "object") {
+      return `{${Object.entries(v as Record<string, unknown>).map(([k, x]) => `${esc(k)}: ${walk(x)}`).join(", ")}}`;
+    }
+    return esc(String(v));
+  };
+  return walk(value);
+}
+
+/** Python's str.splitlines() boundaries. */
+export const LINE_SPLIT = /\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/;
+
+/** Naive UTC ISO timestamp with microseconds, as Python's datetime.utcnow().isoformat(). */
+export function utcTimestamp(d = new Date()): string {
+  return d.toISOString().replace("Z", "000");
+}
+
+/** Seconds in words, as IntelMQ's seconds_to_human (e.g. "1h 2m 3s"). */
+export function secondsToHuman(seconds: number): string {
+  let s = Math.round(seconds);
+  const parts: string[] = [];
+  for (const [unit, n] of [["d", 86400], ["h", 3600], ["m", 60]] as const) {
+    if (s >= n) { parts.push(`${Math.floor(s / n)}${unit}`); s %= n; }
+  }
+  if (s || parts.length === 0) parts.push(`${s}s`);
+  return parts.join(" ");
+}
