@@ -4,8 +4,13 @@ import type { BotDefinition } from "../shared/runtime/index.js";
 
 /** IntelMQ module name -> loader of our implementation. */
 export const registry: Record<string, () => Promise<BotDefinition>> = {
+  "intelmq.bots.collectors.file.collector_file": () => import("./collectors/file/index.js").then((m) => m.default),
+  "intelmq.bots.collectors.http.collector_http": () => import("./collectors/http/index.js").then((m) => m.default),
   "intelmq.bots.experts.deduplicator.expert": () => import("./experts/deduplicator/index.js").then((m) => m.default),
   "intelmq.bots.experts.filter.expert": () => import("./experts/filter/index.js").then((m) => m.default),
   "intelmq.bots.experts.taxonomy.expert": () => import("./experts/taxonomy/index.js").then((m) => m.default),
   "intelmq.bots.experts.url2fqdn.expert": () => import("./experts/url2fqdn/index.js").then((m) => m.default),
+  "intelmq.bots.outputs.file.output": () => import("./outputs/file/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.generic.parser_csv": () => import("./parsers/generic_csv/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.json.parser": () => import("./parsers/json/index.js").then((m) => m.default),
 };

@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * File collector: reads the files of a directory whose names end with a postfix into reports,
+ * optionally deleting them (IntelMQ's intelmq.bots.collectors.file.collector_file).
+ */
+import { openSync, readSync, closeSync, fstatSync, readdirSync, statSync, unlinkSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { collectorParams, defineBot, p } from "../../../shared/runtime/index.js";
+import type { BotContext, CollectorImpl } from "../../../shared/runtime/index.js";
+import type { Report } from "../../../shared/message/index.js";
+import { ConfigurationError, InvalidArgument } from "../../../shared/errors/index.js";
+
+export const params = z.object({
+  ...collectorParams,
+  path: z.string().default("/tmp/").describe("Directory to read files from"),
+  postfix: z.string().nullable().default(".csv").describe("Read files whose names match `*<postfix>` (shell pattern); empty: all files"),
+  delete_file: p.bool().default(false).describe("Delete each file after it was read and sent"),
+  chunk_size: p.int().pipe(z.number().int().positive()).nullable().default(null)
+    .describe("Split files into reports of at most this many bytes, at line ends; null: one report per file"),
+  chunk_replicate_header: p.bool().default(true).describe("With chunk_size: repeat the file's first line at the start of every chunk"),
+  rate_limit: p.int().default(300).describe("Seconds between two collection rounds"),
+}).strict();
+
+export type Params = z.infer<typeof params>;
+
+/** Python's fnmatch translated to a RegExp (*, ?, [seq], [!seq]); case-sensitive as on POSIX. */
+export function fnmatchRegex(pattern: string): RegExp {
+  let re = "";
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i]!;
+    if (c === "*") re += "[\\s\\S]*";
+    else if (c === "?") re += "[\\s\\S]";
+    else if (c === "[") {
+      let j = i + 1;
+      if (pattern[j] === "!") j++;
+      if (pattern[j] === "]") j++;
+      while (j < pattern.length && pattern[j] !== "]") j++;
+      if (j >= pattern.length) { re += "\\["; continue; }
+      let body = pattern.slice(i + 1, j).replaceAll("\\", "\\\\");
+      if (body.startsWith("!")) body = "^" + body.slice(1);
+      else if (body.startsWith("^")) body = "\\" + body;
+      re += `[${body}]`;
+      i = j;
+    } else re += c.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  }
+  return new RegExp(`^${re}$`);
+}
+
+/** Splits data into pieces of at most `size` bytes at "\n" where possible (IntelMQ's split_chunks). */
+export function* splitChunks(data: Buffer, size: number): Generator<Buffer> {
+  let pos = 0;
+  while (data.length - pos > size) {
+    let nl = data.lastIndexOf(10, pos + size - 1);
+    if (nl < pos) nl = data.indexOf(10, pos + size);
+    if (nl === -1) break;
+    yield data.subarray(pos, nl + 1);
+    pos = nl + 1;
+  }
+  if (pos < data.length) yield data.subarray(pos);
+}
+
+function readWhole(path: string): Buffer {
+  const fd = openSync(path, "r");
+  try {
+    const size = fstatSync(fd).size;
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for (;;) {
+      const buf = Buffer.allocUnsafe(Math.max(65536, size - total + 1));
+      const n = readSync(fd, buf, 0, buf.length, null);
+      if (n === 0) break;
+      chunks.push(buf.subarray(0, n));
+      total += n;
+    }
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function create(prm: Params, ctx: BotContext): CollectorImpl {
+  const st = statSync(prm.path, { throwIfNoEntry: false });
+  if (!st || !st.isDirectory()) throw new InvalidArgument("path", prm.path, "directory");
+  if (!prm.postfix) {
+    ctx.log.warn(`No file extension was set. The collector will read all files in ${prm.path}.`);
+    if (prm.delete_file) throw new ConfigurationError("file collector", `delete_file with an empty postfix would delete all files in ${prm.path}`);
+  }
+  const match = fnmatchRegex("*" + (prm.postfix ?? ""));
+  const dir = resolve(prm.path);
+
+  function* reportsOf(path: string, name: string): Generator<Report> {
+    const data = readWhole(path);
+    const template = ctx.newReport();
+    template.add("feed.url", `file://localhost${path}`);
+    template.add("extra.file_name", name);
+    const pieces: Buffer[] = [];
+    if (prm.chunk_size === null) {
+      if (data.length) pieces.push(data);
+    } else {
+      let body: Buffer = data;
+      let header: Buffer = Buffer.alloc(0);
+      if (prm.chunk_replicate_header) {
+        const nl = data.indexOf(10);
+        header = nl === -1 ? data : data.subarray(0, nl + 1);
+        body = nl === -1 ? Buffer.alloc(0) : data.subarray(nl + 1);
+      }
+      for (const chunk of splitChunks(body, prm.chunk_size)) pieces.push(header.length ? Buffer.concat([header, chunk]) : chunk);
+    }
+    for (const piece of pieces) {
+      const report = template.copy();
+      report.add("raw", piece.toString("base64"), { sanitize: false, overwrite: true });
+      yield report;
+    }
+  }
+
+  return {
+    *collect(): Iterable<Report> {
+      if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return;
+      for (const name of readdirSync(dir).sort()) {
+        if (!match.test(name)) continue;
+        const path = join(dir, name);
+        if (!statSync(path, { throwIfNoEntry: false })?.isFile()) continue;
+        ctx.log.info(`Processing file ${JSON.stringify(path)}.`);
+        yield* reportsOf(path, name);
+        // resumed only after the runtime took the last report of this file
+        if (prm.delete_file) {
+          try {
+            unlinkSync(path);
+            ctx.log.debug(`Deleted file: ${JSON.stringify(path)}.`);
+          } catch (err) {
+            throw new ConfigurationError("file collector", `could not delete file ${path}; stopping to prevent reading it again`, { cause: err });
+          }
+        }
+      }
+    },
+  };
+}
+
+export default defineBot({
+  kind: "collector",
+  name: "file",
+  intelmq: "intelmq.bots.collectors.file.collector_file",
+  description: "Read files matching a postfix from a directory into reports",
+  params,
+  create,
+});

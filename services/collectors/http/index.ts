@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * HTTP collector: downloads a URL into a report, optionally extracting archives
+ * (IntelMQ's intelmq.bots.collectors.http.collector_http).
+ */
+import { readFileSync } from "node:fs";
+import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
+import { z } from "zod";
+import { Agent, ProxyAgent, interceptors, request, type Dispatcher } from "undici";
+import { collectorParams, defineBot, httpParams, p } from "../../../shared/runtime/index.js";
+import type { BotContext, CollectorImpl } from "../../../shared/runtime/index.js";
+import type { Report } from "../../../shared/message/index.js";
+import { InvalidArgument, MissingDependencyError } from "../../../shared/errors/index.js";
+import { PyDateTime, pyFormat, strftime } from "../../outputs/file/pyformat.js";
+import { SizeLimitError, unzip, type Extracted } from "./archive.js";
+
+/** Default of http_max_size: 256 MiB. */
+export const DEFAULT_MAX_SIZE = 256 * 1024 * 1024;
+
+const formatting = z.preprocess((v) => {
+  if (typeof v === "string") {
+    const s = v.trim();
+    if (s.startsWith("{")) return JSON.parse(s);
+  }
+  return v;
+}, z.union([p.bool(), z.record(z.string(), p.number())]));
+
+export const params = z.object({
+  ...collectorParams,
+  ...httpParams,
+  http_url: z.string().default("<insert url of feed>").describe("URL to download"),
+  http_url_formatting: formatting.nullable().default(false).transform((v) => v ?? false)
+    .describe("Format {time[<strftime>]} in http_url with the current local time; true, or a time delta such as {\"days\": -1}"),
+  extract_files: z.union([z.null(), p.bool(), p.list()]).default(false).transform((v) => v ?? false)
+    .describe("Extract archives (zip, tar, tar.gz, gzip): true for all files, or a list of file names; false: only zip archives are unpacked, anything else is sent as is"),
+  http_max_size: p.int().pipe(z.number().int().positive()).default(DEFAULT_MAX_SIZE)
+    .describe("Largest download (and extracted content) in bytes; larger downloads are aborted with an error"),
+  ssl_client_cert: z.string().nullable().default(null).describe("Alias of ssl_client_certificate (IntelMQ's HTTP mixin name)"),
+  rate_limit: p.int().default(3600).describe("Seconds between two downloads"),
+  verify_pgp_signatures: p.bool().default(false).describe("PGP signature verification: not supported; true stops the bot at start"),
+  signature_url: z.string().nullable().default(null).describe("URL of the PGP signature (unused: no PGP support)"),
+  signature_url_formatting: formatting.nullable().default(false).describe("Formatting of signature_url (unused: no PGP support)"),
+  gpg_keyring: z.string().nullable().default(null).describe("GPG keyring (unused: no PGP support)"),
+}).strict();
+
+export type Params = z.infer<typeof params>;
+
+/** The URL with {time[...]} filled in, as IntelMQ's format_url (local time plus an optional delta). */
+export function formatUrl(url: string, fmt: boolean | Record<string, number>, now = new Date()): string {
+  let ms = now.getTime();
+  if (typeof fmt === "object") {
+    const units: Record<string, number> = { weeks: 604800e3, days: 86400e3, hours: 3600e3, minutes: 60e3, seconds: 1e3, milliseconds: 1, microseconds: 1e-3 };
+    for (const [k, v] of Object.entries(fmt)) {
+      if (!(k in units)) throw new InvalidArgument("http_url_formatting", fmt, "a time delta with weeks, days, hours, minutes, seconds, milliseconds, microseconds");
+      ms += v * units[k]!;
+    }
+  }
+  const time = new PyDateTime(new Date(ms), 0, false);
+  return pyFormat(url, { time: (spec: string) => strftime(time, spec) });
+}
+
+function timeoutsOf(t: number | [number, number]): { connect: number; read: number } {
+  const [c, r] = Array.isArray(t) ? t : [t, t];
+  return { connect: Math.max(1, c * 1000), read: Math.max(1, r * 1000) };
+}
+
+const RETRYABLE = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "ECONNREFUSED", "ECONNRESET", "EAI_AGAIN", "ETIMEDOUT", "EPIPE", "UND_ERR_SOCKET"]);
+
+function charsetOf(contentType: string | undefined): string | null {
+  const m = contentType ? /charset\s*=\s*"?([^";\s]+)/i.exec(contentType) : null;
+  return m ? m[1]!.toLowerCase() : null;
+}
+
+function create(prm: Params, ctx: BotContext): CollectorImpl {
+  if (prm.verify_pgp_signatures) {
+    throw new MissingDependencyError("gnupg", undefined, undefined, "PGP signature verification is not supported by this collector");
+  }
+  const { connect, read } = timeoutsOf(prm.http_timeout_sec as number | [number, number]);
+  const tls: Record<string, unknown> = {};
+  const verify = prm.http_verify_cert;
+  if (verify === false) tls.rejectUnauthorized = false;
+  const caFile = typeof verify === "string" ? verify : prm.ssl_ca_certificate;
+  if (caFile) tls.ca = readFileSync(caFile);
+  const clientCert = prm.ssl_client_certificate ?? prm.ssl_client_cert;
+  if (clientCert) {
+    const pem = readFileSync(clientCert);
+    tls.cert = pem;
+    tls.key = pem;
+  }
+  const agentOpts = { connect: { timeout: connect, ...tls }, headersTimeout: read, bodyTimeout: read };
+  let proxies: { http: string; https: string } | null = null;
+  if (prm.http_proxy && prm.https_proxy) proxies = { http: prm.http_proxy, https: prm.https_proxy };
+  else if (prm.http_proxy || prm.https_proxy) {
+    ctx.log.warn(`Only ${prm.http_proxy ? "http" : "https"}_proxy seems to be set. Both http and https proxies must be set.`);
+  }
+  const redirect = interceptors.redirect({ maxRedirections: 30 });
+  const direct = new Agent(agentOpts).compose(redirect);
+  const viaProxy = new Map<string, Dispatcher>();
+  const dispatcherFor = (url: string): Dispatcher => {
+    if (!proxies) return direct;
+    const uri = url.startsWith("https:") ? proxies.https : proxies.http;
+    let d = viaProxy.get(uri);
+    if (!d) viaProxy.set(uri, (d = new ProxyAgent({ uri, ...agentOpts, requestTls: tls, proxyTls: tls }).compose(redirect)));
+    return d;
+  };
+
+  const headers: Record<string, string> = { "accept": "*/*", "accept-encoding": "gzip, deflate, br" };
+  if (prm.http_user_agent) headers["user-agent"] = prm.http_user_agent;
+  if (prm.http_username !== null) {
+    headers["authorization"] = "Basic " + Buffer.from(`${prm.http_username}:${prm.http_password ?? ""}`).toString("base64");
+  }
+  for (const [k, v] of Object.entries(prm.http_header ?? {})) headers[k.toLowerCase()] = v;
+  const maxSize = prm.http_max_size;
+  const limits = { maxOutput: maxSize };
+  const tries = Math.max(1, prm.http_timeout_max_tries);
+
+  async function download(url: string): Promise<{ body: Buffer; contentType: string | undefined }> {
+    for (let attempt = 1; ; attempt++) {
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(url, { method: "GET", headers, dispatcher: dispatcherFor(url) });
+      } catch (err) {
+        const code = (err as { code?: string }).code ?? "";
+        if (attempt < tries && RETRYABLE.has(code)) {
+          ctx.log.warn({ err, attempt }, `Download of ${url} failed (${code}), retrying.`);
+          continue;
+        }
+        throw err;
+      }
+      const status = res.statusCode;
+      const length = Number(res.headers["content-length"] ?? NaN);
+      if (Math.floor(status / 100) !== 2) {
+        const text = (await readLimited(res.body, 65536, true)).toString("utf8");
+        ctx.log.debug({ headers: res.headers, body: text }, "Response of the failed request.");
+        throw new Error(`HTTP response status code was ${status}.`);
+      }
+      if (length > maxSize) {
+        res.body.destroy();
+        throw new SizeLimitError(`Download of ${url} (${length} bytes)`, maxSize);
+      }
+      let body = await readLimited(res.body, maxSize, false, url);
+      const enc = String(res.headers["content-encoding"] ?? "").trim().toLowerCase();
+      try {
+        if (enc === "gzip" || enc === "x-gzip") body = gunzipSync(body, { maxOutputLength: maxSize });
+        else if (enc === "deflate") body = inflateSync(body, { maxOutputLength: maxSize });
+        else if (enc === "br") body = brotliDecompressSync(body, { maxOutputLength: maxSize });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" || err instanceof RangeError) throw new SizeLimitError(`Decoded download of ${url}`, maxSize);
+        throw err;
+      }
+      const ct = res.headers["content-type"];
+      return { body, contentType: Array.isArray(ct) ? ct[0] : ct };
+    }
+  }
+
+  async function readLimited(body: Dispatcher.ResponseData["body"], limit: number, truncate: boolean, url = ""): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    let total = 0;
+    for await (const chunk of body) {
+      total += (chunk as Buffer).length;
+      if (total > limit) {
+        body.destroy();
+        if (truncate) break;
+        throw new SizeLimitError(`Download of ${url}`, limit);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks, Math.min(total, limit));
+  }
+
+  /** A body as IntelMQ's resp.text would give it: transcoded to UTF-8 when the server names another charset. */
+  function asText(body: Buffer, contentType: string | undefined): Buffer {
+    const cs = charsetOf(contentType);
+    if (!cs || cs === "utf-8" || cs === "utf8" || cs === "us-ascii" || cs === "ascii") return body;
+    try {
+      return Buffer.from(new TextDecoder(cs).decode(body), "utf8");
+    } catch {
+      return body;
+    }
+  }
+
+  return {
+    async *collect(): AsyncIterable<Report> {
+      const url = prm.http_url_formatting ? formatUrl(prm.http_url, prm.http_url_formatting) : prm.http_url;
+      ctx.log.info(`Downloading report from ${JSON.stringify(url)}.`);
+      const { body, contentType } = await download(url);
+      ctx.log.info("Report downloaded.");
+      let files: Extracted[];
+      if (prm.extract_files === false) {
+        try {
+          files = unzip(body, true, limits, { zip: true });
+          ctx.log.info(`Extracting files: '${files.map((f) => f.name).join("', '")}'.`);
+        } catch (err) {
+          if (err instanceof SizeLimitError) throw err;
+          files = [{ name: null, data: asText(body, contentType) }];
+        }
+      } else {
+        files = unzip(body, prm.extract_files === true ? true : prm.extract_files, limits);
+      }
+      for (const { name, data } of files) {
+        if (data.length === 0) {
+          ctx.log.warn("Ignoring report without raw field. Possible bug or misconfiguration of this bot.");
+          continue;
+        }
+        const report = ctx.newReport();
+        report.add("raw", data.toString("base64"), { sanitize: false });
+        report.add("feed.url", url);
+        if (name) report.add("extra.file_name", name);
+        yield report;
+      }
+    },
+    async shutdown(): Promise<void> {
+      await Promise.all([direct.close(), ...[...viaProxy.values()].map((d) => d.close())]);
+    },
+  };
+}
+
+export default defineBot({
+  kind: "collector",
+  name: "http",
+  intelmq: "intelmq.bots.collectors.http.collector_http",
+  description: "Download a URL into reports, optionally extracting zip, tar(.gz) and gzip archives",
+  params,
+  create,
+});

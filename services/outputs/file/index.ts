@@ -1,0 +1,170 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * File output: appends one JSON line per event to a file (IntelMQ's intelmq.bots.outputs.file.output).
+ * Lines are buffered and written, then synced to disk, in flush(), which the runtime calls before
+ * it acknowledges the input: nothing is acknowledged that is not on disk.
+ */
+import { closeSync, fdatasyncSync, fstatSync, mkdirSync, openSync, statSync, writeSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
+import { z } from "zod";
+import { defineBot, p } from "../../../shared/runtime/index.js";
+import type { BotContext, OutputImpl } from "../../../shared/runtime/index.js";
+import type { Event } from "../../../shared/message/index.js";
+import { InvalidArgument, InvalidValue } from "../../../shared/errors/index.js";
+import { exportEventText, outputParams } from "./export.js";
+import { PyDateTime, pyFormat } from "./pyformat.js";
+
+const INTELMQ_ROOT = "/opt/intelmq";
+
+export const params = z.object({
+  file: z.string().default(`${INTELMQ_ROOT}/var/lib/bots/file-output/events.txt`)
+    .describe("File to append to; /opt/intelmq/ at its start means the project's root (INTELMQ_ROOT_DIR)"),
+  format_filename: p.bool().default(false)
+    .describe("Treat `file` as a Python format string over the event, e.g. /data/{event[time.source]:%Y-%m-%d}/{event[classification.type]}.txt"),
+  encoding_errors_mode: z.enum(["strict", "ignore", "replace", "backslashreplace", "xmlcharrefreplace", "surrogateescape", "namereplace"])
+    .default("strict").describe("What to do with text that cannot be encoded as UTF-8 (Python's `errors` of open())"),
+  ...outputParams,
+}).strict();
+
+export type Params = z.infer<typeof params>;
+
+/** Buffered bytes above which export() writes through before flush(). */
+const WRITE_THROUGH = 1 << 20;
+/** Files kept open at once when file names come from events. */
+const MAX_OPEN = 16;
+
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/** Applies Python's encoding error handlers to text with lone surrogates (the only unencodable JS text). */
+export function encodeErrors(text: string, mode: string): string {
+  if (!LONE_SURROGATE.test(text)) return text;
+  if (mode === "strict") throw new InvalidValue("output", text, "'utf-8' codec can't encode a surrogate: surrogates not allowed");
+  let out = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const isHigh = c >= 0xd800 && c <= 0xdbff, isLow = c >= 0xdc00 && c <= 0xdfff;
+    if (isHigh && i + 1 < text.length) {
+      const n = text.charCodeAt(i + 1);
+      if (n >= 0xdc00 && n <= 0xdfff) { out += text[i]! + text[i + 1]!; i++; continue; }
+    }
+    if (!isHigh && !isLow) { out += text[i]; continue; }
+    switch (mode) {
+      case "ignore": break;
+      case "replace": out += "?"; break;
+      case "xmlcharrefreplace": out += `&#${c};`; break;
+      case "surrogateescape":
+        if (c >= 0xdc80 && c <= 0xdcff) { out += String.fromCharCode(c - 0xdc00); break; }
+        throw new InvalidValue("output", text, "'utf-8' codec can't encode a surrogate");
+      default: out += "\\u" + c.toString(16).padStart(4, "0");
+    }
+  }
+  return out;
+}
+
+interface OpenFile { fd: number; ino: number; dev: number }
+
+function create(prm: Params, ctx: BotContext): OutputImpl {
+  const resolve = (file: string): string => {
+    let f = file;
+    if (f === INTELMQ_ROOT || f.startsWith(INTELMQ_ROOT + "/")) f = join(ctx.rootDir, f.slice(INTELMQ_ROOT.length));
+    return isAbsolute(f) ? f : join(process.cwd(), f);
+  };
+  const fixed = prm.format_filename ? null : resolve(prm.file);
+  const open = new Map<string, OpenFile>();
+  const pending = new Map<string, string[]>();
+  let pendingBytes = 0;
+  const mode = prm.encoding_errors_mode;
+
+  function openFile(path: string): OpenFile {
+    let fd: number;
+    try {
+      fd = openSync(path, "a", 0o644);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+      fd = openSync(path, "a", 0o644);
+    }
+    const st = fstatSync(fd);
+    const f = { fd, ino: st.ino, dev: st.dev };
+    open.set(path, f);
+    if (open.size > MAX_OPEN) {
+      const [oldest, of] = open.entries().next().value as [string, OpenFile];
+      if (!pending.has(oldest)) { closeSync(of.fd); open.delete(oldest); }
+    }
+    ctx.log.info({ file: path }, `File ${JSON.stringify(path)} is open.`);
+    return f;
+  }
+
+  /** The open file for path, reopened when it was moved or deleted (log rotation). */
+  function fileFor(path: string): OpenFile {
+    const f = open.get(path);
+    if (!f) return openFile(path);
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (st && st.ino === f.ino && st.dev === f.dev) return f;
+    closeSync(f.fd);
+    open.delete(path);
+    return openFile(path);
+  }
+
+  function writeAll(): void {
+    for (const [path, lines] of pending) {
+      const f = fileFor(path);
+      const data = Buffer.from(lines.join(""), "utf8");
+      let off = 0;
+      while (off < data.length) off += writeSync(f.fd, data, off, data.length - off);
+      fdatasyncSync(f.fd);
+    }
+    pending.clear();
+    pendingBytes = 0;
+  }
+
+  function filenameFor(event: Event): string {
+    if (fixed) return fixed;
+    const keys = new Set(event.keys());
+    const lookup = (key: string): unknown => {
+      if (!keys.has(key)) throw new InvalidArgument("file", prm.file, `a field present in the event (KeyError: '${key}')`);
+      const v = event.get(key);
+      if ((key === "time.observation" || key === "time.source") && typeof v === "string") {
+        const dt = PyDateTime.fromIso(v);
+        if (!dt) throw new InvalidValue(key, v, "does not match format '%Y-%m-%dT%H:%M:%S+00:00'");
+        return dt;
+      }
+      return v;
+    };
+    return resolve(pyFormat(prm.file, { event: lookup }));
+  }
+
+  if (fixed) openFile(fixed); // fail at start if the file cannot be opened, as IntelMQ does
+
+  return {
+    export(event: Event): void {
+      const path = filenameFor(event);
+      const line = encodeErrors(exportEventText(event, prm), mode) + "\n";
+      let list = pending.get(path);
+      if (!list) pending.set(path, (list = []));
+      list.push(line);
+      pendingBytes += line.length;
+      if (pendingBytes >= WRITE_THROUGH) writeAll();
+    },
+    flush(): void {
+      if (pending.size) writeAll();
+    },
+    shutdown(): void {
+      try {
+        if (pending.size) writeAll();
+      } finally {
+        for (const f of open.values()) closeSync(f.fd);
+        open.clear();
+      }
+    },
+  };
+}
+
+export default defineBot({
+  kind: "output",
+  name: "file",
+  intelmq: "intelmq.bots.outputs.file.output",
+  description: "Append events as JSON lines to a file",
+  params,
+  create,
+});

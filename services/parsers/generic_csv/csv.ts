@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * CSV reading and writing with the semantics of Python's csv module (excel dialect,
+ * QUOTE_MINIMAL, non-strict), which IntelMQ's generic CSV parser relies on. Written as
+ * char-code state machines over the whole text: no regular expressions per character.
+ */
+
+const LF = 10, CR = 13, TAB = 9, SPACE = 32, HASH = 35;
+
+/**
+ * IntelMQ's clean-up before parsing: NUL removed, lines whose first non-blank char is '#'
+ * removed, leading spaces/tabs of every line removed, blank lines (spaces/tabs only) removed.
+ * A line is split at "\n" only, as Python's multi-line `^` matches after "\n".
+ */
+export function cleanReport(text: string): string {
+  if (text.indexOf("\0") !== -1) text = text.split("\0").join("");
+  const n = text.length;
+  // fast path: nothing to remove (no leading blank, no comment, no blank line)
+  let dirty = false;
+  for (let start = 0; start < n;) {
+    const c = text.charCodeAt(start);
+    if (c === SPACE || c === TAB || c === HASH || c === LF) { dirty = true; break; }
+    const nl = text.indexOf("\n", start);
+    if (nl === -1) break;
+    start = nl + 1;
+  }
+  if (!dirty) return text;
+  const parts: string[] = [];
+  let start = 0;
+  while (start < n) {
+    const nl = text.indexOf("\n", start);
+    const end = nl === -1 ? n : nl + 1; // end includes the "\n"
+    let i = start;
+    while (i < end) {
+      const c = text.charCodeAt(i);
+      if (c !== SPACE && c !== TAB) break;
+      i++;
+    }
+    if (i < end) {
+      const c = text.charCodeAt(i);
+      if (c !== HASH && c !== LF) parts.push(text.slice(i, end));
+    }
+    start = end;
+  }
+  return parts.join("");
+}
+
+/**
+ * The line ending Python's StringIO(newline='') reports for the text: the one kind used, or
+ * "\r\n" when there is none or more than one kind (IntelMQ's `_get_io_and_save_line_ending`).
+ */
+export function detectLineEnding(text: string): string {
+  let cr = false, lf = false, crlf = false;
+  let i = text.indexOf("\r");
+  if (i === -1) return text.indexOf("\n") === -1 ? "\r\n" : "\n";
+  const n = text.length;
+  for (i = 0; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === CR) {
+      if (i + 1 < n && text.charCodeAt(i + 1) === LF) { crlf = true; i++; } else cr = true;
+    } else if (c === LF) lf = true;
+  }
+  const kinds = (cr ? 1 : 0) + (lf ? 1 : 0) + (crlf ? 1 : 0);
+  if (kinds !== 1) return "\r\n";
+  return cr ? "\r" : lf ? "\n" : "\r\n";
+}
+
+/** Index just past the line starting at `pos` (its terminator "\n", "\r\n" or "\r" included). */
+export function lineEnd(text: string, pos: number): number {
+  const n = text.length;
+  for (let i = pos; i < n; i++) {
+    const c = text.charCodeAt(i);
+    if (c === LF) return i + 1;
+    if (c === CR) return i + 1 < n && text.charCodeAt(i + 1) === LF ? i + 2 : i + 1;
+  }
+  return n;
+}
+
+/**
+ * Iterates records from `pos` on, as Python's csv.reader over lines (newline=''): a record
+ * ends at a line terminator outside quotes; an empty line gives an empty record.
+ */
+export function* readRecords(text: string, delimiter: string, pos = 0): Generator<string[]> {
+  const n = text.length;
+  const d = delimiter.length === 1 ? delimiter.charCodeAt(0) : -1;
+  const QUOTE = 34;
+  while (pos < n) {
+    const row: string[] = [];
+    let c = text.charCodeAt(pos);
+    if (c === LF || c === CR) { // empty line
+      pos = c === CR && pos + 1 < n && text.charCodeAt(pos + 1) === LF ? pos + 2 : pos + 1;
+      yield row;
+      continue;
+    }
+    // one record: fields until an unquoted line terminator or the end
+    for (;;) {
+      if (pos >= n) { row.push(""); break; }
+      c = text.charCodeAt(pos);
+      if (c === QUOTE) {
+        // quoted field: doubled quotes are one quote; after the closing quote, other chars
+        // are appended as in an unquoted field (non-strict)
+        let field = "";
+        let segStart = pos + 1;
+        let i = segStart;
+        let closed = false;
+        for (;;) {
+          const q = text.indexOf('"', i);
+          if (q === -1) { field += text.slice(segStart); pos = n; break; }
+          if (q + 1 < n && text.charCodeAt(q + 1) === QUOTE) { field += text.slice(segStart, q + 1); i = segStart = q + 2; continue; }
+          field += text.slice(segStart, q);
+          pos = q + 1;
+          closed = true;
+          break;
+        }
+        if (closed) {
+          // rest of an unquoted tail up to delimiter/terminator
+          let j = pos;
+          while (j < n) {
+            const cc = text.charCodeAt(j);
+            if (cc === d || cc === LF || cc === CR) break;
+            j++;
+          }
+          if (j > pos) field += text.slice(pos, j);
+          pos = j;
+        }
+        row.push(field);
+      } else {
+        let j = pos;
+        while (j < n) {
+          const cc = text.charCodeAt(j);
+          if (cc === d || cc === LF || cc === CR) break;
+          j++;
+        }
+        row.push(text.slice(pos, j));
+        pos = j;
+      }
+      if (pos >= n) break;
+      c = text.charCodeAt(pos);
+      if (c === d) {
+        pos++;
+        if (pos >= n) { row.push(""); break; }
+        const c2 = text.charCodeAt(pos);
+        if (c2 === LF || c2 === CR) { row.push(""); pos = skipTerminator(text, pos); break; }
+        continue;
+      }
+      // line terminator
+      pos = skipTerminator(text, pos);
+      break;
+    }
+    yield row;
+  }
+}
+
+function skipTerminator(text: string, pos: number): number {
+  const c = text.charCodeAt(pos);
+  if (c === CR) return pos + 1 < text.length && text.charCodeAt(pos + 1) === LF ? pos + 2 : pos + 1;
+  return pos + 1;
+}
+
+/** One row as Python's csv.writer writes it (QUOTE_MINIMAL, doublequote), with the terminator. */
+export function writeRow(row: readonly unknown[], delimiter: string, terminator: string): string {
+  if (row.length === 1 && (row[0] === "" || row[0] === null || row[0] === undefined)) return '""' + terminator;
+  let out = "";
+  for (let k = 0; k < row.length; k++) {
+    if (k > 0) out += delimiter;
+    const v = row[k];
+    const s = v === null || v === undefined ? "" : typeof v === "string" ? v : String(v);
+    out += needsQuotes(s, delimiter) ? '"' + s.replaceAll('"', '""') + '"' : s;
+  }
+  return out + terminator;
+}
+
+function needsQuotes(s: string, delimiter: string): boolean {
+  if (s.indexOf(delimiter) !== -1) return true;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 34 || c === LF || c === CR) return true;
+  }
+  return false;
+}

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * Generic CSV parser: maps the columns of any CSV feed to harmonization fields
+ * (IntelMQ's intelmq.bots.parsers.generic.parser_csv).
+ */
+import { z } from "zod";
+import { defineBot, p, parserParams } from "../../../shared/runtime/index.js";
+import type { BotContext } from "../../../shared/runtime/index.js";
+import type { Event, Report } from "../../../shared/message/index.js";
+import { ConfigurationError, InvalidArgument, InvalidValue } from "../../../shared/errors/index.js";
+import { cleanReport, detectLineEnding, lineEnd, readRecords, writeRow } from "./csv.js";
+import { timeConverter, type TimeConverter } from "./time.js";
+
+/** A list given as a list or a comma-separated string; entries stripped, empty entries kept (they mean "ignore"). */
+const columnList = z.preprocess(
+  (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()) : v),
+  z.array(z.string()),
+);
+/** A JSON object given as an object or as JSON text; "" and null mean none. */
+const jsonObject = <T extends z.ZodType>(value: T) => z.preprocess((v) => {
+  if (typeof v === "string") return v.trim() === "" ? null : JSON.parse(v);
+  return v;
+}, z.record(z.string(), value).nullable());
+
+export const params = z.object({
+  ...parserParams,
+  columns: columnList.nullable().default(null)
+    .describe("Harmonization field of each column, as a list or comma-separated; `__IGNORE__` or an empty entry skips a column, `a|b` tries a then b, extra.* allowed"),
+  column_regex_search: jsonObject(z.string()).default(null)
+    .describe("Field -> regular expression; the first match replaces the value (no match: no value)"),
+  compose_fields: jsonObject(z.string()).default(null)
+    .describe("Field -> Python format string over the row's columns, e.g. {\"source.url\": \"http://{0}{1}\"}"),
+  columns_required: z.preprocess((v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()) : v), z.array(p.bool())).nullable().default(null)
+    .describe("Per column: whether a value that cannot be added fails the line (default: all true)"),
+  data_type: jsonObject(z.enum(["json"])).default(null)
+    .describe("Field -> conversion applied before adding; only \"json\" (JSON-decode the value)"),
+  default_url_protocol: z.string().default("http://").describe("Prefix for *.url values without \"://\""),
+  delimiter: z.string().default(",").describe("Column delimiter (one character)"),
+  filter_text: z.string().nullable().default(null).describe("Text to look for in each line (with filter_type)"),
+  filter_type: z.string().nullable().default(null).describe("\"whitelist\": keep only lines containing filter_text; \"blacklist\": drop them"),
+  skip_header: z.union([p.int(), p.bool()]).default(false).transform((v) => Number(v))
+    .describe("Skip the first line (true) or the first N lines; they are kept in each event's raw"),
+  time_format: z.string().nullable().default(null)
+    .describe("Conversion of time.source/time.destination: timestamp, windows_nt, epoch_millis, utc_isoformat, fuzzy, from_format|<strptime>, from_format_midnight|<strptime>; null: fuzzy"),
+  type: z.string().nullable().default(null).describe("classification.type of every event (unless a column sets it)"),
+  type_translation: jsonObject(z.string()).default(null)
+    .describe("Value of the classification.type column -> classification.type (JSON object or text)"),
+}).strict();
+
+export type Params = z.infer<typeof params>;
+
+const KIND_PLAIN = 0, KIND_TIME = 1, KIND_URL = 2, KIND_TYPE = 3;
+interface KeySpec { key: string; ignore: boolean; regex: RegExp | null; json: boolean; kind: number }
+interface ColumnSpec { keys: KeySpec[]; required: boolean }
+/** Per-report state that recoverLine needs (header lines, line ending). */
+interface ReportState { prefix: string; lineEnding: string }
+
+/** One parsed CSV record with the state of the report it came from. */
+class CsvRow {
+  constructor(readonly fields: string[], readonly state: ReportState) {}
+}
+
+/** Python regular expression syntax that JavaScript spells differently. */
+function pyRegex(src: string): RegExp {
+  let flags = "";
+  let s = src.replace(/^\(\?([aiLmsux]+)\)/, (_, f: string) => {
+    if (f.includes("i")) flags += "i";
+    if (f.includes("m")) flags += "m";
+    if (f.includes("s")) flags += "s";
+    return "";
+  });
+  s = s.replace(/\(\?P<([A-Za-z_]\w*)>/g, "(?<$1>").replace(/\(\?P=([A-Za-z_]\w*)\)/g, "\\k<$1>");
+  s = s.replace(/\\A/g, "^").replace(/\\Z/g, "$");
+  return new RegExp(s, flags);
+}
+
+/** A compiled Python `str.format` over positional arguments ({0}, {}, {{ and }}). */
+function compileFormat(fmt: string): (args: readonly string[]) => string {
+  const parts: (string | number)[] = [];
+  let lit = "";
+  let auto = 0;
+  for (let i = 0; i < fmt.length; i++) {
+    const c = fmt[i];
+    if (c === "{") {
+      if (fmt[i + 1] === "{") { lit += "{"; i++; continue; }
+      const close = fmt.indexOf("}", i);
+      if (close === -1) throw new InvalidArgument("compose_fields", fmt, "a Python format string");
+      const name = fmt.slice(i + 1, close).split(/[!:]/)[0]!;
+      if (lit) { parts.push(lit); lit = ""; }
+      parts.push(name === "" ? auto++ : Number(name));
+      if (Number.isNaN(parts[parts.length - 1])) throw new InvalidArgument("compose_fields", fmt, "positional fields such as {0}");
+      i = close;
+    } else if (c === "}") {
+      if (fmt[i + 1] === "}") i++;
+      lit += "}";
+    } else lit += c;
+  }
+  if (lit) parts.push(lit);
+  return (args) => {
+    let out = "";
+    for (const part of parts) {
+      if (typeof part === "string") out += part;
+      else {
+        if (part >= args.length) throw new RangeError("Replacement index " + part + " out of range for positional args tuple");
+        out += args[part];
+      }
+    }
+    return out;
+  };
+}
+
+const NO_RAISE = { raiseFailure: false } as const;
+const NO_OVERWRITE = { overwrite: false } as const;
+
+function decodeRaw(report: Report): string {
+  const raw = report.get("raw");
+  if (typeof raw !== "string") return "";
+  const bytes = Buffer.from(raw, "base64");
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    // IntelMQ ignores undecodable bytes
+    return bytes.toString("utf8").replaceAll("\uFFFD", "");
+  }
+}
+
+function create(prm: Params, ctx: BotContext) {
+  if (!prm.columns || prm.columns.length === 0) throw new ConfigurationError("generic_csv", "parameter 'columns' is required");
+  const columns = prm.columns;
+  if (prm.delimiter.length !== 1) throw new InvalidArgument("delimiter", prm.delimiter, "a 1-character string");
+  const delimiter = prm.delimiter;
+  if (prm.filter_type && prm.filter_type !== "blacklist" && prm.filter_type !== "whitelist") {
+    throw new InvalidArgument("filter_type", prm.filter_type, ["blacklist", "whitelist"], "https://docs.intelmq.org/latest/user/bots/#generic-csv");
+  }
+  const required = prm.columns_required ?? columns.map(() => true);
+  if (required.length !== columns.length) {
+    throw new InvalidArgument("columns_required", required.length, `as many entries as 'columns' (${columns.length})`);
+  }
+  const regexes = new Map(Object.entries(prm.column_regex_search ?? {}).map(([k, v]) => [k, pyRegex(v)]));
+  const dataType = prm.data_type ?? {};
+  const translation = prm.type_translation ?? {};
+  const hasTranslation = Object.keys(translation).length > 0;
+  const toTime: TimeConverter = timeConverter(prm.time_format);
+  const urlPrefix = prm.default_url_protocol;
+  const compose = Object.entries(prm.compose_fields ?? {}).map(([k, v]) => [k, compileFormat(v)] as const);
+  const filterText = prm.filter_text && prm.filter_type ? prm.filter_text : null;
+  const whitelist = prm.filter_type === "whitelist";
+  const skip = prm.skip_header;
+
+  let type: unknown = null;
+  if (prm.type) {
+    // invalid values stop the bot at start, as IntelMQ's default_fields check does
+    const probe = ctx.newEvent();
+    try { probe.add("classification.type", prm.type); } catch (err) {
+      throw new ConfigurationError("generic_csv", `invalid value of parameter 'type': ${prm.type}`, { cause: err });
+    }
+    type = probe.get("classification.type");
+  }
+
+  const specs: ColumnSpec[] = columns.map((group, i) => ({
+    required: required[i]!,
+    keys: (group.includes("|") ? group.split("|") : [group]).map((key): KeySpec => ({
+      key,
+      ignore: key === "__IGNORE__" || key === "",
+      regex: regexes.get(key) ?? null,
+      json: key in dataType,
+      kind: key === "time.source" || key === "time.destination" ? KIND_TIME
+        : key.endsWith(".url") ? KIND_URL
+        : key === "classification.type" && hasTranslation ? KIND_TYPE : KIND_PLAIN,
+    })),
+  }));
+  const width = specs.length;
+
+  function addColumns(event: Event, fields: readonly string[]): void {
+    const n = fields.length < width ? fields.length : width;
+    for (let i = 0; i < n; i++) {
+      const spec = specs[i]!;
+      let value: unknown = fields[i];
+      let done = false;
+      let key = "";
+      for (const ks of spec.keys) {
+        key = ks.key;
+        if (value === "") { done = true; break; } // an empty string is never valid
+        if (ks.regex) {
+          const m = ks.regex.exec(value as string);
+          value = m ? m[0] : null;
+        }
+        if (ks.ignore) { done = true; break; }
+        if (ks.json) {
+          if (typeof value !== "string") throw new TypeError(`the JSON object must be str, not ${value === null ? "NoneType" : typeof value}`);
+          value = JSON.parse(value);
+        }
+        if (ks.kind === KIND_TIME) {
+          if (typeof value !== "string") throw new TypeError(`cannot convert ${String(value)} to a time`);
+          value = toTime(value);
+        } else if (ks.kind === KIND_URL) {
+          if (!value) continue;
+          if (typeof value === "string" && !value.includes("://")) value = urlPrefix + value;
+        } else if (ks.kind === KIND_TYPE) {
+          if (typeof value === "string" && Object.prototype.hasOwnProperty.call(translation, value)) value = translation[value];
+          else if (prm.type === null) continue;
+        }
+        if (event.add(key, value, NO_RAISE) !== false) { done = true; break; }
+      }
+      if (!done && spec.required) throw new InvalidValue(key, value);
+    }
+  }
+
+  return {
+    *parse(report: Report): Iterable<CsvRow> {
+      const text = cleanReport(decodeRaw(report));
+      const lineEnding = detectLineEnding(text);
+      let pos = 0;
+      const header: string[] = [];
+      for (let k = 0; k < skip && pos < text.length; k++) {
+        const end = lineEnd(text, pos);
+        let e = end;
+        while (e > pos && (text.charCodeAt(e - 1) === 10 || text.charCodeAt(e - 1) === 13)) e--;
+        header.push(text.slice(pos, e));
+        pos = end;
+      }
+      const state: ReportState = { prefix: header.length ? header.join(lineEnding) + lineEnding : "", lineEnding };
+      for (const fields of readRecords(text, delimiter, pos)) {
+        if (fields.length === 0) continue; // empty line
+        if (filterText !== null) {
+          const found = (fields.length === 1 ? fields[0]! : fields.join(delimiter)).includes(filterText);
+          if (found !== whitelist) continue;
+        }
+        yield new CsvRow(fields, state);
+      }
+    },
+
+    parseLine(item: unknown, report: Report): Event {
+      const row = item as CsvRow;
+      const event = ctx.newEvent(report);
+      addColumns(event, row.fields);
+      for (const [key, format] of compose) event.add(key, format(row.fields));
+      event.add("raw", recover(row));
+      if (type !== null) event.add("classification.type", type, NO_OVERWRITE);
+      return event;
+    },
+
+    recoverLine(item: unknown): string {
+      return item instanceof CsvRow ? recover(item) : String(item);
+    },
+  };
+
+  function recover(row: CsvRow): string {
+    return row.state.prefix + writeRow(row.fields, delimiter, row.state.lineEnding);
+  }
+}
+
+export default defineBot({
+  kind: "parser",
+  name: "generic_csv",
+  intelmq: "intelmq.bots.parsers.generic.parser_csv",
+  description: "Parse any CSV feed by mapping its columns to harmonization fields",
+  params,
+  create,
+});

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * The `time_format` parameter: IntelMQ's TimeFormat (a DateTime conversion name, optionally
+ * `name|strptime format`). Numeric conversions are done here; the others go through the
+ * harmonization's DateTime.convert. Every converter returns Python's isoformat() text.
+ */
+import { callTypeMethod } from "../../../shared/harmonization/index.js";
+import { InvalidArgument } from "../../../shared/errors/index.js";
+
+/** A converter of one external time value; null means "no value" (IntelMQ returns None). */
+export type TimeConverter = (value: string) => string | null;
+
+const NAMES = ["timestamp", "windows_nt", "epoch_millis", "from_format", "from_format_midnight", "utc_isoformat", "fuzzy"] as const;
+const WITH_FORMAT = new Set(["from_format", "from_format_midnight"]);
+
+function pad(n: number, w: number): string {
+  const s = String(Math.abs(n));
+  return (n < 0 ? "-" : "") + (s.length >= w ? s : "0".repeat(w - s.length) + s);
+}
+
+/** Python's datetime(...).isoformat() for a UTC instant given as epoch milliseconds + extra microseconds. */
+export function isoFromEpoch(ms: number, micro = 0): string {
+  const d = new Date(ms);
+  if (Number.isNaN(d.getTime())) throw new RangeError(`timestamp out of range: ${ms}`);
+  const us = d.getUTCMilliseconds() * 1000 + micro;
+  let s = `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}T${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}`;
+  if (us !== 0) s += "." + pad(us, 6);
+  return s + "+00:00";
+}
+
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+function parseFloatPy(value: string): number {
+  const s = value.trim();
+  if (s === "" || !/^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?)$/.test(s)) throw new TypeError(`could not convert string to float: ${JSON.stringify(value)}`);
+  return Number(s);
+}
+
+function parseIntPy(value: string): bigint {
+  const s = value.trim().replaceAll("_", "");
+  if (!/^[+-]?\d+$/.test(s)) throw new TypeError(`invalid literal for int() with base 10: ${JSON.stringify(value)}`);
+  return BigInt(s);
+}
+
+/** DateTime.from_timestamp: seconds since the epoch (float) to isoformat. */
+export function fromTimestamp(value: string | number): string {
+  const f = typeof value === "number" ? value : parseFloatPy(value);
+  const sec = Math.floor(f);
+  let us = roundHalfEven((f - sec) * 1e6);
+  let s = sec;
+  if (us >= 1e6) { s += 1; us -= 1e6; }
+  return isoFromEpoch(s * 1000 + Math.floor(us / 1000), us % 1000);
+}
+
+/** DateTime.from_windows_nt: 100 ns units since 1601-01-01. */
+export function fromWindowsNt(value: string): string {
+  const x = Number(parseIntPy(value)) * 1e-7;
+  const sec = Math.floor(x);
+  let us = roundHalfEven((x - sec) * 1e6);
+  let s = sec;
+  if (us >= 1e6) { s += 1; us -= 1e6; }
+  return isoFromEpoch(-11644473600000 + s * 1000 + Math.floor(us / 1000), us % 1000);
+}
+
+/** DateTime.from_epoch_millis: 10, 12 or 13 digits; other lengths give null. */
+export function fromEpochMillis(value: string): string | null {
+  const n = parseIntPy(value);
+  switch (value.length) {
+    case 10: return fromTimestamp(Number(n));
+    case 12: return fromTimestamp(Number(n / 100n));
+    case 13: return fromTimestamp(Number(n / 1000n));
+    default: return null;
+  }
+}
+
+// "YYYY-MM-DD HH:MM:SS[.ffffff]" (or with "T"), no zone: what dateutil reads as naive UTC.
+const PLAIN = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/;
+
+/** Fuzzy parsing, with a fast path for plain ISO-like timestamps. */
+export function fromFuzzy(value: string): string {
+  const m = PLAIN.exec(value);
+  if (m) {
+    const [y, mo, d, h, mi, s] = [+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!];
+    if (mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h < 24 && mi < 60 && s < 60) {
+      const ms = Date.UTC(y, mo - 1, d, h, mi, s);
+      const check = new Date(ms);
+      if (check.getUTCDate() === d && y >= 100) {
+        const us = m[7] ? Number(m[7].padEnd(6, "0")) : 0;
+        return isoFromEpoch(ms + Math.floor(us / 1000), us % 1000);
+      }
+    }
+  }
+  return convert(value, "fuzzy");
+}
+
+function convert(value: string, format: string): string {
+  const r = callTypeMethod("DateTime", "convert", { value, format });
+  if (typeof r !== "string") throw new TypeError(`time conversion ${format} gave no text for ${JSON.stringify(value)}`);
+  return r;
+}
+
+/**
+ * Validates `time_format` as IntelMQ's TimeFormat does (InvalidArgument otherwise) and
+ * returns the converter. null or "" mean fuzzy.
+ */
+export function timeConverter(timeFormat: string | null | undefined): TimeConverter {
+  const tf = timeFormat || "fuzzy";
+  const bar = tf.indexOf("|");
+  const name = bar === -1 ? tf : tf.slice(0, bar);
+  const fmt = bar === -1 ? null : tf.slice(bar + 1).split("|")[0] || null;
+  if (!(NAMES as readonly string[]).includes(name)) throw new InvalidArgument("time_format", tf, [...NAMES]);
+  if (WITH_FORMAT.has(name) && !fmt) throw new InvalidArgument("time_format", tf, `${name}|FORMAT_STRING`);
+  if (!WITH_FORMAT.has(name) && fmt) throw new InvalidArgument("time_format", tf, name);
+  switch (name) {
+    case "timestamp": return (v) => fromTimestamp(v);
+    case "windows_nt": return fromWindowsNt;
+    case "epoch_millis": return fromEpochMillis;
+    case "fuzzy": return fromFuzzy;
+    case "utc_isoformat": return (v) => convert(v, "utc_isoformat");
+    default: { const full = `${name}|${fmt}`; return (v) => convert(v, full); }
+  }
+}
