@@ -49,7 +49,7 @@ export const collectorParams = {
 /** Parameters every parser has. */
 export const parserParams = {
   default_fields: z.record(z.string(), z.unknown()).nullable().default(null).describe("Fields added to every event (without overwrite)"),
-  copy_collector_provided_fields: z.array(z.string()).nullable().default(null).describe("Report fields copied into every event, e.g. extra.file_name"),
+  copy_collector_provided_fields: p.list().nullable().default(null).describe("Report fields copied into every event, e.g. extra.file_name"),
 };
 
 /** IntelMQ's HTTP parameters, shared by every bot that talks HTTP. */

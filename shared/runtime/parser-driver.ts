@@ -62,7 +62,7 @@ export async function parseReport(
   report: Report, impl: ParserImpl, opts: { log: Logger; defaultFields: Record<string, unknown> | null; tracebackText: (e: unknown) => string },
 ): Promise<ParseResult> {
   const events: Routed[] = [];
-  const failed: FailedLine[] = [];
+  const pending: { traceback: string; item: unknown; error: unknown }[] = [];
   const items: Iterable<unknown> | AsyncIterable<unknown> = impl.parse ? impl.parse(report) : defaultLines(report, impl.ignoreLinesStarting);
   const df = opts.defaultFields && Object.keys(opts.defaultFields).length ? Object.entries(opts.defaultFields) : null;
   for await (const item of items) {
@@ -73,10 +73,12 @@ export async function parseReport(
       if (df) for (const r of got) for (const [k, v] of df) r.msg.add(k, v, { overwrite: false });
     } catch (err) {
       opts.log.error({ err }, "Failed to parse line.");
-      failed.push({ traceback: opts.tracebackText(err), raw: recover(impl, item), error: err });
+      pending.push({ traceback: opts.tracebackText(err), item, error: err });
       continue;
     }
     for (const r of got) events.push(r);
   }
+  // As IntelMQ, failed lines are rebuilt after the whole report was read (recoverLine may use what parsing kept).
+  const failed = pending.map((f) => ({ traceback: f.traceback, raw: recover(impl, f.item), error: f.error }));
   return { events, failed };
 }

@@ -89,10 +89,7 @@ export interface ResolvedParams<B = unknown> {
 }
 
 const feedSchema = z.object(collectorParams);
-const parserSchema = z.object({
-  ...parserParams,
-  copy_collector_provided_fields: p.list().nullable().default(null),
-});
+const parserSchema = z.object(parserParams);
 
 /** The keys of an object schema, looking through default/optional/pipe wrappers; null when not an object or open. */
 function objectKeys(schema: z.ZodType): { keys: Set<string>; open: boolean } | null {
