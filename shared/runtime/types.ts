@@ -50,7 +50,7 @@ export interface ParserImpl extends Lifecycle {
   /** Split the report into items (default: its decoded raw split into stripped, non-empty lines). */
   parse?(report: Report): Iterable<unknown> | AsyncIterable<unknown>;
   /** One item -> events (or routed). Throwing marks the line failed: dumped and sent to _on_error. */
-  parseLine(item: unknown, report: Report): Emit | Promise<Emit>;
+  parseLine(item: unknown, report: Report): Emit | Iterable<Message | Routed | null | undefined> | Promise<Emit>;
   /** The raw text of one item, for its event's raw and for failed-line dumps (default: the item if a string, else its JSON). */
   recoverLine?(item: unknown): string;
   /** With the default parse(): lines starting with one of these are skipped (IntelMQ's _ignore_lines_starting). */

@@ -1,0 +1,563 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/** The runtime through runBot / startBot on the memory broker, with small bots defined here. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { z } from "zod";
+import { BrokerUnavailableError, InvalidValue } from "../errors/index.js";
+import { MemoryBroker, type Broker, type Delivery, type Subscription } from "../broker/index.js";
+import { decodeEnvelope, encodeEnvelope, type Event, type Report } from "../message/index.js";
+import {
+  createLibraryBot, createLogger, defineBot, p, parserParams, collectorParams, runBot, startBot,
+  type BotContext, type BotHandle, type SettledInfo,
+} from "./index.js";
+
+const log = createLogger({ level: process.env.INTELMQ_LOGGING_LEVEL ?? "CRITICAL" });
+const OBS = "2015-01-01T00:00:00+00:00";
+const ev = (extra: Record<string, unknown> = {}) => ({ __type: "Event", "time.observation": OBS, "source.ip": "192.0.2.1", ...extra });
+const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
+const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
+
+/** Passes events on; feed.code picks a path, "fail" throws, "fail-N" throws N times per event. */
+function makeExpert(counter = { calls: 0, shutdowns: 0 }) {
+  const failures = new Map<string, number>();
+  return defineBot({
+    kind: "expert", name: "test", intelmq: "test.expert", description: "test",
+    params: z.object({ tag: z.string().default("") }).strict(),
+    create: (params) => ({
+      process(e: Event) {
+        counter.calls++;
+        const code = e.get("feed.code") as string | undefined;
+        if (code === "fail") throw new Error("always failing");
+        const m = code?.match(/^fail-(\d+)$/);
+        if (m) {
+          const key = String(e.get("source.ip"));
+          const n = failures.get(key) ?? 0;
+          failures.set(key, n + 1);
+          if (n < Number(m[1])) throw new Error("failing for now");
+        }
+        if (code === "invalid") throw new InvalidValue("source.asn", -1);
+        if (params.tag) e.add("extra.tag", params.tag, { overwrite: true });
+        if (code === "permissive") return { path: "nowhere", msg: e, permissive: true };
+        if (code && !code.startsWith("fail")) return { path: code, msg: e };
+        return e;
+      },
+      shutdown() { counter.shutdowns++; },
+    }),
+  });
+}
+
+test("expert: events pass on _default; a path chosen by the bot (IntelMQ test_expert_bot)", async () => {
+  const bot = makeExpert();
+  const lib = await createLibraryBot(bot, { destinationPaths: ["two-way", "_default", "other-way"] });
+  try {
+    const r1 = await lib.process([{ "feed.name": "Test", __type: "Report" }]);
+    assert.deepEqual(r1.output, { "two-way": [], _default: [{ "feed.name": "Test", __type: "Report" }], "other-way": [] });
+    const r2 = await lib.process([{ "feed.name": "Test", __type: "Report", "feed.code": "two-way" }]);
+    assert.deepEqual(r2.output["two-way"], [{ "feed.name": "Test", "feed.code": "two-way", __type: "Report" }]);
+    assert.deepEqual(r2.output._default, []);
+    const r3 = await lib.process([{ "feed.name": "Test", __type: "Report", "feed.code": "other-way" }]);
+    assert.equal(r3.output["other-way"]!.length, 1);
+    assert.equal(r3.dumped, 0);
+    assert.deepEqual(lib.stats().paths, { _default: 1, "two-way": 1, "other-way": 1 });
+  } finally {
+    await lib.shutdown();
+  }
+});
+
+test("retries, then dump and _on_error; every failed attempt counts", async () => {
+  const counter = { calls: 0, shutdowns: 0 };
+  const lib = await createLibraryBot(makeExpert(counter), { params: { error_max_retries: 2 } });
+  try {
+    const r = await lib.process([ev({ "feed.code": "fail" }), ev({ "source.ip": "192.0.2.9" })]);
+    assert.equal(counter.calls, 4); // 3 attempts + the good one
+    assert.equal(r.dumped, 1);
+    const d = r.dumps[0]!;
+    assert.equal(d.bot_id, "test-bot");
+    assert.equal(d.source_queue, "test-bot-queue");
+    assert.equal(d.message_type, undefined);
+    assert.ok(Array.isArray(d.traceback));
+    assert.equal((d.traceback as string[]).at(-1), "Error: always failing\n");
+    assert.equal((d.traceback as string[])[0], "Traceback (most recent call last):\n");
+    assert.deepEqual(JSON.parse(d.message), ev({ "feed.code": "fail" }));
+    assert.match(d.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/);
+    assert.deepEqual(r.output._on_error, [ev({ "feed.code": "fail" })]);
+    assert.deepEqual(r.output._default, [ev({ "source.ip": "192.0.2.9" })]);
+    assert.equal(lib.stats().failure, 3);
+    assert.equal(lib.stats().success, 1);
+  } finally {
+    await lib.shutdown();
+  }
+  assert.equal(counter.shutdowns, 1);
+});
+
+test("a failure that goes away within the retries is not dumped", async () => {
+  const r = await runBot(makeExpert(), { params: { error_max_retries: 3 }, input: [ev({ "feed.code": "fail-2" })] });
+  assert.equal(r.dumped, 0);
+  assert.equal(r.output._default!.length, 1);
+  assert.deepEqual(r.output._on_error, []);
+});
+
+test("error_dump_message false: given up on without a dump, still sent to _on_error", async () => {
+  const r = await runBot(makeExpert(), { params: { error_max_retries: 0, error_dump_message: false }, input: [ev({ "feed.code": "fail" })] });
+  assert.equal(r.dumped, 0);
+  assert.equal(r.output._on_error!.length, 1);
+});
+
+test("InvalidValue raised in process: dumped at once, no retries", async () => {
+  const counter = { calls: 0, shutdowns: 0 };
+  const r = await runBot(makeExpert(counter), { params: { error_max_retries: 5 }, input: [ev({ "feed.code": "invalid" })] });
+  assert.equal(counter.calls, 1);
+  assert.equal(r.dumped, 1);
+  assert.match((r.dumps[0]!.traceback as string[]).at(-1)!, /^intelmq\.lib\.exceptions\.InvalidValue: invalid value/);
+});
+
+test("InvalidValue on receive: dumped as base64 of the dict's JSON, never processed (IntelMQ test_invalid_value_on_input_message)", async () => {
+  const counter = { calls: 0, shutdowns: 0 };
+  const r = await runBot(makeExpert(counter), { input: [{ "source.asn": 0, __type: "Event" }] });
+  assert.equal(counter.calls, 0);
+  assert.equal(r.dumped, 1);
+  assert.equal(r.dumps[0]!.message_type, "base64");
+  assert.equal(r.dumps[0]!.message, "eyJzb3VyY2UuYXNuIjogMH0=");
+  assert.match((r.dumps[0]!.traceback as string[]).at(-1)!, /InvalidValue/);
+  assert.deepEqual(r.output._default, []);
+});
+
+test("undecodable bytes: the raw envelope is dumped as base64 (IntelMQ test_encoding_error_on_input_message)", async () => {
+  const raw = Buffer.from("Zm9vyWJhcg==", "base64");
+  const r = await runBot(makeExpert(), { input: [new Uint8Array(raw)] });
+  assert.equal(r.dumped, 1);
+  assert.equal(r.dumps[0]!.message, "Zm9vyWJhcg==");
+  assert.equal(r.dumps[0]!.message_type, "base64");
+});
+
+test("unknown path: an error of that message; permissive: dropped silently", async () => {
+  const r = await runBot(makeExpert(), { params: { error_max_retries: 0 }, input: [ev({ "feed.code": "nowhere" }), ev({ "feed.code": "permissive" })] });
+  assert.equal(r.dumped, 1);
+  assert.match((r.dumps[0]!.traceback as string[]).at(-1)!, /PipelineError.*nowhere/);
+  assert.deepEqual(r.output._default, []);
+  assert.equal(r.output._on_error!.length, 1);
+});
+
+// ---- parser ---------------------------------------------------------------------------------
+
+const RAW = `# ignore this
+2015/06/04 13:37 +00,example.org,192.0.2.3,reverse.example.net,example description,report@example.org,1
+
+2015/06/04 13:38 +00,example.org,19a2.0.2.3,reverse.example.net,example description,report@example.org,1
+2015/06/04 13:38 +00,example.org,19b2.0.2.3,reverse.example.net,example description,report@example.org,1
+#ending line`;
+const RAW_SPLIT = RAW.split("\n");
+const REPORT = { "feed.url": "http://www.example.com/", "time.observation": "2015-08-11T13:03:40+00:00", raw: b64(RAW), __type: "Report", "feed.name": "Example" };
+const EVENT = {
+  "feed.url": "http://www.example.com/", "source.ip": "192.0.2.3", "time.source": "2015-06-04T13:37:00+00:00",
+  "source.reverse_dns": "reverse.example.net", "source.fqdn": "example.org", "source.account": "report@example.org",
+  "time.observation": "2015-08-11T13:03:40+00:00", __type: "Event", "classification.type": "malware-distribution",
+  "event_description.text": "example description", "source.asn": 1, "feed.name": "Example", raw: b64(RAW_SPLIT.slice(0, 2).join("\n")),
+};
+
+/** IntelMQ's DummyParserBot of test_parser_bot.py, in our terms. */
+const dummyParser = defineBot({
+  kind: "parser", name: "dummy", intelmq: "test.parser", description: "",
+  params: z.object({ ...parserParams }).strict(),
+  create: (_p, ctx: BotContext) => {
+    let tempdata: string[] = [];
+    return {
+      *parse(report: Report) {
+        tempdata = [];
+        for (const l of unb64(report.get("raw")).split("\n")) if (l.trim()) yield l.trim();
+      },
+      *parseLine(line: unknown, report: Report) {
+        const s = String(line);
+        if (s.startsWith("#")) { tempdata.push(s); return; }
+        const ev = ctx.newEvent(report);
+        const f = s.split(",");
+        ev.add("time.source", f[0]);
+        ev.add("source.fqdn", f[1]);
+        ev.add("source.ip", f[2]);
+        ev.add("source.reverse_dns", f[3]);
+        ev.add("event_description.text", f[4]);
+        ev.add("source.account", f[5]);
+        ev.add("source.asn", f[6]);
+        ev.add("classification.type", "malware-distribution");
+        ev.add("raw", [...tempdata, s].join("\n"));
+        yield ev;
+      },
+      recoverLine: (line: unknown) => [tempdata[0], String(line), tempdata[1]].join("\n"),
+    };
+  },
+});
+
+test("parser: failed lines dumped as report copies and sent to _on_error; other lines go on (IntelMQ test_event)", async () => {
+  const r = await runBot(dummyParser, { input: [REPORT] });
+  assert.deepEqual(r.output._default, [EVENT]);
+  assert.equal(r.dumped, 2);
+  const expectRaw = [3, 4].map((i) => b64([RAW_SPLIT[0], RAW_SPLIT[i], RAW_SPLIT[5]].join("\n")));
+  assert.deepEqual(r.dumps.map((d) => JSON.parse(d.message).raw), expectRaw);
+  for (const d of r.dumps) {
+    assert.equal(typeof d.traceback, "string");
+    assert.match(d.traceback as string, /InvalidValue.*source\.ip/);
+    const { raw: _r, ...rest } = JSON.parse(d.message);
+    const { raw: _r2, ...restReport } = REPORT;
+    assert.deepEqual(rest, restReport);
+  }
+  assert.deepEqual(r.output._on_error!.map((m) => m.raw), expectRaw);
+});
+
+test("parser: default_fields added without overwrite (IntelMQ test_default_fields_parameter)", async () => {
+  const r = await runBot(dummyParser, { params: { default_fields: { "protocol.application": "http", "source.ip": "10.0.0.1" } }, input: [REPORT] });
+  assert.deepEqual(r.output._default, [{ ...EVENT, "protocol.application": "http" }]);
+});
+
+test("parser: bad default_fields stop a real bot, in tests the lines fail (IntelMQ test_bad_default_fields_parameter)", async () => {
+  const r = await runBot(dummyParser, { params: { error_dump_message: false, default_fields: { invalid_key: 100000 } }, input: [REPORT] });
+  assert.deepEqual(r.output._default, []);
+  const broker = new MemoryBroker();
+  const h = await startBot({ def: dummyParser, botId: "p", params: { default_fields: { "source.port": 100000 } }, broker, log });
+  assert.equal(await h.done, 1);
+  await broker.close();
+});
+
+test("parser: copy_collector_provided_fields copies report fields into events", async () => {
+  const report = { ...REPORT, "extra.file_name": "file.txt", "extra.field2": "value2" };
+  const r = await runBot(dummyParser, { params: { copy_collector_provided_fields: ["extra.file_name", "extra.not_exists"] }, input: [report] });
+  assert.deepEqual(r.output._default, [{ ...EVENT, "extra.file_name": "file.txt" }]);
+});
+
+test("parser: a report without raw is acked and dropped (IntelMQ test_missing_raw)", async () => {
+  const r = await runBot(dummyParser, { input: [{ "feed.url": "http://www.example.com/", __type: "Report", "feed.name": "Example" }] });
+  assert.deepEqual(r.output._default, []);
+  assert.equal(r.dumped, 0);
+});
+
+/** The default parse(): stripped non-empty lines; one event per line. */
+const lineParser = defineBot({
+  kind: "parser", name: "lines", intelmq: "test.lines", description: "",
+  params: z.object({ ...parserParams }).strict(),
+  create: (_p, ctx) => ({
+    parseLine(line: unknown, report: Report) {
+      const e = ctx.newEvent(report);
+      e.add("source.ip", String(line));
+      e.add("classification.type", "other");
+      return e;
+    },
+  }),
+});
+
+test("parser: default parse, events of one report in envelopes of batch_size", async () => {
+  const broker = new MemoryBroker();
+  const raw = b64(" 192.0.2.1\n\n192.0.2.2 \r\n192.0.2.3\n192.0.2.4\n192.0.2.5\n");
+  const h = await startBot({ def: lineParser, botId: "lp", params: { batch_size: 2, destination_queues: ["out"] }, broker, log });
+  const settled = nextSettled(h);
+  await broker.publish("lp-queue", encodeEnvelope([{ __type: "Report", raw }]));
+  await settled;
+  const sub = await broker.consume("out");
+  const envelopes = await take(sub, 3);
+  assert.deepEqual(envelopes.map((d) => decodeEnvelope(d.data).map((e) => e["source.ip"])), [["192.0.2.1", "192.0.2.2"], ["192.0.2.3", "192.0.2.4"], ["192.0.2.5"]]);
+  await sub.stop();
+  await h.stop();
+  await broker.close();
+});
+
+// ---- collector -------------------------------------------------------------------------------
+
+function makeCollector(withRaw = true) {
+  return defineBot({
+    kind: "collector", name: "dummy-collector", intelmq: "test.collector", description: "",
+    params: z.object({ ...collectorParams }).strict(),
+    create: (_p, ctx) => ({
+      collect() {
+        const r = ctx.newReport();
+        if (withRaw) r.add("raw", "test");
+        return [r];
+      },
+    }),
+  });
+}
+
+test("collector: feed.* from the parameters (IntelMQ test_collector_bot test_event)", async () => {
+  const r = await runBot(makeCollector(), { params: { name: "Example Feed", code: "Example Code", provider: "Example Provider", documentation: "Example Documentation" } });
+  assert.equal(r.output._default!.length, 1);
+  const rep = r.output._default![0]!;
+  assert.equal(rep.raw, "dGVzdA==");
+  assert.equal(rep["feed.name"], "Example Feed");
+  assert.equal(rep["feed.code"], "Example Code");
+  assert.equal(rep["feed.provider"], "Example Provider");
+  assert.equal(rep["feed.documentation"], "Example Documentation");
+  assert.equal(rep["feed.accuracy"], 100);
+  assert.equal(rep.__type, "Report");
+});
+
+test("collector: reports without raw are dropped (IntelMQ test_missing_raw)", async () => {
+  const r = await runBot(makeCollector(false), { params: { name: "Example Feed" } });
+  assert.deepEqual(r.output._default, []);
+});
+
+test("collector, scheduled: one round with a deterministic id, then exit 0", async () => {
+  const broker = new RecordingBroker();
+  const h = await startBot({ def: makeCollector(), botId: "coll", params: { run_mode: "scheduled", destination_queues: "q1 q2", name: "F" }, broker, log });
+  assert.equal(await h.done, 0);
+  assert.equal(await broker.depth("q1"), 1);
+  assert.equal(await broker.depth("q2"), 1);
+  const hash = createHash("sha256").update("dGVzdA==").digest("hex");
+  assert.deepEqual(broker.ids, [{ queue: "q1", id: `coll:${hash}:0` }, { queue: "q2", id: `coll:${hash}:0` }]);
+  await broker.close();
+});
+
+test("collector: rate_limit idles between rounds and stop interrupts it", async () => {
+  const broker = new MemoryBroker();
+  const h = await startBot({ def: makeCollector(), botId: "coll", params: { rate_limit: 3600, destination_queues: ["q"], name: "F" }, broker, log });
+  await waitFor(async () => (await broker.depth("q")) === 1);
+  await h.stop();
+  assert.equal(await h.done, 0);
+  assert.equal(await broker.depth("q"), 1);
+  await broker.close();
+});
+
+// ---- engine on the broker --------------------------------------------------------------------
+
+/** A MemoryBroker that records publishes and can fail them or lose acks. */
+class RecordingBroker extends MemoryBroker {
+  ids: { queue: string; id: string | undefined }[] = [];
+  down = false;
+  failedPublishes = 0;
+  loseAck: ((d: Delivery) => boolean) | null = null;
+  override async publish(queue: string, data: Uint8Array, opts?: { msgId?: string }): Promise<void> {
+    if (this.down && !queue.endsWith("-queue")) {
+      this.failedPublishes++;
+      throw new BrokerUnavailableError("down for the test");
+    }
+    if (opts?.msgId) this.ids.push({ queue, id: opts.msgId });
+    return super.publish(queue, data, opts);
+  }
+  override async consume(queue: string, opts?: { maxInFlight?: number }): Promise<Subscription> {
+    const sub = await super.consume(queue, opts);
+    const self = this;
+    return {
+      stop: () => sub.stop(),
+      async *[Symbol.asyncIterator]() {
+        for await (const d of sub) {
+          const lose = self.loseAck;
+          if (!lose) { yield d; continue; }
+          yield { ...d, queue: d.queue, data: d.data, headers: d.headers, seq: d.seq, deliveryCount: d.deliveryCount,
+            nak: (ms?: number) => d.nak(ms), term: () => d.term(), working: () => d.working(),
+            ack: async () => { if (lose(d)) throw new BrokerUnavailableError("ack lost"); return d.ack(); } };
+        }
+      },
+    };
+  }
+}
+
+function nextSettled(h: BotHandle): Promise<SettledInfo> {
+  return new Promise((resolve) => {
+    const on = (s: SettledInfo) => { h.off("settled", on); resolve(s); };
+    h.on("settled", on);
+  });
+}
+
+async function waitFor(cond: () => boolean | Promise<boolean>, what = "condition"): Promise<void> {
+  for (let i = 0; i < 2000; i++) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function take(sub: Subscription, n: number): Promise<Delivery[]> {
+  const out: Delivery[] = [];
+  if (n === 0) return out;
+  for await (const d of sub) {
+    out.push(d);
+    if (out.length === n) break;
+  }
+  return out;
+}
+
+async function drain(broker: Broker, queue: string): Promise<Record<string, unknown>[]> {
+  const n = await broker.depth(queue);
+  const sub = await broker.consume(queue);
+  const ds = await take(sub, n);
+  await sub.stop();
+  for (const d of ds) await d.ack();
+  return ds.flatMap((d) => decodeEnvelope(d.data));
+}
+
+test("error_procedure stop: the envelope stays unacked, nothing dumped, exit 1", async () => {
+  const broker = new MemoryBroker();
+  const h = await startBot({ def: makeExpert(), botId: "ex", params: { error_procedure: "stop", error_max_retries: 0, destination_queues: { _default: ["out"], _on_error: ["err"] } }, broker, log });
+  await broker.publish("ex-queue", encodeEnvelope([ev({ "feed.code": "fail" })]));
+  assert.equal(await h.done, 1);
+  assert.equal(h.stats().state, "error");
+  assert.equal(await broker.depth("ex-queue"), 1);
+  assert.equal((await broker.readDumps()).length, 0);
+  assert.equal(await broker.depth("err"), 0);
+  await broker.close();
+});
+
+test("load_balance: one queue of the path per envelope, in turn; without it every queue", async () => {
+  for (const lb of [true, false]) {
+    const broker = new MemoryBroker();
+    const h = await startBot({ def: makeExpert(), botId: "ex", params: { load_balance: lb, destination_queues: ["a", "b"] }, broker, log });
+    for (let i = 1; i <= 4; i++) {
+      const s = nextSettled(h);
+      await broker.publish("ex-queue", encodeEnvelope([ev({ "source.ip": `192.0.2.${i}` })]));
+      await s;
+    }
+    assert.equal(await broker.depth("a"), lb ? 2 : 4);
+    assert.equal(await broker.depth("b"), lb ? 2 : 4);
+    await h.stop();
+    await broker.close();
+  }
+});
+
+test("msg ids: derived from the input; a lost ack is answered by an ack only, a fresh process republishes the same ids", async () => {
+  const broker = new RecordingBroker();
+  // 1) The ack of the first delivery is lost; the redelivery is recognised and only acked.
+  let lost = false;
+  broker.loseAck = (d) => {
+    if (!lost && d.deliveryCount === 1) { lost = true; d.nak(); return true; }
+    return false;
+  };
+  const h = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: { _default: ["out"] } }, broker, log });
+  const settledTwice = new Promise<void>((resolve) => {
+    let n = 0;
+    h.on("settled", () => { if (++n === 2) resolve(); });
+  });
+  await broker.publish("ex-queue", encodeEnvelope([ev(), ev({ "source.ip": "192.0.2.2" })]));
+  await settledTwice;
+  assert.deepEqual(broker.ids, [{ queue: "out", id: "ex-queue:1:_default:out:0" }]);
+  assert.equal(await broker.depth("ex-queue"), 0);
+  assert.equal(await broker.depth("out"), 1);
+  await h.stop();
+
+  // 2) A process dies after publishing, before acking: the next one republishes the same ids, deduplicated.
+  broker.loseAck = null;
+  const held: { d: Delivery | null } = { d: null };
+  broker.loseAck = (d) => { held.d = d; return true; };
+  const h1 = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: { _default: ["out"] } }, broker, log });
+  const s1 = nextSettled(h1);
+  await broker.publish("ex-queue", encodeEnvelope([ev({ "source.ip": "192.0.2.3" })]));
+  await s1;
+  await h1.stop();
+  broker.loseAck = null;
+  held.d!.nak();
+  const h2 = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: { _default: ["out"] } }, broker, log });
+  await waitFor(async () => (await broker.depth("ex-queue")) === 0, "redelivery acked");
+  const ids = broker.ids.slice(1).map((i) => i.id);
+  assert.deepEqual(ids, ["ex-queue:2:_default:out:0", "ex-queue:2:_default:out:0"]);
+  assert.equal(await broker.depth("out"), 2);
+  const out = await drain(broker, "out");
+  assert.deepEqual(out.map((e) => e["source.ip"]), ["192.0.2.1", "192.0.2.2", "192.0.2.3"]);
+  await h2.stop();
+  await broker.close();
+});
+
+test("publish failures are retried with the same ids and the input is not acked meanwhile", async () => {
+  const broker = new RecordingBroker();
+  const h = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: ["out"] }, broker, log });
+  broker.down = true;
+  const settled = nextSettled(h);
+  await broker.publish("ex-queue", encodeEnvelope([ev()]));
+  await waitFor(() => broker.failedPublishes >= 3, "failed publishes");
+  assert.equal(await broker.depth("ex-queue"), 1);
+  assert.equal(await broker.depth("out"), 0);
+  broker.down = false;
+  assert.equal((await settled).outcome, "acked");
+  assert.equal(await broker.depth("ex-queue"), 0);
+  assert.equal(await broker.depth("out"), 1);
+  await h.stop();
+  await broker.close();
+});
+
+test("stop drains: the message in process is finished and acked, the others go back to the queue", async () => {
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  let started!: () => void;
+  const inProcess = new Promise<void>((r) => { started = r; });
+  const slow = defineBot({
+    kind: "expert", name: "slow", intelmq: "x", description: "", params: z.object({}),
+    create: () => ({ async process(e: Event) { started(); await gate; return e; } }),
+  });
+  const broker = new MemoryBroker();
+  const h = await startBot({ def: slow, botId: "s", params: { destination_queues: ["out"] }, broker, log });
+  for (let i = 1; i <= 3; i++) await broker.publish("s-queue", encodeEnvelope([ev({ "source.ip": `192.0.2.${i}` })]));
+  await inProcess;
+  const stopped = h.stop();
+  release();
+  await stopped;
+  assert.equal(await h.done, 0);
+  assert.equal(await broker.depth("out"), 1);
+  assert.equal(await broker.depth("s-queue"), 2);
+  await broker.close();
+});
+
+test("pause stops pulling, resume goes on", async () => {
+  const broker = new MemoryBroker();
+  const h = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: ["out"] }, broker, log });
+  await h.pause();
+  assert.equal(h.stats().state, "paused");
+  await broker.publish("ex-queue", encodeEnvelope([ev()]));
+  await new Promise((r) => setImmediate(r));
+  assert.equal(await broker.depth("out"), 0);
+  const s = nextSettled(h);
+  await h.resume();
+  await s;
+  assert.equal(await broker.depth("out"), 1);
+  await h.stop();
+  await broker.close();
+});
+
+test("reload swaps the parameters at a safe point and creates the bot again", async () => {
+  const counter = { calls: 0, shutdowns: 0 };
+  const broker = new MemoryBroker();
+  const params = { tag: "a", destination_queues: ["out"] };
+  const h = await startBot({ def: makeExpert(counter), botId: "ex", params, broker, log });
+  let s = nextSettled(h);
+  await broker.publish("ex-queue", encodeEnvelope([ev()]));
+  await s;
+  await h.reload({ ...params, tag: "b" });
+  assert.equal(counter.shutdowns, 1);
+  assert.equal(h.stats().state, "running");
+  s = nextSettled(h);
+  await broker.publish("ex-queue", encodeEnvelope([ev()]));
+  await s;
+  assert.deepEqual((await drain(broker, "out")).map((e) => e["extra.tag"]), ["a", "b"]);
+  await h.reload({ ...params, error_max_retries: "lots" });
+  assert.equal(await h.done, 1);
+  await broker.close();
+});
+
+test("scheduled expert: one envelope, then exit 0", async () => {
+  const broker = new MemoryBroker();
+  await broker.publish("ex-queue", encodeEnvelope([ev()]));
+  await broker.publish("ex-queue", encodeEnvelope([ev()]));
+  const h = await startBot({ def: makeExpert(), botId: "ex", params: { run_mode: "scheduled", destination_queues: ["out"] }, broker, log });
+  assert.equal(await h.done, 0);
+  assert.equal(await broker.depth("out"), 1);
+  assert.equal(await broker.depth("ex-queue"), 1);
+  await broker.close();
+});
+
+test("output bot: export each event, flush, then ack", async () => {
+  const order: string[] = [];
+  const out = defineBot({
+    kind: "output", name: "o", intelmq: "x", description: "", params: z.object({ n: p.int().default(0) }),
+    create: () => ({ export(e: Event) { order.push(`export ${e.get("source.ip")}`); }, flush() { order.push("flush"); } }),
+  });
+  const broker = new MemoryBroker();
+  const h = await startBot({ def: out, botId: "o", params: {}, broker, log });
+  const s = nextSettled(h);
+  await broker.publish("o-queue", encodeEnvelope([ev(), ev({ "source.ip": "192.0.2.2" })]));
+  assert.equal((await s).outcome, "acked");
+  assert.deepEqual(order, ["export 192.0.2.1", "export 192.0.2.2", "flush"]);
+  await h.stop();
+  await broker.close();
+});
+
+test("a configuration error at start: done resolves 1", async () => {
+  const broker = new MemoryBroker();
+  const h = await startBot({ def: makeExpert(), botId: "ex", params: { tag: 5 }, broker, log });
+  assert.equal(await h.done, 1);
+  await assert.rejects(createLibraryBot(makeExpert(), { params: { unknown_strict: 1, tag: 5 } }), /test-bot.*"tag"/);
+  await broker.close();
+});
