@@ -16,9 +16,13 @@ const columnList = z.preprocess(
   (v) => (typeof v === "string" ? v.split(",").map((s) => s.trim()) : v),
   z.array(z.string()),
 );
-/** A JSON object given as an object or as JSON text; "" and null mean none. */
+/**
+ * A JSON object given as an object or as JSON text; "" and null mean none. A list of objects
+ * (as some feeds.yaml entries write it) is merged into one.
+ */
 const jsonObject = <T extends z.ZodType>(value: T) => z.preprocess((v) => {
-  if (typeof v === "string") return v.trim() === "" ? null : JSON.parse(v);
+  if (typeof v === "string") v = v.trim() === "" ? null : JSON.parse(v);
+  if (Array.isArray(v) && v.every((x) => x && typeof x === "object" && !Array.isArray(x))) return Object.assign({}, ...v);
   return v;
 }, z.record(z.string(), value).nullable());
 

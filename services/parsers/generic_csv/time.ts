@@ -79,6 +79,10 @@ export function fromEpochMillis(value: string): string | null {
 // "YYYY-MM-DD HH:MM:SS[.ffffff]" (or with "T"), no zone: what dateutil reads as naive UTC.
 const PLAIN = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/;
 
+// Common log format "01/Aug/2018:09:49:41 +0200", frequent in feeds.
+const CLF = /^(\d{1,2})\/([A-Za-z]{3})\/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:\s+([+-])(\d{2}):?(\d{2}))?$/;
+const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
+
 /** Fuzzy parsing, with a fast path for plain ISO-like timestamps. */
 export function fromFuzzy(value: string): string {
   const m = PLAIN.exec(value);
@@ -91,6 +95,15 @@ export function fromFuzzy(value: string): string {
         const us = m[7] ? Number(m[7].padEnd(6, "0")) : 0;
         return isoFromEpoch(ms + Math.floor(us / 1000), us % 1000);
       }
+    }
+  }
+  const c = CLF.exec(value);
+  if (c) {
+    const mo = MONTHS.indexOf(c[2]!.toLowerCase());
+    if (mo >= 0) {
+      const off = c[7] ? (c[7] === "-" ? -1 : 1) * (Number(c[8]) * 60 + Number(c[9])) : 0;
+      const ms = Date.UTC(+c[3]!, mo, +c[1]!, +c[4]!, +c[5]!, +c[6]!) - off * 60000;
+      if (!Number.isNaN(ms) && new Date(Date.UTC(+c[3]!, mo, +c[1]!)).getUTCDate() === +c[1]!) return isoFromEpoch(ms);
     }
   }
   return convert(value, "fuzzy");

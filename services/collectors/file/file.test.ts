@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { runBot } from "../../../shared/runtime/index.js";
+import bot, { fnmatchRegex, splitChunks } from "./index.js";
+
+const HARNESS = { error_max_retries: 0, error_retry_delay: 0, rate_limit: 0 };
+const unb64 = (s: unknown) => Buffer.from(String(s), "base64");
+
+function dirWith(files: Record<string, string | Buffer>): string {
+  const dir = mkdtempSync(join(tmpdir(), "file-collector-"));
+  for (const [name, data] of Object.entries(files)) writeFileSync(join(dir, name), data);
+  return dir;
+}
+
+test("reads matching files into reports with feed.url and extra.file_name; others and empty files are left", async () => {
+  const bytes = Buffer.from([0xff, 0x00, 0x41, 0x0a]);
+  const dir = dirWith({ "a.txt": "Lorem ipsum\n", "b.txt": bytes, "c.csv": "x", "empty.txt": "" });
+  const out = await runBot(bot, { params: { ...HARNESS, path: dir, postfix: ".txt", name: "Example feed" } });
+  const reports = out.output._default!;
+  assert.equal(reports.length, 2);
+  assert.equal(reports[0]!.__type, "Report");
+  assert.equal(unb64(reports[0]!.raw).toString(), "Lorem ipsum\n");
+  assert.deepEqual(unb64(reports[1]!.raw), bytes);
+  assert.equal(reports[0]!["feed.url"], `file://localhost${join(dir, "a.txt")}`);
+  assert.equal(reports[0]!["extra.file_name"], "a.txt");
+  assert.equal(reports[0]!["feed.name"], "Example feed");
+  assert.equal(reports[0]!["feed.accuracy"], 100);
+  assert.ok(existsSync(join(dir, "a.txt")));
+});
+
+test("delete_file removes what was read", async () => {
+  const dir = dirWith({ "a.csv": "1.2.3.4\n", "keep.txt": "x" });
+  const out = await runBot(bot, { params: { ...HARNESS, path: dir, delete_file: true } });
+  assert.equal(out.output._default!.length, 1);
+  assert.ok(!existsSync(join(dir, "a.csv")));
+  assert.ok(existsSync(join(dir, "keep.txt")));
+});
+
+test("chunk_size splits at line ends and repeats the header line", async () => {
+  const dir = dirWith({ "f.csv": "h1,h2\n1111\n2222\n3333\n" });
+  const out = await runBot(bot, { params: { ...HARNESS, path: dir, chunk_size: 10 } });
+  assert.deepEqual(out.output._default!.map((r) => unb64(r.raw).toString()), ["h1,h2\n1111\n2222\n", "h1,h2\n3333\n"]);
+  const plain = await runBot(bot, { params: { ...HARNESS, path: dir, chunk_size: 5, chunk_replicate_header: false } });
+  assert.deepEqual(plain.output._default!.map((r) => unb64(r.raw).toString()), ["h1,h2\n", "1111\n", "2222\n", "3333\n"]);
+});
+
+test("refuses a path that is not a directory, and deleting with an empty postfix", async () => {
+  const dir = dirWith({ "x.csv": "x" });
+  await assert.rejects(runBot(bot, { params: { ...HARNESS, path: join(dir, "x.csv") } }), /path/);
+  await assert.rejects(runBot(bot, { params: { ...HARNESS, path: dir, postfix: "", delete_file: true } }));
+});
+
+test("fnmatch patterns and chunk splitting helpers", () => {
+  assert.ok(fnmatchRegex("*.csv").test("a.csv"));
+  assert.ok(!fnmatchRegex("*.csv").test("a.csv.bak"));
+  assert.ok(fnmatchRegex("*report-[0-9]?.txt").test("x-report-1a.txt"));
+  assert.ok(fnmatchRegex("*[!a].txt").test("b.txt"));
+  assert.deepEqual([...splitChunks(Buffer.from("aaaaaaaaaa\nb\n"), 4)].map(String), ["aaaaaaaaaa\n", "b\n"]);
+});

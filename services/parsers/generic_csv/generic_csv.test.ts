@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { runBot } from "../../../shared/runtime/index.js";
+import bot from "./index.js";
+import { cleanReport, detectLineEnding, readRecords, writeRow } from "./csv.js";
+import { fromEpochMillis, fromFuzzy, fromTimestamp, fromWindowsNt, timeConverter } from "./time.js";
+
+const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
+const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
+const report = (raw: string, extra: Record<string, unknown> = {}) => ({
+  __type: "Report", "feed.name": "Sample CSV Feed", "time.observation": "2015-01-01T00:00:00+00:00", raw: b64(raw), ...extra,
+});
+const HARNESS = { error_max_retries: 0, error_retry_delay: 0, rate_limit: 0 };
+
+async function parse(params: Record<string, unknown>, raw: string) {
+  return runBot(bot, { params: { ...HARNESS, ...params }, input: [report(raw)] });
+}
+
+test("csv reader: quotes, doubled quotes, quoted newlines, empty fields and line endings as Python's csv", () => {
+  const rows = [...readRecords('a,"b,c","say ""hi""",\r\n"multi\nline",x\n\nlast,"open', ",")];
+  assert.deepEqual(rows, [["a", "b,c", 'say "hi"', ""], ["multi\nline", "x"], [], ["last", "open"]]);
+  assert.deepEqual([...readRecords('"ab"cd,e\r"x"', ",")], [["abcd", "e"], ["x"]]);
+  assert.deepEqual([...readRecords("a\tb\t\tc", "\t")], [["a", "b", "", "c"]]);
+});
+
+test("csv writer quotes only what needs it and keeps the line ending", () => {
+  assert.equal(writeRow(["a", "b,c", 'x"y', "l\nm", ""], ",", "\r\n"), 'a,"b,c","x""y","l\nm",\r\n');
+  assert.equal(writeRow([""], ",", "\n"), '""\n');
+  assert.equal(writeRow(["a b", "c"], " ", "\n"), '"a b" c\n');
+});
+
+test("clean-up drops comments, blank lines and leading blanks; line ending detection", () => {
+  assert.equal(cleanReport(" # c\n\t#d\n   \n\t x,y\n\0z\n#e"), "x,y\nz\n");
+  assert.equal(cleanReport("a,b\nc,d\n"), "a,b\nc,d\n");
+  assert.equal(detectLineEnding("a\nb\n"), "\n");
+  assert.equal(detectLineEnding("a\r\nb\r\n"), "\r\n");
+  assert.equal(detectLineEnding("a\nb\r\n"), "\r\n");
+  assert.equal(detectLineEnding("a\rb"), "\r");
+  assert.equal(detectLineEnding("ab"), "\r\n");
+});
+
+test("time conversions as IntelMQ's DateTime", () => {
+  assert.equal(fromTimestamp("1495782036"), "2017-05-26T07:00:36+00:00");
+  assert.equal(fromTimestamp("1495782036.25"), "2017-05-26T07:00:36.250000+00:00");
+  assert.equal(fromEpochMillis("1495782036000"), "2017-05-26T07:00:36+00:00");
+  assert.equal(fromEpochMillis("149578203600"), "2017-05-26T07:00:36+00:00");
+  assert.equal(fromEpochMillis("12345"), null);
+  assert.equal(fromWindowsNt("131349599830000000"), "2017-03-25T23:59:43+00:00");
+  assert.equal(fromFuzzy("2015-12-14 04:19:00"), "2015-12-14T04:19:00+00:00");
+  assert.equal(fromFuzzy("01/Aug/2018:09:49:41 +0200"), "2018-08-01T07:49:41+00:00");
+  assert.throws(() => timeConverter("nonsense"), /time_format/);
+  assert.throws(() => timeConverter("from_format"), /FORMAT_STRING/);
+  assert.throws(() => timeConverter("timestamp|%Y"), /time_format/);
+});
+
+test("columns, comments, URL protocol, type and raw as IntelMQ writes them", async () => {
+  const out = await parse({
+    columns: "time.source, __IGNORE__, event_description.text, source.url, source.ip", delimiter: "\t", type: "malware-distribution",
+  }, "# comment\n \n2015-12-14 04:19:00\tX\tbad site\twww.example.com/a.zip\t198.51.100.5\n");
+  const [ev] = out.output._default!;
+  assert.equal(out.output._default!.length, 1);
+  assert.equal(ev!["time.source"], "2015-12-14T04:19:00+00:00");
+  assert.equal(ev!["event_description.text"], "bad site");
+  assert.equal(ev!["source.url"], "http://www.example.com/a.zip");
+  assert.equal(ev!["source.ip"], "198.51.100.5");
+  assert.equal(ev!["classification.type"], "malware-distribution");
+  assert.equal(ev!["feed.name"], "Sample CSV Feed");
+  assert.equal(unb64(ev!.raw), "2015-12-14 04:19:00,X,bad site,www.example.com/a.zip,198.51.100.5\n");
+});
+
+test("skip_header keeps the header lines in raw; quoted JSON column with data_type; CRLF kept", async () => {
+  const raw = 'ip,url,tags\r\n11.11.11.11,http://test.com,"[""t1"",""t2""]"\r\n';
+  const out = await parse({ columns: ["source.ip", "source.url", "extra.tags"], skip_header: true, type: "infected-system", data_type: '{"extra.tags":"json"}' }, raw);
+  const [ev] = out.output._default!;
+  assert.deepEqual(ev!["extra.tags"], ["t1", "t2"]);
+  assert.equal(unb64(ev!.raw), raw);
+  const two = await parse({ columns: ["source.ip"], skip_header: 2, type: "blacklist" }, "x\ny\n10.0.0.1\n");
+  assert.equal(unb64(two.output._default![0]!.raw), "x\ny\n10.0.0.1\n");
+});
+
+test("alternatives, required columns, failed lines dumped and sent to _on_error", async () => {
+  const raw = "host1.example.com\n192.0.2.1\n.\n";
+  const out = await parse({ columns: ["source.ip|source.fqdn"], type: "scanner" }, raw);
+  assert.deepEqual(out.output._default!.map((e) => e["source.fqdn"] ?? e["source.ip"]), ["host1.example.com", "192.0.2.1"]);
+  assert.equal(out.dumped, 1);
+  assert.equal(out.output._on_error!.length, 1);
+  assert.equal(unb64(out.output._on_error![0]!.raw), ".\n");
+  const lax = await parse({ columns: ["source.ip", "source.fqdn"], columns_required: [true, false], type: "scanner" }, "192.0.2.1,.\n");
+  assert.equal(lax.dumped, 0);
+  assert.equal(lax.output._default![0]!["source.fqdn"], undefined);
+});
+
+test("filter_text with whitelist and blacklist", async () => {
+  const raw = "ipset add x 127.0.0.1\nipset add x 10.1.1.1\niptables -A x\n";
+  const cols = { columns: ["__IGNORE__", "__IGNORE__", "__IGNORE__", "source.ip"], delimiter: " ", type: "blacklist" };
+  const black = await parse({ ...cols, filter_text: "127.0.0.1", filter_type: "blacklist" }, raw.split("\n").slice(0, 2).join("\n"));
+  assert.deepEqual(black.output._default!.map((e) => e["source.ip"]), ["10.1.1.1"]);
+  const white = await parse({ ...cols, filter_text: "ipset add", filter_type: "whitelist" }, raw);
+  assert.deepEqual(white.output._default!.map((e) => e["source.ip"]), ["127.0.0.1", "10.1.1.1"]);
+  await assert.rejects(parse({ ...cols, filter_text: "x", filter_type: "greylist" }, raw), /filter_type/);
+});
+
+test("type_translation, compose_fields, column_regex_search and time formats", async () => {
+  const out = await parse({
+    columns: ["source.fqdn", "source.urlpath", "classification.type", "source.asn", "time.source"],
+    type_translation: { bad: "malware-distribution" }, compose_fields: { "source.url": "http://{0}{1}" },
+    column_regex_search: { "source.asn": "[0-9]+" }, time_format: "epoch_millis",
+  }, "example.com,/foo/,bad,AS65536,1495782036\nexample.org,/x,unknown-word,AS1,1495782036\n");
+  const [ev] = out.output._default!;
+  assert.equal(ev!["classification.type"], "malware-distribution");
+  assert.equal(ev!["source.url"], "http://example.com/foo/");
+  assert.equal(ev!["source.asn"], 65536);
+  assert.equal(ev!["time.source"], "2017-05-26T07:00:36+00:00");
+  // an untranslatable type without `type` fails its line, as IntelMQ
+  assert.equal(out.output._default!.length, 1);
+  assert.equal(out.dumped, 1);
+});
