@@ -1,0 +1,460 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+// IntelMQ's Message/Event/Report (intelmq/lib/message.py): a flat map of dotted keys validated
+// against the harmonization, with IntelMQ's add/overwrite/ignore rules and `extra` handling.
+import { createHash } from "node:crypto";
+import {
+  DecodingError, ErrorCode, ImqError, InvalidArgument, InvalidKey, InvalidValue, KeyExists, KeyNotExists,
+} from "../errors/index.js";
+import {
+  generateDatetimeNow, loadHarmonization, PyFloat, pyCompare, pyJsonDumps, pyRepr,
+  type CompiledField, type Harmonization,
+} from "../harmonization/index.js";
+
+export type MessageKind = "Event" | "Report";
+
+/** IntelMQ's add() keyword arguments. */
+export interface AddOptions {
+  /** Sanitize before validating (default true). */
+  sanitize?: boolean;
+  /** undefined/null: KeyExists on a present key; false: keep and return false; true: replace. */
+  overwrite?: boolean | null;
+  /** Extra values treated like None ("", "-", "N/A" always are). */
+  ignore?: readonly unknown[] | Iterable<unknown> | string;
+  /** false: return false instead of throwing InvalidValue. */
+  raiseFailure?: boolean;
+}
+
+export interface ToDictOptions {
+  hierarchical?: boolean;
+  withType?: boolean;
+  jsondictAsString?: boolean;
+}
+
+export interface HashOptions {
+  /** Keys to leave out (blacklist) or to use only (whitelist). time.observation is always left out. */
+  filterKeys?: Iterable<string>;
+  filterType?: "blacklist" | "whitelist";
+}
+
+export interface MessageOptions {
+  harmonization?: Harmonization;
+  /** Report only: add time.observation = now when absent (default true, IntelMQ's auto=False). */
+  autoObservation?: boolean;
+}
+
+let defaultHarmonization: Harmonization | undefined;
+/** The default harmonization, loaded once. */
+export function getDefaultHarmonization(): Harmonization {
+  return (defaultHarmonization ??= loadHarmonization());
+}
+
+/** IntelMQ's _IGNORED_VALUES plus None. */
+function isIgnored(v: unknown): boolean {
+  return v === null || v === undefined || v === "" || v === "-" || v === "N/A";
+}
+
+/** Python's == for the values messages hold (1 == 1.0 == True). */
+export function pyEquals(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  const na = typeof a === "boolean" ? +a : a instanceof PyFloat ? a.value : a;
+  const nb = typeof b === "boolean" ? +b : b instanceof PyFloat ? b.value : b;
+  if (typeof na === "number" && typeof nb === "number") return na === nb;
+  if (typeof na === "bigint" || typeof nb === "bigint") {
+    return (typeof na === "bigint" || typeof na === "number") && (typeof nb === "bigint" || typeof nb === "number") && BigInt(na as number) === BigInt(nb as number);
+  }
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => pyEquals(x, b[i]));
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return Buffer.from(a).equals(Buffer.from(b));
+  if (a && b && typeof a === "object" && typeof b === "object" && !Array.isArray(a) && !Array.isArray(b)) {
+    const ka = Object.keys(a), kb = Object.keys(b);
+    if (ka.length !== kb.length) return false;
+    return ka.every((k) => Object.hasOwn(b, k) && pyEquals((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  }
+  return false;
+}
+
+function hasLength(v: unknown): number | null {
+  if (typeof v === "string" || Array.isArray(v)) return v.length;
+  if (v instanceof Uint8Array) return v.length;
+  if (v && typeof v === "object") return Object.keys(v).length;
+  return null;
+}
+
+const SEP = Buffer.from([0xc0]);
+
+/** A flat IntelMQ message: dotted keys, `extra.*` sub-keys holding any JSON value. */
+export class Message {
+  readonly kind: MessageKind;
+  readonly harmonization: Harmonization;
+  readonly #m = new Map<string, unknown>();
+  /** The dict the message was built from (IntelMQ's `iterable`): InvalidValue.object. */
+  #source: Record<string, unknown> = {};
+  #defaultSet = false;
+  #defaultValue: unknown = undefined;
+
+  /** Build from a flat dict without validation of types beyond IntelMQ's constructor rules. */
+  constructor(init?: Record<string, unknown> | Message | null, opts?: MessageOptions) {
+    const kind = (this.constructor as { KIND?: MessageKind }).KIND;
+    if (kind !== "Event" && kind !== "Report") {
+      throw new InvalidArgument("__type", "message", ["Event", "Message", "Report"]);
+    }
+    this.kind = kind;
+    this.harmonization = opts?.harmonization ?? getDefaultHarmonization();
+    if (this.harmonization.fields(kind).size === 0) {
+      throw new InvalidArgument("__type", kind.toLowerCase(), ["Event", "Message", "Report"]);
+    }
+    if (init instanceof Message) {
+      if (kind === "Report" && init.kind === "Event") {
+        // IntelMQ's Report(event): the keys a report may hold, unsanitized
+        for (const [k, v] of init.#m) if (this.harmonization.field("Report", k)) this.add(k, v, { sanitize: false });
+      } else if (kind === "Event" && init.kind === "Report") {
+        this.#load(eventTemplate(init as Report, []), false);
+      } else {
+        for (const [k, v] of init.#m) this.#m.set(k, v);
+      }
+    } else if (init) {
+      this.#load(init, false);
+    }
+    if (kind === "Report" && opts?.autoObservation !== false && !this.#m.has("time.observation")) {
+      this.add("time.observation", generateDatetimeNow(), { sanitize: false });
+    }
+  }
+
+  /** IntelMQ's construction: every key added unsanitized, retried sanitized. */
+  #load(dict: Record<string, unknown>, fromWire: boolean): void {
+    this.#source = dict;
+    const h = this.harmonization, kind = this.kind, m = this.#m;
+    for (const key in dict) {
+      if (key === "__type") continue;
+      const value = dict[key];
+      if (m.has(key)) throw new KeyExists(key);
+      if (isIgnored(value)) continue;
+      const f = h.field(kind, key);
+      if (!f) throw new InvalidKey(key);
+      if (f.jsonDict) {
+        if (this.add(key, value, { sanitize: false, raiseFailure: false }) === false) this.add(key, value);
+        continue;
+      }
+      if (f.valid(value)) { m.set(key, value); continue; }
+      const s = f.sanitize(value);
+      if (s === null || s === undefined) throw new InvalidValue(key, value, undefined, { object: dict });
+      if (!f.valid(s)) throw new InvalidValue(key, s, f.reason(s), { object: dict });
+      m.set(key, s);
+    }
+    void fromWire;
+  }
+
+  /** @internal deserialisation entry used by messageFromDict. */
+  static _fromDict<T extends Message>(this: new (i?: null, o?: MessageOptions) => T, dict: Record<string, unknown>, h: Harmonization): T {
+    const msg = new this(null, { harmonization: h, autoObservation: false });
+    msg.#load(dict, true);
+    return msg;
+  }
+
+  #field(key: string): CompiledField | undefined {
+    return this.harmonization.field(this.kind, key);
+  }
+
+  #isJsonDictName(key: string): boolean {
+    if (key.includes(".")) return false;
+    const f = this.#field(key);
+    return f !== undefined && f.jsonDict;
+  }
+
+  #hasSubkeys(key: string): boolean {
+    const p = key + ".";
+    for (const k of this.#m.keys()) if (k.startsWith(p)) return true;
+    return false;
+  }
+
+  add(key: string, value: unknown, opts?: AddOptions): boolean | null {
+    const sanitize = opts?.sanitize ?? true;
+    const overwrite = opts?.overwrite ?? null;
+    const raiseFailure = opts?.raiseFailure ?? true;
+    const present = this.has(key);
+    if (overwrite === null && present) throw new KeyExists(key);
+    if (overwrite === false && present) return false;
+    if (isIgnored(value)) {
+      if (overwrite && present) this.delete(key);
+      return null;
+    }
+    if (key === "__type") return true;
+    const f = this.#field(key);
+    if (!f) throw new InvalidKey(key);
+    const ignore = opts?.ignore;
+    if (typeof ignore === "string") {
+      // Python's `value in "text"` is a substring test, and a TypeError for non-strings
+      if (typeof value !== "string") throw new InvalidArgument("ignore", "str", "list or tuple");
+      if ((ignore as string).includes(value)) return null;
+    } else if (ignore !== undefined && ignore !== null) {
+      if (typeof ignore !== "object" || typeof (ignore as Iterable<unknown>)[Symbol.iterator] !== "function") {
+        throw new InvalidArgument("ignore", typeof ignore, "list or tuple");
+      }
+      for (const x of ignore as Iterable<unknown>) if (pyEquals(value, x)) return null;
+    }
+    let v = value;
+    if (sanitize) {
+      v = f.sanitize(value);
+      if (v === null || v === undefined) {
+        if (raiseFailure) throw new InvalidValue(key, value, undefined, { object: this.#source });
+        return false;
+      }
+    }
+    if (!f.valid(v)) {
+      if (raiseFailure) throw new InvalidValue(key, v, f.reason(v), { object: this.#source });
+      return false;
+    }
+    if (f.jsonDict) {
+      if (overwrite && present) this.delete(key);
+      const parsed = JSON.parse(v as string) as Record<string, unknown>;
+      for (const k of Object.keys(parsed)) {
+        const x = parsed[k];
+        // for `extra` empty and ignored values are kept (IntelMQ #1335)
+        if (key !== "extra" && (hasLength(x) === 0 || isIgnored(x))) continue;
+        this.#m.set(`${key}.${k}`, x);
+      }
+    } else {
+      this.#m.set(key, v);
+    }
+    return true;
+  }
+
+  /** add() with overwrite=true for each item (unsanitized first, then sanitized). */
+  update(values: Record<string, unknown> | Message): void {
+    const items = values instanceof Message ? values.entries() : Object.entries(values);
+    for (const [k, v] of items) {
+      if (!this.add(k, v, { sanitize: false, raiseFailure: false, overwrite: true })) this.add(k, v, { overwrite: true });
+    }
+  }
+
+  /** Overwrite an existing key; KeyNotExists if absent. */
+  change(key: string, value: unknown, opts?: { sanitize?: boolean }): boolean | null {
+    if (!this.has(key)) throw new KeyNotExists(key);
+    return this.add(key, value, { overwrite: true, sanitize: opts?.sanitize ?? true });
+  }
+
+  /** The value; `extra` returns nested JSON text of all extra.* keys; `fallback` when absent. */
+  get(key: string, fallback?: unknown): unknown {
+    const m = this.#m;
+    const v = m.get(key);
+    if (v !== undefined || m.has(key)) return v;
+    if (this.#isJsonDictName(key)) {
+      if (!this.#hasSubkeys(key)) return fallback;
+      return pyJsonDumps(this.toDict({ hierarchical: true })[key]);
+    }
+    if (this.#defaultSet && this.#field(key)) return this.#defaultValue;
+    return fallback;
+  }
+
+  /** IntelMQ's msg[key]: the value, or a KeyError (intelmqName "KeyError") when absent. */
+  getItem(key: string): unknown {
+    const missing = Symbol("missing");
+    const v = this.get(key, missing);
+    if (v === missing) {
+      if (this.#defaultSet) return this.#defaultValue;
+      throw new ImqError(ErrorCode.InvalidArgument, "KeyError", `'${key}'`);
+    }
+    return v;
+  }
+
+  /** IntelMQ's set_default_value(): getItem/get of absent keys give this value. */
+  setDefaultValue(value: unknown = null): void {
+    this.#defaultSet = true;
+    this.#defaultValue = value;
+  }
+
+  has(key: string): boolean {
+    if (this.#m.has(key)) return true;
+    return this.#isJsonDictName(key) && this.#hasSubkeys(key);
+  }
+
+  delete(key: string): boolean {
+    if (this.#m.delete(key)) return true;
+    if (!this.#isJsonDictName(key)) return false;
+    const p = key + ".";
+    let any = false;
+    for (const k of [...this.#m.keys()]) if (k.startsWith(p)) { this.#m.delete(k); any = true; }
+    return any;
+  }
+
+  keys(): string[] { return [...this.#m.keys()]; }
+  values(): unknown[] { return [...this.#m.values()]; }
+  entries(): [string, unknown][] { return [...this.#m.entries()]; }
+  [Symbol.iterator](): IterableIterator<[string, unknown]> { return this.#m.entries(); }
+  get size(): number { return this.#m.size; }
+
+  /** Whether the value is valid for the key (sanitized first unless sanitize=false); InvalidKey for unknown keys. */
+  isValid(key: string, value: unknown, sanitize = true): boolean {
+    const f = this.#field(key);
+    if (!f && key !== "__type") throw new InvalidKey(key);
+    if (isIgnored(value)) return false;
+    if (!f) return true;
+    const v = sanitize ? f.sanitize(value) : value;
+    return f.valid(v);
+  }
+
+  finditems(prefix: string): [string, unknown][] {
+    const out: [string, unknown][] = [];
+    for (const e of this.#m) if (e[0].startsWith(prefix)) out.push(e);
+    return out;
+  }
+
+  /** A shallow copy of the same class and harmonization. */
+  copy(): this {
+    const c = new (this.constructor as new (i: null, o: MessageOptions) => this)(null, { harmonization: this.harmonization, autoObservation: false });
+    for (const [k, v] of this.#m) c.#m.set(k, v);
+    return c;
+  }
+
+  /** A copy with nested values copied too (IntelMQ's deep_copy). */
+  deepCopy(): this {
+    const c = this.copy();
+    for (const [k, v] of c.#m) if (v !== null && typeof v === "object") c.#m.set(k, structuredClone(v));
+    return c;
+  }
+
+  /** IntelMQ's ==: same class, same harmonization, equal items. */
+  equals(other: unknown): boolean {
+    if (!(other instanceof Message)) {
+      if (other && typeof other === "object") return pyEquals(this.toDict(), other);
+      return false;
+    }
+    if (other.kind !== this.kind || other.constructor !== this.constructor) return false;
+    if (other.harmonization !== this.harmonization &&
+      JSON.stringify(other.harmonization.table[this.kind.toLowerCase()]) !== JSON.stringify(this.harmonization.table[this.kind.toLowerCase()])) return false;
+    if (other.#m.size !== this.#m.size) return false;
+    for (const [k, v] of this.#m) if (!other.#m.has(k) || !pyEquals(v, other.#m.get(k))) return false;
+    return true;
+  }
+
+  /** IntelMQ's hash(): SHA-256 hex over sorted items with Python repr of values. */
+  hash(opts?: HashOptions): string {
+    const filterType = opts?.filterType ?? "blacklist";
+    if (filterType !== "blacklist" && filterType !== "whitelist") {
+      throw new InvalidArgument("filter_type", filterType, ["whitelist", "blacklist"]);
+    }
+    const filter = opts?.filterKeys ? (opts.filterKeys instanceof Set ? opts.filterKeys as Set<string> : new Set(opts.filterKeys)) : new Set<string>();
+    const white = filterType === "whitelist";
+    const keys = [...this.#m.keys()].sort(pyCompare);
+    const h = createHash("sha256");
+    for (const key of keys) {
+      if (key === "time.observation") continue;
+      if (white ? !filter.has(key) : filter.has(key)) continue;
+      const f = this.#field(key);
+      h.update(key, "utf8");
+      h.update(SEP);
+      h.update(pyRepr(this.#m.get(key), f !== undefined && f.float), "utf8");
+      h.update(SEP);
+    }
+    return h.digest("hex");
+  }
+
+  #dict(hierarchical: boolean, withType: boolean, jsondictAsString: boolean, floats: boolean): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    if (withType) out["__type"] = this.kind;
+    let jsondicts: Map<string, Record<string, unknown>> | undefined;
+    for (const [key, raw] of this.#m) {
+      let value = raw;
+      if (floats && typeof raw === "number") {
+        const f = this.#field(key);
+        if (f && f.float) value = new PyFloat(raw);
+      }
+      const dot = key.indexOf(".");
+      if (jsondictAsString && dot > 0 && this.#isJsonDictName(key.slice(0, dot))) {
+        const top = key.slice(0, dot);
+        jsondicts ??= new Map();
+        let d = jsondicts.get(top);
+        if (!d) jsondicts.set(top, (d = {}));
+        d[key.slice(dot + 1)] = value;
+        continue;
+      }
+      if (!hierarchical || dot < 0) { out[key] = value; continue; }
+      const parts = key.split(".");
+      let node = out;
+      for (let i = 0; i < parts.length - 1; i++) {
+        const p = parts[i]!;
+        let next = node[p];
+        if (next === null || typeof next !== "object" || Array.isArray(next) || next instanceof PyFloat) {
+          next = {};
+          node[p] = next;
+        }
+        node = next as Record<string, unknown>;
+      }
+      node[parts[parts.length - 1]!] = value;
+    }
+    if (jsondicts) for (const [k, d] of jsondicts) out[k] = pyJsonDumps(d, { ensureAscii: false });
+    return out;
+  }
+
+  toDict(opts?: ToDictOptions): Record<string, unknown> {
+    return this.#dict(opts?.hierarchical ?? false, opts?.withType ?? false, opts?.jsondictAsString ?? false, false);
+  }
+
+  /** IntelMQ's to_json(): sorted keys, no ASCII escaping, without __type unless withType (ignores jsondictAsString, as IntelMQ). */
+  toJson(opts?: ToDictOptions): string {
+    return pyJsonDumps(this.#dict(opts?.hierarchical ?? false, opts?.withType ?? false, false, true), { ensureAscii: false, sortKeys: true });
+  }
+
+  /** Flat dict with `__type`: what travels between bots. */
+  serialize(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of this.#m) out[k] = v;
+    out["__type"] = this.kind;
+    return out;
+  }
+
+  /** IntelMQ's serialize(): JSON text with `__type` last, ASCII-escaped (dump files, library mode). */
+  serializeJson(): string {
+    const d = this.#dict(false, false, false, true);
+    d["__type"] = this.kind;
+    return pyJsonDumps(d);
+  }
+
+  toString(): string {
+    return this.serializeJson();
+  }
+}
+
+/** An event: a parsed record. */
+export class Event extends Message {
+  static readonly KIND: MessageKind = "Event";
+  declare readonly kind: "Event";
+}
+
+/** A report: what a collector fetched (`raw` + `feed.*`). */
+export class Report extends Message {
+  static readonly KIND: MessageKind = "Report";
+  declare readonly kind: "Report";
+}
+
+const TEMPLATE_KEYS = ["feed.accuracy", "feed.code", "feed.documentation", "feed.name", "feed.provider", "feed.url", "rtir_id", "time.observation"];
+
+function eventTemplate(report: Report, copyFields: readonly string[]): Record<string, unknown> {
+  const t: Record<string, unknown> = {};
+  for (const k of TEMPLATE_KEYS) if (report.has(k)) t[k] = report.get(k);
+  for (const k of copyFields) if (report.has(k)) t[k] = report.get(k);
+  return t;
+}
+
+/** A new Event, copying feed.*, rtir_id, time.observation and `copyFields` from the report as IntelMQ's new_event(). */
+export function newEvent(report?: Report | null, opts?: { harmonization?: Harmonization; copyFields?: readonly string[] }): Event {
+  const h = opts?.harmonization ?? report?.harmonization;
+  if (!report) return new Event(null, h ? { harmonization: h } : undefined);
+  return new Event(eventTemplate(report, opts?.copyFields ?? []), { harmonization: h ?? getDefaultHarmonization() });
+}
+
+/**
+ * Deserialise a flat dict (as on the wire) into an Event or Report: each key added unsanitized,
+ * retried sanitized, as IntelMQ does; throws InvalidValue (with .object = the dict) or InvalidKey.
+ * `__type` selects the class; without it `defaultType` is used, else DecodingError.
+ */
+export function messageFromDict(dict: Record<string, unknown>, opts?: { harmonization?: Harmonization; defaultType?: MessageKind }): Event | Report {
+  if (dict === null || typeof dict !== "object" || Array.isArray(dict)) {
+    throw new DecodingError("a message must be a JSON object", { object: dict });
+  }
+  const type = dict["__type"] ?? opts?.defaultType;
+  const h = opts?.harmonization ?? getDefaultHarmonization();
+  if (type === "Event") return Event._fromDict(dict, h);
+  if (type === "Report") return Report._fromDict(dict, h);
+  if (type === undefined || type === null) throw new DecodingError("the message has no __type", { object: dict });
+  throw new InvalidArgument("__type", type, ["Event", "Message", "Report"]);
+}
