@@ -9,6 +9,7 @@ const EVENT = {
   __type: "Event", "classification.type": "unauthorised-information-modification",
   "time.source": "2005-01-01T00:00:00+00:00", "source.asn": 123, "extra.test1": true, "extra.test2": "bla",
 };
+const ALL_PATHS = ["_default", "filter_match", "filter_no_match", "action_other"];
 const paths = (out: { output: Record<string, unknown[]> }) => Object.fromEntries(
   ["_default", "filter_match", "filter_no_match", "action_other"].map((p) => [p, (out.output[p] ?? []).length]),
 );
@@ -53,13 +54,13 @@ test("filter: events without time.source pass the time filter", async () => {
 });
 
 test("filter: drop on a boolean extra", async () => {
-  const out = await runBot(bot, { params: { filter_key: "extra.test1", filter_value: true, filter_action: "drop" }, input: [EVENT] });
+  const out = await runBot(bot, { params: { filter_key: "extra.test1", filter_value: true, filter_action: "drop" }, input: [EVENT], destinationPaths: ALL_PATHS });
   assert.deepEqual(paths(out), { _default: 0, filter_match: 1, filter_no_match: 0, action_other: 1 });
 });
 
 test("filter: the four path combinations", async () => {
   const run = (filter_action: string, filter_value: string) =>
-    runBot(bot, { params: { filter_key: "extra.test2", filter_value, filter_action }, input: [EVENT] }).then(paths);
+    runBot(bot, { params: { filter_key: "extra.test2", filter_value, filter_action }, input: [EVENT], destinationPaths: ALL_PATHS }).then(paths);
   assert.deepEqual(await run("keep", "bla"), { _default: 1, filter_match: 1, filter_no_match: 0, action_other: 0 });
   assert.deepEqual(await run("keep", "foo"), { _default: 0, filter_match: 0, filter_no_match: 1, action_other: 1 });
   assert.deepEqual(await run("drop", "bla"), { _default: 0, filter_match: 1, filter_no_match: 0, action_other: 1 });
@@ -67,7 +68,7 @@ test("filter: the four path combinations", async () => {
 });
 
 test("filter: a missing key never matches", async () => {
-  const out = await runBot(bot, { params: { filter_key: "source.ip", filter_value: "192.0.2.1", filter_action: "keep" }, input: [EVENT] });
+  const out = await runBot(bot, { params: { filter_key: "source.ip", filter_value: "192.0.2.1", filter_action: "keep" }, input: [EVENT], destinationPaths: ALL_PATHS });
   assert.deepEqual(paths(out), { _default: 0, filter_match: 0, filter_no_match: 1, action_other: 1 });
 });
 
@@ -89,6 +90,13 @@ test("filter: equality is Python's (number vs string differs, 1 == True)", async
   assert.equal(await keep("source.asn", 123), 1);
   assert.equal(await keep("source.asn", "123"), 0);
   assert.equal(await keep("extra.test1", 1), 1);
+});
+
+test("filter: named paths without queues are skipped, nothing fails", async () => {
+  const out = await runBot(bot, { params: { filter_key: "extra.test2", filter_value: "bla", filter_action: "drop" }, input: [EVENT] });
+  assert.equal(out.dumped, 0);
+  assert.deepEqual(Object.keys(out.output).sort(), ["_default", "_on_error"]);
+  assert.equal(out.output._default!.length + out.output._on_error!.length, 0);
 });
 
 test("filter: a Report passes through the filter too", async () => {

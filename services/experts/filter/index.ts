@@ -2,7 +2,7 @@
 import { z } from "zod";
 import { ConfigurationError } from "../../../shared/errors/index.js";
 import type { Message } from "../../../shared/message/index.js";
-import type { Emit } from "../../../shared/runtime/index.js";
+import type { Emit, Routed } from "../../../shared/runtime/index.js";
 import { defineBot } from "../../../shared/runtime/index.js";
 import { pyEquals, pyRegex, pyStr } from "./python.js";
 
@@ -119,16 +119,13 @@ export default defineBot({
           return null;
         }
         if (!byValue) return event;
-        // The paths as IntelMQ sends them (path-permissive: unconfigured paths are skipped).
+        // The paths as IntelMQ sends them: named ones path-permissively (skipped when not configured).
+        const to = (path: string): Routed => ({ path, msg: event, permissive: true });
         const hit = matches(event);
         if (prm.filter_action === "drop") {
-          return hit
-            ? [{ path: "action_other", msg: event }, { path: "filter_match", msg: event }]
-            : [{ path: "filter_no_match", msg: event }, event];
+          return hit ? [to("action_other"), to("filter_match")] : [to("filter_no_match"), event];
         }
-        return hit
-          ? [{ path: "filter_match", msg: event }, event]
-          : [{ path: "action_other", msg: event }, { path: "filter_no_match", msg: event }];
+        return hit ? [to("filter_match"), event] : [to("action_other"), to("filter_no_match")];
       },
     };
   },
