@@ -79,6 +79,14 @@ function readWhole(path: string): Buffer {
   }
 }
 
+/**
+ * Seconds this bot must wait between rounds itself: the runtime applies only a rate_limit that is
+ * configured, so IntelMQ's class default (declared in our schema) is enforced here when none is.
+ */
+function ownInterval(prm: { rate_limit: number }, ctx: BotContext): number {
+  return ctx.testing || ctx.runtime.rate_limit === prm.rate_limit ? 0 : prm.rate_limit;
+}
+
 function create(prm: Params, ctx: BotContext): CollectorImpl {
   const st = statSync(prm.path, { throwIfNoEntry: false });
   if (!st || !st.isDirectory()) throw new InvalidArgument("path", prm.path, "directory");
@@ -88,6 +96,8 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
   }
   const match = fnmatchRegex("*" + (prm.postfix ?? ""));
   const dir = resolve(prm.path);
+  const interval = ownInterval(prm, ctx);
+  let lastRound = 0;
 
   function* reportsOf(path: string, name: string): Generator<Report> {
     const data = readWhole(path);
@@ -116,6 +126,8 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
 
   return {
     *collect(): Iterable<Report> {
+      if (interval && Date.now() - lastRound < interval * 1000) return;
+      lastRound = Date.now();
       if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return;
       for (const name of readdirSync(dir).sort()) {
         if (!match.test(name)) continue;

@@ -71,6 +71,14 @@ function charsetOf(contentType: string | undefined): string | null {
   return m ? m[1]!.toLowerCase() : null;
 }
 
+/**
+ * Seconds this bot must wait between rounds itself: the runtime applies only a rate_limit that is
+ * configured, so IntelMQ's class default (declared in our schema) is enforced here when none is.
+ */
+function ownInterval(prm: { rate_limit: number }, ctx: BotContext): number {
+  return ctx.testing || ctx.runtime.rate_limit === prm.rate_limit ? 0 : prm.rate_limit;
+}
+
 function create(prm: Params, ctx: BotContext): CollectorImpl {
   if (prm.verify_pgp_signatures) {
     throw new MissingDependencyError("gnupg", undefined, undefined, "PGP signature verification is not supported by this collector");
@@ -113,6 +121,8 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
   const maxSize = prm.http_max_size;
   const limits = { maxOutput: maxSize };
   const tries = Math.max(1, prm.http_timeout_max_tries);
+  const interval = ownInterval(prm, ctx);
+  let lastRound = 0;
 
   async function download(url: string): Promise<{ body: Buffer; contentType: string | undefined }> {
     for (let attempt = 1; ; attempt++) {
@@ -181,6 +191,8 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
 
   return {
     async *collect(): AsyncIterable<Report> {
+      if (interval && Date.now() - lastRound < interval * 1000) return;
+      lastRound = Date.now();
       const url = prm.http_url_formatting ? formatUrl(prm.http_url, prm.http_url_formatting) : prm.http_url;
       ctx.log.info(`Downloading report from ${JSON.stringify(url)}.`);
       const { body, contentType } = await download(url);

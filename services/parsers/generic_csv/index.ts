@@ -250,7 +250,8 @@ function create(prm: Params, ctx: BotContext) {
   };
 
   function recover(row: CsvRow): string {
-    return row.state.prefix + writeRow(row.fields, delimiter, row.state.lineEnding);
+    // IntelMQ's recover_line_csv writes with the csv module's default dialect: always ","
+    return row.state.prefix + writeRow(row.fields, ",", row.state.lineEnding);
   }
 }
 
