@@ -2,7 +2,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { pino } from "pino";
-import { MemoryBroker } from "../../../shared/broker/index.js";
+import { MemoryBroker, connectJetStream, type Broker } from "../../../shared/broker/index.js";
+import { startNatsServer } from "../../../test/helpers/nats-server.js";
 import { messageFromDict, type Event } from "../../../shared/message/index.js";
 import { runBot, type BotContext, type ExpertImpl } from "../../../shared/runtime/index.js";
 import bot, { DEDUP_BUCKET, params } from "./index.js";
@@ -45,7 +46,7 @@ test("deduplicator: bypass forwards duplicates", async () => {
   assert.deepEqual(out.output._default, [INPUT1, INPUT1]);
 });
 
-async function directly(broker: MemoryBroker): Promise<ExpertImpl> {
+async function directly(broker: Broker): Promise<ExpertImpl> {
   const ctx = {
     botId: "deduplicator-expert", log: pino({ level: "silent" }), testing: true,
     cache: (bucket: string, ttl: number) => broker.cache(bucket, ttl),
@@ -54,22 +55,43 @@ async function directly(broker: MemoryBroker): Promise<ExpertImpl> {
 }
 const ev = (d: Record<string, unknown>) => messageFromDict(d) as Event;
 
-test("deduplicator: a redelivered input after a crash is forwarded again, a real duplicate is not", async () => {
+/** The crash scenario on a broker: `reopen` gives the broker a restarted bot would use. */
+async function crashScenario(first: Broker, reopen: () => Promise<Broker>): Promise<void> {
+  const bot1 = await directly(first);
+  // The first instance stores the hash, then "crashes" before its input is acknowledged.
+  assert.ok(await bot1.process(ev(INPUT1), { origin: "deduplicator-queue:7:0", redelivered: false }));
+  const restarted = await directly(await reopen());
+  // The same input comes again (same origin): not a duplicate of itself.
+  assert.ok(await restarted.process(ev(INPUT1), { origin: "deduplicator-queue:7:0", redelivered: true }));
+  // The same event from another input is a duplicate.
+  assert.equal(await restarted.process(ev(INPUT1), { origin: "deduplicator-queue:8:0", redelivered: false }) ?? null, null);
+  assert.equal(await restarted.process(ev(INPUT1), { origin: "deduplicator-queue:7:1", redelivered: false }) ?? null, null);
+  // The cache holds the origin of the first sighting.
+  const cache = await first.cache(DEDUP_BUCKET, 86400);
+  assert.equal(await cache.get(ev(INPUT1).hash({ filterKeys: ["raw", "time.observation"], filterType: "blacklist" })), "deduplicator-queue:7:0");
+  // Concurrent sightings of a new event from different inputs: exactly one passes.
+  const results = await Promise.all(Array.from({ length: 20 }, (_, i) =>
+    restarted.process(ev(INPUT2), { origin: `deduplicator-queue:${100 + i}:0`, redelivered: false })));
+  assert.equal(results.filter((r) => r).length, 1);
+}
+
+test("deduplicator: a redelivered input after a crash is forwarded again, a real duplicate is not (memory)", async () => {
   const broker = new MemoryBroker();
   try {
-    const first = await directly(broker);
-    // The first instance stores the hash, then "crashes" before its input is acknowledged.
-    assert.ok(await first.process(ev(INPUT1), { origin: "deduplicator-queue:7:0", redelivered: false }));
-    const restarted = await directly(broker);
-    // The same input comes again (same origin): not a duplicate of itself.
-    assert.ok(await restarted.process(ev(INPUT1), { origin: "deduplicator-queue:7:0", redelivered: true }));
-    // The same event from another input is a duplicate.
-    assert.equal(await restarted.process(ev(INPUT1), { origin: "deduplicator-queue:8:0", redelivered: false }) ?? null, null);
-    assert.equal(await restarted.process(ev(INPUT1), { origin: "deduplicator-queue:7:1", redelivered: false }) ?? null, null);
-    // The cache holds the origin of the first sighting.
-    const cache = await broker.cache(DEDUP_BUCKET, 86400);
-    assert.equal(await cache.get(ev(INPUT1).hash({ filterKeys: ["raw", "time.observation"], filterType: "blacklist" })), "deduplicator-queue:7:0");
+    await crashScenario(broker, async () => broker);
   } finally {
     await broker.close();
+  }
+});
+
+test("deduplicator: the same on JetStream KV, across connections", async () => {
+  const server = await startNatsServer();
+  const opened: Broker[] = [];
+  const open = async () => { const b = await connectJetStream({ servers: server.url }); opened.push(b); return b; };
+  try {
+    await crashScenario(await open(), open);
+  } finally {
+    for (const b of opened) await b.close();
+    await server.stop();
   }
 });
