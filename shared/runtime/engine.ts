@@ -13,11 +13,11 @@ import {
   Message, type Event, type Report, Report as ReportClass, decodeEnvelope, encodeEnvelope, messageFromDict, newEvent,
 } from "../message/index.js";
 import { loadHarmonization, type Harmonization } from "../harmonization/index.js";
-import type { Broker, Delivery, DumpEntry, Subscription } from "../broker/index.js";
+import type { Broker, Delivery, DumpEntry, QueueSettings, Subscription } from "../broker/index.js";
 import { ConfigurationError, ErrorCode, PipelineError, hasCode } from "../errors/index.js";
 import type { BotContext, BotDefinition, BotKind, CollectorImpl, ExpertImpl, OutputImpl, ParserImpl, Routed } from "./types.js";
 import { resolveParams, type ResolvedParams } from "./runtime-params.js";
-import { redactParams } from "./logger.js";
+import { createLogger, redactParams } from "./logger.js";
 import { parseReport, normaliseEmit } from "./parser-driver.js";
 import { BoundedSet, Waker, errorMessage, pythonJsonDumps, secondsToHuman, tracebackLines, utcTimestamp } from "./util.js";
 
@@ -69,8 +69,14 @@ export interface StartBotOptions {
   /** Effective raw parameters (global + bot + environment), validated here. */
   params: Record<string, unknown>;
   broker: Broker;
-  /** The process's logger; the bot gets a child bound to its id. */
-  log: Logger;
+  /** The process's logger; the bot gets a child bound to its id. Default: createLogger() on stderr. */
+  log?: Logger;
+  /** Same as `log`. */
+  logger?: Logger;
+  /** Settings for the queues this bot creates (max_bytes, duplicate window, replicas, archive). */
+  queueSettings?: QueueSettings;
+  /** Instances of this bot id (informational: every instance reads the same durable consumer). */
+  instances?: number;
   harmonization?: Harmonization;
   /** INTELMQ_ROOT_DIR; default the environment variable, else the project's root. */
   rootDir?: string;
@@ -107,7 +113,7 @@ export class BotRunner extends EventEmitter implements BotHandle {
 
   readonly #def: BotDefinition;
   readonly #broker: Broker;
-  readonly #rootLog: Logger;
+  readonly #queueSettings: QueueSettings | undefined;
   readonly #log: Logger;
   readonly #rootDir: string;
   readonly #window: number;
@@ -139,8 +145,9 @@ export class BotRunner extends EventEmitter implements BotHandle {
     this.botId = opts.botId;
     this.#def = opts.def;
     this.#broker = opts.broker;
-    this.#rootLog = opts.log;
-    this.#log = (opts.log.bindings() as { bot_id?: string }).bot_id === opts.botId ? opts.log : opts.log.child({ bot_id: opts.botId });
+    const root = opts.log ?? opts.logger ?? createLogger({ botId: opts.botId });
+    this.#log = (root.bindings() as { bot_id?: string }).bot_id === opts.botId ? root : root.child({ bot_id: opts.botId });
+    this.#queueSettings = opts.queueSettings;
     this.#rootDir = opts.rootDir ?? defaultRootDir();
     this.#window = Math.max(1, opts.window ?? DEFAULT_WINDOW);
     this.#manual = opts.manualRounds ?? false;
@@ -216,11 +223,11 @@ export class BotRunner extends EventEmitter implements BotHandle {
     this.#impl = await this.#def.create(res.bot, this.#ctx);
     if (this.#def.kind !== "collector") {
       this.#log.info(`Loading source pipeline and queue ${JSON.stringify(res.runtime.source_queue)}.`);
-      await this.#broker.ensureQueue(res.runtime.source_queue!);
+      await this.#broker.ensureQueue(res.runtime.source_queue!, this.#queueSettings);
     }
     const queues = new Set(Object.values(this.#dest).flat());
     if (queues.size) this.#log.info(`Loading destination pipeline and queues ${JSON.stringify(this.#dest)}.`);
-    for (const q of queues) await this.#broker.ensureQueue(q);
+    for (const q of queues) await this.#broker.ensureQueue(q, this.#queueSettings);
   }
 
   /** IntelMQ's ParserBot checks default_fields against the harmonization at start. */
@@ -796,7 +803,10 @@ function safeJson(m: Message): string {
  * Start a bot: resolve its parameters, create it, open its queues and consume (or collect) until
  * stopped. A failed start resolves `done` with 1 (the reason is logged and in `initError`).
  */
-export async function startBot(opts: StartBotOptions): Promise<BotHandle> {
+export async function startBot(opts: StartBotOptions): Promise<BotHandle>;
+export async function startBot(def: BotDefinition, opts: Omit<StartBotOptions, "def">): Promise<BotHandle>;
+export async function startBot(a: StartBotOptions | BotDefinition, b?: Omit<StartBotOptions, "def">): Promise<BotHandle> {
+  const opts: StartBotOptions = b ? { ...b, def: a as BotDefinition } : (a as StartBotOptions);
   const r = new BotRunner(opts);
   await r.init();
   return r;

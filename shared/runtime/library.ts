@@ -10,6 +10,7 @@ import { MemoryBroker, type DumpEntry } from "../broker/index.js";
 import type { BotDefinition } from "./types.js";
 import { BotRunner, type OutputInfo, type SettledInfo } from "./engine.js";
 import { createLogger } from "./logger.js";
+import { InvalidArgument } from "../errors/index.js";
 
 export interface LibraryBotOptions {
   /** Default "test-bot". */
@@ -21,6 +22,8 @@ export interface LibraryBotOptions {
   harmonization?: Harmonization;
   /** Default: a logger on stderr at INTELMQ_LOGGING_LEVEL (default ERROR). */
   log?: Logger;
+  /** Same as `log`. */
+  logger?: Logger;
   rootDir?: string;
 }
 
@@ -34,15 +37,29 @@ export interface LibraryResult {
   exitCode?: number;
 }
 
-/** One input: a flat dict with `__type` (one message, one envelope), or raw envelope bytes. */
+/**
+ * One input: a flat dict with `__type` (one message, one envelope), or raw envelope bytes
+ * (a Uint8Array, or `{"__pytype__": "bytes", "base64": ...}` as IntelMQ's recorded cases write bytes).
+ */
 export type LibraryInput = Record<string, unknown> | Uint8Array;
+
+function inputBytes(input: unknown): Uint8Array {
+  if (input instanceof Uint8Array) return input;
+  if (typeof input === "object" && input !== null && !Array.isArray(input)) {
+    const o = input as Record<string, unknown>;
+    if (o.__pytype__ === "bytes" && typeof o.base64 === "string") return new Uint8Array(Buffer.from(o.base64, "base64"));
+    return encodeEnvelope([o]);
+  }
+  if (typeof input === "string") return new TextEncoder().encode(input);
+  throw new InvalidArgument("input", input, "a message dict or bytes");
+}
 
 export interface LibraryBot {
   /**
    * Feed inputs one by one (each waits until its envelope is done), at most `iterations` of them
    * (default all); a collector runs `iterations` rounds (default 1) and takes no inputs.
    */
-  process(inputs?: readonly LibraryInput[], iterations?: number): Promise<LibraryResult>;
+  process(inputs?: readonly (LibraryInput | unknown)[], iterations?: number): Promise<LibraryResult>;
   /** Stop the bot (shutdown() is called) and close the broker. */
   shutdown(): Promise<void>;
   readonly broker: MemoryBroker;
@@ -67,7 +84,7 @@ export async function createLibraryBot(def: BotDefinition, opts: LibraryBotOptio
     params.destination_queues = Object.fromEntries(paths.map((p) => [p, [queueName(botId, p)]]));
   }
   params.testing = true;
-  const log = opts.log ?? createLogger({ botId, level: process.env.INTELMQ_LOGGING_LEVEL ?? "ERROR" });
+  const log = opts.log ?? opts.logger ?? createLogger({ botId, level: process.env.INTELMQ_LOGGING_LEVEL ?? "ERROR" });
   const runner = new BotRunner({
     def, botId, params, broker, log, harmonization: opts.harmonization, rootDir: opts.rootDir, manualRounds: true, window: 1,
   });
@@ -79,7 +96,7 @@ export async function createLibraryBot(def: BotDefinition, opts: LibraryBotOptio
   let exitCode: number | undefined;
   void runner.done.then((c) => { exitCode = c; });
 
-  const processInputs = async (inputs: readonly LibraryInput[] = [], iterations?: number): Promise<LibraryResult> => {
+  const processInputs = async (inputs: readonly unknown[] = [], iterations?: number): Promise<LibraryResult> => {
     const paths = Object.keys(runner.destinationQueues);
     const output: Record<string, Record<string, unknown>[]> = Object.fromEntries(paths.map((p) => [p, []]));
     const dumps: DumpEntry[] = [];
@@ -103,7 +120,7 @@ export async function createLibraryBot(def: BotDefinition, opts: LibraryBotOptio
             runner.on("settled", on);
             void runner.done.then(() => { runner.off("settled", on); resolve(null); });
           });
-          await broker.publish(source, input instanceof Uint8Array ? input : encodeEnvelope([input]));
+          await broker.publish(source, inputBytes(input));
           await settled;
         }
       }
@@ -134,7 +151,7 @@ export async function createLibraryBot(def: BotDefinition, opts: LibraryBotOptio
 
 export interface RunBotOptions extends LibraryBotOptions {
   /** The input messages (flat dicts with __type) or raw envelopes. */
-  input?: readonly LibraryInput[] | LibraryInput;
+  input?: readonly (LibraryInput | unknown)[] | LibraryInput;
   iterations?: number;
 }
 
@@ -146,7 +163,7 @@ export async function runBot(def: BotDefinition, opts: RunBotOptions = {}): Prom
   const bot = await createLibraryBot(def, opts);
   try {
     const input = opts.input === undefined ? [] : Array.isArray(opts.input) ? opts.input : [opts.input as LibraryInput];
-    return await bot.process(input as LibraryInput[], opts.iterations);
+    return await bot.process(input as readonly unknown[], opts.iterations);
   } finally {
     await bot.shutdown();
   }
