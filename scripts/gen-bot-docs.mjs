@@ -50,6 +50,23 @@ function typeOf(s) {
   }
 }
 
+/** The default of a field that JSON Schema does not show (a default before a transform). */
+function zodDefault(schema) {
+  let z = schema;
+  for (let i = 0; i < 10 && z?.def; i++) {
+    const d = z.def;
+    if (d.type === "default") {
+      try {
+        return { value: typeof d.defaultValue === "function" ? d.defaultValue() : d.defaultValue };
+      } catch {
+        return null;
+      }
+    }
+    z = d.type === "pipe" ? d.in : d.innerType;
+  }
+  return null;
+}
+
 function plural(t) {
   return /^(string|integer|number|boolean|object)$/.test(t) ? `${t}s` : t;
 }
@@ -70,9 +87,11 @@ export async function paramsTable(def) {
   if (names.length === 0) return "This bot has no parameters of its own.";
   const rows = ["| name | type | default | description |", "|---|---|---|---|"];
   for (const name of names) {
-    const s = props[name];
+    // A trailing transform has no output type: describe what the parameter accepts instead.
+    const s = typeOf(props[name]) === "any" && inp.properties?.[name] ? { ...props[name], ...inp.properties[name] } : props[name];
     const type = typeOf(s);
-    const dflt = "default" in s ? `\`${JSON.stringify(s.default)}\`` : required.has(name) ? "required" : "";
+    const hidden = "default" in s ? { value: s.default } : zodDefault(def.params.shape?.[name]);
+    const dflt = hidden ? `\`${JSON.stringify(hidden.value)}\`` : required.has(name) ? "required" : "";
     rows.push(`| \`${name}\` | ${cell(type)} | ${cell(dflt)} | ${cell(s.description ?? "")} |`);
   }
   return rows.join("\n");

@@ -152,7 +152,11 @@ test("every feed of etc/feeds.yaml that we implement validates through its bot's
   for (const [provider, feeds] of Object.entries(doc.providers)) {
     for (const [feed, spec] of Object.entries(feeds ?? {})) {
       for (const [role, bot] of Object.entries(spec?.bots ?? {})) {
-        if (!bot?.module || !Object.hasOwn(registry, bot.module)) continue;
+        if (!bot?.module || !MODULE_RE.test(bot.module)) {
+          problems.push(`${provider} / ${feed} (${role}): ${JSON.stringify(bot?.module)} is not an IntelMQ module name`);
+          continue;
+        }
+        if (!Object.hasOwn(registry, bot.module)) continue;
         const def = await registry[bot.module]!();
         const params = substitute(bot.parameters ?? {}, feed, provider) as Record<string, unknown>;
         checked++;
