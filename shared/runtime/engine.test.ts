@@ -561,3 +561,26 @@ test("a configuration error at start: done resolves 1", async () => {
   await assert.rejects(createLibraryBot(makeExpert(), { params: { unknown_strict: 1, tag: 5 } }), /test-bot.*"tag"/);
   await broker.close();
 });
+
+test("a JSON payload (Content-Type application/json) is accepted as input", async () => {
+  const broker = new MemoryBroker();
+  const h = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: ["out"] }, broker, log });
+  const s = nextSettled(h);
+  await broker.publish("ex-queue", new TextEncoder().encode(JSON.stringify([ev(), ev({ "source.ip": "192.0.2.7" })])), { headers: { "Content-Type": "application/json" } });
+  assert.equal((await s).outcome, "acked");
+  assert.deepEqual((await drain(broker, "out")).map((e) => e["source.ip"]), ["192.0.2.1", "192.0.2.7"]);
+  await h.stop();
+  await broker.close();
+});
+
+test("statistics: 'Processed N messages since last logging.' every log_processed_messages_count sends and at stop", async () => {
+  const lines: string[] = [];
+  const { Writable } = await import("node:stream");
+  const stream = new Writable({ write(c, _e, cb) { for (const l of String(c).split("\n")) if (l.trim()) lines.push(JSON.parse(l).msg); cb(); } });
+  const sinkLog = createLogger({ level: "INFO", destination: stream });
+  const raw = b64("192.0.2.1\n192.0.2.2\n192.0.2.3");
+  await runBot(lineParser, { params: { log_processed_messages_count: 2 }, input: [{ __type: "Report", raw }], log: sinkLog });
+  const counts = lines.filter((l) => l.startsWith("Processed"));
+  assert.deepEqual(counts, ["Processed 2 messages since last logging.", "Processed 1 messages since last logging."]);
+  assert.ok(lines.includes("Sent 3 events and found 0 problem(s)."));
+});

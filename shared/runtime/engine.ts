@@ -99,6 +99,8 @@ type Step = "ok" | "stop" | "aborted";
 
 const DEFAULT_WINDOW = 32;
 const COMPLETED_MEMORY = 100_000;
+/** working() interval for held deliveries, well inside JetStream's default ack_wait of 30 s. */
+const KEEPALIVE_MS = 10_000;
 
 function delay(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -133,6 +135,8 @@ export class BotRunner extends EventEmitter implements BotHandle {
   #sub: Subscription | null = null;
   #loop: Promise<void> | null = null;
   readonly #inflight = new Set<Promise<void>>();
+  /** Deliveries taken and not settled: kept alive with working() while slow work goes on. */
+  readonly #held = new Set<Delivery>();
   readonly #completed = new BoundedSet<number>(COMPLETED_MEMORY);
   #ops: Promise<unknown> = Promise.resolve();
   #stats = { success: 0, failure: 0, paths: {} as Record<string, number> };
@@ -357,6 +361,17 @@ export class BotRunner extends EventEmitter implements BotHandle {
   async #consumeLoop(): Promise<void> {
     const queue = this.#res.runtime.source_queue!;
     let backoff = 100;
+    // Slow bots (HTTP lookups, retries with error_retry_delay) must not outlive the ack deadline.
+    const keepalive = setInterval(() => { for (const d of this.#held) d.working(); }, KEEPALIVE_MS);
+    keepalive.unref();
+    try {
+      await this.#consumeUntilHalted(queue, backoff);
+    } finally {
+      clearInterval(keepalive);
+    }
+  }
+
+  async #consumeUntilHalted(queue: string, backoff: number): Promise<void> {
     while (!this.#halt) {
       let sub: Subscription;
       try {
@@ -379,6 +394,7 @@ export class BotRunner extends EventEmitter implements BotHandle {
             continue;
           }
           backoff = 100;
+          this.#held.add(d);
           let outcome: Outcome;
           try {
             outcome = await this.#handleDelivery(d);
@@ -390,13 +406,15 @@ export class BotRunner extends EventEmitter implements BotHandle {
           if (outcome.kind === "job") {
             const job = outcome.job;
             this.#inflight.add(job);
-            void job.finally(() => this.#inflight.delete(job));
+            void job.finally(() => { this.#inflight.delete(job); this.#held.delete(d); });
             while (this.#inflight.size >= this.#window) await Promise.race(this.#inflight);
           } else if (outcome.kind === "nak" || outcome.kind === "aborted") {
+            this.#held.delete(d);
             d.nak(outcome.kind === "nak" ? outcome.delayMs : 0);
             this.emit("settled", { seq: d.seq, outcome: "nak" });
           } else {
             // error_procedure stop: leave the envelope unacked, stop consuming, exit 1.
+            this.#held.delete(d);
             this.#selfExit = 1;
             this.#halt = true;
             this.emit("settled", { seq: d.seq, outcome: "left" });
