@@ -48,6 +48,8 @@ export interface Harmonization {
   fields(kind: "Event" | "Report"): ReadonlyMap<string, FieldSpec>;
   /** The compiled field for a key (sub-keys of JSONDict fields included); undefined for an invalid key. */
   field(kind: "Event" | "Report", key: string): CompiledField | undefined;
+  /** field() bound to one kind: the fast path for code that looks up many keys. */
+  lookup(kind: "Event" | "Report"): (key: string) => CompiledField | undefined;
   /**
    * Validate (and with sanitize=true, sanitize first) one value for a key of a message kind.
    * Returns the (sanitized) value, or throws InvalidKey / InvalidValue.
@@ -115,10 +117,23 @@ class Table implements Harmonization {
   }
 
   field(kind: "Event" | "Report", key: string): CompiledField | undefined {
-    const c = this.#compiled.get(kind === "Event" ? "event" : kind === "Report" ? "report" : String(kind).toLowerCase());
-    if (!c) return undefined;
-    const f = c.get(key);
-    if (f !== undefined) return f ?? undefined;
+    return this.lookup(kind)(key);
+  }
+
+  readonly #lookups = new Map<string, (key: string) => CompiledField | undefined>();
+  lookup(kind: "Event" | "Report"): (key: string) => CompiledField | undefined {
+    let l = this.#lookups.get(kind);
+    if (l) return l;
+    const c = this.#compiled.get(String(kind).toLowerCase());
+    l = c ? (key: string) => {
+      const f = c.get(key);
+      return f === undefined ? this.#subitem(c, key) : f ?? undefined;
+    } : () => undefined;
+    this.#lookups.set(kind, l);
+    return l;
+  }
+
+  #subitem(c: Map<string, CompiledField | null>, key: string): CompiledField | undefined {
     // sub-keys of JSONDict fields, remembered (also the misses) so repeated keys cost one lookup
     let r: CompiledField | null = null;
     const dot = key.indexOf(".");

@@ -317,21 +317,29 @@ export function idnaEncode(s: string): string | null {
 
 export function fqdnValid(v: unknown): boolean {
   if (typeof v !== "string" || !v) return false;
-  const c0 = v.charCodeAt(0), cl = v.charCodeAt(v.length - 1);
-  if (c0 === 46 || cl === 46) return false;
-  let ascii = true;
-  for (let i = 0; i < v.length; i++) {
+  const n = v.length;
+  if (v.charCodeAt(0) === 46 || v.charCodeAt(n - 1) === 46) return false;
+  // one pass: ASCII only (else the IDNA form differs), no upper case, no ':', labels of 1..63
+  let label = 0, special = false, onlyDigitsDots = true;
+  for (let i = 0; i < n; i++) {
     const c = v.charCodeAt(i);
-    if (c === 58 || (c >= 65 && c <= 90)) return false; // ':' or upper case
-    if (c > 127) ascii = false;
+    if (c === 46) {
+      if (label === 0 || label > 63) return false;
+      label = 0;
+      continue;
+    }
+    if (c === 58 || (c >= 65 && c <= 90) || c > 127) return false;
+    if (c === 47 || c === 63 || c === 35) special = true;
+    if (c < 48 || c > 57) onlyDigitsDots = false;
+    label++;
   }
-  if (!ascii) return false; // the IDNA form differs from the value
-  if (isIPv4(v) && v !== "0.0.0.0") return false;
-  if (v.includes("/") || v.includes("?") || v.includes("#")) {
+  if (label >= 64) return false;
+  if (onlyDigitsDots && isIPv4(v) && v !== "0.0.0.0") return false;
+  if (special) {
     const u = urlsplit(v);
     if (!u || u.scheme || u.netloc || u.query || u.fragment || u.path.includes("/")) return false;
   }
-  return idnaEncode(v) === v;
+  return true;
 }
 
 function fqdnSanitize(v: unknown): string | null {

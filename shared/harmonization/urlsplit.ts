@@ -58,21 +58,37 @@ export function urlunsplit(p: SplitResult): string {
 
 /** The netloc of urlsplit(url) without building the whole result (hot path of URL validation). */
 export function netlocOf(url: string): string | null {
+  const n = url.length;
+  if (n === 0 || url.charCodeAt(0) <= 32) return slowNetloc(url);
+  // scheme: letters, digits, + - . up to the first ':'
+  let i = 0;
+  let start = 0;
   const c0 = url.charCodeAt(0);
-  if (c0 > 32 && !/[\t\r\n]/.test(url)) {
-    const i = url.indexOf(":");
-    let rest = url;
-    if (i > 0 && SCHEME_CHARS.test(url.slice(0, i))) rest = url.slice(i + 1);
-    if (rest.charCodeAt(0) !== 47 || rest.charCodeAt(1) !== 47) return "";
-    let delim = rest.length;
-    for (let k = 2; k < rest.length; k++) {
-      const c = rest.charCodeAt(k);
-      if (c === 47 || c === 63 || c === 35) { delim = k; break; }
+  if ((c0 >= 65 && c0 <= 90) || (c0 >= 97 && c0 <= 122)) {
+    for (i = 1; i < n; i++) {
+      const c = url.charCodeAt(i);
+      if (c === 58) { start = i + 1; break; }
+      if (!((c >= 65 && c <= 90) || (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 43 || c === 45 || c === 46)) break;
     }
-    const netloc = rest.slice(2, delim);
-    if (netloc.includes("[") !== netloc.includes("]")) return null;
-    return netloc;
   }
+  if (url.charCodeAt(start) !== 47 || url.charCodeAt(start + 1) !== 47) {
+    return /[\t\r\n]/.test(url) ? slowNetloc(url) : "";
+  }
+  let delim = n;
+  let brackets = 0;
+  for (let k = start + 2; k < n; k++) {
+    const c = url.charCodeAt(k);
+    if (c === 9 || c === 10 || c === 13) return slowNetloc(url);
+    if (c === 47 || c === 63 || c === 35) { delim = k; break; }
+    if (c === 91) brackets |= 1;
+    else if (c === 93) brackets |= 2;
+  }
+  if (brackets === 1 || brackets === 2) return null;
+  if (delim < n && /[\t\r\n]/.test(url.slice(delim))) return slowNetloc(url);
+  return url.slice(start + 2, delim);
+}
+
+function slowNetloc(url: string): string | null {
   const r = urlsplit(url);
   return r ? r.netloc : null;
 }

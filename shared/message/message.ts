@@ -90,6 +90,7 @@ export class Message {
   #source: Record<string, unknown> = {};
   #defaultSet = false;
   #defaultValue: unknown = undefined;
+  readonly #lookup: (key: string) => CompiledField | undefined;
 
   /** Build from a flat dict without validation of types beyond IntelMQ's constructor rules. */
   constructor(init?: Record<string, unknown> | Message | null, opts?: MessageOptions) {
@@ -99,6 +100,7 @@ export class Message {
     }
     this.kind = kind;
     this.harmonization = opts?.harmonization ?? getDefaultHarmonization();
+    this.#lookup = this.harmonization.lookup(kind);
     if (this.harmonization.fields(kind).size === 0) {
       throw new InvalidArgument("__type", kind.toLowerCase(), ["Event", "Message", "Report"]);
     }
@@ -122,13 +124,13 @@ export class Message {
   /** IntelMQ's construction: every key added unsanitized, retried sanitized. */
   #load(dict: Record<string, unknown>, fromWire: boolean): void {
     this.#source = dict;
-    const h = this.harmonization, kind = this.kind, m = this.#m;
+    const lookup = this.#lookup, m = this.#m;
     for (const key in dict) {
       if (key === "__type") continue;
       const value = dict[key];
       if (m.has(key)) throw new KeyExists(key);
       if (isIgnored(value)) continue;
-      const f = h.field(kind, key);
+      const f = lookup(key);
       if (!f) throw new InvalidKey(key);
       if (f.jsonDict) {
         if (this.add(key, value, { sanitize: false, raiseFailure: false }) === false) this.add(key, value);
@@ -151,7 +153,7 @@ export class Message {
   }
 
   #field(key: string): CompiledField | undefined {
-    return this.harmonization.field(this.kind, key);
+    return this.#lookup(key);
   }
 
   #isJsonDictName(key: string): boolean {
