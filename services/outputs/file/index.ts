@@ -2,9 +2,10 @@
 /**
  * File output: appends one JSON line per event to a file (IntelMQ's intelmq.bots.outputs.file.output).
  * Lines are buffered and written, then synced to disk, in flush(), which the runtime calls before
- * it acknowledges the input: nothing is acknowledged that is not on disk.
+ * it acknowledges the input: nothing is acknowledged that is not on disk. Syncs run off the main
+ * thread and are shared by the flushes waiting at the same time (group commit).
  */
-import { closeSync, fdatasyncSync, fstatSync, mkdirSync, openSync, statSync, writeSync } from "node:fs";
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, mkdirSync, openSync, statSync, writeSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { z } from "zod";
 import { defineBot, p } from "../../../shared/runtime/index.js";
@@ -75,6 +76,18 @@ function create(prm: Params, ctx: BotContext): OutputImpl {
   let pendingBytes = 0;
   const mode = prm.encoding_errors_mode;
 
+  /** Files written to since their last sync started. */
+  const dirty = new Set<OpenFile>();
+  /** Write generations: each writeAll() is one; `synced` is the last one known to be on disk. */
+  let written = 0, synced = 0;
+  let syncing: Promise<void> | null = null;
+
+  function closeFile(path: string, f: OpenFile): void {
+    if (dirty.delete(f)) fdatasyncSync(f.fd);
+    closeSync(f.fd);
+    open.delete(path);
+  }
+
   function openFile(path: string): OpenFile {
     let fd: number;
     try {
@@ -89,7 +102,7 @@ function create(prm: Params, ctx: BotContext): OutputImpl {
     open.set(path, f);
     if (open.size > MAX_OPEN) {
       const [oldest, of] = open.entries().next().value as [string, OpenFile];
-      if (!pending.has(oldest)) { closeSync(of.fd); open.delete(oldest); }
+      if (!pending.has(oldest) && !syncing) closeFile(oldest, of);
     }
     ctx.log.info({ file: path }, `File ${JSON.stringify(path)} is open.`);
     return f;
@@ -101,21 +114,37 @@ function create(prm: Params, ctx: BotContext): OutputImpl {
     if (!f) return openFile(path);
     const st = statSync(path, { throwIfNoEntry: false });
     if (st && st.ino === f.ino && st.dev === f.dev) return f;
-    closeSync(f.fd);
-    open.delete(path);
+    closeFile(path, f);
     return openFile(path);
   }
 
-  function writeAll(): void {
+  /** Writes the buffered lines to their files; returns the write generation. */
+  function writeAll(): number {
     for (const [path, lines] of pending) {
       const f = fileFor(path);
       const data = Buffer.from(lines.join(""), "utf8");
       let off = 0;
       while (off < data.length) off += writeSync(f.fd, data, off, data.length - off);
-      fdatasyncSync(f.fd);
+      dirty.add(f);
+      pending.delete(path);
     }
-    pending.clear();
     pendingBytes = 0;
+    return ++written;
+  }
+
+  /** Resolves once everything written up to generation `gen` is synced to disk. */
+  async function syncedUpTo(gen: number): Promise<void> {
+    while (synced < gen) {
+      if (syncing) { await syncing; continue; }
+      const target = written;
+      const files = [...dirty];
+      dirty.clear();
+      syncing = Promise.all(files.map((f) => new Promise<void>((res, rej) => fdatasync(f.fd, (err) => (err ? rej(err) : res())))))
+        .then(() => { synced = Math.max(synced, target); })
+        .catch((err: unknown) => { for (const f of files) dirty.add(f); throw err; })
+        .finally(() => { syncing = null; });
+      await syncing;
+    }
   }
 
   function filenameFor(event: Event): string {
@@ -146,15 +175,16 @@ function create(prm: Params, ctx: BotContext): OutputImpl {
       pendingBytes += line.length;
       if (pendingBytes >= WRITE_THROUGH) writeAll();
     },
-    flush(): void {
-      if (pending.size) writeAll();
+    async flush(): Promise<void> {
+      const gen = pending.size ? writeAll() : written;
+      await syncedUpTo(gen);
     },
-    shutdown(): void {
+    async shutdown(): Promise<void> {
       try {
         if (pending.size) writeAll();
+        if (syncing) await syncing.catch(() => undefined);
       } finally {
-        for (const f of open.values()) closeSync(f.fd);
-        open.clear();
+        for (const [path, f] of [...open]) closeFile(path, f);
       }
     },
   };
