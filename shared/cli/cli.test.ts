@@ -50,17 +50,21 @@ test("process --cases runs bot cases, keeps sessions and reports unknown modules
     { id: "b1", kind: "bot", session: "s1", continue: false, module: TAXONOMY, bot_type: "expert", parameters: params, destination_paths: ["_default"], iterations: 1, input: [ev({ "classification.type": "phishing" })] },
     { id: "b2", kind: "bot", session: "s1", continue: true, module: TAXONOMY, bot_type: "expert", parameters: params, destination_paths: ["_default"], iterations: 2, input: [ev({}), ev({ "classification.type": "test" })] },
     { id: "b3", kind: "bot", session: "s2", continue: false, module: "intelmq.bots.experts.nothing.expert", bot_type: "expert", parameters: params, destination_paths: ["_default"], iterations: 1, input: [ev({})] },
+    { id: "b4", kind: "bot", session: "s3", continue: false, module: TAXONOMY, bot_type: "expert", parameters: { ...params, error_procedure: "explode" }, destination_paths: ["_default"], iterations: 1, input: [ev({})] },
   ];
   const r = spawnSync(process.execPath, [PROCESS, "--cases"], { input: cases.map((c) => JSON.stringify(c)).join("\n") + "\n", encoding: "utf8", env: env({}) });
   assert.equal(r.status, 0, r.stderr);
   const out = lines(r.stdout);
-  assert.equal(out.length, 3, r.stdout + r.stderr);
+  assert.equal(out.length, 4, r.stdout + r.stderr);
   assert.deepEqual(out[0], { id: "b1", output: { _default: [ev({ "classification.type": "phishing", "classification.taxonomy": "fraud" })] }, dumped: 0 });
   assert.deepEqual(out[1], { id: "b2", output: { _default: [
     ev({ "classification.type": "undetermined", "classification.taxonomy": "other" }),
     ev({ "classification.type": "test", "classification.taxonomy": "test" }),
   ] }, dumped: 0 });
   assert.deepEqual(out[2], { id: "b3", error: "unsupported module intelmq.bots.experts.nothing.expert" });
+  // A bot that cannot start: an error naming the parameter.
+  assert.equal(out[3]!.id, "b4");
+  assert.match(String(out[3]!.error), /error_procedure/);
 });
 
 test("process runs a module over JSON lines from stdin (library mode)", () => {
@@ -130,6 +134,17 @@ test("intelmq-bot waits for NATS, runs, and exits 0 on SIGTERM", async () => {
       assert.equal(child.exitCode, null, stderr);
       // It stopped retrying once the server was up.
       assert.doesNotMatch(stderr.slice(before), /NATS is not reachable yet/);
+      // SIGHUP with a broken runtime.yaml: the bot says so and keeps running.
+      writeFileSync(join(dir, "etc", "runtime.yaml"), "tax-expert: [\n");
+      child.kill("SIGHUP");
+      assert.ok(await waitFor(/reload failed, keeping the running configuration/, 10000), stderr);
+      assert.equal(child.exitCode, null, stderr);
+      // SIGHUP with a good one: reloaded.
+      writeFileSync(join(dir, "etc", "runtime.yaml"), stringify({ global: { logging_level: "INFO" }, "tax-expert": { module: TAXONOMY, parameters: { destination_queues: { _default: ["other-queue"] } } } }));
+      child.kill("SIGHUP");
+      assert.ok(await waitFor(/SIGHUP: reloading runtime configuration/, 10000), stderr);
+      await new Promise((r) => setTimeout(r, 500));
+      assert.equal(child.exitCode, null, stderr);
       child.kill("SIGTERM");
       assert.equal(await exited, 0, stderr);
     } finally {
