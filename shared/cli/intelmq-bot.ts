@@ -129,7 +129,8 @@ async function main(argv: string[]): Promise<number> {
     return typeof code === "number" ? code : 0;
   } catch (err) {
     if (hasCode(err, ErrorCode.ConfigurationError)) {
-      log.error({ err }, `bot ${JSON.stringify(botId)}: ${message(err)}`);
+      const text = message(err);
+      log.error({ err }, text.includes(botId) ? text : `bot ${JSON.stringify(botId)}: ${text}`);
       return 1;
     }
     log.error({ err }, `bot ${JSON.stringify(botId)}: initialization failed: ${message(err)}`);
