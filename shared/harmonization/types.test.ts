@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+// Behaviour beyond IntelMQ's own cases; expected values are what Python/IntelMQ give.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import {
+  callTypeMethod, createHarmonization, loadHarmonization, pyFloatRepr, pyJsonDumps, pyRegex, pyRepr, sanitizeDateTime, types,
+  PyFloat,
+} from "./index.js";
+
+const san = (t: string, v: unknown) => types[t]!.sanitize(v);
+const valid = (t: string, v: unknown, s = false) => types[t]!.isValid(v, s);
+
+test("IPAddress prints addresses as Python's ipaddress", () => {
+  assert.equal(san("IPAddress", "2001:DB8::1"), "2001:db8::1");
+  assert.equal(san("IPAddress", "2001:db8:0:0:1:0:0:1"), "2001:db8::1:0:0:1");
+  assert.equal(san("IPAddress", "::ffff:192.0.2.1"), "::ffff:c000:201");
+  assert.equal(san("IPAddress", "42540766411282592856903984951653826561"), "2001:db8::1");
+  assert.equal(san("IPAddress", "1:0:0:2:0:0:0:3"), "1:0:0:2::3");
+  assert.equal(san("IPAddress", "1:0:1:0:1:0:1:0"), "1:0:1:0:1:0:1:0");
+  assert.equal(san("IPAddress", "0:0:0:0:0:0:0:1/128"), "::1");
+  assert.equal(san("IPAddress", "192.0.2.1/32"), "192.0.2.1");
+  assert.equal(san("IPAddress", "192.0.2.1/31"), null);
+  assert.equal(san("IPAddress", 3221225985), "192.0.2.1");
+  assert.equal(valid("IPAddress", "0.0.0.0"), false);
+  assert.equal(valid("IPAddress", "0.0.0.0", true), false);
+  assert.equal(valid("IPAddress", "01.2.3.4"), false);
+  assert.equal(valid("IPAddress", "2001:DB8::1"), true);
+  assert.equal(valid("IPAddress", "1.2.3"), false);
+  assert.equal(valid("IPAddress", "1::2::3"), false);
+  assert.equal(callTypeMethod("IPAddress", "to_int", { value: "192.0.2.1" }), 3221225985);
+  assert.equal(callTypeMethod("IPAddress", "version", { value: "::1" }), 6);
+  assert.equal(callTypeMethod("IPAddress", "to_reverse", { ip_addr: "192.0.2.1" }), "1.2.0.192.in-addr.arpa.");
+});
+
+test("IPNetwork", () => {
+  assert.equal(san("IPNetwork", "192.0.2.1/24"), "192.0.2.0/24");
+  assert.equal(san("IPNetwork", "192.0.2.0/255.255.255.0"), "192.0.2.0/24");
+  assert.equal(san("IPNetwork", "10.0.0.0/0.0.0.255"), "10.0.0.0/24");
+  assert.equal(san("IPNetwork", "2001:DB8::1/32"), "2001:db8::/32");
+  assert.equal(san("IPNetwork", "192.0.2.1"), "192.0.2.1/32");
+  assert.equal(valid("IPNetwork", "192.0.2.1/24"), false);
+});
+
+test("FQDN and URL", () => {
+  assert.equal(san("FQDN", "ö1.at"), "xn--1-0ga.at");
+  assert.equal(san("FQDN", "Bücher.EXAMPLE."), "xn--bcher-kva.example");
+  assert.equal(valid("FQDN", "xn--1-0ga.at"), true);
+  assert.equal(valid("FQDN", "1.2.3.4"), false);
+  assert.equal(valid("FQDN", "a..b"), false);
+  assert.equal(valid("FQDN", "example.com/x"), false);
+  assert.equal(valid("FQDN", `${"a".repeat(64)}.com`), false);
+  assert.equal(san("URL", "hxxp://example.com/a"), "http://example.com/a");
+  assert.equal(san("URL", "file:///etc/hosts"), "file://localhost/etc/hosts");
+  assert.equal(san("URL", "example.com/a"), null);
+  assert.equal(valid("URL", "http://[::1"), false);
+  assert.equal(valid("URL", "//example.com"), true);
+  assert.equal(valid("URL", "http:/example.com"), false);
+  assert.equal(callTypeMethod("URL", "to_domain_name", { url: "http://example.com:80/x" }), "example.com:80");
+  assert.equal(callTypeMethod("URL", "to_domain_name", { url: "http://192.0.2.1/x" }), null);
+});
+
+test("numbers, booleans, enumerations", () => {
+  assert.equal(san("Integer", " 12 "), 12);
+  assert.equal(san("Integer", "1_000"), 1000);
+  assert.equal(san("Integer", "1.5"), null);
+  assert.equal(san("Integer", 3.9), 3);
+  assert.equal(san("ASN", "AS64496"), 64496);
+  assert.equal(san("ASN", "as0"), null);
+  assert.equal(san("Float", "1"), 1);
+  assert.equal(san("Float", " -31.e-2"), -0.31);
+  assert.equal(san("Accuracy", true), 100);
+  assert.equal(san("Accuracy", 101), null);
+  assert.equal(valid("Accuracy", false), true);
+  assert.equal(san("Boolean", " TRUE "), true);
+  assert.equal(san("Boolean", 2), null);
+  assert.equal(san("TLP", "tlp:yellow"), "AMBER");
+  assert.equal(san("Registry", "ripencc"), "RIPE");
+  assert.equal(san("ClassificationType", "C&C"), "c2-server");
+  assert.equal(san("ClassificationTaxonomy", "Malicious Code"), "malicious-code");
+  assert.equal(san("String", 5), "5");
+  assert.equal(san("String", 0), null);
+  assert.equal(san("LowercaseString", 5), null);
+  assert.equal(valid("LowercaseString", 5, true), true);
+  assert.equal(san("JSON", { b: 1, a: "ü" }), '{"a": "\\u00fc", "b": 1}');
+  assert.equal(san("JSONDict", "{}"), '"{}"');
+  assert.equal(valid("JSONDict", { a: 1 }, true), true);
+  assert.equal(san("Base64", "lorem ipsum"), "bG9yZW0gaXBzdW0=");
+  assert.equal(valid("Base64", "bG9yZW0gaXBzdW0="), true);
+  assert.equal(valid("Base64", "bG9y ZW0g\naXBzdW0="), true);
+  assert.equal(valid("Base64", "foobar"), false);
+});
+
+test("DateTime converters", () => {
+  const c = (value: unknown, format: string) => callTypeMethod("DateTime", "convert", { value, format });
+  assert.equal(c("1441008970123", "epoch_millis"), "2015-08-31T08:16:10+00:00");
+  assert.equal(c("144100897012", "epoch_millis"), "2015-08-31T08:16:10+00:00");
+  assert.equal(c(1441008970.5, "timestamp"), "2015-08-31T08:16:10.500000+00:00");
+  assert.equal(c("2019-07-01 15:15:15 +0200", "from_format|%Y-%m-%d %H:%M:%S %z"), "2019-07-01T13:15:15+00:00");
+  assert.equal(c("Jul 01 2019 03:15:15 PM", "from_format|%b %d %Y %I:%M:%S %p"), "2019-07-01T15:15:15+00:00");
+  assert.equal(c("2019-07-01T15:15:15+00:00", "utc_isoformat"), "2019-07-01T15:15:15+00:00");
+  assert.throws(() => c("2019-07-01 15:15:15", "utc_isoformat"), (e: { intelmqName?: string }) => e.intelmqName === "ValueError");
+  assert.throws(() => c("x", "nope"), (e: { intelmqName?: string }) => e.intelmqName === "KeyError");
+  assert.throws(() => c("31-02-2019", "from_format|%d-%m-%Y"), (e: { intelmqName?: string }) => e.intelmqName === "ValueError");
+  assert.match(callTypeMethod("DateTime", "generate_datetime_now", {}) as string, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00$/);
+});
+
+test("DateTime sanitize: the formats feeds use", () => {
+  const cases: [string, string | null][] = [
+    ["2019-07-01T15:15:15+00:00", "2019-07-01T15:15:15+00:00"],
+    ["2019-07-01T15:15:15.123+00:00", "2019-07-01T15:15:15.123+00:00"],
+    ["2019-07-01 15:15:15", "2019-07-01T15:15:15+00:00"],
+    ["2019-07-01T15:15:15Z", "2019-07-01T15:15:15+00:00"],
+    ["2019-07-01T15:15:15.5Z", "2019-07-01T15:15:15.500000+00:00"],
+    ["2019-07-01T15:15:15+02:00", "2019-07-01T13:15:15+00:00"],
+    ["2019-07-01T15:15:15-0130", "2019-07-01T16:45:15+00:00"],
+    ["2019-07-01", "2019-07-01T00:00:00+00:00"],
+    ["Tue, 01 Jul 2019 15:15:15 +0200", "2019-07-01T13:15:15+00:00"],
+    ["01 Jul 2019 15:15:15 GMT", "2019-07-01T15:15:15+00:00"],
+    ["Jul 1 2019 3:15 PM", "2019-07-01T15:15:00+00:00"],
+    ["July 1, 2019, 15:15", "2019-07-01T15:15:00+00:00"],
+    ["07/01/2019 15:15:15", "2019-07-01T15:15:15+00:00"],
+    ["2019/07/01 15:15", "2019-07-01T15:15:00+00:00"],
+    ["20190701T151515Z", "2019-07-01T15:15:15+00:00"],
+    ["20190701", "2019-07-01T00:00:00+00:00"],
+    ["Mon Jul  1 15:15:15 UTC 2019", "2019-07-01T15:15:15+00:00"],
+    ["2019-07-01 15:15:15 CET", "2019-07-01T15:15:15+00:00"],
+    ["1441008970", "2015-08-31T08:16:10+00:00"],
+    ["not a date", null],
+    ["", null],
+  ];
+  for (const [input, want] of cases) assert.equal(sanitizeDateTime(input), want, input);
+  assert.equal(valid("DateTime", "2019-07-01t15:15:15+00:00"), true);
+  assert.equal(valid("DateTime", "2019-02-30T15:15:15+00:00"), false);
+  assert.equal(valid("DateTime", "2019-07-01T15:15:15Z"), false);
+  assert.equal(valid("DateTime", 1441008970, true), false);
+});
+
+test("Python repr and json.dumps", () => {
+  const floats: [number, string][] = [[1e16, "1e+16"], [1e-5, "1e-05"], [0.1, "0.1"], [123, "123.0"], [1.5e-7, "1.5e-07"],
+    [12345678901234567890, "1.2345678901234567e+19"], [1e22, "1e+22"], [0.0001, "0.0001"], [123456789.123, "123456789.123"],
+    [-2.5, "-2.5"], [1e15, "1000000000000000.0"], [9999999999999998, "9999999999999998.0"]];
+  for (const [f, r] of floats) assert.equal(pyFloatRepr(f), r, r);
+  const strs: [string, string][] = [["it's", `"it's"`], ['a"b', `'a"b'`], [`it's "x"`, `'it\\'s "x"'`], ["\n\t\x01", "'\\n\\t\\x01'"],
+    ["ü", "'ü'"], ["\u200b", "'\\u200b'"], ["\u{1F600}", "'\u{1F600}'"], ["\x7f\x80\xa0", "'\\x7f\\x80\\xa0'"], ["a\\b", "'a\\\\b'"],
+    ["\u2028", "'\\u2028'"], ["\ud800", "'\\ud800'"]];
+  for (const [s, r] of strs) assert.equal(pyRepr(s), r, r);
+  assert.equal(pyRepr([1, "a", null, true, 2.5, { k: new PyFloat(1) }]), "[1, 'a', None, True, 2.5, {'k': 1.0}]");
+  assert.equal(pyJsonDumps({ b: 1, a: [new PyFloat(1), "ü", null] }, { sortKeys: true, ensureAscii: false }), '{"a": [1.0, "ü", null], "b": 1}');
+  assert.equal(pyJsonDumps({ x: "ü\u2028" }), '{"x": "\\u00fc\\u2028"}');
+});
+
+test("pyRegex keeps Python's meaning", () => {
+  assert.equal(pyRegex("^.*[^\\.]$").test("abc\n"), true);
+  assert.equal(pyRegex("^a$").test("a\n"), true);
+  assert.equal(pyRegex("^a\\Z").test("a\n"), false);
+  assert.equal(pyRegex("(?P<x>a)(?P=x)").test("aa"), true);
+  assert.equal(pyRegex("^(ip|tcp)$", true).test("TCP"), true);
+});
+
+test("field table: length, regex and iregex, extra sub-keys, custom tables", () => {
+  const h = loadHarmonization();
+  assert.equal(h, loadHarmonization(), "cached per path");
+  assert.equal(h.fields("Event").size, 82);
+  assert.equal(h.fields("Report").size, 10);
+  assert.equal(h.check("Event", "source.port", "80", true), 80);
+  assert.throws(() => h.check("Event", "source.port", 123456, false), (e: { intelmqName?: string }) => e.intelmqName === "InvalidValue");
+  assert.throws(() => h.check("Event", "protocol.transport", "foo", true), (e: { intelmqName?: string }) => e.intelmqName === "InvalidValue");
+  assert.equal(h.check("Event", "protocol.transport", "TCP", true), "tcp");
+  assert.throws(() => h.check("Event", "source.fqdn", "example.com.", false), (e: { intelmqName?: string }) => e.intelmqName === "InvalidValue");
+  assert.throws(() => h.check("Event", "event_hash", "das f78", false), (e: { intelmqName?: string }) => e.intelmqName === "InvalidValue");
+  assert.deepEqual(h.check("Event", "extra.anything", { a: [1] }, false), { a: [1] });
+  assert.throws(() => h.check("Event", "source.ip.x", "1", false), (e: { intelmqName?: string }) => e.intelmqName === "InvalidKey");
+  assert.throws(() => h.check("Report", "source.ip", "192.0.2.1", false), (e: { intelmqName?: string }) => e.intelmqName === "InvalidKey");
+  const custom = createHarmonization({ event: { "foo.bar": { type: "Integer", description: "x" } } });
+  assert.equal(custom.check("Event", "foo.bar", "5", true), 5);
+  assert.throws(() => createHarmonization({ event: { "foo..bar": { type: "String" } } }), (e: { intelmqName?: string }) => e.intelmqName === "InvalidKey");
+});
