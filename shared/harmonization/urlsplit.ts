@@ -84,7 +84,7 @@ export function netlocOf(url: string): string | null {
     else if (c === 93) brackets |= 2;
   }
   if (brackets === 1 || brackets === 2) return null;
-  if (delim < n && /[\t\r\n]/.test(url.slice(delim))) return slowNetloc(url);
+  // tab/CR/LF after the netloc do not change it
   return url.slice(start + 2, delim);
 }
 

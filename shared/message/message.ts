@@ -80,6 +80,8 @@ function hasLength(v: unknown): number | null {
 }
 
 const SEP = Buffer.from([0xc0]);
+/** Harmonizations already known to define a kind (checked once, not per message). */
+const checked = new WeakMap<Harmonization, Set<MessageKind>>();
 
 /** A flat IntelMQ message: dotted keys, `extra.*` sub-keys holding any JSON value. */
 export class Message {
@@ -99,10 +101,12 @@ export class Message {
       throw new InvalidArgument("__type", "message", ["Event", "Message", "Report"]);
     }
     this.kind = kind;
-    this.harmonization = opts?.harmonization ?? getDefaultHarmonization();
-    this.#lookup = this.harmonization.lookup(kind);
-    if (this.harmonization.fields(kind).size === 0) {
-      throw new InvalidArgument("__type", kind.toLowerCase(), ["Event", "Message", "Report"]);
+    const h = (this.harmonization = opts?.harmonization ?? getDefaultHarmonization());
+    this.#lookup = h.lookup(kind);
+    if (!checked.has(h) || !checked.get(h)!.has(kind)) {
+      if (h.fields(kind).size === 0) throw new InvalidArgument("__type", kind.toLowerCase(), ["Event", "Message", "Report"]);
+      if (!checked.has(h)) checked.set(h, new Set());
+      checked.get(h)!.add(kind);
     }
     if (init instanceof Message) {
       if (kind === "Report" && init.kind === "Event") {
