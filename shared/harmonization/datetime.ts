@@ -304,13 +304,7 @@ export function parseFuzzy(input: string): UtcTime | null {
     return fromFields(+iso[1]!, +iso[2]!, +iso[3]!, iso[4] ? +iso[4] : 0, iso[5] ? +iso[5] : 0,
       iso[6] ? +iso[6] : 0, iso[7] ? fracToMicro(iso[7]) : 0, off);
   }
-  // Unix epoch seconds (10 digits) or milliseconds (13 digits), which dateutil rejects
-  const ep = /^(\d{10})(?:\.(\d{1,6}))?$|^(\d{13})$/.exec(s);
-  if (ep) {
-    if (ep[3]) { const ms = +ep[3]; return { ms, us: 0 }; }
-    const micro = ep[2] ? fracToMicro(ep[2]) : 0;
-    return { ms: +ep[1]! * 1000 + Math.floor(micro / 1000), us: micro % 1000 };
-  }
+  // Bare epochs are rejected as dateutil does: feeds with epochs name a converter (time_format).
   return tokenParse(s);
 }
 

@@ -124,7 +124,7 @@ test("DateTime sanitize: the formats feeds use", () => {
     ["20190701", "2019-07-01T00:00:00+00:00"],
     ["Mon Jul  1 15:15:15 UTC 2019", "2019-07-01T15:15:15+00:00"],
     ["2019-07-01 15:15:15 CET", "2019-07-01T15:15:15+00:00"],
-    ["1441008970", "2015-08-31T08:16:10+00:00"],
+    ["1441008970", null], // dateutil rejects bare epochs; feeds name a converter instead
     ["not a date", null],
     ["", null],
   ];
