@@ -118,9 +118,9 @@ describe("pipeline on JetStream", { timeout: 600_000 }, () => {
       await waitFor(() => countLines(join(p.root, out)) > 1_000, 120_000, "the first events in the output");
       const before = countLines(join(p.root, out));
       assert.ok(before < 40_000, "the outage happens while events flow");
-      await nats.stop();
+      await nats.stop({ keepStore: true });
       await sleep(5_000);
-      await nats.start();
+      await nats.restart();
       await injecting;
       await settle(p, join(p.root, out));
       assertExactlyOnce(join(p.root, out));

@@ -88,14 +88,14 @@ function ownInterval(prm: { rate_limit: number }, ctx: BotContext): number {
 }
 
 function create(prm: Params, ctx: BotContext): CollectorImpl {
-  const st = statSync(prm.path, { throwIfNoEntry: false });
+  const dir = resolve(ctx.rootDir, prm.path); // a relative path is relative to INTELMQ_ROOT_DIR
+  const st = statSync(dir, { throwIfNoEntry: false });
   if (!st || !st.isDirectory()) throw new InvalidArgument("path", prm.path, "directory");
   if (!prm.postfix) {
     ctx.log.warn(`No file extension was set. The collector will read all files in ${prm.path}.`);
     if (prm.delete_file) throw new ConfigurationError("file collector", `delete_file with an empty postfix would delete all files in ${prm.path}`);
   }
   const match = fnmatchRegex("*" + (prm.postfix ?? ""));
-  const dir = resolve(prm.path);
   const interval = ownInterval(prm, ctx);
   let lastRound = 0;
 

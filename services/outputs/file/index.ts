@@ -68,7 +68,7 @@ function create(prm: Params, ctx: BotContext): OutputImpl {
   const resolve = (file: string): string => {
     let f = file;
     if (f === INTELMQ_ROOT || f.startsWith(INTELMQ_ROOT + "/")) f = join(ctx.rootDir, f.slice(INTELMQ_ROOT.length));
-    return isAbsolute(f) ? f : join(process.cwd(), f);
+    return isAbsolute(f) ? f : join(ctx.rootDir, f); // relative to INTELMQ_ROOT_DIR, as every path of ours
   };
   const fixed = prm.format_filename ? null : resolve(prm.file);
   const open = new Map<string, OpenFile>();
