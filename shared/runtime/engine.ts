@@ -469,6 +469,11 @@ export class BotRunner extends EventEmitter implements BotHandle {
     if (dicts.length === 0) this.#log.warn("Empty message received. Some previous bot sent invalid data.");
     const defaultType = this.#def.kind === "parser" ? "Report" : "Event";
     const redelivered = d.deliveryCount > 1;
+    // Experts work on the events of one envelope concurrently (a deduplicator waits on its
+    // cache for each); each event keeps its own outputs, merged below in input order.
+    const concurrent = this.#def.kind === "expert" && dicts.length > 1;
+    const pending: Promise<Step>[] = [];
+    const perEvent: Map<string, Message[]>[] = [];
     for (let i = 0; i < dicts.length; i++) {
       const dict = dicts[i]!;
       let msg: Message;
@@ -484,9 +489,27 @@ export class BotRunner extends EventEmitter implements BotHandle {
         this.#dumpOrWarn(dumps, tracebackLines(err), Buffer.from(pythonJsonDumps(rest), "utf8").toString("base64"), true);
         continue;
       }
-      const step = await this.#processWithRetries(msg, { origin: `${d.queue}:${d.seq}:${i}`, redelivered }, out, dumps, d);
+      const meta = { origin: `${d.queue}:${d.seq}:${i}`, redelivered };
+      if (concurrent) {
+        const own = new Map<string, Message[]>();
+        perEvent.push(own);
+        pending.push(this.#processWithRetries(msg, meta, own, dumps, d));
+        continue;
+      }
+      const step = await this.#processWithRetries(msg, meta, out, dumps, d);
       if (step === "stop") return { kind: "stop" };
       if (step === "aborted") return { kind: "aborted" };
+    }
+    if (concurrent) {
+      const steps = await Promise.all(pending);
+      if (steps.includes("stop")) return { kind: "stop" };
+      if (steps.includes("aborted")) return { kind: "aborted" };
+      for (const own of perEvent) {
+        for (const [path, msgs] of own) {
+          const list = out.get(path);
+          if (list) list.push(...msgs); else out.set(path, msgs);
+        }
+      }
     }
     if (this.#def.kind === "output") {
       const impl = this.#impl as OutputImpl;

@@ -138,3 +138,9 @@ test("redactParams hides every key containing password or token, nested too", ()
     { a: 1, db_password: "HIDDEN", nested: { Token: "HIDDEN", list: [{ password: "HIDDEN" }] }, none_password: null },
   );
 });
+
+test("a bot's runtimeDefaults apply below the configuration", () => {
+  const def = { kind: "collector" as const, params: z.object({}), runtimeDefaults: { rate_limit: 3600 } };
+  assert.equal(resolveParams(def, "c", {}).runtime.rate_limit, 3600);
+  assert.equal(resolveParams(def, "c", { rate_limit: "60" }).runtime.rate_limit, 60);
+});

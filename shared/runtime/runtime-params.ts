@@ -129,9 +129,9 @@ function pick(raw: Record<string, unknown>, keys: Iterable<string>): Record<stri
  * ConfigurationError naming the bot id, the parameter and what is wrong.
  */
 export function resolveParams<S extends z.ZodType>(
-  def: Pick<BotDefinition<BotKind, S>, "params" | "kind">, botId: string, raw: Record<string, unknown>,
+  def: Pick<BotDefinition<BotKind, S>, "params" | "kind" | "runtimeDefaults">, botId: string, raw: Record<string, unknown>,
 ): ResolvedParams<z.infer<S>> {
-  const rt = runtimeParamsSchema.safeParse(pick(raw, RUNTIME_KEYS));
+  const rt = runtimeParamsSchema.safeParse({ ...def.runtimeDefaults, ...pick(raw, RUNTIME_KEYS) });
   if (!rt.success) throw configError(botId, rt.error.issues);
   const runtime: RuntimeParams = { ...rt.data, source_queue: rt.data.source_queue ?? `${botId}-queue` };
 

@@ -93,6 +93,8 @@ export interface BotDefinition<K extends BotKind = BotKind, S extends z.ZodType 
   readonly description: string;
   /** The only declaration of the bot's own parameters. */
   readonly params: S;
+  /** The bot's own defaults of runtime parameters (IntelMQ's class attributes), e.g. rate_limit 3600. */
+  readonly runtimeDefaults?: Partial<RuntimeParams>;
   create(params: z.infer<S>, ctx: BotContext): ImplByKind[K] | Promise<ImplByKind[K]>;
 }
 

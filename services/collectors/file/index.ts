@@ -19,7 +19,6 @@ export const params = z.object({
   chunk_size: p.int().pipe(z.number().int().positive()).nullable().default(null)
     .describe("Split files into reports of at most this many bytes, at line ends; null: one report per file"),
   chunk_replicate_header: p.bool().default(true).describe("With chunk_size: repeat the file's first line at the start of every chunk"),
-  rate_limit: p.int().default(300).describe("Seconds between two collection rounds"),
 }).strict();
 
 export type Params = z.infer<typeof params>;
@@ -79,14 +78,6 @@ function readWhole(path: string): Buffer {
   }
 }
 
-/**
- * Seconds this bot must wait between rounds itself: the runtime applies only a rate_limit that is
- * configured, so IntelMQ's class default (declared in our schema) is enforced here when none is.
- */
-function ownInterval(prm: { rate_limit: number }, ctx: BotContext): number {
-  return ctx.testing || ctx.runtime.rate_limit === prm.rate_limit ? 0 : prm.rate_limit;
-}
-
 function create(prm: Params, ctx: BotContext): CollectorImpl {
   const dir = resolve(ctx.rootDir, prm.path); // a relative path is relative to INTELMQ_ROOT_DIR
   const st = statSync(dir, { throwIfNoEntry: false });
@@ -96,8 +87,6 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
     if (prm.delete_file) throw new ConfigurationError("file collector", `delete_file with an empty postfix would delete all files in ${prm.path}`);
   }
   const match = fnmatchRegex("*" + (prm.postfix ?? ""));
-  const interval = ownInterval(prm, ctx);
-  let lastRound = 0;
 
   function* reportsOf(path: string, name: string): Generator<Report> {
     const data = readWhole(path);
@@ -126,8 +115,6 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
 
   return {
     *collect(): Iterable<Report> {
-      if (interval && Date.now() - lastRound < interval * 1000) return;
-      lastRound = Date.now();
       if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return;
       for (const name of readdirSync(dir).sort()) {
         if (!match.test(name)) continue;
@@ -155,5 +142,6 @@ export default defineBot({
   intelmq: "intelmq.bots.collectors.file.collector_file",
   description: "Read files matching a postfix from a directory into reports",
   params,
+  runtimeDefaults: { rate_limit: 300 }, // IntelMQ: the file collector reads its directory every 5 minutes
   create,
 });

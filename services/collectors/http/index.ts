@@ -36,7 +36,6 @@ export const params = z.object({
   http_max_size: p.int().pipe(z.number().int().positive()).default(DEFAULT_MAX_SIZE)
     .describe("Largest download (and extracted content) in bytes; larger downloads are aborted with an error"),
   ssl_client_cert: z.string().nullable().default(null).describe("Alias of ssl_client_certificate (IntelMQ's HTTP mixin name)"),
-  rate_limit: p.int().default(3600).describe("Seconds between two downloads"),
   verify_pgp_signatures: p.bool().default(false).describe("PGP signature verification: not supported; true stops the bot at start"),
   signature_url: z.string().nullable().default(null).describe("URL of the PGP signature (unused: no PGP support)"),
   signature_url_formatting: formatting.nullable().default(false).describe("Formatting of signature_url (unused: no PGP support)"),
@@ -69,14 +68,6 @@ const RETRYABLE = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT",
 function charsetOf(contentType: string | undefined): string | null {
   const m = contentType ? /charset\s*=\s*"?([^";\s]+)/i.exec(contentType) : null;
   return m ? m[1]!.toLowerCase() : null;
-}
-
-/**
- * Seconds this bot must wait between rounds itself: the runtime applies only a rate_limit that is
- * configured, so IntelMQ's class default (declared in our schema) is enforced here when none is.
- */
-function ownInterval(prm: { rate_limit: number }, ctx: BotContext): number {
-  return ctx.testing || ctx.runtime.rate_limit === prm.rate_limit ? 0 : prm.rate_limit;
 }
 
 function create(prm: Params, ctx: BotContext): CollectorImpl {
@@ -121,8 +112,6 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
   const maxSize = prm.http_max_size;
   const limits = { maxOutput: maxSize };
   const tries = Math.max(1, prm.http_timeout_max_tries);
-  const interval = ownInterval(prm, ctx);
-  let lastRound = 0;
 
   async function download(url: string): Promise<{ body: Buffer; contentType: string | undefined }> {
     for (let attempt = 1; ; attempt++) {
@@ -191,8 +180,6 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
 
   return {
     async *collect(): AsyncIterable<Report> {
-      if (interval && Date.now() - lastRound < interval * 1000) return;
-      lastRound = Date.now();
       const url = prm.http_url_formatting ? formatUrl(prm.http_url, prm.http_url_formatting) : prm.http_url;
       ctx.log.info(`Downloading report from ${JSON.stringify(url)}.`);
       const { body, contentType } = await download(url);
@@ -233,5 +220,6 @@ export default defineBot({
   intelmq: "intelmq.bots.collectors.http.collector_http",
   description: "Download a URL into reports, optionally extracting zip, tar(.gz) and gzip archives",
   params,
+  runtimeDefaults: { rate_limit: 3600 }, // IntelMQ: the HTTP collector fetches hourly
   create,
 });
