@@ -33,14 +33,25 @@ export default defineBot({
       filterType: prm.filter_type,
     };
     const cache = prm.bypass ? null : await ctx.cache(DEDUP_BUCKET, prm.redis_cache_ttl);
+    const mine = new OwnWrites(prm.redis_cache_ttl * 1000);
     return {
       async process(event, meta) {
         if (cache === null) return event;
         const hash = event.hash(hashOpts);
+        // A hash this instance wrote itself is answered without a round trip to the shared cache.
+        const known = mine.get(hash);
+        if (known !== undefined) {
+          if (known === meta.origin) return event;
+          ctx.log.debug("Dropped message.");
+          return null;
+        }
         // The value is the event's origin, stable across redeliveries: after a crash between
         // storing the hash and acknowledging the input, the redelivered input finds its own
         // origin and is forwarded again instead of being lost as a "duplicate" of itself.
-        if (await cache.create(hash, meta.origin)) return event;
+        if (await cache.create(hash, meta.origin)) {
+          mine.set(hash, meta.origin);
+          return event;
+        }
         if ((await cache.get(hash)) === meta.origin) return event;
         ctx.log.debug("Dropped message.");
         return null;
@@ -48,3 +59,30 @@ export default defineBot({
     };
   },
 });
+
+/**
+ * The hashes this instance created in the shared cache, with their origins, for at most the
+ * cache's TTL (counted from our own write, so never longer than the shared entry lives) and at
+ * most MAX_OWN entries (the oldest go first). Only our own writes are kept: an entry learned
+ * from another instance has an unknown age.
+ */
+const MAX_OWN = 500_000;
+class OwnWrites {
+  readonly #entries = new Map<string, { origin: string; until: number }>();
+  constructor(readonly ttlMs: number) {}
+
+  get(hash: string): string | undefined {
+    const e = this.#entries.get(hash);
+    if (!e) return undefined;
+    if (this.ttlMs > 0 && e.until <= Date.now()) {
+      this.#entries.delete(hash);
+      return undefined;
+    }
+    return e.origin;
+  }
+
+  set(hash: string, origin: string): void {
+    if (this.#entries.size >= MAX_OWN) this.#entries.delete(this.#entries.keys().next().value!);
+    this.#entries.set(hash, { origin, until: Date.now() + this.ttlMs });
+  }
+}
