@@ -644,7 +644,8 @@ class JsSubscription implements Subscription {
     if (this.#stopped) return;
     this.#stopped = true;
     this.broker.unsubscribed(this);
-    await this.messages.close();
+    // close() resolves only once a reader has drained the client's buffer: do not wait for it.
+    this.messages.close().catch(() => undefined);
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Delivery> {

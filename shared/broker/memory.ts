@@ -158,7 +158,10 @@ export class MemoryBroker implements Broker {
         if (delayMs && delayMs > 0) {
           const t = setTimeout(() => {
             q.delayed.delete(msg);
-            if (!msg.gone) this.#requeue(q, msg);
+            if (!msg.gone && this.#state === "connected") {
+              this.#requeue(q, msg);
+              this.#dispatch(q);
+            }
           }, delayMs);
           t.unref?.();
           q.delayed.set(msg, t);

@@ -1,0 +1,330 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/** One behavioural suite, run against the memory broker and the JetStream broker alike. */
+import assert from "node:assert/strict";
+import { after, before, describe, test } from "node:test";
+import { hasCode, ErrorCode } from "../errors/index.js";
+import { startNatsServer, type NatsServer } from "../../test/helpers/nats-server.js";
+import { connectJetStream, MemoryBroker, type Broker, type Delivery, type Subscription } from "./index.js";
+
+const enc = (s: string) => new TextEncoder().encode(s);
+const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+// A next() still pending after a timeout: the following take() continues with it.
+const dangling = new WeakMap<AsyncIterator<Delivery>, Promise<IteratorResult<Delivery>>>();
+
+/** The next n deliveries of an iterator, failing after ms. */
+export async function take(it: AsyncIterator<Delivery>, n: number, ms = 10000): Promise<Delivery[]> {
+  const out: Delivery[] = [];
+  const deadline = Date.now() + ms;
+  while (out.length < n) {
+    const left = deadline - Date.now();
+    if (left <= 0) throw new Error(`timed out after ${out.length} of ${n} deliveries`);
+    let timer: NodeJS.Timeout | undefined;
+    const next = dangling.get(it) ?? it.next();
+    dangling.delete(it);
+    const r = await Promise.race([
+      next,
+      new Promise<"timeout">((res) => { timer = setTimeout(() => res("timeout"), left); }),
+    ]);
+    clearTimeout(timer);
+    if (r === "timeout") {
+      dangling.set(it, next);
+      throw new Error(`timed out after ${out.length} of ${n} deliveries`);
+    }
+    if (r.done) throw new Error(`iteration ended after ${out.length} of ${n} deliveries`);
+    out.push(r.value);
+  }
+  return out;
+}
+
+/** Poll until fn() is true. */
+export async function until(fn: () => Promise<boolean> | boolean, ms = 10000, what = "condition"): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(25);
+  }
+}
+
+interface Fixture {
+  /** A broker for the test (the same or a new connection to the same store). */
+  broker(): Promise<Broker>;
+}
+
+let counter = 0;
+const qname = (base: string) => `${base}-${process.pid}-${++counter}-queue`;
+
+function behaviour(kind: string, setup: () => Promise<Fixture>, teardown: () => Promise<void>): void {
+  describe(`broker behaviour (${kind})`, () => {
+    let fx: Fixture;
+    before(async () => { fx = await setup(); });
+    after(teardown);
+
+    test("publish, consume in order, ack", async () => {
+      const b = await fx.broker();
+      const q = qname("order");
+      await b.ensureQueue(q);
+      for (let i = 0; i < 5; i++) await b.publish(q, enc(`m${i}`), { headers: { "X-N": String(i) } });
+      assert.equal(await b.depth(q), 5);
+      const sub = await b.consume(q, { maxInFlight: 10 });
+      const it = sub[Symbol.asyncIterator]();
+      const got = await take(it, 5);
+      assert.deepEqual(got.map((d) => dec(d.data)), ["m0", "m1", "m2", "m3", "m4"]);
+      assert.deepEqual(got.map((d) => d.headers["X-N"]), ["0", "1", "2", "3", "4"]);
+      assert.ok(got.every((d) => d.deliveryCount === 1 && d.queue === q));
+      for (let i = 1; i < got.length; i++) assert.ok(got[i]!.seq > got[i - 1]!.seq, "sequences increase");
+      assert.equal(await b.depth(q), 5, "held deliveries count in the depth");
+      await Promise.all(got.map((d) => d.ack()));
+      await until(async () => (await b.depth(q)) === 0, 5000, "depth 0");
+      await sub.stop();
+    });
+
+    test("nak redelivers the same message with deliveryCount 2", async () => {
+      const b = await fx.broker();
+      const q = qname("nak");
+      await b.publish(q, enc("again"));
+      const sub = await b.consume(q);
+      const it = sub[Symbol.asyncIterator]();
+      const [first] = await take(it, 1);
+      assert.equal(first!.deliveryCount, 1);
+      first!.nak();
+      const [second] = await take(it, 1);
+      assert.equal(second!.seq, first!.seq);
+      assert.equal(second!.deliveryCount, 2);
+      assert.equal(dec(second!.data), "again");
+      await second!.ack();
+      await until(async () => (await b.depth(q)) === 0, 5000, "depth 0");
+      await sub.stop();
+    });
+
+    test("nak with a delay redelivers later; term never redelivers", async () => {
+      const b = await fx.broker();
+      const q = qname("delay");
+      await b.publish(q, enc("late"));
+      await b.publish(q, enc("dead"));
+      const sub = await b.consume(q);
+      const it = sub[Symbol.asyncIterator]();
+      const [late, dead] = await take(it, 2);
+      late!.nak(300);
+      dead!.term();
+      const [again] = await take(it, 1);
+      assert.equal(dec(again!.data), "late");
+      assert.equal(again!.deliveryCount, 2);
+      await again!.ack();
+      await until(async () => (await b.depth(q)) === 0, 5000, "depth 0");
+      await sub.stop();
+    });
+
+    test("a repeated msgId within the window is dropped", async () => {
+      const b = await fx.broker();
+      const q = qname("dedup");
+      await b.publish(q, enc("one"), { msgId: "src:1:_default:x:0" });
+      await b.publish(q, enc("one again"), { msgId: "src:1:_default:x:0" });
+      await b.publish(q, enc("two"), { msgId: "src:2:_default:x:0" });
+      assert.equal(await b.depth(q), 2);
+      const sub = await b.consume(q);
+      const got = await take(sub[Symbol.asyncIterator](), 2);
+      assert.deepEqual(got.map((d) => dec(d.data)), ["one", "two"]);
+      await Promise.all(got.map((d) => d.ack()));
+      await sub.stop();
+    });
+
+    test("two subscribers on one queue split the messages, none delivered to both", async () => {
+      const b1 = await fx.broker();
+      const b2 = await fx.broker();
+      const q = qname("split");
+      await b1.ensureQueue(q);
+      const n = 200;
+      const seen = [new Set<string>(), new Set<string>()];
+      const all = new Set<string>();
+      let dupes = 0;
+      const run = async (sub: Subscription, mine: Set<string>) => {
+        for await (const d of sub) {
+          const s = dec(d.data);
+          if (all.has(s)) dupes++;
+          all.add(s);
+          mine.add(s);
+          await sleep(1); // slow enough that both take turns
+          await d.ack();
+          if (all.size >= n) break;
+        }
+      };
+      const s1 = await b1.consume(q, { maxInFlight: 5 });
+      const s2 = await b2.consume(q, { maxInFlight: 5 });
+      const r1 = run(s1, seen[0]!);
+      const r2 = run(s2, seen[1]!);
+      await Promise.all(Array.from({ length: n }, (_, i) => b1.publish(q, enc(`s${i}`))));
+      await until(() => all.size >= n, 20000, "all messages");
+      await s1.stop();
+      await s2.stop();
+      await Promise.all([r1, r2]);
+      assert.equal(dupes, 0, "no message delivered twice");
+      assert.equal(all.size, n);
+      assert.ok(seen[0]!.size > 0 && seen[1]!.size > 0, `both subscribers got messages (${seen[0]!.size}/${seen[1]!.size})`);
+      for (const s of seen[0]!) assert.ok(!seen[1]!.has(s), `${s} went to both`);
+      await until(async () => (await b1.depth(q)) === 0, 5000, "depth 0");
+    });
+
+    test("depth counts waiting and held; purge empties the queue", async () => {
+      const b = await fx.broker();
+      const q = qname("depth");
+      for (let i = 0; i < 6; i++) await b.publish(q, enc(`d${i}`));
+      const sub = await b.consume(q, { maxInFlight: 2 });
+      const it = sub[Symbol.asyncIterator]();
+      const held = await take(it, 2);
+      assert.equal(await b.depth(q), 6);
+      await held[0]!.ack();
+      await until(async () => (await b.depth(q)) === 5, 5000, "depth 5");
+      await sub.stop();
+      held[1]!.nak();
+      assert.equal(await b.purge(q), 5);
+      assert.equal(await b.depth(q), 0);
+      assert.equal(await b.purge(q), 0);
+    });
+
+    test("stop() leaves held deliveries valid", async () => {
+      const b = await fx.broker();
+      const q = qname("stop");
+      await b.publish(q, enc("x"));
+      await b.publish(q, enc("y"));
+      const sub = await b.consume(q, { maxInFlight: 1 });
+      const [d] = await take(sub[Symbol.asyncIterator](), 1);
+      await sub.stop();
+      await d!.ack();
+      await until(async () => (await b.depth(q)) === 1, 5000, "depth 1");
+      // The other message is still there for the next subscriber.
+      const sub2 = await b.consume(q);
+      const [e] = await take(sub2[Symbol.asyncIterator](), 1);
+      assert.equal(dec(e!.data), "y");
+      await e!.ack();
+      await sub2.stop();
+    });
+
+    test("listQueues names the queues", async () => {
+      const b = await fx.broker();
+      const q1 = qname("list-a");
+      const q2 = qname("list-b");
+      await b.ensureQueue(q1);
+      await b.ensureQueue(q2);
+      const qs = await b.listQueues();
+      assert.ok(qs.includes(q1) && qs.includes(q2), JSON.stringify(qs));
+    });
+
+    test("dumps are stored, read per bot, deleted", async () => {
+      const b = await fx.broker();
+      const bot = `dumper-${process.pid}-${++counter}`;
+      const other = `${bot}-other`;
+      const base = { source_queue: `${bot}-queue`, traceback: ["Traceback", "ValueError: x"], message: '{"raw":"eA=="}', timestamp: "2024-01-02T03:04:05.000000" };
+      await b.dump({ ...base, bot_id: bot });
+      await b.dump({ ...base, bot_id: other, traceback: "line failed", message_type: "base64" });
+      await b.dump({ ...base, bot_id: bot, message: '{"raw":"eQ=="}' });
+      const mine = await b.readDumps(bot);
+      assert.equal(mine.length, 2);
+      assert.deepEqual(mine.map((d) => d.message), ['{"raw":"eA=="}', '{"raw":"eQ=="}']);
+      assert.ok(mine[0]!.seq < mine[1]!.seq);
+      assert.deepEqual(mine[0]!.traceback, ["Traceback", "ValueError: x"]);
+      const theirs = await b.readDumps(other);
+      assert.equal(theirs.length, 1);
+      assert.equal(theirs[0]!.message_type, "base64");
+      assert.equal(theirs[0]!.traceback, "line failed");
+      const everyone = await b.readDumps();
+      assert.ok(everyone.filter((d) => d.bot_id === bot || d.bot_id === other).length === 3);
+      assert.equal(await b.deleteDump(mine[0]!.seq), true);
+      assert.equal(await b.deleteDump(mine[0]!.seq), false);
+      assert.deepEqual((await b.readDumps(bot)).map((d) => d.seq), [mine[1]!.seq]);
+      assert.deepEqual(await b.readDumps(`${bot}-none`), []);
+    });
+
+    test("KV cache: create is atomic, get, put, delete, TTL", async () => {
+      const b = await fx.broker();
+      const kv = await b.cache(`cache-${process.pid}-${++counter}`, 1);
+      assert.equal(await kv.create("k1", "v1"), true);
+      assert.equal(await kv.create("k1", "other"), false);
+      assert.equal(await kv.get("k1"), "v1");
+      assert.equal(await kv.get("missing"), null);
+      await kv.put("k2", "v2");
+      assert.equal(await kv.get("k2"), "v2");
+      await kv.delete("k2");
+      assert.equal(await kv.get("k2"), null);
+      assert.equal(await kv.create("k2", "v2b"), true, "create after delete");
+      // Concurrent creates: exactly one wins.
+      const wins = await Promise.all(Array.from({ length: 5 }, (_, i) => kv.create("race", `r${i}`)));
+      assert.equal(wins.filter(Boolean).length, 1);
+      await sleep(2500);
+      assert.equal(await kv.get("k1"), null, "expired after the TTL");
+      assert.equal(await kv.create("k1", "v1 again"), true, "create after expiry");
+      assert.equal(await kv.get("k1"), "v1 again");
+    });
+
+    test("state is connected", async () => {
+      const b = await fx.broker();
+      assert.equal(b.state, "connected");
+    });
+  });
+}
+
+// ---- memory ----
+{
+  let mem: MemoryBroker;
+  behaviour("memory", async () => {
+    mem = new MemoryBroker();
+    return { broker: async () => mem };
+  }, async () => { await mem.close(); });
+}
+
+// ---- JetStream ----
+{
+  let server: NatsServer;
+  const opened: Broker[] = [];
+  behaviour("jetstream", async () => {
+    server = await startNatsServer();
+    return {
+      broker: async () => {
+        const b = await connectJetStream({ servers: server.url });
+        opened.push(b);
+        return b;
+      },
+    };
+  }, async () => {
+    for (const b of opened) await b.close();
+    await server.stop();
+  });
+}
+
+describe("memory broker specifics", () => {
+  test("closing returns held deliveries to their queue and refuses new work", async () => {
+    const b = new MemoryBroker();
+    await b.publish("q", enc("a"));
+    const sub = await b.consume("q");
+    await take(sub[Symbol.asyncIterator](), 1);
+    const states: string[] = [];
+    b.onState((s) => states.push(s));
+    await b.close();
+    assert.equal(b.state, "closed");
+    assert.deepEqual(states, ["closed"]);
+    assert.equal(await b.depth("q"), 1);
+    await assert.rejects(b.publish("q", enc("b")), (e: unknown) => hasCode(e, ErrorCode.BrokerUnavailable));
+  });
+
+  test("a full queue pushes back with BrokerUnavailableError", async () => {
+    const b = new MemoryBroker();
+    await b.ensureQueue("small", { maxBytes: 10 });
+    await b.publish("small", enc("12345678"));
+    await assert.rejects(b.publish("small", enc("123")), (e: unknown) => hasCode(e, ErrorCode.BrokerUnavailable));
+    await b.close();
+  });
+
+  test("maxInFlight bounds what one subscriber holds", async () => {
+    const b = new MemoryBroker();
+    for (let i = 0; i < 10; i++) await b.publish("w", enc(String(i)));
+    const sub = await b.consume("w", { maxInFlight: 3 });
+    const it = sub[Symbol.asyncIterator]();
+    const first = await take(it, 3);
+    await assert.rejects(take(it, 1, 100), /timed out/);
+    await first[0]!.ack();
+    const [next] = await take(it, 1);
+    assert.equal(dec(next!.data), "3");
+    await b.close();
+  });
+});
