@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-only
-/** Public entry of the bot runtime: defineBot, parameters, the engine, library mode, logging. */
+/** Public entry of the bot runtime: defineBot, parameters, the engine, library mode, logging, output options, Python formatting. */
 export { BotKind } from "./types.js";
 export type {
   BotContext, BotDefinition, EventMeta, CollectorImpl, Emit, ExpertImpl, ImplByKind, Lifecycle, OutputImpl, ParserImpl, Routed, RuntimeParams,
@@ -16,6 +16,10 @@ export type { BotHandle, BotState, BotStats, BotEvents, SettledInfo, OutputInfo,
 export { createLibraryBot, runBot } from "./library.js";
 export type { LibraryBot, LibraryBotOptions, LibraryInput, LibraryResult, RunBotOptions } from "./library.js";
 export { defaultLines, normaliseEmit } from "./parser-driver.js";
+export { outputParams, exportEventText, exportEventDict } from "./output-options.js";
+export type { ExportOptions } from "./output-options.js";
+export { PyDateTime, pyFormat, strftime } from "./pyformat.js";
+export type { FormatArg } from "./pyformat.js";
 
 /** Declare a bot. The default export of services/<kind>/<name>/index.ts. */
 export function defineBot<K extends BotKind, S extends z.ZodType>(def: BotDefinition<K, S>): BotDefinition<K, S> {

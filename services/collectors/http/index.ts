@@ -7,11 +7,10 @@ import { readFileSync } from "node:fs";
 import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
 import { z } from "zod";
 import { Agent, ProxyAgent, interceptors, request, type Dispatcher } from "undici";
-import { collectorParams, defineBot, httpParams, p } from "../../../shared/runtime/index.js";
+import { PyDateTime, collectorParams, defineBot, httpParams, p, pyFormat, strftime } from "../../../shared/runtime/index.js";
 import type { BotContext, CollectorImpl } from "../../../shared/runtime/index.js";
 import type { Report } from "../../../shared/message/index.js";
 import { InvalidArgument, MissingDependencyError } from "../../../shared/errors/index.js";
-import { PyDateTime, pyFormat, strftime } from "../../outputs/file/pyformat.js";
 import { SizeLimitError, unzip, type Extracted } from "./archive.js";
 
 /** Default of http_max_size: 256 MiB. */

@@ -4,9 +4,8 @@ import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, renameSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLibraryBot, runBot } from "../../../shared/runtime/index.js";
+import { PyDateTime, createLibraryBot, pyFormat, runBot, strftime } from "../../../shared/runtime/index.js";
 import bot, { encodeErrors } from "./index.js";
-import { PyDateTime, pyFormat, strftime } from "./pyformat.js";
 
 const HARNESS = { error_max_retries: 0, error_retry_delay: 0 };
 const tmp = () => mkdtempSync(join(tmpdir(), "file-output-"));

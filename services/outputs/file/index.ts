@@ -8,12 +8,10 @@
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, mkdirSync, openSync, statSync, writeSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { z } from "zod";
-import { defineBot, p } from "../../../shared/runtime/index.js";
+import { PyDateTime, defineBot, exportEventText, outputParams, p, pyFormat } from "../../../shared/runtime/index.js";
 import type { BotContext, OutputImpl } from "../../../shared/runtime/index.js";
 import type { Event } from "../../../shared/message/index.js";
 import { InvalidArgument, InvalidValue } from "../../../shared/errors/index.js";
-import { exportEventText, outputParams } from "./export.js";
-import { PyDateTime, pyFormat } from "./pyformat.js";
 
 const INTELMQ_ROOT = "/opt/intelmq";
 

@@ -4,9 +4,9 @@
  * (hierarchical_output, message_with_type, message_jsondict_as_string, single_key, keep_raw_field).
  */
 import { z } from "zod";
-import { p } from "../../../shared/runtime/index.js";
-import type { Event } from "../../../shared/message/index.js";
-import { pyStr } from "./pyformat.js";
+import type { Event } from "../message/index.js";
+import { base64Decode, pyStr } from "../harmonization/index.js";
+import { p } from "./params.js";
 
 /** The shared output parameters, with IntelMQ's names and defaults. */
 export const outputParams = {
@@ -18,6 +18,7 @@ export const outputParams = {
   keep_raw_field: p.bool().default(false).describe("Keep the raw field (dropped by default)"),
 };
 
+/** The shared output options, as an output bot's parsed parameters hold them. */
 export interface ExportOptions {
   hierarchical_output: boolean;
   message_with_type: boolean;
@@ -53,6 +54,7 @@ export function exportEventDict(event: Event, o: ExportOptions): unknown {
   return event.toDict({ hierarchical: o.hierarchical_output, withType: o.message_with_type, jsondictAsString: o.message_jsondict_as_string });
 }
 
+/** utils.base64_decode of raw (invalid UTF-8 dropped, as IntelMQ's decode does); "" without raw. */
 function decodeBase64(v: unknown): string {
-  return typeof v === "string" ? Buffer.from(v, "base64").toString("utf8") : "";
+  return typeof v === "string" ? base64Decode(v) : "";
 }

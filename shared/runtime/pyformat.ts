@@ -4,6 +4,7 @@
  * `{event[source.ip]}`, `{event[time.source]:%Y-%m-%d}` (file output's format_filename)
  * and `{time[%Y-%m-%d]}` (the HTTP collector's http_url_formatting).
  */
+import { pyRepr, pyStr } from "../harmonization/index.js";
 
 /** A date as Python's datetime: `utc` true for aware UTC values (%z/%Z filled), false for naive local time. */
 export class PyDateTime {
@@ -120,34 +121,14 @@ function localOffset(d: Date): string {
   return (off >= 0 ? "+" : "-") + pad(Math.floor(a / 60), 2) + pad(a % 60, 2);
 }
 
-/** Python's str() of a JSON-like value. */
-export function pyStr(v: unknown): string {
-  if (v === null || v === undefined) return "None";
-  if (typeof v === "string") return v;
-  if (typeof v === "boolean") return v ? "True" : "False";
-  if (typeof v === "number") return Number.isInteger(v) && !Object.is(v, -0) ? String(v) : pyFloat(v);
-  if (v instanceof PyDateTime) return v.toString();
-  return pyRepr(v);
+/** Python's str() of a format value: a date as str(datetime), anything else as the harmonization's pyStr. */
+function str(v: unknown): string {
+  return v instanceof PyDateTime ? v.toString() : pyStr(v);
 }
 
-function pyFloat(v: number): string {
-  if (Number.isNaN(v)) return "nan";
-  if (!Number.isFinite(v)) return v > 0 ? "inf" : "-inf";
-  const s = String(v);
-  return /[.e]/.test(s) ? s.replace(/e([+-])(\d)$/, "e$10$2") : s + ".0";
-}
-
-/** Python's repr() of a JSON-like value. */
-export function pyRepr(v: unknown): string {
-  if (typeof v === "string") {
-    const q = v.includes("'") && !v.includes('"') ? '"' : "'";
-    return q + v.replaceAll("\\", "\\\\").replaceAll(q, "\\" + q).replaceAll("\n", "\\n").replaceAll("\r", "\\r").replaceAll("\t", "\\t") + q;
-  }
-  if (Array.isArray(v)) return "[" + v.map(pyRepr).join(", ") + "]";
-  if (v && typeof v === "object" && !(v instanceof PyDateTime)) {
-    return "{" + Object.entries(v).map(([k, x]) => pyRepr(k) + ": " + pyRepr(x)).join(", ") + "}";
-  }
-  return pyStr(v);
+/** Python's repr() of a format value (a date keeps its str() form). */
+function repr(v: unknown): string {
+  return v instanceof PyDateTime ? v.toString() : pyRepr(v);
 }
 
 /** What a format field can look into: a mapping or a callable lookup. */
@@ -189,9 +170,9 @@ export function pyFormat(template: string, args: Record<string, FormatArg>): str
     }
     if (template[j] !== "}") throw new SyntaxError("expected '}' before end of string");
     let value = resolve(fieldName, args);
-    if (conversion === "r") value = pyRepr(value);
-    else if (conversion === "s") value = pyStr(value);
-    out += value instanceof PyDateTime && spec ? strftime(value, spec) : pyStr(value);
+    if (conversion === "r") value = repr(value);
+    else if (conversion === "s") value = str(value);
+    out += value instanceof PyDateTime && spec ? strftime(value, spec) : str(value);
     i = j;
   }
   return out;
