@@ -30,6 +30,25 @@ export function pyFalsy(v: unknown): boolean {
   return false;
 }
 
+/** Python's `a == b` for the values messages hold: 1 == 1.0 == True, containers compare deeply. */
+export function pyEquals(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  const na = typeof a === "boolean" ? +a : a instanceof PyFloat ? a.value : a;
+  const nb = typeof b === "boolean" ? +b : b instanceof PyFloat ? b.value : b;
+  if (typeof na === "number" && typeof nb === "number") return na === nb;
+  if (typeof na === "bigint" || typeof nb === "bigint") {
+    return (typeof na === "bigint" || typeof na === "number") && (typeof nb === "bigint" || typeof nb === "number") && BigInt(na as number) === BigInt(nb as number);
+  }
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => pyEquals(x, b[i]));
+  if (a instanceof Uint8Array && b instanceof Uint8Array) return Buffer.from(a).equals(Buffer.from(b));
+  if (a && b && typeof a === "object" && typeof b === "object" && !Array.isArray(a) && !Array.isArray(b)) {
+    const ka = Object.keys(a), kb = Object.keys(b);
+    if (ka.length !== kb.length) return false;
+    return ka.every((k) => Object.hasOwn(b, k) && pyEquals((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
+  }
+  return false;
+}
+
 /** Python float repr (shortest round-trip; exponent form outside 1e-4..1e16). */
 export function pyFloatRepr(n: number): string {
   if (Number.isNaN(n)) return "nan";
@@ -273,7 +292,8 @@ export function pyRegex(pattern: string, ignoreCase = false): RegExp {
     if (ch === "\\") {
       const nx = p[i + 1];
       if (!inClass && nx === "Z") { out += "$(?![\\s\\S])"; i++; continue; }
-      if (!inClass && nx === "A") { out += "^"; i++; continue; }
+      // start of the string only, also under (?m) where ^ would match after every newline
+      if (!inClass && nx === "A") { out += "(?<![\\s\\S])"; i++; continue; }
       out += ch + (nx ?? "");
       i++;
       continue;

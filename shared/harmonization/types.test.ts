@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  callTypeMethod, createHarmonization, loadHarmonization, pyFloatRepr, pyJsonDumps, pyRegex, pyRepr, sanitizeDateTime, types,
+  callTypeMethod, createHarmonization, loadHarmonization, pyEquals, pyFloatRepr, pyJsonDumps, pyRegex, pyRepr, sanitizeDateTime, types,
   PyFloat,
 } from "./index.js";
 
@@ -155,6 +155,15 @@ test("pyRegex keeps Python's meaning", () => {
   assert.equal(pyRegex("^a\\Z").test("a\n"), false);
   assert.equal(pyRegex("(?P<x>a)(?P=x)").test("aa"), true);
   assert.equal(pyRegex("^(ip|tcp)$", true).test("TCP"), true);
+});
+
+test("pyRegex: \\A is the start of the string even under (?m); pyEquals is Python's ==", () => {
+  // re.search(r'(?m)\Ab', 'a\nb') is None, re.search(r'(?m)^b', 'a\nb') matches
+  assert.equal(pyRegex("(?m)\\Ab").test("a\nb"), false);
+  assert.equal(pyRegex("(?m)^b").test("a\nb"), true);
+  assert.equal(pyRegex("\\Aa").test("ab"), true);
+  assert.ok(pyEquals(1, true) && pyEquals(new PyFloat(1), 1) && pyEquals({ a: [1] }, { a: [true] }));
+  assert.ok(!pyEquals("1", 1) && !pyEquals([1], { 0: 1 }) && !pyEquals(NaN, NaN) && !pyEquals(null, 0));
 });
 
 test("field table: length, regex and iregex, extra sub-keys, custom tables", () => {

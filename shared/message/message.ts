@@ -6,7 +6,7 @@ import {
   DecodingError, ErrorCode, ImqError, InvalidArgument, InvalidKey, InvalidValue, KeyExists, KeyNotExists,
 } from "../errors/index.js";
 import {
-  generateDatetimeNow, loadHarmonization, PyFloat, pyCompare, pyJsonDumps, pyRepr,
+  generateDatetimeNow, loadHarmonization, PyFloat, pyCompare, pyEquals, pyJsonDumps, pyRepr,
   type CompiledField, type Harmonization,
 } from "../harmonization/index.js";
 
@@ -51,25 +51,6 @@ export function getDefaultHarmonization(): Harmonization {
 /** IntelMQ's _IGNORED_VALUES plus None. */
 function isIgnored(v: unknown): boolean {
   return v === null || v === undefined || v === "" || v === "-" || v === "N/A";
-}
-
-/** Python's == for the values messages hold (1 == 1.0 == True). */
-export function pyEquals(a: unknown, b: unknown): boolean {
-  if (a === b) return true;
-  const na = typeof a === "boolean" ? +a : a instanceof PyFloat ? a.value : a;
-  const nb = typeof b === "boolean" ? +b : b instanceof PyFloat ? b.value : b;
-  if (typeof na === "number" && typeof nb === "number") return na === nb;
-  if (typeof na === "bigint" || typeof nb === "bigint") {
-    return (typeof na === "bigint" || typeof na === "number") && (typeof nb === "bigint" || typeof nb === "number") && BigInt(na as number) === BigInt(nb as number);
-  }
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => pyEquals(x, b[i]));
-  if (a instanceof Uint8Array && b instanceof Uint8Array) return Buffer.from(a).equals(Buffer.from(b));
-  if (a && b && typeof a === "object" && typeof b === "object" && !Array.isArray(a) && !Array.isArray(b)) {
-    const ka = Object.keys(a), kb = Object.keys(b);
-    if (ka.length !== kb.length) return false;
-    return ka.every((k) => Object.hasOwn(b, k) && pyEquals((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k]));
-  }
-  return false;
 }
 
 function hasLength(v: unknown): number | null {

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot, { params, parseTimeLimit } from "./index.js";
-import { pyEquals, pyRegex, pyStr } from "./python.js";
+import { pyEquals, pyRegex, pyStr } from "../../../shared/harmonization/index.js";
 
 const EVENT = {
   __type: "Event", "classification.type": "unauthorised-information-modification",
@@ -105,6 +105,17 @@ test("filter: a Report passes through the filter too", async () => {
   assert.equal(out.output._default?.length ?? 0, 0);
   const out2 = await runBot(bot, { params: { filter_key: "extra.test1", filter_value: false, filter_action: "drop" }, input: [report] });
   assert.deepEqual(out2.output._default, [report]);
+});
+
+test("filter: regex and text are Python's ($ before a final newline, float exponents, repr escapes)", async () => {
+  const keep = (filter_key: string, filter_value: string, extra: Record<string, unknown>) => runBot(bot, {
+    params: { filter_key, filter_value, filter_action: "keep", filter_regex: "true" }, input: [{ ...EVENT, ...extra }],
+  }).then((o) => o.output._default?.length ?? 0);
+  // re.search('^bla$', 'bla\n') matches; str(1e-07) == '1e-07'; str({'k': '\x01'}) == "{'k': '\\x01'}"
+  assert.equal(await keep("extra.line", "^bla$", { "extra.line": "bla\n" }), 1);
+  assert.equal(await keep("extra.small", "^1e-07$", { "extra.small": 1e-7 }), 1);
+  assert.equal(await keep("extra.d", "\\\\x01", { "extra.d": { k: "\x01" } }), 1);
+  assert.equal(await keep("extra.line", "(?m)\\Abla", { "extra.line": "x\nbla" }), 0);
 });
 
 test("python helpers", () => {

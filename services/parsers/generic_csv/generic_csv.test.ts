@@ -101,6 +101,15 @@ test("filter_text with whitelist and blacklist", async () => {
   await assert.rejects(parse({ ...cols, filter_text: "x", filter_type: "greylist" }, raw), /filter_type/);
 });
 
+test("column_regex_search is Python's re.search: $ before a final newline, \\A only at the start", async () => {
+  // re.search('^[a-z]+$', 'abc\n').group(0) == 'abc'; re.search(r'(?m)\A[a-z]+', '1\nxyz') is None
+  const out = await parse({ columns: ["source.ip", "extra.tag", "extra.other"], column_regex_search: { "extra.tag": "^[a-z]+$", "extra.other": "(?m)\\A[a-z]+" } },
+    '192.0.2.1,"abc\n","1\nxyz"\n');
+  const [ev] = out.output._default!;
+  assert.equal(ev!["extra.tag"], "abc");
+  assert.equal(ev!["extra.other"], undefined);
+});
+
 test("type_translation, compose_fields, column_regex_search and time formats", async () => {
   const out = await parse({
     columns: ["source.fqdn", "source.urlpath", "classification.type", "source.asn", "time.source"],

@@ -8,6 +8,7 @@ import { defineBot, p, parserParams } from "../../../shared/runtime/index.js";
 import type { BotContext } from "../../../shared/runtime/index.js";
 import type { Event, Report } from "../../../shared/message/index.js";
 import { ConfigurationError, InvalidArgument, InvalidValue } from "../../../shared/errors/index.js";
+import { pyRegex } from "../../../shared/harmonization/index.js";
 import { cleanReport, detectLineEnding, lineEnd, readRecords, writeRow } from "./csv.js";
 import { timeConverter, type TimeConverter } from "./time.js";
 
@@ -62,20 +63,6 @@ interface ReportState { prefix: string; lineEnding: string }
 /** One parsed CSV record with the state of the report it came from. */
 class CsvRow {
   constructor(readonly fields: string[], readonly state: ReportState) {}
-}
-
-/** Python regular expression syntax that JavaScript spells differently. */
-function pyRegex(src: string): RegExp {
-  let flags = "";
-  let s = src.replace(/^\(\?([aiLmsux]+)\)/, (_, f: string) => {
-    if (f.includes("i")) flags += "i";
-    if (f.includes("m")) flags += "m";
-    if (f.includes("s")) flags += "s";
-    return "";
-  });
-  s = s.replace(/\(\?P<([A-Za-z_]\w*)>/g, "(?<$1>").replace(/\(\?P=([A-Za-z_]\w*)\)/g, "\\k<$1>");
-  s = s.replace(/\\A/g, "^").replace(/\\Z/g, "$");
-  return new RegExp(s, flags);
 }
 
 /** A compiled Python `str.format` over positional arguments ({0}, {}, {{ and }}). */
