@@ -110,6 +110,15 @@ test("column_regex_search is Python's re.search: $ before a final newline, \\A o
   assert.equal(ev!["extra.other"], undefined);
 });
 
+test("time conversions read numbers as Python's float() and int() do", async () => {
+  // float('1_495_782_036') == 1495782036.0; int(' 131349599830000000 ') strips the blanks
+  assert.equal(fromTimestamp("1_495_782_036"), "2017-05-26T07:00:36+00:00");
+  assert.equal(fromWindowsNt(" 131349599830000000 "), "2017-03-25T23:59:43+00:00");
+  assert.throws(() => fromTimestamp("abc"), /could not convert string to float: 'abc'/);
+  const out = await parse({ columns: ["source.ip", "time.source"], time_format: "timestamp" }, "192.0.2.1,1_495_782_036\n");
+  assert.equal(out.output._default![0]!["time.source"], "2017-05-26T07:00:36+00:00");
+});
+
 test("type_translation, compose_fields, column_regex_search and time formats", async () => {
   const out = await parse({
     columns: ["source.fqdn", "source.urlpath", "classification.type", "source.asn", "time.source"],

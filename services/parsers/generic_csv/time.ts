@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /**
  * The `time_format` parameter: IntelMQ's TimeFormat (a DateTime conversion name, optionally
- * `name|strptime format`). Numeric conversions are done here; the others go through the
- * harmonization's DateTime.convert. Every converter returns Python's isoformat() text.
+ * `name|strptime format`). Conversions are the harmonization's; fuzzy parsing has a fast path
+ * here for the plain timestamps feeds send most. Every converter returns Python's isoformat() text.
  */
-import { callTypeMethod } from "../../../shared/harmonization/index.js";
+import { callTypeMethod, fromEpochMillis, fromTimestamp, fromWindowsNt, isoformat } from "../../../shared/harmonization/index.js";
 import { InvalidArgument } from "../../../shared/errors/index.js";
 
 /** A converter of one external time value; null means "no value" (IntelMQ returns None). */
@@ -13,68 +13,8 @@ export type TimeConverter = (value: string) => string | null;
 const NAMES = ["timestamp", "windows_nt", "epoch_millis", "from_format", "from_format_midnight", "utc_isoformat", "fuzzy"] as const;
 const WITH_FORMAT = new Set(["from_format", "from_format_midnight"]);
 
-function pad(n: number, w: number): string {
-  const s = String(Math.abs(n));
-  return (n < 0 ? "-" : "") + (s.length >= w ? s : "0".repeat(w - s.length) + s);
-}
-
-/** Python's datetime(...).isoformat() for a UTC instant given as epoch milliseconds + extra microseconds. */
-export function isoFromEpoch(ms: number, micro = 0): string {
-  const d = new Date(ms);
-  if (Number.isNaN(d.getTime())) throw new RangeError(`timestamp out of range: ${ms}`);
-  const us = d.getUTCMilliseconds() * 1000 + micro;
-  let s = `${pad(d.getUTCFullYear(), 4)}-${pad(d.getUTCMonth() + 1, 2)}-${pad(d.getUTCDate(), 2)}T${pad(d.getUTCHours(), 2)}:${pad(d.getUTCMinutes(), 2)}:${pad(d.getUTCSeconds(), 2)}`;
-  if (us !== 0) s += "." + pad(us, 6);
-  return s + "+00:00";
-}
-
-function roundHalfEven(x: number): number {
-  const r = Math.round(x);
-  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
-}
-
-function parseFloatPy(value: string): number {
-  const s = value.trim();
-  if (s === "" || !/^[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?)$/.test(s)) throw new TypeError(`could not convert string to float: ${JSON.stringify(value)}`);
-  return Number(s);
-}
-
-function parseIntPy(value: string): bigint {
-  const s = value.trim().replaceAll("_", "");
-  if (!/^[+-]?\d+$/.test(s)) throw new TypeError(`invalid literal for int() with base 10: ${JSON.stringify(value)}`);
-  return BigInt(s);
-}
-
-/** DateTime.from_timestamp: seconds since the epoch (float) to isoformat. */
-export function fromTimestamp(value: string | number): string {
-  const f = typeof value === "number" ? value : parseFloatPy(value);
-  const sec = Math.floor(f);
-  let us = roundHalfEven((f - sec) * 1e6);
-  let s = sec;
-  if (us >= 1e6) { s += 1; us -= 1e6; }
-  return isoFromEpoch(s * 1000 + Math.floor(us / 1000), us % 1000);
-}
-
-/** DateTime.from_windows_nt: 100 ns units since 1601-01-01. */
-export function fromWindowsNt(value: string): string {
-  const x = Number(parseIntPy(value)) * 1e-7;
-  const sec = Math.floor(x);
-  let us = roundHalfEven((x - sec) * 1e6);
-  let s = sec;
-  if (us >= 1e6) { s += 1; us -= 1e6; }
-  return isoFromEpoch(-11644473600000 + s * 1000 + Math.floor(us / 1000), us % 1000);
-}
-
-/** DateTime.from_epoch_millis: 10, 12 or 13 digits; other lengths give null. */
-export function fromEpochMillis(value: string): string | null {
-  const n = parseIntPy(value);
-  switch (value.length) {
-    case 10: return fromTimestamp(Number(n));
-    case 12: return fromTimestamp(Number(n / 100n));
-    case 13: return fromTimestamp(Number(n / 1000n));
-    default: return null;
-  }
-}
+/** The numeric conversions are the harmonization's DateTime converters. */
+export { fromEpochMillis, fromTimestamp, fromWindowsNt };
 
 // "YYYY-MM-DD HH:MM:SS[.ffffff]" (or with "T"), no zone: what dateutil reads as naive UTC.
 const PLAIN = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?$/;
@@ -93,7 +33,7 @@ export function fromFuzzy(value: string): string {
       const check = new Date(ms);
       if (check.getUTCDate() === d && y >= 100) {
         const us = m[7] ? Number(m[7].padEnd(6, "0")) : 0;
-        return isoFromEpoch(ms + Math.floor(us / 1000), us % 1000);
+        return isoformat({ ms: ms + Math.floor(us / 1000), us: us % 1000 });
       }
     }
   }
@@ -103,7 +43,7 @@ export function fromFuzzy(value: string): string {
     if (mo >= 0) {
       const off = c[7] ? (c[7] === "-" ? -1 : 1) * (Number(c[8]) * 60 + Number(c[9])) : 0;
       const ms = Date.UTC(+c[3]!, mo, +c[1]!, +c[4]!, +c[5]!, +c[6]!) - off * 60000;
-      if (!Number.isNaN(ms) && new Date(Date.UTC(+c[3]!, mo, +c[1]!)).getUTCDate() === +c[1]!) return isoFromEpoch(ms);
+      if (!Number.isNaN(ms) && new Date(Date.UTC(+c[3]!, mo, +c[1]!)).getUTCDate() === +c[1]!) return isoformat({ ms, us: 0 });
     }
   }
   return convert(value, "fuzzy");
@@ -128,7 +68,7 @@ export function timeConverter(timeFormat: string | null | undefined): TimeConver
   if (WITH_FORMAT.has(name) && !fmt) throw new InvalidArgument("time_format", tf, `${name}|FORMAT_STRING`);
   if (!WITH_FORMAT.has(name) && fmt) throw new InvalidArgument("time_format", tf, name);
   switch (name) {
-    case "timestamp": return (v) => fromTimestamp(v);
+    case "timestamp": return fromTimestamp;
     case "windows_nt": return fromWindowsNt;
     case "epoch_millis": return fromEpochMillis;
     case "fuzzy": return fromFuzzy;
