@@ -566,14 +566,8 @@ export class BotRunner extends EventEmitter implements BotHandle {
       }
       this.#stats.failure++;
       const invalid = hasCode(failure, ErrorCode.InvalidValue);
-      if (invalid) {
-        this.#log.error({ err: failure }, "Found an invalid value that violates the harmonization rules.");
-      } else if (rt.error_log_exception) {
-        this.#log.error({ err: failure }, "Bot has found a problem.");
-      } else {
-        this.#log.error(errorMessage(failure));
-        this.#log.error("Bot has found a problem.");
-      }
+      if (invalid) this.#log.error({ err: failure }, "Found an invalid value that violates the harmonization rules.");
+      else this.#logProblem(failure);
       if (rt.error_log_message) this.#log.info(`Current Message(event): ${safeJson(msg)}.`);
       if (hasCode(failure, ErrorCode.ConfigurationError)) return "stop";
       if (invalid || attempt >= rt.error_max_retries) {
@@ -585,12 +579,27 @@ export class BotRunner extends EventEmitter implements BotHandle {
         if (this.#dest._on_error) this.#send(out, "_on_error", msg);
         return "ok";
       }
-      const wait = rt.testing ? 0 : rt.error_retry_delay;
-      this.#log.info(`Bot will continue in ${wait} seconds.`);
-      d?.working();
-      const full = await this.#waker.sleep(wait * 1000);
-      if (!full || this.#halt) return "aborted";
+      if (!(await this.#pauseBeforeRetry(d))) return "aborted";
     }
+  }
+
+  /** IntelMQ's log of a failure: the exception with its traceback (error_log_exception), else its message. */
+  #logProblem(failure: unknown): void {
+    if (this.#res.runtime.error_log_exception) {
+      this.#log.error({ err: failure }, "Bot has found a problem.");
+    } else {
+      this.#log.error(errorMessage(failure));
+      this.#log.error("Bot has found a problem.");
+    }
+  }
+
+  /** error_retry_delay before the next attempt (none when testing), keeping `d` held; false if the bot is halting. */
+  async #pauseBeforeRetry(d: Delivery | null): Promise<boolean> {
+    const wait = this.#res.runtime.testing ? 0 : this.#res.runtime.error_retry_delay;
+    this.#log.info(`Bot will continue in ${wait} seconds.`);
+    d?.working();
+    const full = await this.#waker.sleep(wait * 1000);
+    return full && !this.#halt;
   }
 
   async #processOne(msg: Message, meta: { origin: string; redelivered: boolean }): Promise<{ routed: Routed[]; dumps: DumpEntry[] }> {
@@ -776,14 +785,10 @@ export class BotRunner extends EventEmitter implements BotHandle {
         failure = err;
       }
       this.#stats.failure++;
-      if (rt.error_log_exception) this.#log.error({ err: failure }, "Bot has found a problem.");
-      else { this.#log.error(errorMessage(failure)); this.#log.error("Bot has found a problem."); }
+      this.#logProblem(failure);
       if (hasCode(failure, ErrorCode.ConfigurationError)) return "stop";
       if (attempt >= rt.error_max_retries) return rt.error_procedure === "stop" ? "stop" : "ok";
-      const wait = rt.testing ? 0 : rt.error_retry_delay;
-      this.#log.info(`Bot will continue in ${wait} seconds.`);
-      const full = await this.#waker.sleep(wait * 1000);
-      if (!full || this.#halt) return "aborted";
+      if (!(await this.#pauseBeforeRetry(null))) return "aborted";
     }
   }
 
