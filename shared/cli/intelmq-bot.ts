@@ -9,6 +9,7 @@ import { connectJetStream, type Broker, type JetStreamOptions } from "../broker/
 import { ErrorCode, hasCode } from "../errors/index.js";
 import { createLogger, resolveParams, startBot } from "../runtime/index.js";
 import { effectiveParams, getBot, loadRuntimeConfig, natsOptions, queueSettings, type NatsSettings } from "../config/index.js";
+import { parseArgs } from "./args.js";
 import { hasModule, loadModule } from "./registry.js";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -66,12 +67,8 @@ async function main(argv: string[]): Promise<number> {
     .option("--config <file>", "runtime.yaml (default: $INTELMQ_ROOT_DIR/etc/runtime.yaml)")
     .showHelpAfterError()
     .exitOverride();
-  try {
-    program.parse(argv);
-  } catch (err) {
-    const code = (err as { exitCode?: number }).exitCode;
-    return typeof code === "number" ? code : 2;
-  }
+  const exitCode = parseArgs(program, argv);
+  if (exitCode !== null) return exitCode;
   const botId = program.args[0]!;
   const { config: configFile } = program.opts<{ config?: string }>();
   let log = createLogger({ botId, level: process.env.INTELMQ_LOGGING_LEVEL ?? "INFO" });

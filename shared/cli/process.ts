@@ -11,6 +11,7 @@ import { ImqError } from "../errors/index.js";
 import { callTypeMethod } from "../harmonization/index.js";
 import { createLibraryBot, createLogger } from "../runtime/index.js";
 import { BOT_ID_RE, effectiveParams, loadRuntimeConfig } from "../config/index.js";
+import { parseArgs } from "./args.js";
 import { hasModule, loadModule } from "./registry.js";
 
 /** The bot id IntelMQ's own tests run with. */
@@ -238,12 +239,8 @@ async function main(argv: string[]): Promise<number> {
     .option("--timeout <seconds>", "per-case time limit in --cases mode", "60")
     .showHelpAfterError()
     .exitOverride();
-  try {
-    program.parse(argv);
-  } catch (err) {
-    const code = (err as { exitCode?: number }).exitCode;
-    return typeof code === "number" ? code : 2;
-  }
+  const exitCode = parseArgs(program, argv);
+  if (exitCode !== null) return exitCode;
   const o = program.opts<LibraryOptions & { cases?: boolean; logLevel?: string; timeout: string }>();
   const level = o.logLevel ?? (o.cases ? "WARNING" : process.env.INTELMQ_LOGGING_LEVEL ?? "INFO");
   const log = createLogger({ level });
