@@ -364,16 +364,22 @@ export function jsonLoads(s: string): unknown {
 }
 
 const jsonValid = (v: unknown) => typeof v === "string" && jsonLoads(v) !== undefined;
-function jsonSanitize(v: unknown): string | null {
-  if (v === null || v === undefined) return null;
-  if (typeof v === "string" || isBytes(v)) {
-    const s = genericSanitize(v);
-    if (jsonValid(s)) return s;
-    if (isBytes(v)) return null;
-  }
-  try { return genericSanitize(pyJsonDumps(v, { sortKeys: true })); } catch { return null; }
+/**
+ * JSON/JSONDict sanitize: text (or bytes) valid as it is stays; other text is dumped as a JSON
+ * string, any other value as JSON with sorted keys; `empty` values give null.
+ */
+function jsonSanitizer(valid: (v: unknown) => boolean, empty: (v: unknown) => boolean): (v: unknown) => string | null {
+  return (v) => {
+    if (empty(v)) return null;
+    if (typeof v === "string" || isBytes(v)) {
+      const s = genericSanitize(v);
+      if (valid(s)) return s;
+      if (isBytes(v)) return null;
+    }
+    try { return genericSanitize(pyJsonDumps(v, { sortKeys: true })); } catch { return null; }
+  };
 }
-const JSONT = define("JSON", jsonValid, jsonSanitize);
+const JSONT = define("JSON", jsonValid, jsonSanitizer(jsonValid, (v) => v === null || v === undefined));
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !isBytes(v) && !(v instanceof PyFloat) && !(v instanceof Set) && !(v instanceof Map);
@@ -385,16 +391,7 @@ export function jsonDictValid(v: unknown): boolean {
   for (const _ in o) return true;
   return false;
 }
-function jsonDictSanitize(v: unknown): string | null {
-  if (pyFalsy(v)) return null;
-  if (typeof v === "string" || isBytes(v)) {
-    const s = genericSanitize(v);
-    if (jsonDictValid(s)) return s;
-    if (isBytes(v)) return null;
-  }
-  try { return genericSanitize(pyJsonDumps(v, { sortKeys: true })); } catch { return null; }
-}
-const JSONDict = define("JSONDict", jsonDictValid, jsonDictSanitize);
+const JSONDict = define("JSONDict", jsonDictValid, jsonSanitizer(jsonDictValid, pyFalsy));
 
 // ---- URL ----
 
