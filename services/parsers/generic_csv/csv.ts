@@ -114,23 +114,13 @@ export function* readRecords(text: string, delimiter: string, pos = 0): Generato
         }
         if (closed) {
           // rest of an unquoted tail up to delimiter/terminator
-          let j = pos;
-          while (j < n) {
-            const cc = text.charCodeAt(j);
-            if (cc === d || cc === LF || cc === CR) break;
-            j++;
-          }
+          const j = fieldEnd(text, pos, d);
           if (j > pos) field += text.slice(pos, j);
           pos = j;
         }
         row.push(field);
       } else {
-        let j = pos;
-        while (j < n) {
-          const cc = text.charCodeAt(j);
-          if (cc === d || cc === LF || cc === CR) break;
-          j++;
-        }
+        const j = fieldEnd(text, pos, d);
         row.push(text.slice(pos, j));
         pos = j;
       }
@@ -149,6 +139,18 @@ export function* readRecords(text: string, delimiter: string, pos = 0): Generato
     }
     yield row;
   }
+}
+
+/** Where an unquoted run starting at `pos` ends: the next delimiter `d`, line break or the end. */
+function fieldEnd(text: string, pos: number, d: number): number {
+  const n = text.length;
+  let j = pos;
+  while (j < n) {
+    const cc = text.charCodeAt(j);
+    if (cc === d || cc === LF || cc === CR) break;
+    j++;
+  }
+  return j;
 }
 
 function skipTerminator(text: string, pos: number): number {
