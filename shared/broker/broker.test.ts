@@ -4,48 +4,12 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { hasCode, ErrorCode } from "../errors/index.js";
 import { startNatsServer, type NatsServer } from "../../test/helpers/nats-server.js";
-import { connectJetStream, MemoryBroker, type Broker, type Delivery, type Subscription } from "./index.js";
+import { connectJetStream, MemoryBroker, type Broker, type Subscription } from "./index.js";
+import { take, until } from "./test-helpers.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-// A next() still pending after a timeout: the following take() continues with it.
-const dangling = new WeakMap<AsyncIterator<Delivery>, Promise<IteratorResult<Delivery>>>();
-
-/** The next n deliveries of an iterator, failing after ms. */
-export async function take(it: AsyncIterator<Delivery>, n: number, ms = 10000): Promise<Delivery[]> {
-  const out: Delivery[] = [];
-  const deadline = Date.now() + ms;
-  while (out.length < n) {
-    const left = deadline - Date.now();
-    if (left <= 0) throw new Error(`timed out after ${out.length} of ${n} deliveries`);
-    let timer: NodeJS.Timeout | undefined;
-    const next = dangling.get(it) ?? it.next();
-    dangling.delete(it);
-    const r = await Promise.race([
-      next,
-      new Promise<"timeout">((res) => { timer = setTimeout(() => res("timeout"), left); }),
-    ]);
-    clearTimeout(timer);
-    if (r === "timeout") {
-      dangling.set(it, next);
-      throw new Error(`timed out after ${out.length} of ${n} deliveries`);
-    }
-    if (r.done) throw new Error(`iteration ended after ${out.length} of ${n} deliveries`);
-    out.push(r.value);
-  }
-  return out;
-}
-
-/** Poll until fn() is true. */
-export async function until(fn: () => Promise<boolean> | boolean, ms = 10000, what = "condition"): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await fn())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
-  }
-}
 
 interface Fixture {
   /** A broker for the test (the same or a new connection to the same store). */

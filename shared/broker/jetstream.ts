@@ -20,7 +20,7 @@ import { Objm, type ObjectStore } from "@nats-io/obj";
 import { pino } from "pino";
 import { BrokerUnavailableError, PipelineError, UnsupportedFeatureError } from "../errors/index.js";
 import {
-  ARCHIVE_STREAM, archiveSubject, checkServerVersion, CONSUMER_NAME, DEFAULTS, DUMPS_STREAM, dumpSubject, LARGE_BUCKET,
+  ARCHIVE_STREAM, archiveSubject, checkServerVersion, ghostPurgeSeq, CONSUMER_NAME, DEFAULTS, DUMPS_STREAM, dumpSubject, LARGE_BUCKET,
   OBJECT_HEADER, QUEUE_DESCRIPTION, queueStream, queueSubject,
 } from "./names.js";
 import type {
@@ -266,11 +266,10 @@ class JetStreamBrokerImpl implements JetStreamBroker {
    * be left-overs of a crash ("ghosts"). Purging below floor+1 keeps every message above it.
    */
   async #purgeGhosts(queue: string, si: StreamInfo, ci: ConsumerInfo): Promise<void> {
-    const floor = ci.ack_floor.stream_seq;
-    if (si.state.messages > 0 && floor > 0 && si.state.first_seq <= floor) {
-      const r = await this.jsm.streams.purge(si.config.name, { seq: floor + 1 });
-      if (r.purged > 0) log.info({ queue, purged: r.purged, ackFloor: floor }, "purged acked ghost messages from queue");
-    }
+    const seq = ghostPurgeSeq({ stream: si.state, consumer: ci, subject: queueSubject(queue) });
+    if (seq === null) return;
+    const r = await this.jsm.streams.purge(si.config.name, { seq });
+    if (r.purged > 0) log.info({ queue, purged: r.purged, ackFloor: seq - 1 }, "purged acked ghost messages from queue");
   }
 
   async #streamInfo(name: string): Promise<StreamInfo | null> {
@@ -423,6 +422,7 @@ class JetStreamBrokerImpl implements JetStreamBroker {
   async confirmAck(d: JsDelivery): Promise<void> {
     const reply = (d.msg as unknown as { reply?: string }).reply;
     if (!reply) return;
+    this.#live(`ack ${d.queue}#${d.seq}`);
     try {
       await this.nc.request(reply, ACK, { timeout: this.timeoutMs });
     } catch (err) {
@@ -557,9 +557,13 @@ class JetStreamBrokerImpl implements JetStreamBroker {
 
   async close(): Promise<void> {
     if (this.#state === "closed" && this.nc.isClosed()) return;
+    // Stop pulling first, so that what we give back is not delivered to our own pull requests.
+    const left: JsMsg[] = [];
+    for (const sub of [...this.#subs]) left.push(...await sub.handOver());
     // Unacked work goes back at once rather than after ack_wait.
-    for (const d of [...this.#held]) d.nak();
-    for (const s of [...this.#subs]) await s.stop().catch(() => undefined);
+    const held = [...this.#held];
+    for (const d of held) d.release();
+    nakAll([...left, ...held.map((d) => d.msg)]);
     try {
       await this.nc.drain();
     } catch {
@@ -633,24 +637,65 @@ class JsDelivery implements Delivery {
     this.#done = true;
     this.broker.released(this);
   }
+
+  /** Taken over by close(), which gives it back. */
+  release(): void {
+    this.#settle();
+  }
 }
 
 class JsSubscription implements Subscription {
   #stopped = false;
+  #given = false;
+  #src: AsyncIterator<JsMsg>;
+  #drained: Promise<JsMsg[]> | null = null;
 
-  constructor(private readonly broker: JetStreamBrokerImpl, readonly queue: string, private readonly messages: ConsumerMessages) {}
+  constructor(private readonly broker: JetStreamBrokerImpl, readonly queue: string, private readonly messages: ConsumerMessages) {
+    this.#src = messages[Symbol.asyncIterator]();
+  }
+
+  /**
+   * Stop pulling. Resolves with the messages the client had pulled but never handed out; the caller
+   * gives them back. (ConsumerMessages.close() only completes once its buffer is read, so read it here.)
+   */
+  halt(): Promise<JsMsg[]> {
+    if (!this.#drained) {
+      this.#stopped = true;
+      this.broker.unsubscribed(this);
+      this.messages.close().catch(() => undefined);
+      this.#drained = (async () => {
+        const out: JsMsg[] = [];
+        for (;;) {
+          const r = await this.#src.next();
+          if (r.done) return out;
+          out.push(r.value);
+        }
+      })().catch(() => []);
+    }
+    return this.#drained;
+  }
 
   async stop(): Promise<void> {
-    if (this.#stopped) return;
-    this.#stopped = true;
-    this.broker.unsubscribed(this);
-    // close() resolves only once a reader has drained the client's buffer: do not wait for it.
-    this.messages.close().catch(() => undefined);
+    const left = await this.halt();
+    if (this.#given) return;
+    this.#given = true;
+    nakAll(left);
+  }
+
+  /** halt(), leaving the giving back to the caller. */
+  async handOver(): Promise<JsMsg[]> {
+    const left = await this.halt();
+    if (this.#given) return [];
+    this.#given = true;
+    return left;
   }
 
   async *[Symbol.asyncIterator](): AsyncIterator<Delivery> {
     try {
-      for await (const m of this.messages) {
+      for (;;) {
+        const r = await this.#src.next();
+        if (r.done) return;
+        const m = r.value;
         if (this.#stopped) {
           // Pulled but never handed out: give back at once.
           m.nak();
@@ -671,6 +716,14 @@ class JsSubscription implements Subscription {
       await this.stop();
     }
   }
+}
+
+/**
+ * Give messages back, highest stream sequence first: nats-server 2.9 can lose track of a nak'ed
+ * message when the last delivered one is nak'ed after lower ones.
+ */
+function nakAll(msgs: JsMsg[]): void {
+  for (const m of [...msgs].sort((a, b) => b.seq - a.seq)) m.nak();
 }
 
 class JsKv implements KvCache {

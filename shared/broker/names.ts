@@ -94,3 +94,25 @@ export function checkServerVersion(version: string, min: string = MIN_SERVER_VER
 export function serverHas(version: string, min: string): boolean {
   try { return compareVersions(version, min) >= 0; } catch { return false; }
 }
+
+/** What ghost purging needs to know of a queue's stream and consumer. */
+export interface GhostCheck {
+  stream: { messages: number; first_seq: number; consumer_count: number };
+  consumer: { ack_floor: { stream_seq: number }; config: { filter_subject?: string; filter_subjects?: string[] } };
+  /** The queue's subject: a consumer filtered to it still sees every message. */
+  subject: string;
+}
+
+/**
+ * The `seq` to purge a queue's stream up to (exclusive) so that messages at or below the
+ * consumer's ack floor go, or null when there is nothing to purge or it would not be safe: only the
+ * queue's own consumer may exist, reading every message of the stream.
+ */
+export function ghostPurgeSeq(c: GhostCheck): number | null {
+  const floor = c.consumer.ack_floor.stream_seq;
+  if (c.stream.messages === 0 || floor <= 0 || c.stream.first_seq > floor) return null;
+  if (c.stream.consumer_count !== 1) return null;
+  const filters = [c.consumer.config.filter_subject, ...(c.consumer.config.filter_subjects ?? [])].filter((f) => f);
+  if (filters.some((f) => f !== c.subject)) return null;
+  return floor + 1;
+}
