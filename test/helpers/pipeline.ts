@@ -114,14 +114,11 @@ export class TestPipeline {
   /** Publish reports into a queue, one report per message, retrying through broker outages. */
   async inject(queue: string, reports: Record<string, unknown>[], idPrefix = "inject"): Promise<void> {
     const b = await this.broker();
-    await b.ensureQueue(queue);
+    await retry(() => b.ensureQueue(queue));
     let i = 0;
     for (const r of reports) {
       const msgId = `${idPrefix}:${i++}`;
-      for (;;) {
-        try { await b.publish(queue, encodeEnvelope([r]), { msgId }); break; }
-        catch { await sleep(200); }
-      }
+      await retry(() => b.publish(queue, encodeEnvelope([r]), { msgId }));
     }
   }
 
@@ -135,6 +132,16 @@ export class TestPipeline {
     await this.#broker?.close().catch(() => undefined);
     this.#broker = null;
     if (!process.env.KEEP_TEST_ROOT) rmSync(this.root, { recursive: true, force: true });
+  }
+}
+
+/** Retry through broker outages (the same message id makes a repeated publish harmless). */
+async function retry<T>(op: () => Promise<T>): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try { return await op(); } catch (err) {
+      if (attempt > 300) throw err;
+      await sleep(200);
+    }
   }
 }
 
