@@ -5,7 +5,7 @@ import { after, before, describe, test } from "node:test";
 import { hasCode, ErrorCode } from "../errors/index.js";
 import { startNatsServer, type NatsServer } from "../../test/helpers/nats-server.js";
 import { connectJetStream, MemoryBroker, type Broker, type Subscription } from "./index.js";
-import { take, until } from "./test-helpers.js";
+import { take, until } from "./testing.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);

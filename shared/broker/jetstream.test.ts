@@ -9,7 +9,7 @@ import { AckPolicy, DeliverPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
 import { ErrorCode, hasCode } from "../errors/index.js";
 import { freePort, startNatsServer, type NatsServer } from "../../test/helpers/nats-server.js";
-import { take, until } from "./test-helpers.js";
+import { take, until } from "./testing.js";
 import { connectJetStream, CONSUMER_NAME, queueStream, queueSubject, type Delivery, type JetStreamBroker } from "./index.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);

@@ -17,7 +17,7 @@ import {
 } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import { Objm, type ObjectStore } from "@nats-io/obj";
-import { pino } from "pino";
+import { pino, type Logger } from "pino";
 import { BrokerUnavailableError, PipelineError, UnsupportedFeatureError } from "../errors/index.js";
 import {
   ARCHIVE_STREAM, archiveSubject, checkServerVersion, ghostPurgeSeq, CONSUMER_NAME, DEFAULTS, DUMPS_STREAM, dumpSubject, LARGE_BUCKET,
@@ -28,7 +28,8 @@ import type {
   Subscription,
 } from "./types.js";
 
-const log = pino({ name: "broker", level: process.env["INTELMQ_BROKER_LOG_LEVEL"] ?? "info" });
+/** Used when the caller gives no logger: stderr, so that a CLI's results on stdout stay clean. */
+const defaultLog = pino({ name: "broker", level: process.env["INTELMQ_BROKER_LOG_LEVEL"] ?? "info" }, pino.destination(2));
 
 /** Options of connectJetStream(). */
 export interface JetStreamOptions {
@@ -49,6 +50,8 @@ export interface JetStreamOptions {
   reconnectTimeWaitMs?: number;
   /** Bound of every publish, ack and API request (ms, default 5000). */
   timeoutMs?: number;
+  /** Logger for the broker's own messages (a child with module "broker" is used). */
+  logger?: Logger;
 }
 
 /** Room left for headers when deciding whether a payload fits into one message. */
@@ -98,7 +101,8 @@ export async function connectJetStream(opts: JetStreamOptions = {}): Promise<Jet
     } catch (err) {
       throw new UnsupportedFeatureError(`JetStream is not available on the NATS server at ${String(servers)}: ${errText(err)}`, { cause: err });
     }
-    return new JetStreamBrokerImpl(nc, jsm, jetstream(nc, { timeout }), version, info?.max_payload ?? 1024 * 1024, timeout);
+    const log = opts.logger ? opts.logger.child({ module: "broker" }) : defaultLog;
+    return new JetStreamBrokerImpl(nc, jsm, jetstream(nc, { timeout }), version, info?.max_payload ?? 1024 * 1024, timeout, log);
   } catch (err) {
     await nc.close().catch(() => undefined);
     throw err;
@@ -137,6 +141,7 @@ class JetStreamBrokerImpl implements JetStreamBroker {
     readonly serverVersion: string,
     readonly maxPayload: number,
     readonly timeoutMs: number,
+    readonly log: Logger,
   ) {
     void this.#watch();
     nc.closed().then(() => this.#setState("closed"), () => this.#setState("closed"));
@@ -157,9 +162,9 @@ class JetStreamBrokerImpl implements JetStreamBroker {
   #setState(s: BrokerState): void {
     if (this.#state === s || this.#state === "closed") return;
     this.#state = s;
-    log.debug({ state: s }, "NATS connection state");
+    this.log.debug({ state: s }, "NATS connection state");
     for (const l of this.#listeners) {
-      try { l(s); } catch (err) { log.error({ err }, "broker state listener failed"); }
+      try { l(s); } catch (err) { this.log.error({ err }, "broker state listener failed"); }
     }
   }
 
@@ -235,7 +240,7 @@ class JetStreamBrokerImpl implements JetStreamBroker {
       try {
         si = await this.jsm.streams.update(name, { ...si.config, ...want } as StreamConfig);
       } catch (err) {
-        log.warn({ err: errText(err), queue }, "cannot update the settings of the queue's stream");
+        this.log.warn({ err: errText(err), queue }, "cannot update the settings of the queue's stream");
       }
     }
 
@@ -271,7 +276,7 @@ class JetStreamBrokerImpl implements JetStreamBroker {
     const seq = ghostPurgeSeq({ stream: si.state, consumer: ci, subject: queueSubject(queue) });
     if (seq === null) return;
     const r = await this.jsm.streams.purge(si.config.name, { seq });
-    if (r.purged > 0) log.info({ queue, purged: r.purged, ackFloor: seq - 1 }, "purged acked ghost messages from queue");
+    if (r.purged > 0) this.log.info({ queue, purged: r.purged, ackFloor: seq - 1 }, "purged acked ghost messages from queue");
   }
 
   async #streamInfo(name: string): Promise<StreamInfo | null> {
@@ -403,7 +408,7 @@ class JetStreamBrokerImpl implements JetStreamBroker {
       if (blob) {
         data = blob;
       } else {
-        log.error({ queue, seq: m.seq, object: ref }, "payload of a large message is missing from the object store");
+        this.log.error({ queue, seq: m.seq, object: ref }, "payload of a large message is missing from the object store");
         data = new Uint8Array(0);
       }
     }
@@ -437,7 +442,7 @@ class JetStreamBrokerImpl implements JetStreamBroker {
     if (d.objName) {
       const name = d.objName;
       this.#largeStore().then((os) => os.delete(name)).catch((err: unknown) => {
-        log.warn({ queue: d.queue, object: name, err: errText(err) }, "cannot delete a large payload after ack");
+        this.log.warn({ queue: d.queue, object: name, err: errText(err) }, "cannot delete a large payload after ack");
       });
     }
   }
@@ -550,7 +555,7 @@ class JetStreamBrokerImpl implements JetStreamBroker {
           try {
             out.push({ ...(m.json<DumpEntry>()), seq: m.seq });
           } catch (err) {
-            log.warn({ seq: m.seq, err: errText(err) }, "unreadable dump entry");
+            this.log.warn({ seq: m.seq, err: errText(err) }, "unreadable dump entry");
           }
           if (m.info.pending === 0) break;
         }
@@ -583,7 +588,7 @@ class JetStreamBrokerImpl implements JetStreamBroker {
         kv = await kvm.create(bucket, { ttl: Math.max(0, ttlSeconds) * 1000, history: 1, storage: StorageType.File });
       } catch (err) {
         // Exists with other settings (another TTL): use it as it is.
-        log.warn({ bucket, err: errText(err) }, "opening the existing KV bucket as it is");
+        this.log.warn({ bucket, err: errText(err) }, "opening the existing KV bucket as it is");
         kv = await kvm.open(bucket);
       }
       return new JsKv(kv, (what, err) => this.#wrap(what, err));
@@ -747,7 +752,7 @@ class JsSubscription implements Subscription {
           d = await this.broker.toDelivery(this.queue, m);
         } catch (err) {
           // The large payload could not be fetched now (connection lost): try again later.
-          log.warn({ queue: this.queue, seq: m.seq, err: errText(err) }, "cannot resolve a delivery, giving it back");
+          this.broker.log.warn({ queue: this.queue, seq: m.seq, err: errText(err) }, "cannot resolve a delivery, giving it back");
           m.nak(1000);
           continue;
         }
