@@ -23,6 +23,7 @@ import {
   ARCHIVE_STREAM, archiveSubject, checkServerVersion, ghostPurgeSeq, CONSUMER_NAME, DEFAULTS, DUMPS_STREAM, dumpSubject, LARGE_BUCKET,
   OBJECT_HEADER, QUEUE_DESCRIPTION, queueStream, queueSubject,
 } from "./names.js";
+import { Publisher } from "./publisher.js";
 import type {
   BrokerState, ConsumeOptions, Delivery, DumpEntry, JetStreamBroker, KvCache, PublishOptions, QueueSettings, StoredDump,
   Subscription,
@@ -133,6 +134,7 @@ class JetStreamBrokerImpl implements JetStreamBroker {
   #dumpsReady: Promise<void> | null = null;
   #archiveReady: Promise<void> | null = null;
   #large: Promise<ObjectStore> | null = null;
+  readonly #pub: Publisher;
 
   constructor(
     readonly nc: NatsConnection,
@@ -143,6 +145,7 @@ class JetStreamBrokerImpl implements JetStreamBroker {
     readonly timeoutMs: number,
     readonly log: Logger,
   ) {
+    this.#pub = new Publisher(nc, timeoutMs);
     void this.#watch();
     nc.closed().then(() => this.#setState("closed"), () => this.#setState("closed"));
   }
@@ -353,10 +356,8 @@ class JetStreamBrokerImpl implements JetStreamBroker {
       payload = new Uint8Array(0);
     }
     try {
-      const po: { msgID?: string; headers?: MsgHdrs; timeout: number } = { timeout: this.timeoutMs };
-      if (opts?.msgId !== undefined) po.msgID = opts.msgId;
-      if (h) po.headers = h;
-      await this.js.publish(queueSubject(queue), payload, po);
+      if (opts?.msgId !== undefined) (h ??= natsHeaders()).set("Nats-Msg-Id", opts.msgId);
+      await this.#pub.publish(queueSubject(queue), payload, h);
     } catch (err) {
       // The stream may have been deleted meanwhile: make sure of it again next time.
       if (/no responders/i.test(errText(err))) this.#ensured.delete(queue);
@@ -591,7 +592,7 @@ class JetStreamBrokerImpl implements JetStreamBroker {
         this.log.warn({ bucket, err: errText(err) }, "opening the existing KV bucket as it is");
         kv = await kvm.open(bucket);
       }
-      return new JsKv(kv, (what, err) => this.#wrap(what, err));
+      return new JsKv(kv, bucket, this.#pub, (what, err) => this.#wrap(what, err));
     } catch (err) {
       throw this.#wrap(`cache ${bucket}`, err);
     }
@@ -611,6 +612,7 @@ class JetStreamBrokerImpl implements JetStreamBroker {
     } catch {
       await this.nc.close().catch(() => undefined);
     }
+    this.#pub.close();
     this.#setState("closed");
   }
 }
@@ -772,11 +774,26 @@ function nakAll(msgs: JsMsg[]): void {
   for (const m of [...msgs].sort((a, b) => b.seq - a.seq)) m.nak();
 }
 
+/** Keys that need no encoding in a KV subject. */
+const PLAIN_KEY = /^[-\/_=a-zA-Z0-9]+(\.[-\/_=a-zA-Z0-9]+)*$/;
+
 class JsKv implements KvCache {
-  constructor(private readonly kv: KV, private readonly wrap: (what: string, err: unknown) => Error) {}
+  constructor(private readonly kv: KV, private readonly bucket: string, private readonly pub: Publisher, private readonly wrap: (what: string, err: unknown) => Error) {}
 
   async create(key: string, value: string): Promise<boolean> {
     try {
+      if (PLAIN_KEY.test(key)) {
+        // The common case in one publish: "create" = no earlier revision of the key.
+        const h = natsHeaders();
+        h.set("Nats-Expected-Last-Subject-Sequence", "0");
+        try {
+          await this.pub.publish(`$KV.${this.bucket}.${key}`, value, h);
+          return true;
+        } catch (err) {
+          // The key has a revision: a live value, or a delete marker the client's create handles.
+          if (apiCode(err) !== 10071) throw err;
+        }
+      }
       await this.kv.create(key, value);
       return true;
     } catch (err) {
