@@ -221,6 +221,38 @@ function behaviour(kind: string, setup: () => Promise<Fixture>, teardown: () => 
       assert.equal(await kv.get("k1"), "v1 again");
     });
 
+    test("request/reply: every server of a subject answers requestMany, one answers request", async () => {
+      const a = await fx.broker();
+      const b = await fx.broker();
+      const subject = `intelmq.control.test.${process.pid}.${++counter}.status`;
+      const s1 = await a.serve(subject, (d) => enc(`one:${dec(d)}`));
+      const s2 = await b.serve(subject.replace(/\.status$/, ".*"), (d, subj) => enc(`two:${dec(d)}:${subj.split(".").pop()}`));
+      const failing = await a.serve(subject, () => { throw new Error("no answer from me"); });
+      const many = (await a.requestMany(subject, enc("x"), 300)).map(dec).sort();
+      assert.deepEqual(many, ["one:x", "two:x:status"]);
+      assert.match(dec(await b.request(subject, enc("y"), 2000)), /^(one:y|two:y:status)$/);
+      await s1.stop(); await s2.stop(); await failing.stop();
+      assert.deepEqual(await a.requestMany(subject, enc("z"), 200), [], "nobody answers any more");
+      await assert.rejects(a.request(subject, enc("z"), 200), (e: unknown) => hasCode(e, ErrorCode.BrokerUnavailable));
+    });
+
+    test("KV entries list live keys by prefix; queueInfo and serverInfo", async () => {
+      const b = await fx.broker();
+      const kv = await b.cache(`hb${process.pid}x${++counter}`, 60);
+      await kv.put("bot-a.h-1", "1");
+      await kv.put("bot-a.h-2", "2");
+      await kv.put("bot-b.h-1", "3");
+      await kv.delete("bot-a.h-2");
+      assert.deepEqual([...(await kv.entries("bot-a."))], [["bot-a.h-1", "1"]]);
+      assert.equal((await kv.entries()).size, 2);
+      const q = qname("info");
+      assert.deepEqual(await b.queueInfo(q), { depth: 0, exists: false });
+      await b.publish(q, enc("1"));
+      await b.publish(q, enc("2"));
+      assert.deepEqual(await b.queueInfo(q), { depth: 2, exists: true });
+      assert.ok(b.serverInfo().version.length > 0);
+    });
+
     test("state is connected", async () => {
       const b = await fx.broker();
       assert.equal(b.state, "connected");

@@ -4,8 +4,8 @@
  * (MemoryBroker, for tests and library mode). The only module that talks to the NATS client.
  */
 export type {
-  Broker, BrokerState, ConsumeOptions, Delivery, DumpEntry, JetStreamBroker, KvCache, PublishOptions, QueueSettings, StoredDump,
-  Subscription,
+  Broker, BrokerState, ConsumeOptions, ControlTransport, Delivery, DumpEntry, JetStreamBroker, KvCache, KvStore, PublishOptions, QueueSettings,
+  RequestHandler, Service, StoredDump, Subscription,
 } from "./types.js";
 export { MemoryBroker } from "./memory.js";
 export { connectJetStream, type JetStreamOptions } from "./jetstream.js";

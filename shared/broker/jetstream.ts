@@ -25,7 +25,7 @@ import {
 } from "./names.js";
 import { Publisher } from "./publisher.js";
 import type {
-  BrokerState, ConsumeOptions, Delivery, DumpEntry, JetStreamBroker, KvCache, PublishOptions, QueueSettings, StoredDump,
+  BrokerState, ConsumeOptions, Delivery, DumpEntry, JetStreamBroker, KvStore, PublishOptions, QueueSettings, RequestHandler, Service, StoredDump,
   Subscription,
 } from "./types.js";
 
@@ -488,6 +488,57 @@ class JetStreamBrokerImpl implements JetStreamBroker {
     }
   }
 
+  async queueInfo(queue: string): Promise<{ depth: number; exists: boolean }> {
+    try {
+      const ci = await this.#consumerInfo(queueStream(queue));
+      return ci ? { depth: ci.num_pending + ci.num_ack_pending, exists: true } : { depth: 0, exists: false };
+    } catch (err) {
+      throw this.#wrap(`info of ${queue}`, err);
+    }
+  }
+
+  serverInfo(): { version: string; url: string } {
+    return { version: this.serverVersion, url: `nats://${this.nc.getServer()}` };
+  }
+
+  // ---- control plane ----
+
+  async serve(subject: string, handler: RequestHandler): Promise<Service> {
+    const sub = this.nc.subscribe(subject, {
+      callback: (_err, m) => {
+        if (!m.reply) return;
+        Promise.resolve()
+          .then(() => handler(m.data, m.subject))
+          .then((out) => m.respond(out), (err: unknown) => this.log.warn({ subject: m.subject, err: errText(err) }, "control request failed"));
+      },
+    });
+    return { stop: async () => { sub.unsubscribe(); } };
+  }
+
+  async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    try {
+      const m = await this.nc.request(subject, data, { timeout: timeoutMs });
+      return m.data;
+    } catch (err) {
+      throw new BrokerUnavailableError(`no reply on ${subject}: ${errText(err)}`, { cause: err });
+    }
+  }
+
+  async requestMany(subject: string, data: Uint8Array, waitMs: number): Promise<Uint8Array[]> {
+    const out: Uint8Array[] = [];
+    try {
+      const it = await this.nc.requestMany(subject, data, { strategy: "timer", maxWait: waitMs });
+      for await (const m of it) {
+        if (m.data.length === 0 && (m.headers?.code ?? 0) >= 300) break; // no responders
+        out.push(m.data);
+      }
+    } catch (err) {
+      if (/no responders/i.test(errText(err))) return out;
+      throw new BrokerUnavailableError(`requests on ${subject} failed: ${errText(err)}`, { cause: err });
+    }
+    return out;
+  }
+
   async purge(queue: string): Promise<number> {
     try {
       const r = await this.jsm.streams.purge(queueStream(queue));
@@ -581,7 +632,7 @@ class JetStreamBrokerImpl implements JetStreamBroker {
 
   // ---- caches ----
 
-  async cache(bucket: string, ttlSeconds: number): Promise<KvCache> {
+  async cache(bucket: string, ttlSeconds: number): Promise<KvStore> {
     try {
       const kvm = new Kvm(this.js);
       let kv: KV;
@@ -777,7 +828,7 @@ function nakAll(msgs: JsMsg[]): void {
 /** Keys that need no encoding in a KV subject. */
 const PLAIN_KEY = /^[-\/_=a-zA-Z0-9]+(\.[-\/_=a-zA-Z0-9]+)*$/;
 
-class JsKv implements KvCache {
+class JsKv implements KvStore {
   constructor(private readonly kv: KV, private readonly bucket: string, private readonly pub: Publisher, private readonly wrap: (what: string, err: unknown) => Error) {}
 
   async create(key: string, value: string): Promise<boolean> {
@@ -826,5 +877,20 @@ class JsKv implements KvCache {
     } catch (err) {
       throw this.wrap(`cache delete ${key}`, err);
     }
+  }
+
+  async entries(prefix = ""): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    try {
+      const keys: string[] = [];
+      for await (const k of await this.kv.keys()) if (k.startsWith(prefix)) keys.push(k);
+      for (const k of keys.sort()) {
+        const v = await this.get(k);
+        if (v !== null) out.set(k, v);
+      }
+    } catch (err) {
+      throw this.wrap(`cache entries ${prefix}`, err);
+    }
+    return out;
   }
 }

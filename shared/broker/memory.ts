@@ -7,7 +7,8 @@
 import { BrokerUnavailableError } from "../errors/index.js";
 import { DEFAULTS } from "./names.js";
 import type {
-  Broker, BrokerState, ConsumeOptions, Delivery, DumpEntry, KvCache, PublishOptions, QueueSettings, StoredDump, Subscription,
+  Broker, BrokerState, ConsumeOptions, Delivery, DumpEntry, KvStore, PublishOptions, QueueSettings, RequestHandler, Service, StoredDump,
+  Subscription,
 } from "./types.js";
 
 interface MemMsg {
@@ -45,6 +46,7 @@ export class MemoryBroker implements Broker {
   #state: BrokerState = "connected";
   #listeners = new Set<(s: BrokerState) => void>();
   #queues = new Map<string, MemQueue>();
+  #services = new Set<{ pattern: string; handler: RequestHandler }>();
   #dumps: StoredDump[] = [];
   #dumpSeq = 0;
   #buckets = new Map<string, MemoryKv>();
@@ -248,7 +250,7 @@ export class MemoryBroker implements Broker {
     return true;
   }
 
-  async cache(bucket: string, ttlSeconds: number): Promise<KvCache> {
+  async cache(bucket: string, ttlSeconds: number): Promise<KvStore> {
     this.#live();
     let kv = this.#buckets.get(bucket);
     if (!kv) {
@@ -256,6 +258,46 @@ export class MemoryBroker implements Broker {
       this.#buckets.set(bucket, kv);
     }
     return kv;
+  }
+
+  async queueInfo(queue: string): Promise<{ depth: number; exists: boolean }> {
+    return { depth: await this.depth(queue), exists: this.#queues.has(queue) };
+  }
+
+  serverInfo(): { version: string; url: string } {
+    return { version: "memory", url: "memory:" };
+  }
+
+  async serve(subject: string, handler: RequestHandler): Promise<Service> {
+    this.#live();
+    const entry = { pattern: subject, handler };
+    this.#services.add(entry);
+    return { stop: async () => { this.#services.delete(entry); } };
+  }
+
+  async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const replies = await this.#ask(subject, data, true);
+    if (replies.length === 0) throw new BrokerUnavailableError(`no reply on ${subject} within ${timeoutMs} ms`);
+    return replies[0]!;
+  }
+
+  async requestMany(subject: string, data: Uint8Array, _waitMs: number): Promise<Uint8Array[]> {
+    return this.#ask(subject, data, false);
+  }
+
+  async #ask(subject: string, data: Uint8Array, first: boolean): Promise<Uint8Array[]> {
+    this.#live();
+    const out: Uint8Array[] = [];
+    for (const s of [...this.#services]) {
+      if (!subjectMatches(s.pattern, subject)) continue;
+      try {
+        out.push(await s.handler(data, subject));
+        if (first) break;
+      } catch {
+        // a failing handler replies nothing, as on NATS
+      }
+    }
+    return out;
   }
 
   /** Close: every held delivery goes back to its queue (as a lost connection would), nothing more is accepted. */
@@ -348,7 +390,17 @@ class MemSubscription implements Subscription {
   }
 }
 
-class MemoryKv implements KvCache {
+/** NATS subject matching: `*` one token, `>` the rest. */
+function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split("."), t = subject.split(".");
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === ">") return t.length > i;
+    if (i >= t.length || (p[i] !== "*" && p[i] !== t[i])) return false;
+  }
+  return p.length === t.length;
+}
+
+class MemoryKv implements KvStore {
   #map = new Map<string, { value: string; expires: number }>();
   constructor(private readonly ttlMs: number) {}
 
@@ -377,5 +429,14 @@ class MemoryKv implements KvCache {
 
   async delete(key: string): Promise<void> {
     this.#map.delete(key);
+  }
+
+  async entries(prefix = ""): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const k of [...this.#map.keys()].sort()) {
+      const e = k.startsWith(prefix) ? this.#alive(k) : undefined;
+      if (e) out.set(k, e.value);
+    }
+    return out;
   }
 }

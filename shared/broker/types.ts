@@ -84,7 +84,34 @@ export interface QueueSettings {
   maxAckPending?: number;
 }
 
-export interface Broker {
+/** Answers requests on a subject: the request's bytes in, the reply's bytes out. */
+export type RequestHandler = (data: Uint8Array, subject: string) => Uint8Array | Promise<Uint8Array>;
+
+/** A served subject; stop() unsubscribes. */
+export interface Service {
+  stop(): Promise<void>;
+}
+
+/**
+ * Request/reply for the control plane, on the same connection as the queues. Every subscriber
+ * of a subject answers (no queue group): a request to a bot reaches all its instances.
+ */
+export interface ControlTransport {
+  /** Answer requests on `subject` (NATS wildcards allowed). A handler that throws replies nothing. */
+  serve(subject: string, handler: RequestHandler): Promise<Service>;
+  /** The first reply. Throws BrokerUnavailableError when nobody answers within timeoutMs. */
+  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  /** Every reply that arrives within waitMs (scatter/gather); [] when nobody answers. */
+  requestMany(subject: string, data: Uint8Array, waitMs: number): Promise<Uint8Array[]>;
+}
+
+/** A KV bucket whose keys can be listed (heartbeats). */
+export interface KvStore extends KvCache {
+  /** Every live key and value, optionally only keys starting with `prefix`. */
+  entries(prefix?: string): Promise<Map<string, string>>;
+}
+
+export interface Broker extends ControlTransport {
   readonly kind: "memory" | "jetstream";
   /** Create the queue's stream and durable consumer if missing (idempotent); purge ghost messages. */
   ensureQueue(queue: string, settings?: QueueSettings): Promise<void>;
@@ -102,8 +129,12 @@ export interface Broker {
   readDumps(botId?: string): Promise<StoredDump[]>;
   /** Delete one dump entry by its sequence; false if it was not there. */
   deleteDump(seq: number): Promise<boolean>;
-  /** Open (create) a KV cache bucket with a TTL in seconds (0 = none). */
-  cache(bucket: string, ttlSeconds: number): Promise<KvCache>;
+  /** Open (create) a KV cache bucket with a TTL in seconds (0 = none). Its keys can be listed. */
+  cache(bucket: string, ttlSeconds: number): Promise<KvStore>;
+  /** Queue statistics for `intelmqctl list queues`: waiting + held (depth), and whether a consumer reads it. */
+  queueInfo(queue: string): Promise<{ depth: number; exists: boolean }>;
+  /** The server's version ("memory" for the memory broker) and the URL connected to. */
+  serverInfo(): { version: string; url: string };
   /** Current connection state; listeners get every change. */
   readonly state: BrokerState;
   onState(listener: (s: BrokerState) => void): () => void;

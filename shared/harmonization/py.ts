@@ -155,7 +155,15 @@ export function pyLen(s: string): number {
   return n;
 }
 
+/** Printable ASCII without `"` and `\`: written as it is in both modes. */
+const JSON_PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+const SURROGATE = /[\ud800-\udfff]/;
+
 function jsonStr(s: string, ensureAscii: boolean): string {
+  if (JSON_PLAIN.test(s)) return '"' + s + '"';
+  // Without ensure_ascii, Python escapes exactly what JSON.stringify escapes (", \, controls as
+  // \n or \u00xx), except lone surrogates, which JSON.stringify escapes and Python writes raw.
+  if (!ensureAscii && !SURROGATE.test(s)) return JSON.stringify(s);
   let out = '"';
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);
@@ -203,9 +211,15 @@ export function pyJsonDumps(v: unknown, opts: DumpsOptions = {}): string {
       throw new TypeError("Object is not JSON serializable");
     }
     const o = x as Record<string, unknown>;
-    let keys = Object.keys(o);
-    if (sortKeys) keys = keys.sort(pyCompare);
-    return "{" + keys.map((k) => jsonStr(k, ensureAscii) + keySep + rec(o[k])).join(itemSep) + "}";
+    const keys = Object.keys(o);
+    // UTF-16 order is code point order unless surrogates take part (message keys never have any).
+    if (sortKeys) keys.sort(keys.some((k) => SURROGATE.test(k)) ? pyCompare : undefined);
+    let out = "{";
+    for (let i = 0; i < keys.length; i++) {
+      if (i > 0) out += itemSep;
+      out += jsonStr(keys[i]!, ensureAscii) + keySep + rec(o[keys[i]!]);
+    }
+    return out + "}";
   };
   return rec(v);
 }

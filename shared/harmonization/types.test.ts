@@ -184,3 +184,22 @@ test("field table: length, regex and iregex, extra sub-keys, custom tables", () 
   assert.equal(custom.check("Event", "foo.bar", "5", true), 5);
   assert.throws(() => createHarmonization({ event: { "foo..bar": { type: "String" } } }), (e: { intelmqName?: string }) => e.intelmqName === "InvalidKey");
 });
+
+test("pyJsonDumps writes strings as Python's json.dumps, with and without ensure_ascii", () => {
+  // expected values printed by Python 3.11
+  const cases: [string, string, string][] = [
+    ["plain", "\"plain\"", "\"plain\""],
+    ["q\"uote", "\"q\\\"uote\"", "\"q\\\"uote\""],
+    ["back\\slash", "\"back\\\\slash\"", "\"back\\\\slash\""],
+    ["ctl\u0001\u001f\u007f", "\"ctl\\u0001\\u001f\u007f\"", "\"ctl\\u0001\\u001f\\u007f\""],
+    ["nl\n\r\t\b\f", "\"nl\\n\\r\\t\\b\\f\"", "\"nl\\n\\r\\t\\b\\f\""],
+    ["\u00fc\u20ac\ud83d\ude00", "\"\u00fc\u20ac\ud83d\ude00\"", "\"\\u00fc\\u20ac\\ud83d\\ude00\""],
+    ["mix \"\u00fc\"\n", "\"mix \\\"\u00fc\\\"\\n\"", "\"mix \\\"\\u00fc\\\"\\n\""],
+    ["ls\u2028", "\"ls\u2028\"", "\"ls\\u2028\""],
+  ];
+  for (const [value, raw, ascii] of cases) {
+    assert.equal(pyJsonDumps(value, { ensureAscii: false }), raw, JSON.stringify(value));
+    assert.equal(pyJsonDumps(value), ascii, JSON.stringify(value));
+  }
+  assert.equal(pyJsonDumps({ b: 1, a: "x", A: 2, "\u00e9": 3, _: 4 }, { sortKeys: true, ensureAscii: false }), "{\"A\": 2, \"_\": 4, \"a\": \"x\", \"b\": 1, \"\u00e9\": 3}");
+});
