@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { z } from "zod";
 import { BrokerUnavailableError, InvalidValue } from "../errors/index.js";
-import { MemoryBroker, type Broker, type Delivery, type Subscription } from "../broker/index.js";
+import { MemoryBroker, type Broker, type Delivery, type QueueSettings, type Subscription } from "../broker/index.js";
 import { decodeEnvelope, encodeEnvelope, type Event, type Report } from "../message/index.js";
 import {
   createLibraryBot, createLogger, defineBot, p, parserParams, collectorParams, runBot, startBot,
@@ -302,6 +302,28 @@ test("collector, scheduled: one round with a deterministic id, then exit 0", asy
   const hash = createHash("sha256").update("dGVzdA==").digest("hex");
   assert.deepEqual(broker.ids, [{ queue: "q1", id: `coll:${hash}:0` }, { queue: "q2", id: `coll:${hash}:0` }]);
   await broker.close();
+});
+
+test("collector: the queues it feeds are archived, unless the settings say archive: false", async () => {
+  class SettingsBroker extends MemoryBroker {
+    readonly seen = new Map<string, QueueSettings | undefined>();
+    override async ensureQueue(queue: string, settings?: QueueSettings): Promise<void> {
+      this.seen.set(queue, settings);
+      return super.ensureQueue(queue, settings);
+    }
+  }
+  for (const [queueSettings, archived] of [[undefined, true], [{ archive: false }, false]] as const) {
+    const broker = new SettingsBroker();
+    const h = await startBot({ def: makeCollector(), botId: "coll", params: { run_mode: "scheduled", destination_queues: ["q"], name: "F" }, broker, log, queueSettings });
+    assert.equal(await h.done, 0);
+    assert.equal(broker.seen.get("q")?.archive, archived);
+    await broker.close();
+  }
+  const expertBroker = new SettingsBroker();
+  const e = await startBot({ def: defineBot({ kind: "expert", name: "x", intelmq: "x", description: "x", params: z.object({}), create: () => ({ process: (ev: Event) => ev }) }), botId: "ex", params: { destination_queues: ["out"] }, broker: expertBroker, log });
+  await e.stop();
+  assert.equal(expertBroker.seen.get("out")?.archive, undefined, "only collectors' queues are archived");
+  await expertBroker.close();
 });
 
 test("collector: rate_limit idles between rounds and stop interrupts it", async () => {

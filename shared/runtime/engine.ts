@@ -231,7 +231,10 @@ export class BotRunner extends EventEmitter implements BotHandle {
     }
     const queues = new Set(Object.values(this.#dest).flat());
     if (queues.size) this.#log.info(`Loading destination pipeline and queues ${JSON.stringify(this.#dest)}.`);
-    for (const q of queues) await this.#broker.ensureQueue(q, this.#queueSettings);
+    // The queues collectors feed keep their raw reports in the archive stream (for replay)
+    // unless the configuration says queue_archive: false.
+    const destSettings = this.#def.kind === "collector" ? { ...this.#queueSettings, archive: this.#queueSettings?.archive ?? true } : this.#queueSettings;
+    for (const q of queues) await this.#broker.ensureQueue(q, destSettings);
   }
 
   /** IntelMQ's ParserBot checks default_fields against the harmonization at start. */
