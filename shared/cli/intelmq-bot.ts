@@ -4,13 +4,15 @@
  * SIGTERM/SIGINT stop it cleanly (exit 0), SIGHUP re-reads runtime.yaml and reloads the bot.
  */
 import { Command } from "commander";
-import type { Logger } from "pino";
-import { connectJetStream, type Broker, type JetStreamOptions } from "../broker/index.js";
+import type { Broker } from "../broker/index.js";
 import { ErrorCode, hasCode } from "../errors/index.js";
-import { createLogger, resolveParams, startBot } from "../runtime/index.js";
-import { effectiveParams, getBot, loadRuntimeConfig, natsOptions, queueSettings, type NatsSettings } from "../config/index.js";
+import { connectWithRetry, createLogger, resolveParams, startBot, startBotControl, watchParent, type BotControl } from "../runtime/index.js";
+import { effectiveParams, getBot, loadRuntimeConfig, natsOptions, queueSettings } from "../config/index.js";
 import { parseArgs } from "./args.js";
 import { hasModule, loadModule } from "./registry.js";
+
+/** Kept here for callers of earlier versions; lives in shared/runtime now. */
+export { connectWithRetry };
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -18,41 +20,17 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-/**
- * Connect, retrying with backoff while the server is not up yet (bots may start before NATS).
- * Gives up only when `cancelled()` says so (a stop signal), returning null.
- */
-export async function connectWithRetry(nats: NatsSettings, name: string, log: Logger, cancelled: () => boolean): Promise<Broker | null> {
-  const opts: JetStreamOptions & Record<string, unknown> = { servers: nats.servers, name };
-  if (nats.user !== undefined) opts.user = nats.user;
-  if (nats.pass !== undefined) opts.pass = nats.pass;
-  if (nats.token !== undefined) opts.token = nats.token;
-  // Not (yet) part of JetStreamOptions; passed along for a broker that understands them.
-  if (nats.credsFile !== undefined) opts.credsFile = nats.credsFile;
-  if (nats.tls !== undefined) opts.tls = nats.tls;
-  let delay = 250;
-  for (let attempt = 1; !cancelled(); attempt++) {
-    try {
-      return await connectJetStream(opts);
-    } catch (err) {
-      // A server that is too old or refuses our credentials will not get better by waiting.
-      if (hasCode(err, ErrorCode.UnsupportedFeature) || hasCode(err, ErrorCode.ConfigurationError)) throw err;
-      log.warn({ servers: nats.servers, attempt, retry_in_ms: delay, err: message(err) }, "NATS is not reachable yet, retrying");
-      const until = Date.now() + delay;
-      while (Date.now() < until && !cancelled()) await sleep(Math.min(100, until - Date.now()));
-      delay = Math.min(delay * 2, 10_000);
-    }
-  }
-  return null;
-}
-
 let broker: Broker | null = null;
+let control: BotControl | null = null;
 let exiting = false;
 
-/** Close the connection (bounded) and end the process. */
+/** Remove the heartbeat, close the connection (both bounded) and end the process. */
 async function exit(code: number): Promise<void> {
   if (exiting) return;
   exiting = true;
+  const c = control;
+  control = null;
+  if (c) await Promise.race([c.close().catch(() => undefined), sleep(2000)]);
   const b = broker;
   broker = null;
   if (b) await Promise.race([b.close().catch(() => undefined), sleep(5000)]);
@@ -87,6 +65,11 @@ async function main(argv: string[]): Promise<number> {
   };
   process.on("SIGTERM", () => onStop("SIGTERM"));
   process.on("SIGINT", () => onStop("SIGINT"));
+  // A SIGHUP before the bot runs must not end the process (Node's default): the start reads the file anyway.
+  let onHup: (() => void) | null = null;
+  process.on("SIGHUP", () => (onHup ? onHup() : log.info("SIGHUP while starting: nothing to reload yet")));
+  // Started by a control service: end with it (it may have been killed without stopping us).
+  watchParent(() => onStop("parent exited"));
 
   try {
     const config = loadRuntimeConfig(configFile);
@@ -110,16 +93,32 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     const h = handle;
-    process.on("SIGHUP", () => {
+    /** Re-read runtime.yaml and reload at a safe point; throws (keeping the running configuration) when the file is unusable. */
+    const reload = async (via: string): Promise<void> => {
+      let params: Record<string, unknown>;
       try {
         const fresh = loadRuntimeConfig(configFile);
         getBot(fresh, botId);
-        log.info("SIGHUP: reloading runtime configuration");
-        Promise.resolve(h.reload(effectiveParams(fresh, botId))).catch((err: unknown) => log.error({ err }, `reload failed: ${message(err)}`));
+        params = effectiveParams(fresh, botId);
       } catch (err) {
         log.error({ err }, `reload failed, keeping the running configuration: ${message(err)}`);
+        throw err;
       }
-    });
+      log.info(`${via}: reloading runtime configuration`);
+      try {
+        await h.reload(params);
+      } catch (err) {
+        log.error({ err }, `reload failed: ${message(err)}`);
+        throw err;
+      }
+    };
+    onHup = () => void reload("SIGHUP").catch(() => undefined); // logged by reload()
+    try {
+      control = await startBotControl({ broker, handle: h, reload: () => reload("control request"), log });
+    } catch (err) {
+      // The bot works without its control subject; intelmqctl then reports it as unknown.
+      log.error({ err }, `control subject not served: ${message(err)}`);
+    }
     const code = await h.done;
     // After a stop signal, the signal handler ends the process with 0.
     if (stopping) return new Promise<number>(() => undefined);

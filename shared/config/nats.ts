@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /** Where NATS is and how to log in: resolved the same way by every tool. */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { QueueSettings } from "../broker/index.js";
+import { intelmqPaths } from "./paths.js";
 import type { RuntimeConfig } from "./runtime-config.js";
 
 /** The default server when neither NATS_URL nor global nats_servers is set. */
@@ -29,8 +32,22 @@ function splitServers(v: unknown): string[] {
   return list.map((s) => s.trim()).filter((s) => s !== "");
 }
 
+/** var/run/nats.url: where `npm start` wrote the address of the nats-server it started. */
+export function natsUrlFile(env: NodeJS.ProcessEnv = process.env): string {
+  return join(intelmqPaths(env).runDir, "nats.url");
+}
+
+function readNatsUrlFile(env: NodeJS.ProcessEnv): string[] {
+  try {
+    return splitServers(readFileSync(natsUrlFile(env), "utf8").replace(/\s+/g, ","));
+  } catch {
+    return [];
+  }
+}
+
 /**
- * NATS servers and credentials: NATS_URL (comma-separated) else global `nats_servers` else
+ * NATS servers and credentials: NATS_URL (comma-separated) else global `nats_servers` else the
+ * address in var/run/nats.url (written by `npm start` for the server it started) else
  * nats://127.0.0.1:4222; NATS_USER/NATS_PASSWORD/NATS_TOKEN/NATS_CREDS else global nats_user,
  * nats_password, nats_token, nats_creds; TLS from global nats_tls* (or NATS_TLS_CA/CERT/KEY).
  */
@@ -38,6 +55,7 @@ export function natsOptions(config: RuntimeConfig | null | undefined, env: NodeJ
   const g = config?.global ?? {};
   let servers = splitServers(env.NATS_URL);
   if (!servers.length) servers = splitServers(g.nats_servers);
+  if (!servers.length) servers = readNatsUrlFile(env);
   if (!servers.length) servers = [DEFAULT_NATS_URL];
   const out: NatsSettings = { servers };
   const user = str(env.NATS_USER) ?? str(g.nats_user);

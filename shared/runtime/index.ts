@@ -20,6 +20,8 @@ export { outputParams, exportEventText, exportEventDict } from "./output-options
 export type { ExportOptions } from "./output-options.js";
 export { PyDateTime, pyFormat, strftime } from "./pyformat.js";
 export type { FormatArg } from "./pyformat.js";
+export { startBotControl, connectWithRetry, instanceHost, instanceState, watchParent } from "./control.js";
+export type { BotControl, BotControlOptions, ConnectSettings } from "./control.js";
 
 /** Declare a bot. The default export of services/<kind>/<name>/index.ts. */
 export function defineBot<K extends BotKind, S extends z.ZodType>(def: BotDefinition<K, S>): BotDefinition<K, S> {
