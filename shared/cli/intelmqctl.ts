@@ -1,0 +1,637 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * `intelmqctl`: IntelMQ's control tool over NATS. Bots are started, stopped and reloaded through
+ * the control services (intelmq.control.botnet/host) or, for bots no control service manages,
+ * through their instances (intelmq.control.bot.<id>); queues are JetStream streams. Output,
+ * options and exit codes are IntelMQ's: 0 success, 1 a bot not in the expected state (or an
+ * error), 2 queue not found.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { Command, Option } from "commander";
+import { pino } from "pino";
+import { connectJetStream, type Broker, type JetStreamOptions } from "../broker/index.js";
+import {
+  PROJECT_ROOT, getBot, intelmqPaths, loadRuntimeConfig, natsOptions, saveRuntimeConfig, type IntelmqPaths, type RuntimeConfig,
+} from "../config/index.js";
+import type { BotStatus, HostVerb } from "../control-protocol/index.js";
+import { parseArgs } from "./args.js";
+import { runCheck } from "./ctl-check.js";
+import { BOT_GROUP, botIds, configuredQueues, installedBots, queuesOf, type GroupName } from "./ctl-config.js";
+import { ControlClient, type BotView, type HostView } from "./ctl-control.js";
+
+// IntelMQ's texts, so that people and scripts reading them see what they know.
+const MESSAGES = {
+  enabled: "Bot %s is enabled.",
+  disabled: "Bot %s is disabled.",
+  starting: "Starting %s...",
+  running: "Bot %s is running.",
+  stopped: "Bot %s is stopped.",
+  stopping: "Stopping bot %s...",
+  reloading: "Reloading bot %s ...",
+  enabling: "Enabling %s.",
+  disabling: "Disabling %s.",
+  reloaded: "Bot %s is reloaded.",
+  restarting: "Restarting %s...",
+} as const;
+const ERROR_MESSAGES = {
+  starting: "Bot %s failed to START.",
+  running: "Bot %s is still running.",
+  stopped: "Bot %s was NOT RUNNING.",
+  stopping: "Bot %s failed to STOP.",
+  unknown: "Status of Bot %s is unknown: %s.",
+} as const;
+const fmt = (t: string, ...args: string[]) => args.reduce((s, a) => s.replace("%s", a), t);
+
+/** The usage errors of the tool (bad bot id): exit code 2 as argparse. */
+class UsageError extends Error {}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** Where results go: JSON on stdout, or IntelMQ's text lines (info to stdout unless quiet, errors to stderr). */
+class Output {
+  constructor(readonly json: boolean, readonly quiet: boolean) {}
+  /** A progress or status line (text mode, not quiet). */
+  info(line: string): void {
+    if (!this.json && !this.quiet) process.stdout.write(`${line}\n`);
+  }
+  /** A problem (text mode; JSON mode reports through the result and the exit code). */
+  error(line: string): void {
+    if (!this.json) process.stderr.write(`${line}\n`);
+  }
+  /** A problem that must be seen in both modes (e.g. nobody can start the bots). */
+  alert(line: string): void {
+    process.stderr.write(`${line}\n`);
+  }
+  /** The command's result: the JSON value, or text lines (printed even when quiet). */
+  result(value: unknown, text?: () => string[]): void {
+    if (this.json) process.stdout.write(`${JSON.stringify(value)}\n`);
+    else if (text) for (const l of text()) process.stdout.write(`${l}\n`);
+  }
+}
+
+interface Ctx {
+  paths: IntelmqPaths;
+  out: Output;
+  config(): RuntimeConfig;
+  broker(): Promise<Broker>;
+  control(): Promise<ControlClient>;
+}
+
+function seconds(v: unknown, dflt: number): number {
+  const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
+  return Number.isFinite(n) && n >= 0 ? n : dflt;
+}
+
+/** Connect as every tool does (NATS_URL, global nats_*); the CLI gives up quickly instead of reconnecting for ever. */
+export async function connectCtl(config: RuntimeConfig | null): Promise<Broker> {
+  const nats = natsOptions(config);
+  const opts: JetStreamOptions = {
+    servers: nats.servers, name: "intelmqctl", maxReconnectAttempts: 3, reconnectTimeWaitMs: 500,
+    logger: pino({ level: "error" }, pino.destination(2)),
+  };
+  if (nats.user !== undefined) opts.user = nats.user;
+  if (nats.pass !== undefined) opts.pass = nats.pass;
+  if (nats.token !== undefined) opts.token = nats.token;
+  if (nats.credsFile !== undefined) opts.credsFile = nats.credsFile;
+  if (nats.tls !== undefined) opts.tls = nats.tls;
+  return await connectJetStream(opts);
+}
+
+function makeCtx(out: Output): Ctx & { close(): Promise<void> } {
+  const paths = intelmqPaths();
+  let config: RuntimeConfig | null = null;
+  let broker: Promise<Broker> | null = null;
+  let control: ControlClient | null = null;
+  const ctx = {
+    paths,
+    out,
+    config(): RuntimeConfig {
+      config ??= loadRuntimeConfig(paths.runtimeConfFile);
+      return config;
+    },
+    broker(): Promise<Broker> {
+      broker ??= connectCtl(ctx.config());
+      return broker;
+    },
+    async control(): Promise<ControlClient> {
+      if (!control) {
+        const g = ctx.config().global;
+        control = new ControlClient(await ctx.broker(), {
+          replyWaitMs: Math.round(seconds(process.env.INTELMQCTL_CONTROL_WAIT ?? g.intelmqctl_control_wait, 0.5) * 1000),
+          actionTimeoutMs: Math.round(seconds(g.intelmqctl_action_timeout, 60) * 1000),
+        });
+      }
+      return control;
+    },
+    async close(): Promise<void> {
+      if (!broker) return;
+      const b = await broker.catch(() => null);
+      if (b) await Promise.race([b.close().catch(() => undefined), sleep(3000)]);
+    },
+  };
+  return ctx;
+}
+
+// ---------------------------------------------------------------- bots
+
+function isEnabled(ctx: Ctx, id: string): boolean {
+  const b = ctx.config().bots[id];
+  return b ? b.enabled : true;
+}
+
+function requireBot(ctx: Ctx, id: string): void {
+  if (!Object.hasOwn(ctx.config().bots, id)) {
+    throw new UsageError(`Bot ${JSON.stringify(id)} does not exist in ${ctx.paths.runtimeConfFile}.`);
+  }
+}
+
+function statusLine(v: BotView): string {
+  if (v.status === "running" || v.status === "stopped" || v.status === "disabled") return fmt(MESSAGES[v.status], v.id);
+  if (v.status === "starting") return fmt(MESSAGES.starting, v.id);
+  if (v.status === "stopping") return fmt(MESSAGES.stopping, v.id);
+  return fmt(ERROR_MESSAGES.unknown, v.id, `'${v.error ?? v.status}'`);
+}
+
+function instanceLines(v: BotView): string[] {
+  return v.instances.map((i) => `    instance ${i.instance} on ${i.host} (pid ${i.pid}): ${i.state}${i.managed ? ", managed by its control service" : ""}`);
+}
+
+function details(v: BotView): Record<string, unknown> {
+  return {
+    status: v.status,
+    managed_by: v.managedBy,
+    instances: v.instances.map((i) => ({ instance: i.instance, host: i.host, pid: i.pid, state: i.state, managed: i.managed, answered: i.answered })),
+    ...(v.error ? { error: v.error } : {}),
+  };
+}
+
+const EXPECTED: Record<string, BotStatus[]> = {
+  start: ["running", "disabled"],
+  status: ["running", "disabled"],
+  reload: ["running", "disabled"],
+  stop: ["stopped", "disabled"],
+};
+
+type Action = "start" | "stop" | "reload";
+
+/** Apply an action to one bot: through its control services, or to its instances when nobody manages it. */
+async function botAction(ctx: Ctx, action: Action, id: string, before: BotView, hosts: HostView[], explicit: boolean): Promise<{ view: BotView; noOne: boolean }> {
+  const control = await ctx.control();
+  if (before.managedBy.length) {
+    const replies = await Promise.all(before.managedBy.map((h) => control.hostAction(h, action as HostVerb, { bots: [id], ...(action === "start" && explicit ? { force: true } : {}) })));
+    // What the control services said after acting, plus the instances' own answers.
+    const fresh: HostView[] = hosts.map((h) => replies.find((r) => r?.host === h.host) ?? h);
+    for (const [i, h] of before.managedBy.entries()) {
+      if (!replies[i]) {
+        const idx = fresh.findIndex((x) => x.host === h);
+        const stale = fresh[idx]!;
+        fresh[idx] = { host: h, bots: { ...stale.bots, [id]: { ...stale.bots[id]!, status: "unknown", error: `the control service of ${h} did not answer the ${action}` } } };
+      }
+    }
+    const view = (await control.statuses([id], (x) => isEnabled(ctx, x), { hosts: fresh })).get(id)!;
+    return { view, noOne: false };
+  }
+  const replies = await control.instances(id, action);
+  const view = (await control.statuses([id], (x) => isEnabled(ctx, x), { hosts })).get(id)!;
+  return { view, noOne: replies.length === 0 && before.instances.length === 0 };
+}
+
+function noControlService(ctx: Ctx, ids: string[], hosts: HostView[]): void {
+  const who = hosts.length
+    ? `no control service (of ${hosts.map((h) => h.host).join(", ")}) manages ${ids.length === 1 ? "it" : "them"}`
+    : "no control service answered on intelmq.control.botnet";
+  ctx.out.alert(
+    `Cannot start ${ids.map((i) => JSON.stringify(i)).join(", ")}: ${who} and no instance of ${ids.length === 1 ? "it" : "them"} runs. ` +
+    "Run the control service (node bin/intelmq-control.mjs) on a host, or `intelmq-bot <bot-id>`.",
+  );
+}
+
+/** start|stop|reload of one bot, with IntelMQ's messages. Returns [exit code, status]. */
+async function singleAction(ctx: Ctx, action: Action, id: string): Promise<[number, BotStatus]> {
+  const control = await ctx.control();
+  const hosts = await control.hosts();
+  const before = (await control.statuses([id], (x) => isEnabled(ctx, x), { hosts })).get(id)!;
+  const out = ctx.out;
+  if (action === "stop" && before.status !== "running" && before.status !== "starting" && before.status !== "error" && before.status !== "unknown") {
+    out.error(fmt(ERROR_MESSAGES.stopped, id));
+    return [0, before.status === "disabled" ? "disabled" : "stopped"];
+  }
+  if (action === "reload" && before.status !== "running") {
+    out.error(fmt(ERROR_MESSAGES.stopped, id));
+    return [before.status === "disabled" ? 0 : 1, before.status];
+  }
+  if (action === "start" && before.status === "running") {
+    out.info(statusLine(before));
+    return [0, "running"];
+  }
+  out.info(fmt(action === "start" ? MESSAGES.starting : action === "stop" ? MESSAGES.stopping : MESSAGES.reloading, id));
+  const { view, noOne } = await botAction(ctx, action, id, before, hosts, true);
+  if (action === "start") {
+    if (view.status === "running") out.info(statusLine(view));
+    else {
+      out.error(fmt(ERROR_MESSAGES.starting, id));
+      if (noOne) noControlService(ctx, [id], hosts);
+      else if (view.error) out.error(view.error);
+    }
+    return [view.status === "running" ? 0 : 1, view.status === "disabled" ? "stopped" : view.status];
+  }
+  if (action === "stop") {
+    if (view.status === "stopped" || view.status === "disabled") out.info(fmt(MESSAGES.stopped, id));
+    else out.error(fmt(ERROR_MESSAGES.stopping, id));
+    return [EXPECTED.stop!.includes(view.status) ? 0 : 1, view.status];
+  }
+  if (view.status === "running") out.info(fmt(MESSAGES.reloaded, id));
+  else out.error(statusLine(view));
+  return [view.status === "running" ? 0 : 1, view.status];
+}
+
+function botnetName(group?: GroupName): [string, string] {
+  return group ? [`the ${BOT_GROUP[group]} group`, `The ${BOT_GROUP[group]} group`] : ["botnet", "Botnet"];
+}
+
+/** start|stop|reload of the botnet or a group; waits 0.75 s, then reads every status. */
+async function botnetAction(ctx: Ctx, action: Action, group?: GroupName): Promise<[number, Record<string, BotStatus>]> {
+  const control = await ctx.control();
+  const out = ctx.out;
+  const ids = botIds(ctx.config(), group);
+  const [name, Name] = botnetName(group);
+  out.info(action === "start" ? `Starting ${name}...` : action === "stop" ? `Stopping ${name}...` : `Reloading ${name} ...`);
+  const hosts = await control.hosts();
+  const views = await control.statuses(ids, (x) => isEnabled(ctx, x), { hosts, all: !group });
+  const targets = [...views.keys()];
+
+  // Control services: the whole botnet (what each manages) or the group's bots it manages.
+  const hostJobs = hosts.map(async (h) => {
+    const mine = targets.filter((id) => Object.hasOwn(h.bots, id));
+    if (group && mine.length === 0) return;
+    await control.hostAction(h.host, action as HostVerb, group ? { bots: mine } : {});
+  });
+  // Bots nobody manages: their instances pause, resume or reload.
+  const unmanaged = targets.filter((id) => views.get(id)!.managedBy.length === 0);
+  const cannotStart: string[] = [];
+  const botJobs = unmanaged.map(async (id) => {
+    const v = views.get(id)!;
+    if (action === "start") {
+      if (!isEnabled(ctx, id) || v.status === "running") return;
+      if (v.instances.length === 0) { cannotStart.push(id); return; }
+    } else if (v.instances.length === 0) return;
+    await control.instances(id, action);
+  });
+  await Promise.all([...hostJobs, ...botJobs]);
+  if (action === "start") for (const id of targets) if (!isEnabled(ctx, id) && views.get(id)!.status === "disabled") out.info(fmt(MESSAGES.disabled, id));
+  await sleep(750);
+  const after = await control.statuses(targets, (x) => isEnabled(ctx, x), { all: !group });
+  const result: Record<string, BotStatus> = {};
+  let code = 0;
+  for (const [id, v] of after) {
+    result[id] = v.status;
+    if (!EXPECTED[action]!.includes(v.status)) code = 1;
+    if (action === "start" && !isEnabled(ctx, id) && v.status === "disabled") continue;
+    const ok = EXPECTED[action]!.includes(v.status);
+    if (ok) out.info(action === "reload" && v.status === "running" ? fmt(MESSAGES.reloaded, id) : statusLine(v));
+    else out.error(action === "start" ? fmt(ERROR_MESSAGES.starting, id) : action === "stop" ? fmt(ERROR_MESSAGES.stopping, id) : statusLine(v));
+  }
+  const stillDown = cannotStart.filter((id) => after.get(id)?.status !== "running");
+  if (stillDown.length) noControlService(ctx, stillDown, hosts);
+  out.info(action === "start" ? `${Name} is running.` : action === "stop" ? `${Name} is stopped.` : `${Name} is reloaded.`);
+  return [code, result];
+}
+
+/** status of one bot or the botnet. */
+async function statusCmd(ctx: Ctx, id: string | undefined, group: GroupName | undefined, detailed: boolean): Promise<number> {
+  const control = await ctx.control();
+  const ids = id ? [id] : botIds(ctx.config(), group);
+  const views = await control.statuses(ids, (x) => isEnabled(ctx, x), { heartbeats: true, all: !id && !group });
+  const code = [...views.values()].every((v) => EXPECTED.status!.includes(v.status)) ? 0 : 1;
+  const text = () => {
+    const lines: string[] = [];
+    for (const v of views.values()) {
+      lines.push(statusLine(v));
+      lines.push(...instanceLines(v));
+    }
+    return lines;
+  };
+  if (ctx.out.quiet && !ctx.out.json) return code;
+  if (id) {
+    const v = views.get(id)!;
+    ctx.out.result(detailed ? details(v) : v.status, text);
+  } else {
+    const r: Record<string, unknown> = {};
+    for (const [k, v] of views) r[k] = detailed ? details(v) : v.status;
+    ctx.out.result(r, text);
+  }
+  return code;
+}
+
+async function actionCmd(ctx: Ctx, action: "start" | "stop" | "restart" | "reload", id: string | undefined, group: GroupName | undefined): Promise<number> {
+  if (id) {
+    requireBot(ctx, id);
+    if (action === "restart") {
+      ctx.out.info(fmt(MESSAGES.restarting, id));
+      const [c1, s1] = await singleAction(ctx, "stop", id);
+      if (!EXPECTED.stop!.includes(s1)) {
+        ctx.out.result(s1);
+        return c1 || 1;
+      }
+      const [c2, s2] = await singleAction(ctx, "start", id);
+      ctx.out.result([s1, s2]);
+      return c1 | c2;
+    }
+    const [code, status] = await singleAction(ctx, action, id);
+    ctx.out.result(status);
+    return code;
+  }
+  if (action === "restart") {
+    const [c1] = await botnetAction(ctx, "stop", group);
+    const [c2, r2] = await botnetAction(ctx, "start", group);
+    ctx.out.result(r2);
+    return c1 | c2;
+  }
+  const [code, r] = await botnetAction(ctx, action, group);
+  ctx.out.result(r);
+  return code;
+}
+
+async function enableCmd(ctx: Ctx, id: string, enable: boolean): Promise<number> {
+  const config = ctx.config();
+  requireBot(ctx, id);
+  ctx.out.info(fmt(enable ? MESSAGES.enabling : MESSAGES.disabling, id));
+  getBot(config, id).enabled = enable;
+  saveRuntimeConfig(config);
+  let view: BotView;
+  try {
+    const control = await ctx.control();
+    view = (await control.statuses([id], (x) => isEnabled(ctx, x))).get(id)!;
+  } catch (err) {
+    ctx.out.error(fmt(ERROR_MESSAGES.unknown, id, `'${message(err)}'`));
+    ctx.out.result("unknown");
+    return 1;
+  }
+  ctx.out.info(statusLine(view));
+  ctx.out.result(view.status);
+  return EXPECTED.status!.includes(view.status) || view.status === "stopped" ? 0 : 1;
+}
+
+// ---------------------------------------------------------------- queues
+
+type QueueList = Record<string, { source_queue?: [string, number]; destination_queues?: [string, number][] }>;
+
+async function queueCounts(ctx: Ctx): Promise<{ list: QueueList; counts: Map<string, number> }> {
+  const config = ctx.config();
+  const broker = await ctx.broker();
+  const queues = [...configuredQueues(config)];
+  const counts = new Map<string, number>();
+  await Promise.all(queues.map(async (q) => counts.set(q, (await broker.queueInfo(q)).depth)));
+  const list: QueueList = {};
+  for (const id of Object.keys(config.bots)) {
+    const q = queuesOf(config, id);
+    const e: QueueList[string] = {};
+    if (q.source) e.source_queue = [q.source, counts.get(q.source) ?? 0];
+    e.destination_queues = q.destinations.map((d) => [d, counts.get(d) ?? 0]);
+    list[id] = e;
+  }
+  return { list, counts };
+}
+
+function nonZero(list: QueueList): QueueList {
+  const out: QueueList = {};
+  for (const [id, e] of Object.entries(list)) {
+    const n: QueueList[string] = {};
+    if (e.source_queue && e.source_queue[1] > 0) n.source_queue = e.source_queue;
+    const d = (e.destination_queues ?? []).filter(([, c]) => c > 0);
+    if (d.length) n.destination_queues = d;
+    if (n.source_queue || n.destination_queues) out[id] = n;
+  }
+  return out;
+}
+
+function queueText(list: QueueList): string[] {
+  const lines: string[] = [];
+  for (const [id, e] of Object.entries(list)) {
+    lines.push(`${id}:`);
+    if (e.source_queue) lines.push(`    - source_queue: ${e.source_queue[0]} - ${e.source_queue[1]}`);
+    for (const [q, n] of e.destination_queues ?? []) lines.push(`    - destination_queue: ${q} - ${n}`);
+  }
+  return lines;
+}
+
+async function listQueuesCmd(ctx: Ctx, opts: { nonZero?: boolean; sum?: boolean; count?: boolean }): Promise<number> {
+  const { list, counts } = await queueCounts(ctx);
+  if (opts.sum || opts.count) {
+    const total = [...counts.values()].reduce((a, b) => a + b, 0);
+    ctx.out.result({ "total-messages": total }, () => [`Total number of messages in queues: ${total}`]);
+    return 0;
+  }
+  const shown = opts.nonZero ? nonZero(list) : list;
+  ctx.out.result(shown, () => queueText(shown));
+  return 0;
+}
+
+async function clearCmd(ctx: Ctx, queue: string): Promise<number> {
+  const config = ctx.config();
+  if (!configuredQueues(config).has(queue)) {
+    ctx.out.error(`Queue ${queue} does not exist!`);
+    ctx.out.result("not-found");
+    return 2;
+  }
+  try {
+    const broker = await ctx.broker();
+    ctx.out.info(`Clearing queue ${queue}.`);
+    await broker.purge(queue);
+    ctx.out.info(`Successfully cleared queue ${queue}.`);
+    ctx.out.result("success");
+    return 0;
+  } catch (err) {
+    ctx.out.error(`Error while clearing queue ${queue}: ${message(err)}`);
+    ctx.out.result("error");
+    return 1;
+  }
+}
+
+// ---------------------------------------------------------------- list bots, check, debug
+
+async function listBotsCmd(ctx: Ctx, opts: { configured?: boolean; nonZero?: boolean }): Promise<number> {
+  if (opts.configured) {
+    const config = ctx.config();
+    const r = Object.values(config.bots)
+      .filter((b) => !opts.nonZero || b.enabled)
+      .map((b) => ({ id: b.id, description: b.description ?? "" }));
+    ctx.out.result(r, () => r.map((b) => `Bot ID: ${b.id}\nDescription: ${b.description}`));
+    return 0;
+  }
+  const bots = await installedBots();
+  ctx.out.result(bots, () => {
+    const lines: string[] = [];
+    for (const [group, list] of Object.entries(bots)) {
+      for (const [name, b] of Object.entries(list)) lines.push(`${group}: ${name} (${b.module})`, `    ${b.description}`);
+    }
+    return lines;
+  });
+  return 0;
+}
+
+async function checkCmd(ctx: Ctx, opts: { quiet?: boolean; noConnections?: boolean }): Promise<number> {
+  const r = await runCheck(ctx.paths, { noConnections: !!opts.noConnections, connect: (cfg) => connectCtl(cfg) });
+  const shown = opts.quiet ? r.lines.filter(([l]) => l === "warning" || l === "error") : r.lines;
+  ctx.out.result({ status: r.status, lines: shown }, () => [
+    ...shown.map(([l, m]) => `${l.toUpperCase()}: ${m}`),
+    ...(r.status === "success" && !opts.quiet ? ["No issues found."] : []),
+  ]);
+  return r.status === "success" ? 0 : 1;
+}
+
+function debugCmd(ctx: Ctx, opts: { getPaths?: boolean; getEnvironmentVariables?: boolean }): number {
+  const all = !opts.getPaths && !opts.getEnvironmentVariables;
+  const p = ctx.paths;
+  const out: Record<string, Record<string, unknown>> = {};
+  if (all || opts.getPaths) {
+    let servers: string[];
+    try { servers = natsOptions(ctx.config()).servers; } catch { servers = natsOptions(null).servers; }
+    out.paths = {
+      ROOT_DIR: p.root,
+      CONFIG_DIR: p.configDir,
+      RUNTIME_CONF_FILE: p.runtimeConfFile,
+      HARMONIZATION_CONF_FILE: p.harmonizationConfFile,
+      FEEDS_FILE: p.feedsFile,
+      DEFAULT_LOGGING_LEVEL: "INFO",
+      DEFAULT_LOGGING_PATH: p.logDir,
+      VAR_STATE_PATH: p.stateDir,
+      STATE_FILE_PATH: join(p.root, "var", "lib", "state.json"),
+      VAR_RUN_PATH: p.runDir,
+      NATS_SERVERS: servers.join(","),
+    };
+  }
+  if (all || opts.getEnvironmentVariables) {
+    out.environment_variables = {};
+    // Never print secrets (NATS_PASSWORD, NATS_TOKEN).
+    for (const k of ["INTELMQ_ROOT_DIR", "INTELMQ_PATHS_NO_OPT", "INTELMQ_PATHS_OPT", "INTELMQ_MANAGER_CONTROLLER_CMD", "NATS_URL", "NATS_USER", "NATS_CREDS", "NATS_TLS_CA", "NATS_TLS_CERT", "NATS_TLS_KEY", "PATH", "NODE_PATH"]) {
+      out.environment_variables[k] = process.env[k] ?? null;
+    }
+  }
+  ctx.out.result(out, () => {
+    const lines: string[] = [];
+    if (out.paths) lines.push("Paths:", ...Object.entries(out.paths).map(([k, v]) => `${k}: ${String(v)}`));
+    if (out.environment_variables) lines.push("Environment variables:", ...Object.entries(out.environment_variables).map(([k, v]) => `${k}: ${v === null ? "" : String(v)}`));
+    return lines;
+  });
+  return 0;
+}
+
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string }).version;
+  } catch {
+    return "unknown";
+  }
+}
+
+// ---------------------------------------------------------------- command line
+
+/** Run intelmqctl with `argv` (process.argv shape); resolves with the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let run: ((ctx: Ctx) => Promise<number> | number) | null = null;
+  const program = new Command()
+    .name("intelmqctl")
+    .description("Control IntelMQ's bots and queues on NATS JetStream")
+    .version(version(), "-v, --version", "print the version")
+    .addOption(new Option("-t, --type <type>", "output type").choices(["text", "json", "python"]).default("text"))
+    .option("-q, --quiet", "only print errors (and the results)")
+    .enablePositionalOptions()
+    .showHelpAfterError()
+    .exitOverride();
+  const groupOpt = () => new Option("--group <group>", "only the bots of this group").choices(Object.keys(BOT_GROUP));
+
+  for (const action of ["start", "stop", "restart", "reload"] as const) {
+    program.command(action)
+      .description(`${action} a bot or the botnet (all bots, or one group)`)
+      .argument("[bot-id]", "bot id")
+      .addOption(groupOpt())
+      .action((id: string | undefined, o: { group?: GroupName }) => { run = (ctx) => actionCmd(ctx, action, id, o.group); });
+  }
+  program.command("status")
+    .description("status of a bot or the botnet")
+    .argument("[bot-id]", "bot id")
+    .addOption(groupOpt())
+    .option("-d, --details", "per bot: status, the control services managing it and its instances")
+    .option("--instances", "same as --details")
+    .action((id: string | undefined, o: { group?: GroupName; details?: boolean; instances?: boolean }) => {
+      run = (ctx) => {
+        if (id) requireBot(ctx, id);
+        return statusCmd(ctx, id, o.group, !!(o.details || o.instances));
+      };
+    });
+  program.command("enable").description("enable a bot in runtime.yaml").argument("<bot-id>")
+    .action((id: string) => { run = (ctx) => enableCmd(ctx, id, true); });
+  program.command("disable").description("disable a bot in runtime.yaml").argument("<bot-id>")
+    .action((id: string) => { run = (ctx) => enableCmd(ctx, id, false); });
+  program.command("list")
+    .description("list installed or configured bots, queues, or queues and statuses")
+    .argument("<kind>", "bots | queues | queues-and-status")
+    .option("-c, --configured", "bots: only the bots of runtime.yaml")
+    .option("-q, --non-zero", "bots: skip disabled bots; queues: only non-empty queues")
+    .option("-s, --sum", "queues: only the total number of messages")
+    .option("--count", "same as --sum")
+    .action((kind: string, o: { configured?: boolean; nonZero?: boolean; sum?: boolean; count?: boolean }) => {
+      if (kind === "bots") run = (ctx) => listBotsCmd(ctx, o);
+      else if (kind === "queues") run = (ctx) => listQueuesCmd(ctx, o);
+      else if (kind === "queues-and-status") {
+        run = async (ctx) => {
+          const { list } = await queueCounts(ctx);
+          const control = await ctx.control();
+          const views = await control.statuses(Object.keys(ctx.config().bots), (x) => isEnabled(ctx, x), { all: true });
+          const statuses: Record<string, BotStatus> = {};
+          for (const [k, v] of views) statuses[k] = v.status;
+          const shown = o.nonZero ? nonZero(list) : list;
+          ctx.out.result([shown, statuses], () => [...queueText(shown), ...[...views.values()].map(statusLine)]);
+          return 0;
+        };
+      } else run = () => { throw new UsageError(`list: unknown kind ${JSON.stringify(kind)} (bots, queues, queues-and-status)`); };
+    });
+  program.command("clear").description("empty a queue").argument("<queue>")
+    .action((q: string) => { run = (ctx) => clearCmd(ctx, q); });
+  program.command("check")
+    .description("check the configuration, the bots and the broker")
+    .option("-q, --quiet", "only warnings and errors")
+    .option("-C, --no-connections", "do not connect to NATS")
+    .action((o: { quiet?: boolean; connections?: boolean }) => { run = (ctx) => checkCmd(ctx, { quiet: o.quiet ?? false, noConnections: o.connections === false }); });
+  program.command("debug")
+    .description("paths and environment variables")
+    .option("--get-paths", "only the paths")
+    .option("--get-environment-variables", "only the environment variables")
+    .action((o: { getPaths?: boolean; getEnvironmentVariables?: boolean }) => { run = (ctx) => debugCmd(ctx, o); });
+
+  let code: number | null;
+  try {
+    code = parseArgs(program, argv);
+  } catch (err) {
+    process.stderr.write(`intelmqctl: ${message(err)}\n`);
+    return 2;
+  }
+  if (code !== null) return code;
+  if (!run) {
+    program.outputHelp();
+    return 2;
+  }
+  const g = program.opts<{ type: string; quiet?: boolean }>();
+  const ctx = makeCtx(new Output(g.type !== "text", !!g.quiet));
+  try {
+    return await (run as (ctx: Ctx) => Promise<number> | number)(ctx);
+  } catch (err) {
+    process.stderr.write(`intelmqctl: ${message(err)}\n`);
+    return err instanceof UsageError ? 2 : 1;
+  } finally {
+    await ctx.close();
+  }
+}
+
+main(process.argv).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    process.stderr.write(`intelmqctl: ${message(err)}\n`);
+    process.exit(1);
+  },
+);
