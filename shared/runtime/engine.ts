@@ -97,7 +97,7 @@ export function defaultRootDir(): string {
 type Outcome = { kind: "job"; job: Promise<void> } | { kind: "stop" } | { kind: "aborted" } | { kind: "nak"; delayMs: number };
 type Step = "ok" | "stop" | "aborted";
 
-const DEFAULT_WINDOW = 32;
+const DEFAULT_WINDOW = 8;
 const COMPLETED_MEMORY = 100_000;
 /** working() interval for held deliveries, well inside JetStream's default ack_wait of 30 s. */
 const KEEPALIVE_MS = 10_000;
