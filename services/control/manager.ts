@@ -232,7 +232,8 @@ export class ProcessManager {
         status: this.#botStatus(bot),
         enabled: bot.enabled,
         instances_wanted: bot.instances,
-        instances: bot.slots.map((s) => ({ pid: s.pid, state: s.state, restarts: s.restarts, since: s.since })),
+        // A stopped slot has no process: pid 0 (an error slot keeps the pid of the process that ended).
+        instances: bot.slots.map((s) => ({ pid: s.state === "stopped" ? 0 : s.pid, state: s.state, restarts: s.restarts, since: s.since })),
       };
       if (bot.error !== undefined) m.error = bot.error;
       out[bot.id] = m;
