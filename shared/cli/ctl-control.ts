@@ -6,7 +6,7 @@
  */
 import type { Broker } from "../broker/index.js";
 import {
-  BotStatus, HEARTBEAT_TTL_S, HostReply, InstanceStatus, STATUS_BUCKET, botSubject, botnetSubject, encodeJson, hostSubject,
+  BotStatus, ErrorReply, HEARTBEAT_TTL_S, HostReply, InstanceStatus, STATUS_BUCKET, botSubject, botnetSubject, encodeJson, hostSubject,
   type BotVerb, type HostRequest, type HostVerb,
 } from "../control-protocol/index.js";
 
@@ -37,6 +37,8 @@ export interface BotView {
 /** What one control service said, validated leniently (another version may add fields). */
 export interface HostView {
   host: string;
+  /** The control service refused the request (ErrorReply). */
+  error?: string;
   bots: Record<string, { status: BotStatus; enabled: boolean; instances: { pid: number; state: string }[]; error?: string }>;
 }
 
@@ -83,6 +85,12 @@ export function parseHostReply(data: Uint8Array): HostView | null {
     }
   }
   return { host: r.host, bots };
+}
+
+/** The message of an ErrorReply; null for anything else. */
+export function errorOf(data: Uint8Array): string | null {
+  const r = ErrorReply.safeParse(parseJson(data));
+  return r.success ? `${r.data.error.message} (${r.data.error.code})` : null;
 }
 
 /** A bot instance's reply (InstanceStatus); null when it is something else. */
@@ -165,19 +173,33 @@ export class ControlClient {
 
   /** One action on one control service; null when it did not answer in time. */
   async hostAction(host: string, verb: HostVerb, req: HostRequest): Promise<HostView | null> {
+    let data: Uint8Array;
     try {
-      const data = await this.broker.request(hostSubject(host, verb), encodeJson(req), this.opts.actionTimeoutMs);
-      return parseHostReply(data);
+      data = await this.broker.request(hostSubject(host, verb), encodeJson(req), this.opts.actionTimeoutMs);
     } catch {
       return null;
     }
+    const err = errorOf(data);
+    return err !== null ? { host, bots: {}, error: err } : parseHostReply(data);
+  }
+
+  /** Send a verb to every instance of a bot: their statuses after acting, and the errors some replied. */
+  async tellInstances(botId: string, verb: BotVerb): Promise<{ instances: InstanceStatus[]; errors: string[] }> {
+    const replies = await this.broker.requestMany(botSubject(botId, verb), encodeJson({}), this.opts.replyWaitMs);
+    const out = { instances: [] as InstanceStatus[], errors: [] as string[] };
+    for (const r of replies) {
+      const i = parseInstance(r);
+      if (i) out.instances.push(i);
+      else out.errors.push(errorOf(r) ?? "malformed reply");
+    }
+    return out;
   }
 
   /**
    * The merged state of `ids` (and of every bot a control service manages, when `all`). `hosts`
    * may be given when they were just asked; `enabled` says which bots runtime.yaml disables.
    */
-  async statuses(ids: string[], enabled: (id: string) => boolean, opts: { hosts?: HostView[]; heartbeats?: boolean; all?: boolean } = {}): Promise<Map<string, BotView>> {
+  async statuses(ids: string[], enabled: (id: string) => boolean | undefined, opts: { hosts?: HostView[]; heartbeats?: boolean; all?: boolean } = {}): Promise<Map<string, BotView>> {
     const [hosts, live, beats] = await Promise.all([
       opts.hosts ? Promise.resolve(opts.hosts) : this.hosts(),
       Promise.all(ids.map(async (id) => [id, await this.instances(id)] as const)),
@@ -193,7 +215,7 @@ export class ControlClient {
 }
 
 /** Merge what the control services, the instances and the heartbeats say about one bot. */
-export function buildView(id: string, hosts: HostView[], live: InstanceStatus[], beats: InstanceStatus[], enabled: boolean): BotView {
+export function buildView(id: string, hosts: HostView[], live: InstanceStatus[], beats: InstanceStatus[], enabled: boolean | undefined): BotView {
   const managing = hosts.filter((h) => Object.hasOwn(h.bots, id));
   const instances: InstanceView[] = [];
   const seen = new Set<string>();
@@ -226,7 +248,9 @@ export function buildView(id: string, hosts: HostView[], live: InstanceStatus[],
   } else {
     status = statusFromInstances(live.map((i) => i.state));
   }
-  if (!enabled && (status === "stopped" || status === "unknown")) status = "disabled";
+  // runtime.yaml as it is now decides disabled (a control service may not have re-read it yet).
+  if (enabled === false && (status === "stopped" || status === "unknown")) status = "disabled";
+  if (enabled === true && status === "disabled") status = "stopped";
   const view: BotView = { id, status, managedBy: managing.map((h) => h.host), instances };
   if (error) view.error = error;
   return view;

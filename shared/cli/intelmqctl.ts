@@ -138,9 +138,10 @@ function makeCtx(out: Output): Ctx & { close(): Promise<void> } {
 
 // ---------------------------------------------------------------- bots
 
-function isEnabled(ctx: Ctx, id: string): boolean {
+/** enabled of runtime.yaml as it is now; undefined for a bot it does not name (managed elsewhere). */
+function isEnabled(ctx: Ctx, id: string): boolean | undefined {
   const b = ctx.config().bots[id];
-  return b ? b.enabled : true;
+  return b ? b.enabled : undefined;
 }
 
 function requireBot(ctx: Ctx, id: string): void {
@@ -179,25 +180,28 @@ const EXPECTED: Record<string, BotStatus[]> = {
 type Action = "start" | "stop" | "reload";
 
 /** Apply an action to one bot: through its control services, or to its instances when nobody manages it. */
-async function botAction(ctx: Ctx, action: Action, id: string, before: BotView, hosts: HostView[], explicit: boolean): Promise<{ view: BotView; noOne: boolean }> {
+async function botAction(ctx: Ctx, action: Action, id: string, before: BotView, hosts: HostView[]): Promise<{ view: BotView; noOne: boolean; errors: string[] }> {
   const control = await ctx.control();
+  const enabled = (x: string) => isEnabled(ctx, x);
+  const errors: string[] = [];
   if (before.managedBy.length) {
-    const replies = await Promise.all(before.managedBy.map((h) => control.hostAction(h, action as HostVerb, { bots: [id], ...(action === "start" && explicit ? { force: true } : {}) })));
-    // What the control services said after acting, plus the instances' own answers.
-    const fresh: HostView[] = hosts.map((h) => replies.find((r) => r?.host === h.host) ?? h);
-    for (const [i, h] of before.managedBy.entries()) {
-      if (!replies[i]) {
-        const idx = fresh.findIndex((x) => x.host === h);
-        const stale = fresh[idx]!;
-        fresh[idx] = { host: h, bots: { ...stale.bots, [id]: { ...stale.bots[id]!, status: "unknown", error: `the control service of ${h} did not answer the ${action}` } } };
-      }
-    }
-    const view = (await control.statuses([id], (x) => isEnabled(ctx, x), { hosts: fresh })).get(id)!;
-    return { view, noOne: false };
+    // A bot named explicitly starts even when disabled (force), as in IntelMQ.
+    const replies = await Promise.all(before.managedBy.map((h) => control.hostAction(h, action as HostVerb, { bots: [id], ...(action === "start" ? { force: true } : {}) })));
+    const fresh: HostView[] = hosts.map((h) => {
+      const i = before.managedBy.indexOf(h.host);
+      if (i < 0) return h;
+      const r = replies[i];
+      if (r && !r.error) return r;
+      errors.push(r?.error ? `the control service of ${h.host}: ${r.error}` : `the control service of ${h.host} did not answer the ${action} in time`);
+      return { host: h.host, bots: { ...h.bots, [id]: { ...h.bots[id]!, status: "unknown" as BotStatus } } };
+    });
+    const view = (await control.statuses([id], enabled, { hosts: fresh })).get(id)!;
+    return { view, noOne: false, errors };
   }
-  const replies = await control.instances(id, action);
-  const view = (await control.statuses([id], (x) => isEnabled(ctx, x), { hosts })).get(id)!;
-  return { view, noOne: replies.length === 0 && before.instances.length === 0 };
+  const told = await control.tellInstances(id, action);
+  errors.push(...told.errors);
+  const view = (await control.statuses([id], enabled, { hosts })).get(id)!;
+  return { view, noOne: told.instances.length === 0 && told.errors.length === 0, errors };
 }
 
 function noControlService(ctx: Ctx, ids: string[], hosts: HostView[]): void {
@@ -229,7 +233,9 @@ async function singleAction(ctx: Ctx, action: Action, id: string): Promise<[numb
     return [0, "running"];
   }
   out.info(fmt(action === "start" ? MESSAGES.starting : action === "stop" ? MESSAGES.stopping : MESSAGES.reloading, id));
-  const { view, noOne } = await botAction(ctx, action, id, before, hosts, true);
+  const { view, noOne, errors } = await botAction(ctx, action, id, before, hosts);
+  for (const e of errors) out.error(`Bot ${id}: ${e}`);
+  if (action === "reload" && errors.length) return [1, view.status === "running" ? "running" : view.status];
   if (action === "start") {
     if (view.status === "running") out.info(statusLine(view));
     else {
@@ -264,11 +270,13 @@ async function botnetAction(ctx: Ctx, action: Action, group?: GroupName): Promis
   const views = await control.statuses(ids, (x) => isEnabled(ctx, x), { hosts, all: !group });
   const targets = [...views.keys()];
 
-  // Control services: the whole botnet (what each manages) or the group's bots it manages.
+  // Control services get explicit lists: runtime.yaml as it is now decides which bots are enabled.
   const hostJobs = hosts.map(async (h) => {
-    const mine = targets.filter((id) => Object.hasOwn(h.bots, id));
-    if (group && mine.length === 0) return;
-    await control.hostAction(h.host, action as HostVerb, group ? { bots: mine } : {});
+    const mine = targets.filter((id) => Object.hasOwn(h.bots, id) && (action !== "start" || (isEnabled(ctx, id) ?? h.bots[id]!.enabled)));
+    if (mine.length === 0) return;
+    const r = await control.hostAction(h.host, action as HostVerb, { bots: mine });
+    if (!r) out.error(`The control service of ${h.host} did not answer the ${action} in time.`);
+    else if (r.error) out.error(`The control service of ${h.host}: ${r.error}`);
   });
   // Bots nobody manages: their instances pause, resume or reload.
   const unmanaged = targets.filter((id) => views.get(id)!.managedBy.length === 0);
@@ -276,13 +284,14 @@ async function botnetAction(ctx: Ctx, action: Action, group?: GroupName): Promis
   const botJobs = unmanaged.map(async (id) => {
     const v = views.get(id)!;
     if (action === "start") {
-      if (!isEnabled(ctx, id) || v.status === "running") return;
+      if (isEnabled(ctx, id) === false || v.status === "running") return;
       if (v.instances.length === 0) { cannotStart.push(id); return; }
     } else if (v.instances.length === 0) return;
-    await control.instances(id, action);
+    const told = await control.tellInstances(id, action);
+    for (const e of told.errors) out.error(`Bot ${id}: ${e}`);
   });
   await Promise.all([...hostJobs, ...botJobs]);
-  if (action === "start") for (const id of targets) if (!isEnabled(ctx, id) && views.get(id)!.status === "disabled") out.info(fmt(MESSAGES.disabled, id));
+  if (action === "start") for (const id of targets) if (isEnabled(ctx, id) === false && views.get(id)!.status === "disabled") out.info(fmt(MESSAGES.disabled, id));
   await sleep(750);
   const after = await control.statuses(targets, (x) => isEnabled(ctx, x), { all: !group });
   const result: Record<string, BotStatus> = {};
@@ -290,7 +299,7 @@ async function botnetAction(ctx: Ctx, action: Action, group?: GroupName): Promis
   for (const [id, v] of after) {
     result[id] = v.status;
     if (!EXPECTED[action]!.includes(v.status)) code = 1;
-    if (action === "start" && !isEnabled(ctx, id) && v.status === "disabled") continue;
+    if (action === "start" && isEnabled(ctx, id) === false && v.status === "disabled") continue;
     const ok = EXPECTED[action]!.includes(v.status);
     if (ok) out.info(action === "reload" && v.status === "running" ? fmt(MESSAGES.reloaded, id) : statusLine(v));
     else out.error(action === "start" ? fmt(ERROR_MESSAGES.starting, id) : action === "stop" ? fmt(ERROR_MESSAGES.stopping, id) : statusLine(v));

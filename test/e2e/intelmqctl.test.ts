@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+// intelmqctl as a subprocess against a real nats-server: the configuration commands (debug, list,
+// enable/disable, check), queues (list queues against the broker's depths, clear), bots that no
+// control service manages (bot-level stop/start of intelmq-bot processes), and a botnet run by a
+// control service (start, status, stop while events queue up, start, restart, reload).
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { encodeEnvelope } from "../../shared/message/index.js";
+import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
+import { ROOT } from "../helpers/paths.js";
+import { BENCH_COLUMNS, TestPipeline, countLines, sleep, waitFor } from "../helpers/pipeline.js";
+
+interface CtlResult { code: number; stdout: string; stderr: string; json: unknown }
+
+/** Run `intelmqctl --type json <args>` for a pipeline's root. */
+function ctl(p: TestPipeline, args: string[], opts: { text?: boolean } = {}): Promise<CtlResult> {
+  const argv = [join(ROOT, "bin", "intelmqctl.mjs"), ...(opts.text ? [] : ["--type", "json"]), ...args];
+  return new Promise((resolve) => {
+    execFile(process.execPath, argv, { env: { ...p.env, INTELMQCTL_CONTROL_WAIT: "0.3" }, timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === "number" ? (err as { code: number }).code : 1) : 0;
+      let json: unknown = undefined;
+      if (!opts.text && stdout.trim()) {
+        try { json = JSON.parse(stdout); } catch { json = undefined; }
+      }
+      resolve({ code, stdout, stderr, json });
+    });
+  });
+}
+
+const CSV_ROWS = [
+  "192.0.2.1,a.example.com,http://a.example.com/x,2024-09-01 10:00:00,phishing,emotet,80,64496",
+  "192.0.2.2,b.example.com,http://b.example.com/x,2024-09-01 10:00:00,phishing,emotet,80,64496",
+  "192.0.2.3,c.example.com,http://c.example.com/x,2024-09-01 10:00:00,scanner,mirai,23,64497",
+];
+
+function report(rows: string[]): Record<string, unknown> {
+  return {
+    __type: "Report", "feed.name": "Ctl Feed", "time.observation": "2024-09-16T10:00:00+00:00",
+    raw: Buffer.from(rows.join("\n") + "\n").toString("base64"),
+  };
+}
+
+function event(ip: string): Record<string, unknown> {
+  return { __type: "Event", "feed.name": "Ctl Feed", "source.ip": ip, "classification.type": "scanner" };
+}
+
+/** parser -> filter (keeps one classification.type) -> file output. */
+function pipelineBots(prefix: string, keep: string, out: string): Record<string, unknown> {
+  return {
+    [`${prefix}-parser`]: {
+      module: "intelmq.bots.parsers.generic.parser_csv", name: "CSV", group: "Parser", description: "CSV parser", enabled: true,
+      parameters: { columns: BENCH_COLUMNS, delimiter: ",", destination_queues: { _default: [`${prefix}-filter-queue`] } },
+    },
+    [`${prefix}-filter`]: {
+      module: "intelmq.bots.experts.filter.expert", name: "Filter", group: "Expert", description: "Filter", enabled: true,
+      parameters: { filter_key: "classification.type", filter_value: keep, filter_action: "keep", destination_queues: { _default: [`${prefix}-output-queue`] } },
+    },
+    [`${prefix}-output`]: {
+      module: "intelmq.bots.outputs.file.output", name: "File", group: "Output", description: "File output", enabled: true,
+      parameters: { file: out },
+    },
+  };
+}
+
+function lines(file: string): Record<string, unknown>[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe("intelmqctl", { timeout: 120_000 }, () => {
+  let nats: NatsServer;
+  before(async () => { nats = await startNatsServer(); });
+  after(async () => { await nats.stop(); });
+
+  it("debug, list bots, enable/disable and status without running bots", async () => {
+    const p = new TestPipeline(nats.url, pipelineBots("cfg", "phishing", "var/lib/bots/out.txt"));
+    try {
+      const dbg = await ctl(p, ["debug"]);
+      assert.equal(dbg.code, 0);
+      const d = dbg.json as { paths: Record<string, string>; environment_variables: Record<string, string | null> };
+      assert.equal(d.paths.RUNTIME_CONF_FILE, join(p.root, "etc", "runtime.yaml"));
+      assert.equal(d.paths.VAR_RUN_PATH, join(p.root, "var", "run"));
+      assert.equal(d.environment_variables.INTELMQ_ROOT_DIR, p.root);
+      assert.equal(d.environment_variables.NATS_URL, nats.url);
+      const onlyPaths = await ctl(p, ["debug", "--get-paths"]);
+      assert.deepEqual(Object.keys(onlyPaths.json as object), ["paths"]);
+
+      const all = (await ctl(p, ["list", "bots"])).json as Record<string, Record<string, { module: string; parameters: Record<string, unknown> }>>;
+      assert.deepEqual(Object.keys(all).sort(), ["Collector", "Expert", "Output", "Parser"]);
+      const csv = Object.values(all.Parser!).find((b) => b.module === "intelmq.bots.parsers.generic.parser_csv");
+      assert.ok(csv, "the CSV parser is listed");
+      assert.ok("columns" in csv.parameters && "delimiter" in csv.parameters);
+      assert.equal(csv.parameters.delimiter, ",");
+
+      const configured = await ctl(p, ["list", "bots", "-c"]);
+      assert.deepEqual(configured.json, [
+        { id: "cfg-parser", description: "CSV parser" }, { id: "cfg-filter", description: "Filter" }, { id: "cfg-output", description: "File output" },
+      ]);
+
+      // Nothing runs: every bot is stopped and that is not the expected state.
+      const st = await ctl(p, ["status"]);
+      assert.equal(st.code, 1);
+      assert.deepEqual(st.json, { "cfg-parser": "stopped", "cfg-filter": "stopped", "cfg-output": "stopped" });
+      const one = await ctl(p, ["status", "cfg-filter"]);
+      assert.equal(one.code, 1);
+      assert.equal(one.json, "stopped");
+      const text = await ctl(p, ["status", "cfg-filter"], { text: true });
+      assert.equal(text.stdout.trim(), "Bot cfg-filter is stopped.");
+      const unknownBot = await ctl(p, ["status", "nope"]);
+      assert.equal(unknownBot.code, 2);
+
+      const dis = await ctl(p, ["disable", "cfg-filter"]);
+      assert.equal(dis.json, "disabled");
+      assert.equal(dis.code, 0);
+      const yaml = parse(readFileSync(join(p.root, "etc", "runtime.yaml"), "utf8")) as Record<string, { enabled?: boolean }>;
+      assert.equal(yaml["cfg-filter"]!.enabled, false);
+      assert.ok(existsSync(join(p.root, "etc", "runtime.yaml.bak")), "a backup was written");
+      assert.equal((await ctl(p, ["status", "cfg-filter"])).json, "disabled");
+      const nonZero = (await ctl(p, ["list", "bots", "-c", "-q"])).json as { id: string }[];
+      assert.deepEqual(nonZero.map((b) => b.id), ["cfg-parser", "cfg-output"]);
+      const group = await ctl(p, ["status", "--group", "experts"]);
+      assert.deepEqual(group.json, { "cfg-filter": "disabled" });
+      assert.equal(group.code, 0, "a disabled bot is in an expected state");
+      const en = await ctl(p, ["enable", "cfg-filter"]);
+      assert.equal(en.json, "stopped");
+      assert.equal((parse(readFileSync(join(p.root, "etc", "runtime.yaml"), "utf8")) as Record<string, { enabled?: boolean }>)["cfg-filter"]!.enabled, true);
+
+      // Nobody can start a bot: no control service runs and no instance of it either.
+      const start = await ctl(p, ["start", "cfg-output"]);
+      assert.equal(start.code, 1);
+      assert.equal(start.json, "stopped");
+      assert.match(start.stderr, /no control service/);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it("list queues counts what JetStream holds; clear empties exactly one queue", async () => {
+    const p = new TestPipeline(nats.url, pipelineBots("q", "phishing", "var/lib/bots/out.txt"));
+    try {
+      await p.inject("q-parser-queue", [report(CSV_ROWS), report(CSV_ROWS), report(CSV_ROWS)], "qp");
+      await p.inject("q-output-queue", [event("198.51.100.1"), event("198.51.100.2")], "qo");
+      const b = await p.broker();
+      const r = await ctl(p, ["list", "queues"]);
+      assert.equal(r.code, 0);
+      const q = r.json as Record<string, { source_queue?: [string, number]; destination_queues?: [string, number][] }>;
+      assert.deepEqual(q["q-parser"], { source_queue: ["q-parser-queue", await b.depth("q-parser-queue")], destination_queues: [["q-filter-queue", await b.depth("q-filter-queue")]] });
+      assert.deepEqual(q["q-parser"]!.source_queue, ["q-parser-queue", 3]);
+      assert.deepEqual(q["q-filter"], { source_queue: ["q-filter-queue", 0], destination_queues: [["q-output-queue", 2]] });
+      assert.deepEqual(q["q-output"], { source_queue: ["q-output-queue", await b.depth("q-output-queue")], destination_queues: [] });
+      assert.equal(q["q-output"]!.source_queue![1], 2);
+
+      const nz = (await ctl(p, ["list", "queues", "-q"])).json as Record<string, unknown>;
+      assert.deepEqual(nz, {
+        "q-parser": { source_queue: ["q-parser-queue", 3] },
+        "q-filter": { destination_queues: [["q-output-queue", 2]] },
+        "q-output": { source_queue: ["q-output-queue", 2] },
+      });
+      assert.deepEqual((await ctl(p, ["list", "queues", "--sum"])).json, { "total-messages": 5 });
+      const qs = (await ctl(p, ["list", "queues-and-status"])).json as [Record<string, unknown>, Record<string, string>];
+      assert.deepEqual(qs[0], q);
+      assert.deepEqual(qs[1], { "q-parser": "stopped", "q-filter": "stopped", "q-output": "stopped" });
+
+      const cleared = await ctl(p, ["clear", "q-output-queue"]);
+      assert.equal(cleared.code, 0);
+      assert.equal(cleared.json, "success");
+      assert.equal(await b.depth("q-output-queue"), 0);
+      assert.equal(await b.depth("q-parser-queue"), 3, "the other queue keeps its messages");
+      const missing = await ctl(p, ["clear", "no-such-queue"]);
+      assert.equal(missing.code, 2);
+      assert.equal(missing.json, "not-found");
+      assert.deepEqual((await ctl(p, ["list", "queues", "-s"])).json, { "total-messages": 3 });
+    } finally {
+      await p.close();
+    }
+  });
+
+  it("check passes a good configuration, reports orphaned queues and names misconfigured bots", async () => {
+    const p = new TestPipeline(nats.url, pipelineBots("chk", "phishing", "var/lib/bots/out.txt"));
+    try {
+      const ok = await ctl(p, ["check"]);
+      const okr = ok.json as { status: string; lines: [string, string][] };
+      assert.equal(okr.status, "success", JSON.stringify(okr.lines));
+      assert.equal(ok.code, 0);
+      assert.ok(okr.lines.some(([l, m]) => l === "info" && m.includes(`NATS server ${nats.version}`)));
+
+      // A non-empty queue nobody reads or writes is orphaned, unless ignored.
+      const b = await p.broker();
+      await b.ensureQueue("stray-queue");
+      await b.publish("stray-queue", encodeEnvelope([event("198.51.100.9")]), { msgId: "stray-1" });
+      const orphan = (await ctl(p, ["check"])).json as { status: string; lines: [string, string][] };
+      assert.ok(orphan.lines.some(([l, m]) => l === "warning" && m.includes("'stray-queue'")), JSON.stringify(orphan.lines));
+      const noConn = (await ctl(p, ["check", "--no-connections"])).json as { lines: [string, string][] };
+      assert.ok(!noConn.lines.some(([, m]) => m.includes("stray-queue") || m.includes("NATS server")));
+
+      const bots = pipelineBots("chk", "phishing", "var/lib/bots/out.txt") as Record<string, { parameters: Record<string, unknown> }>;
+      delete bots["chk-parser"]!.parameters.destination_queues;
+      bots["chk-filter"]!.parameters.error_max_retries = "many";
+      bots["chk-unknown"] = { module: "intelmq.bots.experts.nonexistent.expert", parameters: {} } as never;
+      p.writeConfig(bots, { intelmqctl_check_orphaned_queues_ignore: ["stray-queue"] });
+      const bad = await ctl(p, ["check"]);
+      assert.equal(bad.code, 1);
+      const br = bad.json as { status: string; lines: [string, string][] };
+      assert.equal(br.status, "error");
+      const errors = br.lines.filter(([l]) => l === "error").map(([, m]) => m);
+      assert.ok(errors.some((m) => m.includes("chk-parser") && /destination queue/.test(m)), JSON.stringify(errors));
+      assert.ok(errors.some((m) => m.includes("chk-filter") && m.includes("error_max_retries")), JSON.stringify(errors));
+      assert.ok(errors.some((m) => m.includes("chk-unknown") && m.includes("not installed")), JSON.stringify(errors));
+      assert.ok(br.lines.some(([l, m]) => l === "warning" && m.includes("chk-unknown") && m.includes("description")));
+      assert.ok(!br.lines.some(([, m]) => m.includes("stray-queue")), "ignored orphaned queue");
+      const quiet = (await ctl(p, ["check", "-q"])).json as { lines: [string, string][] };
+      assert.ok(quiet.lines.every(([l]) => l === "warning" || l === "error"));
+      const text = await ctl(p, ["check", "-C"], { text: true });
+      assert.equal(text.code, 1);
+      assert.match(text.stdout, /ERROR: .*chk-parser/);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it("stops and starts bots no control service manages at bot level (pause and resume)", async () => {
+    const out = "var/lib/bots/unmanaged.txt";
+    const p = new TestPipeline(nats.url, pipelineBots("um", "phishing", out));
+    try {
+      for (const id of ["um-parser", "um-filter", "um-output"]) p.start(id);
+      await waitFor(async () => (await ctl(p, ["status"])).code === 0, 30_000, "all three bots running");
+      const details = (await ctl(p, ["status", "um-output", "--details"])).json as { status: string; managed_by: string[]; instances: { pid: number; state: string }[] };
+      assert.equal(details.status, "running");
+      assert.deepEqual(details.managed_by, []);
+      assert.equal(details.instances.length, 1);
+      assert.equal(details.instances[0]!.pid, p.procs.get("um-output")!.child.pid);
+      const text = await ctl(p, ["status", "um-output"], { text: true });
+      assert.match(text.stdout, /^Bot um-output is running\.\n\s+instance \S+ on \S+ \(pid \d+\): running/);
+
+      const stop = await ctl(p, ["stop", "um-output"]);
+      assert.equal(stop.json, "stopped");
+      assert.equal(stop.code, 0);
+      await p.inject("um-parser-queue", [report(CSV_ROWS), report(CSV_ROWS)], "um");
+      const b = await p.broker();
+      // Each report becomes one envelope of events, and the filter forwards one envelope per input.
+      await waitFor(async () => (await b.depth("um-output-queue")) === 2, 30_000, "two envelopes (four kept events) waiting for the stopped output");
+      assert.equal(countLines(join(p.root, out)), 0, "the paused output writes nothing");
+      assert.equal(p.procs.get("um-output")!.child.exitCode, null, "a bot-level stop keeps the process");
+
+      const start = await ctl(p, ["start", "um-output"]);
+      assert.equal(start.json, "running");
+      assert.equal(start.code, 0);
+      await waitFor(() => countLines(join(p.root, out)) === 4, 30_000, "the queue drains into the output");
+      assert.equal(await b.depth("um-output-queue"), 0);
+      assert.deepEqual(lines(join(p.root, out)).map((l) => l["classification.type"]), ["phishing", "phishing", "phishing", "phishing"]);
+    } finally {
+      await p.close();
+    }
+  });
+
+  const controlBin = join(ROOT, "bin", "intelmq-control.mjs");
+  it("runs a botnet through a control service: start, status, stop, start, restart, reload", { skip: !existsSync(join(ROOT, "dist", "services", "control", "main.js")) && "the control service is not built" }, async () => {
+    const out = "var/lib/bots/botnet.txt";
+    const file = () => join(p.root, out);
+    const p = new TestPipeline(nats.url, pipelineBots("bn", "phishing", out));
+    const fd = openSync(join(p.root, "var", "log", "intelmq-control.log"), "a");
+    const service: ChildProcess = spawn(process.execPath, [controlBin, "--host", "ctl-test-host", "--stop-timeout", "5"], { env: p.env, stdio: ["ignore", fd, fd] });
+    closeSync(fd);
+    const exited = new Promise<void>((r) => service.once("exit", () => r()));
+    try {
+      await waitFor(async () => (await ctl(p, ["status"])).code === 0, 30_000, "the control service runs the botnet");
+      // Botnet stop and start.
+      const stopAll = await ctl(p, ["stop"]);
+      assert.deepEqual(stopAll.json, { "bn-parser": "stopped", "bn-filter": "stopped", "bn-output": "stopped" });
+      assert.equal(stopAll.code, 0);
+      const startAll = await ctl(p, ["start"]);
+      assert.deepEqual(startAll.json, { "bn-parser": "running", "bn-filter": "running", "bn-output": "running" });
+      assert.equal(startAll.code, 0);
+      const st = await ctl(p, ["status"]);
+      assert.deepEqual(st.json, { "bn-parser": "running", "bn-filter": "running", "bn-output": "running" });
+      assert.equal(st.code, 0);
+      const det = (await ctl(p, ["status", "bn-parser", "--details"])).json as { managed_by: string[]; instances: { host: string; managed: boolean }[] };
+      assert.deepEqual(det.managed_by, ["ctl-test-host"]);
+      assert.ok(det.instances.length >= 1 && det.instances.every((i) => i.host === "ctl-test-host" && i.managed));
+
+      // Stop the output while events arrive: its queue grows, nothing is lost.
+      const stop = await ctl(p, ["stop", "bn-output"]);
+      assert.equal(stop.json, "stopped");
+      assert.equal(stop.code, 0);
+      assert.equal((await ctl(p, ["status", "bn-output"])).code, 1, "a stopped bot is not in the expected state");
+      await p.inject("bn-parser-queue", [report(CSV_ROWS), report(CSV_ROWS), report(CSV_ROWS)], "bn1");
+      const b = await p.broker();
+      await waitFor(async () => (await b.depth("bn-output-queue")) === 3, 30_000, "three envelopes (six kept events) queued for the stopped output");
+      const q = (await ctl(p, ["list", "queues"])).json as Record<string, { source_queue?: [string, number] }>;
+      assert.deepEqual(q["bn-output"]!.source_queue, ["bn-output-queue", await b.depth("bn-output-queue")]);
+      assert.equal(countLines(file()), 0);
+
+      const start = await ctl(p, ["start", "bn-output"]);
+      assert.equal(start.json, "running");
+      await waitFor(() => countLines(file()) === 6, 30_000, "the queue drains after start");
+      await waitFor(async () => (await b.depth("bn-output-queue")) === 0, 10_000, "an empty output queue");
+
+      const restart = await ctl(p, ["restart", "bn-filter"]);
+      assert.deepEqual(restart.json, ["stopped", "running"]);
+      assert.equal(restart.code, 0);
+
+      // Reload after a parameter change: the filter now keeps scanners.
+      const cfg = pipelineBots("bn", "scanner", out);
+      p.writeConfig(cfg);
+      const reload = await ctl(p, ["reload", "bn-filter"]);
+      assert.equal(reload.json, "running");
+      assert.equal(reload.code, 0);
+      // The bot reloads at its next safe point; an idle bot does so at once.
+      await sleep(1000);
+      await p.inject("bn-parser-queue", [report(CSV_ROWS)], "bn2");
+      await waitFor(() => countLines(file()) === 7, 30_000, "the scanner event of the new report");
+      assert.deepEqual(lines(file()).map((l) => l["classification.type"]), [...Array(6).fill("phishing"), "scanner"]);
+
+      const stopGroup = await ctl(p, ["stop", "--group", "outputs"]);
+      assert.deepEqual(stopGroup.json, { "bn-output": "stopped" });
+    } finally {
+      service.kill("SIGTERM");
+      await Promise.race([exited, sleep(20_000)]);
+      if (service.exitCode === null && service.signalCode === null) service.kill("SIGKILL");
+      await p.close();
+    }
+  });
+});
