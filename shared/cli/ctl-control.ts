@@ -200,6 +200,11 @@ export class ControlClient {
    * may be given when they were just asked; `enabled` says which bots runtime.yaml disables.
    */
   async statuses(ids: string[], enabled: (id: string) => boolean | undefined, opts: { hosts?: HostView[]; heartbeats?: boolean; all?: boolean } = {}): Promise<Map<string, BotView>> {
+    return (await this.survey(ids, enabled, opts)).views;
+  }
+
+  /** statuses() plus the control services' replies it used (asked in parallel with the instances). */
+  async survey(ids: string[], enabled: (id: string) => boolean | undefined, opts: { hosts?: HostView[]; heartbeats?: boolean; all?: boolean } = {}): Promise<{ views: Map<string, BotView>; hosts: HostView[] }> {
     const [hosts, live, beats] = await Promise.all([
       opts.hosts ? Promise.resolve(opts.hosts) : this.hosts(),
       Promise.all(ids.map(async (id) => [id, await this.instances(id)] as const)),
@@ -210,7 +215,7 @@ export class ControlClient {
     if (opts.all) for (const h of hosts) for (const id of Object.keys(h.bots)) if (!all.includes(id)) all.push(id);
     const out = new Map<string, BotView>();
     for (const id of all) out.set(id, buildView(id, hosts, liveBy.get(id) ?? [], beats.get(id) ?? [], enabled(id)));
-    return out;
+    return { views: out, hosts };
   }
 }
 

@@ -217,8 +217,8 @@ function noControlService(ctx: Ctx, ids: string[], hosts: HostView[]): void {
 /** start|stop|reload of one bot, with IntelMQ's messages. Returns [exit code, status]. */
 async function singleAction(ctx: Ctx, action: Action, id: string): Promise<[number, BotStatus]> {
   const control = await ctx.control();
-  const hosts = await control.hosts();
-  const before = (await control.statuses([id], (x) => isEnabled(ctx, x), { hosts })).get(id)!;
+  const { views, hosts } = await control.survey([id], (x) => isEnabled(ctx, x));
+  const before = views.get(id)!;
   const out = ctx.out;
   if (action === "stop" && before.status !== "running" && before.status !== "starting" && before.status !== "error" && before.status !== "unknown") {
     out.error(fmt(ERROR_MESSAGES.stopped, id));
@@ -266,8 +266,7 @@ async function botnetAction(ctx: Ctx, action: Action, group?: GroupName): Promis
   const ids = botIds(ctx.config(), group);
   const [name, Name] = botnetName(group);
   out.info(action === "start" ? `Starting ${name}...` : action === "stop" ? `Stopping ${name}...` : `Reloading ${name} ...`);
-  const hosts = await control.hosts();
-  const views = await control.statuses(ids, (x) => isEnabled(ctx, x), { hosts, all: !group });
+  const { views, hosts } = await control.survey(ids, (x) => isEnabled(ctx, x), { all: !group });
   const targets = [...views.keys()];
 
   // Control services get explicit lists: runtime.yaml as it is now decides which bots are enabled.
@@ -488,7 +487,7 @@ async function checkCmd(ctx: Ctx, opts: { quiet?: boolean; noConnections?: boole
   const shown = opts.quiet ? r.lines.filter(([l]) => l === "warning" || l === "error") : r.lines;
   ctx.out.result({ status: r.status, lines: shown }, () => [
     ...shown.map(([l, m]) => `${l.toUpperCase()}: ${m}`),
-    ...(r.status === "success" && !opts.quiet ? ["No issues found."] : []),
+    ...(r.status === "success" && !opts.quiet && !r.lines.some(([l]) => l === "warning") ? ["No issues found."] : []),
   ]);
   return r.status === "success" ? 0 : 1;
 }
@@ -613,6 +612,14 @@ export async function main(argv: string[]): Promise<number> {
     .option("--get-environment-variables", "only the environment variables")
     .action((o: { getPaths?: boolean; getEnvironmentVariables?: boolean }) => { run = (ctx) => debugCmd(ctx, o); });
 
+  // -t/--type is also accepted after the command (`intelmqctl status -t json`).
+  let subType: string | undefined;
+  for (const c of program.commands) c.addOption(new Option("-t, --type <type>", "output type").choices(["text", "json", "python"]));
+  program.hook("preAction", (_root, cmd) => {
+    const t = cmd.opts<{ type?: string }>().type;
+    if (t) subType = t;
+  });
+
   let code: number | null;
   try {
     code = parseArgs(program, argv);
@@ -626,7 +633,7 @@ export async function main(argv: string[]): Promise<number> {
     return 2;
   }
   const g = program.opts<{ type: string; quiet?: boolean }>();
-  const ctx = makeCtx(new Output(g.type !== "text", !!g.quiet));
+  const ctx = makeCtx(new Output((subType ?? g.type) !== "text", !!g.quiet));
   try {
     return await (run as (ctx: Ctx) => Promise<number> | number)(ctx);
   } catch (err) {
