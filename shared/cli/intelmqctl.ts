@@ -529,6 +529,56 @@ function debugCmd(ctx: Ctx, opts: { getPaths?: boolean; getEnvironmentVariables?
   return 0;
 }
 
+const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] as const;
+const PINO_LEVEL: Record<string, (typeof LOG_LEVELS)[number]> = {
+  trace: "DEBUG", debug: "DEBUG", info: "INFO", warn: "WARNING", error: "ERROR", fatal: "CRITICAL",
+  10: "DEBUG", 20: "DEBUG", 30: "INFO", 40: "WARNING", 50: "ERROR", 60: "CRITICAL",
+};
+
+/** IntelMQ's log date: "2024-09-16 10:00:00,123". */
+function logDate(t: unknown): string {
+  const d = new Date(typeof t === "number" || typeof t === "string" ? t : NaN);
+  if (Number.isNaN(d.getTime())) return String(t ?? "");
+  return d.toISOString().replace("T", " ").replace(/\.(\d{3})Z$/, ",$1");
+}
+
+/** `log <bot-id> [lines] [level]`: the last lines of var/log/<bot-id>.log at or above a level. */
+function logCmd(ctx: Ctx, id: string, linesArg: string | undefined, levelArg: string | undefined): number {
+  const n = linesArg === undefined ? 10 : Number.parseInt(linesArg, 10);
+  const level = (levelArg ?? "INFO").toUpperCase();
+  const min = LOG_LEVELS.indexOf(level as (typeof LOG_LEVELS)[number]);
+  if (!Number.isInteger(n) || min < 0) throw new UsageError(`log: invalid number of lines ${JSON.stringify(linesArg)} or level ${JSON.stringify(levelArg)} (${LOG_LEVELS.join(", ")})`);
+  const file = join(ctx.paths.logDir, `${id}.log`);
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    ctx.out.error(`File ${file} is not readable: ${message(err)}`);
+    ctx.out.result("error");
+    return 1;
+  }
+  const entries: Record<string, unknown>[] = [];
+  for (const line of text.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    let o: Record<string, unknown>;
+    try { o = JSON.parse(line) as Record<string, unknown>; } catch { continue; }
+    const lvl = PINO_LEVEL[String(o.level)] ?? "INFO";
+    if (LOG_LEVELS.indexOf(lvl) < min) continue;
+    const e: Record<string, unknown> = {
+      date: logDate(o.time), bot_id: typeof o.bot_id === "string" ? o.bot_id : id, thread_id: null, log_level: lvl, message: String(o.msg ?? ""),
+    };
+    const err = o.err as { stack?: unknown } | undefined;
+    if (err && typeof err.stack === "string") e.extended_message = err.stack;
+    entries.push(e);
+  }
+  const shown = n < 0 ? entries : entries.slice(Math.max(0, entries.length - n));
+  ctx.out.result(shown, () => shown.flatMap((e) => [
+    `${String(e.date)} - ${String(e.bot_id)} - ${String(e.log_level)} - ${String(e.message)}`,
+    ...(typeof e.extended_message === "string" ? [e.extended_message] : []),
+  ]));
+  return 0;
+}
+
 function version(): string {
   try {
     return (JSON.parse(readFileSync(join(PROJECT_ROOT, "package.json"), "utf8")) as { version: string }).version;
@@ -599,6 +649,12 @@ export async function main(argv: string[]): Promise<number> {
         };
       } else run = () => { throw new UsageError(`list: unknown kind ${JSON.stringify(kind)} (bots, queues, queues-and-status)`); };
     });
+  program.command("log")
+    .description("the last lines of a bot's log (var/log/<bot-id>.log) at or above a level")
+    .argument("<bot-id>")
+    .argument("[number-of-lines]", "how many (-1: all)", "10")
+    .argument("[log-level]", "DEBUG, INFO, WARNING, ERROR or CRITICAL", "INFO")
+    .action((id: string, n: string, level: string) => { run = (ctx) => logCmd(ctx, id, n, level); });
   program.command("clear").description("empty a queue").argument("<queue>")
     .action((q: string) => { run = (ctx) => clearCmd(ctx, q); });
   program.command("check")

@@ -6,7 +6,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { encodeEnvelope } from "../../shared/message/index.js";
@@ -128,6 +128,20 @@ describe("intelmqctl", { timeout: 120_000 }, () => {
       const en = await ctl(p, ["enable", "cfg-filter"]);
       assert.equal(en.json, "stopped");
       assert.equal((parse(readFileSync(join(p.root, "etc", "runtime.yaml"), "utf8")) as Record<string, { enabled?: boolean }>)["cfg-filter"]!.enabled, true);
+
+      // log: the bot's pino lines in IntelMQ's shape, filtered by level, the last N.
+      writeFileSync(join(p.root, "var", "log", "cfg-filter.log"), [
+        JSON.stringify({ level: "info", time: "2024-09-16T10:00:00.123Z", bot_id: "cfg-filter", msg: "started" }),
+        "not a JSON line",
+        JSON.stringify({ level: "error", time: "2024-09-16T10:00:01.000Z", bot_id: "cfg-filter", msg: "failed", err: { stack: "Error: failed\n    at x" } }),
+        JSON.stringify({ level: "debug", time: "2024-09-16T10:00:02.000Z", bot_id: "cfg-filter", msg: "detail" }),
+      ].join("\n") + "\n");
+      assert.deepEqual((await ctl(p, ["log", "cfg-filter"])).json, [
+        { date: "2024-09-16 10:00:00,123", bot_id: "cfg-filter", thread_id: null, log_level: "INFO", message: "started" },
+        { date: "2024-09-16 10:00:01,000", bot_id: "cfg-filter", thread_id: null, log_level: "ERROR", message: "failed", extended_message: "Error: failed\n    at x" },
+      ]);
+      assert.deepEqual(((await ctl(p, ["log", "cfg-filter", "-1", "DEBUG"])).json as { message: string }[]).map((e) => e.message), ["started", "failed", "detail"]);
+      assert.deepEqual(((await ctl(p, ["log", "cfg-filter", "1", "INFO"])).json as { message: string }[]).map((e) => e.message), ["failed"]);
 
       // Nobody can start a bot: no control service runs and no instance of it either.
       const start = await ctl(p, ["start", "cfg-output"]);
