@@ -13,7 +13,8 @@ export const outputParams = {
   hierarchical_output: p.bool().default(false).describe("Nest fields at their dots ({\"source\": {\"ip\": ...}})"),
   message_with_type: p.bool().default(false).describe("Include \"__type\": \"Event\""),
   message_jsondict_as_string: p.bool().default(false).describe("Write JSON-dict fields (extra) as JSON text (not applied to JSON text output, as IntelMQ)"),
-  single_key: z.string().nullable().default(null).transform((v) => v || null)
+  // IntelMQ's default is false: "no single key", as null or an empty string
+  single_key: z.union([z.string(), z.literal(false)]).nullable().default(null).transform((v) => v || null)
     .describe("Export only this field's value; \"raw\" gives the decoded original, \"output\" the parsed JSON"),
   keep_raw_field: p.bool().default(false).describe("Keep the raw field (dropped by default)"),
 };

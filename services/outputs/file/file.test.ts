@@ -90,3 +90,9 @@ test("Python format and strftime helpers; encoding error modes", () => {
   assert.equal(encodeErrors("a\ud800b", "ignore"), "ab");
   assert.equal(encodeErrors("a\ud800b😀", "backslashreplace"), "a\\ud800b😀");
 });
+
+test("single_key: false (IntelMQ's default) writes whole events", async () => {
+  const file = join(tmp(), "events.txt");
+  await runBot(bot, { params: { ...HARNESS, file, single_key: false }, input: [event()] });
+  assert.equal(JSON.parse(readFileSync(file, "utf8"))["source.ip"], "192.0.2.1");
+});
