@@ -172,3 +172,14 @@ test("every feed of etc/feeds.yaml that we implement validates through its bot's
   assert.deepEqual(problems, []);
   t.diagnostic(`${checked} feed bot entries checked`);
 });
+
+test("the shipped etc/runtime.yaml: every bot is installed and its parameters pass its schema", async () => {
+  const cfg = parseRuntimeConfig(readFileSync(src("etc", "runtime.yaml"), "utf8"), "etc/runtime.yaml");
+  assert.ok(Object.keys(cfg.bots).length >= 5);
+  for (const [id, bot] of Object.entries(cfg.bots)) {
+    const load = registry[bot.module];
+    assert.ok(load, `${id}: module ${bot.module} is not installed`);
+    const res = resolveParams(await load(), id, effectiveParams(cfg, id, {}));
+    assert.deepEqual(res.unknown, [], `${id}: unknown parameters`);
+  }
+});
