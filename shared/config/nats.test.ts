@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { DEFAULT_NATS_URL, natsOptions, natsUrlFile, parseRuntimeConfig } from "./index.js";
+import { DEFAULT_NATS_URL, envParams, natsOptions, natsUrlFile, parseRuntimeConfig } from "./index.js";
 
 test("natsOptions: var/run/nats.url after NATS_URL and nats_servers, before the default", () => {
   const root = mkdtempSync(join(tmpdir(), "intelmq-natsurl-"));
@@ -23,4 +23,9 @@ test("natsOptions: var/run/nats.url after NATS_URL and nats_servers, before the 
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+});
+
+test("the control plane's INTELMQ_HOST and INTELMQ_PARENT_PID are not bot parameters", () => {
+  const params = envParams({ INTELMQ_HOST: "node-1", INTELMQ_PARENT_PID: "42", INTELMQ_RATE_LIMIT: "5" });
+  assert.deepEqual(params, { rate_limit: 5 });
 });

@@ -27,6 +27,8 @@ export const OWN_GLOBAL_KEYS = [
 const NON_PARAMETER_ENV = new Set([
   "INTELMQ_ROOT_DIR", "INTELMQ_PATHS_NO_OPT", "INTELMQ_PATHS_OPT", "INTELMQ_CONFORMANCE_DIR",
   "INTELMQ_CASES_CMD", "INTELMQ_MANAGER_CONTROLLER_CMD",
+  // The control plane's: the host name instances report, the process a bot must not outlive.
+  "INTELMQ_HOST", "INTELMQ_PARENT_PID",
 ]);
 
 export type RunMode = "continuous" | "scheduled";
