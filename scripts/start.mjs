@@ -26,7 +26,12 @@ function run(cmd, args) {
 
 if (!existsSync(join(project, "node_modules"))) {
   say("Installing dependencies (npm ci) ...");
-  run("npm", ["ci", "--no-fund", "--no-audit"]);
+  const ci = spawnSync("npm", ["ci", "--no-fund", "--no-audit"], { cwd: project, stdio: "inherit" });
+  if (ci.status !== 0) {
+    // npm ci refuses a lock file that does not match package.json exactly; npm install copes.
+    say("npm ci failed; trying npm install ...");
+    run("npm", ["install", "--no-fund", "--no-audit"]);
+  }
 }
 run(process.execPath, [join(project, "scripts", "ensure-built.mjs")]);
 
