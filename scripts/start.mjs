@@ -25,13 +25,9 @@ function run(cmd, args) {
 }
 
 if (!existsSync(join(project, "node_modules"))) {
-  say("Installing dependencies (npm ci) ...");
-  const ci = spawnSync("npm", ["ci", "--no-fund", "--no-audit"], { cwd: project, stdio: "inherit" });
-  if (ci.status !== 0) {
-    // npm ci refuses a lock file that does not match package.json exactly; npm install copes.
-    say("npm ci failed; trying npm install ...");
-    run("npm", ["install", "--no-fund", "--no-audit"]);
-  }
+  // npm install, not npm ci: npm 11 rejects its own lock file in ci (optional platform packages).
+  say("Installing dependencies (npm install) ...");
+  run("npm", ["install", "--no-fund", "--no-audit"]);
 }
 run(process.execPath, [join(project, "scripts", "ensure-built.mjs")]);
 
