@@ -606,3 +606,17 @@ test("statistics: 'Processed N messages since last logging.' every log_processed
   assert.deepEqual(counts, ["Processed 2 messages since last logging.", "Processed 1 messages since last logging."]);
   assert.ok(lines.includes("Sent 3 events and found 0 problem(s)."));
 });
+
+test("envelopes: batch_size events each, split in halves while over ENVELOPE_MAX_BYTES, the same every time", async () => {
+  const { envelopes, ENVELOPE_MAX_BYTES } = await import("./index.js");
+  const { Event: Ev } = await import("../message/index.js");
+  const big = (i: number) => { const e = new Ev(); e.add("source.port", i + 1); e.add("comment", "x".repeat(4000)); return e; };
+  const msgs = Array.from({ length: 1000 }, (_, i) => big(i));
+  const a = [...envelopes(msgs, 1000)];
+  assert.ok(a.length > 1, "4 MB of events do not fit one envelope");
+  assert.ok(a.every((x) => x.bytes.byteLength <= ENVELOPE_MAX_BYTES));
+  assert.deepEqual(a.flatMap((x) => x.chunk.map((m) => m.get("source.port"))), msgs.map((_, i) => i + 1), "all messages, in order");
+  const b = [...envelopes(msgs, 1000)];
+  assert.deepEqual(b.map((x) => x.chunk.length), a.map((x) => x.chunk.length), "deterministic");
+  assert.deepEqual([...envelopes(msgs.slice(0, 10), 4)].map((x) => x.chunk.length), [4, 4, 2]);
+});

@@ -690,13 +690,13 @@ export class BotRunner extends EventEmitter implements BotHandle {
     for (const [path, msgs] of out) {
       const queues = this.#dest[path] ?? [];
       if (!queues.length) continue;
-      for (let k = 0, c = 0; c < msgs.length; k++, c += rt.batch_size) {
-        const chunk = msgs.slice(c, c + rt.batch_size);
-        const bytes = encodeEnvelope(chunk);
+      let k = 0;
+      for (const { chunk, bytes } of envelopes(msgs, rt.batch_size)) {
         // Load balancing is derived from the input, not from a counter, so a redelivery picks the same queue and id.
         const targets = rt.load_balance ? [queues[(d.seq + k) % queues.length]!] : queues;
         for (const q of targets) tasks.push(this.#publish(q, bytes, `${src}:${d.seq}:${path}:${q}:${k}`, d));
         if (tap) taps.push({ path, queues: targets, messages: chunk.map((m) => m.serialize()) });
+        k++;
       }
     }
     for (const e of dumps) tasks.push(this.#storeDump(e, d));
@@ -859,4 +859,26 @@ export async function startBot(a: StartBotOptions | BotDefinition, b?: Omit<Star
   const r = new BotRunner(opts);
   await r.init();
   return r;
+}
+
+/** Envelopes stay below this size so that they travel as one NATS message (default max_payload 1 MiB). */
+export const ENVELOPE_MAX_BYTES = 768 * 1024;
+
+/**
+ * Messages in envelopes of up to batchSize, an envelope over ENVELOPE_MAX_BYTES split in halves
+ * until it fits (or holds one message). Deterministic: a redelivered input gives the same
+ * envelopes, so their message ids repeat and the server drops the copies.
+ */
+export function* envelopes(msgs: readonly Message[], batchSize: number): Generator<{ chunk: readonly Message[]; bytes: Uint8Array }> {
+  function* fit(chunk: readonly Message[]): Generator<{ chunk: readonly Message[]; bytes: Uint8Array }> {
+    const bytes = encodeEnvelope(chunk);
+    if (bytes.byteLength <= ENVELOPE_MAX_BYTES || chunk.length === 1) {
+      yield { chunk, bytes };
+      return;
+    }
+    const half = Math.ceil(chunk.length / 2);
+    yield* fit(chunk.slice(0, half));
+    yield* fit(chunk.slice(half));
+  }
+  for (let c = 0; c < msgs.length; c += batchSize) yield* fit(msgs.slice(c, c + batchSize));
 }

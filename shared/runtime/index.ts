@@ -11,7 +11,7 @@ export { runtimeParamsSchema, resolveParams, normaliseDestinationQueues, isGloba
 export type { ResolvedParams, FeedParams, ParserParams } from "./runtime-params.js";
 export { createLogger, redactParams, pinoLevel, HIDDEN } from "./logger.js";
 export type { LoggerOptions } from "./logger.js";
-export { startBot, defaultRootDir } from "./engine.js";
+export { startBot, defaultRootDir, envelopes, ENVELOPE_MAX_BYTES } from "./engine.js";
 export type { BotHandle, BotState, BotStats, BotEvents, SettledInfo, OutputInfo, StartBotOptions } from "./engine.js";
 export { createLibraryBot, runBot } from "./library.js";
 export type { LibraryBot, LibraryBotOptions, LibraryInput, LibraryResult, RunBotOptions } from "./library.js";

@@ -26,7 +26,7 @@ test("runtime parameters: IntelMQ's defaults", () => {
     error_procedure: "pass", error_max_retries: 3, error_retry_delay: 15, error_dump_message: true, error_log_message: false,
     error_log_exception: true, rate_limit: 0, run_mode: "continuous", source_queue: "my-bot-queue", destination_queues: {},
     load_balance: false, log_processed_messages_count: 500, log_processed_messages_seconds: 900, logging_level: "INFO",
-    batch_size: 500, testing: false,
+    batch_size: 1000, testing: false,
   });
   assert.deepEqual(r.bot, { overwrite: false, limit: 5, api_token: null });
   assert.deepEqual(r.unknown, []);

@@ -46,7 +46,7 @@ export const runtimeParamsSchema = z.object({
   log_processed_messages_count: p.int().pipe(z.number().min(1)).default(500).describe("Log the count every N sent messages"),
   log_processed_messages_seconds: p.number().pipe(z.number().min(0)).default(900).describe("... or every N seconds"),
   logging_level: z.preprocess((v) => (typeof v === "string" ? v.toUpperCase() : v), z.enum(LEVELS)).default("INFO").describe("Log level"),
-  batch_size: p.int().pipe(z.number().min(1)).default(500).describe("Events per envelope a bot sends (per-message cost, not bytes, limits a hop)"),
+  batch_size: p.int().pipe(z.number().min(1)).default(1000).describe("Events per envelope a bot sends (per-message cost, not bytes, limits a hop); envelopes over 768 KiB are split"),
   testing: p.bool().default(false).describe("Library mode / tests"),
 });
 
