@@ -825,6 +825,10 @@ function nakAll(msgs: JsMsg[]): void {
   for (const m of [...msgs].sort((a, b) => b.seq - a.seq)) m.nak();
 }
 
+/** Headers of a KV create, shared by every create (publishing only reads them). */
+const CREATE_HEADERS = natsHeaders();
+CREATE_HEADERS.set("Nats-Expected-Last-Subject-Sequence", "0");
+
 /** Keys that need no encoding in a KV subject. */
 const PLAIN_KEY = /^[-\/_=a-zA-Z0-9]+(\.[-\/_=a-zA-Z0-9]+)*$/;
 
@@ -835,10 +839,8 @@ class JsKv implements KvStore {
     try {
       if (PLAIN_KEY.test(key)) {
         // The common case in one publish: "create" = no earlier revision of the key.
-        const h = natsHeaders();
-        h.set("Nats-Expected-Last-Subject-Sequence", "0");
         try {
-          await this.pub.publish(`$KV.${this.bucket}.${key}`, value, h);
+          await this.pub.publish(`$KV.${this.bucket}.${key}`, value, CREATE_HEADERS);
           return true;
         } catch (err) {
           // The key has a revision: a live value, or a delete marker the client's create handles.

@@ -95,3 +95,17 @@ test("deduplicator: the same on JetStream KV, across connections", async () => {
     await server.stop();
   }
 });
+
+test("deduplicator: a hash is forgotten after redis_cache_ttl, by the shared cache and by the instance alike", async () => {
+  const broker = new MemoryBroker();
+  const ctx = { botId: "d", log: pino({ level: "silent" }), testing: true, cache: (b: string, t: number) => broker.cache(b, t) } as unknown as BotContext;
+  const impl = await bot.create(params.parse({ ...SYSCONFIG, redis_cache_ttl: 1 }), ctx);
+  const meta = (n: number) => ({ origin: `q:${n}:0`, redelivered: false });
+  assert.ok(await impl.process(ev(INPUT1), meta(1)), "first sighting passes");
+  assert.equal(await impl.process(ev(INPUT1), meta(2)), null, "a repeat within the TTL is dropped");
+  assert.ok(await impl.process(ev(INPUT1), meta(1)), "a redelivery of the first input passes");
+  await new Promise((r) => setTimeout(r, 1100));
+  assert.ok(await impl.process(ev(INPUT1), meta(3)), "after the TTL it passes again");
+  assert.equal(await impl.process(ev(INPUT1), meta(4)), null, "and is remembered anew");
+  await broker.close();
+});

@@ -68,21 +68,39 @@ export default defineBot({
  */
 const MAX_OWN = 500_000;
 class OwnWrites {
-  readonly #entries = new Map<string, { origin: string; until: number }>();
+  /** hash -> origin, in order of writing */
+  readonly #origins = new Map<string, string>();
+  /** write times in the same order: the oldest entry is always the first of both */
+  readonly #times: number[] = [];
+  #head = 0;
   constructor(readonly ttlMs: number) {}
 
   get(hash: string): string | undefined {
-    const e = this.#entries.get(hash);
-    if (!e) return undefined;
-    if (this.ttlMs > 0 && e.until <= Date.now()) {
-      this.#entries.delete(hash);
-      return undefined;
-    }
-    return e.origin;
+    this.#expire(Date.now());
+    return this.#origins.get(hash);
   }
 
   set(hash: string, origin: string): void {
-    if (this.#entries.size >= MAX_OWN) this.#entries.delete(this.#entries.keys().next().value!);
-    this.#entries.set(hash, { origin, until: Date.now() + this.ttlMs });
+    const now = Date.now();
+    this.#expire(now);
+    if (this.#origins.has(hash)) return; // keeps its first (earlier) expiry and the order of both lists
+    if (this.#origins.size >= MAX_OWN) this.#dropOldest();
+    this.#origins.set(hash, origin);
+    this.#times.push(now);
+  }
+
+  #expire(now: number): void {
+    if (this.ttlMs <= 0) return;
+    while (this.#head < this.#times.length && this.#times[this.#head]! + this.ttlMs <= now) this.#dropOldest();
+  }
+
+  #dropOldest(): void {
+    this.#origins.delete(this.#origins.keys().next().value!);
+    this.#head++;
+    // compact the time list now and then instead of shifting it on every removal
+    if (this.#head > 4096 && this.#head * 2 > this.#times.length) {
+      this.#times.splice(0, this.#head);
+      this.#head = 0;
+    }
   }
 }
