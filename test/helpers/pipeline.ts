@@ -5,7 +5,7 @@
  * workload of ../shared/bench as reports.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, openSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
@@ -149,14 +149,30 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** Lines of a file (0 if it does not exist yet). */
+/** Lines of a file (0 if it does not exist yet). Reads only what was appended since the last call. */
 export function countLines(file: string): number {
+  let c = counters.get(file);
+  if (!c) counters.set(file, (c = { offset: 0, lines: 0 }));
   if (!existsSync(file)) return 0;
-  const buf = readFileSync(file);
-  let n = 0;
-  for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++;
-  return n;
+  const size = statSync(file).size;
+  if (size < c.offset) { c.offset = 0; c.lines = 0; } // replaced or truncated
+  if (size > c.offset) {
+    const fd = openSync(file, "r");
+    try {
+      const buf = Buffer.allocUnsafe(Math.min(size - c.offset, 1 << 24));
+      while (c.offset < size) {
+        const n = readSync(fd, buf, 0, Math.min(buf.length, size - c.offset), c.offset);
+        if (n <= 0) break;
+        for (let i = buf.indexOf(10); i !== -1 && i < n; i = buf.indexOf(10, i + 1)) c.lines++;
+        c.offset += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return c.lines;
 }
+const counters = new Map<string, { offset: number; lines: number }>();
 
 /** Poll until cond() is true; throws with `what` after timeoutMs. */
 export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string, everyMs = 100): Promise<void> {
