@@ -13,6 +13,7 @@ import {
 import { ErrorCode, hasCode } from "../errors/index.js";
 import type { BotHandle, BotState } from "./engine.js";
 import { createLogger } from "./logger.js";
+import type { NatsSettings } from "../config/index.js";
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -38,14 +39,7 @@ export function instanceState(s: BotState): InstanceStatus["state"] {
 }
 
 /** NATS connection settings as shared/config's natsOptions() gives them. */
-export interface ConnectSettings {
-  servers: string[];
-  user?: string;
-  pass?: string;
-  token?: string;
-  credsFile?: string;
-  tls?: { caFile?: string; certFile?: string; keyFile?: string };
-}
+export type ConnectSettings = NatsSettings;
 
 /**
  * Connect, retrying with backoff while the server is not up yet (bots and control services may
