@@ -336,6 +336,78 @@ test("collector: rate_limit idles between rounds and stop interrupts it", async 
   await broker.close();
 });
 
+/** A collector of three reports that records when commit() runs. */
+function makeCommitCollector(events: string[]) {
+  return defineBot({
+    kind: "collector", name: "commit-collector", intelmq: "test.collector", description: "",
+    params: z.object({ ...collectorParams }).strict(),
+    create: (_p, ctx) => ({
+      *collect() {
+        for (const raw of ["a", "b", "c"]) {
+          const r = ctx.newReport();
+          r.add("raw", raw);
+          yield r;
+        }
+      },
+      commit() { events.push("commit"); },
+    }),
+  });
+}
+
+test("collector: commit() runs once per round, after every publish of the round was confirmed", async () => {
+  const events: string[] = [];
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  class SlowBroker extends MemoryBroker {
+    override async publish(queue: string, data: Uint8Array, opts?: { msgId?: string }): Promise<void> {
+      events.push("publish");
+      await gate;
+      await super.publish(queue, data, opts);
+      events.push("confirmed");
+    }
+  }
+  const broker = new SlowBroker();
+  const h = await startBot({ def: makeCommitCollector(events), botId: "coll", params: { run_mode: "scheduled", destination_queues: ["q"], name: "F" }, broker, log });
+  await waitFor(() => events.includes("publish"), "a publish");
+  await new Promise((r) => setTimeout(r, 20));
+  assert.ok(!events.includes("commit"), "no commit while publishes are unconfirmed");
+  release();
+  assert.equal(await h.done, 0);
+  assert.equal(events.filter((e) => e === "commit").length, 1);
+  assert.equal(events.at(-1), "commit");
+  assert.equal(events.filter((e) => e === "confirmed").length, 3);
+  assert.equal(await broker.depth("q"), 3);
+  await broker.close();
+
+  // library mode drives the same round: one commit per round
+  const lib: string[] = [];
+  const r = await runBot(makeCommitCollector(lib), { params: { name: "F" }, iterations: 2 });
+  assert.equal(r.output._default!.length, 6);
+  assert.deepEqual(lib, ["commit", "commit"]);
+});
+
+test("collector: a round whose publish failed is not committed", async () => {
+  const events: string[] = [];
+  class FailingBroker extends MemoryBroker {
+    n = 0;
+    override async publish(queue: string, data: Uint8Array, opts?: { msgId?: string }): Promise<void> {
+      // the second report: the connection is gone for good
+      if (++this.n === 2) {
+        await this.close();
+        throw new BrokerUnavailableError("gone for the test");
+      }
+      await super.publish(queue, data, opts);
+      events.push("confirmed");
+    }
+  }
+  const broker = new FailingBroker();
+  const h = await startBot({ def: makeCommitCollector(events), botId: "coll", params: { run_mode: "scheduled", error_max_retries: 0, destination_queues: ["q"], name: "F" }, broker, log });
+  await h.done;
+  assert.equal(h.stats().failure, 1);
+  assert.ok(events.includes("confirmed"), "the first report went out");
+  assert.ok(!events.includes("commit"));
+});
+
 // ---- engine on the broker --------------------------------------------------------------------
 
 /** A MemoryBroker that records publishes and can fail them or lose acks. */

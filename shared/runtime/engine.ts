@@ -798,10 +798,14 @@ export class BotRunner extends EventEmitter implements BotHandle {
   async #collectOnce(round: number): Promise<void> {
     const impl = this.#impl as CollectorImpl;
     const got = await impl.collect();
-    if (!got) return;
+    if (!got) {
+      if (impl.commit) await impl.commit();
+      return;
+    }
     const rt = this.#res.runtime;
     const feed = this.#res.feed;
     const pending = new Set<Promise<void>>();
+    let failed: { err: unknown } | undefined;
     let k = 0;
     for await (const report of got as AsyncIterable<Report> | Iterable<Report>) {
       if (!report) { this.#log.warn("Ignoring empty message at sending. Possible bug in bot."); continue; }
@@ -827,10 +831,14 @@ export class BotRunner extends EventEmitter implements BotHandle {
         if (tapped) this.emit("output", { path: "_default", queues: targets, messages: [tapped] });
       });
       pending.add(p);
-      void p.finally(() => pending.delete(p)).catch(() => undefined);
+      // a publish that failed and left the set before the end still fails the round (no commit)
+      void p.finally(() => pending.delete(p)).catch((err: unknown) => { failed ??= { err }; });
       while (pending.size >= this.#window) await Promise.race(pending);
     }
     await Promise.all(pending);
+    if (failed) throw failed.err;
+    // Only now is every report of the round stored by the broker.
+    if (impl.commit) await impl.commit();
   }
 }
 

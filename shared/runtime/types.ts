@@ -44,6 +44,12 @@ export interface Lifecycle {
 export interface CollectorImpl extends Lifecycle {
   /** One collection round: the reports to send. The runtime fills feed.* and sends them on _default. */
   collect(): AsyncIterable<Report> | Iterable<Report> | Promise<Iterable<Report> | void>;
+  /**
+   * Called after every report of the round was confirmed by the broker (all PubAcks in), never when the
+   * round failed: the place for side effects that lose data if done earlier (deleting a file that was read).
+   * A throw fails the round (a ConfigurationError stops the bot).
+   */
+  commit?(): void | Promise<void>;
 }
 
 export interface ParserImpl extends Lifecycle {
