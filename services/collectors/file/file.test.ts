@@ -4,10 +4,13 @@ import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { runBot } from "../../../shared/runtime/index.js";
+import { createLogger, runBot, startBot } from "../../../shared/runtime/index.js";
+import { MemoryBroker } from "../../../shared/broker/index.js";
+import { BrokerUnavailableError } from "../../../shared/errors/index.js";
 import bot, { fnmatchRegex, splitChunks } from "./index.js";
 
 const HARNESS = { error_max_retries: 0, error_retry_delay: 0, rate_limit: 0 };
+const log = createLogger({ level: process.env.INTELMQ_LOGGING_LEVEL ?? "CRITICAL" });
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64");
 
 function dirWith(files: Record<string, string | Buffer>): string {
@@ -38,6 +41,51 @@ test("delete_file removes what was read", async () => {
   assert.equal(out.output._default!.length, 1);
   assert.ok(!existsSync(join(dir, "a.csv")));
   assert.ok(existsSync(join(dir, "keep.txt")));
+});
+
+test("delete_file: files are deleted only after the broker confirmed the round's reports", async () => {
+  const dir = dirWith({ "a.csv": "1\n", "b.csv": "2\n" });
+  let release!: () => void;
+  const gate = new Promise<void>((r) => { release = r; });
+  let publishes = 0;
+  class SlowBroker extends MemoryBroker {
+    override async publish(queue: string, data: Uint8Array, opts?: { msgId?: string }): Promise<void> {
+      publishes++;
+      await gate;
+      return super.publish(queue, data, opts);
+    }
+  }
+  const broker = new SlowBroker();
+  const h = await startBot({ def: bot, botId: "files", broker, log, params: { ...HARNESS, run_mode: "scheduled", path: dir, delete_file: true, destination_queues: ["q"] } });
+  for (let i = 0; i < 400 && publishes < 2; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(publishes, 2, "both files were read and their reports handed to the broker");
+  assert.ok(existsSync(join(dir, "a.csv")) && existsSync(join(dir, "b.csv")), "kept while unconfirmed");
+  release();
+  assert.equal(await h.done, 0);
+  assert.equal(await broker.depth("q"), 2);
+  assert.ok(!existsSync(join(dir, "a.csv")) && !existsSync(join(dir, "b.csv")));
+  await broker.close();
+});
+
+test("delete_file: a round whose publish failed keeps its files", async () => {
+  const dir = dirWith({ "a.csv": "1\n", "b.csv": "2\n" });
+  class FailingBroker extends MemoryBroker {
+    n = 0;
+    override async publish(queue: string, data: Uint8Array, opts?: { msgId?: string }): Promise<void> {
+      if (++this.n === 2) { // the broker goes away before the second report is stored
+        await this.close();
+        throw new BrokerUnavailableError("gone for the test");
+      }
+      return super.publish(queue, data, opts);
+    }
+  }
+  const broker = new FailingBroker();
+  const h = await startBot({ def: bot, botId: "files", broker, log, params: { ...HARNESS, run_mode: "scheduled", path: dir, delete_file: true, destination_queues: ["q"] } });
+  await h.done;
+  assert.equal(h.stats().failure, 1);
+  assert.equal(broker.n, 2);
+  assert.ok(existsSync(join(dir, "a.csv")), "the first file's report was stored, but the round was not complete");
+  assert.ok(existsSync(join(dir, "b.csv")));
 });
 
 test("chunk_size splits at line ends and repeats the header line", async () => {

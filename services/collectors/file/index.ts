@@ -113,8 +113,12 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
     }
   }
 
+  /** Files read in the current round; deleted (delete_file) once the broker confirmed all its reports. */
+  let read: string[] = [];
+
   return {
     *collect(): Iterable<Report> {
+      read = [];
       if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return;
       for (const name of readdirSync(dir).sort()) {
         if (!match.test(name)) continue;
@@ -122,15 +126,27 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
         if (!statSync(path, { throwIfNoEntry: false })?.isFile()) continue;
         ctx.log.info(`Processing file ${JSON.stringify(path)}.`);
         yield* reportsOf(path, name);
-        // resumed only after the runtime took the last report of this file
-        if (prm.delete_file) {
-          try {
-            unlinkSync(path);
-            ctx.log.debug(`Deleted file: ${JSON.stringify(path)}.`);
-          } catch (err) {
-            throw new ConfigurationError("file collector", `could not delete file ${path}; stopping to prevent reading it again`, { cause: err });
-          }
+        read.push(path);
+      }
+    },
+    commit(): void {
+      const done = read;
+      read = [];
+      if (!prm.delete_file) return;
+      const failed: string[] = [];
+      let cause: unknown;
+      for (const path of done) {
+        try {
+          unlinkSync(path);
+          ctx.log.debug(`Deleted file: ${JSON.stringify(path)}.`);
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // gone already: nothing to read again
+          failed.push(path);
+          cause ??= err;
         }
+      }
+      if (failed.length) {
+        throw new ConfigurationError("file collector", `could not delete file ${failed.join(", ")}; stopping to prevent reading it again`, { cause });
       }
     },
   };
