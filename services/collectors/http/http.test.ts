@@ -1,11 +1,15 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { readFileSync } from "node:fs";
+import { createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import type { AddressInfo } from "node:net";
-import { createLibraryBot } from "../../../shared/runtime/index.js";
+import { connect as netConnect, type AddressInfo, type Socket } from "node:net";
+import { createLibraryBot, createLogger } from "../../../shared/runtime/index.js";
 import { src } from "../../../test/helpers/paths.js";
 import bot, { formatUrl } from "./index.js";
 import { readTar, readZip, unzip } from "./archive.js";
@@ -51,10 +55,12 @@ before(async () => {
 after(() => new Promise<void>((r) => server.close(() => r())));
 
 async function collect(params: Record<string, unknown>) {
-  const b = await createLibraryBot(bot, { params: { ...HARNESS, ...params } });
+  const logs: string[] = [];
+  const log = createLogger({ level: "INFO", destination: { write: (line: string) => { logs.push(line); } } });
+  const b = await createLibraryBot(bot, { params: { ...HARNESS, ...params }, log });
   try {
     const out = await b.process();
-    return { reports: out.output._default!, failures: b.stats().failure };
+    return { reports: out.output._default!, failures: b.stats().failure, logs: logs.join("") };
   } finally {
     await b.shutdown();
   }
@@ -127,4 +133,140 @@ test("archive readers: deflated zip, plain tar, non-archives rejected, size limi
   assert.throws(() => readTar(Buffer.alloc(1024, 0x41), limits));
   assert.throws(() => unzip(Buffer.from("plain text"), true, limits), /Failed to uncompress/);
   assert.throws(() => readZip(fixture("deflated.zip"), { maxOutput: 100 }), /maximum size/);
+});
+
+// ---- proxy and TLS, on loopback only --------------------------------------------------------------
+
+/** A forward proxy: absolute-form requests for http:// URLs, CONNECT tunnels for https://; loopback targets only. */
+async function startProxy() {
+  const seenByProxy: string[] = [];
+  const sockets = new Set<Socket>();
+  const proxy = createServer((req, res) => {
+    seenByProxy.push(`${req.method} ${req.url}`);
+    const target = new URL(req.url!); // absolute-form: http://host:port/path
+    if (target.hostname !== "127.0.0.1") { res.writeHead(403); return res.end(); }
+    const up = httpRequest({ host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode!, r.headers);
+      r.pipe(res);
+    });
+    up.on("error", () => { res.writeHead(502); res.end(); });
+    req.pipe(up);
+  });
+  proxy.on("connect", (req: IncomingMessage, client: Socket, head: Buffer) => {
+    seenByProxy.push(`CONNECT ${req.url}`);
+    const [host, port] = req.url!.split(":");
+    if (host !== "127.0.0.1") { client.end("HTTP/1.1 403 Forbidden\r\n\r\n"); return; }
+    const up = netConnect(Number(port), host, () => {
+      client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+      if (head.length) up.write(head);
+      up.pipe(client);
+      client.pipe(up);
+    });
+    for (const s of [up, client]) { sockets.add(s); s.on("close", () => sockets.delete(s)); }
+    up.on("error", () => client.destroy());
+    client.on("error", () => up.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+  return {
+    url: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}`,
+    seen: seenByProxy,
+    close: () => new Promise<void>((r) => { for (const s of sockets) s.destroy(); proxy.closeAllConnections(); proxy.close(() => r()); }),
+  };
+}
+
+const hasOpenssl = (() => { try { execFileSync("openssl", ["version"], { stdio: "ignore" }); return true; } catch { return false; } })();
+
+/** A self-signed certificate for 127.0.0.1, made at test time (test-only, never used outside this file). */
+function selfSigned(): { dir: string; key: string; cert: string } {
+  const dir = mkdtempSync(join(tmpdir(), "http-collector-tls-"));
+  const key = join(dir, "key.pem");
+  const cert = join(dir, "cert.pem");
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"], { stdio: "ignore" });
+  return { dir, key, cert };
+}
+
+async function startHttps(pair: { key: string; cert: string }) {
+  let requests = 0;
+  const srv = createHttpsServer({ key: readFileSync(pair.key), cert: readFileSync(pair.cert) }, (req, res) => {
+    requests++;
+    if (req.url === "/secure.txt") { res.writeHead(200, { "content-type": "text/plain" }); return res.end("secure text\n"); }
+    res.writeHead(404);
+    res.end();
+  });
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
+  return {
+    url: `https://127.0.0.1:${(srv.address() as AddressInfo).port}/secure.txt`,
+    requests: () => requests,
+    close: () => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }),
+  };
+}
+
+test("http_proxy/https_proxy: an http:// download goes through the proxy as an absolute-form request", async () => {
+  const proxy = await startProxy();
+  try {
+    const { reports, failures } = await collect({ http_url: `${base}/plain.txt`, http_proxy: proxy.url, https_proxy: proxy.url });
+    assert.equal(failures, 0);
+    assert.equal(reports.length, 1);
+    assert.equal(unb64(reports[0]!.raw), "bar text\n");
+    assert.deepEqual(proxy.seen, [`GET ${base}/plain.txt`]);
+    // only one of the two set: a warning, and the download goes direct (IntelMQ's behaviour)
+    const one = await collect({ http_url: `${base}/plain.txt`, http_proxy: proxy.url });
+    assert.equal(one.reports.length, 1);
+    assert.match(one.logs, /Both http and https proxies must be set/);
+    assert.equal(proxy.seen.length, 1);
+  } finally {
+    await proxy.close();
+  }
+});
+
+test("TLS: a self-signed certificate fails the round unless trusted (http_verify_cert false, a CA file, ssl_ca_certificate)", { skip: hasOpenssl ? false : "openssl is not installed" }, async () => {
+  const pair = selfSigned();
+  const srv = await startHttps(pair);
+  try {
+    const refused = await collect({ http_url: srv.url });
+    assert.deepEqual([refused.reports.length, refused.failures], [0, 1]);
+    assert.equal(srv.requests(), 0, "no request is sent over an unverified connection");
+    assert.match(refused.logs, /TLS certificate verification of https:\/\/127\.0\.0\.1:\d+\/secure\.txt failed: self-signed certificate \(DEPTH_ZERO_SELF_SIGNED_CERT\)/);
+    assert.match(refused.logs, /http_verify_cert: false/);
+
+    const unverified = await collect({ http_url: srv.url, http_verify_cert: false });
+    assert.equal(unverified.failures, 0);
+    assert.equal(unb64(unverified.reports[0]!.raw), "secure text\n");
+    const unverifiedText = await collect({ http_url: srv.url, http_verify_cert: "false" });
+    assert.equal(unverifiedText.reports.length, 1);
+
+    const caAsVerify = await collect({ http_url: srv.url, http_verify_cert: pair.cert });
+    assert.equal(caAsVerify.failures, 0);
+    assert.equal(unb64(caAsVerify.reports[0]!.raw), "secure text\n");
+    const caFile = await collect({ http_url: srv.url, ssl_ca_certificate: pair.cert });
+    assert.equal(caFile.failures, 0);
+    assert.equal(caFile.reports.length, 1);
+    assert.equal(srv.requests(), 4);
+  } finally {
+    await srv.close();
+    rmSync(pair.dir, { recursive: true, force: true });
+  }
+});
+
+test("https through the proxy: a CONNECT tunnel, the certificate still verified at the end of it", { skip: hasOpenssl ? false : "openssl is not installed" }, async () => {
+  const pair = selfSigned();
+  const srv = await startHttps(pair);
+  const proxy = await startProxy();
+  try {
+    const target = new URL(srv.url).host;
+    const ok = await collect({ http_url: srv.url, http_proxy: proxy.url, https_proxy: proxy.url, ssl_ca_certificate: pair.cert });
+    assert.equal(ok.failures, 0);
+    assert.equal(unb64(ok.reports[0]!.raw), "secure text\n");
+    assert.deepEqual(proxy.seen, [`CONNECT ${target}`]);
+    const refused = await collect({ http_url: srv.url, http_proxy: proxy.url, https_proxy: proxy.url });
+    assert.deepEqual([refused.reports.length, refused.failures], [0, 1]);
+    assert.match(refused.logs, /TLS certificate verification of https:\/\/127\.0\.0\.1:\d+\/secure\.txt failed: self-signed certificate/);
+    assert.deepEqual(proxy.seen, [`CONNECT ${target}`, `CONNECT ${target}`]);
+    assert.equal(srv.requests(), 1);
+  } finally {
+    await proxy.close();
+    await srv.close();
+    rmSync(pair.dir, { recursive: true, force: true });
+  }
 });

@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
 import { z } from "zod";
-import { Agent, ProxyAgent, interceptors, request, type Dispatcher } from "undici";
+import { Agent, Pool, ProxyAgent, interceptors, request, type Dispatcher } from "undici";
 import { PyDateTime, collectorParams, defineBot, httpParams, p, pyFormat, strftime } from "../../../shared/runtime/index.js";
 import type { BotContext, CollectorImpl } from "../../../shared/runtime/index.js";
 import type { Report } from "../../../shared/message/index.js";
@@ -64,6 +64,34 @@ function timeoutsOf(t: number | [number, number]): { connect: number; read: numb
 
 const RETRYABLE = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "ECONNREFUSED", "ECONNRESET", "EAI_AGAIN", "ETIMEDOUT", "EPIPE", "UND_ERR_SOCKET"]);
 
+/** Node's codes for a server certificate that could not be verified. */
+const TLS_VERIFY_CODES = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT", "SELF_SIGNED_CERT_IN_CHAIN", "UNABLE_TO_VERIFY_LEAF_SIGNATURE", "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY", "CERT_UNTRUSTED", "CERT_HAS_EXPIRED", "CERT_NOT_YET_VALID", "CERT_REVOKED",
+  "CERT_SIGNATURE_FAILURE", "CERT_REJECTED", "INVALID_CA", "ERR_TLS_CERT_ALTNAME_INVALID", "HOSTNAME_MISMATCH",
+]);
+
+/** The server's TLS certificate was not accepted (IntelMQ: requests' SSLError); fails the round. */
+export class TlsVerificationError extends Error {
+  override readonly name = "TlsVerificationError";
+  /** Node's code of the verification failure, e.g. DEPTH_ZERO_SELF_SIGNED_CERT. */
+  readonly tlsCode: string;
+  constructor(url: string, cause: Error & { code?: string }) {
+    super(`TLS certificate verification of ${url} failed: ${cause.message} (${cause.code}). Trust the server's CA with `
+      + "ssl_ca_certificate (or http_verify_cert: <CA file>), or turn verification off with http_verify_cert: false.", { cause });
+    this.tlsCode = cause.code ?? "";
+  }
+}
+
+/** The certificate error in err or its causes (a proxy tunnel wraps it), if any. */
+function tlsVerifyFailure(err: unknown): (Error & { code?: string }) | null {
+  for (let e = err, depth = 0; e instanceof Error && depth < 5; e = e.cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === "string" && TLS_VERIFY_CODES.has(code)) return e as Error & { code: string };
+  }
+  return null;
+}
+
 function charsetOf(contentType: string | undefined): string | null {
   const m = contentType ? /charset\s*=\s*"?([^";\s]+)/i.exec(contentType) : null;
   return m ? m[1]!.toLowerCase() : null;
@@ -98,7 +126,18 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
     if (!proxies) return direct;
     const uri = url.startsWith("https:") ? proxies.https : proxies.http;
     let d = viaProxy.get(uri);
-    if (!d) viaProxy.set(uri, (d = new ProxyAgent({ uri, ...agentOpts, requestTls: tls, proxyTls: tls }).compose(redirect)));
+    if (!d) {
+      d = new ProxyAgent({
+        uri, ...agentOpts,
+        // http:// URLs as absolute-form requests, as requests does (proxies often allow CONNECT to port 443 only);
+        // https:// URLs always through a CONNECT tunnel, verified at its end.
+        proxyTunnel: false,
+        requestTls: { ...tls, timeout: connect }, proxyTls: { ...tls, timeout: connect },
+        // the agent of a non-tunnelled proxy gets no options but `connect`: keep the read timeouts
+        factory: (origin: string | URL, o: object) => new Pool(origin, { ...o, headersTimeout: read, bodyTimeout: read }),
+      }).compose(redirect);
+      viaProxy.set(uri, d);
+    }
     return d;
   };
 
@@ -118,6 +157,8 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
       try {
         res = await request(url, { method: "GET", headers, dispatcher: dispatcherFor(url) });
       } catch (err) {
+        const cert = tlsVerifyFailure(err);
+        if (cert) throw new TlsVerificationError(url, cert);
         const code = (err as { code?: string }).code ?? "";
         if (attempt < tries && RETRYABLE.has(code)) {
           ctx.log.warn({ err, attempt }, `Download of ${url} failed (${code}), retrying.`);
