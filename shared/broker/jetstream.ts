@@ -512,6 +512,8 @@ class JetStreamBrokerImpl implements JetStreamBroker {
           .then((out) => m.respond(out), (err: unknown) => this.log.warn({ subject: m.subject, err: errText(err) }, "control request failed"));
       },
     });
+    // Requests sent right after serve() returns must find the subscription on the server.
+    await this.nc.flush();
     return { stop: async () => { sub.unsubscribe(); } };
   }
 

@@ -455,8 +455,9 @@ export class BotRunner extends EventEmitter implements BotHandle {
     const rt = this.#res.runtime;
     const out = new Map<string, Message[]>();
     const dumps: DumpEntry[] = [];
-    if (d.deliveryCount > 1 && this.#completed.has(d.seq)) {
-      // Its outputs were confirmed before; only the ack was lost.
+    if (this.#completed.has(d.seq)) {
+      // Its outputs were confirmed before; only the ack was lost. Not only when deliveryCount > 1:
+      // after a restart nats-server 2.9 may hand back an unacked message as delivered once.
       this.#log.debug(`Message ${d.seq} was completed before; acknowledging it only.`);
       return { kind: "job", job: this.#complete(d, out, dumps) };
     }
