@@ -7,7 +7,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startNatsServer } from "../helpers/nats-server.js";
+import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { TestPipeline, benchBots, benchReport, benchWorkload, countLines, sleep, waitFor } from "../helpers/pipeline.js";
 
 const REPORTS = 50;
@@ -53,40 +53,47 @@ async function settle(p: TestPipeline, out: string): Promise<void> {
   await sleep(1500); // anything late would show up now
 }
 
+const OUT = "var/lib/bots/file-output/events.txt";
+
+/** The four bots on a fresh nats-server; `scenario` feeds and disturbs them; then each event must be there once. */
+async function pipelineRun(scenario: (p: TestPipeline, nats: NatsServer) => Promise<void>): Promise<void> {
+  const nats = await startNatsServer();
+  const p = new TestPipeline(nats.url, benchBots(OUT));
+  try {
+    for (const id of BOTS) p.start(id);
+    await scenario(p, nats);
+    await settle(p, join(p.root, OUT));
+    assertExactlyOnce(join(p.root, OUT));
+  } finally {
+    await p.close();
+    await nats.stop();
+  }
+}
+
+/** Inject the workload 5 reports at a time, `pauseMs` apart, so that events keep flowing for a while. */
+async function injectGradually(p: TestPipeline, pauseMs: number): Promise<void> {
+  const reports = files.map(benchReport);
+  for (let i = 0; i < reports.length; i += 5) {
+    await p.inject("bench-parser-queue", reports.slice(i, i + 5), `inject-${i}`);
+    await sleep(pauseMs);
+  }
+}
+
 describe("pipeline on JetStream", { timeout: 600_000 }, () => {
   it("writes each of the 40,000 unique events exactly once", async () => {
-    const nats = await startNatsServer();
-    const out = "var/lib/bots/file-output/events.txt";
-    const p = new TestPipeline(nats.url, benchBots(out));
-    try {
-      for (const id of BOTS) p.start(id);
+    await pipelineRun(async (p) => {
       await p.inject("bench-parser-queue", files.map(benchReport));
-      await settle(p, join(p.root, out));
-      assertExactlyOnce(join(p.root, out));
-    } finally {
-      await p.close();
-      await nats.stop();
-    }
+    });
   });
 
   it("survives the taxonomy expert being SIGKILLed 6 times while events flow", async () => {
-    const nats = await startNatsServer();
-    const out = "var/lib/bots/file-output/events.txt";
-    const p = new TestPipeline(nats.url, benchBots(out));
-    try {
-      for (const id of BOTS) p.start(id);
+    await pipelineRun(async (p) => {
       const b = await p.broker();
-      const reports = files.map(benchReport);
-      const injecting = (async () => {
-        for (let i = 0; i < reports.length; i += 5) {
-          await p.inject("bench-parser-queue", reports.slice(i, i + 5), `inject-${i}`);
-          await sleep(250);
-        }
-      })();
+      const injecting = injectGradually(p, 250);
       let killsDuringFlow = 0;
       for (let k = 0; k < 6; k++) {
         // let it work on events, then kill it mid-stream
-        await waitFor(async () => (await b.depth("bench-taxonomy-queue")) > 0 || countLines(join(p.root, out)) >= 40_000, 60_000, "events for the taxonomy expert");
+        await waitFor(async () => (await b.depth("bench-taxonomy-queue")) > 0 || countLines(join(p.root, OUT)) >= 40_000, 60_000, "events for the taxonomy expert");
         await sleep(400);
         if ((await b.depth("bench-taxonomy-queue")) > 0) killsDuringFlow++;
         await p.kill("bench-taxonomy", "SIGKILL");
@@ -94,40 +101,19 @@ describe("pipeline on JetStream", { timeout: 600_000 }, () => {
       }
       await injecting;
       assert.ok(killsDuringFlow >= 5, `killed ${killsDuringFlow} times while its queue held events`);
-      await settle(p, join(p.root, out));
-      assertExactlyOnce(join(p.root, out));
-    } finally {
-      await p.close();
-      await nats.stop();
-    }
+    });
   });
 
   it("loses and duplicates nothing when the nats-server is down for 5 seconds", async () => {
-    const nats = await startNatsServer();
-    const out = "var/lib/bots/file-output/events.txt";
-    const p = new TestPipeline(nats.url, benchBots(out));
-    try {
-      for (const id of BOTS) p.start(id);
-      const reports = files.map(benchReport);
-      const injecting = (async () => {
-        for (let i = 0; i < reports.length; i += 5) {
-          await p.inject("bench-parser-queue", reports.slice(i, i + 5), `inject-${i}`);
-          await sleep(300);
-        }
-      })();
-      await waitFor(() => countLines(join(p.root, out)) > 1_000, 120_000, "the first events in the output");
-      const before = countLines(join(p.root, out));
-      assert.ok(before < 40_000, "the outage happens while events flow");
+    await pipelineRun(async (p, nats) => {
+      const injecting = injectGradually(p, 300);
+      await waitFor(() => countLines(join(p.root, OUT)) > 1_000, 120_000, "the first events in the output");
+      assert.ok(countLines(join(p.root, OUT)) < 40_000, "the outage happens while events flow");
       await nats.stop({ keepStore: true });
       await sleep(5_000);
       await nats.restart();
       await injecting;
-      await settle(p, join(p.root, out));
-      assertExactlyOnce(join(p.root, out));
       for (const id of BOTS) assert.equal(p.procs.get(id)?.child.exitCode, null, `${id} kept running through the outage`);
-    } finally {
-      await p.close();
-      await nats.stop();
-    }
+    });
   });
 });
