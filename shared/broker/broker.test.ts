@@ -253,6 +253,31 @@ function behaviour(kind: string, setup: () => Promise<Fixture>, teardown: () => 
       assert.ok(b.serverInfo().version.length > 0);
     });
 
+    test("log lines: the last max of one bot, oldest first, read from any connection", async () => {
+      const w = await fx.broker();
+      const r = await fx.broker();
+      const a = `logbot-a-${process.pid}-${++counter}`;
+      const other = `logbot-b-${process.pid}-${++counter}`;
+      for (let i = 1; i <= 5; i++) w.appendLog(a, `{"level":"info","msg":"a${i}"}\n`);
+      w.appendLog(other, `{"level":"info","msg":"b1"}`);
+      await until(async () => (await r.readLogs(a, Infinity)).length === 5, 5000, "five lines of bot a");
+      assert.deepEqual(await r.readLogs(a, Infinity), [1, 2, 3, 4, 5].map((i) => `{"level":"info","msg":"a${i}"}`), "trailing newline dropped");
+      assert.deepEqual(await r.readLogs(a, 2), ['{"level":"info","msg":"a4"}', '{"level":"info","msg":"a5"}']);
+      await until(async () => (await r.readLogs(other, 10)).length === 1, 5000, "the line of bot b");
+      assert.deepEqual(await r.readLogs(other, 10), ['{"level":"info","msg":"b1"}']);
+      assert.deepEqual(await r.readLogs(`nobody-${process.pid}`, 10), []);
+      assert.deepEqual(await r.readLogs(a, 0), []);
+    });
+
+    test("appendLog never throws into the caller (bad bot id, huge line) and keeps working", async () => {
+      const b = await fx.broker();
+      const id = `logbot-c-${process.pid}-${++counter}`;
+      assert.doesNotThrow(() => b.appendLog("", "no bot"));
+      assert.doesNotThrow(() => b.appendLog(id, "x".repeat(3 * 1024 * 1024)));
+      b.appendLog(id, "after");
+      await until(async () => (await b.readLogs(id, 10)).includes("after"), 5000, "the line after the huge one");
+    });
+
     test("state is connected", async () => {
       const b = await fx.broker();
       assert.equal(b.state, "connected");
@@ -301,6 +326,18 @@ describe("memory broker specifics", () => {
     assert.deepEqual(states, ["closed"]);
     assert.equal(await b.depth("q"), 1);
     await assert.rejects(b.publish("q", enc("b")), (e: unknown) => hasCode(e, ErrorCode.BrokerUnavailable));
+  });
+
+  test("log lines: at most 10000 per bot (the oldest go), none after close", async () => {
+    const b = new MemoryBroker();
+    for (let i = 0; i < 10_005; i++) b.appendLog("busy", `l${i}`);
+    const all = await b.readLogs("busy", Infinity);
+    assert.equal(all.length, 10_000);
+    assert.equal(all[0], "l5");
+    assert.equal(all.at(-1), "l10004");
+    await b.close();
+    assert.doesNotThrow(() => b.appendLog("busy", "late"));
+    assert.equal((await b.readLogs("busy", 1))[0], "l10004");
   });
 
   test("a full queue pushes back with BrokerUnavailableError", async () => {

@@ -10,6 +10,6 @@ export type {
 export { MemoryBroker } from "./memory.js";
 export { connectJetStream, type JetStreamOptions } from "./jetstream.js";
 export {
-  archiveSubject, checkServerVersion, ghostPurgeSeq, compareVersions, CONSUMER_NAME, DEFAULTS, dumpSubject, MIN_SERVER_VERSION, OBJECT_HEADER,
+  archiveSubject, checkServerVersion, ghostPurgeSeq, compareVersions, CONSUMER_NAME, DEFAULTS, dumpSubject, LOGS_STREAM, logSubject, MIN_SERVER_VERSION, OBJECT_HEADER,
   parseServerVersion, queueStream, queueSubject, serverHas,
 } from "./names.js";

@@ -223,6 +223,29 @@ describe("JetStream broker", () => {
     assert.equal(await b.depth(q), 1, "the queue keeps its message");
   });
 
+  test("logs: a limits file stream (10000 lines per bot, 7 days, discard old); lines are dropped after close", async () => {
+    const b = await open();
+    const id = `logs-${process.pid}-${++counter}`;
+    b.appendLog(id, "first");
+    await until(async () => (await b.readLogs(id, 10)).length === 1, 5000, "the first line");
+    const nc = await connect({ servers: server.url });
+    try {
+      const si = await (await jetstreamManager(nc)).streams.info("logs");
+      assert.equal(si.config.retention, "limits");
+      assert.equal(si.config.storage, "file");
+      assert.equal(si.config.max_msgs_per_subject, 10_000);
+      assert.equal(si.config.max_age, 7 * 24 * 3600 * 1e9);
+      assert.equal(si.config.discard, "old");
+      assert.deepEqual(si.config.subjects, ["intelmq.log.>"]);
+    } finally {
+      await nc.close();
+    }
+    await b.close();
+    assert.doesNotThrow(() => b.appendLog(id, "after close"));
+    const r = await open();
+    assert.deepEqual(await r.readLogs(id, 10), ["first"]);
+  });
+
   test("connecting to nothing throws BrokerUnavailableError", async () => {
     const port = await freePort();
     await assert.rejects(connectJetStream({ servers: `nats://127.0.0.1:${port}` }), unavailable);

@@ -21,7 +21,7 @@ import { pino, type Logger } from "pino";
 import { BrokerUnavailableError, PipelineError, UnsupportedFeatureError } from "../errors/index.js";
 import {
   ARCHIVE_STREAM, archiveSubject, checkServerVersion, ghostPurgeSeq, CONSUMER_NAME, DEFAULTS, DUMPS_STREAM, dumpSubject, LARGE_BUCKET,
-  OBJECT_HEADER, QUEUE_DESCRIPTION, queueStream, queueSubject,
+  LOGS_STREAM, logSubject, OBJECT_HEADER, QUEUE_DESCRIPTION, queueStream, queueSubject,
 } from "./names.js";
 import { Publisher } from "./publisher.js";
 import type {
@@ -133,6 +133,12 @@ class JetStreamBrokerImpl implements JetStreamBroker {
   #subs = new Set<JsSubscription>();
   #dumpsReady: Promise<void> | null = null;
   #archiveReady: Promise<void> | null = null;
+  #logsReady: Promise<void> | null = null;
+  /** The logs stream exists: lines are published as they come. */
+  #logsOk = false;
+  /** Lines that came while the logs stream was being made sure of (bounded). */
+  #logBacklog: [string, string][] = [];
+  #logSubjects = new Map<string, string>();
   #large: Promise<ObjectStore> | null = null;
   readonly #pub: Publisher;
 
@@ -630,6 +636,81 @@ class JetStreamBrokerImpl implements JetStreamBroker {
       if (apiCode(err) === 10057 || /no message found/i.test(errText(err))) return false;
       throw this.#wrap(`delete dump ${seq}`, err);
     }
+  }
+
+  // ---- logs ----
+
+  #logs(): Promise<void> {
+    if (!this.#logsReady) {
+      const p = this.#limitsStream({
+        name: LOGS_STREAM,
+        description: "IntelMQ logs: pino lines of every bot",
+        subjects: ["intelmq.log.>"],
+        max_msgs_per_subject: DEFAULTS.logsMaxPerBot,
+        max_age: nanos(DEFAULTS.logsMaxAgeMs),
+        discard: DiscardPolicy.Old,
+      }, false);
+      this.#logsReady = p;
+      p.then(() => {
+        this.#logsOk = true;
+        const backlog = this.#logBacklog;
+        this.#logBacklog = [];
+        for (const [subject, line] of backlog) this.#sendLog(subject, line);
+      }, () => { if (this.#logsReady === p) this.#logsReady = null; });
+    }
+    return this.#logsReady;
+  }
+
+  #sendLog(subject: string, line: string): void {
+    if (this.#state !== "connected") return;
+    try {
+      this.nc.publish(subject, line);
+    } catch {
+      // Closed, draining or too large: a log line is not worth an error in the caller.
+    }
+  }
+
+  appendLog(botId: string, line: string): void {
+    if (this.#state !== "connected") return;
+    let subject = this.#logSubjects.get(botId);
+    if (subject === undefined) {
+      try { subject = logSubject(botId); } catch { return; }
+      this.#logSubjects.set(botId, subject);
+    }
+    const text = line.endsWith("\n") ? line.slice(0, -1) : line;
+    if (this.#logsOk) {
+      this.#sendLog(subject, text);
+      return;
+    }
+    // The stream is not there yet: keep the first lines until it is, then send them.
+    if (this.#logBacklog.length < 1000) this.#logBacklog.push([subject, text]);
+    void this.#logs().catch(() => undefined);
+  }
+
+  async readLogs(botId: string, max: number): Promise<string[]> {
+    if (!(max > 0)) return [];
+    const subject = logSubject(botId);
+    const out: string[] = [];
+    try {
+      await this.#logs();
+      const si = await this.jsm.streams.info(LOGS_STREAM, { subjects_filter: subject });
+      const total = si.state.subjects?.[subject] ?? 0;
+      if (total === 0) return out;
+      // An ordered consumer reads the bot's lines once, oldest first, and leaves nothing behind.
+      const oc = await this.js.consumers.get(LOGS_STREAM, { filter_subjects: subject });
+      const it = await oc.consume({ max_messages: Math.min(total, 1000) });
+      try {
+        for await (const m of it) {
+          out.push(m.string());
+          if (m.info.pending === 0) break;
+        }
+      } finally {
+        await it.close();
+      }
+    } catch (err) {
+      throw this.#wrap(`read logs of ${botId}`, err);
+    }
+    return out.length > max ? out.slice(out.length - max) : out;
   }
 
   // ---- caches ----

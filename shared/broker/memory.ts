@@ -50,6 +50,8 @@ export class MemoryBroker implements Broker {
   #dumps: StoredDump[] = [];
   #dumpSeq = 0;
   #buckets = new Map<string, MemoryKv>();
+  /** Log lines per bot with the time they arrived, oldest first (the logs stream's limits). */
+  #logs = new Map<string, { at: number; line: string }[]>();
 
   get state(): BrokerState {
     return this.#state;
@@ -248,6 +250,24 @@ export class MemoryBroker implements Broker {
     if (i < 0) return false;
     this.#dumps.splice(i, 1);
     return true;
+  }
+
+  appendLog(botId: string, line: string): void {
+    if (this.#state !== "connected") return;
+    let list = this.#logs.get(botId);
+    if (!list) this.#logs.set(botId, (list = []));
+    list.push({ at: Date.now(), line: line.endsWith("\n") ? line.slice(0, -1) : line });
+    // Discard old: past the per-bot limit the oldest line goes.
+    if (list.length > DEFAULTS.logsMaxPerBot) list.splice(0, list.length - DEFAULTS.logsMaxPerBot);
+  }
+
+  async readLogs(botId: string, max: number): Promise<string[]> {
+    const list = this.#logs.get(botId);
+    if (!list || !(max > 0)) return [];
+    const oldest = Date.now() - DEFAULTS.logsMaxAgeMs;
+    const alive = list.findIndex((e) => e.at >= oldest);
+    if (alive < 0) list.length = 0; else if (alive > 0) list.splice(0, alive);
+    return list.slice(Math.max(0, list.length - max)).map((e) => e.line);
   }
 
   async cache(bucket: string, ttlSeconds: number): Promise<KvStore> {

@@ -14,12 +14,17 @@ export const DEFAULTS = {
   archiveMaxAgeMs: 7 * 24 * 3600_000,
   archiveMaxBytes: 10 * 1024 ** 3,
   publishTimeoutMs: 5000,
+  /** The logs stream keeps this many lines per bot (max_msgs_per_subject)... */
+  logsMaxPerBot: 10_000,
+  /** ...for at most this long (max_age). */
+  logsMaxAgeMs: 7 * 24 * 3600_000,
 } as const;
 
 /** Name of the durable consumer every queue has. */
 export const CONSUMER_NAME = "intelmq";
 export const DUMPS_STREAM = "dumps";
 export const ARCHIVE_STREAM = "archive";
+export const LOGS_STREAM = "logs";
 export const LARGE_BUCKET = "intelmq-large";
 /** Header of a message whose payload lies in the object store. */
 export const OBJECT_HEADER = "Intelmq-Object";
@@ -59,6 +64,11 @@ export function archiveSubject(queue: string): string {
 /** Subject of a bot's dumps: intelmq.dump.<bot-id>. */
 export function dumpSubject(botId: string): string {
   return `intelmq.dump.${queueToken(botId)}`;
+}
+
+/** Subject of a bot's log lines: intelmq.log.<bot-id>. */
+export function logSubject(botId: string): string {
+  return `intelmq.log.${queueToken(botId)}`;
 }
 
 /** The oldest server we run on. */

@@ -129,6 +129,13 @@ export interface Broker extends ControlTransport {
   readDumps(botId?: string): Promise<StoredDump[]>;
   /** Delete one dump entry by its sequence; false if it was not there. */
   deleteDump(seq: number): Promise<boolean>;
+  /**
+   * Append one log line of a bot (logs stream, subject intelmq.log.<bot-id>). Fire and forget: a
+   * plain publish the stream captures; never blocks, never throws, dropped while disconnected.
+   */
+  appendLog(botId: string, line: string): void;
+  /** The last `max` log lines of a bot (Infinity: all kept), oldest first. */
+  readLogs(botId: string, max: number): Promise<string[]>;
   /** Open (create) a KV cache bucket with a TTL in seconds (0 = none). Its keys can be listed. */
   cache(bucket: string, ttlSeconds: number): Promise<KvStore>;
   /** Queue statistics for `intelmqctl list queues`: waiting + held (depth), and whether a consumer reads it. */
