@@ -4,6 +4,7 @@
  * SIGTERM/SIGINT stop it cleanly (exit 0), SIGHUP re-reads runtime.yaml and reloads the bot.
  */
 import { Command } from "commander";
+import { pino, type DestinationStream } from "pino";
 import type { Broker } from "../broker/index.js";
 import { ErrorCode, hasCode } from "../errors/index.js";
 import { connectWithRetry, createLogger, resolveParams, startBot, startBotControl, watchParent, type BotControl } from "../runtime/index.js";
@@ -20,7 +21,24 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
+/**
+ * Where the bot's pino lines go: stderr as always, and once connected also the logs stream
+ * (each write is one finished line, handed on as it is).
+ */
+class LogTee implements DestinationStream {
+  readonly #stderr = pino.destination({ dest: 2, sync: true });
+  sink: ((line: string) => void) | null = null;
+  write(line: string): void {
+    this.#stderr.write(line);
+    this.sink?.(line);
+  }
+  flushSync(): void {
+    this.#stderr.flushSync();
+  }
+}
+
 let broker: Broker | null = null;
+const logTee = new LogTee();
 let control: BotControl | null = null;
 let exiting = false;
 
@@ -33,6 +51,7 @@ async function exit(code: number): Promise<void> {
   if (c) await Promise.race([c.close().catch(() => undefined), sleep(2000)]);
   const b = broker;
   broker = null;
+  logTee.sink = null;
   if (b) await Promise.race([b.close().catch(() => undefined), sleep(5000)]);
   process.exit(code);
 }
@@ -49,7 +68,7 @@ async function main(argv: string[]): Promise<number> {
   if (exitCode !== null) return exitCode;
   const botId = program.args[0]!;
   const { config: configFile } = program.opts<{ config?: string }>();
-  let log = createLogger({ botId, level: process.env.INTELMQ_LOGGING_LEVEL ?? "INFO" });
+  let log = createLogger({ botId, level: process.env.INTELMQ_LOGGING_LEVEL ?? "INFO", destination: logTee });
 
   let stopping = false;
   let handle: Awaited<ReturnType<typeof startBot>> | null = null;
@@ -75,7 +94,7 @@ async function main(argv: string[]): Promise<number> {
     const config = loadRuntimeConfig(configFile);
     const entry = getBot(config, botId);
     const params = effectiveParams(config, botId);
-    log = createLogger({ botId, level: typeof params.logging_level === "string" ? params.logging_level : "INFO" });
+    log = createLogger({ botId, level: typeof params.logging_level === "string" ? params.logging_level : "INFO", destination: logTee });
     for (const w of config.warnings) if (w.botId === botId || w.botId === null) log.warn(w.message);
     if (!hasModule(entry.module)) {
       log.error({ module: entry.module }, `bot ${JSON.stringify(botId)}: unknown module ${JSON.stringify(entry.module)}, no bot of this project implements it`);
@@ -86,6 +105,8 @@ async function main(argv: string[]): Promise<number> {
     resolveParams(def, botId, params);
     broker = await connectWithRetry(natsOptions(config), `intelmq-bot ${botId}`, log, () => stopping);
     if (!broker) return 0;
+    const b = broker;
+    logTee.sink = (line) => b.appendLog(botId, line);
     log.info({ servers: natsOptions(config).servers }, "connected to NATS");
     handle = await startBot(def, { botId, params, broker, logger: log, queueSettings: queueSettings(config), instances: entry.instances });
     if (stopping) {

@@ -542,34 +542,63 @@ function logDate(t: unknown): string {
   return d.toISOString().replace("T", " ").replace(/\.(\d{3})Z$/, ",$1");
 }
 
-/** `log <bot-id> [lines] [level]`: the last lines of var/log/<bot-id>.log at or above a level. */
-function logCmd(ctx: Ctx, id: string, linesArg: string | undefined, levelArg: string | undefined): number {
+/** One pino line in IntelMQ's log entry shape, or null when it is not JSON or below `min`. */
+function logEntry(line: string, id: string, min: number): Record<string, unknown> | null {
+  if (!line.startsWith("{")) return null;
+  let o: Record<string, unknown>;
+  try { o = JSON.parse(line) as Record<string, unknown>; } catch { return null; }
+  const lvl = PINO_LEVEL[String(o.level)] ?? "INFO";
+  if (LOG_LEVELS.indexOf(lvl) < min) return null;
+  const e: Record<string, unknown> = {
+    date: logDate(o.time), bot_id: typeof o.bot_id === "string" ? o.bot_id : id, thread_id: null, log_level: lvl, message: String(o.msg ?? ""),
+  };
+  const err = o.err as { stack?: unknown } | undefined;
+  if (err && typeof err.stack === "string") e.extended_message = err.stack;
+  return e;
+}
+
+/** How long `log` waits for NATS before it reads the file instead. */
+const LOG_STREAM_WAIT_MS = 5000;
+
+/** The bot's lines in the logs stream; [] when NATS is unreachable or the stream has none. */
+async function streamLogLines(ctx: Ctx, id: string): Promise<string[]> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      ctx.broker().then((b) => b.readLogs(id, Number.POSITIVE_INFINITY)),
+      new Promise<string[]>((resolve) => { timer = setTimeout(() => resolve([]), LOG_STREAM_WAIT_MS); }),
+    ]);
+  } catch {
+    return [];
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * `log <bot-id> [lines] [level]`: the last lines of a bot at or above a level, from the logs stream
+ * (any host), or from var/log/<bot-id>.log when NATS is unreachable or the stream has none of it.
+ */
+async function logCmd(ctx: Ctx, id: string, linesArg: string | undefined, levelArg: string | undefined): Promise<number> {
   const n = linesArg === undefined ? 10 : Number.parseInt(linesArg, 10);
   const level = (levelArg ?? "INFO").toUpperCase();
   const min = LOG_LEVELS.indexOf(level as (typeof LOG_LEVELS)[number]);
   if (!Number.isInteger(n) || min < 0) throw new UsageError(`log: invalid number of lines ${JSON.stringify(linesArg)} or level ${JSON.stringify(levelArg)} (${LOG_LEVELS.join(", ")})`);
-  const file = join(ctx.paths.logDir, `${id}.log`);
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    ctx.out.error(`File ${file} is not readable: ${message(err)}`);
-    ctx.out.result("error");
-    return 1;
+  let lines = await streamLogLines(ctx, id);
+  if (lines.length === 0) {
+    const file = join(ctx.paths.logDir, `${id}.log`);
+    try {
+      lines = readFileSync(file, "utf8").split("\n");
+    } catch (err) {
+      ctx.out.error(`File ${file} is not readable: ${message(err)}`);
+      ctx.out.result("error");
+      return 1;
+    }
   }
   const entries: Record<string, unknown>[] = [];
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("{")) continue;
-    let o: Record<string, unknown>;
-    try { o = JSON.parse(line) as Record<string, unknown>; } catch { continue; }
-    const lvl = PINO_LEVEL[String(o.level)] ?? "INFO";
-    if (LOG_LEVELS.indexOf(lvl) < min) continue;
-    const e: Record<string, unknown> = {
-      date: logDate(o.time), bot_id: typeof o.bot_id === "string" ? o.bot_id : id, thread_id: null, log_level: lvl, message: String(o.msg ?? ""),
-    };
-    const err = o.err as { stack?: unknown } | undefined;
-    if (err && typeof err.stack === "string") e.extended_message = err.stack;
-    entries.push(e);
+  for (const line of lines) {
+    const e = logEntry(line, id, min);
+    if (e) entries.push(e);
   }
   const shown = n < 0 ? entries : entries.slice(Math.max(0, entries.length - n));
   ctx.out.result(shown, () => shown.flatMap((e) => [
@@ -650,7 +679,7 @@ export async function main(argv: string[]): Promise<number> {
       } else run = () => { throw new UsageError(`list: unknown kind ${JSON.stringify(kind)} (bots, queues, queues-and-status)`); };
     });
   program.command("log")
-    .description("the last lines of a bot's log (var/log/<bot-id>.log) at or above a level")
+    .description("the last lines of a bot's log (the logs stream, else var/log/<bot-id>.log) at or above a level")
     .argument("<bot-id>")
     .argument("[number-of-lines]", "how many (-1: all)", "10")
     .argument("[log-level]", "DEBUG, INFO, WARNING, ERROR or CRITICAL", "INFO")
