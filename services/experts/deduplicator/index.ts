@@ -66,7 +66,8 @@ export default defineBot({
  * most MAX_OWN entries (the oldest go first). Only our own writes are kept: an entry learned
  * from another instance has an unknown age.
  */
-const MAX_OWN = 500_000;
+// ~220 bytes an entry: 100k keep it near 22 MB; older repeats are answered by the shared cache.
+const MAX_OWN = 100_000;
 class OwnWrites {
   /** hash -> origin, in order of writing */
   readonly #origins = new Map<string, string>();
