@@ -109,3 +109,8 @@ test("deduplicator: a hash is forgotten after redis_cache_ttl, by the shared cac
   assert.equal(await impl.process(ev(INPUT1), meta(4)), null, "and is remembered anew");
   await broker.close();
 });
+
+test("deduplicator: without the local memory (local_cache_entries 0) the shared cache alone decides the same", async () => {
+  const out = await runBot(bot, { params: { ...SYSCONFIG, local_cache_entries: 0 }, input: [INPUT1, INPUT1, INPUT2, INPUT1] });
+  assert.deepEqual(out.output._default, [INPUT1, INPUT2]);
+});

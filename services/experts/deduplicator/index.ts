@@ -13,6 +13,8 @@ export const params = z.object({
   filter_keys: p.list().nullable().default(null)
     .describe("Keys (a list or a comma-separated string) for filter_type; time.observation is never hashed. Unset: raw,time.observation"),
   bypass: p.bool().default(false).describe("Forward every message without looking at the cache"),
+  local_cache_entries: p.int().pipe(z.number().int().min(0)).default(250_000)
+    .describe("Ours: hashes this instance wrote, answered without a round trip to the shared cache (about 220 bytes each; 0 turns it off)"),
   redis_cache_ttl: p.int().pipe(z.number().int().min(0)).default(86400)
     .describe("Seconds a hash is remembered: the TTL of the dedup cache bucket"),
   redis_cache_host: z.string().default("127.0.0.1").describe("Accepted for IntelMQ compatibility and ignored: the cache is the NATS KV bucket \"dedup\""),
@@ -33,7 +35,7 @@ export default defineBot({
       filterType: prm.filter_type,
     };
     const cache = prm.bypass ? null : await ctx.cache(DEDUP_BUCKET, prm.redis_cache_ttl);
-    const mine = new OwnWrites(prm.redis_cache_ttl * 1000);
+    const mine = new OwnWrites(prm.redis_cache_ttl * 1000, prm.local_cache_entries);
     return {
       async process(event, meta) {
         if (cache === null) return event;
@@ -63,18 +65,16 @@ export default defineBot({
 /**
  * The hashes this instance created in the shared cache, with their origins, for at most the
  * cache's TTL (counted from our own write, so never longer than the shared entry lives) and at
- * most MAX_OWN entries (the oldest go first). Only our own writes are kept: an entry learned
+ * most `max` entries (the oldest go first). Only our own writes are kept: an entry learned
  * from another instance has an unknown age.
  */
-// ~220 bytes an entry: 100k keep it near 22 MB; older repeats are answered by the shared cache.
-const MAX_OWN = 100_000;
 class OwnWrites {
   /** hash -> origin, in order of writing */
   readonly #origins = new Map<string, string>();
   /** write times in the same order: the oldest entry is always the first of both */
   readonly #times: number[] = [];
   #head = 0;
-  constructor(readonly ttlMs: number) {}
+  constructor(readonly ttlMs: number, readonly max: number) {}
 
   get(hash: string): string | undefined {
     this.#expire(Date.now());
@@ -85,7 +85,8 @@ class OwnWrites {
     const now = Date.now();
     this.#expire(now);
     if (this.#origins.has(hash)) return; // keeps its first (earlier) expiry and the order of both lists
-    if (this.#origins.size >= MAX_OWN) this.#dropOldest();
+    if (this.max === 0) return;
+    if (this.#origins.size >= this.max) this.#dropOldest();
     this.#origins.set(hash, origin);
     this.#times.push(now);
   }
