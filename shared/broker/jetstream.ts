@@ -6,6 +6,7 @@
  * store for payloads above the server's max_payload.
  */
 import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
 import {
   connect, credsAuthenticator, headers as natsHeaders, nanos, nuid,
   type MsgHdrs, type NatsConnection, type NodeConnectionOptions,
@@ -327,13 +328,16 @@ class JetStreamBrokerImpl implements JetStreamBroker {
   async #limitsStream(want: Partial<StreamConfig> & { name: string }, update: boolean): Promise<void> {
     const cfg: Partial<StreamConfig> & { name: string } = { retention: RetentionPolicy.Limits, storage: StorageType.File, ...want };
     let si = await this.#streamInfo(cfg.name!);
-    if (!si) {
+    // Another connection may be creating the same stream: the server then refuses our add while
+    // its info still says "not found" for a moment. Ask again before giving up.
+    for (let attempt = 1; !si; attempt++) {
       try {
         await this.jsm.streams.add(cfg);
         return;
       } catch (err) {
         si = await this.#streamInfo(cfg.name!);
-        if (!si) throw err;
+        if (!si && attempt >= 5) throw err;
+        if (!si) await sleep(50 * attempt);
       }
     }
     if (update && streamDiffers(si.config, cfg)) await this.jsm.streams.update(cfg.name!, { ...si.config, ...cfg } as StreamConfig);
@@ -656,7 +660,12 @@ class JetStreamBrokerImpl implements JetStreamBroker {
         const backlog = this.#logBacklog;
         this.#logBacklog = [];
         for (const [subject, line] of backlog) this.#sendLog(subject, line);
-      }, () => { if (this.#logsReady === p) this.#logsReady = null; });
+      }, () => {
+        if (this.#logsReady !== p) return;
+        this.#logsReady = null;
+        // Lines are waiting: try again later rather than only on the next line.
+        if (this.#logBacklog.length > 0) setTimeout(() => { if (this.#state === "connected") void this.#logs().catch(() => undefined); }, 1000).unref();
+      });
     }
     return this.#logsReady;
   }
