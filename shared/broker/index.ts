@@ -5,7 +5,7 @@
  */
 export type {
   Broker, BrokerState, ConsumeOptions, ControlTransport, Delivery, DumpEntry, JetStreamBroker, KvCache, KvStore, PublishOptions, QueueSettings,
-  RequestHandler, Service, StoredDump, Subscription,
+  ReplayOptions, ReplayResult, RequestHandler, Service, StoredDump, Subscription,
 } from "./types.js";
 export { MemoryBroker } from "./memory.js";
 export { connectJetStream, type JetStreamOptions } from "./jetstream.js";

@@ -21,12 +21,13 @@ import { Objm, type ObjectStore } from "@nats-io/obj";
 import { pino, type Logger } from "pino";
 import { BrokerUnavailableError, PipelineError, UnsupportedFeatureError } from "../errors/index.js";
 import {
-  ARCHIVE_STREAM, archiveSubject, checkServerVersion, ghostPurgeSeq, CONSUMER_NAME, DEFAULTS, DUMPS_STREAM, dumpSubject, LARGE_BUCKET,
-  LOGS_STREAM, logSubject, OBJECT_HEADER, QUEUE_DESCRIPTION, queueStream, queueSubject,
+  ARCHIVE_STREAM, archiveSubject, checkServerVersion, ghostPurgeSeq, CONSUMER_NAME, DEFAULTS, DUMPS_STREAM, dumpSubject, LARGE_ARCHIVE_BUCKET,
+  LARGE_BUCKET, LOGS_STREAM, logSubject, OBJECT_BUCKET_HEADER, OBJECT_HEADER, REPLAY_HEADER, QUEUE_DESCRIPTION, queueStream, queueSubject,
 } from "./names.js";
-import { Publisher } from "./publisher.js";
+import { Publisher, type PubAck } from "./publisher.js";
 import type {
-  BrokerState, ConsumeOptions, Delivery, DumpEntry, JetStreamBroker, KvStore, PublishOptions, QueueSettings, RequestHandler, Service, StoredDump,
+  BrokerState, ConsumeOptions, Delivery, DumpEntry, JetStreamBroker, KvStore, PublishOptions, QueueSettings, ReplayOptions, ReplayResult,
+  RequestHandler, Service, StoredDump,
   Subscription,
 } from "./types.js";
 
@@ -140,7 +141,10 @@ class JetStreamBrokerImpl implements JetStreamBroker {
   /** Lines that came while the logs stream was being made sure of (bounded). */
   #logBacklog: [string, string][] = [];
   #logSubjects = new Map<string, string>();
-  #large: Promise<ObjectStore> | null = null;
+  /** Object store buckets by name: LARGE_BUCKET, and LARGE_ARCHIVE_BUCKET for archived queues. */
+  #large = new Map<string, Promise<ObjectStore>>();
+  /** Queues whose stream republishes into the archive, with the archive's max age in ms. */
+  #archived = new Map<string, number>();
   readonly #pub: Publisher;
 
   constructor(
@@ -253,6 +257,8 @@ class JetStreamBrokerImpl implements JetStreamBroker {
         this.log.warn({ err: errText(err), queue }, "cannot update the settings of the queue's stream");
       }
     }
+    if (si.config.republish?.dest === archiveSubject(queue)) this.#archived.set(queue, s.archiveMaxAgeMs ?? DEFAULTS.archiveMaxAgeMs);
+    else this.#archived.delete(queue);
 
     const cwant: Partial<ConsumerConfig> = {
       durable_name: CONSUMER_NAME,
@@ -344,6 +350,11 @@ class JetStreamBrokerImpl implements JetStreamBroker {
   }
 
   async publish(queue: string, data: Uint8Array, opts?: PublishOptions): Promise<void> {
+    await this.#send(queue, data, opts);
+  }
+
+  /** publish(), returning the server's PubAck (replay counts duplicates). */
+  async #send(queue: string, data: Uint8Array, opts?: PublishOptions): Promise<PubAck> {
     await this.#ensureOnce(queue);
     this.#live(`publish to ${queue}`);
     let h: MsgHdrs | undefined;
@@ -354,20 +365,25 @@ class JetStreamBrokerImpl implements JetStreamBroker {
     let payload = data;
     if (data.byteLength > this.maxPayload - HEADER_ROOM) {
       // Too large for one message: the bytes go to the object store, the queue gets a reference.
+      // Payloads of archived queues go to a bucket whose objects expire with the archive instead
+      // of at ack, so that a replay still finds them.
       const name = opts?.msgId ?? `large-${nuid.next()}`;
+      const archiveAge = this.#archived.get(queue);
+      const bucket = archiveAge === undefined ? LARGE_BUCKET : LARGE_ARCHIVE_BUCKET;
       try {
-        const os = await this.#largeStore();
+        const os = await this.#largeStore(bucket, archiveAge);
         await os.putBlob({ name }, data);
       } catch (err) {
         throw this.#wrap(`store a large payload for ${queue}`, err);
       }
       h ??= natsHeaders();
       h.set(OBJECT_HEADER, name);
+      if (bucket !== LARGE_BUCKET) h.set(OBJECT_BUCKET_HEADER, bucket);
       payload = new Uint8Array(0);
     }
     try {
       if (opts?.msgId !== undefined) (h ??= natsHeaders()).set("Nats-Msg-Id", opts.msgId);
-      await this.#pub.publish(queueSubject(queue), payload, h);
+      return await this.#pub.publish(queueSubject(queue), payload, h);
     } catch (err) {
       // The stream may have been deleted meanwhile: make sure of it again next time.
       if (/no responders/i.test(errText(err))) this.#ensured.delete(queue);
@@ -379,13 +395,20 @@ class JetStreamBrokerImpl implements JetStreamBroker {
     }
   }
 
-  #largeStore(): Promise<ObjectStore> {
-    if (!this.#large) {
-      const p = new Objm(this.js).create(LARGE_BUCKET, { storage: StorageType.File, description: "IntelMQ payloads above max_payload" });
-      this.#large = p;
-      p.catch(() => { if (this.#large === p) this.#large = null; });
+  #largeStore(bucket: string = LARGE_BUCKET, ttlMs?: number): Promise<ObjectStore> {
+    let p = this.#large.get(bucket);
+    if (!p) {
+      const archive = bucket === LARGE_ARCHIVE_BUCKET;
+      p = new Objm(this.js).create(bucket, {
+        storage: StorageType.File,
+        description: archive ? "IntelMQ payloads above max_payload of archived queues (kept for replay)" : "IntelMQ payloads above max_payload",
+        ...(archive ? { ttl: nanos(ttlMs ?? DEFAULTS.archiveMaxAgeMs) } : {}),
+      });
+      const mine = p;
+      this.#large.set(bucket, mine);
+      mine.catch(() => { if (this.#large.get(bucket) === mine) this.#large.delete(bucket); });
     }
-    return this.#large;
+    return p;
   }
 
   async consume(queue: string, opts?: ConsumeOptions): Promise<Subscription> {
@@ -413,9 +436,11 @@ class JetStreamBrokerImpl implements JetStreamBroker {
     let data = m.data;
     let objName: string | null = null;
     const ref = m.headers?.get(OBJECT_HEADER);
+    const bucket = m.headers?.get(OBJECT_BUCKET_HEADER) || LARGE_BUCKET;
     if (ref) {
-      objName = ref;
-      const blob = await (await this.#largeStore()).getBlob(ref);
+      // Only payloads of the plain bucket belong to this one message; archived ones expire.
+      if (bucket === LARGE_BUCKET) objName = ref;
+      const blob = await (await this.#largeStore(bucket)).getBlob(ref);
       if (blob) {
         data = blob;
       } else {
@@ -722,6 +747,105 @@ class JetStreamBrokerImpl implements JetStreamBroker {
     return out.length > max ? out.slice(out.length - max) : out;
   }
 
+  // ---- replay ----
+
+  async replay(queue: string, opts: ReplayOptions = {}): Promise<ReplayResult> {
+    this.#live(`replay ${queue}`);
+    const subject = archiveSubject(queue);
+    const target = opts.target ?? queue;
+    const result: ReplayResult = { queue, target, replayed: 0, duplicates: 0, missing: 0, firstSeq: null, lastSeq: null };
+    let si: StreamInfo;
+    try {
+      si = await this.jsm.streams.info(ARCHIVE_STREAM, { subjects_filter: subject });
+    } catch (err) {
+      if (isNotFound(err)) return result;
+      throw this.#wrap(`replay ${queue}`, err);
+    }
+    if ((si.state.subjects?.[subject] ?? 0) === 0) return result;
+    // Replaying into an archived queue archives again: stop at what was there when we started.
+    const upTo = si.state.last_seq;
+    const untilMs = opts.until ? opts.until.getTime() : Infinity;
+    if (!opts.dryRun) await this.#ensureOnce(target);
+    const inFlight: Promise<void>[] = [];
+    const flush = async () => {
+      const batch = inFlight.splice(0);
+      const settled = await Promise.allSettled(batch);
+      const failed = settled.find((r): r is PromiseRejectedResult => r.status === "rejected");
+      if (failed) throw this.#wrap(`replay ${queue} into ${target}`, failed.reason);
+    };
+    try {
+      const oc = await this.js.consumers.get(ARCHIVE_STREAM, {
+        filter_subjects: subject,
+        ...(opts.since ? { deliver_policy: DeliverPolicy.StartTime, opt_start_time: opts.since.toISOString() } : {}),
+      });
+      let done = false;
+      while (!done) {
+        // fetch() ends after `expires` when nothing (more) matches, so an empty range ends too.
+        const batch = await oc.fetch({ max_messages: 256, expires: 1000 });
+        let got = 0;
+        for await (const m of batch) {
+          got++;
+          if (m.seq > upTo || m.time.getTime() > untilMs) { done = true; break; }
+          const last = m.info.pending === 0;
+          // A replay into an archived queue is archived again: its original is here already.
+          if (m.headers?.has(REPLAY_HEADER)) {
+            if (last) { done = true; break; }
+            continue;
+          }
+          result.firstSeq ??= m.seq;
+          result.lastSeq = m.seq;
+          if (opts.dryRun) {
+            result.replayed++;
+          } else if (m.headers?.has(OBJECT_HEADER)) {
+            // Storing a large payload takes longer than a plain publish: keep the order.
+            await flush();
+            await this.#replayOne(m, target, result);
+          } else {
+            inFlight.push(this.#replayOne(m, target, result));
+            if (inFlight.length >= 256) await flush();
+          }
+          // Stop the fetch here rather than wait for its expiry.
+          if (last) { done = true; break; }
+        }
+        if (got === 0) done = true;
+      }
+      await flush();
+    } catch (err) {
+      await Promise.allSettled(inFlight);
+      throw this.#wrap(`replay ${queue}`, err);
+    }
+    return result;
+  }
+
+  async #replayOne(m: JsMsg, target: string, result: ReplayResult): Promise<void> {
+    const headers: Record<string, string> = {};
+    let ref: string | undefined;
+    let bucket = LARGE_BUCKET;
+    if (m.headers) {
+      for (const k of m.headers.keys()) {
+        // The server's republish headers and the original id stay behind.
+        if (k.startsWith("Nats-")) continue;
+        if (k === OBJECT_HEADER) ref = m.headers.get(k);
+        else if (k === OBJECT_BUCKET_HEADER) bucket = m.headers.get(k) || LARGE_BUCKET;
+        else headers[k] = m.headers.get(k);
+      }
+    }
+    let data = m.data;
+    if (ref) {
+      const blob = await (await this.#largeStore(bucket)).getBlob(ref).catch(() => null);
+      if (!blob) {
+        result.missing++;
+        this.log.warn({ seq: m.seq, object: ref, bucket }, "replay: the large payload of an archived message is gone; skipped");
+        return;
+      }
+      data = blob;
+    }
+    headers[REPLAY_HEADER] = String(m.seq);
+    const ack = await this.#send(target, data, { msgId: `replay:${m.seq}`, headers });
+    if (ack.duplicate) result.duplicates++;
+    else result.replayed++;
+  }
+
   // ---- caches ----
 
   async cache(bucket: string, ttlSeconds: number): Promise<KvStore> {
@@ -796,7 +920,7 @@ class JsDelivery implements Delivery {
     if (!this.#headers) {
       const out: Record<string, string> = {};
       const h = this.msg.headers;
-      if (h) for (const k of h.keys()) if (k !== OBJECT_HEADER) out[k] = h.get(k);
+      if (h) for (const k of h.keys()) if (k !== OBJECT_HEADER && k !== OBJECT_BUCKET_HEADER) out[k] = h.get(k);
       this.#headers = out;
     }
     return this.#headers;

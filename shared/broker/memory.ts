@@ -5,9 +5,10 @@
  * delivery count, msg-id dedup within the duplicate window, bounded in-flight per subscriber.
  */
 import { BrokerUnavailableError } from "../errors/index.js";
-import { DEFAULTS } from "./names.js";
+import { DEFAULTS, REPLAY_HEADER } from "./names.js";
 import type {
-  Broker, BrokerState, ConsumeOptions, Delivery, DumpEntry, KvStore, PublishOptions, QueueSettings, RequestHandler, Service, StoredDump,
+  Broker, BrokerState, ConsumeOptions, Delivery, DumpEntry, KvStore, PublishOptions, QueueSettings, ReplayOptions, ReplayResult, RequestHandler,
+  Service, StoredDump,
   Subscription,
 } from "./types.js";
 
@@ -23,7 +24,7 @@ interface MemMsg {
 
 interface MemQueue {
   name: string;
-  settings: Required<Pick<QueueSettings, "maxBytes" | "duplicateWindowMs">>;
+  settings: Required<Pick<QueueSettings, "maxBytes" | "duplicateWindowMs" | "archive">>;
   lastSeq: number;
   /** Never delivered yet, FIFO. */
   waiting: MemMsg[];
@@ -52,6 +53,10 @@ export class MemoryBroker implements Broker {
   #buckets = new Map<string, MemoryKv>();
   /** Log lines per bot with the time they arrived, oldest first (the logs stream's limits). */
   #logs = new Map<string, { at: number; line: string }[]>();
+  #archive: { seq: number; queue: string; at: number; data: Uint8Array; headers: Record<string, string> }[] = [];
+  #archiveSeq = 0;
+  #archiveBytes = 0;
+  #archiveLimits: { maxAgeMs: number; maxBytes: number } = { maxAgeMs: DEFAULTS.archiveMaxAgeMs, maxBytes: DEFAULTS.archiveMaxBytes };
 
   get state(): BrokerState {
     return this.#state;
@@ -74,6 +79,7 @@ export class MemoryBroker implements Broker {
         settings: {
           maxBytes: settings?.maxBytes ?? DEFAULTS.maxBytes,
           duplicateWindowMs: settings?.duplicateWindowMs ?? DEFAULTS.duplicateWindowMs,
+          archive: settings?.archive ?? false,
         },
         lastSeq: 0, waiting: [], redeliver: [], held: new Map(), delayed: new Map(), bytes: 0, dedup: new Map(), subs: [], rr: 0,
       };
@@ -81,6 +87,7 @@ export class MemoryBroker implements Broker {
     } else if (settings) {
       if (settings.maxBytes !== undefined) q.settings.maxBytes = settings.maxBytes;
       if (settings.duplicateWindowMs !== undefined) q.settings.duplicateWindowMs = settings.duplicateWindowMs;
+      if (settings.archive !== undefined) q.settings.archive = settings.archive;
     }
     return q;
   }
@@ -88,9 +95,16 @@ export class MemoryBroker implements Broker {
   async ensureQueue(queue: string, settings?: QueueSettings): Promise<void> {
     this.#live();
     this.#queue(queue, settings);
+    if (settings?.archiveMaxAgeMs !== undefined) this.#archiveLimits.maxAgeMs = settings.archiveMaxAgeMs;
+    if (settings?.archiveMaxBytes !== undefined) this.#archiveLimits.maxBytes = settings.archiveMaxBytes;
   }
 
   async publish(queue: string, data: Uint8Array, opts?: PublishOptions): Promise<void> {
+    this.#accept(queue, data, opts);
+  }
+
+  /** publish(); false when the msg-id was a duplicate. */
+  #accept(queue: string, data: Uint8Array, opts?: PublishOptions): boolean {
     this.#live();
     const q = this.#queue(queue);
     const now = Date.now();
@@ -100,7 +114,7 @@ export class MemoryBroker implements Broker {
         if (now - t < q.settings.duplicateWindowMs) break;
         q.dedup.delete(id);
       }
-      if (q.dedup.has(opts.msgId)) return;
+      if (q.dedup.has(opts.msgId)) return false;
     }
     if (q.bytes + data.byteLength > q.settings.maxBytes) {
       throw new BrokerUnavailableError(`queue ${queue} is full (max_bytes ${q.settings.maxBytes})`);
@@ -111,7 +125,42 @@ export class MemoryBroker implements Broker {
     };
     q.bytes += msg.data.byteLength;
     q.waiting.push(msg);
+    if (q.settings.archive) this.#toArchive(queue, msg);
     this.#dispatch(q);
+    return true;
+  }
+
+  /** The archive stream: a copy of what archived queues accepted, limited by age and bytes. */
+  #toArchive(queue: string, msg: MemMsg): void {
+    const now = Date.now();
+    this.#archive.push({ seq: ++this.#archiveSeq, queue, at: now, data: msg.data, headers: { ...msg.headers } });
+    this.#archiveBytes += msg.data.byteLength;
+    let drop = 0;
+    while (drop < this.#archive.length && (
+      this.#archiveBytes > this.#archiveLimits.maxBytes || this.#archive[drop]!.at < now - this.#archiveLimits.maxAgeMs)) {
+      this.#archiveBytes -= this.#archive[drop]!.data.byteLength;
+      drop++;
+    }
+    if (drop > 0) this.#archive.splice(0, drop);
+  }
+
+  async replay(queue: string, opts: ReplayOptions = {}): Promise<ReplayResult> {
+    this.#live();
+    const target = opts.target ?? queue;
+    const result: ReplayResult = { queue, target, replayed: 0, duplicates: 0, missing: 0, firstSeq: null, lastSeq: null };
+    const since = opts.since?.getTime() ?? -Infinity;
+    const until = opts.until?.getTime() ?? Infinity;
+    const oldest = Date.now() - this.#archiveLimits.maxAgeMs;
+    // Only what was there when the replay started: replaying into an archived queue archives again.
+    const picked = this.#archive.filter((a) => a.queue === queue && a.headers[REPLAY_HEADER] === undefined && a.at >= since && a.at <= until && a.at >= oldest);
+    for (const a of picked) {
+      result.firstSeq ??= a.seq;
+      result.lastSeq = a.seq;
+      if (opts.dryRun) { result.replayed++; continue; }
+      const fresh = this.#accept(target, a.data, { msgId: `replay:${a.seq}`, headers: { ...a.headers, [REPLAY_HEADER]: String(a.seq) } });
+      if (fresh) result.replayed++; else result.duplicates++;
+    }
+    return result;
   }
 
   /** Hand out messages to subscribers with room, round robin. */

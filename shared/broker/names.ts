@@ -26,8 +26,14 @@ export const DUMPS_STREAM = "dumps";
 export const ARCHIVE_STREAM = "archive";
 export const LOGS_STREAM = "logs";
 export const LARGE_BUCKET = "intelmq-large";
+/** Large payloads of archived queues: they expire with the archive, not at ack. */
+export const LARGE_ARCHIVE_BUCKET = "intelmq-large-archive";
 /** Header of a message whose payload lies in the object store. */
 export const OBJECT_HEADER = "Intelmq-Object";
+/** Header of a replayed message: its sequence in the archive stream. */
+export const REPLAY_HEADER = "Intelmq-Replay";
+/** Header naming the object store bucket when it is not LARGE_BUCKET. */
+export const OBJECT_BUCKET_HEADER = "Intelmq-Object-Bucket";
 /** Stream description prefix: the queue's own name follows, for listQueues. */
 export const QUEUE_DESCRIPTION = "IntelMQ queue ";
 

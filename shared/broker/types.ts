@@ -84,6 +84,32 @@ export interface QueueSettings {
   maxAckPending?: number;
 }
 
+/** What `intelmqctl replay` asks of the archive. */
+export interface ReplayOptions {
+  /** Only what was archived at or after this time (default: everything kept). */
+  since?: Date;
+  /** Only what was archived at or before this time (default: up to the moment the replay starts). */
+  until?: Date;
+  /** Queue to publish into (default: the archived queue itself). */
+  target?: string;
+  /** Count what would be replayed, publish nothing. */
+  dryRun?: boolean;
+}
+
+export interface ReplayResult {
+  queue: string;
+  target: string;
+  /** Messages published into the target (or, in a dry run, that would be). */
+  replayed: number;
+  /** Dropped by the target's duplicate window: the same archived message replayed again within it. */
+  duplicates: number;
+  /** Large payloads no longer in the object store: skipped. */
+  missing: number;
+  /** Archive sequences of the first and last message replayed. */
+  firstSeq: number | null;
+  lastSeq: number | null;
+}
+
 /** Answers requests on a subject: the request's bytes in, the reply's bytes out. */
 export type RequestHandler = (data: Uint8Array, subject: string) => Uint8Array | Promise<Uint8Array>;
 
@@ -136,6 +162,11 @@ export interface Broker extends ControlTransport {
   appendLog(botId: string, line: string): void;
   /** The last `max` log lines of a bot (Infinity: all kept), oldest first. */
   readLogs(botId: string, max: number): Promise<string[]>;
+  /**
+   * Publish again what the archive kept of a queue (queues with archiving on), oldest
+   * first, from `since` up to what was archived when the replay started, with ids `replay:<seq>`.
+   */
+  replay(queue: string, opts?: ReplayOptions): Promise<ReplayResult>;
   /** Open (create) a KV cache bucket with a TTL in seconds (0 = none). Its keys can be listed. */
   cache(bucket: string, ttlSeconds: number): Promise<KvStore>;
   /** Queue statistics for `intelmqctl list queues`: waiting + held (depth), and whether a consumer reads it. */
