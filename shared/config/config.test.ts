@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { ErrorCode, hasCode } from "../errors/index.js";
 import {
   DEFAULT_NATS_URL, PROJECT_ROOT, effectiveParams, intelmqPaths, loadRuntimeConfig, natsOptions,
-  parseRuntimeConfig, queueSettings, saveRuntimeConfig,
+  collectorQueues, parseRuntimeConfig, queueSettings, queueSettingsFor, saveRuntimeConfig,
 } from "./index.js";
 
 const SAMPLE = `# our pipeline
@@ -202,7 +202,34 @@ test("natsOptions: NATS_URL, else global nats_servers, else the default", () => 
 });
 
 test("queueSettings from global queue_* keys", () => {
-  const cfg = parseRuntimeConfig("global:\n  queue_max_bytes: 1000000\n  queue_duplicate_window: 120\n  queue_replicas: 3\n  queue_archive: false\n");
-  assert.deepEqual(queueSettings(cfg), { maxBytes: 1000000, duplicateWindowMs: 120000, replicas: 3, archive: false });
+  const cfg = parseRuntimeConfig("global:\n  queue_max_bytes: 1000000\n  queue_duplicate_window: 120\n  queue_replicas: 3\n  queue_archive: false\n  archive_max_age: 3600\n  archive_max_bytes: 5000000\n");
+  assert.deepEqual(queueSettings(cfg), {
+    maxBytes: 1000000, duplicateWindowMs: 120000, replicas: 3, archive: false, archiveMaxAgeMs: 3600_000, archiveMaxBytes: 5000000,
+  });
   assert.deepEqual(queueSettings(null), {});
+});
+
+test("the queues collectors feed are archived whoever creates them first; queue_archive overrides", () => {
+  const bots = `
+http-collector:
+  module: intelmq.bots.collectors.http.collector_http
+  parameters:
+    destination_queues: {_default: [csv-parser-queue, copy-queue]}
+file-collector:
+  module: intelmq.bots.collectors.file.collector_file
+  parameters:
+    destination_queues: [json-parser-queue]
+csv-parser:
+  module: intelmq.bots.parsers.generic.parser_csv
+  parameters:
+    destination_queues: [output-queue]
+`;
+  const cfg = parseRuntimeConfig(bots);
+  assert.deepEqual([...collectorQueues(cfg)].sort(), ["copy-queue", "csv-parser-queue", "json-parser-queue"]);
+  assert.equal(queueSettingsFor(cfg, "csv-parser-queue").archive, true);
+  assert.equal(queueSettingsFor(cfg, "output-queue").archive, undefined);
+  const none = parseRuntimeConfig(`global:\n  queue_archive: false\n${bots}`);
+  assert.equal(queueSettingsFor(none, "csv-parser-queue").archive, false);
+  const all = parseRuntimeConfig(`global:\n  queue_archive: true\n${bots}`);
+  assert.equal(queueSettingsFor(all, "output-queue").archive, true);
 });

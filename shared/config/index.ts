@@ -8,5 +8,5 @@ export {
   saveRuntimeConfig, effectiveParams, envParams, convertEnvValue, getBot,
 } from "./runtime-config.js";
 export type { BotEntry, ConfigWarning, RunMode, RuntimeConfig } from "./runtime-config.js";
-export { DEFAULT_NATS_URL, natsOptions, natsUrlFile, queueSettings } from "./nats.js";
+export { DEFAULT_NATS_URL, collectorQueues, natsOptions, natsUrlFile, queueSettings, queueSettingsFor } from "./nats.js";
 export type { NatsSettings } from "./nats.js";

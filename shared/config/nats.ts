@@ -89,6 +89,40 @@ export function queueSettings(config: RuntimeConfig | null | undefined): QueueSe
   if (maxBytes !== undefined) out.maxBytes = maxBytes;
   if (window !== undefined) out.duplicateWindowMs = Math.round(window * 1000);
   if (replicas !== undefined) out.replicas = replicas;
+  const archiveAge = n(g.archive_max_age);
+  const archiveBytes = n(g.archive_max_bytes);
+  if (archiveAge !== undefined) out.archiveMaxAgeMs = Math.round(archiveAge * 1000);
+  if (archiveBytes !== undefined) out.archiveMaxBytes = archiveBytes;
   if (g.queue_archive !== undefined && g.queue_archive !== null) out.archive = g.queue_archive === true || String(g.queue_archive).toLowerCase() === "true";
   return out;
+}
+
+/** Queue names in a destination_queues value: a list, a map of paths to lists, or one name. */
+function queueNames(v: unknown): string[] {
+  if (typeof v === "string") return [v];
+  if (Array.isArray(v)) return v.flatMap(queueNames);
+  if (v && typeof v === "object") return Object.values(v).flatMap(queueNames);
+  return [];
+}
+
+/** The queues collectors of the configuration feed (module intelmq.bots.collectors.* or group Collector). */
+export function collectorQueues(config: RuntimeConfig | null | undefined): Set<string> {
+  const out = new Set<string>();
+  for (const b of Object.values(config?.bots ?? {})) {
+    if (!b.module.startsWith("intelmq.bots.collectors.") && b.group !== "Collector") continue;
+    for (const q of queueNames(b.parameters.destination_queues)) out.add(q);
+  }
+  return out;
+}
+
+/**
+ * Settings of one queue. Archiving is decided by the configuration, not by who creates the
+ * stream first: a server of 2.9 cannot add republish to an existing stream, so the parser that
+ * creates its source queue before the collector starts must create it archived too.
+ * queue_archive: unset archives the queues collectors feed, true every queue, false none.
+ */
+export function queueSettingsFor(config: RuntimeConfig | null | undefined, queue: string): QueueSettings {
+  const s = queueSettings(config);
+  if (s.archive === undefined && collectorQueues(config).has(queue)) s.archive = true;
+  return s;
 }

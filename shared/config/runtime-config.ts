@@ -21,7 +21,7 @@ export const IGNORED_SYSTEM_KEYS = ["bot_id", "groupname", "parameters", "instan
 export const OWN_GLOBAL_KEYS = [
   "nats_servers", "nats_user", "nats_password", "nats_token", "nats_creds",
   "nats_tls", "nats_tls_ca", "nats_tls_cert", "nats_tls_key",
-  "queue_max_bytes", "queue_duplicate_window", "queue_replicas", "queue_archive",
+  "queue_max_bytes", "queue_duplicate_window", "queue_replicas", "queue_archive", "archive_max_age", "archive_max_bytes",
 ] as const;
 /** INTELMQ_* variables that configure the tools, never a bot parameter. */
 const NON_PARAMETER_ENV = new Set([
@@ -96,7 +96,9 @@ const globalSchema = z.object({
   queue_max_bytes: num(z.number().int().positive()).nullish().describe("max_bytes of each queue stream (discard new)"),
   queue_duplicate_window: num(z.number().positive()).nullish().describe("duplicate window of the queues, in seconds"),
   queue_replicas: num(z.number().int().min(1).max(5)).nullish().describe("replicas of each queue stream"),
-  queue_archive: bool.nullish().describe("archive the queues collectors feed"),
+  queue_archive: bool.nullish().describe("unset: archive the queues collectors feed; true: every queue; false: none"),
+  archive_max_age: num(z.number().positive()).nullish().describe("how long the archive keeps a message, in seconds (default 7 days)"),
+  archive_max_bytes: num(z.number().int().positive()).nullish().describe("size of the archive; the oldest go first (default 10 GiB)"),
 }).catchall(z.unknown());
 
 const botSchema = z.object({

@@ -75,6 +75,8 @@ export interface StartBotOptions {
   logger?: Logger;
   /** Settings for the queues this bot creates (max_bytes, duplicate window, replicas, archive). */
   queueSettings?: QueueSettings;
+  /** Settings per queue (the configuration's queueSettingsFor); takes precedence over queueSettings. */
+  queueSettingsFor?: (queue: string) => QueueSettings;
   /** Instances of this bot id (informational: every instance reads the same durable consumer). */
   instances?: number;
   harmonization?: Harmonization;
@@ -116,6 +118,7 @@ export class BotRunner extends EventEmitter implements BotHandle {
   readonly #def: BotDefinition;
   readonly #broker: Broker;
   readonly #queueSettings: QueueSettings | undefined;
+  readonly #queueSettingsFor: ((queue: string) => QueueSettings) | undefined;
   readonly #log: Logger;
   readonly #rootDir: string;
   readonly #window: number;
@@ -152,6 +155,7 @@ export class BotRunner extends EventEmitter implements BotHandle {
     const root = opts.log ?? opts.logger ?? createLogger({ botId: opts.botId });
     this.#log = (root.bindings() as { bot_id?: string }).bot_id === opts.botId ? root : root.child({ bot_id: opts.botId });
     this.#queueSettings = opts.queueSettings;
+    this.#queueSettingsFor = opts.queueSettingsFor;
     this.#rootDir = opts.rootDir ?? defaultRootDir();
     this.#window = Math.max(1, opts.window ?? DEFAULT_WINDOW);
     this.#manual = opts.manualRounds ?? false;
@@ -227,14 +231,20 @@ export class BotRunner extends EventEmitter implements BotHandle {
     this.#impl = await this.#def.create(res.bot, this.#ctx);
     if (this.#def.kind !== "collector") {
       this.#log.info(`Loading source pipeline and queue ${JSON.stringify(res.runtime.source_queue)}.`);
-      await this.#broker.ensureQueue(res.runtime.source_queue!, this.#queueSettings);
+      await this.#broker.ensureQueue(res.runtime.source_queue!, this.#settingsOf(res.runtime.source_queue!));
     }
     const queues = new Set(Object.values(this.#dest).flat());
     if (queues.size) this.#log.info(`Loading destination pipeline and queues ${JSON.stringify(this.#dest)}.`);
-    // The queues collectors feed keep their raw reports in the archive stream (for replay)
-    // unless the configuration says queue_archive: false.
-    const destSettings = this.#def.kind === "collector" ? { ...this.#queueSettings, archive: this.#queueSettings?.archive ?? true } : this.#queueSettings;
-    for (const q of queues) await this.#broker.ensureQueue(q, destSettings);
+    for (const q of queues) await this.#broker.ensureQueue(q, this.#settingsOf(q));
+  }
+
+  /**
+   * The queues collectors feed keep their raw reports in the archive stream (for replay) unless
+   * the configuration says queue_archive: false.
+   */
+  #settingsOf(queue: string): QueueSettings | undefined {
+    const s = this.#queueSettingsFor?.(queue) ?? this.#queueSettings;
+    return this.#def.kind === "collector" ? { ...s, archive: s?.archive ?? true } : s;
   }
 
   /** IntelMQ's ParserBot checks default_fields against the harmonization at start. */
