@@ -15,3 +15,20 @@ export function parseArgs(program: Command, argv: string[]): number | null {
     return typeof code === "number" ? code : 2;
   }
 }
+
+const AGE_UNITS: Record<string, number> = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 7 * 86400e3 };
+
+/**
+ * A point in time for replay: ISO 8601 (UTC when no zone is given, as IntelMQ's times) or an age
+ * such as 90s, 30m, 2h, 1d, 1w.
+ */
+export function parseWhen(text: string, now = Date.now()): Date | null {
+  const t = text.trim();
+  const age = /^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$/i.exec(t);
+  if (age) {
+    return new Date(now - Number(age[1]) * AGE_UNITS[age[2]!.toLowerCase()]!);
+  }
+  const iso = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/.test(t) ? `${t.replace(" ", "T")}${t.length > 10 ? "Z" : "T00:00:00Z"}` : t;
+  const ms = Date.parse(iso);
+  return !/^\d{4}-/.test(t) || Number.isNaN(ms) ? null : new Date(ms);
+}

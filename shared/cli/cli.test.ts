@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { src } from "../../test/helpers/paths.js";
 import { freePort, natsServerBinary } from "../../test/helpers/nats-server.js";
+import { parseWhen } from "./args.js";
 
 const PROCESS = src("dist", "shared", "cli", "process.js");
 const BOT = src("bin", "intelmq-bot.mjs");
@@ -155,4 +156,16 @@ test("intelmq-bot waits for NATS, runs, and exits 0 on SIGTERM", async () => {
   } finally {
     if (child.exitCode === null) child.kill("SIGKILL");
   }
+});
+
+test("replay times: ISO 8601 in UTC unless a zone is given, or an age before now", () => {
+  const now = Date.parse("2024-09-16T12:00:00Z");
+  assert.equal(parseWhen("2024-09-16T10:00:00Z", now)?.toISOString(), "2024-09-16T10:00:00.000Z");
+  assert.equal(parseWhen("2024-09-16 10:00", now)?.toISOString(), "2024-09-16T10:00:00.000Z");
+  assert.equal(parseWhen("2024-09-16", now)?.toISOString(), "2024-09-16T00:00:00.000Z");
+  assert.equal(parseWhen("2024-09-16T10:00:00+02:00", now)?.toISOString(), "2024-09-16T08:00:00.000Z");
+  assert.equal(parseWhen("30m", now)?.toISOString(), "2024-09-16T11:30:00.000Z");
+  assert.equal(parseWhen("2h", now)?.toISOString(), "2024-09-16T10:00:00.000Z");
+  assert.equal(parseWhen("1d", now)?.toISOString(), "2024-09-15T12:00:00.000Z");
+  for (const bad of ["yesterday", "", "12", "2024-13-40", "5y"]) assert.equal(parseWhen(bad, now), null, bad);
 });

@@ -15,7 +15,7 @@ import {
   PROJECT_ROOT, getBot, intelmqPaths, loadRuntimeConfig, natsOptions, saveRuntimeConfig, type IntelmqPaths, type RuntimeConfig,
 } from "../config/index.js";
 import type { BotStatus, HostVerb } from "../control-protocol/index.js";
-import { parseArgs } from "./args.js";
+import { parseArgs, parseWhen } from "./args.js";
 import { runCheck } from "./ctl-check.js";
 import { BOT_GROUP, botIds, configuredQueues, installedBots, queuesOf, type GroupName } from "./ctl-config.js";
 import { ControlClient, type BotView, type HostView } from "./ctl-control.js";
@@ -460,6 +460,48 @@ async function clearCmd(ctx: Ctx, queue: string): Promise<number> {
   }
 }
 
+async function replayCmd(ctx: Ctx, queue: string, o: { since?: string; until?: string; to?: string; dryRun?: boolean }): Promise<number> {
+  const when = (text: string | undefined): Date | undefined => {
+    if (text === undefined) return undefined;
+    const d = parseWhen(text);
+    if (!d) throw new UsageError(`not a time: ${JSON.stringify(text)} (ISO 8601 such as 2024-09-16T10:00:00Z, or an age such as 30m, 2h, 1d)`);
+    return d;
+  };
+  const since = when(o.since);
+  const until = when(o.until);
+  const target = o.to ?? queue;
+  const queues = configuredQueues(ctx.config());
+  for (const q of new Set([queue, target])) {
+    if (!queues.has(q)) {
+      ctx.out.error(`Queue ${q} does not exist!`);
+      ctx.out.result("not-found");
+      return 2;
+    }
+  }
+  try {
+    const broker = await ctx.broker();
+    const r = await broker.replay(queue, {
+      target, dryRun: !!o.dryRun, ...(since ? { since } : {}), ...(until ? { until } : {}),
+    });
+    const range = r.firstSeq === null ? "" : ` (archive sequences ${r.firstSeq} to ${r.lastSeq})`;
+    ctx.out.result({
+      queue: r.queue, target: r.target, dry_run: !!o.dryRun, replayed: r.replayed, duplicates: r.duplicates, missing: r.missing,
+      first_seq: r.firstSeq, last_seq: r.lastSeq,
+    }, () => [
+      o.dryRun
+        ? `Would replay ${r.replayed} messages of queue ${queue} into ${target}${range}.`
+        : `Replayed ${r.replayed} messages of queue ${queue} into ${target}${range}.`,
+      ...(r.duplicates > 0 ? [`${r.duplicates} were replayed moments ago already: dropped as duplicates.`] : []),
+      ...(r.missing > 0 ? [`${r.missing} large payloads had expired from the object store: skipped.`] : []),
+    ]);
+    return 0;
+  } catch (err) {
+    ctx.out.error(`Error while replaying queue ${queue}: ${message(err)}`);
+    ctx.out.result("error");
+    return 1;
+  }
+}
+
 // ---------------------------------------------------------------- list bots, check, debug
 
 async function listBotsCmd(ctx: Ctx, opts: { configured?: boolean; nonZero?: boolean }): Promise<number> {
@@ -686,6 +728,14 @@ export async function main(argv: string[]): Promise<number> {
     .action((id: string, n: string, level: string) => { run = (ctx) => logCmd(ctx, id, n, level); });
   program.command("clear").description("empty a queue").argument("<queue>")
     .action((q: string) => { run = (ctx) => clearCmd(ctx, q); });
+  program.command("replay")
+    .description("publish again what the archive kept of a queue (the queues collectors feed), oldest first")
+    .argument("<queue>", "the archived queue")
+    .option("--since <time>", "from this time (ISO 8601, UTC unless a zone is given; or an age: 30m, 2h, 1d)")
+    .option("--until <time>", "up to this time (default: what is archived when the replay starts)")
+    .option("--to <queue>", "publish into this queue instead")
+    .option("-n, --dry-run", "only count what would be replayed")
+    .action((q: string, o: { since?: string; until?: string; to?: string; dryRun?: boolean }) => { run = (ctx) => replayCmd(ctx, q, o); });
   program.command("check")
     .description("check the configuration, the bots and the broker")
     .option("-q, --quiet", "only warnings and errors")

@@ -6,10 +6,11 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn, type ChildProcess } from "node:child_process";
-import { closeSync, existsSync, openSync, readFileSync, writeFileSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { encodeEnvelope } from "../../shared/message/index.js";
+import type { Delivery } from "../../shared/broker/index.js";
+import { decodeEnvelope, encodeEnvelope } from "../../shared/message/index.js";
 import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { ROOT } from "../helpers/paths.js";
 import { BENCH_COLUMNS, TestPipeline, countLines, sleep, waitFor } from "../helpers/pipeline.js";
@@ -266,6 +267,62 @@ describe("intelmqctl", { timeout: 120_000 }, () => {
       await waitFor(() => countLines(join(p.root, out)) === 4, 30_000, "the queue drains into the output");
       assert.equal(await b.depth("um-output-queue"), 0);
       assert.deepEqual(lines(join(p.root, out)).map((l) => l["classification.type"]), ["phishing", "phishing", "phishing", "phishing"]);
+    } finally {
+      await p.close();
+    }
+  });
+
+  it("replay publishes again what the collector's queue archived: dry run, all, by time, into another queue", async () => {
+    const out = "var/lib/bots/replayed.txt";
+    const bots = pipelineBots("rp", "phishing", out);
+    bots["rp-collector"] = {
+      module: "intelmq.bots.collectors.file.collector_file", name: "File", group: "Collector", description: "Feed files", enabled: true,
+      parameters: { path: "var/lib/feed", postfix: ".csv", delete_file: true, rate_limit: 1, destination_queues: { _default: ["rp-parser-queue"] } },
+    };
+    bots["rp-spare"] = { ...(bots["rp-parser"] as object), enabled: false, description: "Spare parser" };
+    const p = new TestPipeline(nats.url, bots);
+    try {
+      mkdirSync(join(p.root, "var", "lib", "feed"), { recursive: true });
+      writeFileSync(join(p.root, "var", "lib", "feed", "a.csv"), CSV_ROWS.join("\n") + "\n");
+      for (const id of ["rp-collector", "rp-parser", "rp-filter", "rp-output"]) p.start(id);
+      const file = join(p.root, out);
+      await waitFor(() => countLines(file) === 2, 30_000, "the two phishing events of the report");
+      const before = new Date().toISOString();
+
+      const dry = await ctl(p, ["replay", "rp-parser-queue", "--dry-run"]);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.deepEqual(dry.json, {
+        queue: "rp-parser-queue", target: "rp-parser-queue", dry_run: true, replayed: 1, duplicates: 0, missing: 0,
+        first_seq: (dry.json as { first_seq: number }).first_seq, last_seq: (dry.json as { first_seq: number }).first_seq,
+      });
+      await sleep(500);
+      assert.equal(countLines(file), 2, "a dry run publishes nothing");
+
+      const text = await ctl(p, ["replay", "rp-parser-queue"], { text: true });
+      assert.equal(text.code, 0, text.stderr);
+      assert.match(text.stdout, /^Replayed 1 messages of queue rp-parser-queue into rp-parser-queue \(archive sequences \d+ to \d+\)\.$/m);
+      await waitFor(() => countLines(file) === 4, 30_000, "the report parsed a second time");
+      assert.deepEqual(lines(file).map((l) => l["source.ip"]), ["192.0.2.1", "192.0.2.2", "192.0.2.1", "192.0.2.2"]);
+
+      // Only what came after `before`: the replay's own copy is not replayed again.
+      assert.equal(((await ctl(p, ["replay", "rp-parser-queue", "--since", before])).json as { replayed: number }).replayed, 0);
+      // Into another queue: the source queue of a second parser that is not running.
+      const other = await ctl(p, ["replay", "rp-parser-queue", "--to", "rp-spare-queue", "--since", "1h", "--until", before]);
+      assert.equal((other.json as { replayed: number }).replayed, 1);
+      assert.equal((other.json as { target: string }).target, "rp-spare-queue");
+      const b = await p.broker();
+      assert.equal(await b.depth("rp-spare-queue"), 1);
+      const sub = await b.consume("rp-spare-queue");
+      const d = (await sub[Symbol.asyncIterator]().next()).value as Delivery;
+      assert.match(String(decodeEnvelope(d.data, d.headers["Content-Type"])[0]!.raw), /^MTkyLjAuMi4x/, "the report as the collector sent it");
+      await sub.stop();
+
+      const missing = await ctl(p, ["replay", "no-such-queue"]);
+      assert.equal(missing.code, 2);
+      assert.equal(missing.json, "not-found");
+      const badTime = await ctl(p, ["replay", "rp-parser-queue", "--since", "yesterday"]);
+      assert.equal(badTime.code, 2);
+      assert.match(badTime.stderr, /not a time/);
     } finally {
       await p.close();
     }
