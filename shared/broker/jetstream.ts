@@ -241,13 +241,15 @@ class JetStreamBrokerImpl implements JetStreamBroker {
     };
     if (s.archive) want.republish = { src: queueSubject(queue), dest: archiveSubject(queue) };
     let si = await this.#streamInfo(name);
-    if (!si) {
+    for (let attempt = 1; !si; attempt++) {
       try {
         si = await this.jsm.streams.add(want);
       } catch (err) {
-        // Someone else created it at the same moment (possibly with other settings).
+        // Someone else created it at the same moment (possibly with other settings); its info
+        // may take a moment to appear.
         si = await this.#streamInfo(name);
-        if (!si) throw err;
+        if (!si && attempt >= 5) throw err;
+        if (!si) await sleep(50 * attempt);
       }
     }
     if (explicit && streamDiffers(si.config, want)) {
@@ -269,14 +271,16 @@ class JetStreamBrokerImpl implements JetStreamBroker {
       max_deliver: -1,
     };
     let ci = await this.#consumerInfo(name);
-    if (!ci) {
+    for (let attempt = 1; !ci; attempt++) {
       try {
         ci = await this.jsm.consumers.add(name, cwant);
       } catch (err) {
         ci = await this.#consumerInfo(name);
-        if (!ci) throw err;
+        if (!ci && attempt >= 5) throw err;
+        if (!ci) await sleep(50 * attempt);
       }
-    } else if (explicit && (
+    }
+    if (explicit && (
       (s.ackWaitMs !== undefined && ci.config.ack_wait !== cwant.ack_wait) ||
       (s.maxAckPending !== undefined && ci.config.max_ack_pending !== cwant.max_ack_pending))) {
       ci = await this.jsm.consumers.update(name, CONSUMER_NAME, { ack_wait: cwant.ack_wait!, max_ack_pending: cwant.max_ack_pending! });
