@@ -331,6 +331,25 @@ function behaviour(kind: string, setup: () => Promise<Fixture>, teardown: () => 
       assert.equal((await b.replay(plain)).replayed, 0, "a queue without archiving has nothing to replay");
     });
 
+    test("peek shows the next message without taking it; null for an empty or unknown queue", async () => {
+      const b = await fx.broker();
+      const q = qname("peek");
+      assert.equal(await b.peek(q), null);
+      await b.ensureQueue(q);
+      assert.equal(await b.peek(q), null);
+      await b.publish(q, enc("first"), { headers: { "Content-Type": "application/json" } });
+      await b.publish(q, enc("second"));
+      const p1 = await b.peek(q);
+      assert.equal(dec(p1!.data), "first");
+      assert.equal(p1!.headers["Content-Type"], "application/json");
+      assert.equal(await b.depth(q), 2, "nothing was taken");
+      const sub = await b.consume(q, { maxInFlight: 1 });
+      const [d] = await take(sub[Symbol.asyncIterator](), 1);
+      await d!.ack();
+      await sub.stop();
+      assert.equal(dec((await b.peek(q))!.data), "second");
+    });
+
     test("state is connected", async () => {
       const b = await fx.broker();
       assert.equal(b.state, "connected");

@@ -26,7 +26,7 @@ import {
 } from "./names.js";
 import { Publisher, type PubAck } from "./publisher.js";
 import type {
-  BrokerState, ConsumeOptions, Delivery, DumpEntry, JetStreamBroker, KvStore, PublishOptions, QueueSettings, ReplayOptions, ReplayResult,
+  BrokerState, ConsumeOptions, Delivery, DumpEntry, JetStreamBroker, KvStore, PeekedMessage, PublishOptions, QueueSettings, ReplayOptions, ReplayResult,
   RequestHandler, Service, StoredDump,
   Subscription,
 } from "./types.js";
@@ -524,6 +524,37 @@ class JetStreamBrokerImpl implements JetStreamBroker {
       return ci ? ci.num_pending + ci.num_ack_pending : 0;
     } catch (err) {
       throw this.#wrap(`depth of ${queue}`, err);
+    }
+  }
+
+  async peek(queue: string): Promise<PeekedMessage | null> {
+    const stream = queueStream(queue);
+    try {
+      // WorkQueue retention deletes a message when it is acked: the first one left is the next.
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const si = await this.#streamInfo(stream);
+        if (!si || si.state.messages === 0) return null;
+        const sm = await this.jsm.streams.getMessage(stream, { seq: si.state.first_seq }).catch((err: unknown) => {
+          if (isNotFound(err)) return null; // acked meanwhile
+          throw err;
+        });
+        if (!sm) continue;
+        const headers: Record<string, string> = {};
+        let ref: string | null = null;
+        let bucket = LARGE_BUCKET;
+        if (sm.header) {
+          for (const k of sm.header.keys()) {
+            if (k === OBJECT_HEADER) ref = sm.header.get(k);
+            else if (k === OBJECT_BUCKET_HEADER) bucket = sm.header.get(k) || LARGE_BUCKET;
+            else headers[k] = sm.header.get(k);
+          }
+        }
+        const data = ref ? (await (await this.#largeStore(bucket)).getBlob(ref)) ?? new Uint8Array(0) : sm.data;
+        return { seq: sm.seq, data, headers };
+      }
+      return null;
+    } catch (err) {
+      throw this.#wrap(`peek ${queue}`, err);
     }
   }
 

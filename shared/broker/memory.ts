@@ -7,7 +7,7 @@
 import { BrokerUnavailableError } from "../errors/index.js";
 import { DEFAULTS, REPLAY_HEADER } from "./names.js";
 import type {
-  Broker, BrokerState, ConsumeOptions, Delivery, DumpEntry, KvStore, PublishOptions, QueueSettings, ReplayOptions, ReplayResult, RequestHandler,
+  Broker, BrokerState, ConsumeOptions, Delivery, DumpEntry, KvStore, PeekedMessage, PublishOptions, QueueSettings, ReplayOptions, ReplayResult, RequestHandler,
   Service, StoredDump,
   Subscription,
 } from "./types.js";
@@ -260,6 +260,14 @@ export class MemoryBroker implements Broker {
     const q = this.#queues.get(queue);
     if (!q) return 0;
     return q.waiting.length + q.redeliver.length + q.held.size + q.delayed.size;
+  }
+
+  async peek(queue: string): Promise<PeekedMessage | null> {
+    const q = this.#queues.get(queue);
+    if (!q) return null;
+    let first: MemMsg | null = null;
+    for (const m of [...q.redeliver, ...q.waiting, ...q.held.values(), ...q.delayed.keys()]) if (!first || m.seq < first.seq) first = m;
+    return first ? { seq: first.seq, data: first.data, headers: { ...first.headers } } : null;
   }
 
   async purge(queue: string): Promise<number> {

@@ -36,6 +36,13 @@ export interface Subscription extends AsyncIterable<Delivery> {
   stop(): Promise<void>;
 }
 
+/** A message looked at, not taken. */
+export interface PeekedMessage {
+  seq: number;
+  data: Uint8Array;
+  headers: Readonly<Record<string, string>>;
+}
+
 /** A key/value cache with a bucket-wide TTL (JetStream KV or memory). */
 export interface KvCache {
   /** Create the key; false if it exists already (atomic). */
@@ -146,6 +153,8 @@ export interface Broker extends ControlTransport {
   consume(queue: string, opts?: ConsumeOptions): Promise<Subscription>;
   /** Messages waiting plus held unacked (IntelMQ's queue size). */
   depth(queue: string): Promise<number>;
+  /** The next message of a queue without taking it (intelmqctl run ... message get); null when empty. */
+  peek(queue: string): Promise<PeekedMessage | null>;
   /** Empty the queue; returns how many were removed. */
   purge(queue: string): Promise<number>;
   listQueues(): Promise<string[]>;
