@@ -19,6 +19,7 @@ import { parseArgs, parseWhen } from "./args.js";
 import { runCheck } from "./ctl-check.js";
 import { BOT_GROUP, botIds, configuredQueues, installedBots, queuesOf, type GroupName } from "./ctl-config.js";
 import { ControlClient, type BotView, type HostView } from "./ctl-control.js";
+import { runBotCmd, type RunAction } from "./ctl-run.js";
 
 // IntelMQ's texts, so that people and scripts reading them see what they know.
 const MESSAGES = {
@@ -736,6 +737,34 @@ export async function main(argv: string[]): Promise<number> {
     .option("--to <queue>", "publish into this queue instead")
     .option("-n, --dry-run", "only count what would be replayed")
     .action((q: string, o: { since?: string; until?: string; to?: string; dryRun?: boolean }) => { run = (ctx) => replayCmd(ctx, q, o); });
+  program.command("run")
+    .description("debug a bot: run it in the foreground, or `message get|pop|send [msg]`, or `process [-m msg] [-d] [-s]` once")
+    .argument("<bot-id>")
+    .argument("[subcommand]", "console | message | process (none: run the bot in the foreground)")
+    .argument("[args...]", "message: get | pop | send <JSON or file>")
+    .option("-l, --loglevel <level>", "log level of the run")
+    .option("-m, --msg <message>", "process: this message (JSON or a file) instead of the next one in the queue")
+    .option("-d, --dryrun", "process: send and acknowledge nothing")
+    .option("-s, --show-sent", "process: print the messages sent")
+    .action((id: string, sub: string | undefined, args: string[], o: { loglevel?: string; msg?: string; dryrun?: boolean; showSent?: boolean }) => {
+      run = async (ctx) => {
+        requireBot(ctx, id);
+        let action: RunAction;
+        if (sub === undefined) action = { kind: "foreground", ...(o.loglevel ? { level: o.loglevel } : {}) };
+        else if (sub === "console") action = { kind: "console" };
+        else if (sub === "message") {
+          const what = args[0];
+          if (what !== "get" && what !== "pop" && what !== "send") throw new UsageError("run: message needs get, pop or send");
+          action = { kind: "message", action: what, ...(args[1] !== undefined ? { msg: args[1] } : {}) };
+        } else if (sub === "process") {
+          action = { kind: "process", dryrun: !!o.dryrun, show: !!o.showSent, ...(o.msg !== undefined ? { msg: o.msg } : {}), ...(o.loglevel ? { level: o.loglevel } : {}) };
+        } else throw new UsageError(`run: unknown subcommand ${JSON.stringify(sub)} (console, message, process)`);
+        return runBotCmd({
+          config: () => ctx.config(), broker: () => ctx.broker(), control: () => ctx.control(),
+          print: (line) => process.stdout.write(`${line}\n`),
+        }, id, action);
+      };
+    });
   program.command("check")
     .description("check the configuration, the bots and the broker")
     .option("-q, --quiet", "only warnings and errors")

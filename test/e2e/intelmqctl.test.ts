@@ -328,6 +328,66 @@ describe("intelmqctl", { timeout: 120_000 }, () => {
     }
   });
 
+  it("run: message get, pop and send; process once from the queue or from the command line, with --dryrun and --show-sent", async () => {
+    const out = "var/lib/bots/run.txt";
+    const p = new TestPipeline(nats.url, pipelineBots("rn", "phishing", out));
+    const run = (args: string[]) => ctl(p, ["run", ...args], { text: true });
+    try {
+      await p.inject("rn-parser-queue", [report(CSV_ROWS), report(CSV_ROWS.slice(0, 1))], "rn");
+      const b = await p.broker();
+
+      const get = await run(["rn-parser", "message", "get"]);
+      assert.equal(get.code, 0, get.stderr);
+      assert.match(get.stdout, /^Waiting for a message to get\.\.\.\n\{\n {4}"feed\.name": "Ctl Feed",\n/);
+      assert.equal(await b.depth("rn-parser-queue"), 2, "get takes nothing");
+      const pop = await run(["rn-parser", "message", "pop"]);
+      assert.equal(pop.code, 0, pop.stderr);
+      assert.equal(await b.depth("rn-parser-queue"), 1, "pop takes one");
+
+      const dry = await run(["rn-parser", "process", "--dryrun", "--show-sent"]);
+      assert.equal(dry.code, 0, dry.stderr);
+      assert.match(dry.stdout, / \* Dryrun only, no message will be really sent through\.\n/);
+      assert.match(dry.stdout, /Processing\.\.\.\n/);
+      assert.match(dry.stdout, /"source\.ip": "192\.0\.2\.1"/);
+      assert.match(dry.stdout, /DRYRUN: Message would be sent now to '_default'!\n/);
+      assert.match(dry.stdout, /DRYRUN: Message would be acknowledged now!\n/);
+      assert.equal(await b.depth("rn-filter-queue"), 0, "a dry run sends nothing");
+      await waitFor(async () => (await b.depth("rn-parser-queue")) === 1, 10_000, "the report back in the queue");
+
+      const real = await run(["rn-parser", "process"]);
+      assert.equal(real.code, 0, real.stderr);
+      assert.equal(await b.depth("rn-parser-queue"), 0, "processed and acknowledged");
+      assert.equal(await b.depth("rn-filter-queue"), 1, "the events went to the destination queue");
+
+      const cli = await run(["rn-filter", "process", "-m", JSON.stringify({ "classification.type": "phishing", "source.ip": "192.0.2.9" }), "-s"]);
+      assert.equal(cli.code, 0, cli.stderr);
+      assert.match(cli.stdout, /^ \* Message from cli will be used when processing\.\n/);
+      assert.match(cli.stdout, /"source\.ip": "192\.0\.2\.9"/);
+      assert.equal(await b.depth("rn-filter-queue"), 1, "the queue was not read");
+      assert.equal(await b.depth("rn-output-queue"), 1);
+
+      const sent = await run(["rn-filter", "message", "send", JSON.stringify({ "source.ip": "192.0.2.10" })]);
+      assert.equal(sent.code, 0, sent.stderr);
+      assert.equal(sent.stdout.trim(), "Message sent to output pipelines.");
+      assert.equal(await b.depth("rn-output-queue"), 2);
+      const fromOutput = await run(["rn-output", "message", "send", "{}"]);
+      assert.equal(fromOutput.code, 1);
+      assert.equal(fromOutput.stdout.trim(), "Output bots can't send message.");
+      const bad = await run(["rn-filter", "process", "-m", "{not json"]);
+      assert.equal(bad.code, 1);
+      assert.match(bad.stdout, /Message can not be parsed from JSON/);
+      const invalid = await run(["rn-filter", "message", "send", JSON.stringify({ "source.ip": "not an ip" })]);
+      assert.equal(invalid.code, 1, "a message must pass the harmonization");
+
+      const written = await run(["rn-output", "process"]);
+      assert.equal(written.code, 0, written.stderr);
+      assert.deepEqual(lines(join(p.root, out)).map((l) => l["source.ip"]), ["192.0.2.9"]);
+      assert.equal(await b.depth("rn-output-queue"), 1);
+    } finally {
+      await p.close();
+    }
+  });
+
   const controlBin = join(ROOT, "bin", "intelmq-control.mjs");
   it("runs a botnet through a control service: start, status, stop, start, restart, reload", { skip: !existsSync(join(ROOT, "dist", "services", "control", "main.js")) && "the control service is not built" }, async () => {
     const out = "var/lib/bots/botnet.txt";

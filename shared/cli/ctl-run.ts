@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * `intelmqctl run <bot-id>`: IntelMQ's debugging run. Without a sub-command the bot runs in the
+ * foreground; `message get|pop|send` look at, take or feed its queues; `process` runs the bot once
+ * in library mode on a message from the command line or from its queue, and publishes what it
+ * sent (unless --dryrun). Instances running elsewhere are paused while the queue is read.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync } from "node:fs";
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import type { Broker, Delivery } from "../broker/index.js";
+import { PROJECT_ROOT, effectiveParams, getBot, type RuntimeConfig } from "../config/index.js";
+import { decodeEnvelope, encodeEnvelope, messageFromDict } from "../message/index.js";
+import { createLibraryBot, createLogger, normaliseDestinationQueues } from "../runtime/index.js";
+import type { ControlClient } from "./ctl-control.js";
+import { queuesOf } from "./ctl-config.js";
+import { loadModule } from "./registry.js";
+
+export interface RunEnv {
+  config(): RuntimeConfig;
+  broker(): Promise<Broker>;
+  control(): Promise<ControlClient>;
+  /** A line of the run's text output. */
+  print(line: string): void;
+}
+
+export type RunAction =
+  | { kind: "foreground"; level?: string }
+  | { kind: "console" }
+  | { kind: "message"; action: "get" | "pop" | "send"; msg?: string }
+  | { kind: "process"; msg?: string; dryrun: boolean; show: boolean; level?: string };
+
+/** JSON for people: four spaces, sorted keys, as IntelMQ's debugger prints. */
+export function pretty(v: unknown): string {
+  const sort = (x: unknown): unknown => {
+    if (Array.isArray(x)) return x.map(sort);
+    if (x && typeof x === "object") return Object.fromEntries(Object.keys(x).sort().map((k) => [k, sort((x as Record<string, unknown>)[k])]));
+    return x;
+  };
+  return JSON.stringify(sort(v), null, 4);
+}
+
+class RunError extends Error {}
+
+/**
+ * A message from the command line: JSON, or the path of a file holding it. Without __type it is
+ * a Report for parsers and an Event otherwise; it must pass the harmonization.
+ */
+export function messageArg(text: string, group: string | null): Record<string, unknown> {
+  let raw = text;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch (err) {
+    if (!existsSync(text)) throw new RunError(`Message can not be parsed from JSON: ${(err as Error).message}`);
+    raw = readFileSync(text, "utf8");
+    try {
+      parsed = JSON.parse(raw);
+    } catch (err2) {
+      throw new RunError(`Message can not be parsed from JSON: ${(err2 as Error).message}`);
+    }
+  }
+  try {
+    const m = messageFromDict(parsed as Record<string, unknown>, { defaultType: group === "Parser" ? "Report" : "Event" });
+    return m.serialize();
+  } catch (err) {
+    throw new RunError(`Message can not be parsed from JSON: ${(err as Error).message}`);
+  }
+}
+
+/** The events of a delivery (an envelope), as flat dicts with __type. */
+function eventsOf(d: { data: Uint8Array; headers: Readonly<Record<string, string>> }): Record<string, unknown>[] {
+  return decodeEnvelope(d.data, d.headers["Content-Type"]);
+}
+
+function withoutType(m: Record<string, unknown>): Record<string, unknown> {
+  const { __type: _t, ...rest } = m;
+  return rest;
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Run the action; resolves with the exit code. */
+export async function runBotCmd(env: RunEnv, botId: string, action: RunAction): Promise<number> {
+  const config = env.config();
+  const entry = getBot(config, botId);
+  if (action.kind === "foreground") return foreground(botId, action.level);
+  if (action.kind === "console") {
+    env.print("Can't run console: bots are Node.js programs. Run `node --inspect bin/intelmq-bot.mjs " + botId + "` and attach a debugger instead.");
+    return 1;
+  }
+  const group = entry.group;
+  const { source } = queuesOf(config, botId);
+  try {
+    if (action.kind === "message") return await message(env, botId, group, source, action);
+    return await processOnce(env, botId, group, source, action);
+  } catch (err) {
+    if (err instanceof RunError) {
+      env.print(err.message);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+/** The bot as its own process in the foreground, its log on the terminal. */
+function foreground(botId: string, level: string | undefined): Promise<number> {
+  const env = { ...process.env, ...(level ? { INTELMQ_LOGGING_LEVEL: level.toUpperCase() } : {}) };
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, "bin", "intelmq-bot.mjs"), botId], { env, stdio: "inherit" });
+  const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+  const handlers = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((s) => [s, forward(s)] as const);
+  for (const [s, h] of handlers) process.on(s, h);
+  return new Promise((resolve) => child.on("exit", (code, signal) => {
+    for (const [s, h] of handlers) process.off(s, h);
+    resolve(code ?? (signal === "SIGINT" || signal === "SIGTERM" ? 0 : 1));
+  }));
+}
+
+/** Pause the bot's running instances while `fn` reads its queue, then resume them. */
+async function paused<T>(env: RunEnv, botId: string, fn: () => Promise<T>): Promise<T> {
+  const control = await env.control();
+  const running = (await control.instances(botId)).filter((i) => i.state === "running");
+  if (running.length > 0) {
+    env.print(`Pausing ${running.length} running instance(s) of ${botId} meanwhile.`);
+    await control.tellInstances(botId, "stop");
+  }
+  try {
+    return await fn();
+  } finally {
+    if (running.length > 0) await control.tellInstances(botId, "start");
+  }
+}
+
+/** Take the next delivery of a queue, waiting for one to arrive. */
+async function takeOne(broker: Broker, queue: string): Promise<Delivery> {
+  const sub = await broker.consume(queue, { maxInFlight: 1 });
+  try {
+    const r = await sub[Symbol.asyncIterator]().next();
+    if (r.done) throw new RunError(`The queue ${queue} was closed.`);
+    return r.value;
+  } finally {
+    await sub.stop();
+  }
+}
+
+async function message(env: RunEnv, botId: string, group: string | null, source: string | null,
+  action: { action: "get" | "pop" | "send"; msg?: string }): Promise<number> {
+  const broker = await env.broker();
+  if (action.action === "send") {
+    if (group === "Output") {
+      env.print("Output bots can't send message.");
+      return 1;
+    }
+    const dq = destinations(env.config(), botId);
+    const queues = dq._default ?? [];
+    if (queues.length === 0) {
+      env.print("Bot has no destination queues.");
+      return 1;
+    }
+    if (!action.msg) throw new RunError("Message missing!");
+    const msg = messageArg(action.msg, group);
+    const id = randomUUID();
+    for (const q of queues) await broker.publish(q, encodeEnvelope([msg]), { msgId: `run:${botId}:${id}:${q}` });
+    env.print("Message sent to output pipelines.");
+    return 0;
+  }
+  if (group === "Collector" || source === null) {
+    env.print("Collector bots have no input queue.");
+    return 1;
+  }
+  if (action.action === "get") {
+    env.print("Waiting for a message to get...");
+    for (;;) {
+      const m = await broker.peek(source);
+      if (m) {
+        for (const e of eventsOf(m)) env.print(pretty(withoutType(e)));
+        return 0;
+      }
+      await sleep(1000);
+    }
+  }
+  env.print("Waiting for a message to pop...");
+  return paused(env, botId, async () => {
+    const d = await takeOne(broker, source);
+    for (const e of eventsOf(d)) env.print(pretty(withoutType(e)));
+    await d.ack();
+    return 0;
+  });
+}
+
+function destinations(config: RuntimeConfig, botId: string): Record<string, string[]> {
+  return normaliseDestinationQueues(effectiveParams(config, botId, {}).destination_queues) as Record<string, string[]>;
+}
+
+async function processOnce(env: RunEnv, botId: string, group: string | null, source: string | null,
+  action: { msg?: string; dryrun: boolean; show: boolean; level?: string }): Promise<number> {
+  const config = env.config();
+  const entry = getBot(config, botId);
+  const inputMsg = action.msg !== undefined ? messageArg(action.msg, group) : null;
+  if (inputMsg) env.print(" * Message from cli will be used when processing.");
+  if (action.dryrun) env.print(" * Dryrun only, no message will be really sent through.");
+  const def = await loadModule(entry.module);
+  const params = effectiveParams(config, botId);
+  const level = action.level?.toUpperCase() ?? (typeof params.logging_level === "string" ? params.logging_level : "INFO");
+  const bot = await createLibraryBot(def, { botId, params, logger: createLogger({ botId, level }) });
+  const broker = await env.broker();
+  try {
+    const work = async (): Promise<number> => {
+      let delivery: Delivery | null = null;
+      let inputs: Record<string, unknown>[] = [];
+      if (def.kind !== "collector") {
+        if (inputMsg) inputs = [inputMsg];
+        else {
+          if (source === null) throw new RunError("Bot has no source queue.");
+          env.print("Waiting for a message to process...");
+          delivery = await takeOne(broker, source);
+          inputs = eventsOf(delivery);
+        }
+      }
+      env.print("Processing...");
+      const r = def.kind === "collector" ? await bot.process([], 1) : await bot.process(inputs);
+      const queues = bot.destinationQueues;
+      for (const [path, msgs] of Object.entries(r.output)) {
+        if (msgs.length === 0) continue;
+        if (action.show) for (const m of msgs) env.print(pretty(withoutType(m)));
+        if (action.dryrun) {
+          for (let i = 0; i < msgs.length; i++) env.print(`DRYRUN: Message would be sent now to '${path}'!`);
+          continue;
+        }
+        const id = randomUUID();
+        for (const q of queues[path] ?? []) await broker.publish(q, encodeEnvelope(msgs), { msgId: `run:${botId}:${id}:${path}:${q}` });
+      }
+      if (!action.dryrun) for (const dump of r.dumps) await broker.dump(dump);
+      if (r.dumped > 0) env.print(`${r.dumped} message(s) failed and ${action.dryrun ? "would be" : "were"} dumped: ${r.dumps.map((d) => [d.traceback].flat()[0] ?? "").join("; ")}`);
+      if (delivery) {
+        if (action.dryrun) {
+          env.print("DRYRUN: Message would be acknowledged now!");
+          delivery.nak();
+        } else {
+          await delivery.ack();
+        }
+      }
+      return r.exitCode ?? 0;
+    };
+    return inputMsg || def.kind === "collector" ? await work() : await paused(env, botId, work);
+  } finally {
+    await bot.shutdown();
+  }
+}
