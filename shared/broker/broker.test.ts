@@ -246,10 +246,10 @@ function behaviour(kind: string, setup: () => Promise<Fixture>, teardown: () => 
       assert.deepEqual([...(await kv.entries("bot-a."))], [["bot-a.h-1", "1"]]);
       assert.equal((await kv.entries()).size, 2);
       const q = qname("info");
-      assert.deepEqual(await b.queueInfo(q), { depth: 0, exists: false });
+      assert.deepEqual(await b.queueInfo(q), { depth: 0, exists: false, archived: false });
       await b.publish(q, enc("1"));
       await b.publish(q, enc("2"));
-      assert.deepEqual(await b.queueInfo(q), { depth: 2, exists: true });
+      assert.deepEqual(await b.queueInfo(q), { depth: 2, exists: true, archived: false });
       assert.ok(b.serverInfo().version.length > 0);
     });
 

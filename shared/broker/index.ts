@@ -4,7 +4,7 @@
  * (MemoryBroker, for tests and library mode). The only module that talks to the NATS client.
  */
 export type {
-  Broker, BrokerState, ConsumeOptions, ControlTransport, Delivery, DumpEntry, JetStreamBroker, KvCache, KvStore, PeekedMessage, PublishOptions, QueueSettings,
+  Broker, BrokerState, ConsumeOptions, ControlTransport, Delivery, DumpEntry, JetStreamBroker, KvCache, KvStore, PeekedMessage, QueueInfo, PublishOptions, QueueSettings,
   ReplayOptions, ReplayResult, RequestHandler, Service, StoredDump, Subscription,
 } from "./types.js";
 export { MemoryBroker } from "./memory.js";

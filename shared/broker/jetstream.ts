@@ -26,7 +26,7 @@ import {
 } from "./names.js";
 import { Publisher, type PubAck } from "./publisher.js";
 import type {
-  BrokerState, ConsumeOptions, Delivery, DumpEntry, JetStreamBroker, KvStore, PeekedMessage, PublishOptions, QueueSettings, ReplayOptions, ReplayResult,
+  BrokerState, ConsumeOptions, Delivery, DumpEntry, JetStreamBroker, KvStore, PeekedMessage, PublishOptions, QueueInfo, QueueSettings, ReplayOptions, ReplayResult,
   RequestHandler, Service, StoredDump,
   Subscription,
 } from "./types.js";
@@ -558,10 +558,12 @@ class JetStreamBrokerImpl implements JetStreamBroker {
     }
   }
 
-  async queueInfo(queue: string): Promise<{ depth: number; exists: boolean }> {
+  async queueInfo(queue: string): Promise<QueueInfo> {
     try {
       const ci = await this.#consumerInfo(queueStream(queue));
-      return ci ? { depth: ci.num_pending + ci.num_ack_pending, exists: true } : { depth: 0, exists: false };
+      if (!ci) return { depth: 0, exists: false, archived: false };
+      const si = await this.#streamInfo(queueStream(queue));
+      return { depth: ci.num_pending + ci.num_ack_pending, exists: true, archived: si?.config.republish?.dest === archiveSubject(queue) };
     } catch (err) {
       throw this.#wrap(`info of ${queue}`, err);
     }

@@ -7,7 +7,7 @@
 import { BrokerUnavailableError } from "../errors/index.js";
 import { DEFAULTS, REPLAY_HEADER } from "./names.js";
 import type {
-  Broker, BrokerState, ConsumeOptions, Delivery, DumpEntry, KvStore, PeekedMessage, PublishOptions, QueueSettings, ReplayOptions, ReplayResult, RequestHandler,
+  Broker, BrokerState, ConsumeOptions, Delivery, DumpEntry, KvStore, PeekedMessage, PublishOptions, QueueInfo, QueueSettings, ReplayOptions, ReplayResult, RequestHandler,
   Service, StoredDump,
   Subscription,
 } from "./types.js";
@@ -337,8 +337,9 @@ export class MemoryBroker implements Broker {
     return kv;
   }
 
-  async queueInfo(queue: string): Promise<{ depth: number; exists: boolean }> {
-    return { depth: await this.depth(queue), exists: this.#queues.has(queue) };
+  async queueInfo(queue: string): Promise<QueueInfo> {
+    const q = this.#queues.get(queue);
+    return { depth: await this.depth(queue), exists: q !== undefined, archived: q?.settings.archive ?? false };
   }
 
   serverInfo(): { version: string; url: string } {

@@ -36,6 +36,16 @@ export interface Subscription extends AsyncIterable<Delivery> {
   stop(): Promise<void>;
 }
 
+/** What `intelmqctl list queues` and `check` see of a queue. */
+export interface QueueInfo {
+  /** Waiting plus held unacked. */
+  depth: number;
+  /** Its stream and consumer exist. */
+  exists: boolean;
+  /** What it receives is copied into the archive (replay). */
+  archived: boolean;
+}
+
 /** A message looked at, not taken. */
 export interface PeekedMessage {
   seq: number;
@@ -179,7 +189,7 @@ export interface Broker extends ControlTransport {
   /** Open (create) a KV cache bucket with a TTL in seconds (0 = none). Its keys can be listed. */
   cache(bucket: string, ttlSeconds: number): Promise<KvStore>;
   /** Queue statistics for `intelmqctl list queues`: waiting + held (depth), and whether a consumer reads it. */
-  queueInfo(queue: string): Promise<{ depth: number; exists: boolean }>;
+  queueInfo(queue: string): Promise<QueueInfo>;
   /** The server's version ("memory" for the memory broker) and the URL connected to. */
   serverInfo(): { version: string; url: string };
   /** Current connection state; listeners get every change. */

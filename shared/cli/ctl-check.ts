@@ -3,7 +3,7 @@
 import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
 import type { Broker } from "../broker/index.js";
-import { runtimeConfigFromObject, effectiveParams, type BotEntry, type IntelmqPaths, type RuntimeConfig } from "../config/index.js";
+import { runtimeConfigFromObject, effectiveParams, queueSettingsFor, type BotEntry, type IntelmqPaths, type RuntimeConfig } from "../config/index.js";
 import { pyRegex, types } from "../harmonization/index.js";
 import { normaliseDestinationQueues, resolveParams } from "../runtime/index.js";
 import { configuredQueues, groupOf, groupOfModule } from "./ctl-config.js";
@@ -146,6 +146,15 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
         const present = new Set(existing);
         const missing = [...configured].filter((q) => !present.has(q)).sort();
         if (missing.length) info(`Queues not created yet (a bot or sender creates them on first use): ${missing.map((q) => `'${q}'`).join(", ")}.`);
+        // A stream created before archiving was configured cannot get it later (nats-server 2.9).
+        const unarchived: string[] = [];
+        for (const q of [...configured].filter((x) => present.has(x)).sort()) {
+          if (queueSettingsFor(config, q).archive && !(await broker.queueInfo(q)).archived) unarchived.push(q);
+        }
+        if (unarchived.length) {
+          warn(`Queues that should be archived but are not (their streams were created before): ${unarchived.map((q) => `'${q}'`).join(", ")}. `
+            + "Replay finds nothing of them; delete such a stream while it is empty (nats stream rm Q_<queue>) and the bots create it again archived.");
+        }
       } catch (err) {
         error(`Listing the queues failed: ${message(err)}`);
       }

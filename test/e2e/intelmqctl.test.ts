@@ -212,6 +212,17 @@ describe("intelmqctl", { timeout: 120_000 }, () => {
       const noConn = (await ctl(p, ["check", "--no-connections"])).json as { lines: [string, string][] };
       assert.ok(!noConn.lines.some(([, m]) => m.includes("stray-queue") || m.includes("NATS server")));
 
+      // A collector feeds a queue whose stream was created without archiving: replay would find nothing.
+      const withCollector = pipelineBots("chk", "phishing", "var/lib/bots/out.txt");
+      withCollector["chk-collector"] = {
+        module: "intelmq.bots.collectors.file.collector_file", name: "File", group: "Collector", description: "Files", enabled: true,
+        parameters: { path: "var/lib/feed", destination_queues: { _default: ["chk-parser-queue"] } },
+      };
+      p.writeConfig(withCollector);
+      await b.ensureQueue("chk-parser-queue");
+      const unarchived = (await ctl(p, ["check"])).json as { lines: [string, string][] };
+      assert.ok(unarchived.lines.some(([l, m]) => l === "warning" && m.includes("should be archived") && m.includes("'chk-parser-queue'")), JSON.stringify(unarchived.lines));
+
       const bots = pipelineBots("chk", "phishing", "var/lib/bots/out.txt") as Record<string, { parameters: Record<string, unknown> }>;
       delete bots["chk-parser"]!.parameters.destination_queues;
       bots["chk-filter"]!.parameters.error_max_retries = "many";
