@@ -110,7 +110,13 @@ export class ControlService {
     if (!m.anyStarting(ids)) return;
     try {
       this.#kv ??= await this.#o.broker.cache(STATUS_BUCKET, HEARTBEAT_TTL_S);
-      for (const value of (await this.#kv.entries()).values()) {
+      // Only a detail of the reply: never let it hold the reply back.
+      let timer: NodeJS.Timeout | undefined;
+      const entries = await Promise.race([
+        this.#kv.entries(),
+        new Promise<Map<string, string>>((resolve) => { timer = setTimeout(() => resolve(new Map()), 2000); }),
+      ]).finally(() => clearTimeout(timer));
+      for (const value of entries.values()) {
         const parsed = InstanceStatus.safeParse(JSON.parse(value));
         if (parsed.success && parsed.data.host === this.#o.host) m.heartbeat(parsed.data.bot_id, parsed.data.pid);
       }

@@ -245,6 +245,10 @@ function behaviour(kind: string, setup: () => Promise<Fixture>, teardown: () => 
       await kv.delete("bot-a.h-2");
       assert.deepEqual([...(await kv.entries("bot-a."))], [["bot-a.h-1", "1"]]);
       assert.equal((await kv.entries()).size, 2);
+      const short = await b.cache(`hb${process.pid}s${++counter}`, 1);
+      await short.put("bot-c.h-1", "gone soon");
+      assert.equal((await short.entries()).size, 1);
+      await until(async () => (await short.entries()).size === 0, 5000, "the entry to expire");
       const q = qname("info");
       assert.deepEqual(await b.queueInfo(q), { depth: 0, exists: false, archived: false });
       await b.publish(q, enc("1"));

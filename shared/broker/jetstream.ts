@@ -896,7 +896,7 @@ class JetStreamBrokerImpl implements JetStreamBroker {
         this.log.warn({ bucket, err: errText(err) }, "opening the existing KV bucket as it is");
         kv = await kvm.open(bucket);
       }
-      return new JsKv(kv, bucket, this.#pub, (what, err) => this.#wrap(what, err));
+      return new JsKv(kv, bucket, this.#pub, this.jsm, (what, err) => this.#wrap(what, err));
     } catch (err) {
       throw this.#wrap(`cache ${bucket}`, err);
     }
@@ -1086,7 +1086,13 @@ CREATE_HEADERS.set("Nats-Expected-Last-Subject-Sequence", "0");
 const PLAIN_KEY = /^[-\/_=a-zA-Z0-9]+(\.[-\/_=a-zA-Z0-9]+)*$/;
 
 class JsKv implements KvStore {
-  constructor(private readonly kv: KV, private readonly bucket: string, private readonly pub: Publisher, private readonly wrap: (what: string, err: unknown) => Error) {}
+  constructor(
+    private readonly kv: KV,
+    private readonly bucket: string,
+    private readonly pub: Publisher,
+    private readonly jsm: JetStreamManager,
+    private readonly wrap: (what: string, err: unknown) => Error,
+  ) {}
 
   async create(key: string, value: string): Promise<boolean> {
     try {
@@ -1137,12 +1143,13 @@ class JsKv implements KvStore {
   async entries(prefix = ""): Promise<Map<string, string>> {
     const out = new Map<string, string>();
     try {
-      const keys: string[] = [];
-      for await (const k of await this.kv.keys()) if (k.startsWith(prefix)) keys.push(k);
-      for (const k of keys.sort()) {
-        const v = await this.get(k);
-        if (v !== null) out.set(k, v);
-      }
+      // The stream's subjects, in one request: the client's keys() iterator can wait for ever
+      // when keys expire (heartbeats do) while it counts them.
+      const base = `$KV.${this.bucket}.`;
+      const si = await this.jsm.streams.info(`KV_${this.bucket}`, { subjects_filter: `${base}>` });
+      const keys = Object.keys(si.state.subjects ?? {}).map((sub) => sub.slice(base.length)).filter((k) => k.startsWith(prefix)).sort();
+      const values = await Promise.all(keys.map((k) => this.get(k)));
+      keys.forEach((k, i) => { if (values[i] !== null) out.set(k, values[i]!); });
     } catch (err) {
       throw this.wrap(`cache entries ${prefix}`, err);
     }
