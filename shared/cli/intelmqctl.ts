@@ -9,13 +9,13 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, Option } from "commander";
-import { pino } from "pino";
-import { connectJetStream, type Broker, type JetStreamOptions } from "../broker/index.js";
+import type { Broker } from "../broker/index.js";
 import {
   PROJECT_ROOT, getBot, intelmqPaths, loadRuntimeConfig, natsOptions, saveRuntimeConfig, type IntelmqPaths, type RuntimeConfig,
 } from "../config/index.js";
 import type { BotStatus, HostVerb } from "../control-protocol/index.js";
 import { parseArgs, parseWhen } from "./args.js";
+import { connectCtl } from "./connect.js";
 import { runCheck } from "./ctl-check.js";
 import { BOT_GROUP, botIds, configuredQueues, installedBots, queuesOf, type GroupName } from "./ctl-config.js";
 import { ControlClient, type BotView, type HostView } from "./ctl-control.js";
@@ -85,21 +85,6 @@ interface Ctx {
 function seconds(v: unknown, dflt: number): number {
   const n = typeof v === "number" ? v : typeof v === "string" && v.trim() !== "" ? Number(v) : NaN;
   return Number.isFinite(n) && n >= 0 ? n : dflt;
-}
-
-/** Connect as every tool does (NATS_URL, global nats_*); the CLI gives up quickly instead of reconnecting for ever. */
-export async function connectCtl(config: RuntimeConfig | null): Promise<Broker> {
-  const nats = natsOptions(config);
-  const opts: JetStreamOptions = {
-    servers: nats.servers, name: "intelmqctl", maxReconnectAttempts: 3, reconnectTimeWaitMs: 500,
-    logger: pino({ level: "error" }, pino.destination(2)),
-  };
-  if (nats.user !== undefined) opts.user = nats.user;
-  if (nats.pass !== undefined) opts.pass = nats.pass;
-  if (nats.token !== undefined) opts.token = nats.token;
-  if (nats.credsFile !== undefined) opts.credsFile = nats.credsFile;
-  if (nats.tls !== undefined) opts.tls = nats.tls;
-  return await connectJetStream(opts);
 }
 
 function makeCtx(out: Output): Ctx & { close(): Promise<void> } {

@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/** How the command-line tools (intelmqctl, intelmqdump) connect to NATS. */
+import { pino } from "pino";
+import { connectJetStream, type Broker, type JetStreamOptions } from "../broker/index.js";
+import { natsOptions, type RuntimeConfig } from "../config/index.js";
+
+/** Connect as every tool does (NATS_URL, global nats_*); the CLI gives up quickly instead of reconnecting for ever. */
+export async function connectCtl(config: RuntimeConfig | null, name = "intelmqctl"): Promise<Broker> {
+  const nats = natsOptions(config);
+  const opts: JetStreamOptions = {
+    servers: nats.servers, name, maxReconnectAttempts: 3, reconnectTimeWaitMs: 500,
+    logger: pino({ level: "error" }, pino.destination(2)),
+  };
+  if (nats.user !== undefined) opts.user = nats.user;
+  if (nats.pass !== undefined) opts.pass = nats.pass;
+  if (nats.token !== undefined) opts.token = nats.token;
+  if (nats.credsFile !== undefined) opts.credsFile = nats.credsFile;
+  if (nats.tls !== undefined) opts.tls = nats.tls;
+  return await connectJetStream(opts);
+}
