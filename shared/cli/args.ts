@@ -32,3 +32,17 @@ export function parseWhen(text: string, now = Date.now()): Date | null {
   const ms = Date.parse(iso);
   return !/^\d{4}-/.test(t) || Number.isNaN(ms) ? null : new Date(ms);
 }
+
+/** "0,2-4 7" -> [0, 2, 3, 4, 7]; null when malformed. */
+export function parseIds(text: string): number[] | null {
+  const out: number[] = [];
+  for (const part of text.split(/[\s,]+/).filter(Boolean)) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) return null;
+    const a = Number(m[1]);
+    const b = m[2] !== undefined ? Number(m[2]) : a;
+    if (b < a) return null;
+    for (let i = a; i <= b; i++) out.push(i);
+  }
+  return out.length ? [...new Set(out)] : null;
+}

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { src } from "../../test/helpers/paths.js";
 import { freePort, natsServerBinary } from "../../test/helpers/nats-server.js";
-import { parseWhen } from "./args.js";
+import { parseIds, parseWhen } from "./args.js";
 
 const PROCESS = src("dist", "shared", "cli", "process.js");
 const BOT = src("bin", "intelmq-bot.mjs");
@@ -168,4 +168,11 @@ test("replay times: ISO 8601 in UTC unless a zone is given, or an age before now
   assert.equal(parseWhen("2h", now)?.toISOString(), "2024-09-16T10:00:00.000Z");
   assert.equal(parseWhen("1d", now)?.toISOString(), "2024-09-15T12:00:00.000Z");
   for (const bad of ["yesterday", "", "12", "2024-13-40", "5y"]) assert.equal(parseWhen(bad, now), null, bad);
+});
+
+test("intelmqdump ids: lists and ranges, nothing malformed", () => {
+  assert.deepEqual(parseIds("0"), [0]);
+  assert.deepEqual(parseIds("0,2-4 7"), [0, 2, 3, 4, 7]);
+  assert.deepEqual(parseIds("3,3"), [3]);
+  for (const bad of ["", "a", "4-2", "1-", "-1", "1.5"]) assert.equal(parseIds(bad), null, bad);
 });
