@@ -9,6 +9,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.experts.csv_converter.expert": () => import("./experts/csv_converter/index.js").then((m) => m.default),
   "intelmq.bots.experts.deduplicator.expert": () => import("./experts/deduplicator/index.js").then((m) => m.default),
   "intelmq.bots.experts.domain_suffix.expert": () => import("./experts/domain_suffix/index.js").then((m) => m.default),
+  "intelmq.bots.experts.field_reducer.expert": () => import("./experts/field_reducer/index.js").then((m) => m.default),
   "intelmq.bots.experts.filter.expert": () => import("./experts/filter/index.js").then((m) => m.default),
   "intelmq.bots.experts.remove_affix.expert": () => import("./experts/remove_affix/index.js").then((m) => m.default),
   "intelmq.bots.experts.rfc1918.expert": () => import("./experts/rfc1918/index.js").then((m) => m.default),
@@ -16,7 +17,9 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.experts.truncate_by_delimiter.expert": () => import("./experts/truncate_by_delimiter/index.js").then((m) => m.default),
   "intelmq.bots.experts.url.expert": () => import("./experts/url/index.js").then((m) => m.default),
   "intelmq.bots.experts.url2fqdn.expert": () => import("./experts/url2fqdn/index.js").then((m) => m.default),
+  "intelmq.bots.outputs.blackhole.output": () => import("./outputs/blackhole/index.js").then((m) => m.default),
   "intelmq.bots.outputs.file.output": () => import("./outputs/file/index.js").then((m) => m.default),
+  "intelmq.bots.outputs.touch.output": () => import("./outputs/touch/index.js").then((m) => m.default),
   "intelmq.bots.parsers.generic.parser_csv": () => import("./parsers/generic_csv/index.js").then((m) => m.default),
   "intelmq.bots.parsers.json.parser": () => import("./parsers/json/index.js").then((m) => m.default),
 };
