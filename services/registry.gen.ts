@@ -9,6 +9,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.experts.csv_converter.expert": () => import("./experts/csv_converter/index.js").then((m) => m.default),
   "intelmq.bots.experts.deduplicator.expert": () => import("./experts/deduplicator/index.js").then((m) => m.default),
   "intelmq.bots.experts.domain_suffix.expert": () => import("./experts/domain_suffix/index.js").then((m) => m.default),
+  "intelmq.bots.experts.domain_valid.expert": () => import("./experts/domain_valid/index.js").then((m) => m.default),
   "intelmq.bots.experts.field_reducer.expert": () => import("./experts/field_reducer/index.js").then((m) => m.default),
   "intelmq.bots.experts.filter.expert": () => import("./experts/filter/index.js").then((m) => m.default),
   "intelmq.bots.experts.geohash.expert": () => import("./experts/geohash/index.js").then((m) => m.default),
