@@ -24,6 +24,9 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.outputs.blackhole.output": () => import("./outputs/blackhole/index.js").then((m) => m.default),
   "intelmq.bots.outputs.file.output": () => import("./outputs/file/index.js").then((m) => m.default),
   "intelmq.bots.outputs.touch.output": () => import("./outputs/touch/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.bambenek.parser": () => import("./parsers/bambenek/index.js").then((m) => m.default),
   "intelmq.bots.parsers.generic.parser_csv": () => import("./parsers/generic_csv/index.js").then((m) => m.default),
   "intelmq.bots.parsers.json.parser": () => import("./parsers/json/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.openphish.parser": () => import("./parsers/openphish/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.vxvault.parser": () => import("./parsers/vxvault/index.js").then((m) => m.default),
 };

@@ -1,0 +1,23 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/** OpenPhish parser: one phishing URL per line of the public feed (IntelMQ's intelmq.bots.parsers.openphish.parser). */
+import { z } from "zod";
+import { defineBot, parserParams } from "../../../shared/runtime/index.js";
+
+export const params = z.object({ ...parserParams }).strict();
+
+export default defineBot({
+  kind: "parser",
+  name: "openphish",
+  intelmq: "intelmq.bots.parsers.openphish.parser",
+  description: "Parses the OpenPhish community feed: one phishing URL per line",
+  params,
+  create: (_prm, ctx) => ({
+    parseLine(line, report) {
+      const event = ctx.newEvent(report);
+      event.add("classification.type", "phishing");
+      event.add("source.url", line);
+      event.add("raw", line);
+      return event;
+    },
+  }),
+});

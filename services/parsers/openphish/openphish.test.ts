@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { runBot } from "../../../shared/runtime/index.js";
+import bot from "./index.js";
+
+test("openphish: one phishing event per URL line, raw the line", async () => {
+  const out = await runBot(bot, { params: {}, input: [{ __type: "Report", "feed.name": "OpenPhish", raw: "aHR0cDovL3d3dy5leGFtcGxlLmNvbS9waGlzaAoKaHR0cHM6Ly9sb2dpbi5leGFtcGxlLm5ldC94P3k9MQo=" }] });
+  const evs = out.output._default!;
+  assert.deepEqual(evs.map((e) => e["source.url"]), ["http://www.example.com/phish", "https://login.example.net/x?y=1"]);
+  assert.ok(evs.every((e) => e["classification.type"] === "phishing" && e["feed.name"] === "OpenPhish"));
+  assert.equal(Buffer.from(String(evs[0]!.raw), "base64").toString(), "http://www.example.com/phish");
+});
+
+test("openphish: a line that is no URL is dumped, the others go on", async () => {
+  const raw = Buffer.from("http://ok.example.com/a\nnot a url at all\n").toString("base64");
+  const out = await runBot(bot, { params: {}, input: [{ __type: "Report", raw }] });
+  assert.equal(out.output._default!.length, 1);
+  assert.equal(out.dumped, 1);
+});

@@ -1,0 +1,60 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * VXVault parser: the malware URL list of vxvault.net, a three-line header (with the list's
+ * date) then one URL per line (IntelMQ's intelmq.bots.parsers.vxvault.parser).
+ */
+import { z } from "zod";
+import { urlsplit, urlunsplit } from "../../../shared/harmonization/index.js";
+import type { Report } from "../../../shared/message/index.js";
+import { defineBot, parserParams } from "../../../shared/runtime/index.js";
+
+export const params = z.object({ ...parserParams }).strict();
+
+/** Host and port of a URL's netloc as Python's urlparse() reads them (port null when absent). */
+function hostAndPort(netloc: string): { host: string; port: number | null } {
+  const hostinfo = netloc.slice(netloc.lastIndexOf("@") + 1);
+  const close = hostinfo.indexOf("]");
+  const bracketed = hostinfo.startsWith("[") && close > 0;
+  const host = bracketed ? hostinfo.slice(1, close) : hostinfo.split(":")[0]!;
+  const rest = bracketed ? hostinfo.slice(close + 1) : hostinfo.slice(host.length);
+  const portText = rest.startsWith(":") ? rest.slice(1) : "";
+  return { host: host.toLowerCase(), port: /^\d+$/.test(portText) ? Number(portText) : null };
+}
+
+export default defineBot({
+  kind: "parser",
+  name: "vxvault",
+  intelmq: "intelmq.bots.parsers.vxvault.parser",
+  description: "Parses the VXVault malware URL list",
+  params,
+  create: (_prm, ctx) => {
+    // The header of the report being parsed: its third line is the list's date.
+    let header: string[] = [];
+    return {
+      *parse(report: Report) {
+        const raw = report.get("raw");
+        const lines = (typeof raw === "string" ? Buffer.from(raw, "base64").toString("utf8") : "").trim().split(/\r\n|\r|\n/);
+        header = lines.slice(0, 3);
+        for (const line of lines.slice(4)) yield line.trim();
+      },
+      parseLine(item, report) {
+        const row = String(item);
+        if (!row.startsWith("http")) return [];
+        const parts = urlsplit(row);
+        if (!parts) throw new Error(`malformed URL: ${row}`);
+        const { host, port } = hostAndPort(parts.netloc);
+        const event = ctx.newEvent(report);
+        if (!event.add("source.ip", host, { raiseFailure: false })) event.add("source.fqdn", host);
+        event.add("classification.type", "malware-distribution");
+        event.add("source.url", urlunsplit(parts));
+        if (port) event.add("source.port", port);
+        event.add("raw", row);
+        event.add("time.source", header[2]);
+        return event;
+      },
+      recoverLine(item) {
+        return [...header, String(item)].join("\n");
+      },
+    };
+  },
+});

@@ -1,0 +1,19 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { runBot } from "../../../shared/runtime/index.js";
+import bot from "./index.js";
+
+const LIST = "<pre>\nVX Vault last 100 Links\nMon, 17 Aug 2015 14:36:19 +0000\n\nhttp://example.com/bad/program.exe\nhttp://192.0.2.3:8080/x.exe\n<!-- comment -->\n";
+
+test("vxvault: header date as time.source, host as fqdn or ip, port", async () => {
+  const out = await runBot(bot, { params: {}, input: [{ __type: "Report", raw: Buffer.from(LIST).toString("base64") }] });
+  const [a, b] = out.output._default!;
+  assert.equal(out.output._default!.length, 2, "lines that are no URL are skipped");
+  assert.equal(a!["source.fqdn"], "example.com");
+  assert.equal(a!["time.source"], "2015-08-17T14:36:19+00:00");
+  assert.equal(a!["classification.type"], "malware-distribution");
+  assert.equal(b!["source.ip"], "192.0.2.3");
+  assert.equal(b!["source.port"], 8080);
+  assert.equal(b!["source.url"], "http://192.0.2.3:8080/x.exe");
+});
