@@ -11,6 +11,7 @@ import {
   createLibraryBot, createLogger, defineBot, p, parserParams, collectorParams, runBot, startBot,
   type BotContext, type BotHandle, type SettledInfo,
 } from "./index.js";
+import { RecentSet } from "./util.js";
 
 const log = createLogger({ level: process.env.INTELMQ_LOGGING_LEVEL ?? "CRITICAL" });
 const OBS = "2015-01-01T00:00:00+00:00";
@@ -691,4 +692,34 @@ test("envelopes: batch_size events each, split in halves while over ENVELOPE_MAX
   const b = [...envelopes(msgs, 1000)];
   assert.deepEqual(b.map((x) => x.chunk.length), a.map((x) => x.chunk.length), "deterministic");
   assert.deepEqual([...envelopes(msgs.slice(0, 10), 4)].map((x) => x.chunk.length), [4, 4, 2]);
+});
+
+test("a repeat of a completed message id (a sender's retry that a restarted server stored again) is only acknowledged", async () => {
+  const counter = { calls: 0, shutdowns: 0 };
+  const broker = new MemoryBroker();
+  const h = await startBot({ def: makeExpert(counter), botId: "ex", params: { destination_queues: { _default: ["out"] } }, broker, log });
+  for (const ip of ["192.0.2.1", "192.0.2.1", "192.0.2.2"]) {
+    const s = nextSettled(h);
+    // Stored twice under one id, as after a nats-server restart; the memory broker keeps both.
+    await broker.publish("ex-queue", encodeEnvelope([ev({ "source.ip": ip })]), { headers: { "Nats-Msg-Id": `up:${ip}` } });
+    await s;
+  }
+  assert.equal(counter.calls, 2, "the repeat was not processed");
+  assert.equal(await broker.depth("ex-queue"), 0, "and acknowledged");
+  assert.equal(await broker.depth("out"), 2);
+  await h.stop();
+  await broker.close();
+});
+
+test("RecentSet: keys are forgotten after the window, and beyond max the oldest first", () => {
+  const r = new RecentSet(1000, 2);
+  r.add("a", 0);
+  r.add("b", 500);
+  assert.equal(r.has("a", 999), true);
+  assert.equal(r.has("a", 1000), false, "expired");
+  assert.equal(r.has("b", 1000), true);
+  r.add("c", 1100);
+  r.add("d", 1200);
+  assert.equal(r.has("b", 1200), false, "pushed out by max");
+  assert.equal(r.has("c", 1200) && r.has("d", 1200), true);
 });

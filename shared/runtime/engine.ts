@@ -14,12 +14,13 @@ import {
 } from "../message/index.js";
 import { loadHarmonization, type Harmonization } from "../harmonization/index.js";
 import type { Broker, Delivery, DumpEntry, QueueSettings, Subscription } from "../broker/index.js";
+import { DEFAULTS as BROKER_DEFAULTS } from "../broker/index.js";
 import { ConfigurationError, ErrorCode, PipelineError, hasCode } from "../errors/index.js";
 import type { BotContext, BotDefinition, BotKind, CollectorImpl, ExpertImpl, OutputImpl, ParserImpl, Routed } from "./types.js";
 import { resolveParams, type ResolvedParams } from "./runtime-params.js";
 import { createLogger, redactParams } from "./logger.js";
 import { parseReport, normaliseEmit } from "./parser-driver.js";
-import { BoundedSet, Waker, errorMessage, pythonJsonDumps, secondsToHuman, tracebackLines, utcTimestamp } from "./util.js";
+import { BoundedSet, RecentSet, Waker, errorMessage, pythonJsonDumps, secondsToHuman, tracebackLines, utcTimestamp } from "./util.js";
 
 /** Life states of a running bot. */
 export type BotState = "starting" | "running" | "paused" | "reloading" | "stopping" | "stopped" | "error";
@@ -101,6 +102,7 @@ type Step = "ok" | "stop" | "aborted";
 
 const DEFAULT_WINDOW = 8;
 const COMPLETED_MEMORY = 100_000;
+const MSG_ID_HEADER = "Nats-Msg-Id";
 /** working() interval for held deliveries, well inside JetStream's default ack_wait of 30 s. */
 const KEEPALIVE_MS = 10_000;
 
@@ -141,6 +143,12 @@ export class BotRunner extends EventEmitter implements BotHandle {
   /** Deliveries taken and not settled: kept alive with working() while slow work goes on. */
   readonly #held = new Set<Delivery>();
   readonly #completed = new BoundedSet<number>(COMPLETED_MEMORY);
+  /**
+   * Message ids of inputs completed within the duplicate window. A nats-server that restarts
+   * forgets the ids of messages already acked, so a sender's retry after an outage can store a
+   * second copy under the same id; this bot then recognises it and only acknowledges it.
+   */
+  readonly #completedIds: RecentSet;
   #ops: Promise<unknown> = Promise.resolve();
   #stats = { success: 0, failure: 0, paths: {} as Record<string, number> };
   #counter = { since: 0, start: 0 };
@@ -156,6 +164,7 @@ export class BotRunner extends EventEmitter implements BotHandle {
     this.#log = (root.bindings() as { bot_id?: string }).bot_id === opts.botId ? root : root.child({ bot_id: opts.botId });
     this.#queueSettings = opts.queueSettings;
     this.#queueSettingsFor = opts.queueSettingsFor;
+    this.#completedIds = new RecentSet(opts.queueSettings?.duplicateWindowMs ?? BROKER_DEFAULTS.duplicateWindowMs, COMPLETED_MEMORY);
     this.#rootDir = opts.rootDir ?? defaultRootDir();
     this.#window = Math.max(1, opts.window ?? DEFAULT_WINDOW);
     this.#manual = opts.manualRounds ?? false;
@@ -465,6 +474,11 @@ export class BotRunner extends EventEmitter implements BotHandle {
     const rt = this.#res.runtime;
     const out = new Map<string, Message[]>();
     const dumps: DumpEntry[] = [];
+    const msgId = d.headers[MSG_ID_HEADER];
+    if (msgId !== undefined && this.#completedIds.has(msgId)) {
+      this.#log.debug(`Message ${d.seq} repeats message id ${msgId}, completed before; acknowledging it only.`);
+      return { kind: "job", job: this.#complete(d, out, dumps) };
+    }
     if (this.#completed.has(d.seq)) {
       // Its outputs were confirmed before; only the ack was lost. Not only when deliveryCount > 1:
       // after a restart nats-server 2.9 may hand back an unacked message as delivered once.
@@ -719,6 +733,8 @@ export class BotRunner extends EventEmitter implements BotHandle {
       return;
     }
     this.#completed.add(d.seq);
+    const msgId = d.headers[MSG_ID_HEADER];
+    if (msgId !== undefined) this.#completedIds.add(msgId);
     for (const t of taps) this.emit("output", t);
     for (const e of dumps) this.emit("dump", e);
     try {

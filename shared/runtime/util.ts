@@ -43,6 +43,28 @@ export class BoundedSet<T> {
   get size(): number { return this.#set.size; }
 }
 
+/** Keys remembered for a while: each is forgotten `ttlMs` after it was added (and beyond `max` entries, oldest first). */
+export class RecentSet {
+  readonly #at = new Map<string, number>();
+  constructor(readonly ttlMs: number, readonly max: number) {}
+  add(key: string, now = Date.now()): void {
+    this.#at.delete(key);
+    this.#at.set(key, now);
+    this.#expire(now);
+  }
+  has(key: string, now = Date.now()): boolean {
+    this.#expire(now);
+    return this.#at.has(key);
+  }
+  #expire(now: number): void {
+    // Insertion order is time order: the oldest entry is always the first.
+    for (const [k, t] of this.#at) {
+      if (this.#at.size <= this.max && now - t < this.ttlMs) break;
+      this.#at.delete(k);
+    }
+  }
+}
+
 /** The exception line as IntelMQ prints it: `intelmq.lib.exceptions.InvalidValue: ...` for ours. */
 export function exceptionLine(err: unknown): string {
   if (err instanceof ImqError) return `intelmq.lib.exceptions.${err.intelmqName}: ${err.message}`;
