@@ -5,6 +5,7 @@
  * and `{time[%Y-%m-%d]}` (the HTTP collector's http_url_formatting).
  */
 import { pyRepr, pyStr } from "../harmonization/index.js";
+import { formatValue } from "./formatspec.js";
 
 /** A date as Python's datetime: `utc` true for aware UTC values (%z/%Z filled), false for naive local time. */
 export class PyDateTime {
@@ -136,7 +137,7 @@ export type FormatArg = Record<string, unknown> | ((key: string) => unknown);
 
 /**
  * Python's `template.format(**args)` for fields of the form `name[key][...]`, with `!s`/`!r`
- * and a format spec (strftime for dates; ignored otherwise). Missing names or keys throw
+ * and a format spec (strftime for dates, Python's mini-language otherwise). Missing names or keys throw
  * KeyError-like errors, as Python does.
  */
 export function pyFormat(template: string, args: Record<string, FormatArg>): string {
@@ -172,7 +173,8 @@ export function pyFormat(template: string, args: Record<string, FormatArg>): str
     let value = resolve(fieldName, args);
     if (conversion === "r") value = repr(value);
     else if (conversion === "s") value = str(value);
-    out += value instanceof PyDateTime && spec ? strftime(value, spec) : str(value);
+    if (!spec) out += str(value);
+    else out += value instanceof PyDateTime ? strftime(value, spec) : formatValue(value, spec);
     i = j;
   }
   return out;
