@@ -13,7 +13,7 @@ import type { BotContext } from "../../../shared/runtime/index.js";
 
 export const params = z.object({
   ...parserParams,
-  ignore_errors: p.bool().default(true).describe("Accepted for compatibility; has no effect (neither in IntelMQ's parser)"),
+  ignore_errors: p.bool().default(true).describe("Kept for configuration compatibility; the parser does not use it"),
   minimal_mode: p.bool().default(false).describe("Only core fields, with the whole banner in extra.shodan"),
 }).strict();
 
