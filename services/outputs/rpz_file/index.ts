@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * RPZ file output: appends a DNS Response Policy Zone rule for the domain of every event to a zone
+ * file (IntelMQ's intelmq.bots.outputs.rpz_file.output). An empty file first gets the zone header
+ * (SOA, NS, comments). Lines are buffered and written, then synced to disk, in flush(), which the
+ * runtime calls before it acknowledges the input: nothing is acknowledged that is not on disk.
+ */
+import { closeSync, fdatasync, fstatSync, mkdirSync, openSync, statSync, writeSync } from "node:fs";
+import { dirname, isAbsolute, join } from "node:path";
+import { z } from "zod";
+import { PyDateTime, defineBot, outputParams, p, pyFormat } from "../../../shared/runtime/index.js";
+import type { BotContext, OutputImpl } from "../../../shared/runtime/index.js";
+import type { Event } from "../../../shared/message/index.js";
+import { InvalidArgument, InvalidValue } from "../../../shared/errors/index.js";
+
+const INTELMQ_ROOT = "/opt/intelmq";
+const UNUSED = "Accepted as in IntelMQ; has no effect on the zone file";
+
+export const params = z.object({
+  file: z.string().default(`${INTELMQ_ROOT}/var/lib/bots/file-output/rpz`)
+    .describe("Zone file to append to; /opt/intelmq/ at its start means the project's root (INTELMQ_ROOT_DIR)"),
+  format_filename: p.bool().default(false)
+    .describe("Treat `file` as a Python format string over the event, e.g. /data/{event[time.source]:%Y-%m-%d}.rpz"),
+  encoding_errors_mode: z.enum(["strict", "ignore", "replace", "backslashreplace", "xmlcharrefreplace", "surrogateescape", "namereplace"])
+    .default("strict").describe("What to do with text that cannot be encoded as UTF-8 (Python's `errors` of open())"),
+  cname: z.string().default("").describe("Target of every rule (e.g. `.` for NXDOMAIN, or a walled-garden name)"),
+  dns_record_type: z.string().default("CNAME").describe("Record type of every rule"),
+  organization_name: z.string().default("").describe("Organisation named in the header comment"),
+  rpz_domain: z.string().default("").describe("Zone name in the SOA record and the terms-of-use URL"),
+  hostmaster_rpz_domain: z.string().default("").describe("Responsible mailbox (as a DNS name) of the SOA record"),
+  rpz_email: z.string().default("").describe("Contact address in the header comment"),
+  ttl: p.int().default(3600).describe("$TTL of the zone"),
+  serial: z.union([z.string(), z.number()]).nullable().default(null).transform((v) => (v === null ? null : String(v)))
+    .describe("SOA serial; default: the start time as %y%m%d%H%M (local time)"),
+  refresh: p.int().default(60).describe("SOA refresh"),
+  retry: p.int().default(60).describe("SOA retry"),
+  expire: p.int().default(432000).describe("SOA expire"),
+  ncachttl: p.int().default(60).describe("SOA negative-caching TTL"),
+  test_domain: z.string().default("").describe("A domain whose rule is written into the header, to test the zone"),
+  generate_time: z.string().nullable().default(null).describe(`${UNUSED} (the header shows the start time)`),
+  hierarchical_output: outputParams.hierarchical_output.describe(UNUSED),
+  message_with_type: outputParams.message_with_type.describe(UNUSED),
+  message_jsondict_as_string: outputParams.message_jsondict_as_string.describe(UNUSED),
+  single_key: outputParams.single_key.describe(UNUSED),
+  keep_raw_field: outputParams.keep_raw_field.describe(UNUSED),
+}).strict();
+
+export type Params = z.infer<typeof params>;
+
+const pad2 = (n: number): string => String(n).padStart(2, "0");
+
+/** The zone header: IntelMQ's, with the start time in local time (IntelMQ labels it UTC all the same). */
+export function rpzHeader(prm: Params, start: Date): string {
+  const y = start.getFullYear(), mo = pad2(start.getMonth() + 1), d = pad2(start.getDate());
+  const h = pad2(start.getHours()), mi = pad2(start.getMinutes()), s = pad2(start.getSeconds());
+  const serial = prm.serial ?? `${pad2(y % 100)}${mo}${d}${h}${mi}`;
+  let header = `$TTL ${prm.ttl}\n`
+    + `@ SOA ${prm.rpz_domain}. ${prm.hostmaster_rpz_domain}. ${serial} ${prm.refresh} ${prm.retry} ${prm.expire} ${prm.ncachttl}\n`
+    + " NS localhost.\n"
+    + ";\n"
+    + `; ${prm.organization_name} Response Policy Zones (RPZ)\n`
+    + `; Last updated: ${y}-${mo}-${d} ${h}:${mi}:${s} (UTC)\n`
+    + ";\n"
+    + `; Terms Of Use: https://${prm.rpz_domain}\n`
+    + `; For questions please contact ${prm.rpz_email}\n`
+    + ";\n";
+  if (prm.test_domain) header += `${prm.test_domain} ${prm.dns_record_type} ${prm.cname}\n`;
+  return header;
+}
+
+/** The two rules of a domain: itself (without a leading www.) and its www. name; null without source.fqdn. */
+export function rpzLines(event: Event, prm: Params): string | null {
+  const fqdn = event.get("source.fqdn");
+  if (typeof fqdn !== "string" || !fqdn) return null;
+  const domain = fqdn.startsWith("www.") ? fqdn.slice(4) : fqdn;
+  return `${domain} ${prm.dns_record_type} ${prm.cname}\nwww.${domain} ${prm.dns_record_type} ${prm.cname}\n`;
+}
+
+/** Applies Python's encoding error handlers to text with lone surrogates (the only text UTF-8 cannot encode). */
+function encodeErrors(text: string, mode: string): string {
+  if (!/\p{Cs}/u.test(text)) return text;
+  if (mode === "strict") throw new InvalidValue("source.fqdn", text, "'utf-8' codec can't encode a surrogate: surrogates not allowed");
+  // with the u flag only unpaired surrogates match
+  return text.replace(/\p{Cs}/gu, (c) => {
+    const code = c.charCodeAt(0);
+    switch (mode) {
+      case "ignore": return "";
+      case "replace": return "?";
+      case "xmlcharrefreplace": return `&#${code};`;
+      case "surrogateescape":
+        if (code >= 0xdc80 && code <= 0xdcff) return String.fromCharCode(code - 0xdc00);
+        throw new InvalidValue("source.fqdn", text, "'utf-8' codec can't encode a surrogate");
+      default: return "\\u" + code.toString(16).padStart(4, "0");
+    }
+  });
+}
+
+interface OpenFile { fd: number; ino: number; dev: number }
+
+function create(prm: Params, ctx: BotContext): OutputImpl {
+  const header = rpzHeader(prm, new Date());
+  const resolve = (file: string): string => {
+    let f = file;
+    if (f === INTELMQ_ROOT || f.startsWith(INTELMQ_ROOT + "/")) f = join(ctx.rootDir, f.slice(INTELMQ_ROOT.length));
+    return isAbsolute(f) ? f : join(ctx.rootDir, f);
+  };
+  const fixed = prm.format_filename ? null : resolve(prm.file);
+  const open = new Map<string, OpenFile>();
+  const pending = new Map<string, string[]>();
+  /** Files written to since their last sync. */
+  const dirty = new Set<OpenFile>();
+
+  function closeFile(path: string): void {
+    const f = open.get(path);
+    if (!f) return;
+    dirty.delete(f);
+    closeSync(f.fd);
+    open.delete(path);
+  }
+
+  /** Opens (creating directories) and writes the header into an empty file, as IntelMQ on every open. */
+  function openFile(path: string): OpenFile {
+    let fd: number;
+    try {
+      fd = openSync(path, "a+", 0o644);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+      fd = openSync(path, "a+", 0o644);
+    }
+    const st = fstatSync(fd);
+    const f = { fd, ino: st.ino, dev: st.dev };
+    if (st.size === 0) {
+      try {
+        writeAll(fd, header);
+      } catch (err) {
+        closeSync(fd);
+        throw err;
+      }
+      dirty.add(f);
+    }
+    open.set(path, f);
+    ctx.log.info({ file: path }, `File ${JSON.stringify(path)} is open.`);
+    return f;
+  }
+
+  /** The open file for path; with `check`, reopened when it was moved or deleted (rotation). */
+  function fileFor(path: string, check: boolean): OpenFile {
+    const f = open.get(path);
+    if (!f) return openFile(path);
+    if (!check) return f;
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (st && st.ino === f.ino && st.dev === f.dev) return f;
+    closeFile(path);
+    return openFile(path);
+  }
+
+  function filenameFor(event: Event): string {
+    if (fixed) return fixed;
+    const keys = new Set(event.keys());
+    const lookup = (key: string): unknown => {
+      if (!keys.has(key)) throw new InvalidArgument("file", prm.file, `a field present in the event (KeyError: '${key}')`);
+      const v = event.get(key);
+      if ((key === "time.observation" || key === "time.source") && typeof v === "string") {
+        const dt = PyDateTime.fromIso(v);
+        if (!dt) throw new InvalidValue(key, v, "does not match format '%Y-%m-%dT%H:%M:%S+00:00'");
+        return dt;
+      }
+      return v;
+    };
+    return resolve(pyFormat(prm.file, { event: lookup }));
+  }
+
+  if (fixed) openFile(fixed); // fail at start if the file cannot be opened, as IntelMQ does
+
+  return {
+    export(event: Event): void {
+      const path = filenameFor(event);
+      fileFor(path, false); // an unusable file fails this event, not the whole input
+      const lines = rpzLines(event, prm);
+      if (lines === null) {
+        ctx.log.debug("Event did not have RPZ indicator types.");
+        return;
+      }
+      const text = encodeErrors(lines, prm.encoding_errors_mode);
+      const list = pending.get(path);
+      if (list) list.push(text); else pending.set(path, [text]);
+    },
+    async flush(): Promise<void> {
+      try {
+        for (const [path, chunks] of pending) {
+          const f = fileFor(path, true);
+          writeAll(f.fd, chunks.join(""));
+          dirty.add(f);
+          pending.delete(path);
+        }
+      } catch (err) {
+        // the input is retried and its events exported again
+        pending.clear();
+        throw err;
+      }
+      const files = [...dirty];
+      dirty.clear();
+      try {
+        await Promise.all(files.map((f) => new Promise<void>((res, rej) => fdatasync(f.fd, (err) => (err ? rej(err) : res())))));
+      } catch (err) {
+        for (const f of files) dirty.add(f);
+        throw err;
+      }
+      // IntelMQ keeps one file open: close the others once synced
+      if (open.size > 1) {
+        const last = [...open.keys()].pop();
+        for (const path of [...open.keys()]) if (path !== last && !pending.has(path)) closeFile(path);
+      }
+    },
+    shutdown(): void {
+      // Unacknowledged events come again: what is pending is dropped, not written twice.
+      pending.clear();
+      for (const path of [...open.keys()]) closeFile(path);
+    },
+  };
+}
+
+function writeAll(fd: number, text: string): void {
+  const data = Buffer.from(text, "utf8");
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+}
+
+export default defineBot({
+  kind: "output",
+  name: "rpz_file",
+  intelmq: "intelmq.bots.outputs.rpz_file.output",
+  description: "Appends DNS Response Policy Zone rules for event domains to a zone file",
+  params,
+  create,
+});
