@@ -5,7 +5,7 @@
  * (SOA, NS, comments). Lines are buffered and written, then synced to disk, in flush(), which the
  * runtime calls before it acknowledges the input: nothing is acknowledged that is not on disk.
  */
-import { closeSync, fdatasync, fstatSync, mkdirSync, openSync, statSync, writeSync } from "node:fs";
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, mkdirSync, openSync, statSync, writeSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { z } from "zod";
 import { PyDateTime, defineBot, outputParams, p, pyFormat } from "../../../shared/runtime/index.js";
@@ -113,9 +113,12 @@ function create(prm: Params, ctx: BotContext): OutputImpl {
   function closeFile(path: string): void {
     const f = open.get(path);
     if (!f) return;
-    dirty.delete(f);
-    closeSync(f.fd);
     open.delete(path);
+    try {
+      if (dirty.delete(f)) fdatasyncSync(f.fd); // what was written must not be lost with the descriptor
+    } finally {
+      closeSync(f.fd);
+    }
   }
 
   /** Opens (creating directories) and writes the header into an empty file, as IntelMQ on every open. */
@@ -216,7 +219,13 @@ function create(prm: Params, ctx: BotContext): OutputImpl {
     shutdown(): void {
       // Unacknowledged events come again: what is pending is dropped, not written twice.
       pending.clear();
-      for (const path of [...open.keys()]) closeFile(path);
+      for (const path of [...open.keys()]) {
+        try {
+          closeFile(path);
+        } catch (err) {
+          ctx.log.warn({ err, file: path }, "Could not sync the file on shutdown.");
+        }
+      }
     },
   };
 }
