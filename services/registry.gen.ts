@@ -24,7 +24,10 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.experts.url.expert": () => import("./experts/url/index.js").then((m) => m.default),
   "intelmq.bots.experts.url2fqdn.expert": () => import("./experts/url2fqdn/index.js").then((m) => m.default),
   "intelmq.bots.outputs.blackhole.output": () => import("./outputs/blackhole/index.js").then((m) => m.default),
+  "intelmq.bots.outputs.bro_file.output": () => import("./outputs/bro_file/index.js").then((m) => m.default),
   "intelmq.bots.outputs.file.output": () => import("./outputs/file/index.js").then((m) => m.default),
+  "intelmq.bots.outputs.files.output": () => import("./outputs/files/index.js").then((m) => m.default),
+  "intelmq.bots.outputs.rpz_file.output": () => import("./outputs/rpz_file/index.js").then((m) => m.default),
   "intelmq.bots.outputs.touch.output": () => import("./outputs/touch/index.js").then((m) => m.default),
   "intelmq.bots.parsers.bambenek.parser": () => import("./parsers/bambenek/index.js").then((m) => m.default),
   "intelmq.bots.parsers.dataplane.parser": () => import("./parsers/dataplane/index.js").then((m) => m.default),
@@ -32,5 +35,6 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.parsers.json.parser": () => import("./parsers/json/index.js").then((m) => m.default),
   "intelmq.bots.parsers.key_value.parser": () => import("./parsers/key_value/index.js").then((m) => m.default),
   "intelmq.bots.parsers.openphish.parser": () => import("./parsers/openphish/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.shodan.parser": () => import("./parsers/shodan/index.js").then((m) => m.default),
   "intelmq.bots.parsers.vxvault.parser": () => import("./parsers/vxvault/index.js").then((m) => m.default),
 };
