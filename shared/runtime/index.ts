@@ -18,6 +18,8 @@ export type { LibraryBot, LibraryBotOptions, LibraryInput, LibraryResult, RunBot
 export { defaultLines, normaliseEmit } from "./parser-driver.js";
 export { outputParams, exportEventText, exportEventDict } from "./output-options.js";
 export type { ExportOptions } from "./output-options.js";
+export { INTELMQ_ROOT, appendOutput, encodeErrors, encodingErrorsMode, eventFilename, outputPath, writeAllSync } from "./output-files.js";
+export type { AppendOutputOptions } from "./output-files.js";
 export { PyDateTime, pyFormat, strftime } from "./pyformat.js";
 export type { FormatArg } from "./pyformat.js";
 export { startBotControl, connectWithRetry, instanceHost, instanceState, watchParent } from "./control.js";

@@ -6,22 +6,20 @@
  * thread and are shared by the flushes waiting at the same time (group commit).
  */
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, mkdirSync, openSync, statSync, writeSync } from "node:fs";
-import { dirname, isAbsolute, join } from "node:path";
+import { dirname } from "node:path";
 import { z } from "zod";
-import { PyDateTime, defineBot, exportEventText, outputParams, p, pyFormat } from "../../../shared/runtime/index.js";
+import {
+  INTELMQ_ROOT, defineBot, encodeErrors, encodingErrorsMode, eventFilename, exportEventText, outputParams, outputPath, p,
+} from "../../../shared/runtime/index.js";
 import type { BotContext, OutputImpl } from "../../../shared/runtime/index.js";
 import type { Event } from "../../../shared/message/index.js";
-import { InvalidArgument, InvalidValue } from "../../../shared/errors/index.js";
-
-const INTELMQ_ROOT = "/opt/intelmq";
 
 export const params = z.object({
   file: z.string().default(`${INTELMQ_ROOT}/var/lib/bots/file-output/events.txt`)
     .describe("File to append to; /opt/intelmq/ at its start means the project's root (INTELMQ_ROOT_DIR)"),
   format_filename: p.bool().default(false)
     .describe("Treat `file` as a Python format string over the event, e.g. /data/{event[time.source]:%Y-%m-%d}/{event[classification.type]}.txt"),
-  encoding_errors_mode: z.enum(["strict", "ignore", "replace", "backslashreplace", "xmlcharrefreplace", "surrogateescape", "namereplace"])
-    .default("strict").describe("What to do with text that cannot be encoded as UTF-8 (Python's `errors` of open())"),
+  encoding_errors_mode: encodingErrorsMode(),
   ...outputParams,
 }).strict();
 
@@ -32,43 +30,14 @@ const WRITE_THROUGH = 1 << 20;
 /** Files kept open at once when file names come from events. */
 const MAX_OPEN = 16;
 
-const LONE_SURROGATE = /\p{Cs}/u;
-
-/** Applies Python's encoding error handlers to text with lone surrogates (the only unencodable JS text). */
-export function encodeErrors(text: string, mode: string): string {
-  if (!LONE_SURROGATE.test(text)) return text;
-  if (mode === "strict") throw new InvalidValue("output", text, "'utf-8' codec can't encode a surrogate: surrogates not allowed");
-  let out = "";
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    const isHigh = c >= 0xd800 && c <= 0xdbff, isLow = c >= 0xdc00 && c <= 0xdfff;
-    if (isHigh && i + 1 < text.length) {
-      const n = text.charCodeAt(i + 1);
-      if (n >= 0xdc00 && n <= 0xdfff) { out += text[i]! + text[i + 1]!; i++; continue; }
-    }
-    if (!isHigh && !isLow) { out += text[i]; continue; }
-    switch (mode) {
-      case "ignore": break;
-      case "replace": out += "?"; break;
-      case "xmlcharrefreplace": out += `&#${c};`; break;
-      case "surrogateescape":
-        if (c >= 0xdc80 && c <= 0xdcff) { out += String.fromCharCode(c - 0xdc00); break; }
-        throw new InvalidValue("output", text, "'utf-8' codec can't encode a surrogate");
-      default: out += "\\u" + c.toString(16).padStart(4, "0");
-    }
-  }
-  return out;
-}
+// Kept importable from here, where it first lived.
+export { encodeErrors };
 
 interface OpenFile { fd: number; ino: number; dev: number }
 
 function create(prm: Params, ctx: BotContext): OutputImpl {
-  const resolve = (file: string): string => {
-    let f = file;
-    if (f === INTELMQ_ROOT || f.startsWith(INTELMQ_ROOT + "/")) f = join(ctx.rootDir, f.slice(INTELMQ_ROOT.length));
-    return isAbsolute(f) ? f : join(ctx.rootDir, f); // relative to INTELMQ_ROOT_DIR, as every path of ours
-  };
-  const fixed = prm.format_filename ? null : resolve(prm.file);
+  // relative to INTELMQ_ROOT_DIR, as every path of ours
+  const fixed = prm.format_filename ? null : outputPath(prm.file, ctx.rootDir);
   const open = new Map<string, OpenFile>();
   const pending = new Map<string, string[]>();
   let pendingBytes = 0;
@@ -146,19 +115,7 @@ function create(prm: Params, ctx: BotContext): OutputImpl {
   }
 
   function filenameFor(event: Event): string {
-    if (fixed) return fixed;
-    const keys = new Set(event.keys());
-    const lookup = (key: string): unknown => {
-      if (!keys.has(key)) throw new InvalidArgument("file", prm.file, `a field present in the event (KeyError: '${key}')`);
-      const v = event.get(key);
-      if ((key === "time.observation" || key === "time.source") && typeof v === "string") {
-        const dt = PyDateTime.fromIso(v);
-        if (!dt) throw new InvalidValue(key, v, "does not match format '%Y-%m-%dT%H:%M:%S+00:00'");
-        return dt;
-      }
-      return v;
-    };
-    return resolve(pyFormat(prm.file, { event: lookup }));
+    return fixed ?? eventFilename(prm.file, event, ctx.rootDir);
   }
 
   if (fixed) openFile(fixed); // fail at start if the file cannot be opened, as IntelMQ does

@@ -8,14 +8,13 @@
  */
 import { closeSync, fdatasync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
-import { isAbsolute, join } from "node:path";
+import { join } from "node:path";
 import { z } from "zod";
-import { defineBot, exportEventText, outputParams } from "../../../shared/runtime/index.js";
+import { INTELMQ_ROOT, defineBot, exportEventText, outputParams, outputPath } from "../../../shared/runtime/index.js";
 import type { BotContext, OutputImpl } from "../../../shared/runtime/index.js";
 import type { Event } from "../../../shared/message/index.js";
 import { ConfigurationError } from "../../../shared/errors/index.js";
 
-const INTELMQ_ROOT = "/opt/intelmq";
 
 export const params = z.object({
   dir: z.string().default(`${INTELMQ_ROOT}/var/lib/bots/files-output/incoming`)
@@ -34,11 +33,7 @@ interface Written { fd: number; name: string }
 const LONE_SURROGATE = /\p{Cs}/u;
 
 function create(prm: Params, ctx: BotContext): OutputImpl {
-  const resolve = (dir: string): string => {
-    let d = dir;
-    if (d === INTELMQ_ROOT || d.startsWith(INTELMQ_ROOT + "/")) d = join(ctx.rootDir, d.slice(INTELMQ_ROOT.length));
-    return isAbsolute(d) ? d : join(ctx.rootDir, d);
-  };
+  const resolve = (d: string): string => outputPath(d, ctx.rootDir);
   const tmp = ensureDir(resolve(prm.tmp), "tmp");
   const dir = ensureDir(resolve(prm.dir), "dir");
   // rename() only moves a file atomically within one filesystem

@@ -5,15 +5,11 @@
  * (SOA, NS, comments). Lines are buffered and written, then synced to disk, in flush(), which the
  * runtime calls before it acknowledges the input: nothing is acknowledged that is not on disk.
  */
-import { closeSync, fdatasync, fdatasyncSync, fstatSync, mkdirSync, openSync, statSync, writeSync } from "node:fs";
-import { dirname, isAbsolute, join } from "node:path";
 import { z } from "zod";
-import { PyDateTime, defineBot, outputParams, p, pyFormat } from "../../../shared/runtime/index.js";
+import { INTELMQ_ROOT, appendOutput, defineBot, encodingErrorsMode, outputParams, p } from "../../../shared/runtime/index.js";
 import type { BotContext, OutputImpl } from "../../../shared/runtime/index.js";
 import type { Event } from "../../../shared/message/index.js";
-import { InvalidArgument, InvalidValue } from "../../../shared/errors/index.js";
-
-const INTELMQ_ROOT = "/opt/intelmq";
+import { InvalidValue } from "../../../shared/errors/index.js";
 const UNUSED = "Accepted as in IntelMQ; has no effect on the zone file";
 
 export const params = z.object({
@@ -21,8 +17,7 @@ export const params = z.object({
     .describe("Zone file to append to; /opt/intelmq/ at its start means the project's root (INTELMQ_ROOT_DIR)"),
   format_filename: p.bool().default(false)
     .describe("Treat `file` as a Python format string over the event, e.g. /data/{event[time.source]:%Y-%m-%d}.rpz"),
-  encoding_errors_mode: z.enum(["strict", "ignore", "replace", "backslashreplace", "xmlcharrefreplace", "surrogateescape", "namereplace"])
-    .default("strict").describe("What to do with text that cannot be encoded as UTF-8 (Python's `errors` of open())"),
+  encoding_errors_mode: encodingErrorsMode(),
   cname: z.string().default("").describe("Target of every rule (e.g. `.` for NXDOMAIN, or a walled-garden name)"),
   dns_record_type: z.string().default("CNAME").describe("Record type of every rule"),
   organization_name: z.string().default("").describe("Organisation named in the header comment"),
@@ -95,145 +90,23 @@ function encodeErrors(text: string, mode: string): string {
   });
 }
 
-interface OpenFile { fd: number; ino: number; dev: number }
-
 function create(prm: Params, ctx: BotContext): OutputImpl {
   const header = rpzHeader(prm, new Date());
-  const resolve = (file: string): string => {
-    let f = file;
-    if (f === INTELMQ_ROOT || f.startsWith(INTELMQ_ROOT + "/")) f = join(ctx.rootDir, f.slice(INTELMQ_ROOT.length));
-    return isAbsolute(f) ? f : join(ctx.rootDir, f);
-  };
-  const fixed = prm.format_filename ? null : resolve(prm.file);
-  const open = new Map<string, OpenFile>();
-  const pending = new Map<string, string[]>();
-  /** Files written to since their last sync. */
-  const dirty = new Set<OpenFile>();
-
-  function closeFile(path: string): void {
-    const f = open.get(path);
-    if (!f) return;
-    open.delete(path);
-    try {
-      if (dirty.delete(f)) fdatasyncSync(f.fd); // what was written must not be lost with the descriptor
-    } finally {
-      closeSync(f.fd);
-    }
-  }
-
-  /** Opens (creating directories) and writes the header into an empty file, as IntelMQ on every open. */
-  function openFile(path: string): OpenFile {
-    let fd: number;
-    try {
-      fd = openSync(path, "a+", 0o644);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-      mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-      fd = openSync(path, "a+", 0o644);
-    }
-    const st = fstatSync(fd);
-    const f = { fd, ino: st.ino, dev: st.dev };
-    if (st.size === 0) {
-      try {
-        writeAll(fd, header);
-      } catch (err) {
-        closeSync(fd);
-        throw err;
-      }
-      dirty.add(f);
-    }
-    open.set(path, f);
-    ctx.log.info({ file: path }, `File ${JSON.stringify(path)} is open.`);
-    return f;
-  }
-
-  /** The open file for path; with `check`, reopened when it was moved or deleted (rotation). */
-  function fileFor(path: string, check: boolean): OpenFile {
-    const f = open.get(path);
-    if (!f) return openFile(path);
-    if (!check) return f;
-    const st = statSync(path, { throwIfNoEntry: false });
-    if (st && st.ino === f.ino && st.dev === f.dev) return f;
-    closeFile(path);
-    return openFile(path);
-  }
-
-  function filenameFor(event: Event): string {
-    if (fixed) return fixed;
-    const keys = new Set(event.keys());
-    const lookup = (key: string): unknown => {
-      if (!keys.has(key)) throw new InvalidArgument("file", prm.file, `a field present in the event (KeyError: '${key}')`);
-      const v = event.get(key);
-      if ((key === "time.observation" || key === "time.source") && typeof v === "string") {
-        const dt = PyDateTime.fromIso(v);
-        if (!dt) throw new InvalidValue(key, v, "does not match format '%Y-%m-%dT%H:%M:%S+00:00'");
-        return dt;
-      }
-      return v;
-    };
-    return resolve(pyFormat(prm.file, { event: lookup }));
-  }
-
-  if (fixed) openFile(fixed); // fail at start if the file cannot be opened, as IntelMQ does
-
-  return {
-    export(event: Event): void {
-      const path = filenameFor(event);
-      fileFor(path, false); // an unusable file fails this event, not the whole input
+  return appendOutput(ctx, {
+    file: prm.file,
+    formatFilename: prm.format_filename,
+    encodingErrorsMode: prm.encoding_errors_mode,
+    // As IntelMQ on every open: an empty file gets the zone header.
+    header: (_fd, size) => (size === 0 ? header : null),
+    render(event) {
       const lines = rpzLines(event, prm);
       if (lines === null) {
         ctx.log.debug("Event did not have RPZ indicator types.");
-        return;
+        return "";
       }
-      const text = encodeErrors(lines, prm.encoding_errors_mode);
-      const list = pending.get(path);
-      if (list) list.push(text); else pending.set(path, [text]);
+      return lines;
     },
-    async flush(): Promise<void> {
-      try {
-        for (const [path, chunks] of pending) {
-          const f = fileFor(path, true);
-          writeAll(f.fd, chunks.join(""));
-          dirty.add(f);
-          pending.delete(path);
-        }
-      } catch (err) {
-        // the input is retried and its events exported again
-        pending.clear();
-        throw err;
-      }
-      const files = [...dirty];
-      dirty.clear();
-      try {
-        await Promise.all(files.map((f) => new Promise<void>((res, rej) => fdatasync(f.fd, (err) => (err ? rej(err) : res())))));
-      } catch (err) {
-        for (const f of files) dirty.add(f);
-        throw err;
-      }
-      // IntelMQ keeps one file open: close the others once synced
-      if (open.size > 1) {
-        const last = [...open.keys()].pop();
-        for (const path of [...open.keys()]) if (path !== last && !pending.has(path)) closeFile(path);
-      }
-    },
-    shutdown(): void {
-      // Unacknowledged events come again: what is pending is dropped, not written twice.
-      pending.clear();
-      for (const path of [...open.keys()]) {
-        try {
-          closeFile(path);
-        } catch (err) {
-          ctx.log.warn({ err, file: path }, "Could not sync the file on shutdown.");
-        }
-      }
-    },
-  };
-}
-
-function writeAll(fd: number, text: string): void {
-  const data = Buffer.from(text, "utf8");
-  let off = 0;
-  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+  });
 }
 
 export default defineBot({
