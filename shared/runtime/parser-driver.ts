@@ -17,6 +17,33 @@ export function* defaultLines(report: Report, ignoreStarting?: readonly string[]
   }
 }
 
+/**
+ * IntelMQ's `tempdata` idiom for line feeds with a comment header: lines starting with "#" are kept
+ * (not parsed), and a failed line is dumped after the comments seen so far, so the dump shows the
+ * line in its context. Spread the result into the parser: `{ ...commentHeader(parseLine) }`.
+ */
+export function commentHeader(parseLine: (line: string, report: Report) => ReturnType<ParserImpl["parseLine"]>):
+  Required<Pick<ParserImpl, "parse" | "parseLine" | "recoverLine">> {
+  let header: string[] = [];
+  return {
+    *parse(report: Report) {
+      header = [];
+      yield* defaultLines(report);
+    },
+    parseLine(item, report) {
+      const line = String(item);
+      if (line.startsWith("#")) {
+        header.push(line);
+        return [];
+      }
+      return parseLine(line, report);
+    },
+    recoverLine(item) {
+      return [...header, String(item)].join("\n");
+    },
+  };
+}
+
 function isRouted(v: unknown): v is Routed {
   return typeof v === "object" && v !== null && !(v instanceof Message) && "msg" in v && "path" in v;
 }

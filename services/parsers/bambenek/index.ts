@@ -4,8 +4,7 @@
  * by the report's feed.url (IntelMQ's intelmq.bots.parsers.bambenek.parser).
  */
 import { z } from "zod";
-import type { Report } from "../../../shared/message/index.js";
-import { defaultLines, defineBot, parserParams } from "../../../shared/runtime/index.js";
+import { commentHeader, defineBot, parserParams } from "../../../shared/runtime/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -22,19 +21,8 @@ export default defineBot({
   description: "Parses the Bambenek C2 IP, C2 domain and DGA domain feeds",
   params,
   create: (_prm, ctx) => {
-    // The comment header of the current report, kept to rebuild failed lines as IntelMQ does.
-    let header: string[] = [];
-    return {
-      *parse(report: Report) {
-        header = [];
-        yield* defaultLines(report);
-      },
-      parseLine(item, report) {
-        const line = String(item);
-        if (line.startsWith("#")) {
-          header.push(line);
-          return [];
-        }
+    // Comment lines are kept to rebuild failed lines as IntelMQ does.
+    return commentHeader((line, report) => {
         const value = line.split(",");
         const event = ctx.newEvent(report);
         event.add("event_description.text", value[1]);
@@ -62,10 +50,6 @@ export default defineBot({
           throw new Error(`Unknown data feed ${url}.`);
         }
         return event;
-      },
-      recoverLine(item) {
-        return [...header, String(item)].join("\n");
-      },
-    };
+    });
   },
 });

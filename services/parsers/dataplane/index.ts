@@ -4,9 +4,8 @@
  * and protocol 41 sightings), one event per line (IntelMQ's intelmq.bots.parsers.dataplane.parser).
  */
 import { z } from "zod";
-import type { Report } from "../../../shared/message/index.js";
 import { DecodingError } from "../../../shared/errors/index.js";
-import { defaultLines, defineBot, parserParams } from "../../../shared/runtime/index.js";
+import { commentHeader, defineBot, parserParams } from "../../../shared/runtime/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -80,19 +79,8 @@ export default defineBot({
   description: "Parses the dataplane.org feeds (SSH, SIP, DNS, SMTP, telnet, VNC, protocol 41)",
   params,
   create: (_prm, ctx) => {
-    // The comment header of the current report, kept to rebuild failed lines as IntelMQ does.
-    let header: string[] = [];
-    return {
-      *parse(report: Report) {
-        header = [];
-        yield* defaultLines(report);
-      },
-      parseLine(item, report) {
-        const line = String(item);
-        if (line.startsWith("#")) {
-          header.push(line);
-          return [];
-        }
+    // Comment lines are kept to rebuild failed lines as IntelMQ does.
+    return commentHeader((line, report) => {
         const fields = line.split(SEPARATOR);
         const feed = fields[fields.length - 1]!.trim();
         const columns = COLUMNS[feed] ?? DEFAULT_COLUMNS;
@@ -112,10 +100,6 @@ export default defineBot({
         });
         event.add("raw", line);
         return event;
-      },
-      recoverLine(item) {
-        return [...header, String(item)].join("\n");
-      },
-    };
+    });
   },
 });
