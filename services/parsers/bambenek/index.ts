@@ -23,33 +23,33 @@ export default defineBot({
   create: (_prm, ctx) => {
     // Comment lines are kept to rebuild failed lines as IntelMQ does.
     return commentHeader((line, report) => {
-        const value = line.split(",");
-        const event = ctx.newEvent(report);
-        event.add("event_description.text", value[1]);
-        event.add("event_description.url", value[3]);
-        event.add("raw", line);
-        // The last column links the malware's description file: its name is the malware's.
-        const name = value[value.length - 1]!.split("/").pop()!.split(".")[0]!;
-        event.add("malware.name", MALWARE_NAMES[name] ?? name);
-        const url = String(report.get("feed.url") ?? "");
-        if (IP_MASTER.has(url)) {
-          event.add("source.ip", value[0]);
-          event.add("time.source", `${value[2]} UTC`);
-          event.add("classification.type", "c2-server");
-          event.add("status", "online");
-        } else if (DOMAIN_MASTER.has(url)) {
-          event.add("source.fqdn", value[0]);
-          event.add("time.source", `${value[2]} UTC`);
-          event.add("classification.type", "c2-server");
-          event.add("status", "online");
-        } else if (DGA.has(url)) {
-          event.add("source.fqdn", value[0]);
-          event.add("time.source", `${value[2]} 00:00 UTC`);
-          event.add("classification.type", "dga-domain");
-        } else {
-          throw new Error(`Unknown data feed ${url}.`);
-        }
-        return event;
+      const value = line.split(",");
+      const event = ctx.newEvent(report);
+      event.add("event_description.text", value[1]);
+      event.add("event_description.url", value[3]);
+      event.add("raw", line);
+      // The last column links the malware's description file: its name is the malware's.
+      const name = value[value.length - 1]!.split("/").pop()!.split(".")[0]!;
+      event.add("malware.name", MALWARE_NAMES[name] ?? name);
+      const url = String(report.get("feed.url") ?? "");
+      if (IP_MASTER.has(url)) {
+        event.add("source.ip", value[0]);
+        event.add("time.source", `${value[2]} UTC`);
+        event.add("classification.type", "c2-server");
+        event.add("status", "online");
+      } else if (DOMAIN_MASTER.has(url)) {
+        event.add("source.fqdn", value[0]);
+        event.add("time.source", `${value[2]} UTC`);
+        event.add("classification.type", "c2-server");
+        event.add("status", "online");
+      } else if (DGA.has(url)) {
+        event.add("source.fqdn", value[0]);
+        event.add("time.source", `${value[2]} 00:00 UTC`);
+        event.add("classification.type", "dga-domain");
+      } else {
+        throw new Error(`Unknown data feed ${url}.`);
+      }
+      return event;
     });
   },
 });

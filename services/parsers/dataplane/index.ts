@@ -81,25 +81,25 @@ export default defineBot({
   create: (_prm, ctx) => {
     // Comment lines are kept to rebuild failed lines as IntelMQ does.
     return commentHeader((line, report) => {
-        const fields = line.split(SEPARATOR);
-        const feed = fields[fields.length - 1]!.trim();
-        const columns = COLUMNS[feed] ?? DEFAULT_COLUMNS;
-        if (fields.length !== columns.length + 1) {
-          throw new DecodingError(`line has ${fields.length} fields, the ${JSON.stringify(feed)} format has ${columns.length + 1}`
-            + ` (feed.url ${String(report.get("feed.url") ?? "unknown")})`, { object: line });
-        }
-        const category = CATEGORIES[feed];
-        if (!category) throw new DecodingError(`unknown Dataplane feed ${JSON.stringify(feed)} in the last column`, { object: line });
-        const event = ctx.newEvent(report);
-        event.add("classification.type", category.type);
-        event.add("protocol.application", category.application);
-        event.add("event_description.text", category.description);
-        columns.forEach(([field, convert], i) => {
-          const value = convert(fields[i]!.trim());
-          if (value !== null) event.add(field, value);
-        });
-        event.add("raw", line);
-        return event;
+      const fields = line.split(SEPARATOR);
+      const feed = fields[fields.length - 1]!.trim();
+      const columns = COLUMNS[feed] ?? DEFAULT_COLUMNS;
+      if (fields.length !== columns.length + 1) {
+        throw new DecodingError(`line has ${fields.length} fields, the ${JSON.stringify(feed)} format has ${columns.length + 1}`
+          + ` (feed.url ${String(report.get("feed.url") ?? "unknown")})`, { object: line });
+      }
+      const category = CATEGORIES[feed];
+      if (!category) throw new DecodingError(`unknown Dataplane feed ${JSON.stringify(feed)} in the last column`, { object: line });
+      const event = ctx.newEvent(report);
+      event.add("classification.type", category.type);
+      event.add("protocol.application", category.application);
+      event.add("event_description.text", category.description);
+      columns.forEach(([field, convert], i) => {
+        const value = convert(fields[i]!.trim());
+        if (value !== null) event.add(field, value);
+      });
+      event.add("raw", line);
+      return event;
     });
   },
 });
