@@ -137,3 +137,13 @@ test("envelopes: msgpack any reader can decode, JSON one object or an array, Dec
   assert.throws(() => decodeEnvelope(new Uint8Array([0x92, 0x01, 0x02])), (x) => name(x) === "DecodingError");
   assert.throws(() => decodeEnvelope(new Uint8Array()), (x) => name(x) === "DecodingError");
 });
+
+test("raw: sanitized text is encoded and stored; unsanitized base64 is still checked", () => {
+  const e = new Event();
+  e.add("raw", "line ä,1");
+  assert.equal(Buffer.from(String(e.get("raw")), "base64").toString("utf8"), "line ä,1");
+  assert.throws(() => e.add("raw", "not base64!", { sanitize: false, overwrite: true }), /invalid value/);
+  assert.equal(e.add("raw", "", { overwrite: true }), null, "empty is no value");
+  e.add("raw", "bGluZQ==", { sanitize: false, overwrite: true });
+  assert.equal(e.get("raw"), "bGluZQ==");
+});

@@ -187,7 +187,7 @@ export class Message {
         return false;
       }
     }
-    if (!f.valid(v)) {
+    if (!(sanitize ? f.validSanitized(v) : f.valid(v))) {
       if (raiseFailure) throw new InvalidValue(key, v, f.reason(v), { object: this.#source });
       return false;
     }
