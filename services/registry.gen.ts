@@ -36,5 +36,6 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.parsers.key_value.parser": () => import("./parsers/key_value/index.js").then((m) => m.default),
   "intelmq.bots.parsers.openphish.parser": () => import("./parsers/openphish/index.js").then((m) => m.default),
   "intelmq.bots.parsers.shodan.parser": () => import("./parsers/shodan/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.surbl.parser": () => import("./parsers/surbl/index.js").then((m) => m.default),
   "intelmq.bots.parsers.vxvault.parser": () => import("./parsers/vxvault/index.js").then((m) => m.default),
 };
