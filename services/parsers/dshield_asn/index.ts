@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * DShield AS parser: the tab-separated list of attacking addresses of one AS
+ * (asdetailsascii.html?as=<number>), IntelMQ's intelmq.bots.parsers.dshield.parser_asn.
+ */
+import { z } from "zod";
+import { DecodingError } from "../../../shared/errors/index.js";
+import type { Report } from "../../../shared/message/index.js";
+import { defineBot, parserParams } from "../../../shared/runtime/index.js";
+
+export const params = z.object({ ...parserParams }).strict();
+
+/** source IP, reports, targets, first seen, last seen, updated */
+const COLUMNS = 6;
+
+/** Python's int() of a decimal text, or null. */
+const toInt = (s: string): number | null => (/^\s*[+-]?\d+\s*$/.test(s) ? Number.parseInt(s, 10) : null);
+
+export default defineBot({
+  kind: "parser",
+  name: "dshield_asn",
+  intelmq: "intelmq.bots.parsers.dshield.parser_asn",
+  description: "Parses the DShield list of attacking addresses of an AS",
+  params,
+  create: (_prm, ctx) => ({
+    *parse(report: Report) {
+      const raw = report.get("raw");
+      const text = typeof raw === "string" ? Buffer.from(raw, "base64").toString("utf8") : "";
+      // Lines are kept as they are: an event's raw is its line unchanged.
+      for (const line of text.split(/\r\n|\r|\n/)) if (!line.startsWith("#")) yield line;
+    },
+    parseLine(item, report) {
+      const row = String(item);
+      const values = row.split("\t");
+      // As IntelMQ: anything short of a data line (the HTML around the list) is no record.
+      if (values.length < COLUMNS) return [];
+      const url = String(report.get("feed.url") ?? "");
+      const asText = url.includes("?as=") ? url.slice(url.lastIndexOf("?as=") + 4) : "";
+      const asn = toInt(asText);
+      if (asn === null) throw new DecodingError(`the AS number is taken from feed.url "...?as=<number>", got ${JSON.stringify(url)}`, { object: row });
+      // The feed pads each byte of the address to three digits.
+      const octets = values[0]!.split(".").map(toInt);
+      if (octets.some((o) => o === null)) throw new DecodingError(`source IP ${JSON.stringify(values[0])} is no dotted address`, { object: row });
+      const reports = toInt(values[1]!);
+      const targets = toInt(values[2]!);
+      if (reports === null || targets === null) throw new DecodingError("reports and targets must be numbers", { object: row });
+      const event = ctx.newEvent(report);
+      event.add("source.ip", octets.join("."));
+      event.add("source.asn", asn);
+      event.add("classification.type", "brute-force");
+      event.add("time.source", `${values[5]}+0`);
+      event.add("raw", row);
+      event.add("extra", { reports, targets, last_seen: values[4] });
+      return event;
+    },
+  }),
+});
