@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: AGPL-3.0-only
-// intelmq-bot <bot-id>: runs one bot of runtime.yaml (see shared/cli/intelmq-bot.ts).
+// intelmq-bot <bot-id>: runs one bot of runtime.yaml (see cli/intelmq-bot.ts).
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-const entry = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "shared", "cli", "intelmq-bot.js");
+const entry = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "cli", "intelmq-bot.js");
 if (!existsSync(entry)) {
   process.stderr.write("intelmq-bot: dist/ is missing, run `npm run build` first\n");
   process.exit(1);

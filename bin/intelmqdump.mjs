@@ -1,11 +1,11 @@
 #!/usr/bin/env node
 // SPDX-License-Identifier: AGPL-3.0-only
-// intelmqdump: inspect and recover the messages bots dumped (see shared/cli/intelmqdump.ts).
+// intelmqdump: inspect and recover the messages bots dumped (see cli/intelmqdump.ts).
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
-const entry = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "shared", "cli", "intelmqdump.js");
+const entry = join(dirname(fileURLToPath(import.meta.url)), "..", "dist", "cli", "intelmqdump.js");
 if (!existsSync(entry)) {
   process.stderr.write("intelmqdump: dist/ is missing, run `npm run build` first\n");
   process.exit(1);

@@ -26,7 +26,7 @@ if (!existsSync(join(root, "node_modules", "typescript"))) {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 const built = existsSync(stamp) ? statSync(stamp).mtimeMs : 0;
-const src = Math.max(...["shared", "services", "test", "scripts"].map((d) => (existsSync(join(root, d)) ? newest(join(root, d)) : 0)), statSync(join(root, "tsconfig.json")).mtimeMs);
+const src = Math.max(...["shared", "cli", "services", "test", "scripts"].map((d) => (existsSync(join(root, d)) ? newest(join(root, d)) : 0)), statSync(join(root, "tsconfig.json")).mtimeMs);
 if (src > built) {
   const r = spawnSync("npm", ["run", "--silent", "build"], { cwd: root, stdio: quiet ? ["ignore", 2, 2] : "inherit" });
   if (r.status !== 0) process.exit(r.status ?? 1);

@@ -7,10 +7,10 @@
 import { Command, Option } from "commander";
 import { createInterface } from "node:readline";
 import type { Logger } from "pino";
-import { ImqError } from "../errors/index.js";
-import { callTypeMethod } from "../harmonization/index.js";
-import { createLibraryBot, createLogger } from "../runtime/index.js";
-import { BOT_ID_RE, effectiveParams, loadRuntimeConfig } from "../config/index.js";
+import { ImqError } from "../shared/errors/index.js";
+import { callTypeMethod } from "../shared/harmonization/index.js";
+import { createLibraryBot, createLogger } from "../shared/runtime/index.js";
+import { BOT_ID_RE, effectiveParams, loadRuntimeConfig } from "../shared/config/index.js";
 import { parseArgs } from "./args.js";
 import { hasModule, loadModule } from "./registry.js";
 

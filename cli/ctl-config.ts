@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /** What intelmqctl reads from runtime.yaml and the bot registry: groups, queues, the bot catalogue. */
 import type { z } from "zod";
-import { effectiveParams, type BotEntry, type RuntimeConfig } from "../config/index.js";
-import { normaliseDestinationQueues, type BotDefinition } from "../runtime/index.js";
+import { effectiveParams, type BotEntry, type RuntimeConfig } from "../shared/config/index.js";
+import { normaliseDestinationQueues, type BotDefinition } from "../shared/runtime/index.js";
 import { hasModule, knownModules, loadModule } from "./registry.js";
 
 /** IntelMQ's --group values and the group names of runtime.yaml. */

@@ -2,10 +2,10 @@
 /** `intelmqctl check`: configuration, bots, harmonization and (unless -C) the NATS server and its queues. */
 import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
-import type { Broker } from "../broker/index.js";
-import { runtimeConfigFromObject, effectiveParams, queueSettingsFor, type BotEntry, type IntelmqPaths, type RuntimeConfig } from "../config/index.js";
-import { pyRegex, types } from "../harmonization/index.js";
-import { normaliseDestinationQueues, resolveParams } from "../runtime/index.js";
+import type { Broker } from "../shared/broker/index.js";
+import { runtimeConfigFromObject, effectiveParams, queueSettingsFor, type BotEntry, type IntelmqPaths, type RuntimeConfig } from "../shared/config/index.js";
+import { pyRegex, types } from "../shared/harmonization/index.js";
+import { normaliseDestinationQueues, resolveParams } from "../shared/runtime/index.js";
 import { configuredQueues, groupOf, groupOfModule } from "./ctl-config.js";
 import { hasModule, loadModule } from "./registry.js";
 

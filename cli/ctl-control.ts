@@ -4,11 +4,11 @@
  * (botnet/host subjects) and from the bot instances themselves (bot subjects, heartbeats), and
  * applying start/stop/reload to both kinds of bots.
  */
-import type { Broker } from "../broker/index.js";
+import type { Broker } from "../shared/broker/index.js";
 import {
   BotStatus, ErrorReply, HEARTBEAT_TTL_S, HostReply, InstanceStatus, STATUS_BUCKET, botSubject, botnetSubject, encodeJson, hostSubject,
   type BotVerb, type HostRequest, type HostVerb,
-} from "../control-protocol/index.js";
+} from "../shared/control-protocol/index.js";
 
 /** One process of a bot, as intelmqctl shows it. */
 export interface InstanceView {

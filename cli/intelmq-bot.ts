@@ -5,10 +5,10 @@
  */
 import { Command } from "commander";
 import { pino, type DestinationStream } from "pino";
-import type { Broker } from "../broker/index.js";
-import { ErrorCode, hasCode } from "../errors/index.js";
-import { connectWithRetry, createLogger, resolveParams, startBot, startBotControl, watchParent, type BotControl } from "../runtime/index.js";
-import { effectiveParams, getBot, loadRuntimeConfig, natsOptions, queueSettings, queueSettingsFor } from "../config/index.js";
+import type { Broker } from "../shared/broker/index.js";
+import { ErrorCode, hasCode } from "../shared/errors/index.js";
+import { connectWithRetry, createLogger, resolveParams, startBot, startBotControl, watchParent, type BotControl } from "../shared/runtime/index.js";
+import { effectiveParams, getBot, loadRuntimeConfig, natsOptions, queueSettings, queueSettingsFor } from "../shared/config/index.js";
 import { parseArgs } from "./args.js";
 import { hasModule, loadModule } from "./registry.js";
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /** Looking up bots by IntelMQ module name, for the command-line programs. */
-import { ConfigurationError } from "../errors/index.js";
-import type { BotDefinition } from "../runtime/index.js";
-import { registry } from "../../services/registry.gen.js";
+import { ConfigurationError } from "../shared/errors/index.js";
+import type { BotDefinition } from "../shared/runtime/index.js";
+import { registry } from "../services/registry.gen.js";
 
 const loaded = new Map<string, Promise<BotDefinition>>();
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /** How the command-line tools (intelmqctl, intelmqdump) connect to NATS. */
 import { pino } from "pino";
-import { connectJetStream, type Broker, type JetStreamOptions } from "../broker/index.js";
-import { natsOptions, type RuntimeConfig } from "../config/index.js";
+import { connectJetStream, type Broker, type JetStreamOptions } from "../shared/broker/index.js";
+import { natsOptions, type RuntimeConfig } from "../shared/config/index.js";
 
 /** Connect as every tool does (NATS_URL, global nats_*); the CLI gives up quickly instead of reconnecting for ever. */
 export async function connectCtl(config: RuntimeConfig | null, name = "intelmqctl"): Promise<Broker> {

@@ -9,11 +9,11 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, Option } from "commander";
-import type { Broker } from "../broker/index.js";
+import type { Broker } from "../shared/broker/index.js";
 import {
   PROJECT_ROOT, getBot, intelmqPaths, loadRuntimeConfig, natsOptions, saveRuntimeConfig, type IntelmqPaths, type RuntimeConfig,
-} from "../config/index.js";
-import type { BotStatus, HostVerb } from "../control-protocol/index.js";
+} from "../shared/config/index.js";
+import type { BotStatus, HostVerb } from "../shared/control-protocol/index.js";
 import { parseArgs, parseWhen } from "./args.js";
 import { connectCtl } from "./connect.js";
 import { runCheck } from "./ctl-check.js";

@@ -2,7 +2,7 @@
 // How intelmqctl merges what control services, bot instances and heartbeats say about a bot.
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import type { InstanceStatus } from "../control-protocol/index.js";
+import type { InstanceStatus } from "../shared/control-protocol/index.js";
 import { buildView, errorOf, mergeStatuses, parseHostReply, statusFromInstances, type HostView } from "./ctl-control.js";
 
 const enc = (v: unknown) => new TextEncoder().encode(JSON.stringify(v));

@@ -7,11 +7,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync, copyFileSync } from "nod
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
-import { src } from "../../test/helpers/paths.js";
-import { freePort, natsServerBinary } from "../../test/helpers/nats-server.js";
+import { src } from "../test/helpers/paths.js";
+import { freePort, natsServerBinary } from "../test/helpers/nats-server.js";
 import { parseIds, parseWhen } from "./args.js";
 
-const PROCESS = src("dist", "shared", "cli", "process.js");
+const PROCESS = src("dist", "cli", "process.js");
 const BOT = src("bin", "intelmq-bot.mjs");
 const TAXONOMY = "intelmq.bots.experts.taxonomy.expert";
 
