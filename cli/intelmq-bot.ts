@@ -8,7 +8,7 @@ import { pino, type DestinationStream } from "pino";
 import type { Broker } from "../shared/broker/index.js";
 import { ErrorCode, hasCode } from "../shared/errors/index.js";
 import { connectWithRetry, createLogger, resolveParams, startBot, startBotControl, watchParent, type BotControl } from "../shared/runtime/index.js";
-import { effectiveParams, getBot, loadRuntimeConfig, natsOptions, queueSettings, queueSettingsFor } from "../shared/config/index.js";
+import { effectiveParams, getBot, loadRuntimeConfig, natsOptions, queueSettingsFor } from "../shared/config/index.js";
 import { parseArgs } from "./args.js";
 import { hasModule, loadModule } from "./registry.js";
 
@@ -108,7 +108,7 @@ async function main(argv: string[]): Promise<number> {
     const b = broker;
     logTee.sink = (line) => b.appendLog(botId, line);
     log.info({ servers: natsOptions(config).servers }, "connected to NATS");
-    handle = await startBot(def, { botId, params, broker, logger: log, queueSettings: queueSettings(config), queueSettingsFor: (q) => queueSettingsFor(config, q), instances: entry.instances });
+    handle = await startBot(def, { botId, params, broker, logger: log, queueSettingsFor: (q) => queueSettingsFor(config, q) });
     if (stopping) {
       await handle.stop();
       return 0;

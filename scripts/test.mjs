@@ -2,7 +2,7 @@
 // `npm test`: builds if needed, then runs every compiled *.test.js with node's test runner.
 // Files are named explicitly: given a directory, Node 20 would also run helpers and the benchmark.
 import { spawnSync } from "node:child_process";
-import { readdirSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -16,7 +16,8 @@ function find(dir) {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
     if (e.isDirectory()) out.push(...find(p));
-    else if (e.name.endsWith(".test.js")) out.push(relative(root, p));
+    // a compiled test whose source was removed or moved is stale, not part of the suite
+    else if (e.name.endsWith(".test.js") && existsSync(join(root, relative(join(root, "dist"), p)).replace(/\.js$/, ".ts"))) out.push(relative(root, p));
   }
   return out;
 }

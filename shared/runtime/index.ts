@@ -2,7 +2,7 @@
 /** Public entry of the bot runtime: defineBot, parameters, the engine, library mode, logging, output options, Python formatting. */
 export { BotKind } from "./types.js";
 export type {
-  BotContext, BotDefinition, EventMeta, CollectorImpl, Emit, ExpertImpl, ImplByKind, Lifecycle, OutputImpl, ParserImpl, Routed, RuntimeParams,
+  BotContext, BotDefinition, EventMeta, CollectorImpl, Emit, ExpertImpl, ImplByKind, InputRef, Lifecycle, OutputImpl, ParserImpl, Routed, RuntimeParams,
 } from "./types.js";
 import type { z } from "zod";
 import type { BotDefinition, BotKind } from "./types.js";
@@ -11,8 +11,8 @@ export { runtimeParamsSchema, resolveParams, normaliseDestinationQueues, isGloba
 export type { ResolvedParams, FeedParams, ParserParams } from "./runtime-params.js";
 export { createLogger, redactParams, pinoLevel, HIDDEN } from "./logger.js";
 export type { LoggerOptions } from "./logger.js";
-export { startBot, defaultRootDir, envelopes, ENVELOPE_MAX_BYTES } from "./engine.js";
-export type { BotHandle, BotState, BotStats, BotEvents, SettledInfo, OutputInfo, StartBotOptions } from "./engine.js";
+export { startBot, defaultRootDir, envelopes, ENVELOPE_MAX_BYTES } from "./runner.js";
+export type { BotHandle, BotState, BotStats, BotEvents, SettledInfo, OutputInfo, StartBotOptions } from "./runner.js";
 export { createLibraryBot, runBot } from "./library.js";
 export type { LibraryBot, LibraryBotOptions, LibraryInput, LibraryResult, RunBotOptions } from "./library.js";
 export { commentHeader, defaultLines, normaliseEmit } from "./parser-driver.js";
@@ -21,6 +21,7 @@ export type { ExportOptions } from "./output-options.js";
 export { INTELMQ_ROOT, appendOutput, encodeErrors, encodingErrorsMode, eventFilename, outputPath, writeAllSync } from "./output-files.js";
 export type { AppendOutputOptions } from "./output-files.js";
 export { PyDateTime, pyFormat, strftime } from "./pyformat.js";
+export { Journal } from "./journal.js";
 export type { FormatArg } from "./pyformat.js";
 export { startBotControl, connectWithRetry, instanceHost, instanceState, watchParent } from "./control.js";
 export type { BotControl, BotControlOptions, ConnectSettings } from "./control.js";

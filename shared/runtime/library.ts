@@ -8,7 +8,7 @@ import { encodeEnvelope } from "../message/index.js";
 import type { Harmonization } from "../harmonization/index.js";
 import { MemoryBroker, type DumpEntry } from "../broker/index.js";
 import type { BotDefinition } from "./types.js";
-import { BotRunner, type OutputInfo, type SettledInfo } from "./engine.js";
+import { BotRunner, type OutputInfo, type SettledInfo } from "./runner.js";
 import { createLogger } from "./logger.js";
 import { InvalidArgument } from "../errors/index.js";
 
@@ -86,7 +86,7 @@ export async function createLibraryBot(def: BotDefinition, opts: LibraryBotOptio
   params.testing = true;
   const log = opts.log ?? opts.logger ?? createLogger({ botId, level: process.env.INTELMQ_LOGGING_LEVEL ?? "ERROR" });
   const runner = new BotRunner({
-    def, botId, params, broker, log, harmonization: opts.harmonization, rootDir: opts.rootDir, manualRounds: true, window: 1,
+    def, botId, params, broker, logger: log, harmonization: opts.harmonization, rootDir: opts.rootDir, manualRounds: true, window: 1,
   });
   await runner.init();
   if (runner.initError) {
@@ -112,7 +112,7 @@ export async function createLibraryBot(def: BotDefinition, opts: LibraryBotOptio
         }
       } else {
         const n = Math.min(iterations ?? inputs.length, inputs.length);
-        const source = runner.runtime.source_queue!;
+        const source = runner.runtime.source_queue;
         for (let i = 0; i < n && exitCode === undefined; i++) {
           const input = inputs[i]!;
           const settled = new Promise<SettledInfo | null>((resolve) => {

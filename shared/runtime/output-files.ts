@@ -2,16 +2,18 @@
 /**
  * What the output bots that write files share: IntelMQ's paths (/opt/intelmq/... and relative
  * paths under INTELMQ_ROOT_DIR), file names formatted from the event (format_filename), Python's
- * encoding error handlers, and appendOutput(): text appended per event and synced before the
- * input is acknowledged, files reopened when rotated, a header written when a file needs one.
+ * encoding error handlers, and appendOutput(): text appended per event, each input's bytes
+ * exactly once, synced before the input is acknowledged, files reopened when rotated, a header
+ * written when a file needs one.
  */
-import { closeSync, fdatasync, fdatasyncSync, fstatSync, mkdirSync, openSync, statSync, writeSync } from "node:fs";
+import { closeSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, statSync, truncateSync, writeSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { z } from "zod";
 import { InvalidArgument, InvalidValue } from "../errors/index.js";
 import type { Event } from "../message/index.js";
 import { PyDateTime, pyFormat } from "./pyformat.js";
-import type { BotContext, OutputImpl } from "./types.js";
+import type { BotContext, InputRef, OutputImpl } from "./types.js";
+import { Journal } from "./journal.js";
 
 /** IntelMQ's installation root: paths under it are taken under INTELMQ_ROOT_DIR. */
 export const INTELMQ_ROOT = "/opt/intelmq";
@@ -75,9 +77,9 @@ export function encodeErrors(text: string, mode: string): string {
   return out;
 }
 
-/** Writes the whole text at the file's end. */
-export function writeAllSync(fd: number, text: string): void {
-  const data = Buffer.from(text, "utf8");
+/** Writes the whole text (or bytes) at the file's end. */
+export function writeAllSync(fd: number, text: string | Buffer): void {
+  const data = typeof text === "string" ? Buffer.from(text, "utf8") : text;
   let off = 0;
   while (off < data.length) off += writeSync(fd, data, off, data.length - off);
 }
@@ -95,28 +97,69 @@ export interface AppendOutputOptions {
 
 interface OpenFile { fd: number; ino: number; dev: number }
 
+/** A journal record: input `k` appends `n` bytes at offset `o` of `f` (inode `i`). */
+interface Append { k: string; f: string; o: number; n: number; i: number }
+
+/** Inputs whose writes are known complete, remembered at most (only unacknowledged ones can come again). */
+const WRITTEN_MEMORY = 10_000;
+
 /**
- * An output that appends text per event. Text is buffered in export() and written and synced in
- * flush(), which the runtime calls before it acknowledges the input: nothing is acknowledged that
- * is not on disk. A fixed file is opened at start (an unusable one stops the bot, as in IntelMQ);
- * with formatFilename an unusable file fails only its event.
+ * An output that appends text per event, each input's bytes exactly once. Text is buffered in
+ * export() and written in flush(input), which the runtime calls before it acknowledges the input.
+ * Before writing, the input's key, file, offset and length are synced to a journal in the bot's
+ * state directory; the data is then written and synced. An input that comes again (a crash or a
+ * lost ack) finds its write in the journal and is not written twice; a write a crash cut short is
+ * truncated at start and written again when its input comes back. A failed write is truncated
+ * at once and stays pending for the retry. A fixed file is opened at start (an unusable one stops
+ * the bot, as in IntelMQ); with formatFilename an unusable file fails only its event.
  */
 export function appendOutput(ctx: BotContext, o: AppendOutputOptions): OutputImpl {
   const fixed = o.formatFilename ? null : outputPath(o.file, ctx.rootDir);
   const open = new Map<string, OpenFile>();
   const pending = new Map<string, string[]>();
-  /** Files written to since their last sync. */
-  const dirty = new Set<OpenFile>();
+  /** input key -> files whose append of it is complete */
+  const written = new Map<string, Set<string>>();
+  const journal = ctx.testing ? null : new Journal<Append>(join(ctx.stateDir, "output.journal"));
+  if (journal) recover(journal.records);
+
+  function markWritten(k: string, f: string): void {
+    let s = written.get(k);
+    if (!s) {
+      written.set(k, (s = new Set()));
+      if (written.size > WRITTEN_MEMORY) written.delete(written.keys().next().value!);
+    }
+    s.add(f);
+  }
+
+  /**
+   * After a crash only the last flush can be incomplete (flushes run one at a time): a file of it
+   * shorter than its record says is cut back to where that append began. Everything else is done.
+   */
+  function recover(records: readonly Append[]): void {
+    if (!records.length) return;
+    const lastKey = records[records.length - 1]!.k;
+    const last = new Map<string, Append>();
+    for (const r of records) {
+      if (r.k === lastKey) last.set(r.f, r);
+      else markWritten(r.k, r.f);
+    }
+    for (const r of last.values()) {
+      const st = statSync(r.f, { throwIfNoEntry: false });
+      // A rotated or removed file: what was written went with it.
+      if (!st || st.ino !== r.i) { markWritten(r.k, r.f); continue; }
+      if (st.size >= r.o + r.n) { markWritten(r.k, r.f); continue; }
+      if (st.size > r.o) {
+        truncateSync(r.f, r.o);
+        ctx.log.warn({ file: r.f }, `Cut ${st.size - r.o} bytes of an interrupted write from ${JSON.stringify(r.f)}; they are written again when their input comes back.`);
+      }
+    }
+  }
 
   function closeFile(path: string): void {
     const f = open.get(path);
     if (!f) return;
     open.delete(path);
-    try {
-      if (dirty.delete(f)) fdatasyncSync(f.fd); // what was written must not be lost with the descriptor
-    } finally {
-      closeSync(f.fd);
-    }
+    closeSync(f.fd);
   }
 
   /** Opens (creating directories) and writes the header the file needs, as IntelMQ on every open. */
@@ -135,7 +178,7 @@ export function appendOutput(ctx: BotContext, o: AppendOutputOptions): OutputImp
       const header = o.header(fd, st.size);
       if (header) {
         writeAllSync(fd, header);
-        dirty.add(f);
+        fdatasyncSync(fd);
       }
     } catch (err) {
       closeSync(fd);
@@ -169,43 +212,49 @@ export function appendOutput(ctx: BotContext, o: AppendOutputOptions): OutputImp
       const list = pending.get(path);
       if (list) list.push(text); else pending.set(path, [text]);
     },
-    async flush(): Promise<void> {
-      try {
-        for (const [path, chunks] of pending) {
-          const f = fileFor(path, true);
-          writeAllSync(f.fd, chunks.join(""));
-          dirty.add(f);
+    async flush(input: InputRef): Promise<void> {
+      const done = written.get(input.key);
+      const todo: { path: string; f: OpenFile; data: Buffer; rec: Append }[] = [];
+      for (const [path, chunks] of pending) {
+        if (done?.has(path)) {
+          // Written before this input came again: its bytes are in the file already.
           pending.delete(path);
+          continue;
         }
-      } catch (err) {
-        // the input is retried and its events exported again
-        pending.clear();
-        throw err;
+        const f = fileFor(path, true);
+        const data = Buffer.from(chunks.join(""), "utf8");
+        todo.push({ path, f, data, rec: { k: input.key, f: path, o: fstatSync(f.fd).size, n: data.length, i: f.ino } });
       }
-      const files = [...dirty];
-      dirty.clear();
-      try {
-        await Promise.all(files.map((f) => new Promise<void>((res, rej) => fdatasync(f.fd, (err) => (err ? rej(err) : res())))));
-      } catch (err) {
-        for (const f of files) dirty.add(f);
-        throw err;
+      if (!todo.length) return;
+      journal?.append(todo.map((t) => t.rec));
+      for (const t of todo) {
+        try {
+          writeAllSync(t.f.fd, t.data);
+        } catch (err) {
+          // Undo the part that was written; the text stays pending for the retry.
+          try { ftruncateSync(t.f.fd, t.rec.o); } catch { /* cut at the next start, from the journal */ }
+          throw err;
+        }
+      }
+      await Promise.all(todo.map((t) => new Promise<void>((res, rej) => fdatasync(t.f.fd, (err) => (err ? rej(err) : res())))));
+      for (const t of todo) {
+        pending.delete(t.path);
+        markWritten(input.key, t.path);
       }
       // IntelMQ keeps one file open: close the others once synced
       if (open.size > 1) {
-        const last = [...open.keys()].pop();
-        for (const path of [...open.keys()]) if (path !== last && !pending.has(path)) closeFile(path);
+        const last = todo[todo.length - 1]!.path;
+        for (const path of [...open.keys()]) if (path !== last && path !== fixed) closeFile(path);
       }
     },
-    shutdown(): void {
-      // Unacknowledged events come again: what is pending is dropped, not written twice.
+    discard(): void {
       pending.clear();
-      for (const path of [...open.keys()]) {
-        try {
-          closeFile(path);
-        } catch (err) {
-          ctx.log.warn({ err, file: path }, "Could not sync the file on shutdown.");
-        }
-      }
+    },
+    shutdown(): void {
+      // Unacknowledged events come again: what is pending is dropped, not written.
+      pending.clear();
+      for (const path of [...open.keys()]) closeFile(path);
+      journal?.close();
     },
   };
 }

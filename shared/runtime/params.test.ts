@@ -23,7 +23,7 @@ const expert = defineBot({
 test("runtime parameters: IntelMQ's defaults", () => {
   const r = resolveParams(expert, "my-bot", {});
   assert.deepEqual(r.runtime, {
-    error_procedure: "pass", error_max_retries: 3, error_retry_delay: 15, error_dump_message: true, error_log_message: false,
+    error_procedure: "pass", error_max_retries: 3, error_max_deliveries: 5, error_retry_delay: 15, error_dump_message: true, error_log_message: false,
     error_log_exception: true, rate_limit: 0, run_mode: "continuous", source_queue: "my-bot-queue", destination_queues: {},
     load_balance: false, log_processed_messages_count: 500, log_processed_messages_seconds: 900, logging_level: "INFO",
     batch_size: 1000, testing: false,

@@ -72,8 +72,6 @@ export function normaliseEmit(v: Emit | Iterable<unknown> | unknown): Routed[] {
 /** A line that failed: the stack as one string and the rebuilt raw text. */
 export interface FailedLine { traceback: string; raw: string; error: unknown }
 
-export interface ParseResult { events: Routed[]; failed: FailedLine[] }
-
 function recover(impl: ParserImpl, item: unknown): string {
   try {
     if (impl.recoverLine) return impl.recoverLine(item);
@@ -82,13 +80,17 @@ function recover(impl: ParserImpl, item: unknown): string {
 }
 
 /**
- * Parse one report. Throws only when parse() itself fails (the whole report is then retried);
- * a line that throws is logged and collected in `failed`, and parsing goes on.
+ * Parse one report, handing each event to `onEvent` as it is made (so a large report is never
+ * held as events in memory; onEvent may ask to wait by returning a promise). Throws only when
+ * parse() itself fails (the whole report is then retried); a line that throws is logged and
+ * returned in the failed list, and parsing goes on.
  */
 export async function parseReport(
-  report: Report, impl: ParserImpl, opts: { log: Logger; defaultFields: Record<string, unknown> | null; tracebackText: (e: unknown) => string },
-): Promise<ParseResult> {
-  const events: Routed[] = [];
+  report: Report, impl: ParserImpl,
+  opts: { log: Logger; defaultFields: Record<string, unknown> | null; tracebackText: (e: unknown) => string },
+  onEvent: (r: Routed) => Promise<void> | void,
+): Promise<{ events: number; failed: FailedLine[] }> {
+  let events = 0;
   const pending: { traceback: string; item: unknown; error: unknown }[] = [];
   const items: Iterable<unknown> | AsyncIterable<unknown> = impl.parse ? impl.parse(report) : defaultLines(report, impl.ignoreLinesStarting);
   const df = opts.defaultFields && Object.keys(opts.defaultFields).length ? Object.entries(opts.defaultFields) : null;
@@ -103,7 +105,11 @@ export async function parseReport(
       pending.push({ traceback: opts.tracebackText(err), item, error: err });
       continue;
     }
-    for (const r of got) events.push(r);
+    for (const r of got) {
+      events++;
+      const w = onEvent(r);
+      if (w) await w;
+    }
   }
   // As IntelMQ, failed lines are rebuilt after the whole report was read (recoverLine may use what parsing kept).
   const failed = pending.map((f) => ({ traceback: f.traceback, raw: recover(impl, f.item), error: f.error }));

@@ -37,6 +37,8 @@ export const runtimeParamsSchema = z.object({
   error_dump_message: p.bool().default(true).describe("Dump a message given up on"),
   error_log_message: p.bool().default(false).describe("Log a failing message at INFO"),
   error_log_exception: p.bool().default(true).describe("Log the stack of a failure (else one line)"),
+  error_max_deliveries: p.int().pipe(z.number().min(1)).default(5)
+    .describe("Ours: a message whose handling killed the bot's process or failed outside process() this many times is dumped with the reason"),
   rate_limit: p.number().pipe(z.number().min(0)).default(0).describe("Seconds to idle after each message (collectors: between rounds)"),
   run_mode: z.enum(["continuous", "scheduled"]).default("continuous").describe("scheduled: one run, then exit"),
   source_queue: z.string().nullable().default(null).describe("Input queue (default <bot-id>-queue)"),
@@ -49,6 +51,9 @@ export const runtimeParamsSchema = z.object({
   batch_size: p.int().pipe(z.number().min(1)).default(1000).describe("Events per envelope a bot sends (per-message cost, not bytes, limits a hop); envelopes over 768 KiB are split"),
   testing: p.bool().default(false).describe("Library mode / tests"),
 });
+
+/** Runtime parameters after defaults; source_queue is always set (default `<bot-id>-queue`). */
+export type RuntimeParamsParsed = Omit<z.infer<typeof runtimeParamsSchema>, "source_queue"> & { source_queue: string };
 
 /** The names of the runtime parameters. */
 export const RUNTIME_KEYS: ReadonlySet<string> = new Set(Object.keys(runtimeParamsSchema.shape));

@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import type { Event, Message, Report } from "../message/index.js";
 import type { Harmonization } from "../harmonization/index.js";
 import type { KvCache } from "../broker/index.js";
+import type { RuntimeParamsParsed } from "./runtime-params.js";
 
 export const BotKind = { collector: "collector", parser: "parser", expert: "expert", output: "output" } as const;
 export type BotKind = (typeof BotKind)[keyof typeof BotKind];
@@ -75,11 +76,25 @@ export interface ExpertImpl extends Lifecycle {
   process(event: Event, meta: EventMeta): Emit | Promise<Emit>;
 }
 
+/** The input an output flushes: the same key on every redelivery of it, also after a restart. */
+export interface InputRef {
+  /** `<queue>:<stream sequence>:<bytes>:<crc32>` */
+  readonly key: string;
+  readonly queue: string;
+  readonly seq: number;
+}
+
 export interface OutputImpl extends Lifecycle {
   /** Deliver one event. */
   export(event: Event): void | Promise<void>;
-  /** Make everything exported so far durable; called before the input is acknowledged. */
-  flush?(): void | Promise<void>;
+  /**
+   * Make everything exported since the last flush durable; called before the input is
+   * acknowledged. When it throws, what was exported stays pending and the next call (for the same
+   * input) writes it again; the input's key lets it write each input's bytes once.
+   */
+  flush?(input: InputRef): void | Promise<void>;
+  /** Drop what was exported and not flushed (the runtime gave up on the input). */
+  discard?(): void;
 }
 
 export interface ImplByKind {
@@ -104,23 +119,5 @@ export interface BotDefinition<K extends BotKind = BotKind, S extends z.ZodType 
   create(params: z.infer<S>, ctx: BotContext): ImplByKind[K] | Promise<ImplByKind[K]>;
 }
 
-/** IntelMQ's runtime parameters, owned by the runtime (not by bots). */
-export interface RuntimeParams {
-  error_procedure: "pass" | "stop";
-  error_max_retries: number;
-  error_retry_delay: number;
-  error_dump_message: boolean;
-  error_log_message: boolean;
-  error_log_exception: boolean;
-  rate_limit: number;
-  run_mode: "continuous" | "scheduled";
-  source_queue: string | null;
-  destination_queues: Record<string, string[]>;
-  load_balance: boolean;
-  log_processed_messages_count: number;
-  log_processed_messages_seconds: number;
-  logging_level: string;
-  /** Events per envelope a parser/collector sends (ours). */
-  batch_size: number;
-  testing: boolean;
-}
+/** IntelMQ's runtime parameters (and ours), owned by the runtime, not by bots; declared by runtimeParamsSchema. */
+export type RuntimeParams = RuntimeParamsParsed;

@@ -2,9 +2,23 @@
 /** Small helpers of the runtime: interruptible sleep, a bounded set, IntelMQ-shaped tracebacks and JSON. */
 import { ImqError } from "../errors/index.js";
 
+/** Where the runtime's waits come from: real timers, or a test's own clock. */
+export interface Clock {
+  /** Call `fn` after `ms`; the returned function cancels it. */
+  after(ms: number, fn: () => void): () => void;
+}
+
+export const realClock: Clock = {
+  after(ms, fn) {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+};
+
 /** A wake-up signal: sleeps end early when it fires. Re-armed after each fire. */
 export class Waker {
   #waiters = new Set<() => void>();
+  constructor(readonly clock: Clock = realClock) {}
   /** End every sleep in progress. */
   wake(): void {
     const w = [...this.#waiters];
@@ -16,12 +30,12 @@ export class Waker {
     if (!(ms > 0)) return Promise.resolve(true);
     return new Promise((resolve) => {
       const done = (full: boolean): void => {
-        clearTimeout(t);
+        cancel();
         this.#waiters.delete(onWake);
         resolve(full);
       };
       const onWake = (): void => done(false);
-      const t = setTimeout(() => done(true), ms);
+      const cancel = this.clock.after(ms, () => done(true));
       this.#waiters.add(onWake);
     });
   }

@@ -2,9 +2,9 @@
 /**
  * A real pipeline for end-to-end tests and the benchmark: a temporary INTELMQ_ROOT_DIR with
  * its runtime.yaml, bots as `intelmq-bot` processes against a nats-server, and the benchmark
- * workload of ../shared/bench as reports.
+ * benchmark workload (test/helpers/workload.ts) as reports.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, openSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,19 +12,17 @@ import { stringify } from "yaml";
 import { connectJetStream, type Broker } from "../../shared/broker/index.js";
 import { encodeEnvelope } from "../../shared/message/index.js";
 import { ROOT } from "./paths.js";
+import { writeWorkload } from "./workload.js";
 
 export const BENCH_COLUMNS = ["source.ip", "source.fqdn", "source.url", "time.source", "classification.type", "malware.name", "source.port", "source.asn"];
 
-/** Writes the workload with ../shared/bench/gen_csv.py (cached per size) and returns its CSV files. */
+/** The benchmark workload (test/helpers/workload.ts), cached per size under .bench-data; its CSV files. */
 export function benchWorkload(reports: number, dir?: string): string[] {
-  const out = dir ?? join(ROOT, ".bench-data", `r${reports}`);
+  const out = dir ?? join(ROOT, ".bench-data", `v1-r${reports}`);
   const files = () => (existsSync(out) ? readdirSync(out).filter((f) => f.endsWith(".csv")).sort().map((f) => join(out, f)) : []);
   if (files().length !== reports) {
-    const gen = [process.env.INTELMQ_BENCH_GEN, join(ROOT, "..", "shared", "bench", "gen_csv.py")].find((p) => p && existsSync(p));
-    if (!gen) throw new Error("the workload generator ../shared/bench/gen_csv.py was not found (set INTELMQ_BENCH_GEN)");
     rmSync(out, { recursive: true, force: true });
-    const r = spawnSync("python3", [gen, "--reports", String(reports), "--out", out], { encoding: "utf8" });
-    if (r.status !== 0) throw new Error(`gen_csv.py failed: ${r.stderr}`);
+    writeWorkload(out, { reports });
   }
   return files();
 }

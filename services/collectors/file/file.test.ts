@@ -56,7 +56,7 @@ test("delete_file: files are deleted only after the broker confirmed the round's
     }
   }
   const broker = new SlowBroker();
-  const h = await startBot({ def: bot, botId: "files", broker, log, params: { ...HARNESS, run_mode: "scheduled", path: dir, delete_file: true, destination_queues: ["q"] } });
+  const h = await startBot({ def: bot, botId: "files", broker, logger: log, params: { ...HARNESS, run_mode: "scheduled", path: dir, delete_file: true, destination_queues: ["q"] } });
   for (let i = 0; i < 400 && publishes < 2; i++) await new Promise((r) => setTimeout(r, 5));
   assert.equal(publishes, 2, "both files were read and their reports handed to the broker");
   assert.ok(existsSync(join(dir, "a.csv")) && existsSync(join(dir, "b.csv")), "kept while unconfirmed");
@@ -80,7 +80,7 @@ test("delete_file: a round whose publish failed keeps its files", async () => {
     }
   }
   const broker = new FailingBroker();
-  const h = await startBot({ def: bot, botId: "files", broker, log, params: { ...HARNESS, run_mode: "scheduled", path: dir, delete_file: true, destination_queues: ["q"] } });
+  const h = await startBot({ def: bot, botId: "files", broker, logger: log, params: { ...HARNESS, run_mode: "scheduled", path: dir, delete_file: true, destination_queues: ["q"] } });
   await h.done;
   assert.equal(h.stats().failure, 1);
   assert.equal(broker.n, 2);

@@ -87,11 +87,11 @@ test("format_filename and relative paths under INTELMQ_ROOT_DIR; an unusable dir
   assert.equal(out.dumped, 1);
 });
 
-test("rotation: a moved file is reopened with the header; a failing write is not acknowledged but retried", async () => {
+test("rotation: a moved file is reopened with the header; a write that keeps failing is dumped, never written later", async () => {
   const base = tmp();
   const dir = join(base, "intel");
   const file = join(dir, "intel.dat");
-  const b = await createLibraryBot(bot, { params: { ...HARNESS, file } });
+  const b = await createLibraryBot(bot, { params: { ...HARNESS, file, error_max_retries: 2 } });
   try {
     await b.process([{ ...NO_INDICATORS, "source.ip": "192.0.2.1" }]);
     renameSync(file, join(base, "intel.1"));
@@ -100,14 +100,15 @@ test("rotation: a moved file is reopened with the header; a failing write is not
     assert.equal(readFileSync(file, "utf8"), BRO_HEADER + "192.0.2.2\tIntel::ADDR\tinfected-system\t80\t\n");
 
     rmSync(dir, { recursive: true });
-    writeFileSync(dir, ""); // the file cannot be reopened: the flush fails and the input is not acknowledged
+    writeFileSync(dir, ""); // the file cannot be reopened: every flush fails
     const failed = await b.process([{ ...NO_INDICATORS, "source.ip": "192.0.2.3" }]);
-    assert.equal(failed.dumped, 0);
+    assert.equal(failed.dumped, 1, "given up after the retries: dumped");
+    assert.match(String(failed.dumps[0]!.traceback), /ENOTDIR|EEXIST/);
+    assert.match(failed.dumps[0]!.message, /192\.0\.2\.3/);
     rmSync(dir);
     mkdirSync(dir);
-    for (let i = 0; i < 100 && !existsSync(file); i++) await new Promise((r) => setTimeout(r, 20));
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(readFileSync(file, "utf8"), BRO_HEADER + "192.0.2.3\tIntel::ADDR\tinfected-system\t80\t\n");
+    await b.process([{ ...NO_INDICATORS, "source.ip": "192.0.2.4" }]);
+    assert.equal(readFileSync(file, "utf8"), BRO_HEADER + "192.0.2.4\tIntel::ADDR\tinfected-system\t80\t\n", "the dumped event is not written later");
   } finally {
     await b.shutdown();
   }

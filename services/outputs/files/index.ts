@@ -4,14 +4,16 @@
  * (IntelMQ's intelmq.bots.outputs.files.output). Each file is created under a unique name in `tmp`,
  * written and, in flush() (before the runtime acknowledges the input), synced and renamed into
  * `dir`, whose entry is then synced too: a reader of `dir` only ever sees complete files, and
- * nothing is acknowledged that is not on disk.
+ * nothing is acknowledged that is not on disk. The names an input's files get are synced to a
+ * journal before they are moved, so an input that comes again (a crash, a lost ack) is found
+ * there and not written twice, and a crash in the middle of the moves is finished at start.
  */
-import { closeSync, fdatasync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
+import { closeSync, existsSync, fdatasync, fstatSync, fsyncSync, mkdirSync, openSync, renameSync, statSync, unlinkSync, writeSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { INTELMQ_ROOT, defineBot, exportEventText, outputParams, outputPath } from "../../../shared/runtime/index.js";
-import type { BotContext, OutputImpl } from "../../../shared/runtime/index.js";
+import { INTELMQ_ROOT, Journal, defineBot, exportEventText, outputParams, outputPath } from "../../../shared/runtime/index.js";
+import type { BotContext, InputRef, OutputImpl } from "../../../shared/runtime/index.js";
 import type { Event } from "../../../shared/message/index.js";
 import { ConfigurationError } from "../../../shared/errors/index.js";
 
@@ -30,6 +32,12 @@ export type Params = z.infer<typeof params>;
 /** A file written in tmp, waiting for flush() to sync it and move it into dir. */
 interface Written { fd: number; name: string }
 
+/** A journal record: input `k` moves these files from tmp into dir. */
+interface Moves { k: string; names: string[] }
+
+/** Inputs whose files are known to be in dir, remembered at most. */
+const DONE_MEMORY = 10_000;
+
 const LONE_SURROGATE = /\p{Cs}/u;
 
 function create(prm: Params, ctx: BotContext): OutputImpl {
@@ -40,6 +48,28 @@ function create(prm: Params, ctx: BotContext): OutputImpl {
   if (statSync(tmp).dev !== statSync(dir).dev) throw new ConfigurationError("bot setup", "tmp and dir must reside on the same filesystem");
   const host = hostname();
   const pending: Written[] = [];
+  const done = new Set<string>();
+  const markDone = (k: string): void => {
+    done.add(k);
+    if (done.size > DONE_MEMORY) done.delete(done.values().next().value!);
+  };
+  const journal = ctx.testing ? null : new Journal<Moves>(join(ctx.stateDir, "files.journal"));
+  if (journal) {
+    // Only the last flush can have been cut short (they run one at a time): finish its moves.
+    const recs = journal.records;
+    for (const r of recs) markDone(r.k);
+    const last = recs[recs.length - 1];
+    if (last) {
+      let moved = 0;
+      for (const name of last.names) {
+        if (existsSync(join(tmp, name))) { renameSync(join(tmp, name), join(dir, name)); moved++; }
+      }
+      if (moved) {
+        syncDir(dir);
+        ctx.log.warn(`Moved ${moved} file(s) of an interrupted flush into ${JSON.stringify(dir)}.`);
+      }
+    }
+  }
 
   /** hostname.pid.time.device.inode + suffix: unique on this machine (IntelMQ's names). */
   const newName = (dev: bigint, ino: bigint): string => {
@@ -95,26 +125,32 @@ function create(prm: Params, ctx: BotContext): OutputImpl {
       }
       pending.push(f);
     },
-    async flush(): Promise<void> {
+    async flush(input: InputRef): Promise<void> {
       if (!pending.length) return;
-      const files = pending.splice(0);
-      let moved = 0;
-      try {
-        await Promise.all(files.map((f) => new Promise<void>((res, rej) => fdatasync(f.fd, (err) => (err ? rej(err) : res())))));
-        for (const f of files) {
-          closeSync(f.fd);
-          renameSync(join(tmp, f.name), join(dir, f.name));
-          moved++;
-        }
-        syncDir(dir);
-      } catch (err) {
-        discard(files.slice(moved));
-        throw err;
+      if (done.has(input.key)) {
+        // Its files were moved into dir before this input came again.
+        discard(pending.splice(0));
+        return;
       }
+      await Promise.all(pending.map((f) => new Promise<void>((res, rej) => fdatasync(f.fd, (err) => (err ? rej(err) : res())))));
+      journal?.append([{ k: input.key, names: pending.map((f) => f.name) }]);
+      // What is moved leaves `pending`; what a failure left stays there for the retry.
+      while (pending.length) {
+        const f = pending[0]!;
+        try { closeSync(f.fd); } catch { /* closed by an earlier attempt */ }
+        renameSync(join(tmp, f.name), join(dir, f.name));
+        pending.shift();
+      }
+      syncDir(dir);
+      markDone(input.key);
+    },
+    discard(): void {
+      discard(pending.splice(0));
     },
     shutdown(): void {
       // Never acknowledged: the events come again after the restart.
       discard(pending.splice(0));
+      journal?.close();
     },
   };
 }

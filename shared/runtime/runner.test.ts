@@ -214,7 +214,7 @@ test("parser: bad default_fields stop a real bot, in tests the lines fail (Intel
   const r = await runBot(dummyParser, { params: { error_dump_message: false, default_fields: { invalid_key: 100000 } }, input: [REPORT] });
   assert.deepEqual(r.output._default, []);
   const broker = new MemoryBroker();
-  const h = await startBot({ def: dummyParser, botId: "p", params: { default_fields: { "source.port": 100000 } }, broker, log });
+  const h = await startBot({ def: dummyParser, botId: "p", params: { default_fields: { "source.port": 100000 } }, broker, logger: log });
   assert.equal(await h.done, 1);
   await broker.close();
 });
@@ -248,7 +248,7 @@ const lineParser = defineBot({
 test("parser: default parse, events of one report in envelopes of batch_size", async () => {
   const broker = new MemoryBroker();
   const raw = b64(" 192.0.2.1\n\n192.0.2.2 \r\n192.0.2.3\n192.0.2.4\n192.0.2.5\n");
-  const h = await startBot({ def: lineParser, botId: "lp", params: { batch_size: 2, destination_queues: ["out"] }, broker, log });
+  const h = await startBot({ def: lineParser, botId: "lp", params: { batch_size: 2, destination_queues: ["out"] }, broker, logger: log });
   const settled = nextSettled(h);
   await broker.publish("lp-queue", encodeEnvelope([{ __type: "Report", raw }]));
   await settled;
@@ -296,7 +296,7 @@ test("collector: reports without raw are dropped (IntelMQ test_missing_raw)", as
 
 test("collector, scheduled: one round with a deterministic id, then exit 0", async () => {
   const broker = new RecordingBroker();
-  const h = await startBot({ def: makeCollector(), botId: "coll", params: { run_mode: "scheduled", destination_queues: "q1 q2", name: "F" }, broker, log });
+  const h = await startBot({ def: makeCollector(), botId: "coll", params: { run_mode: "scheduled", destination_queues: "q1 q2", name: "F" }, broker, logger: log });
   assert.equal(await h.done, 0);
   assert.equal(await broker.depth("q1"), 1);
   assert.equal(await broker.depth("q2"), 1);
@@ -315,13 +315,13 @@ test("collector: the queues it feeds are archived, unless the settings say archi
   }
   for (const [queueSettings, archived] of [[undefined, true], [{ archive: false }, false]] as const) {
     const broker = new SettingsBroker();
-    const h = await startBot({ def: makeCollector(), botId: "coll", params: { run_mode: "scheduled", destination_queues: ["q"], name: "F" }, broker, log, queueSettings });
+    const h = await startBot({ def: makeCollector(), botId: "coll", params: { run_mode: "scheduled", destination_queues: ["q"], name: "F" }, broker, logger: log, queueSettingsFor: () => queueSettings ?? {} });
     assert.equal(await h.done, 0);
     assert.equal(broker.seen.get("q")?.archive, archived);
     await broker.close();
   }
   const expertBroker = new SettingsBroker();
-  const e = await startBot({ def: defineBot({ kind: "expert", name: "x", intelmq: "x", description: "x", params: z.object({}), create: () => ({ process: (ev: Event) => ev }) }), botId: "ex", params: { destination_queues: ["out"] }, broker: expertBroker, log });
+  const e = await startBot({ def: defineBot({ kind: "expert", name: "x", intelmq: "x", description: "x", params: z.object({}), create: () => ({ process: (ev: Event) => ev }) }), botId: "ex", params: { destination_queues: ["out"] }, broker: expertBroker, logger: log });
   await e.stop();
   assert.equal(expertBroker.seen.get("out")?.archive, undefined, "only collectors' queues are archived");
   await expertBroker.close();
@@ -329,7 +329,7 @@ test("collector: the queues it feeds are archived, unless the settings say archi
 
 test("collector: rate_limit idles between rounds and stop interrupts it", async () => {
   const broker = new MemoryBroker();
-  const h = await startBot({ def: makeCollector(), botId: "coll", params: { rate_limit: 3600, destination_queues: ["q"], name: "F" }, broker, log });
+  const h = await startBot({ def: makeCollector(), botId: "coll", params: { rate_limit: 3600, destination_queues: ["q"], name: "F" }, broker, logger: log });
   await waitFor(async () => (await broker.depth("q")) === 1);
   await h.stop();
   assert.equal(await h.done, 0);
@@ -368,7 +368,7 @@ test("collector: commit() runs once per round, after every publish of the round 
     }
   }
   const broker = new SlowBroker();
-  const h = await startBot({ def: makeCommitCollector(events), botId: "coll", params: { run_mode: "scheduled", destination_queues: ["q"], name: "F" }, broker, log });
+  const h = await startBot({ def: makeCommitCollector(events), botId: "coll", params: { run_mode: "scheduled", destination_queues: ["q"], name: "F" }, broker, logger: log });
   await waitFor(() => events.includes("publish"), "a publish");
   await new Promise((r) => setTimeout(r, 20));
   assert.ok(!events.includes("commit"), "no commit while publishes are unconfirmed");
@@ -402,7 +402,7 @@ test("collector: a round whose publish failed is not committed", async () => {
     }
   }
   const broker = new FailingBroker();
-  const h = await startBot({ def: makeCommitCollector(events), botId: "coll", params: { run_mode: "scheduled", error_max_retries: 0, destination_queues: ["q"], name: "F" }, broker, log });
+  const h = await startBot({ def: makeCommitCollector(events), botId: "coll", params: { run_mode: "scheduled", error_max_retries: 0, destination_queues: ["q"], name: "F" }, broker, logger: log });
   await h.done;
   assert.equal(h.stats().failure, 1);
   assert.ok(events.includes("confirmed"), "the first report went out");
@@ -479,7 +479,7 @@ async function drain(broker: Broker, queue: string): Promise<Record<string, unkn
 
 test("error_procedure stop: the envelope stays unacked, nothing dumped, exit 1", async () => {
   const broker = new MemoryBroker();
-  const h = await startBot({ def: makeExpert(), botId: "ex", params: { error_procedure: "stop", error_max_retries: 0, destination_queues: { _default: ["out"], _on_error: ["err"] } }, broker, log });
+  const h = await startBot({ def: makeExpert(), botId: "ex", params: { error_procedure: "stop", error_max_retries: 0, destination_queues: { _default: ["out"], _on_error: ["err"] } }, broker, logger: log });
   await broker.publish("ex-queue", encodeEnvelope([ev({ "feed.code": "fail" })]));
   assert.equal(await h.done, 1);
   assert.equal(h.stats().state, "error");
@@ -492,7 +492,7 @@ test("error_procedure stop: the envelope stays unacked, nothing dumped, exit 1",
 test("load_balance: one queue of the path per envelope, in turn; without it every queue", async () => {
   for (const lb of [true, false]) {
     const broker = new MemoryBroker();
-    const h = await startBot({ def: makeExpert(), botId: "ex", params: { load_balance: lb, destination_queues: ["a", "b"] }, broker, log });
+    const h = await startBot({ def: makeExpert(), botId: "ex", params: { load_balance: lb, destination_queues: ["a", "b"] }, broker, logger: log });
     for (let i = 1; i <= 4; i++) {
       const s = nextSettled(h);
       await broker.publish("ex-queue", encodeEnvelope([ev({ "source.ip": `192.0.2.${i}` })]));
@@ -513,7 +513,7 @@ test("msg ids: derived from the input; a lost ack is answered by an ack only, a 
     if (!lost && d.deliveryCount === 1) { lost = true; d.nak(); return true; }
     return false;
   };
-  const h = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: { _default: ["out"] } }, broker, log });
+  const h = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: { _default: ["out"] } }, broker, logger: log });
   const settledTwice = new Promise<void>((resolve) => {
     let n = 0;
     h.on("settled", () => { if (++n === 2) resolve(); });
@@ -529,14 +529,14 @@ test("msg ids: derived from the input; a lost ack is answered by an ack only, a 
   broker.loseAck = null;
   const held: { d: Delivery | null } = { d: null };
   broker.loseAck = (d) => { held.d = d; return true; };
-  const h1 = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: { _default: ["out"] } }, broker, log });
+  const h1 = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: { _default: ["out"] } }, broker, logger: log });
   const s1 = nextSettled(h1);
   await broker.publish("ex-queue", encodeEnvelope([ev({ "source.ip": "192.0.2.3" })]));
   await s1;
   await h1.stop();
   broker.loseAck = null;
   held.d!.nak();
-  const h2 = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: { _default: ["out"] } }, broker, log });
+  const h2 = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: { _default: ["out"] } }, broker, logger: log });
   await waitFor(async () => (await broker.depth("ex-queue")) === 0, "redelivery acked");
   const ids = broker.ids.slice(1).map((i) => i.id);
   assert.deepEqual(ids, ["ex-queue:2:_default:out:0", "ex-queue:2:_default:out:0"]);
@@ -549,7 +549,7 @@ test("msg ids: derived from the input; a lost ack is answered by an ack only, a 
 
 test("publish failures are retried with the same ids and the input is not acked meanwhile", async () => {
   const broker = new RecordingBroker();
-  const h = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: ["out"] }, broker, log });
+  const h = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: ["out"] }, broker, logger: log });
   broker.down = true;
   const settled = nextSettled(h);
   await broker.publish("ex-queue", encodeEnvelope([ev()]));
@@ -574,7 +574,7 @@ test("stop drains: the message in process is finished and acked, the others go b
     create: () => ({ async process(e: Event) { started(); await gate; return e; } }),
   });
   const broker = new MemoryBroker();
-  const h = await startBot({ def: slow, botId: "s", params: { destination_queues: ["out"] }, broker, log });
+  const h = await startBot({ def: slow, botId: "s", params: { destination_queues: ["out"] }, broker, logger: log, window: 1 });
   for (let i = 1; i <= 3; i++) await broker.publish("s-queue", encodeEnvelope([ev({ "source.ip": `192.0.2.${i}` })]));
   await inProcess;
   const stopped = h.stop();
@@ -588,7 +588,7 @@ test("stop drains: the message in process is finished and acked, the others go b
 
 test("pause stops pulling, resume goes on", async () => {
   const broker = new MemoryBroker();
-  const h = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: ["out"] }, broker, log });
+  const h = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: ["out"] }, broker, logger: log });
   await h.pause();
   assert.equal(h.stats().state, "paused");
   await broker.publish("ex-queue", encodeEnvelope([ev()]));
@@ -606,7 +606,7 @@ test("reload swaps the parameters at a safe point and creates the bot again", as
   const counter = { calls: 0, shutdowns: 0 };
   const broker = new MemoryBroker();
   const params = { tag: "a", destination_queues: ["out"] };
-  const h = await startBot({ def: makeExpert(counter), botId: "ex", params, broker, log });
+  const h = await startBot({ def: makeExpert(counter), botId: "ex", params, broker, logger: log });
   let s = nextSettled(h);
   await broker.publish("ex-queue", encodeEnvelope([ev()]));
   await s;
@@ -626,7 +626,7 @@ test("scheduled expert: one envelope, then exit 0", async () => {
   const broker = new MemoryBroker();
   await broker.publish("ex-queue", encodeEnvelope([ev()]));
   await broker.publish("ex-queue", encodeEnvelope([ev()]));
-  const h = await startBot({ def: makeExpert(), botId: "ex", params: { run_mode: "scheduled", destination_queues: ["out"] }, broker, log });
+  const h = await startBot({ def: makeExpert(), botId: "ex", params: { run_mode: "scheduled", destination_queues: ["out"] }, broker, logger: log });
   assert.equal(await h.done, 0);
   assert.equal(await broker.depth("out"), 1);
   assert.equal(await broker.depth("ex-queue"), 1);
@@ -640,7 +640,7 @@ test("output bot: export each event, flush, then ack", async () => {
     create: () => ({ export(e: Event) { order.push(`export ${e.get("source.ip")}`); }, flush() { order.push("flush"); } }),
   });
   const broker = new MemoryBroker();
-  const h = await startBot({ def: out, botId: "o", params: {}, broker, log });
+  const h = await startBot({ def: out, botId: "o", params: {}, broker, logger: log });
   const s = nextSettled(h);
   await broker.publish("o-queue", encodeEnvelope([ev(), ev({ "source.ip": "192.0.2.2" })]));
   assert.equal((await s).outcome, "acked");
@@ -651,7 +651,7 @@ test("output bot: export each event, flush, then ack", async () => {
 
 test("a configuration error at start: done resolves 1", async () => {
   const broker = new MemoryBroker();
-  const h = await startBot({ def: makeExpert(), botId: "ex", params: { tag: 5 }, broker, log });
+  const h = await startBot({ def: makeExpert(), botId: "ex", params: { tag: 5 }, broker, logger: log });
   assert.equal(await h.done, 1);
   await assert.rejects(createLibraryBot(makeExpert(), { params: { unknown_strict: 1, tag: 5 } }), /test-bot.*"tag"/);
   await broker.close();
@@ -659,7 +659,7 @@ test("a configuration error at start: done resolves 1", async () => {
 
 test("a JSON payload (Content-Type application/json) is accepted as input", async () => {
   const broker = new MemoryBroker();
-  const h = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: ["out"] }, broker, log });
+  const h = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: ["out"] }, broker, logger: log });
   const s = nextSettled(h);
   await broker.publish("ex-queue", new TextEncoder().encode(JSON.stringify([ev(), ev({ "source.ip": "192.0.2.7" })])), { headers: { "Content-Type": "application/json" } });
   assert.equal((await s).outcome, "acked");
@@ -697,7 +697,7 @@ test("envelopes: batch_size events each, split in halves while over ENVELOPE_MAX
 test("a repeat of a completed message id (a sender's retry that a restarted server stored again) is only acknowledged", async () => {
   const counter = { calls: 0, shutdowns: 0 };
   const broker = new MemoryBroker();
-  const h = await startBot({ def: makeExpert(counter), botId: "ex", params: { destination_queues: { _default: ["out"] } }, broker, log });
+  const h = await startBot({ def: makeExpert(counter), botId: "ex", params: { destination_queues: { _default: ["out"] } }, broker, logger: log });
   for (const ip of ["192.0.2.1", "192.0.2.1", "192.0.2.2"]) {
     const s = nextSettled(h);
     // Stored twice under one id, as after a nats-server restart; the memory broker keeps both.

@@ -1,0 +1,37 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/** What a driver gets: one input's messages, and the steps around the bot (retries, outbox, dumps). */
+import type { Logger } from "pino";
+import type { Message } from "../../message/index.js";
+import type { Dumper } from "../steps/dumps.js";
+import type { Outbox } from "../steps/outbox.js";
+import type { RetryEnv, Step } from "../steps/retry.js";
+import type { InputRef } from "../types.js";
+
+/** One input envelope being handled. */
+export interface InputJob {
+  readonly outbox: Outbox;
+  readonly retry: RetryEnv;
+  /** Where message `index` of the envelope came from: `<queue>:<seq>:<index>`. */
+  origin(index: number): string;
+  /** The input was delivered before. */
+  readonly redelivered: boolean;
+  /** A stable identity of the input, across redeliveries and restarts. */
+  readonly input: InputRef;
+}
+
+/** What the drivers of one bot share. */
+export interface DriverEnv {
+  readonly dest: Readonly<Record<string, string[]>>;
+  readonly dumper: Dumper;
+  readonly log: Logger;
+}
+
+/** Turns the valid messages of one input into outputs (in job.outbox) with the bot's help. */
+export interface InputDriver {
+  handle(job: InputJob, messages: readonly { msg: Message; index: number }[]): Promise<Step>;
+}
+
+/** The worst of several outcomes: stop before aborted before ok. */
+export function worst(steps: readonly Step[]): Step {
+  return steps.includes("stop") ? "stop" : steps.includes("aborted") ? "aborted" : "ok";
+}

@@ -1,0 +1,51 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * Outputs: each event of the input exported (IntelMQ's retries per event), then flush() makes
+ * what was exported durable, told which input it belongs to, so that an output can write an
+ * input's bytes once whatever the redeliveries. A flush that keeps failing is retried as a
+ * message is; given up on, the input's events are dumped and the output goes on with the next.
+ * Inputs are exported and flushed one at a time, in order.
+ */
+import type { Event, Message } from "../../message/index.js";
+import { Dumper } from "../steps/dumps.js";
+import { withRetries, type Step } from "../steps/retry.js";
+import type { OutputImpl } from "../types.js";
+import { tracebackLines } from "../util.js";
+import type { DriverEnv, InputDriver } from "./driver.js";
+
+export function outputDriver(impl: OutputImpl, env: DriverEnv): InputDriver {
+  let lock: Promise<unknown> = Promise.resolve();
+  const handle: InputDriver["handle"] = async (job, messages) => {
+    const exported: Message[] = [];
+    for (const { msg } of messages) {
+      let ok = false;
+      const step = await withRetries(job.retry, {
+        run: async () => { await impl.export(msg as Event); ok = true; },
+        giveUp: (err) => job.outbox.addDump(env.dumper.give(tracebackLines(err), Dumper.text(msg), false)),
+        describe: () => Dumper.text(msg),
+      });
+      if (step !== "ok") return step;
+      if (ok) exported.push(msg);
+    }
+    if (!impl.flush || exported.length === 0) return "ok";
+    const flush = impl.flush.bind(impl);
+    return withRetries(job.retry, {
+      run: () => Promise.resolve(flush(job.input)),
+      giveUp: (err) => {
+        impl.discard?.();
+        env.log.error(`Giving up on writing ${exported.length} event(s); they are dumped.`);
+        const tb = tracebackLines(err);
+        for (const m of exported) job.outbox.addDump(env.dumper.give(tb, Dumper.text(m), false));
+      },
+      describe: () => `${exported.length} event(s) of ${job.input.key}`,
+      counted: false,
+    });
+  };
+  return {
+    handle(job, messages): Promise<Step> {
+      const run = lock.then(() => handle(job, messages));
+      lock = run.catch(() => undefined);
+      return run;
+    },
+  };
+}

@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * Parsers (IntelMQ's ParserBot): each report split into items, each item into events that go out
+ * as they are made. A failed line is dumped as a copy of the report holding only that line (and
+ * sent to _on_error); a report whose parse() fails is retried whole, from where it began.
+ */
+import type { Message, Report } from "../../message/index.js";
+import { parseReport } from "../parser-driver.js";
+import { Dumper } from "../steps/dumps.js";
+import { checkRoutes } from "../steps/outbox.js";
+import { withRetries } from "../steps/retry.js";
+import type { ParserImpl } from "../types.js";
+import { tracebackLines } from "../util.js";
+import type { DriverEnv, InputDriver } from "./driver.js";
+
+export function parserDriver(impl: ParserImpl, env: DriverEnv & { defaultFields: Record<string, unknown> | null }): InputDriver {
+  return {
+    async handle(job, messages) {
+      for (const { msg } of messages) {
+        const report = msg as Report;
+        if (!report.has("raw")) {
+          env.log.warn("Report without raw field received. Possible bug or misconfiguration in previous bots.");
+          continue;
+        }
+        const mark = job.outbox.mark();
+        const step = await withRetries(job.retry, {
+          run: async () => {
+            const { events, failed } = await parseReport(report, impl, {
+              log: env.log,
+              defaultFields: env.defaultFields,
+              tracebackText: (e) => tracebackLines(e).join(""),
+            }, (r) => {
+              const [ok] = checkRoutes(env.dest, [r]);
+              return ok ? job.outbox.add(ok.path, ok.msg) : undefined;
+            });
+            for (const f of failed) {
+              const copy = report.copy();
+              copy.change("raw", f.raw);
+              job.outbox.addDump(env.dumper.give(f.traceback, Dumper.text(copy), false));
+              if (env.dest._on_error) await job.outbox.add("_on_error", copy);
+            }
+            env.log.info(`Sent ${events} events and found ${failed.length} problem(s).`);
+          },
+          undo: () => job.outbox.rollback(mark),
+          giveUp: (err) => {
+            job.outbox.addDump(env.dumper.give(tracebackLines(err), Dumper.text(report), false));
+            // a publish failure it may report is kept by the outbox and thrown by finish()
+            if (env.dest._on_error) job.outbox.add("_on_error", report as Message)?.catch(() => undefined);
+          },
+          describe: () => Dumper.text(report),
+        });
+        if (step !== "ok") return step;
+      }
+      return "ok";
+    },
+  };
+}
