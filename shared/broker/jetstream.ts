@@ -22,7 +22,7 @@ import { pino, type Logger } from "pino";
 import { BrokerUnavailableError, PipelineError, UnsupportedFeatureError } from "../errors/index.js";
 import {
   ARCHIVE_STREAM, archiveSubject, checkServerVersion, ghostPurgeSeq, CONSUMER_NAME, DEFAULTS, DUMPS_STREAM, dumpSubject, LARGE_ARCHIVE_BUCKET,
-  LARGE_BUCKET, LOGS_STREAM, logSubject, OBJECT_BUCKET_HEADER, OBJECT_HEADER, REPLAY_HEADER, QUEUE_DESCRIPTION, queueStream, queueSubject,
+  LARGE_BUCKET, LARGE_DUMPS_BUCKET, LOGS_STREAM, logSubject, OBJECT_BUCKET_HEADER, OBJECT_HEADER, REPLAY_HEADER, QUEUE_DESCRIPTION, queueStream, queueSubject,
 } from "./names.js";
 import { Publisher, type PubAck } from "./publisher.js";
 import type {
@@ -59,6 +59,8 @@ export interface JetStreamOptions {
 
 /** Room left for headers when deciding whether a payload fits into one message. */
 const HEADER_ROOM = 8 * 1024;
+/** Key of a stored dump entry whose message lies in LARGE_DUMPS_BUCKET. */
+const DUMP_OBJECT_KEY = "intelmq_message_object";
 const ACK = new TextEncoder().encode("+ACK");
 
 /** Connect to NATS, check the server version (2.9+), return the JetStream broker. */
@@ -166,7 +168,10 @@ class JetStreamBrokerImpl implements JetStreamBroker {
       switch (s.type) {
         case "disconnect": this.#setState("disconnected"); break;
         case "reconnecting": this.#setState("reconnecting"); break;
-        case "reconnect": this.#setState("connected"); break;
+        case "reconnect":
+          this.#setState("connected");
+          this.#purgeAfterReconnect();
+          break;
         case "close": this.#setState("closed"); break;
         default: break;
       }
@@ -299,6 +304,28 @@ class JetStreamBrokerImpl implements JetStreamBroker {
     if (r.purged > 0) this.log.info({ queue, purged: r.purged, ackFloor: seq - 1 }, "purged acked ghost messages from queue");
   }
 
+  /**
+   * A server that was killed can keep messages it had acknowledged (they return as "ghosts",
+   * never delivered again but counted). The queues this connection consumes are purged up to
+   * their ack floor once it is back, and once more when the consumers' state has settled.
+   */
+  #purgeAfterReconnect(): void {
+    for (const delay of [1000, 15_000]) {
+      const t = setTimeout(() => {
+        if (this.#state !== "connected") return;
+        for (const queue of new Set([...this.#subs].map((sub) => sub.queue))) {
+          void (async () => {
+            const name = queueStream(queue);
+            const si = await this.#streamInfo(name);
+            const ci = si ? await this.#consumerInfo(name) : null;
+            if (si && ci) await this.#purgeGhosts(queue, si, ci);
+          })().catch((err: unknown) => this.log.debug({ queue, err: errText(err) }, "ghost purge after reconnect failed"));
+        }
+      }, delay);
+      t.unref();
+    }
+  }
+
   async #streamInfo(name: string): Promise<StreamInfo | null> {
     try {
       return await this.jsm.streams.info(name);
@@ -405,7 +432,8 @@ class JetStreamBrokerImpl implements JetStreamBroker {
       const archive = bucket === LARGE_ARCHIVE_BUCKET;
       p = new Objm(this.js).create(bucket, {
         storage: StorageType.File,
-        description: archive ? "IntelMQ payloads above max_payload of archived queues (kept for replay)" : "IntelMQ payloads above max_payload",
+        description: archive ? "IntelMQ payloads above max_payload of archived queues (kept for replay)"
+          : bucket === LARGE_DUMPS_BUCKET ? "IntelMQ messages of dump entries above max_payload" : "IntelMQ payloads above max_payload",
         ...(archive ? { ttl: nanos(ttlMs ?? DEFAULTS.archiveMaxAgeMs) } : {}),
       });
       const mine = p;
@@ -561,9 +589,11 @@ class JetStreamBrokerImpl implements JetStreamBroker {
   async queueInfo(queue: string): Promise<QueueInfo> {
     try {
       const ci = await this.#consumerInfo(queueStream(queue));
-      if (!ci) return { depth: 0, exists: false, archived: false };
+      if (!ci) return { depth: 0, exists: false, archived: false, stored: 0 };
       const si = await this.#streamInfo(queueStream(queue));
-      return { depth: ci.num_pending + ci.num_ack_pending, exists: true, archived: si?.config.republish?.dest === archiveSubject(queue) };
+      return {
+        depth: ci.num_pending + ci.num_ack_pending, exists: true, archived: si?.config.republish?.dest === archiveSubject(queue), stored: si?.state.messages ?? 0,
+      };
     } catch (err) {
       throw this.#wrap(`info of ${queue}`, err);
     }
@@ -655,14 +685,36 @@ class JetStreamBrokerImpl implements JetStreamBroker {
     return this.#dumpsReady;
   }
 
+  /**
+   * Store a dump entry. An entry above max_payload (a large report that failed whole) keeps its
+   * message in the object store, under a name the stored entry carries; readers get it back whole.
+   */
   async dump(entry: DumpEntry): Promise<void> {
     try {
       await this.#dumps();
       this.#live("dump");
-      await this.js.publish(dumpSubject(entry.bot_id), new TextEncoder().encode(JSON.stringify(entry)), { timeout: this.timeoutMs });
+      let data = new TextEncoder().encode(JSON.stringify(entry));
+      if (data.byteLength > this.maxPayload - HEADER_ROOM) {
+        const name = `dump-${nuid.next()}`;
+        const os = await this.#largeStore(LARGE_DUMPS_BUCKET);
+        await os.putBlob({ name }, new TextEncoder().encode(entry.message));
+        data = new TextEncoder().encode(JSON.stringify({ ...entry, message: "", [DUMP_OBJECT_KEY]: name }));
+      }
+      await this.js.publish(dumpSubject(entry.bot_id), data, { timeout: this.timeoutMs });
     } catch (err) {
       throw this.#wrap(`dump of ${entry.bot_id}`, err);
     }
+  }
+
+  /** The whole entry: a message kept in the object store is fetched back. */
+  async #resolveDump(raw: DumpEntry & { [DUMP_OBJECT_KEY]?: string }, seq: number): Promise<StoredDump> {
+    const { [DUMP_OBJECT_KEY]: obj, ...entry } = raw;
+    if (obj) {
+      const blob = await (await this.#largeStore(LARGE_DUMPS_BUCKET)).getBlob(obj);
+      if (blob) entry.message = new TextDecoder().decode(blob);
+      else this.log.error({ seq, object: obj }, "the message of a large dump entry is missing from the object store");
+    }
+    return { ...entry, seq };
   }
 
   async readDumps(botId?: string): Promise<StoredDump[]> {
@@ -679,7 +731,7 @@ class JetStreamBrokerImpl implements JetStreamBroker {
       try {
         for await (const m of it) {
           try {
-            out.push({ ...(m.json<DumpEntry>()), seq: m.seq });
+            out.push(await this.#resolveDump(m.json<DumpEntry>(), m.seq));
           } catch (err) {
             this.log.warn({ seq: m.seq, err: errText(err) }, "unreadable dump entry");
           }
@@ -697,7 +749,18 @@ class JetStreamBrokerImpl implements JetStreamBroker {
   async deleteDump(seq: number): Promise<boolean> {
     try {
       await this.#dumps();
-      return await this.jsm.streams.deleteMessage(DUMPS_STREAM, seq, false);
+      let obj: string | undefined;
+      try {
+        const sm = await this.jsm.streams.getMessage(DUMPS_STREAM, { seq });
+        obj = (sm?.json<Record<string, unknown>>() ?? {})[DUMP_OBJECT_KEY] as string | undefined;
+      } catch { /* gone already, or unreadable: deleting it is all there is to do */ }
+      const deleted = await this.jsm.streams.deleteMessage(DUMPS_STREAM, seq, false);
+      if (deleted && obj) {
+        await (await this.#largeStore(LARGE_DUMPS_BUCKET)).delete(obj).catch((err: unknown) => {
+          this.log.warn({ object: obj, err: errText(err) }, "cannot delete the message of a large dump entry");
+        });
+      }
+      return deleted;
     } catch (err) {
       if (apiCode(err) === 10057 || /no message found/i.test(errText(err))) return false;
       throw this.#wrap(`delete dump ${seq}`, err);

@@ -339,7 +339,8 @@ export class MemoryBroker implements Broker {
 
   async queueInfo(queue: string): Promise<QueueInfo> {
     const q = this.#queues.get(queue);
-    return { depth: await this.depth(queue), exists: q !== undefined, archived: q?.settings.archive ?? false };
+    const depth = await this.depth(queue);
+    return { depth, exists: q !== undefined, archived: q?.settings.archive ?? false, stored: depth };
   }
 
   serverInfo(): { version: string; url: string } {

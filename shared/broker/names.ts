@@ -28,6 +28,8 @@ export const LOGS_STREAM = "logs";
 export const LARGE_BUCKET = "intelmq-large";
 /** Large payloads of archived queues: they expire with the archive, not at ack. */
 export const LARGE_ARCHIVE_BUCKET = "intelmq-large-archive";
+/** Messages of dump entries above max_payload: the entry holds their object's name instead. */
+export const LARGE_DUMPS_BUCKET = "intelmq-large-dumps";
 /** Header of a message whose payload lies in the object store. */
 export const OBJECT_HEADER = "Intelmq-Object";
 /** Header of a replayed message: its sequence in the archive stream. */

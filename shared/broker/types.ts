@@ -44,6 +44,8 @@ export interface QueueInfo {
   exists: boolean;
   /** What it receives is copied into the archive (replay). */
   archived: boolean;
+  /** Messages its stream holds: depth, plus acknowledged ones a server crash left behind until they are purged. */
+  stored: number;
 }
 
 /** A message looked at, not taken. */

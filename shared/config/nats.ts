@@ -89,6 +89,8 @@ export function queueSettings(config: RuntimeConfig | null | undefined): QueueSe
   if (maxBytes !== undefined) out.maxBytes = maxBytes;
   if (window !== undefined) out.duplicateWindowMs = Math.round(window * 1000);
   if (replicas !== undefined) out.replicas = replicas;
+  const ackWait = n(g.queue_ack_wait);
+  if (ackWait !== undefined) out.ackWaitMs = Math.round(ackWait * 1000);
   const archiveAge = n(g.archive_max_age);
   const archiveBytes = n(g.archive_max_bytes);
   if (archiveAge !== undefined) out.archiveMaxAgeMs = Math.round(archiveAge * 1000);

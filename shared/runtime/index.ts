@@ -26,6 +26,9 @@ export type { FormatArg } from "./pyformat.js";
 export { startBotControl, connectWithRetry, instanceHost, instanceState, watchParent } from "./control.js";
 export type { BotControl, BotControlOptions, ConnectSettings } from "./control.js";
 
+/** The SDK's zod, for parameter schemas: an operator's own bot needs no copy of its own. */
+export { z } from "zod";
+
 /** Declare a bot. The default export of services/<kind>/<name>/index.ts. */
 export function defineBot<K extends BotKind, S extends z.ZodType>(def: BotDefinition<K, S>): BotDefinition<K, S> {
   return def;

@@ -1,0 +1,248 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+// Fault injection through the real runtime, intelmq-bot processes and a nats-server of each test's
+// own: the file output killed while it writes and its file made unwritable, long broker outages
+// and a broker crash, large reports that fail whole, and a message that kills its bot every time.
+// Each promise is checked by its effect (lines in the output, entries in the dumps).
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
+import { ROOT } from "../helpers/paths.js";
+import { TestPipeline, benchBots, benchReport, benchWorkload, countLines, sleep, waitFor } from "../helpers/pipeline.js";
+
+const REPORTS = 20;
+const UNIQUE = 16_000;
+const BOTS = ["bench-parser", "bench-taxonomy", "bench-deduplicator", "bench-output"];
+const QUEUES = BOTS.map((b) => `${b}-queue`);
+const OUT = "var/lib/bots/file-output/events.txt";
+let files: string[] = [];
+let expected: Set<string>;
+
+before(() => {
+  files = benchWorkload(REPORTS);
+  expected = new Set();
+  for (const f of files) for (const line of readFileSync(f, "utf8").split("\n")) if (line) expected.add(line.split(",")[2]!);
+  assert.equal(expected.size, UNIQUE);
+});
+
+/** Every line of the given files; each expected event exactly once, nothing else. */
+function assertExactlyOnce(paths: string[]): void {
+  const seen = new Map<string, number>();
+  let lines = 0;
+  for (const path of paths) {
+    if (!existsSync(path)) continue;
+    for (const line of readFileSync(path, "utf8").split("\n")) {
+      if (!line) continue;
+      lines++;
+      const url = String((JSON.parse(line) as Record<string, unknown>)["source.url"]);
+      seen.set(url, (seen.get(url) ?? 0) + 1);
+    }
+  }
+  const duplicated = [...seen.values()].filter((n) => n > 1).length;
+  const missing = [...expected].filter((u) => !seen.has(u)).length;
+  assert.deepEqual({ lines, duplicated, missing }, { lines: UNIQUE, duplicated: 0, missing: 0 });
+}
+
+async function drained(p: TestPipeline): Promise<boolean> {
+  const b = await p.broker();
+  for (const q of QUEUES) if ((await b.depth(q)) !== 0) return false;
+  return true;
+}
+
+async function dumpsOf(p: TestPipeline, botId?: string): Promise<number> {
+  return (await (await p.broker()).readDumps(botId)).length;
+}
+
+async function injectGradually(p: TestPipeline, pauseMs: number): Promise<void> {
+  const reports = files.map(benchReport);
+  for (let i = 0; i < reports.length; i += 2) {
+    await p.inject("bench-parser-queue", reports.slice(i, i + 2), `inject-${i}`);
+    await sleep(pauseMs);
+  }
+}
+
+/** The benchmark pipeline on a nats-server of its own; `scenario` feeds and disturbs it. */
+async function run(scenario: (p: TestPipeline, nats: NatsServer) => Promise<string[] | void>, global: Record<string, unknown> = {}): Promise<void> {
+  const nats = await startNatsServer();
+  const p = new TestPipeline(nats.url, benchBots(OUT), global);
+  try {
+    for (const id of BOTS) p.start(id);
+    const extra = (await scenario(p, nats)) ?? [];
+    const out = join(p.root, OUT);
+    await waitFor(async () => countLines(out) >= UNIQUE && (await drained(p)), 240_000, `${UNIQUE} lines and empty queues`, 250);
+    await sleep(1500); // anything late would show up now
+    assertExactlyOnce([out, ...extra.map((f) => join(p.root, f))]);
+    assert.equal(await dumpsOf(p), 0, "nothing in the dumps");
+  } finally {
+    await p.close();
+    await nats.stop();
+  }
+}
+
+describe("faults", { timeout: 600_000 }, () => {
+  it("the file output SIGKILLed 5 times while it writes: each event once", async () => {
+    await run(async (p) => {
+      const out = join(p.root, OUT);
+      const injecting = injectGradually(p, 150);
+      let kills = 0;
+      for (let k = 0; k < 5; k++) {
+        const before = countLines(out);
+        await waitFor(() => countLines(out) > before, 60_000, "the output writing");
+        await p.kill("bench-output", "SIGKILL");
+        if (countLines(out) < UNIQUE) kills++;
+        p.start("bench-output");
+      }
+      await injecting;
+      assert.ok(kills >= 4, `killed ${kills} times while events were still coming`);
+    });
+  });
+
+  it("the output file unwritable for 10 s: retried, then written once", async () => {
+    await run(async (p) => {
+      const out = join(p.root, OUT);
+      const injecting = injectGradually(p, 300);
+      await waitFor(() => countLines(out) > 2_000, 60_000, "the first lines");
+      // A directory where the file was: every write fails until it is gone again.
+      renameSync(out, `${out}.1`);
+      mkdirSync(out);
+      await sleep(10_000);
+      rmSync(out, { recursive: true });
+      await injecting;
+      return [`${OUT}.1`];
+    }, { error_retry_delay: 5 });
+  });
+
+  it("nats-server stopped for 60 s mid-run: each event once, nothing dumped, no ghosts", async () => {
+    await run(async (p, nats) => {
+      const out = join(p.root, OUT);
+      const injecting = injectGradually(p, 300);
+      await waitFor(() => countLines(out) > 1_000, 60_000, "the first lines");
+      await nats.stop({ keepStore: true });
+      await sleep(60_000);
+      await nats.restart();
+      await injecting;
+      for (const id of BOTS) assert.equal(p.procs.get(id)?.child.exitCode, null, `${id} kept running through the outage`);
+    });
+  });
+
+  it("nats-server SIGKILLed and back after 30 s: each event once, nothing dumped, queues hold no acknowledged messages", async () => {
+    await run(async (p, nats) => {
+      const out = join(p.root, OUT);
+      const injecting = injectGradually(p, 300);
+      await waitFor(() => countLines(out) > 1_000, 60_000, "the first lines");
+      await nats.kill();
+      await sleep(30_000);
+      await nats.restart();
+      await injecting;
+      await waitFor(async () => countLines(out) >= UNIQUE && (await drained(p)), 240_000, "the rest");
+      // Acknowledged messages a crash leaves in a stream are purged without restarting the bots.
+      const b = await p.broker();
+      await waitFor(async () => {
+        for (const q of QUEUES) if ((await b.queueInfo(q)).stored !== 0) return false;
+        return true;
+      }, 30_000, "no messages left in the queue streams");
+    });
+  });
+});
+
+describe("reports that fail whole", { timeout: 300_000 }, () => {
+  let nats: NatsServer;
+  before(async () => { nats = await startNatsServer(); });
+  after(async () => { await nats.stop(); });
+
+  it("2 MB reports that fail whole are dumped (recoverable with intelmqdump) without holding up the good ones; SIGTERM still stops the bot", async () => {
+    const p = new TestPipeline(nats.url, {
+      "big-parser": {
+        module: "intelmq.bots.parsers.json.parser", name: "JSON", group: "Parser", enabled: true,
+        parameters: { multiple_events: true, error_retry_delay: 4, error_max_retries: 2, destination_queues: { _default: ["big-output-queue"] } },
+      },
+      "big-output": { module: "intelmq.bots.outputs.file.output", name: "File", group: "Output", enabled: true, parameters: { file: "var/lib/bots/out.txt" } },
+    });
+    try {
+      const bad = (i: number) => ({
+        __type: "Report", "feed.name": "Big", raw: Buffer.from(`{"not json ${i}` + "x".repeat(2_000_000)).toString("base64"),
+      });
+      const good = (i: number) => ({
+        __type: "Report", "feed.name": "Good", raw: Buffer.from(JSON.stringify([{ __type: "Event", "source.ip": `192.0.2.${i}`, "classification.type": "scanner" }])).toString("base64"),
+      });
+      p.start("big-output");
+      const parser = p.start("big-parser");
+      await p.inject("big-parser-queue", Array.from({ length: 10 }, (_, i) => bad(i)), "bad");
+      await p.inject("big-parser-queue", [good(1), good(2)], "good");
+      const out = join(p.root, "var/lib/bots/out.txt");
+      await waitFor(() => countLines(out) === 2, 60_000, "the good reports' events");
+      assert.equal(await dumpsOf(p, "big-parser"), 0, "the good reports went out while the bad ones were still retried");
+      await waitFor(async () => (await dumpsOf(p, "big-parser")) === 10, 120_000, "10 dumps");
+      const dumps = await (await p.broker()).readDumps("big-parser");
+      assert.ok(dumps.every((d) => JSON.parse(d.message).raw.length > 2_000_000), "each dump holds its whole report");
+      assert.match(String(dumps[0]!.traceback), /JSON|json|Unexpected|Expected/);
+
+      // One recovered with intelmqdump goes back into the parser's queue and fails again: dumped again.
+      await p.kill("big-parser", "SIGTERM");
+      assert.equal(await parser.exited, 0);
+      const r = await new Promise<{ code: number; stdout: string }>((resolve) => {
+        const child = execFile(process.execPath, [join(ROOT, "bin", "intelmqdump.mjs"), "big-parser"], { env: p.env, timeout: 60_000 }, (err, stdout) => {
+          resolve({ code: err ? 1 : 0, stdout });
+        });
+        child.stdin!.end("r 0\nq\n");
+      });
+      assert.equal(r.code, 0, r.stdout);
+      assert.equal(await dumpsOf(p, "big-parser"), 9);
+      assert.equal(await (await p.broker()).depth("big-parser-queue"), 1, "recovered into its queue");
+
+      // SIGTERM while a bad report waits for its retry: the bot stops at once, the report stays queued.
+      const again = p.start("big-parser");
+      await waitFor(() => p.log("big-parser").split("Bot will continue in 4 seconds.").length > 2, 30_000, "a retry wait");
+      again.child.kill("SIGTERM");
+      const code = await Promise.race([again.exited, sleep(8_000).then(() => "still running")]);
+      assert.equal(code, 0, "stopped within its stop timeout");
+      assert.equal(await (await p.broker()).depth("big-parser-queue"), 1, "the report stays in its queue");
+    } finally {
+      await p.close();
+    }
+  });
+
+  it("a message that kills its bot on every delivery is dumped after error_max_deliveries, and the next one goes through", async () => {
+    const p = new TestPipeline(nats.url, {
+      "deadly": {
+        module: "./bots/deadly.mjs", name: "Deadly", group: "Expert", enabled: true,
+        parameters: { error_max_deliveries: 3, destination_queues: { _default: ["deadly-out-queue"] } },
+      },
+      "deadly-out": { module: "intelmq.bots.outputs.file.output", name: "File", group: "Output", enabled: true, parameters: { file: "var/lib/bots/out.txt" } },
+    }, { queue_ack_wait: 2 });
+    try {
+      // An operator's own bot (module: a file): it kills its process on events with feed.code "poison".
+      mkdirSync(join(p.root, "bots"));
+      const runtime = join(ROOT, "dist", "shared", "runtime", "index.js");
+      writeFileSync(join(p.root, "bots", "deadly.mjs"), `
+const { defineBot, z } = await import(${JSON.stringify(runtime)});
+export default defineBot({
+  kind: "expert", name: "deadly", intelmq: "deadly", description: "kills its process on poison", params: z.object({}),
+  create: () => ({ process(e) { if (e.get("feed.code") === "poison") process.kill(process.pid, "SIGKILL"); return e; } }),
+});
+`);
+
+      p.start("deadly-out");
+      const ev = (code: string, ip: string) => ({ __type: "Event", "feed.code": code, "source.ip": ip, "classification.type": "scanner" });
+      await p.inject("deadly-queue", [ev("poison", "192.0.2.66")], "poison");
+      await p.inject("deadly-queue", [ev("fine", "192.0.2.1")], "fine");
+      let deaths = 0;
+      for (;;) {
+        const proc = p.start("deadly");
+        const code = await Promise.race([proc.exited, waitFor(() => countLines(join(p.root, "var/lib/bots/out.txt")) === 1, 60_000, "the good event").then(() => "done")]);
+        if (code === "done") break;
+        deaths++;
+        assert.ok(deaths <= 3, "dumped after 3 failed deliveries");
+      }
+      assert.equal(deaths, 3);
+      const dumps = await (await p.broker()).readDumps("deadly");
+      assert.equal(dumps.length, 1);
+      assert.match(String(dumps[0]!.traceback), /3 deliveries of this message failed.*process ended/);
+      assert.equal(JSON.parse(dumps[0]!.message)["feed.code"], "poison");
+    } finally {
+      await p.close();
+    }
+  });
+});
