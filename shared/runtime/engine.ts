@@ -491,7 +491,7 @@ export class BotRunner extends EventEmitter implements BotHandle {
     } catch (err) {
       this.#stats.failure++;
       this.#log.error({ err }, "Could not decode message from pipeline. No retries useful.");
-      this.#dumpOrWarn(dumps, tracebackLines(err), Buffer.from(d.data).toString("base64"), true);
+      this.#dumpOrWarn(dumps, this.#traceback(err), Buffer.from(d.data).toString("base64"), true);
       return { kind: "job", job: this.#complete(d, out, dumps) };
     }
     if (dicts.length === 0) this.#log.warn("Empty message received. Some previous bot sent invalid data.");
@@ -514,7 +514,7 @@ export class BotRunner extends EventEmitter implements BotHandle {
         else if (hasCode(err, ErrorCode.InvalidKey)) this.#log.error({ err }, "Found an invalid key that violates the harmonization rules.");
         else this.#log.error({ err }, "Could not decode message from pipeline. No retries useful.");
         const { __type: _t, ...rest } = dict;
-        this.#dumpOrWarn(dumps, tracebackLines(err), Buffer.from(pythonJsonDumps(rest), "utf8").toString("base64"), true);
+        this.#dumpOrWarn(dumps, this.#traceback(err), Buffer.from(pythonJsonDumps(rest), "utf8").toString("base64"), true);
         continue;
       }
       const meta = { origin: `${d.queue}:${d.seq}:${i}`, redelivered };
@@ -567,6 +567,11 @@ export class BotRunner extends EventEmitter implements BotHandle {
     return e;
   }
 
+  /** A dump's traceback: the one-line reason; with the JavaScript stack when the bot logs at DEBUG. */
+  #traceback(err: unknown): string[] {
+    return tracebackLines(err, { stack: this.#log.isLevelEnabled("debug") });
+  }
+
   #dumpOrWarn(dumps: DumpEntry[], traceback: string[] | string, message: string, base64: boolean): void {
     if (this.#res.runtime.error_dump_message) {
       this.#log.info("Dumping message to dump file.");
@@ -603,7 +608,7 @@ export class BotRunner extends EventEmitter implements BotHandle {
           this.#log.error("Giving up on the message; error_procedure is stop: leaving it in the queue and stopping.");
           return "stop";
         }
-        this.#dumpOrWarn(dumps, tracebackLines(failure), safeJson(msg), false);
+        this.#dumpOrWarn(dumps, this.#traceback(failure), safeJson(msg), false);
         if (this.#dest._on_error) this.#send(out, "_on_error", msg);
         return "ok";
       }
@@ -653,7 +658,7 @@ export class BotRunner extends EventEmitter implements BotHandle {
     const { events, failed } = await parseReport(report, this.#impl as ParserImpl, {
       log: this.#log,
       defaultFields: this.#res.parser.default_fields,
-      tracebackText: (e) => tracebackLines(e).join(""),
+      tracebackText: (e) => this.#traceback(e).join(""),
     });
     const routed = [...events];
     const dumps: DumpEntry[] = [];
