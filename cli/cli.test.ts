@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { src } from "../test/helpers/paths.js";
 import { freePort, natsServerBinary } from "../test/helpers/nats-server.js";
+import { tempDir } from "../test/helpers/tmp.js";
 import { parseIds, parseWhen } from "./args.js";
 
 const PROCESS = src("dist", "cli", "process.js");
@@ -16,7 +17,7 @@ const BOT = src("bin", "intelmq-bot.mjs");
 const TAXONOMY = "intelmq.bots.experts.taxonomy.expert";
 
 function root(bots: Record<string, unknown>, global: Record<string, unknown> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), "imq-cli-"));
+  const dir = tempDir("imq-cli-");
   mkdirSync(join(dir, "etc"), { recursive: true });
   copyFileSync(src("etc", "harmonization.conf"), join(dir, "etc", "harmonization.conf"));
   writeFileSync(join(dir, "etc", "runtime.yaml"), stringify({ global: { logging_level: "INFO", ...global }, ...bots }));
