@@ -81,6 +81,19 @@ test("process runs a module over JSON lines from stdin (library mode)", () => {
   assert.match(r.stderr, /2 in, 2 sent, 0 dumped/);
 });
 
+test("process prints IntelMQ's log lines: a failure's one-line reason, its stack only with --verbose", () => {
+  const input = JSON.stringify({ __type: "Event", "source.ip": "300.1.2.3" });
+  const stack = /file:\/\/\/|^\s+at\s/m;
+  const r = spawnSync(process.execPath, [PROCESS, TAXONOMY], { input, encoding: "utf8", env: env({ INTELMQ_ROOT_DIR: root({}) }) });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^library-bot: Found an invalid value that violates the harmonization rules\.\n {4}InvalidValue: invalid value '300\.1\.2\.3'/m);
+  assert.doesNotMatch(r.stderr, /"level"/);
+  assert.doesNotMatch(r.stderr, stack);
+  const v = spawnSync(process.execPath, [PROCESS, TAXONOMY, "--verbose"], { input, encoding: "utf8", env: env({ INTELMQ_ROOT_DIR: root({}) }) });
+  assert.equal(v.status, 0, v.stderr);
+  assert.match(v.stderr, stack);
+});
+
 test("process with an unknown module exits 1", () => {
   const r = spawnSync(process.execPath, [PROCESS, "intelmq.bots.experts.nothing.expert"], { input: "[]", encoding: "utf8", env: env({ INTELMQ_ROOT_DIR: root({}) }) });
   assert.equal(r.status, 1);
