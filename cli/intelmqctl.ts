@@ -6,8 +6,8 @@
  * options and exit codes are IntelMQ's: 0 success, 1 a bot not in the expected state (or an
  * error), 2 queue not found.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import type { Broker } from "../shared/broker/index.js";
 import {
@@ -18,6 +18,7 @@ import type { BotStatus, HostVerb } from "../shared/control-protocol/index.js";
 import { parseArgs, parseWhen } from "./args.js";
 import { connectCtl } from "./connect.js";
 import { runCheck } from "./ctl-check.js";
+import { composeFile } from "./ctl-compose.js";
 import { BOT_GROUP, botIds, configuredQueues, installedBots, queuesOf, type GroupName } from "./ctl-config.js";
 import { ControlClient, type BotView, type HostView } from "./ctl-control.js";
 import { runBotCmd, type RunAction } from "./ctl-run.js";
@@ -789,6 +790,21 @@ export async function main(argv: string[]): Promise<number> {
     .option("-q, --quiet", "only warnings and errors")
     .option("-C, --no-connections", "do not connect to NATS")
     .action((o: { quiet?: boolean; connections?: boolean }) => { run = (ctx) => checkCmd(ctx, { quiet: o.quiet ?? false, noConnections: o.connections === false }); });
+  program.command("compose")
+    .description("a docker-compose file with one service per bot of runtime.yaml (instances as replicas) and NATS with JetStream")
+    .option("-o, --out <file>", "write it to this file (default: stdout; relative paths in it are from the file's folder)")
+    .option("--cluster", "the override for a three-node NATS cluster instead (use with the main file)")
+    .action((o: { out?: string; cluster?: boolean }) => {
+      run = (ctx) => {
+        const file = o.out === undefined ? null : resolve(o.out);
+        const text = composeFile(ctx.config(), { dir: file ? dirname(file) : process.cwd(), root: PROJECT_ROOT, configDir: ctx.paths.configDir, cluster: !!o.cluster });
+        if (file) {
+          writeFileSync(file, text);
+          ctx.out.info(`Wrote ${file}.`);
+        } else process.stdout.write(text);
+        return 0;
+      };
+    });
   program.command("debug")
     .description("paths and environment variables")
     .option("--get-paths", "only the paths")
