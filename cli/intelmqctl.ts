@@ -307,7 +307,9 @@ async function statusCmd(ctx: Ctx, id: string | undefined, group: GroupName | un
   const control = await ctx.control();
   const ids = id ? [id] : botIds(ctx.config(), group);
   const views = await control.statuses(ids, (x) => isEnabled(ctx, x), { heartbeats: true, all: !id && !group });
-  const code = views.size > 0 && [...views.values()].every((v) => EXPECTED.status!.includes(v.status)) ? 0 : 1;
+  // No bots at all is not a botnet in the expected state (the notice said why).
+  const noBots = Object.keys(ctx.config().bots).length === 0;
+  const code = !noBots && [...views.values()].every((v) => EXPECTED.status!.includes(v.status)) ? 0 : 1;
   const text = () => {
     const lines: string[] = [];
     for (const v of views.values()) {
@@ -354,7 +356,7 @@ async function actionCmd(ctx: Ctx, action: "start" | "stop" | "restart" | "reloa
   }
   const [code, r] = await botnetAction(ctx, action, group);
   ctx.out.result(r);
-  return Object.keys(r).length === 0 ? 1 : code;
+  return Object.keys(ctx.config().bots).length === 0 ? 1 : code;
 }
 
 async function enableCmd(ctx: Ctx, id: string, enable: boolean): Promise<number> {
