@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { src } from "../test/helpers/paths.js";
 import { freePort, natsServerBinary } from "../test/helpers/nats-server.js";
+import { tempDir } from "../test/helpers/tmp.js";
 import { parseIds, parseWhen } from "./args.js";
 
 const PROCESS = src("dist", "cli", "process.js");
@@ -16,7 +17,7 @@ const BOT = src("bin", "intelmq-bot.mjs");
 const TAXONOMY = "intelmq.bots.experts.taxonomy.expert";
 
 function root(bots: Record<string, unknown>, global: Record<string, unknown> = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), "imq-cli-"));
+  const dir = tempDir("imq-cli-");
   mkdirSync(join(dir, "etc"), { recursive: true });
   copyFileSync(src("etc", "harmonization.conf"), join(dir, "etc", "harmonization.conf"));
   writeFileSync(join(dir, "etc", "runtime.yaml"), stringify({ global: { logging_level: "INFO", ...global }, ...bots }));
@@ -78,6 +79,19 @@ test("process runs a module over JSON lines from stdin (library mode)", () => {
   const out = lines(r.stdout);
   assert.deepEqual(out.map((o) => [o.path, (o.message as Record<string, unknown>)["classification.taxonomy"]]), [["_default", "information-gathering"], ["_default", "availability"]]);
   assert.match(r.stderr, /2 in, 2 sent, 0 dumped/);
+});
+
+test("process prints IntelMQ's log lines: a failure's one-line reason, its stack only with --verbose", () => {
+  const input = JSON.stringify({ __type: "Event", "source.ip": "300.1.2.3" });
+  const stack = /file:\/\/\/|^\s+at\s/m;
+  const r = spawnSync(process.execPath, [PROCESS, TAXONOMY], { input, encoding: "utf8", env: env({ INTELMQ_ROOT_DIR: root({}) }) });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /^library-bot: Found an invalid value that violates the harmonization rules\.\n {4}InvalidValue: invalid value '300\.1\.2\.3'/m);
+  assert.doesNotMatch(r.stderr, /"level"/);
+  assert.doesNotMatch(r.stderr, stack);
+  const v = spawnSync(process.execPath, [PROCESS, TAXONOMY, "--verbose"], { input, encoding: "utf8", env: env({ INTELMQ_ROOT_DIR: root({}) }) });
+  assert.equal(v.status, 0, v.stderr);
+  assert.match(v.stderr, stack);
 });
 
 test("process with an unknown module exits 1", () => {

@@ -6,7 +6,7 @@ import type { Broker } from "../shared/broker/index.js";
 import { runtimeConfigFromObject, effectiveParams, queueSettingsFor, type BotEntry, type IntelmqPaths, type RuntimeConfig } from "../shared/config/index.js";
 import { pyRegex, types } from "../shared/harmonization/index.js";
 import { normaliseDestinationQueues, resolveParams } from "../shared/runtime/index.js";
-import { configuredQueues, groupOf, groupOfModule } from "./ctl-config.js";
+import { configuredQueues, groupOf, groupOfModule, queuesOf } from "./ctl-config.js";
 import { hasModule, loadModule } from "./registry.js";
 
 export type CheckLevel = "debug" | "info" | "warning" | "error";
@@ -85,13 +85,19 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
     }
   }
   const config: RuntimeConfig = { file: paths.runtimeConfFile, global, bots, warnings: [] };
+  if (Object.keys(entries).filter((k) => k !== "global").length === 0) {
+    error(`${paths.runtimeConfFile} has no bots: add one entry per bot id (see README.md, Configuration).`);
+  }
 
   info("Checking bots.");
+  // Bots that cannot run (module not installed, invalid parameters): the flow stops at them.
+  const broken = new Map<string, string>();
   for (const [id, bot] of Object.entries(bots)) {
     const params = effectiveParams(config, id, {});
     let group = groupOf(bot);
     if (!hasModule(bot.module)) {
       error(`Bot ${JSON.stringify(id)}: module ${JSON.stringify(bot.module)} is not installed (no bot of this installation implements it).`);
+      broken.set(id, "not installed");
     } else {
       try {
         const def = await loadModule(bot.module);
@@ -100,6 +106,7 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
         for (const k of res.unknown) warn(`Bot ${JSON.stringify(id)}: unknown parameter ${JSON.stringify(k)} (ignored by the bot).`);
       } catch (err) {
         error(`Bot ${JSON.stringify(id)}: invalid parameters: ${message(err)}`);
+        broken.set(id, "invalid parameters");
       }
     }
     if (bot.group && groupOfModule(bot.module) && groupOf(bot) !== groupOfModule(bot.module)) {
@@ -113,6 +120,8 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
       }
     }
   }
+
+  for (const line of unreachableBots(config, broken)) warn(line);
 
   if (harmonization !== undefined) {
     info("Checking harmonization configuration.");
@@ -161,6 +170,56 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
     }
   }
   return { status: lines.some(([l]) => l === "error") ? "error" : "success", lines };
+}
+
+/**
+ * Bots that nothing reaches because a bot upstream of them cannot run: the flow starts at the
+ * collectors and at bots whose source queue no configured bot writes to (fed from outside), and
+ * goes through every bot that is not `broken` to the bots reading its destination queues.
+ */
+export function unreachableBots(config: RuntimeConfig, broken: ReadonlyMap<string, string>): string[] {
+  const ids = Object.keys(config.bots);
+  const queues = new Map(ids.map((id) => [id, queuesOf(config, id)]));
+  const feeders = new Map<string, string[]>();
+  for (const [id, q] of queues) for (const d of q.destinations) feeders.set(d, [...(feeders.get(d) ?? []), id]);
+  const readers = new Map<string, string[]>();
+  for (const [id, q] of queues) if (q.source) readers.set(q.source, [...(readers.get(q.source) ?? []), id]);
+
+  const reached = new Set<string>();
+  const todo = ids.filter((id) => {
+    const src = queues.get(id)!.source;
+    return src === null || (feeders.get(src) ?? []).length === 0;
+  });
+  while (todo.length) {
+    const id = todo.pop()!;
+    if (reached.has(id)) continue;
+    reached.add(id);
+    if (broken.has(id)) continue;
+    for (const d of queues.get(id)!.destinations) for (const r of readers.get(d) ?? []) if (!reached.has(r)) todo.push(r);
+  }
+
+  const out: string[] = [];
+  for (const id of ids) {
+    if (reached.has(id) || broken.has(id)) continue;
+    // The broken bots upstream of it, found walking up the queues (not past a broken bot).
+    const missing = new Set<string>();
+    const seen = new Set<string>([id]);
+    const up = [id];
+    while (up.length) {
+      const cur = up.pop()!;
+      const src = queues.get(cur)!.source;
+      for (const f of src ? feeders.get(src) ?? [] : []) {
+        if (seen.has(f)) continue;
+        seen.add(f);
+        if (broken.has(f)) missing.add(f);
+        else up.push(f);
+      }
+    }
+    out.push(missing.size
+      ? `Bot ${JSON.stringify(id)} receives nothing: the bots upstream of it cannot run (${[...missing].map((m) => `${JSON.stringify(m)}: ${broken.get(m)}`).join(", ")}).`
+      : `Bot ${JSON.stringify(id)} receives nothing: no collector feeds the bots upstream of it (its queues form a loop).`);
+  }
+  return out;
 }
 
 function toList(v: unknown): string[] {

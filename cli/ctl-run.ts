@@ -6,6 +6,7 @@
  * sent (unless --dryrun). Instances running elsewhere are paused while the queue is read.
  */
 import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
 import { existsSync, readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
@@ -15,6 +16,7 @@ import { decodeEnvelope, encodeEnvelope, messageFromDict } from "../shared/messa
 import { createLibraryBot, createLogger, normaliseDestinationQueues } from "../shared/runtime/index.js";
 import type { ControlClient } from "./ctl-control.js";
 import { queuesOf } from "./ctl-config.js";
+import { readableLogLine, readableLogs } from "./output.js";
 import { loadModule } from "./registry.js";
 
 export interface RunEnv {
@@ -23,6 +25,8 @@ export interface RunEnv {
   control(): Promise<ControlClient>;
   /** A line of the run's text output. */
   print(line: string): void;
+  /** Show the stacks of logged errors (else their one-line reason; at DEBUG they show anyway). */
+  verbose?: boolean;
 }
 
 export type RunAction =
@@ -81,11 +85,17 @@ function withoutType(m: Record<string, unknown>): Record<string, unknown> {
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/** The reason of a dump: the last line of its traceback. */
+function reason(traceback: string[] | string): string {
+  const lines = [traceback].flat().flatMap((l) => l.split("\n")).map((l) => l.trim()).filter(Boolean);
+  return lines.at(-1) ?? "";
+}
+
 /** Run the action; resolves with the exit code. */
 export async function runBotCmd(env: RunEnv, botId: string, action: RunAction): Promise<number> {
   const config = env.config();
   const entry = getBot(config, botId);
-  if (action.kind === "foreground") return foreground(botId, action.level);
+  if (action.kind === "foreground") return foreground(botId, action.level, !!env.verbose);
   if (action.kind === "console") {
     env.print("Can't run console: bots are Node.js programs. Run `node --inspect bin/intelmq-bot.mjs " + botId + "` and attach a debugger instead.");
     return 1;
@@ -104,10 +114,15 @@ export async function runBotCmd(env: RunEnv, botId: string, action: RunAction): 
   }
 }
 
-/** The bot as its own process in the foreground, its log on the terminal. */
-function foreground(botId: string, level: string | undefined): Promise<number> {
+/** The bot as its own process in the foreground, its log on the terminal as IntelMQ prints it. */
+function foreground(botId: string, level: string | undefined, verbose: boolean): Promise<number> {
   const env = { ...process.env, ...(level ? { INTELMQ_LOGGING_LEVEL: level.toUpperCase() } : {}) };
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, "bin", "intelmq-bot.mjs"), botId], { env, stdio: "inherit" });
+  const child = spawn(process.execPath, [join(PROJECT_ROOT, "bin", "intelmq-bot.mjs"), botId], { env, stdio: ["inherit", "inherit", "pipe"] });
+  const stacks = verbose || level?.toUpperCase() === "DEBUG";
+  createInterface({ input: child.stderr! }).on("line", (line) => {
+    const out = readableLogLine(line, { verbose: stacks, name: botId });
+    if (out !== null) process.stderr.write(`${out}\n`);
+  });
   const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
   const handlers = (["SIGINT", "SIGTERM", "SIGHUP"] as const).map((s) => [s, forward(s)] as const);
   for (const [s, h] of handlers) process.on(s, h);
@@ -202,8 +217,15 @@ async function processOnce(env: RunEnv, botId: string, group: string | null, sou
   if (action.dryrun) env.print(" * Dryrun only, no message will be really sent through.");
   const def = await loadModule(entry.module);
   const params = effectiveParams(config, botId);
-  const level = action.level?.toUpperCase() ?? (typeof params.logging_level === "string" ? params.logging_level : "INFO");
-  const bot = await createLibraryBot(def, { botId, params, logger: createLogger({ botId, level }) });
+  const level = action.level?.toUpperCase() ?? (typeof params.logging_level === "string" ? params.logging_level.toUpperCase() : "INFO");
+  // Log lines as IntelMQ's run prints them; a dry run dumps nothing, so it does not say it does.
+  const destination = readableLogs({
+    verbose: !!env.verbose || level === "DEBUG",
+    name: botId,
+    split: true,
+    rewrite: (e) => (action.dryrun && e.message === "Dumping message to dump file." ? { ...e, message: "DRYRUN: Message would be dumped now!" } : e),
+  });
+  const bot = await createLibraryBot(def, { botId, params: { ...params, logging_level: level }, logger: createLogger({ botId, level, destination }) });
   const broker = await env.broker();
   try {
     const work = async (): Promise<number> => {
@@ -232,7 +254,7 @@ async function processOnce(env: RunEnv, botId: string, group: string | null, sou
         for (const q of queues[path] ?? []) await broker.publish(q, encodeEnvelope(msgs), { msgId: `run:${botId}:${id}:${path}:${q}` });
       }
       if (!action.dryrun) for (const dump of r.dumps) await broker.dump(dump);
-      if (r.dumped > 0) env.print(`${r.dumped} message(s) failed and ${action.dryrun ? "would be" : "were"} dumped: ${r.dumps.map((d) => [d.traceback].flat()[0] ?? "").join("; ")}`);
+      if (r.dumped > 0) env.print(`${r.dumped} message(s) failed and ${action.dryrun ? "would be" : "were"} dumped: ${r.dumps.map((d) => reason(d.traceback)).join("; ")}`);
       if (delivery) {
         if (action.dryrun) {
           env.print("DRYRUN: Message would be acknowledged now!");

@@ -8,8 +8,11 @@ import { pino, type DestinationStream } from "pino";
 import type { Broker } from "../shared/broker/index.js";
 import { ErrorCode, hasCode } from "../shared/errors/index.js";
 import { connectWithRetry, createLogger, resolveParams, startBot, startBotControl, watchParent, type BotControl } from "../shared/runtime/index.js";
-import { effectiveParams, getBot, loadRuntimeConfig, natsOptions, queueSettingsFor } from "../shared/config/index.js";
+import {
+  INTELMQ_OPT_ROOT, effectiveParams, getBot, loadRuntimeConfig, natsOptions, queueSettingsFor, remappedPaths, rootDir,
+} from "../shared/config/index.js";
 import { parseArgs } from "./args.js";
+import { guardProcess } from "./output.js";
 import { hasModule, loadModule } from "./registry.js";
 
 /** Kept here for callers of earlier versions; lives in shared/runtime now. */
@@ -108,6 +111,10 @@ async function main(argv: string[]): Promise<number> {
     const b = broker;
     logTee.sink = (line) => b.appendLog(botId, line);
     log.info({ servers: natsOptions(config).servers }, "connected to NATS");
+    // IntelMQ's /opt/intelmq paths are taken under the root: say once where the files really are.
+    for (const r of remappedPaths(config).filter((x) => x.botId === botId)) {
+      log.info(`${r.parameter} ${r.configured}${r.isDefault ? " (default)" : ""} is ${r.path}: paths under ${INTELMQ_OPT_ROOT} are taken under INTELMQ_ROOT_DIR (${rootDir()})`);
+    }
     handle = await startBot(def, { botId, params, broker, logger: log, queueSettingsFor: (q) => queueSettingsFor(config, q) });
     if (stopping) {
       await handle.stop();
@@ -155,6 +162,8 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+// A closed stderr (`intelmq-bot x 2>&1 | head`) ends the bot quietly; its own errors it logs itself.
+guardProcess("intelmq-bot", () => false, { uncaught: false });
 main(process.argv).then(
   (code) => void exit(code),
   (err: unknown) => {

@@ -6,20 +6,23 @@
  * options and exit codes are IntelMQ's: 0 success, 1 a bot not in the expected state (or an
  * error), 2 queue not found.
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import type { Broker } from "../shared/broker/index.js";
 import {
-  PROJECT_ROOT, getBot, intelmqPaths, loadRuntimeConfig, natsOptions, saveRuntimeConfig, type IntelmqPaths, type RuntimeConfig,
+  INTELMQ_OPT_ROOT, PROJECT_ROOT, intelmqPaths, loadRuntimeConfig, natsOptions, queueSettingsFor, remappedPaths, setBotEnabled,
+  type IntelmqPaths, type RuntimeConfig,
 } from "../shared/config/index.js";
 import type { BotStatus, HostVerb } from "../shared/control-protocol/index.js";
 import { parseArgs, parseWhen } from "./args.js";
 import { connectCtl } from "./connect.js";
 import { runCheck } from "./ctl-check.js";
+import { composeFile } from "./ctl-compose.js";
 import { BOT_GROUP, botIds, configuredQueues, installedBots, queuesOf, type GroupName } from "./ctl-config.js";
 import { ControlClient, type BotView, type HostView } from "./ctl-control.js";
 import { runBotCmd, type RunAction } from "./ctl-run.js";
+import { PINO_LEVEL, guardProcess, loggedReason, verboseArg, type LoggedError } from "./output.js";
 
 // IntelMQ's texts, so that people and scripts reading them see what they know.
 const MESSAGES = {
@@ -54,7 +57,7 @@ function message(err: unknown): string {
 
 /** Where results go: JSON on stdout, or IntelMQ's text lines (info to stdout unless quiet, errors to stderr). */
 class Output {
-  constructor(readonly json: boolean, readonly quiet: boolean) {}
+  constructor(readonly json: boolean, readonly quiet: boolean, readonly verbose = false) {}
   /** A progress or status line (text mode, not quiet). */
   info(line: string): void {
     if (!this.json && !this.quiet) process.stdout.write(`${line}\n`);
@@ -96,7 +99,11 @@ function makeCtx(out: Output): Ctx & { close(): Promise<void> } {
     paths,
     out,
     config(): RuntimeConfig {
-      config ??= loadRuntimeConfig(paths.runtimeConfFile);
+      if (!config) {
+        config = loadRuntimeConfig(paths.runtimeConfFile);
+        // An empty file is a mistake an operator should see at once, not an empty listing.
+        if (Object.keys(config.bots).length === 0) out.alert(`intelmqctl: ${paths.runtimeConfFile} has no bots.`);
+      }
       return config;
     },
     broker(): Promise<Broker> {
@@ -300,7 +307,9 @@ async function statusCmd(ctx: Ctx, id: string | undefined, group: GroupName | un
   const control = await ctx.control();
   const ids = id ? [id] : botIds(ctx.config(), group);
   const views = await control.statuses(ids, (x) => isEnabled(ctx, x), { heartbeats: true, all: !id && !group });
-  const code = [...views.values()].every((v) => EXPECTED.status!.includes(v.status)) ? 0 : 1;
+  // No bots at all is not a botnet in the expected state (the notice said why).
+  const noBots = Object.keys(ctx.config().bots).length === 0;
+  const code = !noBots && [...views.values()].every((v) => EXPECTED.status!.includes(v.status)) ? 0 : 1;
   const text = () => {
     const lines: string[] = [];
     for (const v of views.values()) {
@@ -347,15 +356,14 @@ async function actionCmd(ctx: Ctx, action: "start" | "stop" | "restart" | "reloa
   }
   const [code, r] = await botnetAction(ctx, action, group);
   ctx.out.result(r);
-  return code;
+  return Object.keys(ctx.config().bots).length === 0 ? 1 : code;
 }
 
 async function enableCmd(ctx: Ctx, id: string, enable: boolean): Promise<number> {
   const config = ctx.config();
   requireBot(ctx, id);
   ctx.out.info(fmt(enable ? MESSAGES.enabling : MESSAGES.disabling, id));
-  getBot(config, id).enabled = enable;
-  saveRuntimeConfig(config);
+  setBotEnabled(config, id, enable);
   let view: BotView;
   try {
     const control = await ctx.control();
@@ -403,25 +411,23 @@ function nonZero(list: QueueList): QueueList {
   return out;
 }
 
-function queueText(list: QueueList): string[] {
-  const lines: string[] = [];
-  for (const [id, e] of Object.entries(list)) {
-    lines.push(`${id}:`);
-    if (e.source_queue) lines.push(`    - source_queue: ${e.source_queue[0]} - ${e.source_queue[1]}`);
-    for (const [q, n] of e.destination_queues ?? []) lines.push(`    - destination_queue: ${q} - ${n}`);
-  }
-  return lines;
+/** IntelMQ's text of `list queues`: `<queue> - <count>` per queue, by name (case-insensitive). */
+function queueText(counts: Map<string, number>, nonZeroOnly: boolean): string[] {
+  return [...counts.entries()]
+    .filter(([, n]) => n > 0 || !nonZeroOnly)
+    .sort(([a], [b]) => a.toLowerCase().localeCompare(b.toLowerCase()) || a.localeCompare(b))
+    .map(([q, n]) => `${q} - ${n}`);
 }
 
 async function listQueuesCmd(ctx: Ctx, opts: { nonZero?: boolean; sum?: boolean; count?: boolean }): Promise<number> {
   const { list, counts } = await queueCounts(ctx);
   if (opts.sum || opts.count) {
     const total = [...counts.values()].reduce((a, b) => a + b, 0);
-    ctx.out.result({ "total-messages": total }, () => [`Total number of messages in queues: ${total}`]);
+    ctx.out.result({ "total-messages": total }, () => [String(total)]);
     return 0;
   }
   const shown = opts.nonZero ? nonZero(list) : list;
-  ctx.out.result(shown, () => queueText(shown));
+  ctx.out.result(shown, () => queueText(counts, !!opts.nonZero));
   return 0;
 }
 
@@ -469,6 +475,15 @@ async function replayCmd(ctx: Ctx, queue: string, o: { since?: string; until?: s
     const r = await broker.replay(queue, {
       target, dryRun: !!o.dryRun, ...(since ? { since } : {}), ...(until ? { until } : {}),
     });
+    if (r.firstSeq === null && !(await broker.queueInfo(queue)).archived) {
+      // Nothing found because nothing is kept: say why, not "0 messages".
+      const should = queueSettingsFor(ctx.config(), queue).archive === true;
+      ctx.out.error(should
+        ? `Queue ${queue} is not archived: its stream was created before archiving was configured (see intelmqctl check); nothing to replay.`
+        : `Queue ${queue} is not archived, nothing to replay: the archive keeps the queues collectors feed, or every queue with queue_archive: true under global in runtime.yaml.`);
+      ctx.out.result("not-archived");
+      return 1;
+    }
     const range = r.firstSeq === null ? "" : ` (archive sequences ${r.firstSeq} to ${r.lastSeq})`;
     ctx.out.result({
       queue: r.queue, target: r.target, dry_run: !!o.dryRun, replayed: r.replayed, duplicates: r.duplicates, missing: r.missing,
@@ -539,7 +554,12 @@ function debugCmd(ctx: Ctx, opts: { getPaths?: boolean; getEnvironmentVariables?
       STATE_FILE_PATH: join(p.root, "var", "lib", "state.json"),
       VAR_RUN_PATH: p.runDir,
       NATS_SERVERS: servers.join(","),
+      // Paths of runtime.yaml under /opt/intelmq (IntelMQ's root) that the file outputs take under ROOT_DIR.
+      OPT_INTELMQ_MAPPED_TO: p.root,
     };
+    let remapped: ReturnType<typeof remappedPaths> = [];
+    try { remapped = remappedPaths(ctx.config()); } catch { /* a broken runtime.yaml: check says why */ }
+    out.remapped_paths = Object.fromEntries(remapped.map((r) => [`${r.botId}.${r.parameter}`, { configured: r.configured, path: r.path, default: r.isDefault }]));
   }
   if (all || opts.getEnvironmentVariables) {
     out.environment_variables = {};
@@ -551,6 +571,11 @@ function debugCmd(ctx: Ctx, opts: { getPaths?: boolean; getEnvironmentVariables?
   ctx.out.result(out, () => {
     const lines: string[] = [];
     if (out.paths) lines.push("Paths:", ...Object.entries(out.paths).map(([k, v]) => `${k}: ${String(v)}`));
+    const remapped = Object.entries((out.remapped_paths ?? {}) as Record<string, { configured: string; path: string; default: boolean }>);
+    if (remapped.length) {
+      lines.push(`Paths of runtime.yaml under ${INTELMQ_OPT_ROOT}, taken under ${p.root}:`);
+      for (const [k, r] of remapped) lines.push(`${k}: ${r.configured}${r.default ? " (default)" : ""} -> ${r.path}`);
+    }
     if (out.environment_variables) lines.push("Environment variables:", ...Object.entries(out.environment_variables).map(([k, v]) => `${k}: ${v === null ? "" : String(v)}`));
     return lines;
   });
@@ -558,10 +583,6 @@ function debugCmd(ctx: Ctx, opts: { getPaths?: boolean; getEnvironmentVariables?
 }
 
 const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] as const;
-const PINO_LEVEL: Record<string, (typeof LOG_LEVELS)[number]> = {
-  trace: "DEBUG", debug: "DEBUG", info: "INFO", warn: "WARNING", error: "ERROR", fatal: "CRITICAL",
-  10: "DEBUG", 20: "DEBUG", 30: "INFO", 40: "WARNING", 50: "ERROR", 60: "CRITICAL",
-};
 
 /** IntelMQ's log date: "2024-09-16 10:00:00,123". */
 function logDate(t: unknown): string {
@@ -570,8 +591,11 @@ function logDate(t: unknown): string {
   return d.toISOString().replace("T", " ").replace(/\.(\d{3})Z$/, ",$1");
 }
 
-/** One pino line in IntelMQ's log entry shape, or null when it is not JSON or below `min`. */
-function logEntry(line: string, id: string, min: number): Record<string, unknown> | null {
+/**
+ * One pino line in IntelMQ's log entry shape, or null when it is not JSON or below `min`. A logged
+ * error is its one-line reason in extended_message (`type: message`), its stack when `verbose`.
+ */
+function logEntry(line: string, id: string, min: number, verbose: boolean): Record<string, unknown> | null {
   if (!line.startsWith("{")) return null;
   let o: Record<string, unknown>;
   try { o = JSON.parse(line) as Record<string, unknown>; } catch { return null; }
@@ -580,8 +604,11 @@ function logEntry(line: string, id: string, min: number): Record<string, unknown
   const e: Record<string, unknown> = {
     date: logDate(o.time), bot_id: typeof o.bot_id === "string" ? o.bot_id : id, thread_id: null, log_level: lvl, message: String(o.msg ?? ""),
   };
-  const err = o.err as { stack?: unknown } | undefined;
-  if (err && typeof err.stack === "string") e.extended_message = err.stack;
+  const err = o.err && typeof o.err === "object" ? (o.err as LoggedError) : null;
+  if (err) {
+    const extended = verbose && typeof err.stack === "string" ? err.stack : loggedReason(err);
+    if (extended !== null) e.extended_message = extended;
+  }
   return e;
 }
 
@@ -608,6 +635,7 @@ async function streamLogLines(ctx: Ctx, id: string): Promise<string[]> {
  * (any host), or from var/log/<bot-id>.log when NATS is unreachable or the stream has none of it.
  */
 async function logCmd(ctx: Ctx, id: string, linesArg: string | undefined, levelArg: string | undefined): Promise<number> {
+  requireBot(ctx, id);
   const n = linesArg === undefined ? 10 : Number.parseInt(linesArg, 10);
   const level = (levelArg ?? "INFO").toUpperCase();
   const min = LOG_LEVELS.indexOf(level as (typeof LOG_LEVELS)[number]);
@@ -618,6 +646,12 @@ async function logCmd(ctx: Ctx, id: string, linesArg: string | undefined, levelA
     try {
       lines = readFileSync(file, "utf8").split("\n");
     } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+        // As IntelMQ: a bot that never ran has no log yet; that is not an error.
+        const none = { date: logDate(Date.now()), bot_id: id, thread_id: null, log_level: "INFO", message: "No log file exists (yet)." };
+        ctx.out.result([none], () => [`${none.date} - ${id} - INFO - ${none.message}`]);
+        return 0;
+      }
       ctx.out.error(`File ${file} is not readable: ${message(err)}`);
       ctx.out.result("error");
       return 1;
@@ -625,7 +659,7 @@ async function logCmd(ctx: Ctx, id: string, linesArg: string | undefined, levelA
   }
   const entries: Record<string, unknown>[] = [];
   for (const line of lines) {
-    const e = logEntry(line, id, min);
+    const e = logEntry(line, id, min, ctx.out.verbose);
     if (e) entries.push(e);
   }
   const shown = n < 0 ? entries : entries.slice(Math.max(0, entries.length - n));
@@ -655,6 +689,7 @@ export async function main(argv: string[]): Promise<number> {
     .version(version(), "-v, --version", "print the version")
     .addOption(new Option("-t, --type <type>", "output type").choices(["text", "json", "python"]).default("text"))
     .option("-q, --quiet", "only print errors (and the results)")
+    .option("--verbose", "show the stacks of errors (log, run, failures of the tool)")
     .enablePositionalOptions()
     .showHelpAfterError()
     .exitOverride();
@@ -695,13 +730,15 @@ export async function main(argv: string[]): Promise<number> {
       else if (kind === "queues") run = (ctx) => listQueuesCmd(ctx, o);
       else if (kind === "queues-and-status") {
         run = async (ctx) => {
-          const { list } = await queueCounts(ctx);
+          const { list, counts } = await queueCounts(ctx);
           const control = await ctx.control();
           const views = await control.statuses(Object.keys(ctx.config().bots), (x) => isEnabled(ctx, x), { all: true });
           const statuses: Record<string, BotStatus> = {};
           for (const [k, v] of views) statuses[k] = v.status;
           const shown = o.nonZero ? nonZero(list) : list;
-          ctx.out.result([shown, statuses], () => [...queueText(shown), ...[...views.values()].map(statusLine)]);
+          // IntelMQ's text: the queues, then the botnet's status lines by bot id.
+          const byId = [...views.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+          ctx.out.result([shown, statuses], () => [...queueText(counts, !!o.nonZero), ...byId.map(statusLine)]);
           return 0;
         };
       } else run = () => { throw new UsageError(`list: unknown kind ${JSON.stringify(kind)} (bots, queues, queues-and-status)`); };
@@ -746,7 +783,7 @@ export async function main(argv: string[]): Promise<number> {
         } else throw new UsageError(`run: unknown subcommand ${JSON.stringify(sub)} (console, message, process)`);
         return runBotCmd({
           config: () => ctx.config(), broker: () => ctx.broker(), control: () => ctx.control(),
-          print: (line) => process.stdout.write(`${line}\n`),
+          print: (line) => process.stdout.write(`${line}\n`), verbose: ctx.out.verbose,
         }, id, action);
       };
     });
@@ -755,18 +792,38 @@ export async function main(argv: string[]): Promise<number> {
     .option("-q, --quiet", "only warnings and errors")
     .option("-C, --no-connections", "do not connect to NATS")
     .action((o: { quiet?: boolean; connections?: boolean }) => { run = (ctx) => checkCmd(ctx, { quiet: o.quiet ?? false, noConnections: o.connections === false }); });
+  program.command("compose")
+    .description("a docker-compose file with one service per bot of runtime.yaml (instances as replicas) and NATS with JetStream")
+    .option("-o, --out <file>", "write it to this file (default: stdout; relative paths in it are from the file's folder)")
+    .option("--cluster", "the override for a three-node NATS cluster instead (use with the main file)")
+    .action((o: { out?: string; cluster?: boolean }) => {
+      run = (ctx) => {
+        const file = o.out === undefined ? null : resolve(o.out);
+        const text = composeFile(ctx.config(), { dir: file ? dirname(file) : process.cwd(), root: PROJECT_ROOT, configDir: ctx.paths.configDir, cluster: !!o.cluster });
+        if (file) {
+          writeFileSync(file, text);
+          ctx.out.info(`Wrote ${file}.`);
+        } else process.stdout.write(text);
+        return 0;
+      };
+    });
   program.command("debug")
     .description("paths and environment variables")
     .option("--get-paths", "only the paths")
     .option("--get-environment-variables", "only the environment variables")
     .action((o: { getPaths?: boolean; getEnvironmentVariables?: boolean }) => { run = (ctx) => debugCmd(ctx, o); });
 
-  // -t/--type is also accepted after the command (`intelmqctl status -t json`).
+  // -t/--type and --verbose are also accepted after the command (`intelmqctl status -t json`).
   let subType: string | undefined;
-  for (const c of program.commands) c.addOption(new Option("-t, --type <type>", "output type").choices(["text", "json", "python"]));
+  let subVerbose = false;
+  for (const c of program.commands) {
+    c.addOption(new Option("-t, --type <type>", "output type").choices(["text", "json", "python"]));
+    c.option("--verbose", "show the stacks of errors");
+  }
   program.hook("preAction", (_root, cmd) => {
-    const t = cmd.opts<{ type?: string }>().type;
-    if (t) subType = t;
+    const o = cmd.opts<{ type?: string; verbose?: boolean }>();
+    if (o.type) subType = o.type;
+    if (o.verbose) subVerbose = true;
   });
 
   let code: number | null;
@@ -781,18 +838,20 @@ export async function main(argv: string[]): Promise<number> {
     program.outputHelp();
     return 2;
   }
-  const g = program.opts<{ type: string; quiet?: boolean }>();
-  const ctx = makeCtx(new Output((subType ?? g.type) !== "text", !!g.quiet));
+  const g = program.opts<{ type: string; quiet?: boolean; verbose?: boolean }>();
+  const ctx = makeCtx(new Output((subType ?? g.type) !== "text", !!g.quiet, !!g.verbose || subVerbose));
   try {
     return await (run as (ctx: Ctx) => Promise<number> | number)(ctx);
   } catch (err) {
-    process.stderr.write(`intelmqctl: ${message(err)}\n`);
+    process.stderr.write(`intelmqctl: ${ctx.out.verbose && err instanceof Error && err.stack ? err.stack : message(err)}\n`);
     return err instanceof UsageError ? 2 : 1;
   } finally {
     await ctx.close();
   }
 }
 
+// `intelmqctl status | head -1`: the reader may go away; failures nobody caught are one line.
+guardProcess("intelmqctl", () => verboseArg(process.argv));
 main(process.argv).then(
   (code) => process.exit(code),
   (err: unknown) => {

@@ -18,6 +18,7 @@ import { parseArgs, parseIds } from "./args.js";
 import { connectCtl } from "./connect.js";
 import { ControlClient } from "./ctl-control.js";
 import { groupOf, queuesOf } from "./ctl-config.js";
+import { guardProcess, verboseArg } from "./output.js";
 
 const HELP = [
   "r ids [queue]  recover these entries into their source queue or the given one",
@@ -39,8 +40,20 @@ function lastLine(d: StoredDump): string {
   return l.length > 200 ? `${l.slice(0, 197)}...` : l;
 }
 
-/** The entry as IntelMQ shows it: message parsed, raw cut at `truncate` characters (0: whole). */
-function shown(d: StoredDump, truncate: number): string {
+/** A stack frame or the header over frames, as older entries and bots at DEBUG store them. */
+const FRAME = /^\s*(at\s|Traceback \(most recent call last\):|Stack \(most recent call first\):)/;
+
+/** The traceback without JavaScript frames (the reason lines stay). */
+function withoutFrames(tb: string[] | string): string[] | string {
+  if (Array.isArray(tb)) return tb.filter((l) => !FRAME.test(l));
+  return tb.split("\n").filter((l) => !FRAME.test(l)).join("\n");
+}
+
+/**
+ * The entry as IntelMQ shows it: message parsed, raw cut at `truncate` characters (0: whole),
+ * the traceback without stack frames unless `verbose`.
+ */
+function shown(d: StoredDump, truncate: number, verbose = false): string {
   let message: unknown = d.message;
   if (d.message_type !== "base64") {
     try {
@@ -56,13 +69,14 @@ function shown(d: StoredDump, truncate: number): string {
     if (x && typeof x === "object") return Object.fromEntries(Object.keys(x).sort().map((k) => [k, sort((x as Record<string, unknown>)[k])]));
     return x;
   };
-  return JSON.stringify(sort({ ...d, message }), null, 4);
+  return JSON.stringify(sort({ ...d, message, traceback: verbose ? d.traceback : withoutFrames(d.traceback) }), null, 4);
 }
 
 interface Session {
   broker: Broker;
   config: RuntimeConfig;
   truncate: number;
+  verbose: boolean;
   ask(prompt: string): Promise<string | null>;
 }
 
@@ -168,7 +182,7 @@ async function processBot(s: Session, botId: string, warnRunning: () => Promise<
     switch (cmd) {
       case "s": {
         const chosen = pick(rest.join(","));
-        if (chosen) for (const d of chosen) say(shown(d, s.truncate));
+        if (chosen) for (const d of chosen) say(shown(d, s.truncate, s.verbose));
         break;
       }
       case "r": {
@@ -222,6 +236,7 @@ async function main(argv: string[]): Promise<number> {
     .description("inspect, recover, edit and delete the messages bots dumped (the dumps stream)")
     .argument("[bot-id]", "the bot whose dumps to process (none: list the bots with dumps)")
     .option("-t, --truncate <n>", "cut raw to this many characters when showing (0: whole)", "1000")
+    .option("--verbose", "show the stack frames stored in tracebacks")
     .exitOverride()
     .action((id: string | undefined, o: { truncate: string }) => {
       botArg = id;
@@ -247,7 +262,7 @@ async function main(argv: string[]): Promise<number> {
       waiting = (l) => { if (l !== null && !process.stdin.isTTY) process.stdout.write(`${l}\n`); resolve(l); };
     });
   };
-  const session: Session = { broker, config, truncate, ask };
+  const session: Session = { broker, config, truncate, verbose: program.opts<{ verbose?: boolean }>().verbose === true, ask };
   const warnRunning = async (botId: string): Promise<void> => {
     try {
       const control = new ControlClient(broker, { replyWaitMs: 500, actionTimeoutMs: 5000 });
@@ -286,6 +301,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+guardProcess("intelmqdump", () => verboseArg(process.argv));
 main(process.argv).then(
   (code) => process.exit(code),
   (err: unknown) => {

@@ -12,6 +12,7 @@ import { callTypeMethod } from "../shared/harmonization/index.js";
 import { createLibraryBot, createLogger } from "../shared/runtime/index.js";
 import { BOT_ID_RE, effectiveParams, loadRuntimeConfig } from "../shared/config/index.js";
 import { parseArgs } from "./args.js";
+import { guardProcess, readableLogs, verboseArg } from "./output.js";
 import { hasModule, loadModule } from "./registry.js";
 
 /** The bot id IntelMQ's own tests run with. */
@@ -237,13 +238,15 @@ async function main(argv: string[]): Promise<number> {
     .option("--cases", "conformance executor: cases on stdin, results on stdout (../shared/conformance/FORMAT.md)")
     .addOption(new Option("--log-level <level>", "logging level").choices(["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]))
     .option("--timeout <seconds>", "per-case time limit in --cases mode", "60")
+    .option("--verbose", "show the stacks of logged errors")
     .showHelpAfterError()
     .exitOverride();
   const exitCode = parseArgs(program, argv);
   if (exitCode !== null) return exitCode;
   const o = program.opts<LibraryOptions & { cases?: boolean; logLevel?: string; timeout: string }>();
   const level = o.logLevel ?? (o.cases ? "WARNING" : process.env.INTELMQ_LOGGING_LEVEL ?? "INFO");
-  const log = createLogger({ level });
+  // Cases speak JSON lines; people running a bot read IntelMQ's log lines (stacks at DEBUG or --verbose).
+  const log = o.cases ? createLogger({ level }) : createLogger({ level, destination: readableLogs({ verbose: level.toUpperCase() === "DEBUG" || verboseArg(argv), name: "process" }) });
   if (o.cases) {
     await runCases(log, Number(o.timeout) * 1000);
     return 0;
@@ -261,6 +264,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+guardProcess("process", () => verboseArg(process.argv));
 main(process.argv).then(
   (code) => {
     process.exitCode = code;

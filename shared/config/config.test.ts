@@ -1,13 +1,15 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ErrorCode, hasCode } from "../errors/index.js";
+import { tempDir } from "../../test/helpers/tmp.js";
 import {
-  DEFAULT_NATS_URL, PROJECT_ROOT, effectiveParams, intelmqPaths, loadRuntimeConfig, natsOptions,
-  collectorQueues, parseRuntimeConfig, queueSettings, queueSettingsFor, saveRuntimeConfig,
+  DEFAULT_NATS_URL, PROJECT_ROOT, effectiveParams, getBot, intelmqPaths, loadRuntimeConfig, natsOptions,
+  collectorQueues, parseRuntimeConfig, queueSettings, queueSettingsFor, remappedPathLines, remappedPaths, saveRuntimeConfig,
+  setBotEnabled, setBotEnabledText,
 } from "./index.js";
 
 const SAMPLE = `# our pipeline
@@ -39,7 +41,7 @@ feodo-parser:
 `;
 
 function tmp(): string {
-  return mkdtempSync(join(tmpdir(), "imq-config-"));
+  return tempDir("imq-config-");
 }
 
 test("paths follow INTELMQ_ROOT_DIR, default the project root", () => {
@@ -179,6 +181,88 @@ test("save keeps comments, writes a .bak and round-trips", () => {
   delete again.bots["feodo-parser"];
   saveRuntimeConfig(again);
   assert.deepEqual(Object.keys(loadRuntimeConfig(f).bots), ["feodo-collector"]);
+});
+
+test("save writes back only what changed: no default keys added, flow lists as they were", () => {
+  const f = join(tmp(), "runtime.yaml");
+  const text = "global: {}\nb1:\n  module: intelmq.bots.experts.taxonomy.expert\n  parameters:\n    destination_queues:\n      _default: [a-queue, b-queue]\n";
+  writeFileSync(f, text);
+  const cfg = loadRuntimeConfig(f);
+  cfg.bots.b1!.parameters.rate_limit = 5;
+  saveRuntimeConfig(cfg);
+  assert.equal(readFileSync(f, "utf8"), text.replace("    destination_queues:", "    destination_queues:").replace("[a-queue, b-queue]\n", "[a-queue, b-queue]\n    rate_limit: 5\n"));
+});
+
+// IntelMQ's own layout: folded long strings, sequences not indented under their key, comments.
+const INTELMQ_STYLE = `# shipped by IntelMQ
+cymru-whois-expert:
+  bot_id: cymru-whois-expert
+  description: Cymru Whois (IP to ASN) is the bot responsible to add network information
+    to the events (BGP, ASN, AS Name, Country, etc..).
+  enabled: true   # the expert
+  group: Expert
+  module: intelmq.bots.experts.cymru_whois.expert
+  name: Cymru Whois
+  parameters:
+    destination_queues:
+      _default:
+      - file-output-queue
+  run_mode: continuous
+file-output:
+  group: Output
+  module: intelmq.bots.outputs.file.output
+  parameters: {file: '/opt/intelmq/var/lib/bots/file-output/events.txt'}
+`;
+
+test("enable/disable change the one value and nothing else of the file; a .bak keeps the previous version", () => {
+  const disabled = setBotEnabledText(INTELMQ_STYLE, "cymru-whois-expert", false);
+  assert.equal(disabled, INTELMQ_STYLE.replace("enabled: true   # the expert", "enabled: false   # the expert"));
+  assert.equal(setBotEnabledText(disabled, "cymru-whois-expert", true), INTELMQ_STYLE);
+  // No enabled key: a line of its own, the rest as it was.
+  assert.equal(setBotEnabledText(INTELMQ_STYLE, "file-output", false), INTELMQ_STYLE.replace("file-output:\n", "file-output:\n  enabled: false\n"));
+  // A flow mapping: through the Document API, comments kept.
+  const flow = "# mine\nb1: {module: intelmq.bots.experts.taxonomy.expert}  # one line\n";
+  const added = setBotEnabledText(flow, "b1", false);
+  assert.equal(parseRuntimeConfig(added).bots.b1!.enabled, false);
+  assert.match(added, /# mine/);
+  assert.throws(() => setBotEnabledText(INTELMQ_STYLE, "no-such-bot", false), /no-such-bot/);
+
+  const f = join(tmp(), "runtime.yaml");
+  writeFileSync(f, INTELMQ_STYLE);
+  const cfg = loadRuntimeConfig(f);
+  setBotEnabled(cfg, "cymru-whois-expert", false);
+  assert.equal(cfg.bots["cymru-whois-expert"]!.enabled, false);
+  assert.equal(readFileSync(`${f}.bak`, "utf8"), INTELMQ_STYLE);
+  assert.equal(readFileSync(f, "utf8"), disabled);
+  assert.equal(loadRuntimeConfig(f).bots["cymru-whois-expert"]!.enabled, false);
+});
+
+test("paths under /opt/intelmq that the file outputs take under INTELMQ_ROOT_DIR are named", () => {
+  const cfg = parseRuntimeConfig(`${INTELMQ_STYLE}files-output:
+  module: intelmq.bots.outputs.files.output
+  parameters: {dir: /srv/incoming}
+rel-output:
+  module: intelmq.bots.outputs.file.output
+  parameters: {file: var/lib/out.txt}
+`);
+  const env = { INTELMQ_ROOT_DIR: "/srv/imq" };
+  assert.deepEqual(remappedPaths(cfg, env), [
+    { botId: "file-output", parameter: "file", configured: "/opt/intelmq/var/lib/bots/file-output/events.txt", path: "/srv/imq/var/lib/bots/file-output/events.txt", isDefault: false },
+    { botId: "files-output", parameter: "tmp", configured: "/opt/intelmq/var/lib/bots/files-output/tmp", path: "/srv/imq/var/lib/bots/files-output/tmp", isDefault: true },
+  ]);
+  assert.deepEqual(remappedPathLines(cfg, env), [
+    "file-output: file /opt/intelmq/var/lib/bots/file-output/events.txt is /srv/imq/var/lib/bots/file-output/events.txt",
+    "files-output: tmp /opt/intelmq/var/lib/bots/files-output/tmp (its default) is /srv/imq/var/lib/bots/files-output/tmp",
+  ]);
+  assert.deepEqual(remappedPaths(parseRuntimeConfig("b:\n  module: intelmq.bots.outputs.file.output\n  parameters: {file: /var/x}\n"), env), []);
+});
+
+test("a configuration without bots says so when a bot is asked for", () => {
+  for (const text of ["", "# nothing yet\n", "global:\n  logging_level: INFO\n"]) {
+    const cfg = parseRuntimeConfig(text, "/etc/r.yaml");
+    assert.deepEqual(cfg.bots, {});
+    assert.throws(() => getBot(cfg, "x"), /the file has no bots/);
+  }
 });
 
 test("natsOptions: NATS_URL, else global nats_servers, else the default", () => {

@@ -5,8 +5,10 @@ export type { IntelmqPaths } from "./paths.js";
 export {
   BOT_ID_RE, SYSTEM_KEYS, IGNORED_SYSTEM_KEYS, OWN_GLOBAL_KEYS,
   loadRuntimeConfig, parseRuntimeConfig, runtimeConfigFromObject, runtimeConfigToObject, emptyRuntimeConfig,
-  saveRuntimeConfig, effectiveParams, envParams, convertEnvValue, getBot,
+  saveRuntimeConfig, setBotEnabled, setBotEnabledText, backupFile, effectiveParams, envParams, convertEnvValue, getBot,
 } from "./runtime-config.js";
 export type { BotEntry, ConfigWarning, RunMode, RuntimeConfig } from "./runtime-config.js";
 export { DEFAULT_NATS_URL, collectorQueues, natsOptions, natsUrlFile, queueSettings, queueSettingsFor } from "./nats.js";
 export type { NatsSettings } from "./nats.js";
+export { INTELMQ_OPT_ROOT, OPT_PATH_PARAMETERS, optPathUnderRoot, remappedPaths, remappedPathLines } from "./opt-paths.js";
+export type { RemappedPath } from "./opt-paths.js";

@@ -78,8 +78,8 @@ test("retries, then dump and _on_error; every failed attempt counts", async () =
     assert.equal(d.source_queue, "test-bot-queue");
     assert.equal(d.message_type, undefined);
     assert.ok(Array.isArray(d.traceback));
-    assert.equal((d.traceback as string[]).at(-1), "Error: always failing\n");
-    assert.equal((d.traceback as string[])[0], "Traceback (most recent call last):\n");
+    // One line for the operator: the reason, no JavaScript frames (the bot does not log at DEBUG).
+    assert.deepEqual(d.traceback, ["Error: always failing\n"]);
     assert.deepEqual(JSON.parse(d.message), ev({ "feed.code": "fail" }));
     assert.match(d.timestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}$/);
     assert.deepEqual(r.output._on_error, [ev({ "feed.code": "fail" })]);
@@ -90,6 +90,17 @@ test("retries, then dump and _on_error; every failed attempt counts", async () =
     await lib.shutdown();
   }
   assert.equal(counter.shutdowns, 1);
+});
+
+test("a dump's traceback is the one-line reason; at logging level DEBUG the stack comes before it", async () => {
+  const silent = createLogger({ level: "DEBUG", destination: { write: () => undefined } });
+  const quiet = await runBot(makeExpert(), { params: { error_max_retries: 0, logging_level: "INFO" }, logger: silent, input: [ev({ "feed.code": "invalid" })] });
+  assert.deepEqual(quiet.dumps.map((d) => d.traceback), [["intelmq.lib.exceptions.InvalidValue: invalid value -1 (<class 'int'>) for key 'source.asn'\n"]]);
+  const debug = await runBot(makeExpert(), { params: { error_max_retries: 0, logging_level: "DEBUG" }, logger: silent, input: [ev({ "feed.code": "fail" })] });
+  const tb = debug.dumps[0]!.traceback as string[];
+  assert.equal(tb[0], "Stack (most recent call first):\n");
+  assert.ok(tb.length > 2 && tb.slice(1, -1).every((l) => /^  at /.test(l)), tb.join(""));
+  assert.equal(tb.at(-1), "Error: always failing\n", "the reason stays the last line, where intelmqdump looks");
 });
 
 test("a failure that goes away within the retries is not dumped", async () => {

@@ -79,7 +79,10 @@ export class RecentSet {
   }
 }
 
-/** The exception line as IntelMQ prints it: `intelmq.lib.exceptions.InvalidValue: ...` for ours. */
+/**
+ * The reason of a failure in one line, as IntelMQ's dumps end:
+ * `intelmq.lib.exceptions.InvalidValue: invalid value ...` for ours, `TypeError: ...` for others.
+ */
 export function exceptionLine(err: unknown): string {
   if (err instanceof ImqError) return `intelmq.lib.exceptions.${err.intelmqName}: ${err.message}`;
   if (err instanceof Error) return `${err.name}: ${err.message}`;
@@ -87,16 +90,16 @@ export function exceptionLine(err: unknown): string {
 }
 
 /**
- * An error as a list of traceback lines, each ending in a newline, in the order Python's
- * traceback.format_exception() uses (header, frames, exception line), so intelmqdump shows it as IntelMQ does.
+ * The traceback of a dump entry, as a list of lines each ending in a newline. By default one
+ * line, the reason (see exceptionLine), which intelmqdump shows as it is. With `stack` (a bot at
+ * logging_level DEBUG) the JavaScript frames come first, most recent first, and the reason stays
+ * the last line, where IntelMQ's tools look for it.
  */
-export function tracebackLines(err: unknown): string[] {
-  const lines = ["Traceback (most recent call last):\n"];
-  if (err instanceof Error && typeof err.stack === "string") {
-    for (const l of err.stack.split("\n").slice(1)) {
-      const t = l.trim();
-      if (t) lines.push(`  ${t}\n`);
-    }
+export function tracebackLines(err: unknown, opts: { stack?: boolean } = {}): string[] {
+  const lines: string[] = [];
+  if (opts.stack && err instanceof Error && typeof err.stack === "string") {
+    const frames = err.stack.split("\n").map((l) => l.trim()).filter((l) => l.startsWith("at "));
+    if (frames.length) lines.push("Stack (most recent call first):\n", ...frames.map((f) => `  ${f}\n`));
   }
   lines.push(`${exceptionLine(err)}\n`);
   return lines;

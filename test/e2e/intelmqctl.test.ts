@@ -88,7 +88,7 @@ describe("intelmqctl", { timeout: 120_000 }, () => {
       assert.equal(d.environment_variables.INTELMQ_ROOT_DIR, p.root);
       assert.equal(d.environment_variables.NATS_URL, nats.url);
       const onlyPaths = await ctl(p, ["debug", "--get-paths"]);
-      assert.deepEqual(Object.keys(onlyPaths.json as object), ["paths"]);
+      assert.deepEqual(Object.keys(onlyPaths.json as object), ["paths", "remapped_paths"]);
 
       const all = (await ctl(p, ["list", "bots"])).json as Record<string, Record<string, { module: string; parameters: Record<string, unknown> }>>;
       assert.deepEqual(Object.keys(all).sort(), ["Collector", "Expert", "Output", "Parser"]);
@@ -139,8 +139,9 @@ describe("intelmqctl", { timeout: 120_000 }, () => {
       ].join("\n") + "\n");
       assert.deepEqual((await ctl(p, ["log", "cfg-filter"])).json, [
         { date: "2024-09-16 10:00:00,123", bot_id: "cfg-filter", thread_id: null, log_level: "INFO", message: "started" },
-        { date: "2024-09-16 10:00:01,000", bot_id: "cfg-filter", thread_id: null, log_level: "ERROR", message: "failed", extended_message: "Error: failed\n    at x" },
+        { date: "2024-09-16 10:00:01,000", bot_id: "cfg-filter", thread_id: null, log_level: "ERROR", message: "failed", extended_message: "Error: failed" },
       ]);
+      assert.equal(((await ctl(p, ["log", "cfg-filter", "1", "ERROR", "--verbose"])).json as { extended_message: string }[])[0]!.extended_message, "Error: failed\n    at x");
       assert.deepEqual(((await ctl(p, ["log", "cfg-filter", "-1", "DEBUG"])).json as { message: string }[]).map((e) => e.message), ["started", "failed", "detail"]);
       assert.deepEqual(((await ctl(p, ["log", "cfg-filter", "1", "INFO"])).json as { message: string }[]).map((e) => e.message), ["failed"]);
 

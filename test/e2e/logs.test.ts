@@ -64,10 +64,10 @@ describe("logs stream", { timeout: 120_000 }, () => {
       assert.equal(warnings.code, 0);
       assert.ok((warnings.json as Entry[]).every((e) => e.log_level !== "INFO"), "the level filter applies to stream lines");
 
-      // A bot with nothing in the stream and no file: the file fallback reports the error as before.
+      // A bot runtime.yaml does not name: a usage error, as for start and status.
       const none = await ctlLog(p, ["never-ran"]);
-      assert.equal(none.code, 1);
-      assert.equal(none.json, "error");
+      assert.equal(none.code, 2);
+      assert.match(none.stderr, /never-ran.*does not exist/);
     } finally {
       await p.close();
     }

@@ -1,20 +1,20 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLogger, runBot, startBot } from "../../../shared/runtime/index.js";
 import { MemoryBroker } from "../../../shared/broker/index.js";
 import { BrokerUnavailableError } from "../../../shared/errors/index.js";
 import bot, { fnmatchRegex, splitChunks } from "./index.js";
+import { tempDir } from "../../../test/helpers/tmp.js";
 
 const HARNESS = { error_max_retries: 0, error_retry_delay: 0, rate_limit: 0 };
 const log = createLogger({ level: process.env.INTELMQ_LOGGING_LEVEL ?? "CRITICAL" });
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64");
 
 function dirWith(files: Record<string, string | Buffer>): string {
-  const dir = mkdtempSync(join(tmpdir(), "file-collector-"));
+  const dir = tempDir("file-collector-");
   for (const [name, data] of Object.entries(files)) writeFileSync(join(dir, name), data);
   return dir;
 }

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
 import { PublicSuffixList } from "./psl.js";
+import { tempDir } from "../../../test/helpers/tmp.js";
 
 const OBS = "2015-01-01T00:00:00+00:00";
 const ev = (fields: Record<string, unknown>) => ({ __type: "Event", "time.observation": OBS, ...fields });
@@ -30,7 +30,7 @@ blogspot.com
 `;
 
 function listFile(): string {
-  const f = join(mkdtempSync(join(tmpdir(), "psl-")), "public_suffix_list.dat");
+  const f = join(tempDir("psl-"), "public_suffix_list.dat");
   writeFileSync(f, LIST);
   return f;
 }

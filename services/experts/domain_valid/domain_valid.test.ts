@@ -1,18 +1,18 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot, { validDomain } from "./index.js";
+import { tempDir } from "../../../test/helpers/tmp.js";
 
 const OBS = "2015-01-01T00:00:00+00:00";
 const ev = (fields: Record<string, unknown>) => ({ __type: "Event", "time.observation": OBS, ...fields });
 const TLDS = new Set(["info", "digital", "com", "xn--fiqs8s"]);
 
 function tldFile(): string {
-  const f = join(mkdtempSync(join(tmpdir(), "tlds-")), "tlds-alpha-by-domain.txt");
+  const f = join(tempDir("tlds-"), "tlds-alpha-by-domain.txt");
   writeFileSync(f, "# Version 2024010100, Last Updated Mon Jan  1 07:07:01 2024 UTC\nINFO\nDIGITAL\nCOM\nXN--FIQS8S\n");
   return f;
 }

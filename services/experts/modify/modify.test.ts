@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ConfigurationError } from "../../../shared/errors/index.js";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
+import { tempDir } from "../../../test/helpers/tmp.js";
 
 const OBS = "2015-01-01T00:00:00+00:00";
 const ev = (fields: Record<string, unknown>) => ({ __type: "Event", "time.observation": OBS, ...fields });
-const dir = mkdtempSync(join(tmpdir(), "modify-"));
+const dir = tempDir("modify-");
 let n = 0;
 
 /** Writes a rules file (JSON text or YAML) and returns its path. */

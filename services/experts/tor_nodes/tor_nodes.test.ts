@@ -1,17 +1,17 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
+import { tempDir } from "../../../test/helpers/tmp.js";
 
 const OBS = "2015-01-01T00:00:00+00:00";
 const ev = (fields: Record<string, unknown>) => ({ __type: "Event", "time.observation": OBS, ...fields });
 
 function list(): string {
-  const f = join(mkdtempSync(join(tmpdir(), "tor-")), "tor_nodes.dat");
+  const f = join(tempDir("tor-"), "tor_nodes.dat");
   writeFileSync(f, "# exit nodes\n192.0.2.7\n\n2001:db8::7\n");
   return f;
 }

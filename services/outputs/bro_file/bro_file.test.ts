@@ -1,15 +1,15 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pino } from "pino";
 import { createLibraryBot, runBot } from "../../../shared/runtime/index.js";
 import bot, { BRO_HEADER } from "./index.js";
+import { tempDir } from "../../../test/helpers/tmp.js";
 
 const HARNESS = { error_max_retries: 0, error_retry_delay: 0 };
-const tmp = () => mkdtempSync(join(tmpdir(), "bro-output-"));
+const tmp = () => tempDir("bro-output-");
 const INPUT = {
   __type: "Event", "classification.type": "infected-system", "feed.url": "http://feed.url", "feed.accuracy": 80.0, "source.asn": 64496,
   "extra.elastic_id": "elasticid1", "source.ip": "192.0.2.1", "feed.name": "Example Feed", "source.url": "http://192.0.2.1",

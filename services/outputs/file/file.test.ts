@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, renameSync, existsSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, renameSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { PyDateTime, createLibraryBot, pyFormat, runBot, strftime } from "../../../shared/runtime/index.js";
 import bot, { encodeErrors } from "./index.js";
+import { tempDir } from "../../../test/helpers/tmp.js";
 
 const HARNESS = { error_max_retries: 0, error_retry_delay: 0 };
-const tmp = () => mkdtempSync(join(tmpdir(), "file-output-"));
+const tmp = () => tempDir("file-output-");
 const event = (extra: Record<string, unknown> = {}) => ({
   __type: "Event", "source.ip": "192.0.2.1", "feed.name": "Ünïcode feed", "feed.accuracy": 100, "time.observation": "2024-09-16T10:00:00+00:00",
   "time.source": "2024-09-01T05:06:07+00:00", "classification.type": "phishing", raw: Buffer.from("line\n").toString("base64"), ...extra,

@@ -1,14 +1,15 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { hostname, tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { createLibraryBot, runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
+import { tempDir } from "../../../test/helpers/tmp.js";
 
 const HARNESS = { error_max_retries: 0, error_retry_delay: 0 };
-const tmp = () => mkdtempSync(join(tmpdir(), "files-output-"));
+const tmp = () => tempDir("files-output-");
 const OUTPUT = JSON.stringify({ asdf: "ghjk" });
 const input = { __type: "Event", output: OUTPUT };
 

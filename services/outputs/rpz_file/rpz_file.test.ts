@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLibraryBot, runBot } from "../../../shared/runtime/index.js";
 import bot, { params, rpzHeader } from "./index.js";
+import { tempDir } from "../../../test/helpers/tmp.js";
 
 const HARNESS = { error_max_retries: 0, error_retry_delay: 0 };
-const tmp = () => mkdtempSync(join(tmpdir(), "rpz-output-"));
+const tmp = () => tempDir("rpz-output-");
 const LONG = "pw.aparat.com.torojoonemadaretkarkonkhasteshodamdigeenqadtestzadam.filterchipedaramodarovordibekeshbiroon.dollarshode20000tomanbaskondigeh.salavatemohammadibefres.soltane-tel-injas-heh.digital";
 const event = (extra: Record<string, unknown> = {}) => ({
   __type: "Event", "feed.accuracy": 100.0, "feed.name": "MISP events", "classification.type": "phishing",

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, statSync, utimesSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
+import { tempDir } from "../../../test/helpers/tmp.js";
 
 test("touch: each event sets the file's times to now", async () => {
-  const file = join(mkdtempSync(join(tmpdir(), "touch-")), "heartbeat");
+  const file = join(tempDir("touch-"), "heartbeat");
   writeFileSync(file, "");
   const old = new Date("2020-01-01T00:00:00Z");
   utimesSync(file, old, old);
@@ -19,7 +19,7 @@ test("touch: each event sets the file's times to now", async () => {
 });
 
 test("touch: a missing file fails the event (dumped), not the bot", async () => {
-  const file = join(mkdtempSync(join(tmpdir(), "touch-")), "missing");
+  const file = join(tempDir("touch-"), "missing");
   const out = await runBot(bot, { params: { path: file, error_max_retries: 0 }, input: [{ __type: "Event", "source.ip": "192.0.2.1" }] });
   assert.equal(out.dumped, 1);
 });

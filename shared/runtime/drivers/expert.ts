@@ -10,7 +10,6 @@ import { Dumper } from "../steps/dumps.js";
 import { checkRoutes } from "../steps/outbox.js";
 import { withRetries, type Step } from "../steps/retry.js";
 import type { ExpertImpl, Routed } from "../types.js";
-import { tracebackLines } from "../util.js";
 import { worst, type DriverEnv, type InputDriver, type InputJob } from "./driver.js";
 
 export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
@@ -20,7 +19,7 @@ export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
     const step = await withRetries(job.retry, {
       run: async () => { routed = checkRoutes(env.dest, normaliseEmit(await impl.process(msg as Event, meta))); },
       giveUp: (err) => {
-        job.outbox.addDump(env.dumper.give(tracebackLines(err), Dumper.text(msg), false));
+        job.outbox.addDump(env.dumper.give(env.dumper.traceback(err), Dumper.text(msg), false));
         routed = env.dest._on_error ? [{ path: "_on_error", msg }] : [];
       },
       describe: () => Dumper.text(msg),

@@ -10,7 +10,6 @@ import type { Event, Message } from "../../message/index.js";
 import { Dumper } from "../steps/dumps.js";
 import { withRetries, type Step } from "../steps/retry.js";
 import type { OutputImpl } from "../types.js";
-import { tracebackLines } from "../util.js";
 import type { DriverEnv, InputDriver } from "./driver.js";
 
 export function outputDriver(impl: OutputImpl, env: DriverEnv): InputDriver {
@@ -21,7 +20,7 @@ export function outputDriver(impl: OutputImpl, env: DriverEnv): InputDriver {
       let ok = false;
       const step = await withRetries(job.retry, {
         run: async () => { await impl.export(msg as Event); ok = true; },
-        giveUp: (err) => job.outbox.addDump(env.dumper.give(tracebackLines(err), Dumper.text(msg), false)),
+        giveUp: (err) => job.outbox.addDump(env.dumper.give(env.dumper.traceback(err), Dumper.text(msg), false)),
         describe: () => Dumper.text(msg),
       });
       if (step !== "ok") return step;
@@ -34,7 +33,7 @@ export function outputDriver(impl: OutputImpl, env: DriverEnv): InputDriver {
       giveUp: (err) => {
         impl.discard?.();
         env.log.error(`Giving up on writing ${exported.length} event(s); they are dumped.`);
-        const tb = tracebackLines(err);
+        const tb = env.dumper.traceback(err);
         for (const m of exported) job.outbox.addDump(env.dumper.give(tb, Dumper.text(m), false));
       },
       describe: () => `${exported.length} event(s) of ${job.input.key}`,

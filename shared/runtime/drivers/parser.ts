@@ -10,7 +10,6 @@ import { Dumper } from "../steps/dumps.js";
 import { checkRoutes } from "../steps/outbox.js";
 import { withRetries } from "../steps/retry.js";
 import type { ParserImpl } from "../types.js";
-import { tracebackLines } from "../util.js";
 import type { DriverEnv, InputDriver } from "./driver.js";
 
 export function parserDriver(impl: ParserImpl, env: DriverEnv & { defaultFields: Record<string, unknown> | null }): InputDriver {
@@ -28,7 +27,7 @@ export function parserDriver(impl: ParserImpl, env: DriverEnv & { defaultFields:
             const { events, failed } = await parseReport(report, impl, {
               log: env.log,
               defaultFields: env.defaultFields,
-              tracebackText: (e) => tracebackLines(e).join(""),
+              tracebackText: (e) => env.dumper.traceback(e).join(""),
             }, (r) => {
               const [ok] = checkRoutes(env.dest, [r]);
               return ok ? job.outbox.add(ok.path, ok.msg) : undefined;
@@ -43,7 +42,7 @@ export function parserDriver(impl: ParserImpl, env: DriverEnv & { defaultFields:
           },
           undo: () => job.outbox.rollback(mark),
           giveUp: (err) => {
-            job.outbox.addDump(env.dumper.give(tracebackLines(err), Dumper.text(report), false));
+            job.outbox.addDump(env.dumper.give(env.dumper.traceback(err), Dumper.text(report), false));
             // a publish failure it may report is kept by the outbox and thrown by finish()
             if (env.dest._on_error) job.outbox.add("_on_error", report as Message)?.catch(() => undefined);
           },

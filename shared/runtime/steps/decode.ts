@@ -9,7 +9,6 @@ import type { Delivery, DumpEntry } from "../../broker/index.js";
 import { ErrorCode, hasCode } from "../../errors/index.js";
 import type { Harmonization } from "../../harmonization/index.js";
 import { decodeEnvelope, messageFromDict, type Message } from "../../message/index.js";
-import { tracebackLines } from "../util.js";
 import { Dumper } from "./dumps.js";
 import type { Stats } from "./stats.js";
 
@@ -30,7 +29,7 @@ export function decodeInput(
   } catch (err) {
     env.stats.failure();
     env.log.error({ err }, "Could not decode message from pipeline. No retries useful.");
-    dump(env.dumper.give(tracebackLines(err), Buffer.from(d.data).toString("base64"), true));
+    dump(env.dumper.give(env.dumper.traceback(err), Buffer.from(d.data).toString("base64"), true));
     return out;
   }
   if (dicts.length === 0) env.log.warn("Empty message received. Some previous bot sent invalid data.");
@@ -44,7 +43,7 @@ export function decodeInput(
       if (hasCode(err, ErrorCode.InvalidValue)) env.log.error({ err }, "Found an invalid value that violates the harmonization rules.");
       else if (hasCode(err, ErrorCode.InvalidKey)) env.log.error({ err }, "Found an invalid key that violates the harmonization rules.");
       else env.log.error({ err }, "Could not decode message from pipeline. No retries useful.");
-      dump(env.dumper.give(tracebackLines(err), Dumper.dictBase64(dict), true));
+      dump(env.dumper.give(env.dumper.traceback(err), Dumper.dictBase64(dict), true));
     }
   }
   return out;

@@ -3,7 +3,7 @@
 import type { Logger } from "pino";
 import type { DumpEntry } from "../../broker/index.js";
 import type { Message } from "../../message/index.js";
-import { pythonJsonDumps, utcTimestamp } from "../util.js";
+import { pythonJsonDumps, tracebackLines, utcTimestamp } from "../util.js";
 
 export class Dumper {
   #warned = false;
@@ -39,6 +39,11 @@ export class Dumper {
       this.log.warn("Message will be removed from the pipeline and not dumped to the disk. Set `error_dump_message` to true to save the message on disk. This warning is only shown once in the runtime of a bot.");
     }
     return null;
+  }
+
+  /** A dump's traceback: the one-line reason; with the JavaScript stack when the bot logs at DEBUG. */
+  traceback(err: unknown): string[] {
+    return tracebackLines(err, { stack: this.log.isLevelEnabled("debug") });
   }
 
   /** A message as its dump shows it: IntelMQ's JSON with __type. */

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/** `intelmqctl check` without NATS: a runtime.yaml without bots, bots cut off by a bot that cannot run. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { copyFileSync, mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { intelmqPaths, parseRuntimeConfig } from "../shared/config/index.js";
+import { src } from "../test/helpers/paths.js";
+import { tempDir } from "../test/helpers/tmp.js";
+import { runCheck, unreachableBots } from "./ctl-check.js";
+
+function rootWith(runtimeYaml: string) {
+  const root = tempDir("imq-check-");
+  mkdirSync(join(root, "etc"));
+  copyFileSync(src("etc", "harmonization.conf"), join(root, "etc", "harmonization.conf"));
+  writeFileSync(join(root, "etc", "runtime.yaml"), runtimeYaml);
+  return intelmqPaths({ INTELMQ_ROOT_DIR: root });
+}
+
+const check = (yaml: string) => runCheck(rootWith(yaml), { noConnections: true, connect: () => Promise.reject(new Error("no NATS here")) });
+
+test("an empty runtime.yaml fails the check, saying it has no bots", async () => {
+  for (const text of ["", "# to do\n", "global:\n  logging_level: INFO\n"]) {
+    const r = await check(text);
+    assert.equal(r.status, "error", text);
+    assert.ok(r.lines.some(([l, m]) => l === "error" && /has no bots/.test(m)), JSON.stringify(r.lines));
+  }
+});
+
+const bot = (module: string, to: string[] | null, extra: Record<string, unknown> = {}) => ({
+  module, name: "n", group: module.includes(".collectors.") ? "Collector" : module.includes(".parsers.") ? "Parser" : module.includes(".outputs.") ? "Output" : "Expert",
+  description: "d", enabled: true, parameters: { ...(to ? { destination_queues: { _default: to } } : {}), ...extra },
+});
+
+test("bots behind a bot that is not installed are named as receiving nothing", async () => {
+  const yaml = stringify({
+    "feed-collector": bot("intelmq.bots.collectors.file.collector_file", ["feed-parser-queue"], { path: "/tmp/x", postfix: ".csv" }),
+    "feed-parser": bot("intelmq.bots.parsers.json.parser", ["whois-expert-queue"]),
+    "whois-expert": bot("intelmq.bots.experts.cymru_whois.expert", ["taxonomy-expert-queue"]),
+    "taxonomy-expert": bot("intelmq.bots.experts.taxonomy.expert", ["file-output-queue"]),
+    "file-output": bot("intelmq.bots.outputs.file.output", null, { file: "var/out.txt" }),
+    // Fed by another tool (nothing configured writes to its queue): reachable.
+    "partner-parser": bot("intelmq.bots.parsers.json.parser", ["file-output-queue"]),
+  });
+  const r = await check(yaml);
+  const warnings = r.lines.filter(([l]) => l === "warning").map(([, m]) => m);
+  assert.deepEqual(warnings.filter((m) => /receives nothing/.test(m)), [
+    'Bot "taxonomy-expert" receives nothing: the bots upstream of it cannot run ("whois-expert": not installed).',
+  ]);
+  // file-output is still fed by partner-parser.
+  assert.ok(!warnings.some((m) => m.startsWith('Bot "file-output"')));
+});
+
+test("unreachableBots: every path blocked names every blocking bot; a loop without a collector is named too", () => {
+  const cfg = parseRuntimeConfig(stringify({
+    c1: bot("intelmq.bots.collectors.file.collector_file", ["a-queue"]),
+    c2: bot("intelmq.bots.collectors.file.collector_file", ["b-queue"]),
+    a: bot("intelmq.bots.experts.taxonomy.expert", ["out-queue"]),
+    b: bot("intelmq.bots.experts.taxonomy.expert", ["out-queue"]),
+    out: bot("intelmq.bots.outputs.file.output", null),
+    x: bot("intelmq.bots.experts.taxonomy.expert", ["y-queue"]),
+    y: bot("intelmq.bots.experts.taxonomy.expert", ["x-queue"]),
+  }));
+  assert.deepEqual(unreachableBots(cfg, new Map([["a", "not installed"]])), [
+    'Bot "x" receives nothing: no collector feeds the bots upstream of it (its queues form a loop).',
+    'Bot "y" receives nothing: no collector feeds the bots upstream of it (its queues form a loop).',
+  ]);
+  assert.deepEqual(unreachableBots(cfg, new Map([["a", "not installed"], ["b", "invalid parameters"]])).slice(0, 1), [
+    'Bot "out" receives nothing: the bots upstream of it cannot run ("a": not installed, "b": invalid parameters).',
+  ]);
+});
