@@ -250,10 +250,10 @@ function behaviour(kind: string, setup: () => Promise<Fixture>, teardown: () => 
       assert.equal((await short.entries()).size, 1);
       await until(async () => (await short.entries()).size === 0, 5000, "the entry to expire");
       const q = qname("info");
-      assert.deepEqual(await b.queueInfo(q), { depth: 0, exists: false, archived: false });
+      assert.deepEqual(await b.queueInfo(q), { depth: 0, exists: false, archived: false, stored: 0 });
       await b.publish(q, enc("1"));
       await b.publish(q, enc("2"));
-      assert.deepEqual(await b.queueInfo(q), { depth: 2, exists: true, archived: false });
+      assert.deepEqual(await b.queueInfo(q), { depth: 2, exists: true, archived: false, stored: 2 });
       assert.ok(b.serverInfo().version.length > 0);
     });
 

@@ -205,7 +205,9 @@ export function appendOutput(ctx: BotContext, o: AppendOutputOptions): OutputImp
   return {
     export(event: Event): void {
       const path = fixed ?? eventFilename(o.file, event, ctx.rootDir);
-      fileFor(path, false); // an unusable file fails this event, not the whole input
+      // A file named by the event that cannot be opened fails this event, not the whole input;
+      // the fixed file is looked at in flush(), where a failure is the input's, retried as a whole.
+      if (!fixed) fileFor(path, false);
       const lines = o.render(event);
       if (!lines) return;
       const text = encodeErrors(lines, o.encodingErrorsMode);

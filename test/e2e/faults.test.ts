@@ -69,11 +69,11 @@ async function run(scenario: (p: TestPipeline, nats: NatsServer) => Promise<stri
   const p = new TestPipeline(nats.url, benchBots(OUT), global);
   try {
     for (const id of BOTS) p.start(id);
-    const extra = (await scenario(p, nats)) ?? [];
-    const out = join(p.root, OUT);
-    await waitFor(async () => countLines(out) >= UNIQUE && (await drained(p)), 240_000, `${UNIQUE} lines and empty queues`, 250);
+    const outputs = [OUT, ...((await scenario(p, nats)) ?? [])].map((f) => join(p.root, f));
+    const lines = () => outputs.reduce((n, f) => n + countLines(f), 0);
+    await waitFor(async () => lines() >= UNIQUE && (await drained(p)), 240_000, `${UNIQUE} lines and empty queues`, 250);
     await sleep(1500); // anything late would show up now
-    assertExactlyOnce([out, ...extra.map((f) => join(p.root, f))]);
+    assertExactlyOnce(outputs);
     assert.equal(await dumpsOf(p), 0, "nothing in the dumps");
   } finally {
     await p.close();
@@ -144,6 +144,49 @@ describe("faults", { timeout: 600_000 }, () => {
         return true;
       }, 30_000, "no messages left in the queue streams");
     });
+  });
+});
+
+describe("message ids", { timeout: 300_000 }, () => {
+  it("an expert SIGKILLed between publishing and acknowledging republishes the same ids: with no deduplicator downstream, each line once", async () => {
+    const nats = await startNatsServer();
+    const bots = benchBots(OUT);
+    // parser -> taxonomy -> output: nothing downstream would drop a repeated envelope
+    (bots["bench-taxonomy"] as { parameters: Record<string, unknown> }).parameters.destination_queues = { _default: ["bench-output-queue"] };
+    delete bots["bench-deduplicator"];
+    const p = new TestPipeline(nats.url, bots);
+    try {
+      for (const id of ["bench-parser", "bench-taxonomy", "bench-output"]) p.start(id);
+      const out = join(p.root, OUT);
+      const injecting = injectGradually(p, 200);
+      let kills = 0;
+      for (let k = 0; k < 5; k++) {
+        const before = countLines(out);
+        await waitFor(() => countLines(out) > before, 60_000, "events flowing");
+        await p.kill("bench-taxonomy", "SIGKILL");
+        if (countLines(out) < REPORTS * 1000) kills++;
+        p.start("bench-taxonomy");
+      }
+      await injecting;
+      assert.ok(kills >= 4, `killed ${kills} times while events flowed`);
+      const b = await p.broker();
+      await waitFor(async () => countLines(out) >= REPORTS * 1000 && (await b.depth("bench-taxonomy-queue")) === 0 && (await b.depth("bench-output-queue")) === 0, 240_000, "every line");
+      await sleep(1500);
+      // The output holds every input line once: the workload's own repeats, and nothing more.
+      const want = new Map<string, number>();
+      for (const f of files) for (const line of readFileSync(f, "utf8").split("\n")) if (line) want.set(line.split(",")[2]!, (want.get(line.split(",")[2]!) ?? 0) + 1);
+      const got = new Map<string, number>();
+      for (const line of readFileSync(out, "utf8").split("\n")) {
+        if (!line) continue;
+        const u = String((JSON.parse(line) as Record<string, unknown>)["source.url"]);
+        got.set(u, (got.get(u) ?? 0) + 1);
+      }
+      assert.equal(countLines(out), REPORTS * 1000);
+      assert.deepEqual([...got].filter(([u, n]) => want.get(u) !== n), []);
+    } finally {
+      await p.close();
+      await nats.stop();
+    }
   });
 });
 
