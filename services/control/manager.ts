@@ -431,7 +431,7 @@ export function lastErrorLine(file: string, pid: number, anyPid = false): string
     if (!(level === "error" || level === "fatal" || (typeof level === "number" && level >= 50))) continue;
     const msg = typeof o.msg === "string" ? o.msg : "";
     const errMsg = typeof o.err?.message === "string" ? o.err.message : "";
-    const full = errMsg && !msg.includes(errMsg) ? (msg ? `${msg}: ${errMsg}` : errMsg) : msg;
+    const full = errMsg && !msg.includes(errMsg) ? (msg ? `${msg.replace(/\.$/, "")}: ${errMsg}` : errMsg) : msg;
     return full.length > 1000 ? `${full.slice(0, 1000)}...` : full;
   }
   return plain && plain.length > 1000 ? `${plain.slice(0, 1000)}...` : plain;
