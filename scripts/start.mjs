@@ -131,6 +131,11 @@ function waitPort(port, ms, alive) {
   });
 }
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Without /proc (not Linux) processes are only known to be alive or not. */
+const hasProc = existsSync("/proc/self/cmdline");
+function isAlive(pid) {
+  try { process.kill(pid, 0); return true; } catch (err) { return err.code === "EPERM"; }
+}
 /** The command line of a live process (empty when it is gone or a zombie). */
 function cmdline(pid) {
   try { return readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0").filter(Boolean); } catch { return []; }
@@ -191,7 +196,7 @@ const lockFile = join(runDir, "npm-start.pid");
       if (err.code !== "EEXIST") throw err;
     }
     const pid = readPid(lockFile);
-    if (pid && pid !== process.pid && cmdline(pid).some((a) => a.endsWith("start.mjs"))) {
+    if (pid && pid !== process.pid && (hasProc ? cmdline(pid).some((a) => a.endsWith("start.mjs")) : isAlive(pid))) {
       other = pid;
       break;
     }
@@ -279,7 +284,7 @@ if (natsUrl) {
   mkdirSync(store, { recursive: true });
   // The store must not be used by two servers. One an earlier npm start left (it was killed
   // before it could stop it) is stopped; any other one is not ours to stop.
-  const users = readdirSync("/proc").filter((d) => /^\d+$/.test(d)).map(Number)
+  const users = (hasProc ? readdirSync("/proc") : []).filter((d) => /^\d+$/.test(d)).map(Number)
     .filter((pid) => { const c = cmdline(pid); return c.some((a) => a.endsWith("nats-server")) && c.includes(store); });
   for (const pid of users) {
     if (pid === readPid(natsPidFile)) {
