@@ -6,7 +6,7 @@
  */
 import type { Broker } from "../shared/broker/index.js";
 import {
-  BotStatus, ErrorReply, HEARTBEAT_TTL_S, HostReply, InstanceStatus, STATUS_BUCKET, botSubject, botnetSubject, encodeJson, hostSubject,
+  BotStatus, ErrorReply, HostReply, InstanceStatus, STATUS_BUCKET, botSubject, botnetSubject, encodeJson, hostSubject,
   type BotVerb, type HostRequest, type HostVerb,
 } from "../shared/control-protocol/index.js";
 
@@ -153,11 +153,12 @@ export class ControlClient {
     return out;
   }
 
-  /** Heartbeats in the status bucket, by bot id. Empty if the bucket cannot be read. */
+  /** Heartbeats in the status bucket, by bot id. Empty if the bucket does not exist (nothing is created) or cannot be read. */
   async heartbeats(): Promise<Map<string, InstanceStatus[]>> {
     const out = new Map<string, InstanceStatus[]>();
     try {
-      const kv = await this.broker.cache(STATUS_BUCKET, HEARTBEAT_TTL_S);
+      const kv = await this.broker.openCache(STATUS_BUCKET);
+      if (!kv) return out;
       for (const v of (await kv.entries()).values()) {
         const i = parseInstance(v);
         if (!i) continue;
@@ -227,11 +228,13 @@ export function buildView(id: string, hosts: HostView[], live: InstanceStatus[],
   for (const i of live) {
     if (seen.has(i.instance)) continue;
     seen.add(i.instance);
-    const managed = managing.some((h) => h.host === i.host && h.bots[id]!.instances.some((p) => p.pid === i.pid));
+    const managed = managing.some((h) => h.host === i.host && h.bots[id]!.instances.some((p) => p.pid === i.pid && p.pid > 0));
     instances.push({ instance: i.instance, host: i.host, pid: i.pid, state: i.state, managed, answered: true });
   }
   for (const h of managing) {
     for (const p of h.bots[id]!.instances) {
+      // pid 0: a slot without a process (control services before this version listed stopped ones).
+      if (p.pid <= 0) continue;
       if (instances.some((i) => i.host === h.host && i.pid === p.pid)) continue;
       instances.push({ instance: `${h.host}-${p.pid}`, host: h.host, pid: p.pid, state: p.state, managed: true, answered: false });
       seen.add(`${h.host}-${p.pid}`);

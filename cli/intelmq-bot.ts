@@ -40,6 +40,15 @@ class LogTee implements DestinationStream {
   }
 }
 
+/** A message to the control service that spawned us (nothing when run by hand). */
+function tellParent(msg: Record<string, unknown>): void {
+  if (!process.send || !process.connected) return;
+  try {
+    // With a callback a failed send is not an 'error' event: the service is gone, and the disconnect ends us.
+    process.send(msg, undefined, undefined, () => undefined);
+  } catch { /* the channel closed just now */ }
+}
+
 let broker: Broker | null = null;
 const logTee = new LogTee();
 let control: BotControl | null = null;
@@ -92,6 +101,12 @@ async function main(argv: string[]): Promise<number> {
   process.on("SIGHUP", () => (onHup ? onHup() : log.info("SIGHUP while starting: nothing to reload yet")));
   // Started by a control service: end with it (it may have been killed without stopping us).
   watchParent(() => onStop("parent exited"));
+  // A control service also gives us an IPC channel: it closes the moment the service ends, and
+  // carries our "up" message. It must not keep the process alive by itself.
+  if (process.channel) {
+    process.channel.unref();
+    process.once("disconnect", () => onStop("parent exited"));
+  }
 
   try {
     const config = loadRuntimeConfig(configFile);
@@ -143,6 +158,9 @@ async function main(argv: string[]): Promise<number> {
     onHup = () => void reload("SIGHUP").catch(() => undefined); // logged by reload()
     try {
       control = await startBotControl({ broker, handle: h, reload: () => reload("control request"), log });
+      // The control service counts us as running from our first heartbeat on.
+      const c = control;
+      void c.firstHeartbeat.then(() => tellParent({ intelmq: "up", instance: c.instance }));
     } catch (err) {
       // The bot works without its control subject; intelmqctl then reports it as unknown.
       log.error({ err }, `control subject not served: ${message(err)}`);

@@ -20,7 +20,7 @@ import { connectCtl } from "./connect.js";
 import { runCheck } from "./ctl-check.js";
 import { composeFile } from "./ctl-compose.js";
 import { BOT_GROUP, botIds, configuredQueues, installedBots, queuesOf, type GroupName } from "./ctl-config.js";
-import { ControlClient, type BotView, type HostView } from "./ctl-control.js";
+import { ControlClient, type BotView, type HostView, type InstanceView } from "./ctl-control.js";
 import { runBotCmd, type RunAction } from "./ctl-run.js";
 import { PINO_LEVEL, guardProcess, loggedReason, verboseArg, type LoggedError } from "./output.js";
 
@@ -172,15 +172,25 @@ const EXPECTED: Record<string, BotStatus[]> = {
 
 type Action = "start" | "stop" | "reload";
 
-/** Apply an action to one bot: through its control services, or to its instances when nobody manages it. */
+/** Instances that answer on the bot's subject but no control service manages (started by hand, containers). */
+function unmanagedInstances(v: BotView): InstanceView[] {
+  return v.instances.filter((i) => i.answered && !i.managed);
+}
+
+/**
+ * Apply an action to one bot: through the control services that manage it, and to the instances
+ * no control service manages (start = resume, stop = pause pulling, reload), so that it reaches
+ * every instance wherever it runs.
+ */
 async function botAction(ctx: Ctx, action: Action, id: string, before: BotView, hosts: HostView[]): Promise<{ view: BotView; noOne: boolean; errors: string[] }> {
   const control = await ctx.control();
   const enabled = (x: string) => isEnabled(ctx, x);
   const errors: string[] = [];
+  let fresh = hosts;
   if (before.managedBy.length) {
     // A bot named explicitly starts even when disabled (force), as in IntelMQ.
     const replies = await Promise.all(before.managedBy.map((h) => control.hostAction(h, action as HostVerb, { bots: [id], ...(action === "start" ? { force: true } : {}) })));
-    const fresh: HostView[] = hosts.map((h) => {
+    fresh = hosts.map((h) => {
       const i = before.managedBy.indexOf(h.host);
       if (i < 0) return h;
       const r = replies[i];
@@ -188,13 +198,17 @@ async function botAction(ctx: Ctx, action: Action, id: string, before: BotView, 
       errors.push(r?.error ? `the control service of ${h.host}: ${r.error}` : `the control service of ${h.host} did not answer the ${action} in time`);
       return { host: h.host, bots: { ...h.bots, [id]: { ...h.bots[id]!, status: "unknown" as BotStatus } } };
     });
-    const view = (await control.statuses([id], enabled, { hosts: fresh })).get(id)!;
-    return { view, noOne: false, errors };
   }
-  const told = await control.tellInstances(id, action);
-  errors.push(...told.errors);
-  const view = (await control.statuses([id], enabled, { hosts })).get(id)!;
-  return { view, noOne: told.instances.length === 0 && told.errors.length === 0, errors };
+  // Instances nobody manages: after the control services acted, so that a stop only reaches
+  // those that are left (a managed process has ended by then).
+  let noOne = false;
+  if (!before.managedBy.length || unmanagedInstances(before).length) {
+    const told = await control.tellInstances(id, action);
+    errors.push(...told.errors);
+    noOne = !before.managedBy.length && told.instances.length === 0 && told.errors.length === 0;
+  }
+  const view = (await control.statuses([id], enabled, { hosts: fresh })).get(id)!;
+  return { view, noOne, errors };
 }
 
 function noControlService(ctx: Ctx, ids: string[], hosts: HostView[]): void {
@@ -205,6 +219,44 @@ function noControlService(ctx: Ctx, ids: string[], hosts: HostView[]): void {
     `Cannot start ${ids.map((i) => JSON.stringify(i)).join(", ")}: ${who} and no instance of ${ids.length === 1 ? "it" : "them"} runs. ` +
     "Run the control service (node bin/intelmq-control.mjs) on a host, or `intelmq-bot <bot-id>`.",
   );
+}
+
+/** Why a bot is not running after a start: the error its control service saw, or that it is still starting. */
+function startFailure(v: BotView): string | null {
+  if (v.error) return v.error;
+  if (v.status === "starting") return "no first heartbeat yet: still starting when the control service stopped waiting (see var/log/" + v.id + ".log)";
+  return null;
+}
+
+/** Who an instance is, for the lines a stop prints. */
+function instanceName(i: InstanceView): string {
+  return `instance ${i.instance} (pid ${i.pid}, ${i.managed ? `managed by the control service of ${i.host}` : `on ${i.host}, not managed by a control service`})`;
+}
+
+/**
+ * What a stop did to each instance that was there before: ended, paused (an instance nobody
+ * manages stops pulling and stays connected), or not stopped and why. Empty for the usual case
+ * of one managed process that ended (IntelMQ prints no detail then).
+ */
+function stopReport(id: string, before: BotView, after: BotView, errors: string[]): { lines: string[]; failed: string[] } {
+  const lines: string[] = [];
+  const failed: string[] = [];
+  for (const b of before.instances) {
+    if (b.pid <= 0) continue;
+    const a = after.instances.find((x) => x.instance === b.instance || (x.host === b.host && x.pid === b.pid));
+    if (!a) lines.push(`    ${instanceName(b)}: stopped`);
+    else if (a.state === "paused") lines.push(`    ${instanceName(b)}: stopped (paused: the process stays connected; \`intelmqctl start ${id}\` resumes it)`);
+    else if (a.state === "stopped") lines.push(`    ${instanceName(b)}: stopped`);
+    else {
+      const why = b.managed
+        ? errors.find((e) => e.includes(b.host)) ?? `its control service reports it ${a.state}`
+        : b.answered ? (errors[0] ?? `it answered the stop but is ${a.state}`) : "it did not answer on its control subject";
+      failed.push(b.instance);
+      lines.push(`    ${instanceName(b)}: NOT stopped, still ${a.state}: ${why}`);
+    }
+  }
+  const detailed = failed.length > 0 || before.instances.length > 1 || before.instances.some((i) => !i.managed);
+  return { lines: detailed ? lines : [], failed };
 }
 
 /** start|stop|reload of one bot, with IntelMQ's messages. Returns [exit code, status]. */
@@ -221,27 +273,37 @@ async function singleAction(ctx: Ctx, action: Action, id: string): Promise<[numb
     out.error(fmt(ERROR_MESSAGES.stopped, id));
     return [before.status === "disabled" ? 0 : 1, before.status];
   }
-  if (action === "start" && before.status === "running") {
+  // Running, and nothing of it paused: nothing to start.
+  if (action === "start" && before.status === "running" && !unmanagedInstances(before).some((i) => i.state === "paused")) {
     out.info(statusLine(before));
     return [0, "running"];
   }
   out.info(fmt(action === "start" ? MESSAGES.starting : action === "stop" ? MESSAGES.stopping : MESSAGES.reloading, id));
   const { view, noOne, errors } = await botAction(ctx, action, id, before, hosts);
-  for (const e of errors) out.error(`Bot ${id}: ${e}`);
+  if (action !== "stop") for (const e of errors) out.error(`Bot ${id}: ${e}`);
   if (action === "reload" && errors.length) return [1, view.status === "running" ? "running" : view.status];
   if (action === "start") {
     if (view.status === "running") out.info(statusLine(view));
     else {
       out.error(fmt(ERROR_MESSAGES.starting, id));
+      const why = startFailure(view);
       if (noOne) noControlService(ctx, [id], hosts);
-      else if (view.error) out.error(view.error);
+      else if (why) out.error(`${id}: ${why}`);
     }
     return [view.status === "running" ? 0 : 1, view.status === "disabled" ? "stopped" : view.status];
   }
   if (action === "stop") {
-    if (view.status === "stopped" || view.status === "disabled") out.info(fmt(MESSAGES.stopped, id));
-    else out.error(fmt(ERROR_MESSAGES.stopping, id));
-    return [EXPECTED.stop!.includes(view.status) ? 0 : 1, view.status];
+    const { lines, failed } = stopReport(id, before, view, errors);
+    const ok = EXPECTED.stop!.includes(view.status) && failed.length === 0;
+    if (ok) {
+      for (const l of lines) out.info(l);
+      out.info(fmt(MESSAGES.stopped, id));
+    } else {
+      for (const l of lines) out.error(l);
+      for (const e of errors) if (!lines.some((l) => l.includes(e))) out.error(`Bot ${id}: ${e}`);
+      out.error(fmt(ERROR_MESSAGES.stopping, id));
+    }
+    return [ok ? 0 : 1, view.status];
   }
   if (view.status === "running") out.info(fmt(MESSAGES.reloaded, id));
   else out.error(statusLine(view));
@@ -261,45 +323,62 @@ async function botnetAction(ctx: Ctx, action: Action, group?: GroupName): Promis
   out.info(action === "start" ? `Starting ${name}...` : action === "stop" ? `Stopping ${name}...` : `Reloading ${name} ...`);
   const { views, hosts } = await control.survey(ids, (x) => isEnabled(ctx, x), { all: !group });
   const targets = [...views.keys()];
+  const wanted = (id: string, h?: HostView) => action !== "start" || (isEnabled(ctx, id) ?? h?.bots[id]?.enabled ?? true);
 
   // Control services get explicit lists: runtime.yaml as it is now decides which bots are enabled.
-  const hostJobs = hosts.map(async (h) => {
-    const mine = targets.filter((id) => Object.hasOwn(h.bots, id) && (action !== "start" || (isEnabled(ctx, id) ?? h.bots[id]!.enabled)));
+  // A start resolves once their new processes sent their first heartbeats (or failed).
+  const hostErrors = new Map<string, string>();
+  await Promise.all(hosts.map(async (h) => {
+    const mine = targets.filter((id) => Object.hasOwn(h.bots, id) && wanted(id, h));
     if (mine.length === 0) return;
     const r = await control.hostAction(h.host, action as HostVerb, { bots: mine });
-    if (!r) out.error(`The control service of ${h.host} did not answer the ${action} in time.`);
-    else if (r.error) out.error(`The control service of ${h.host}: ${r.error}`);
-  });
-  // Bots nobody manages: their instances pause, resume or reload.
-  const unmanaged = targets.filter((id) => views.get(id)!.managedBy.length === 0);
+    if (!r) hostErrors.set(h.host, `The control service of ${h.host} did not answer the ${action} in time.`);
+    else if (r.error) hostErrors.set(h.host, `The control service of ${h.host}: ${r.error}`);
+  }));
+  for (const e of hostErrors.values()) out.error(e);
+  // Instances no control service manages (of bots nobody manages, or started by hand besides
+  // managed ones): they pause, resume or reload.
   const cannotStart: string[] = [];
-  const botJobs = unmanaged.map(async (id) => {
+  await Promise.all(targets.map(async (id) => {
     const v = views.get(id)!;
+    const managed = v.managedBy.length > 0;
+    if (managed && unmanagedInstances(v).length === 0) return;
     if (action === "start") {
-      if (isEnabled(ctx, id) === false || v.status === "running") return;
-      if (v.instances.length === 0) { cannotStart.push(id); return; }
+      if (!wanted(id)) return;
+      if (!managed && v.status === "running" && !unmanagedInstances(v).some((i) => i.state === "paused")) return;
+      if (!managed && v.instances.length === 0) { cannotStart.push(id); return; }
     } else if (v.instances.length === 0) return;
     const told = await control.tellInstances(id, action);
     for (const e of told.errors) out.error(`Bot ${id}: ${e}`);
-  });
-  await Promise.all([...hostJobs, ...botJobs]);
+  }));
   if (action === "start") for (const id of targets) if (isEnabled(ctx, id) === false && views.get(id)!.status === "disabled") out.info(fmt(MESSAGES.disabled, id));
   await sleep(750);
   const after = await control.statuses(targets, (x) => isEnabled(ctx, x), { all: !group });
   const result: Record<string, BotStatus> = {};
-  let code = 0;
+  const failed: string[] = [];
   for (const [id, v] of after) {
     result[id] = v.status;
-    if (!EXPECTED[action]!.includes(v.status)) code = 1;
+    if (!EXPECTED[action]!.includes(v.status)) failed.push(id);
     if (action === "start" && isEnabled(ctx, id) === false && v.status === "disabled") continue;
     const ok = EXPECTED[action]!.includes(v.status);
     if (ok) out.info(action === "reload" && v.status === "running" ? fmt(MESSAGES.reloaded, id) : statusLine(v));
-    else out.error(action === "start" ? fmt(ERROR_MESSAGES.starting, id) : action === "stop" ? fmt(ERROR_MESSAGES.stopping, id) : statusLine(v));
+    else if (action === "start") {
+      out.error(fmt(ERROR_MESSAGES.starting, id));
+      const why = cannotStart.includes(id) ? null : startFailure(v);
+      if (why) out.error(`${id}: ${why}`);
+    } else if (action === "stop") {
+      out.error(fmt(ERROR_MESSAGES.stopping, id));
+      for (const i of v.instances) out.error(`    ${instanceName(i)}: still ${i.state}`);
+    } else out.error(statusLine(v));
   }
   const stillDown = cannotStart.filter((id) => after.get(id)?.status !== "running");
   if (stillDown.length) noControlService(ctx, stillDown, hosts);
-  out.info(action === "start" ? `${Name} is running.` : action === "stop" ? `${Name} is stopped.` : `${Name} is reloaded.`);
-  return [code, result];
+  if (failed.length === 0) out.info(action === "start" ? `${Name} is running.` : action === "stop" ? `${Name} is stopped.` : `${Name} is reloaded.`);
+  else {
+    const verb = action === "start" ? "failed to START" : action === "stop" ? "failed to STOP" : "failed to RELOAD";
+    out.error(`${Name} is not completely ${action === "start" ? "running" : action === "stop" ? "stopped" : "reloaded"}: ${failed.join(", ")} ${verb}.`);
+  }
+  return [failed.length ? 1 : 0, result];
 }
 
 /** status of one bot or the botnet. */

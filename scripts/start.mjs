@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: AGPL-3.0-only
-// `npm start`: installs what is missing, builds, finds NATS (NATS_URL, else global nats_servers of
+// `npm start [-- --fresh] [-- --nats-port N]`: installs what is missing, builds, checks the
+// configuration as `intelmqctl check` does, finds NATS (NATS_URL, else global nats_servers of
 // runtime.yaml, else a local nats-server it starts), then runs the control service, which runs
-// every enabled bot of etc/runtime.yaml as its own process, until Ctrl-C stops everything.
+// every enabled bot of etc/runtime.yaml as its own process. Everything stops on SIGINT (Ctrl-C),
+// SIGTERM or SIGHUP, and when the process that started it (npm, the terminal) ends.
 import { spawn, spawnSync } from "node:child_process";
-import { createWriteStream, existsSync, mkdirSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { createConnection, createServer } from "node:net";
 import { delimiter, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -13,11 +15,42 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 const project = join(dirname(fileURLToPath(import.meta.url)), "..");
 /** Where the configuration and the data live (IntelMQ's INTELMQ_ROOT_DIR). */
 const root = process.env.INTELMQ_ROOT_DIR ? resolve(process.env.INTELMQ_ROOT_DIR) : project;
+// The reader of our output may be gone (npm killed, a closed pipe): never die of that.
+process.stdout.on("error", () => undefined);
+process.stderr.on("error", () => undefined);
 const say = (msg) => process.stdout.write(`${msg}\n`);
 const shown = (p) => {
   const r = relative(process.cwd(), p);
   return r && !r.startsWith("..") && !isAbsolute(r) ? r : p;
 };
+
+const USAGE = `Usage: npm start [-- --fresh] [-- --nats-port PORT]
+  --fresh            empty the queues of etc/runtime.yaml and the bots' caches (the deduplicator's)
+                     before the bots start, so that the sample feeds give events again
+  --nats-port PORT   first port to try for the local nats-server (default 4222)`;
+const opts = { fresh: false, natsPort: 4222 };
+{
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--fresh") opts.fresh = true;
+    else if (a === "--nats-port" || a.startsWith("--nats-port=")) {
+      const v = a.includes("=") ? a.slice(a.indexOf("=") + 1) : argv[++i];
+      const n = Number(v);
+      if (!Number.isInteger(n) || n <= 0 || n > 65535) {
+        process.stderr.write(`npm start: invalid --nats-port ${JSON.stringify(v ?? "")}\n${USAGE}\n`);
+        process.exit(2);
+      }
+      opts.natsPort = n;
+    } else if (a === "-h" || a === "--help") {
+      say(USAGE);
+      process.exit(0);
+    } else {
+      process.stderr.write(`npm start: unknown option ${JSON.stringify(a)}\n${USAGE}\n`);
+      process.exit(2);
+    }
+  }
+}
 
 function run(cmd, args) {
   const r = spawnSync(cmd, args, { cwd: project, stdio: "inherit" });
@@ -31,7 +64,11 @@ if (!existsSync(join(project, "node_modules"))) {
 }
 run(process.execPath, [join(project, "scripts", "ensure-built.mjs")]);
 
-const { loadRuntimeConfig, natsOptions } = await import(pathToFileURL(join(project, "dist", "shared", "config", "index.js")).href);
+const dist = (...p) => import(pathToFileURL(join(project, "dist", ...p)).href);
+const { intelmqPaths, loadRuntimeConfig, natsOptions } = await dist("shared", "config", "index.js");
+const { runCheck } = await dist("cli", "ctl-check.js");
+const { configuredQueues } = await dist("cli", "ctl-config.js");
+const { connectCtl } = await dist("cli", "connect.js");
 
 const runtimeFile = join(root, "etc", "runtime.yaml");
 let config;
@@ -41,6 +78,27 @@ try {
   say(`Cannot use ${shown(runtimeFile)}: ${err instanceof Error ? err.message : String(err)}`);
   process.exit(1);
 }
+
+// ---- the configuration, checked as `intelmqctl check` does, before anything starts
+
+{
+  const paths = intelmqPaths({ ...process.env, INTELMQ_ROOT_DIR: root });
+  const r = await runCheck(paths, { noConnections: true, connect: () => Promise.reject(new Error("no connections")) });
+  const disabled = new Set(Object.values(config.bots).filter((b) => !b.enabled).map((b) => b.id));
+  // A problem of a bot that does not run is no reason to refuse the others.
+  const botOf = (line) => /\b[Bb]ot "([^"]+)"/.exec(line)?.[1];
+  const errors = r.lines.filter(([l, m]) => l === "error" && !disabled.has(botOf(m)));
+  const warnings = r.lines.filter(([l, m]) => l === "warning" || (l === "error" && disabled.has(botOf(m))));
+  for (const [l, m] of warnings) say(`${l === "error" ? "ERROR (a disabled bot, not started)" : "WARNING"}: ${m}`);
+  if (errors.length) {
+    say(`The configuration in ${shown(join(root, "etc"))} has errors, nothing was started (\`npx intelmqctl check\` shows the same):`);
+    for (const [, m] of errors) say(`ERROR: ${m}`);
+    say(`Fix them in ${shown(runtimeFile)} (or disable the bot: npx intelmqctl disable <bot-id>), then run npm start again.`);
+    process.exit(1);
+  }
+}
+
+// ---- helpers
 
 function findNatsServer() {
   const dirs = (process.env.PATH || "").split(delimiter).concat(["/usr/sbin", "/usr/local/sbin", "/usr/local/bin"]);
@@ -72,6 +130,23 @@ function waitPort(port, ms, alive) {
     attempt();
   });
 }
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+/** Without /proc (not Linux) processes are only known to be alive or not. */
+const hasProc = existsSync("/proc/self/cmdline");
+function isAlive(pid) {
+  try { process.kill(pid, 0); return true; } catch (err) { return err.code === "EPERM"; }
+}
+/** The command line of a live process (empty when it is gone or a zombie). */
+function cmdline(pid) {
+  try { return readFileSync(`/proc/${pid}/cmdline`, "latin1").split("\0").filter(Boolean); } catch { return []; }
+}
+/** The parent of a process (null when it is gone). */
+function ppidOf(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch { return null; }
+}
 /** Resolves when the child has exited (at once if it already has). */
 function exitOf(child) {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
@@ -85,14 +160,111 @@ async function terminate(child, ms) {
   await exitOf(child);
   clearTimeout(t);
 }
+/** The same for a process that is not our child (a nats-server an earlier run left). */
+async function terminatePid(pid, ms, still) {
+  try { process.kill(pid, "SIGTERM"); } catch { return; }
+  const until = Date.now() + ms;
+  while (still() && Date.now() < until) await sleep(100);
+  if (still()) try { process.kill(pid, "SIGKILL"); } catch { /* gone */ }
+  while (still()) await sleep(50);
+}
+function readPid(file) {
+  try {
+    const n = Number(readFileSync(file, "utf8").trim());
+    return Number.isInteger(n) && n > 0 ? n : null;
+  } catch { return null; }
+}
 
 const runDir = join(root, "var", "run");
 const logDir = join(root, "var", "log");
 mkdirSync(runDir, { recursive: true });
 mkdirSync(logDir, { recursive: true });
 const urlFile = join(runDir, "nats.url");
+const natsPidFile = join(runDir, "nats.pid");
+const lockFile = join(runDir, "npm-start.pid");
+
+// ---- one npm start per root: a second one would run every bot twice on the same store
+
+{
+  let other = null;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      writeFileSync(lockFile, `${process.pid}\n`, { flag: "wx" });
+      other = null;
+      break;
+    } catch (err) {
+      if (err.code !== "EEXIST") throw err;
+    }
+    const pid = readPid(lockFile);
+    if (pid && pid !== process.pid && (hasProc ? cmdline(pid).some((a) => a.endsWith("start.mjs")) : isAlive(pid))) {
+      other = pid;
+      break;
+    }
+    // Left by a run that was killed: take it over.
+    rmSync(lockFile, { force: true });
+  }
+  if (other) {
+    let url = "";
+    try { url = readFileSync(urlFile, "utf8").trim(); } catch { /* NATS given by NATS_URL */ }
+    say(`npm start is already running for ${root} (pid ${other}${url ? `, NATS at ${url}` : ""}): nothing was started.`);
+    say(`  Use it (npx intelmqctl status), or stop it first: Ctrl-C in its terminal, or kill ${other}.`);
+    process.exit(1);
+  }
+}
 
 let nats = null;
+// ---- how a run ends: signals, and the end of the process that started it
+
+let stopping = false;
+let finishing = false;
+let control = null;
+let watcher = null;
+const controlLog = createWriteStream(join(logDir, "intelmq-control.log"), { flags: "a" });
+
+/** Stop NATS if it is ours, remove our files, exit. */
+async function finish(code) {
+  if (finishing) return new Promise(() => undefined);
+  finishing = true;
+  clearInterval(watcher);
+  if (nats) {
+    if (code === 0) say("Stopping nats-server ...");
+    await terminate(nats, 10000);
+    rmSync(urlFile, { force: true });
+    rmSync(natsPidFile, { force: true });
+  }
+  rmSync(lockFile, { force: true });
+  await new Promise((r) => controlLog.end(r));
+  if (code === 0) say("Stopped.");
+  process.exit(code);
+}
+
+async function shutdown(why) {
+  if (stopping) return;
+  stopping = true;
+  say(`Stopping the bots (${why}) ...`);
+  // The control service drains its bots (up to its stop timeout) before it exits.
+  if (control) await terminate(control, 60000);
+  await finish(0);
+}
+process.on("SIGINT", () => void shutdown("SIGINT"));
+process.on("SIGTERM", () => void shutdown("SIGTERM"));
+process.on("SIGHUP", () => void shutdown("SIGHUP"));
+// npm forwards SIGINT and SIGTERM to us, but dies of SIGHUP or SIGKILL without a word: then we
+// are given to another parent, and nothing must outlive the run. Between npm and us there may be
+// a `sh -c` (a script without exec): then the end of the shell's parent counts too.
+const parent = process.ppid;
+const parentArgs = cmdline(parent);
+const viaShell = /(^|\/)(sh|dash|bash|zsh)$/.test(parentArgs[0] ?? "") && parentArgs[1] === "-c";
+const grandparent = viaShell ? ppidOf(parent) : null;
+const parentWatch = setInterval(() => {
+  if (process.ppid !== parent || (grandparent !== null && ppidOf(parent) !== grandparent)) {
+    void shutdown("the process that started npm start ended");
+  }
+}, 500);
+parentWatch.unref();
+
+// ---- NATS
+
 let natsUrl = process.env.NATS_URL?.trim();
 if (natsUrl) {
   say(`Using NATS at ${natsUrl} (NATS_URL)`);
@@ -106,32 +278,103 @@ if (natsUrl) {
     say("  Install one:  sudo apt-get install nats-server   (Debian/Ubuntu)");
     say("           or:  https://docs.nats.io/running-a-nats-service/introduction/installation");
     say("  or point to a running one:  NATS_URL=nats://host:4222 npm start");
-    process.exit(1);
+    await finish(1);
   }
-  let port = 4222;
-  while (!(await portFree(port))) port++;
   const store = join(root, "var", "lib", "nats");
   mkdirSync(store, { recursive: true });
+  // The store must not be used by two servers. One an earlier npm start left (it was killed
+  // before it could stop it) is stopped; any other one is not ours to stop.
+  const users = (hasProc ? readdirSync("/proc") : []).filter((d) => /^\d+$/.test(d)).map(Number)
+    .filter((pid) => { const c = cmdline(pid); return c.some((a) => a.endsWith("nats-server")) && c.includes(store); });
+  for (const pid of users) {
+    if (pid === readPid(natsPidFile)) {
+      say(`Stopping the nats-server an earlier npm start left running on ${shown(store)} (pid ${pid}) ...`);
+      await terminatePid(pid, 10000, () => cmdline(pid).length > 0);
+    } else {
+      say(`The NATS store ${shown(store)} is in use by another nats-server (pid ${pid}): nothing was started.`);
+      say(`  Stop it (kill ${pid}), or use it: NATS_URL=nats://127.0.0.1:<its port> npm start`);
+      await finish(1);
+    }
+  }
+  let port = opts.natsPort;
+  while (!(await portFree(port))) port++;
   const natsLog = createWriteStream(join(logDir, "nats-server.log"), { flags: "a" });
   await new Promise((r) => natsLog.once("open", r));
   // Own process group: Ctrl-C must not end NATS before the bots have drained.
   nats = spawn(bin, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", store], { stdio: ["ignore", natsLog, natsLog], detached: true });
+  // At once: a run killed from here on leaves a server the next run recognises as its own.
+  writeFileSync(natsPidFile, `${nats.pid}\n`);
   natsUrl = `nats://127.0.0.1:${port}`;
   try {
     await waitPort(port, 15000, () => nats.exitCode === null && nats.signalCode === null);
   } catch (err) {
+    if (stopping) await new Promise(() => undefined); // stopped by a signal: shutdown() ends us
     say(`nats-server did not start (${err.message}); see ${shown(join(logDir, "nats-server.log"))}`);
-    await terminate(nats, 3000);
-    process.exit(1);
+    await finish(1);
   }
   writeFileSync(urlFile, natsUrl + "\n");
   say(`Started nats-server with JetStream on ${natsUrl} (store: ${shown(store)}, address in ${shown(urlFile)})`);
 }
+// The checks below and the control service use this server.
+process.env.NATS_URL = natsUrl;
 
-let stopping = false;
-let firstEventsShown = false;
-const controlLog = createWriteStream(join(logDir, "intelmq-control.log"), { flags: "a" });
-const control = spawn(process.execPath, [join(project, "bin", "intelmq-control.mjs")], {
+
+// ---- what the server keeps from earlier runs: the deduplicator's cache, the duplicate windows
+
+const dedupBots = Object.values(config.bots).filter((b) => b.enabled && b.module === "intelmq.bots.experts.deduplicator.expert");
+const thresholdBots = Object.values(config.bots).filter((b) => b.module === "intelmq.bots.experts.threshold.expert");
+{
+  let broker = null;
+  for (let attempt = 1; !broker && attempt <= 5; attempt++) {
+    try {
+      broker = await connectCtl(config, "npm start");
+    } catch (err) {
+      if (attempt === 5) {
+        if (opts.fresh) {
+          say(`--fresh: cannot reach NATS at ${natsUrl} (${err.message}); nothing was started.`);
+          await finish(1);
+        }
+      } else await sleep(500 * attempt);
+    }
+  }
+  if (broker) {
+    try {
+      if (opts.fresh) {
+        const queues = [...configuredQueues(config)].sort();
+        let deleted = 0;
+        for (const q of queues) if (await broker.deleteQueue(q)) deleted++;
+        const caches = [];
+        for (const bucket of ["dedup", ...thresholdBots.map((b) => `threshold-${b.id}`)]) {
+          if (await broker.deleteCache(bucket)) caches.push(bucket);
+        }
+        say(`Fresh start: emptied ${deleted} queue${deleted === 1 ? "" : "s"} of ${shown(runtimeFile)}` +
+          `${caches.length ? ` and the cache${caches.length === 1 ? "" : "s"} ${caches.join(", ")}` : ""} (the archive, dumps, logs and output files are kept)`);
+      } else if (dedupBots.length) {
+        const kv = await broker.openCache("dedup");
+        const n = kv ? await kv.size() : 0;
+        if (n > 0) {
+          const ttl = Number(dedupBots[0].parameters?.redis_cache_ttl ?? 86400);
+          const span = ttl % 86400 === 0 ? `${ttl / 86400} day${ttl === 86400 ? "" : "s"}` : ttl % 3600 === 0 ? `${ttl / 3600} h` : `${ttl} s`;
+          say(`Note: the deduplicator (${dedupBots.map((b) => b.id).join(", ")}) remembers ${n} event${n === 1 ? "" : "s"} of earlier runs for ${span}:`);
+          say("  events already seen are dropped, so the sample feeds add no new events to the output.");
+          say("  To start afresh (empty queues and caches): npm start -- --fresh");
+        }
+      }
+    } catch (err) {
+      if (opts.fresh) {
+        say(`--fresh failed: ${err.message}; nothing was started.`);
+        await broker.close().catch(() => undefined);
+        await finish(1);
+      }
+    }
+    await Promise.race([broker.close().catch(() => undefined), sleep(3000)]);
+  }
+}
+
+// ---- the control service, which runs the bots
+
+if (stopping) await new Promise(() => undefined); // a signal came while we checked: shutdown() ends us
+control = spawn(process.execPath, [join(project, "bin", "intelmq-control.mjs"), ...(nats ? ["--nats-pid", String(nats.pid)] : [])], {
   cwd: root,
   env: { ...process.env, NATS_URL: natsUrl, INTELMQ_ROOT_DIR: root, INTELMQ_PARENT_PID: String(process.pid) },
   stdio: ["ignore", "pipe", "pipe"],
@@ -145,6 +388,13 @@ for (const stream of [control.stdout, control.stderr]) {
     try {
       const o = JSON.parse(line);
       if (o.level === "warn" || o.level === "error" || o.level === "fatal") {
+        if (o.bot_id && o.last_error) {
+          // A crashing bot: its own last error line, once per distinct error (the control service
+          // reports a repeat at info level).
+          say(`[${o.level}] ${o.bot_id} failed: ${o.last_error}`);
+          say(`    (${o.reason}; it is restarted with growing delays, this is shown again only if the error changes; log: ${o.log_file ?? `var/log/${o.bot_id}.log`})`);
+          return;
+        }
         const detail = o.reason ?? o.err?.message ?? o.err ?? "";
         say(`[${o.level}] ${o.bot_id ? `${o.bot_id}: ` : ""}${o.msg}${detail ? ` (${detail})` : ""}`);
       }
@@ -168,7 +418,8 @@ say("Press Ctrl-C to stop.");
 
 const sizes = () => outFiles.map((f) => (existsSync(f) ? statSync(f).size : 0));
 const initial = sizes();
-const watcher = setInterval(() => {
+let firstEventsShown = false;
+watcher = setInterval(() => {
   if (firstEventsShown) return;
   const now = sizes();
   const i = now.findIndex((s, k) => s > initial[k]);
@@ -179,34 +430,9 @@ const watcher = setInterval(() => {
   }
 }, 500);
 
-async function finish(code) {
-  clearInterval(watcher);
-  if (nats) {
-    await terminate(nats, 10000);
-    rmSync(urlFile, { force: true });
-  }
-  await new Promise((r) => controlLog.end(r));
-  if (code === 0) say("Stopped.");
-  process.exit(code);
-}
-
 control.once("exit", (code, signal) => {
   if (stopping) return;
   stopping = true;
   say(`The control service ended (${signal ?? `code ${code}`}); see ${shown(join(logDir, "intelmq-control.log"))}`);
   void finish(code === 0 ? 1 : code ?? 1);
 });
-
-async function shutdown() {
-  if (stopping) return;
-  stopping = true;
-  say("Stopping the bots ...");
-  // The control service drains its bots (up to its stop timeout) before it exits.
-  await terminate(control, 60000);
-  if (nats) say("Stopping nats-server ...");
-  await finish(0);
-  
-}
-process.on("SIGINT", () => void shutdown());
-process.on("SIGTERM", () => void shutdown());
-process.on("SIGHUP", () => void shutdown());

@@ -5,8 +5,10 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
+import { appendFileSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { lastErrorLine } from "./manager.js";
 import { startNatsServer, type NatsServer } from "../../test/helpers/nats-server.js";
 import { TestPipeline, countLines, sleep, waitFor } from "../../test/helpers/pipeline.js";
 import { src } from "../../test/helpers/paths.js";
@@ -91,6 +93,31 @@ let hostSeq = 0;
 function hostName(): string {
   return `test-host-${process.pid}-${++hostSeq}`;
 }
+
+describe("last error line of a bot process", { timeout: 10_000 }, () => {
+  it("is the newest error or fatal pino line of that pid, with its error's message; else Node's own crash line", () => {
+    const dir = mkdtempSync(join(tmpdir(), "intelmq-lasterr-"));
+    try {
+      const file = join(dir, "bot.log");
+      writeFileSync(file, [
+        JSON.stringify({ level: "error", pid: 7, msg: "an older error" }),
+        JSON.stringify({ level: "fatal", pid: 8, msg: "another process" }),
+        JSON.stringify({ level: "error", pid: 7, msg: "Bot initialization failed.", err: { message: "ENOTDIR: not a directory" } }),
+        JSON.stringify({ level: "info", pid: 7, msg: "stopping" }),
+        "",
+      ].join("\n"));
+      assert.equal(lastErrorLine(file, 7), "Bot initialization failed: ENOTDIR: not a directory");
+      assert.equal(lastErrorLine(file, 8), "another process");
+      assert.equal(lastErrorLine(file, 9), undefined);
+      appendFileSync(file, "TypeError: x is not a function\n    at f (file.js:1:1)\n");
+      assert.equal(lastErrorLine(file, 9, true), "TypeError: x is not a function");
+      assert.equal(lastErrorLine(file, 9, false), undefined, "with several instances a line without a pid is nobody's");
+      assert.equal(lastErrorLine(join(dir, "none.log"), 7), undefined);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
 
 describe("control service", { timeout: 300_000 }, () => {
   it("starts the enabled bots, leaves disabled ones, stops/starts/restarts on request, and stops them all on SIGTERM", async () => {

@@ -5,6 +5,8 @@
  * intelmqctl on `intelmq.control.host.<host>.*` and `intelmq.control.botnet.*`.
  * SIGTERM/SIGINT stop the bots and end the service with 0; SIGHUP reloads.
  */
+import { readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { Command } from "commander";
 import type { Broker } from "../../shared/broker/index.js";
 import { intelmqPaths, loadRuntimeConfig, natsOptions, type RuntimeConfig } from "../../shared/config/index.js";
@@ -26,6 +28,8 @@ async function main(argv: string[]): Promise<number> {
     .option("--bots <ids>", "manage only these bots (comma-separated; default: every bot of runtime.yaml)")
     .option("--config <file>", "runtime.yaml (default: $INTELMQ_ROOT_DIR/etc/runtime.yaml)")
     .option("--stop-timeout <seconds>", "how long a stopping bot may drain before it is killed", "15")
+    .option("--start-timeout <seconds>", "how long start and restart wait for a new bot process's first heartbeat", "30")
+    .option("--nats-pid <pid>", "the local nats-server that npm start runs: stopped after the bots if the parent process dies")
     .showHelpAfterError()
     .exitOverride();
   try {
@@ -34,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
     const code = (err as { exitCode?: number }).exitCode;
     return typeof code === "number" ? code : 2;
   }
-  const o = program.opts<{ host?: string; bots?: string; config?: string; stopTimeout: string }>();
+  const o = program.opts<{ host?: string; bots?: string; config?: string; stopTimeout: string; startTimeout: string; natsPid?: string }>();
   const host = o.host?.trim() || instanceHost();
   let log = createLogger({ level: process.env.INTELMQ_LOGGING_LEVEL ?? "INFO" }).child({ service: "intelmq-control", host });
   if (!/^[^\s.*>]+(\.[^\s.*>]+)*$/.test(host)) {
@@ -44,6 +48,16 @@ async function main(argv: string[]): Promise<number> {
   const stopTimeoutS = Number(o.stopTimeout);
   if (!Number.isFinite(stopTimeoutS) || stopTimeoutS <= 0) {
     log.error(`invalid --stop-timeout ${JSON.stringify(o.stopTimeout)}`);
+    return 2;
+  }
+  const startTimeoutS = Number(o.startTimeout);
+  if (!Number.isFinite(startTimeoutS) || startTimeoutS <= 0) {
+    log.error(`invalid --start-timeout ${JSON.stringify(o.startTimeout)}`);
+    return 2;
+  }
+  const natsPid = o.natsPid === undefined ? undefined : Number(o.natsPid);
+  if (natsPid !== undefined && !(Number.isInteger(natsPid) && natsPid > 0)) {
+    log.error(`invalid --nats-pid ${JSON.stringify(o.natsPid)}`);
     return 2;
   }
   const only = o.bots ? o.bots.split(",").map((s) => s.trim()).filter(Boolean) : undefined;
@@ -65,7 +79,9 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const root = intelmqPaths().root;
-  const manager = new ProcessManager({ rootDir: root, host, log, stopTimeoutMs: stopTimeoutS * 1000, ...(o.config ? { configFile: o.config } : {}) });
+  const manager = new ProcessManager({
+    rootDir: root, host, log, stopTimeoutMs: stopTimeoutS * 1000, startTimeoutMs: startTimeoutS * 1000, ...(o.config ? { configFile: o.config } : {}),
+  });
   await manager.setConfig(config, only);
 
   let stopping = false;
@@ -81,6 +97,8 @@ async function main(argv: string[]): Promise<number> {
       await manager.close().catch((err: unknown) => log.error({ err }, "stopping the bots failed"));
       await service?.close();
       if (broker) await Promise.race([broker.close().catch(() => undefined), sleep(5000)]);
+      // npm start died without stopping its nats-server: after the bots, nothing needs it.
+      if (why === "parent exited" && natsPid !== undefined) await stopNatsServer(natsPid, root, log);
       log.info("stopped");
       resolveDone(0);
     })();
@@ -99,7 +117,8 @@ async function main(argv: string[]): Promise<number> {
   watchParent(() => shutdown("parent exited"));
 
   // The bots connect (and wait for NATS) on their own: start them before our own connection.
-  await manager.start();
+  // No waiting for their first heartbeats here: failures are logged as they come.
+  await manager.start(undefined, false, false);
   const managed = manager.ids;
   log.info({ bots: manager.status(), managed: managed.length }, `managing ${managed.length} bots`);
 
@@ -122,6 +141,23 @@ async function main(argv: string[]): Promise<number> {
   })();
 
   return done;
+}
+
+/** SIGTERM (SIGKILL after 10 s) to the nats-server `pid`, if it still is one; then its address files go. */
+async function stopNatsServer(pid: number, root: string, log: ReturnType<typeof createLogger>): Promise<void> {
+  const isNats = () => {
+    try { return readFileSync(`/proc/${pid}/cmdline`, "latin1").includes("nats-server"); } catch { return false; }
+  };
+  if (!isNats()) return;
+  log.info({ nats_pid: pid }, "stopping the nats-server of npm start");
+  try { process.kill(pid, "SIGTERM"); } catch { return; }
+  const until = Date.now() + 10_000;
+  while (isNats() && Date.now() < until) await sleep(100);
+  if (isNats()) {
+    log.warn({ nats_pid: pid }, "nats-server did not stop in time, killing it");
+    try { process.kill(pid, "SIGKILL"); } catch { /* gone */ }
+  }
+  for (const f of ["nats.url", "nats.pid"]) rmSync(join(root, "var", "run", f), { force: true });
 }
 
 main(process.argv).then(

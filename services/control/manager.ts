@@ -2,10 +2,11 @@
 /**
  * The local process manager: one `intelmq-bot <id>` process per wanted instance of a bot, output
  * appended to var/log/<bot-id>.log, crashed processes restarted with exponential backoff, stops
- * graceful (SIGTERM, wait for the drain, then SIGKILL).
+ * graceful (SIGTERM, wait for the drain, then SIGKILL). A process counts as running from its
+ * first heartbeat on, which it reports over the IPC channel the manager gives it.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { closeSync, mkdirSync, openSync } from "node:fs";
+import { closeSync, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { BotStatus, ManagedBot } from "../../shared/control-protocol/index.js";
@@ -34,8 +35,8 @@ export interface ProcessManagerOptions {
   maxBackoffMs?: number;
   /** A process that ran this long was healthy: its next crash starts the backoff over (ms, default 60000). */
   healthyMs?: number;
-  /** A process alive this long counts as running even without a heartbeat (ms, default 500). */
-  runningAfterMs?: number;
+  /** How long start and restart wait for a new process's first heartbeat (ms, default 30000). */
+  startTimeoutMs?: number;
 }
 
 class Slot {
@@ -49,7 +50,6 @@ class Slot {
   error: string | undefined;
   exited: Promise<void> = Promise.resolve();
   restartTimer: NodeJS.Timeout | null = null;
-  runningTimer: NodeJS.Timeout | null = null;
   constructor(backoffMs: number) { this.backoffMs = backoffMs; }
   set(state: SlotState): void {
     if (this.state === state) return;
@@ -59,9 +59,7 @@ class Slot {
   get alive(): boolean { return this.child !== null; }
   clearTimers(): void {
     if (this.restartTimer) clearTimeout(this.restartTimer);
-    if (this.runningTimer) clearTimeout(this.runningTimer);
     this.restartTimer = null;
-    this.runningTimer = null;
   }
 }
 
@@ -73,6 +71,8 @@ interface Bot {
   wanted: boolean;
   slots: Slot[];
   error: string | undefined;
+  /** The last crash reported at warn level: the same one again is logged at info only. */
+  reported: string | undefined;
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -87,7 +87,7 @@ export class ProcessManager {
 
   constructor(opts: ProcessManagerOptions) {
     this.#o = {
-      stopTimeoutMs: 15_000, backoffMs: 1000, maxBackoffMs: 60_000, healthyMs: 60_000, runningAfterMs: 500, ...opts,
+      stopTimeoutMs: 15_000, backoffMs: 1000, maxBackoffMs: 60_000, healthyMs: 60_000, startTimeoutMs: 30_000, ...opts,
     };
     mkdirSync(join(this.#o.rootDir, "var", "log"), { recursive: true });
   }
@@ -125,7 +125,7 @@ export class ProcessManager {
         const entry = config.bots[id]!;
         let bot = this.#bots.get(id);
         if (!bot) {
-          bot = { id, enabled: entry.enabled, instances: entry.instances, wanted: false, slots: [], error: undefined };
+          bot = { id, enabled: entry.enabled, instances: entry.instances, wanted: false, slots: [], error: undefined, reported: undefined };
           this.#bots.set(id, bot);
           continue;
         }
@@ -142,18 +142,21 @@ export class ProcessManager {
 
   /**
    * Start bots (default all managed). Disabled bots are skipped unless `explicit` (named by the
-   * user). Resolves once the new processes run (or failed at once), at most about 1.5 s later.
+   * user). Unless `wait` is false, resolves once every new process sent its first heartbeat or
+   * ended, or startTimeoutMs passed (then it is still "starting").
    */
-  start(ids?: string[], explicit = false): Promise<void> {
-    return this.#op(async () => {
-      const spawned: Slot[] = [];
+  async start(ids?: string[], explicit = false, wait = true): Promise<void> {
+    const spawned = await this.#op(async () => {
+      const out: Spawned[] = [];
       for (const bot of this.#select(ids)) {
         if (!bot.enabled && !explicit) continue;
         bot.wanted = true;
-        spawned.push(...(await this.#fit(bot)));
+        out.push(...(await this.#fit(bot)));
       }
-      await this.#settle(spawned);
+      return out;
     });
+    // Outside the chain of operations: a stop need not wait for a slow start.
+    if (wait) await this.#settle(spawned);
   }
 
   /** Stop bots (default all): SIGTERM, wait for the drain up to stopTimeoutMs, then SIGKILL. */
@@ -161,20 +164,21 @@ export class ProcessManager {
     return this.#op(() => this.#stop(this.#select(ids)));
   }
 
-  /** Stop, then start (named bots start even when disabled). */
-  restart(ids?: string[], explicit = false): Promise<void> {
-    return this.#op(async () => {
+  /** Stop, then start (named bots start even when disabled); waits as start does. */
+  async restart(ids?: string[], explicit = false): Promise<void> {
+    const spawned = await this.#op(async () => {
       const bots = this.#select(ids);
       const wasWanted = new Set(bots.filter((b) => b.wanted).map((b) => b.id));
       await this.#stop(bots);
-      const spawned: Slot[] = [];
+      const out: Spawned[] = [];
       for (const bot of bots) {
         if (!bot.enabled && !explicit && !wasWanted.has(bot.id)) continue;
         bot.wanted = true;
-        spawned.push(...(await this.#fit(bot)));
+        out.push(...(await this.#fit(bot)));
       }
-      await this.#settle(spawned);
+      return out;
     });
+    await this.#settle(spawned);
   }
 
   /** SIGHUP to every live process of the bots (default all): they re-read runtime.yaml. */
@@ -206,23 +210,6 @@ export class ProcessManager {
     return out;
   }
 
-  /** A live process sent its heartbeat: it is running. */
-  heartbeat(botId: string, pid: number): void {
-    const bot = this.#bots.get(botId);
-    for (const s of bot?.slots ?? []) {
-      if (s.pid === pid && s.child && s.state === "starting") {
-        if (s.runningTimer) clearTimeout(s.runningTimer);
-        s.runningTimer = null;
-        s.set("running");
-      }
-    }
-  }
-
-  /** Whether any process of the bots (default all) is still "starting". */
-  anyStarting(ids?: string[]): boolean {
-    return this.#select(ids).some((b) => b.slots.some((s) => s.child && s.state === "starting"));
-  }
-
   /** The bots (default all managed) as the control protocol describes them. */
   status(ids?: string[]): Record<string, ManagedBot> {
     const out: Record<string, ManagedBot> = {};
@@ -232,8 +219,9 @@ export class ProcessManager {
         status: this.#botStatus(bot),
         enabled: bot.enabled,
         instances_wanted: bot.instances,
-        // A stopped slot has no process: pid 0 (an error slot keeps the pid of the process that ended).
-        instances: bot.slots.map((s) => ({ pid: s.state === "stopped" ? 0 : s.pid, state: s.state, restarts: s.restarts, since: s.since })),
+        // Only slots with a process, or whose process ended in an error (it keeps that pid): a
+        // stopped slot has no process to show.
+        instances: bot.slots.filter((s) => s.state !== "stopped").map((s) => ({ pid: s.pid, state: s.state, restarts: s.restarts, since: s.since })),
       };
       if (bot.error !== undefined) m.error = bot.error;
       out[bot.id] = m;
@@ -264,17 +252,20 @@ export class ProcessManager {
   }
 
   /** Make a wanted bot have exactly `instances` slots, each alive or about to restart; returns the spawned ones. */
-  async #fit(bot: Bot): Promise<Slot[]> {
+  async #fit(bot: Bot): Promise<Spawned[]> {
     const extra = bot.slots.splice(bot.instances);
     await Promise.all(extra.map((s) => this.#terminate(bot, s)));
     while (bot.slots.length < bot.instances) bot.slots.push(new Slot(this.#o.backoffMs));
-    const spawned: Slot[] = [];
+    const spawned: Spawned[] = [];
     for (const s of bot.slots) {
-      if (s.child && s.state !== "stopping") continue;
+      if (s.child && s.state !== "stopping") {
+        // Already up, or starting (by an earlier start or a restart after a crash): wait for it too.
+        if (s.state === "starting") spawned.push({ slot: s, child: s.child });
+        continue;
+      }
       if (s.child) await s.exited;
       if (s.restartTimer) { clearTimeout(s.restartTimer); s.restartTimer = null; }
-      this.#spawn(bot, s);
-      spawned.push(s);
+      spawned.push({ slot: s, child: this.#spawn(bot, s) });
     }
     return spawned;
   }
@@ -306,7 +297,7 @@ export class ProcessManager {
     clearTimeout(killer);
   }
 
-  #spawn(bot: Bot, s: Slot): void {
+  #spawn(bot: Bot, s: Slot): ChildProcess {
     const { cmd, args } = this.#o.command?.(bot.id) ?? {
       cmd: process.execPath,
       args: [join(PROJECT_ROOT, "bin", "intelmq-bot.mjs"), bot.id, ...(this.#o.configFile ? ["--config", this.#o.configFile] : [])],
@@ -323,7 +314,8 @@ export class ProcessManager {
       this.#o.log.warn({ bot_id: bot.id, file: logFile, err: String(err) }, "cannot open the log file, output is dropped");
     }
     // Own process group: a Ctrl-C in the terminal reaches the manager, which stops the bots in order.
-    const child = spawn(cmd, args, { cwd: this.#o.rootDir, env, stdio: ["ignore", fd, fd], detached: true });
+    // The IPC channel carries the bot's "up" (its first heartbeat) and closes when we end.
+    const child = spawn(cmd, args, { cwd: this.#o.rootDir, env, stdio: ["ignore", fd, fd, "ipc"], detached: true });
     if (typeof fd === "number") closeSync(fd);
     s.child = child;
     s.pid = child.pid ?? 0;
@@ -340,17 +332,19 @@ export class ProcessManager {
     };
     child.once("error", (err) => onEnd(`could not start: ${err.message}`));
     child.once("exit", (code, signal) => onEnd(signal ? `killed by ${signal}` : `exited with code ${code}`));
-    s.runningTimer = setTimeout(() => {
-      s.runningTimer = null;
-      if (s.child === child && s.state === "starting") s.set("running");
-    }, this.#o.runningAfterMs);
+    child.on("message", (m: unknown) => {
+      if (m && typeof m === "object" && (m as { intelmq?: unknown }).intelmq === "up" && s.child === child && s.state === "starting") {
+        s.set("running");
+        this.#o.log.info({ bot_id: bot.id, bot_pid: s.pid }, "bot process is up (first heartbeat)");
+      }
+    });
     this.#o.log.info({ bot_id: bot.id, bot_pid: s.pid, restarts: s.restarts }, "bot process started");
+    return child;
   }
 
   #exited(bot: Bot, s: Slot, child: ChildProcess, reason: string): void {
     if (s.child !== child) return;
     s.child = null;
-    if (s.runningTimer) { clearTimeout(s.runningTimer); s.runningTimer = null; }
     const asked = s.state === "stopping" || !bot.wanted || this.#closing;
     if (asked) {
       this.#o.log.info({ bot_id: bot.id, bot_pid: s.pid, reason }, "bot process stopped");
@@ -358,13 +352,25 @@ export class ProcessManager {
       return;
     }
     const lived = Date.now() - s.spawnedAt;
-    if (lived >= this.#o.healthyMs) s.backoffMs = this.#o.backoffMs;
+    if (lived >= this.#o.healthyMs) {
+      s.backoffMs = this.#o.backoffMs;
+      // After a healthy run the same failure is news again.
+      bot.reported = undefined;
+    }
     const delay = s.backoffMs;
     s.backoffMs = Math.min(s.backoffMs * 2, this.#o.maxBackoffMs);
-    bot.error = `${reason}; restarting in ${(delay / 1000).toFixed(1)} s (see var/log/${bot.id}.log)`;
+    const logFile = `var/log/${bot.id}.log`;
+    const last = lastErrorLine(join(this.#o.rootDir, logFile), s.pid, bot.instances === 1);
+    const retry = `restarting in ${(delay / 1000).toFixed(1)} s`;
+    bot.error = last ? `${last} (${reason}; ${retry}; see ${logFile})` : `${reason}; ${retry} (see ${logFile})`;
     s.error = bot.error;
     s.set("error");
-    this.#o.log.warn({ bot_id: bot.id, bot_pid: s.pid, reason, restart_in_ms: delay }, "bot process ended unexpectedly");
+    const what = last ?? reason;
+    const fields = { bot_id: bot.id, bot_pid: s.pid, reason, ...(last ? { last_error: last } : {}), restart_in_ms: delay, log_file: logFile };
+    // A bot that keeps failing the same way is reported once at warn level, not at every backoff.
+    if (bot.reported === what) this.#o.log.info(fields, "bot process ended unexpectedly again, the same way");
+    else this.#o.log.warn(fields, "bot process ended unexpectedly");
+    bot.reported = what;
     s.restartTimer = setTimeout(() => {
       s.restartTimer = null;
       if (!bot.wanted || this.#closing || s.child || !bot.slots.includes(s)) return;
@@ -373,10 +379,60 @@ export class ProcessManager {
     }, delay);
   }
 
-  /** Wait until the processes just spawned run or ended (about runningAfterMs, at most 3 times that). */
-  async #settle(slots: Slot[]): Promise<void> {
-    if (!slots.length) return;
-    const until = Date.now() + this.#o.runningAfterMs * 3;
-    while (Date.now() < until && slots.some((s) => s.child && s.state === "starting")) await sleep(50);
+  /** Wait until each process just spawned sent its first heartbeat or ended, at most startTimeoutMs. */
+  async #settle(spawned: Spawned[]): Promise<void> {
+    if (!spawned.length) return;
+    const until = Date.now() + this.#o.startTimeoutMs;
+    const pending = () => spawned.some(({ slot, child }) => slot.child === child && slot.state === "starting");
+    while (Date.now() < until && !this.#closing && pending()) await sleep(50);
   }
+}
+
+/** A process just spawned into a slot (the slot may have another one later). */
+interface Spawned { slot: Slot; child: ChildProcess }
+
+/** Bytes read from the end of a bot's log file for its last error line. */
+const TAIL_BYTES = 64 * 1024;
+
+/**
+ * The last error line a process logged: the newest pino line of `pid` at level error or fatal
+ * (its message, and its error's message when that adds something). When `anyPid` and no such
+ * line exists, the last line that is not JSON and mentions an error (Node's own crash output).
+ */
+export function lastErrorLine(file: string, pid: number, anyPid = false): string | undefined {
+  let text: string;
+  try {
+    const fd = openSync(file, "r");
+    try {
+      const size = fstatSync(fd).size;
+      const len = Math.min(size, TAIL_BYTES);
+      const buf = Buffer.alloc(len);
+      readSync(fd, buf, 0, len, size - len);
+      text = buf.toString("utf8");
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
+  const lines = text.split("\n");
+  let plain: string | undefined;
+  for (let i = lines.length - 1; i >= 0; i--) {
+    const line = lines[i]!.trim();
+    if (!line) continue;
+    if (!line.startsWith("{")) {
+      if (anyPid && plain === undefined && /error/i.test(line)) plain = line;
+      continue;
+    }
+    let o: { pid?: unknown; level?: unknown; msg?: unknown; err?: { message?: unknown } };
+    try { o = JSON.parse(line) as typeof o; } catch { continue; }
+    if (o.pid !== pid) continue;
+    const level = o.level;
+    if (!(level === "error" || level === "fatal" || (typeof level === "number" && level >= 50))) continue;
+    const msg = typeof o.msg === "string" ? o.msg : "";
+    const errMsg = typeof o.err?.message === "string" ? o.err.message : "";
+    const full = errMsg && !msg.includes(errMsg) ? (msg ? `${msg.replace(/\.$/, "")}: ${errMsg}` : errMsg) : msg;
+    return full.length > 1000 ? `${full.slice(0, 1000)}...` : full;
+  }
+  return plain && plain.length > 1000 ? `${plain.slice(0, 1000)}...` : plain;
 }

@@ -4,11 +4,8 @@
  * `intelmq.control.botnet.<verb>` with HostReply, acting through the local process manager.
  */
 import type { Logger } from "pino";
-import type { Broker, KvStore, Service } from "../../shared/broker/index.js";
-import {
-  CONTROL_PREFIX, HEARTBEAT_TTL_S, HostRequest, HostVerb, InstanceStatus, STATUS_BUCKET, decodeJson, encodeJson,
-  type ErrorReply, type HostReply,
-} from "../../shared/control-protocol/index.js";
+import type { Broker, Service } from "../../shared/broker/index.js";
+import { CONTROL_PREFIX, HostRequest, HostVerb, decodeJson, encodeJson, type ErrorReply, type HostReply } from "../../shared/control-protocol/index.js";
 import { ErrorCode } from "../../shared/errors/index.js";
 import type { RuntimeConfig } from "../../shared/config/index.js";
 import type { ProcessManager } from "./manager.js";
@@ -32,7 +29,6 @@ function errText(err: unknown): string {
 export class ControlService {
   readonly #o: ControlServiceOptions;
   readonly #services: Service[] = [];
-  #kv: KvStore | null = null;
 
   constructor(opts: ControlServiceOptions) {
     this.#o = opts;
@@ -93,7 +89,6 @@ export class ControlService {
       const code = (err as { code?: unknown }).code;
       return { error: { code: typeof code === "string" ? code : ErrorCode.PipelineError, message: errText(err) } };
     }
-    await this.#promoteByHeartbeat(ids);
     return { host: this.#o.host, bots: m.status(ids) };
   }
 
@@ -102,26 +97,5 @@ export class ControlService {
     const config = this.#o.loadConfig();
     await this.#o.manager.setConfig(config, this.#o.only);
     await this.#o.manager.reload(ids?.filter((id) => this.#o.manager.has(id)));
-  }
-
-  /** A process that already heartbeats is running, even before its first half second is over. */
-  async #promoteByHeartbeat(ids?: string[]): Promise<void> {
-    const m = this.#o.manager;
-    if (!m.anyStarting(ids)) return;
-    try {
-      this.#kv ??= await this.#o.broker.cache(STATUS_BUCKET, HEARTBEAT_TTL_S);
-      // Only a detail of the reply: never let it hold the reply back.
-      let timer: NodeJS.Timeout | undefined;
-      const entries = await Promise.race([
-        this.#kv.entries(),
-        new Promise<Map<string, string>>((resolve) => { timer = setTimeout(() => resolve(new Map()), 2000); }),
-      ]).finally(() => clearTimeout(timer));
-      for (const value of entries.values()) {
-        const parsed = InstanceStatus.safeParse(JSON.parse(value));
-        if (parsed.success && parsed.data.host === this.#o.host) m.heartbeat(parsed.data.bot_id, parsed.data.pid);
-      }
-    } catch (err) {
-      this.#o.log.debug({ err: errText(err) }, "heartbeats not readable");
-    }
   }
 }

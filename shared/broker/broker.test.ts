@@ -257,6 +257,33 @@ function behaviour(kind: string, setup: () => Promise<Fixture>, teardown: () => 
       assert.ok(b.serverInfo().version.length > 0);
     });
 
+    test("openCache opens only what exists; deleteCache and deleteQueue remove everything, message ids included", async () => {
+      const b = await fx.broker();
+      const name = `oc${process.pid}x${++counter}`;
+      assert.equal(await b.openCache(name), null, "nothing is created");
+      assert.equal(await b.openCache(name), null);
+      const kv = await b.cache(name, 60);
+      await kv.put("a", "1");
+      await kv.put("b", "2");
+      const opened = await b.openCache(name);
+      assert.ok(opened);
+      assert.equal(await opened.get("a"), "1");
+      assert.equal(await opened.size(), 2);
+      assert.equal(await b.deleteCache(name), true);
+      assert.equal(await b.openCache(name), null);
+      assert.equal(await b.deleteCache(name), false);
+
+      const q = qname("delete");
+      await b.publish(q, enc("1"), { msgId: "same" });
+      await b.publish(q, enc("1"), { msgId: "same" });
+      assert.equal(await b.depth(q), 1, "the repeat was dropped");
+      assert.equal(await b.deleteQueue(q), true);
+      assert.deepEqual(await b.queueInfo(q), { depth: 0, exists: false, archived: false });
+      await b.publish(q, enc("1"), { msgId: "same" });
+      assert.equal(await b.depth(q), 1, "the queue made again forgot the message ids of the deleted one");
+      assert.equal(await b.deleteQueue(qname("never")), false);
+    });
+
     test("log lines: the last max of one bot, oldest first, read from any connection", async () => {
       const w = await fx.broker();
       const r = await fx.broker();

@@ -965,6 +965,35 @@ class JetStreamBrokerImpl implements JetStreamBroker {
     }
   }
 
+  async openCache(bucket: string): Promise<KvStore | null> {
+    try {
+      const si = await this.#streamInfo(`KV_${bucket}`);
+      if (!si) return null;
+      const kv = await new Kvm(this.js).open(bucket, { allow_direct: si.config.allow_direct ?? false });
+      return new JsKv(kv, bucket, this.#pub, this.jsm, (what, err) => this.#wrap(what, err));
+    } catch (err) {
+      throw this.#wrap(`cache ${bucket}`, err);
+    }
+  }
+
+  async deleteCache(bucket: string): Promise<boolean> {
+    return this.#deleteStream(`KV_${bucket}`, `delete cache ${bucket}`);
+  }
+
+  async deleteQueue(queue: string): Promise<boolean> {
+    this.#ensured.delete(queue);
+    return this.#deleteStream(queueStream(queue), `delete queue ${queue}`);
+  }
+
+  async #deleteStream(name: string, what: string): Promise<boolean> {
+    try {
+      return await this.jsm.streams.delete(name);
+    } catch (err) {
+      if (isNotFound(err)) return false;
+      throw this.#wrap(what, err);
+    }
+  }
+
   async close(): Promise<void> {
     if (this.#state === "closed" && this.nc.isClosed()) return;
     // Stop pulling first, so that what we give back is not delivered to our own pull requests.
@@ -1200,6 +1229,14 @@ class JsKv implements KvStore {
       await this.kv.delete(key);
     } catch (err) {
       throw this.wrap(`cache delete ${key}`, err);
+    }
+  }
+
+  async size(): Promise<number> {
+    try {
+      return (await this.jsm.streams.info(`KV_${this.bucket}`)).state.num_subjects ?? 0;
+    } catch (err) {
+      throw this.wrap(`cache size ${this.bucket}`, err);
     }
   }
 

@@ -337,6 +337,26 @@ export class MemoryBroker implements Broker {
     return kv;
   }
 
+  async openCache(bucket: string): Promise<KvStore | null> {
+    this.#live();
+    return this.#buckets.get(bucket) ?? null;
+  }
+
+  async deleteCache(bucket: string): Promise<boolean> {
+    this.#live();
+    return this.#buckets.delete(bucket);
+  }
+
+  async deleteQueue(queue: string): Promise<boolean> {
+    this.#live();
+    const q = this.#queues.get(queue);
+    if (!q) return false;
+    await this.purge(queue);
+    for (const s of q.subs) s.end();
+    this.#queues.delete(queue);
+    return true;
+  }
+
   async queueInfo(queue: string): Promise<QueueInfo> {
     const q = this.#queues.get(queue);
     const depth = await this.depth(queue);
@@ -508,6 +528,10 @@ class MemoryKv implements KvStore {
 
   async delete(key: string): Promise<void> {
     this.#map.delete(key);
+  }
+
+  async size(): Promise<number> {
+    return this.#map.size;
   }
 
   async entries(prefix = ""): Promise<Map<string, string>> {

@@ -154,6 +154,8 @@ export interface ControlTransport {
 export interface KvStore extends KvCache {
   /** Every live key and value, optionally only keys starting with `prefix`. */
   entries(prefix?: string): Promise<Map<string, string>>;
+  /** How many keys the bucket holds (cheap: no values are read; may count expired keys the server has not removed yet). */
+  size(): Promise<number>;
 }
 
 export interface Broker extends ControlTransport {
@@ -190,6 +192,15 @@ export interface Broker extends ControlTransport {
   replay(queue: string, opts?: ReplayOptions): Promise<ReplayResult>;
   /** Open (create) a KV cache bucket with a TTL in seconds (0 = none). Its keys can be listed. */
   cache(bucket: string, ttlSeconds: number): Promise<KvStore>;
+  /** Open a KV bucket only if it exists (null if not): for readers that must not create anything. */
+  openCache(bucket: string): Promise<KvStore | null>;
+  /** Delete a KV bucket and everything in it; false if there was none. */
+  deleteCache(bucket: string): Promise<boolean>;
+  /**
+   * Delete a queue: its stream, consumer, messages and remembered message ids (the duplicate
+   * window); false if there was none. Whoever uses the queue next creates it again.
+   */
+  deleteQueue(queue: string): Promise<boolean>;
   /** Queue statistics for `intelmqctl list queues`: waiting + held (depth), and whether a consumer reads it. */
   queueInfo(queue: string): Promise<QueueInfo>;
   /** The server's version ("memory" for the memory broker) and the URL connected to. */

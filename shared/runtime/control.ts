@@ -115,6 +115,8 @@ export interface BotControl {
   status(): InstanceStatus;
   /** Write a heartbeat now (resolves once written or failed). */
   heartbeat(): Promise<void>;
+  /** Resolves once the first heartbeat is written: the instance is up and visible. */
+  readonly firstHeartbeat: Promise<void>;
   /** Stop answering and heartbeating and delete the heartbeat (clean exit). */
   close(): Promise<void>;
 }
@@ -133,6 +135,8 @@ export async function startBotControl(opts: BotControlOptions): Promise<BotContr
   let kv: KvStore | null = null;
   // Writes go one after another so that a late write never overwrites a newer state (or the delete).
   let chain: Promise<void> = Promise.resolve();
+  let beaten!: () => void;
+  const firstHeartbeat = new Promise<void>((r) => { beaten = r; });
 
   const status = (): InstanceStatus => {
     const s = handle.stats();
@@ -160,6 +164,7 @@ export async function startBotControl(opts: BotControlOptions): Promise<BotContr
     return enqueue(async () => {
       if (closed) return;
       await (await bucket()).put(key, JSON.stringify(status()));
+      beaten();
     });
   };
 
@@ -205,6 +210,7 @@ export async function startBotControl(opts: BotControlOptions): Promise<BotContr
     key,
     status,
     heartbeat,
+    firstHeartbeat,
     async close() {
       if (closed) return;
       closed = true;

@@ -9,7 +9,10 @@ import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { connect } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import type { Delivery } from "../../shared/broker/index.js";
+import { STATUS_BUCKET, botSubject, encodeJson } from "../../shared/control-protocol/index.js";
 import { decodeEnvelope, encodeEnvelope } from "../../shared/message/index.js";
 import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { ROOT } from "../helpers/paths.js";
@@ -72,7 +75,7 @@ function lines(file: string): Record<string, unknown>[] {
   return readFileSync(file, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-describe("intelmqctl", { timeout: 120_000 }, () => {
+describe("intelmqctl", { timeout: 180_000 }, () => {
   let nats: NatsServer;
   before(async () => { nats = await startNatsServer(); });
   after(async () => { await nats.stop(); });
@@ -465,6 +468,122 @@ describe("intelmqctl", { timeout: 120_000 }, () => {
       await Promise.race([exited, sleep(20_000)]);
       if (service.exitCode === null && service.signalCode === null) service.kill("SIGKILL");
       await p.close();
+    }
+  });
+
+  it("start waits for the first heartbeat and reports a bot that cannot start (bot, group, botnet, restart); stop reaches a hand-started instance", async () => {
+    const host = "ctl-fail-host";
+    const p = new TestPipeline(nats.url, {
+      "sv-output": {
+        module: "intelmq.bots.outputs.file.output", name: "File", group: "Output", description: "File output", enabled: true,
+        parameters: { file: "var/lib/bots/sv.txt" },
+      },
+      "sv-expert": {
+        module: "intelmq.bots.experts.url2fqdn.exprt", name: "URL2FQDN", group: "Expert", description: "A module name with a typo", enabled: true,
+        parameters: { destination_queues: { _default: ["sv-output-queue"] } },
+      },
+    });
+    const fd = openSync(join(p.root, "var", "log", "intelmq-control.log"), "a");
+    const service: ChildProcess = spawn(process.execPath, [controlBin, "--host", host, "--stop-timeout", "5"], { env: p.env, stdio: ["ignore", fd, fd] });
+    closeSync(fd);
+    const exited = new Promise<void>((r) => service.once("exit", () => r()));
+    const unknownModule = /unknown module "intelmq\.bots\.experts\.url2fqdn\.exprt"/;
+    try {
+      await waitFor(async () => (await ctl(p, ["status", "sv-output"])).code === 0, 30_000, "the control service runs the good bot");
+
+      // One bot: IntelMQ's message, the reason, exit 1.
+      const one = await ctl(p, ["start", "sv-expert"], { text: true });
+      assert.equal(one.code, 1, one.stdout + one.stderr);
+      assert.match(one.stderr, /^Bot sv-expert failed to START\.$/m);
+      assert.match(one.stderr, unknownModule);
+      assert.doesNotMatch(one.stdout, /is running/);
+      const oneJson = await ctl(p, ["start", "sv-expert"]);
+      assert.equal(oneJson.code, 1);
+      assert.notEqual(oneJson.json, "running");
+
+      // Its group and the botnet.
+      const group = await ctl(p, ["start", "--group", "experts"], { text: true });
+      assert.equal(group.code, 1);
+      assert.match(group.stderr, /^Bot sv-expert failed to START\.$/m);
+      assert.match(group.stderr, unknownModule);
+      assert.match(group.stderr, /The Expert group is not completely running: sv-expert failed to START\./);
+      assert.doesNotMatch(group.stdout, /group is running/);
+      const botnet = await ctl(p, ["start"], { text: true });
+      assert.equal(botnet.code, 1);
+      assert.match(botnet.stdout, /^Bot sv-output is running\.$/m);
+      assert.match(botnet.stderr, /^Bot sv-expert failed to START\.$/m);
+      assert.doesNotMatch(botnet.stdout, /Botnet is running/);
+      const botnetJson = await ctl(p, ["start"]);
+      assert.equal(botnetJson.code, 1);
+      const statuses = botnetJson.json as Record<string, string>;
+      assert.equal(statuses["sv-output"], "running");
+      assert.notEqual(statuses["sv-expert"], "running");
+      const restart = await ctl(p, ["restart", "sv-expert"]);
+      assert.equal(restart.code, 1);
+      assert.notEqual((restart.json as string[])[1], "running");
+
+      // A good bot is running once its first heartbeat is in the status bucket, not before.
+      assert.equal((await ctl(p, ["stop", "sv-output"])).json, "stopped");
+      const stoppedText = await ctl(p, ["status", "sv-output"], { text: true });
+      assert.equal(stoppedText.stdout.trim(), "Bot sv-output is stopped.", "no instance without a process (pid 0)");
+      const started = await ctl(p, ["start", "sv-output"]);
+      assert.equal(started.json, "running");
+      assert.equal(started.code, 0);
+      const b = await p.broker();
+      const beats = await (await b.openCache(STATUS_BUCKET))!.entries("sv-output.");
+      const det = (await ctl(p, ["status", "sv-output", "--details"])).json as { instances: { pid: number; host: string }[] };
+      const managed = det.instances.find((i) => i.host === host)!;
+      assert.ok(beats.has(`sv-output.${host}-${managed.pid}`), `the heartbeat of pid ${managed.pid} was there when start returned: ${[...beats.keys()].join(", ")}`);
+
+      // A second instance started by hand: stop reaches it too and says what happened to each.
+      const hand = p.start("sv-output");
+      const handPid = hand.child.pid!;
+      await waitFor(async () => (await b.requestMany(botSubject("sv-output", "status"), encodeJson({}), 300)).length === 2, 30_000, "two instances answer");
+      const stop = await ctl(p, ["stop", "sv-output"], { text: true });
+      assert.equal(stop.code, 0, stop.stdout + stop.stderr);
+      assert.match(stop.stdout, new RegExp(`instance ${host}-${managed.pid} \\(pid ${managed.pid}, managed by the control service of ${host}\\): stopped$`, "m"));
+      assert.match(stop.stdout, new RegExp(`instance \\S+-${handPid} \\(pid ${handPid}, on \\S+, not managed by a control service\\): stopped \\(paused`, "m"));
+      assert.match(stop.stdout, /^Bot sv-output is stopped\.$/m);
+      assert.doesNotMatch(stop.stderr, /failed to STOP/);
+      assert.equal(hand.child.exitCode, null, "the hand-started process is paused, not ended");
+      const left = (await b.requestMany(botSubject("sv-output", "status"), encodeJson({}), 300)).map((r) => JSON.parse(new TextDecoder().decode(r)) as { pid: number; state: string });
+      assert.deepEqual(left.map((i) => [i.pid, i.state]), [[handPid, "paused"]]);
+      assert.equal((await ctl(p, ["status", "sv-output"])).json, "stopped");
+      // start resumes it, besides starting the managed process.
+      const again = await ctl(p, ["start", "sv-output"]);
+      assert.equal(again.json, "running");
+      await waitFor(async () => {
+        const st = (await b.requestMany(botSubject("sv-output", "status"), encodeJson({}), 300)).map((r) => JSON.parse(new TextDecoder().decode(r)) as { state: string });
+        return st.length === 2 && st.every((i) => i.state === "running");
+      }, 30_000, "both instances running again");
+    } finally {
+      service.kill("SIGTERM");
+      await Promise.race([exited, sleep(20_000)]);
+      if (service.exitCode === null && service.signalCode === null) service.kill("SIGKILL");
+      await p.close();
+    }
+  });
+
+  it("status creates no stream and no bucket on a fresh server", async () => {
+    const fresh = await startNatsServer();
+    const p = new TestPipeline(fresh.url, pipelineBots("ro", "phishing", "var/lib/bots/out.txt"));
+    try {
+      for (const args of [["status"], ["status", "--details"], ["status", "ro-filter"], ["status", "--group", "parsers"]]) {
+        const r = await ctl(p, args);
+        assert.equal(r.code, 1, `${args.join(" ")}: nothing runs`);
+      }
+      const nc = await connect({ servers: fresh.url });
+      try {
+        const jsm = await jetstreamManager(nc);
+        const names: string[] = [];
+        for await (const si of jsm.streams.list()) names.push(si.config.name);
+        assert.deepEqual(names, []);
+      } finally {
+        await nc.close();
+      }
+    } finally {
+      await p.close();
+      await fresh.stop();
     }
   });
 });
