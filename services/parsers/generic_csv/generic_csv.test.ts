@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { src } from "../../../test/helpers/paths.js";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
 import { cleanReport, detectLineEnding, readRecords, writeRow } from "./csv.js";
-import { fromEpochMillis, fromFuzzy, fromTimestamp, fromWindowsNt, timeConverter } from "./time.js";
+import { fromEpochMillis, fromFuzzy, fromTimestamp, fromWindowsNt, fuzzyFastPath, timeConverter } from "./time.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -133,4 +135,17 @@ test("type_translation, compose_fields, column_regex_search and time formats", a
   // an untranslatable type without `type` fails its line, as IntelMQ
   assert.equal(out.output._default!.length, 1);
   assert.equal(out.dumped, 1);
+});
+
+test("the fast paths of fuzzy time parsing give what dateutil gives", () => {
+  const lines = readFileSync(src("shared/harmonization/fixtures/dateutil-cases.jsonl"), "utf8").split("\n").filter(Boolean).slice(1);
+  let covered = 0;
+  for (const line of lines) {
+    const c = JSON.parse(line) as { input: string; fuzzy: string | null };
+    const got = fuzzyFastPath(c.input);
+    if (got === undefined) continue;
+    covered++;
+    assert.equal(got, c.fuzzy, c.input);
+  }
+  assert.ok(covered >= 8, `${covered} inputs took a fast path`);
 });
