@@ -654,6 +654,7 @@ export class BotRunner extends EventEmitter implements BotHandle {
       log: this.#log,
       defaultFields: this.#res.parser.default_fields,
       tracebackText: (e) => tracebackLines(e).join(""),
+      parser: this.#def.name,
     });
     const routed = [...events];
     const dumps: DumpEntry[] = [];
