@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { DecodingError } from "../../../shared/errors/index.js";
 import type { Event, Report } from "../../../shared/message/index.js";
-import { defineBot, parserParams } from "../../../shared/runtime/index.js";
+import { defineBot, parserParams, skipLine } from "../../../shared/runtime/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -313,6 +313,7 @@ export default defineBot({
             header.push(line);
             if (line.includes("generated on")) format = "new";
             else if (line.includes("Data file written at")) format = "old";
+            yield skipLine(line, "comment");
           } else {
             yield line;
           }

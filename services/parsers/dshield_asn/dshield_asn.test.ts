@@ -42,3 +42,15 @@ test("dshield_asn: without ?as= in feed.url the lines fail", async () => {
   assert.equal(out.dumped, 1);
   assert.match(String(out.dumps[0]!.traceback), /AS number is taken from feed\.url/);
 });
+
+test("dshield_asn: a line that is no record is dumped with the reason; comments and HTML are skipped", async () => {
+  const out = await runBot(bot, { params: HARNESS, input: [{
+    __type: "Report", "feed.url": "https://dshield.org/asdetailsascii.html?as=64496",
+    raw: b64(["<!--", "a license note", "-->", "<pre>", "# comment", "192.000.002.010\t85\t56\t\t2015-12-22\t2015-12-22 11:09:07",
+      "this is no record", "", "</pre>"].join("\n")),
+  }] });
+  assert.deepEqual(out.output._default!.map((e) => e["source.ip"]), ["192.0.2.10"]);
+  assert.equal(out.dumped, 1);
+  assert.equal(unb64(JSON.parse(out.dumps[0]!.message).raw), "this is no record");
+  assert.match(String(out.dumps[0]!.traceback), /ValueError: dshield_asn: a record has 6 tab-separated columns .* this line 1: "this is no record"/);
+});

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { DecodingError } from "../../../shared/errors/index.js";
 import { fromTimestamp } from "../../../shared/harmonization/index.js";
 import type { Event, Report } from "../../../shared/message/index.js";
-import { defaultLines, defineBot, parserParams } from "../../../shared/runtime/index.js";
+import { defaultLines, defineBot, parserParams, skipLine } from "../../../shared/runtime/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -114,7 +114,7 @@ export default defineBot({
         const line = String(item);
         if (line.startsWith(";")) {
           header.push(line);
-          return [];
+          return skipLine(line, "comment");
         }
         const row = line.split(",").map((f) => f.trim());
         if (row.length < COLUMNS) throw new DecodingError(`line has ${row.length} fields, the feed has ${COLUMNS}`, { object: line });
