@@ -660,7 +660,8 @@ export class BotRunner extends EventEmitter implements BotHandle {
     const dumps: DumpEntry[] = [];
     for (const f of failed) {
       const copy = report.copy();
-      copy.change("raw", f.raw);
+      // encoded here: a line such as "-" or "N/A" would be taken for "no value" and the raw dropped
+      copy.change("raw", Buffer.from(f.raw, "utf8").toString("base64"), { sanitize: false });
       if (rt.error_dump_message) {
         this.#log.info("Dumping message to dump file.");
         dumps.push(this.#dumpEntry(f.traceback, safeJson(copy), false));

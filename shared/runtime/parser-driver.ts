@@ -33,6 +33,14 @@ export class LineError extends Error {
   }
 }
 
+/**
+ * event.add() of the field a line is about (its address, domain, network, URL): a value that add()
+ * takes for "no value" ("", "-", "N/A") fails the line instead of leaving an event about nothing.
+ */
+export function addRequired(event: Message, key: string, value: unknown): void {
+  if (event.add(key, value) !== true) throw new LineError(`no value for ${key}: ${excerpt(String(value ?? ""))}`);
+}
+
 /** A line quoted for an error message, cut after `max` characters (the dump holds all of it). */
 export function excerpt(line: string, max = 80): string {
   return JSON.stringify(line.length > max ? `${line.slice(0, max)}...` : line);

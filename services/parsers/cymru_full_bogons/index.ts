@@ -7,7 +7,7 @@ import { z } from "zod";
 import { DecodingError } from "../../../shared/errors/index.js";
 import { dateutilParse, isoformat } from "../../../shared/harmonization/index.js";
 import type { Report } from "../../../shared/message/index.js";
-import { defineBot, parserParams, skipLine } from "../../../shared/runtime/index.js";
+import { addRequired, defineBot, parserParams, skipLine } from "../../../shared/runtime/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -43,7 +43,7 @@ export default defineBot({
         if (line.startsWith("#") || line.startsWith("//")) return skipLine(line, "comment");
         const event = ctx.newEvent(report);
         // A single address is listed as such, anything else must be a network.
-        if (!event.add("source.ip", line, { raiseFailure: false })) event.add("source.network", line);
+        if (!event.add("source.ip", line, { raiseFailure: false })) addRequired(event, "source.network", line);
         event.add("time.source", updated);
         event.add("classification.type", "blacklist");
         event.add("raw", recover(line));

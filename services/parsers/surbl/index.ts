@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import type { Report } from "../../../shared/message/index.js";
-import { defineBot, excerpt, LineError, parserParams, reportText, skipLine } from "../../../shared/runtime/index.js";
+import { addRequired, defineBot, excerpt, LineError, parserParams, reportText, skipLine } from "../../../shared/runtime/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -53,7 +53,7 @@ export default defineBot({
       const { line, type } = item as Item;
       if (!line.startsWith(".")) throw new LineError(`not a zone entry (".<domain>", ":<list tags>", a comment or an address): ${excerpt(line)}`);
       const event = ctx.newEvent(report);
-      event.add("source.fqdn", line.slice(1));
+      addRequired(event, "source.fqdn", line.slice(1));
       event.add("classification.type", type);
       event.add("raw", line);
       return event;
