@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
+import { assertSample } from "../../../test/helpers/parser-samples.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -53,4 +54,8 @@ test("dshield_asn: a line that is no record is dumped with the reason; comments 
   assert.equal(out.dumped, 1);
   assert.equal(unb64(JSON.parse(out.dumps[0]!.message).raw), "this is no record");
   assert.match(String(out.dumps[0]!.traceback), /ValueError: dshield_asn: a record has 6 tab-separated columns .* this line 1: "this is no record"/);
+});
+
+test("dshield_asn: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {
+  await assertSample(bot, "dshield_asn");
 });

@@ -9,6 +9,7 @@ import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
 import { cleanReport, detectLineEnding, readRecords, writeRow } from "./csv.js";
 import { fromEpochMillis, fromFuzzy, fromTimestamp, fromWindowsNt, fuzzyFastPath, timeConverter } from "./time.js";
+import { assertSample } from "../../../test/helpers/parser-samples.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -178,4 +179,8 @@ test("comments, header lines and filtered lines are declared skipped", async () 
   assert.deepEqual(out.output._default!.map((e) => e["source.ip"]), ["192.0.2.1"]);
   assert.deepEqual(lines.filter((l) => l.msg === "Skipped line.").map((l) => [l.line, l.reason]),
     [["# a comment", "comment"], ["ip", "header"], ["10.0.0.1", "filter_type blacklist"]]);
+});
+
+test("generic_csv: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {
+  await assertSample(bot, "generic_csv");
 });

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import { Rng } from "../../../test/helpers/random.js";
 import bot, { parseTime } from "./index.js";
+import { assertSample } from "../../../test/helpers/parser-samples.js";
 
 /** The lines of the parser's default parse(): UTF-8 text split as Python's splitlines(). */
 const reportText = (b: Uint8Array) => Buffer.from(b).toString("utf8").split(/\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/);
@@ -99,4 +100,8 @@ test("key_value: 64 KB of random bytes give no events, every line is dumped", as
   assert.equal(out.output._default!.length, 0);
   const lines = reportText(bytes).filter((l) => l.trim() !== "");
   assert.equal(out.dumped, lines.length);
+});
+
+test("key_value: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {
+  await assertSample(bot, "key_value");
 });

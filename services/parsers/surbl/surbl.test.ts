@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot, { listType } from "./index.js";
+import { assertSample } from "../../../test/helpers/parser-samples.js";
 
 const HEADER = Array.from({ length: 9 }, (_, i) => `; header ${i}`);
 const zone = (lines: string[]) => Buffer.from([...HEADER, ...lines, "", "; end"].join("\n") + "\n").toString("base64");
@@ -51,4 +52,8 @@ test("surbl: a domain line where the header or the last two lines are is still a
   const out = await runBot(bot, { params: {}, input: [{ __type: "Report", raw: Buffer.from(lines.join("\n")).toString("base64") }] });
   assert.deepEqual(out.output._default!.map((e) => e["source.fqdn"]), ["first.example.com", "mid.example.com", "last.example.com"]);
   assert.equal(out.dumped, 0);
+});
+
+test("surbl: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {
+  await assertSample(bot, "surbl");
 });

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
+import { assertSample } from "../../../test/helpers/parser-samples.js";
 
 const LIST = "<pre>\nVX Vault last 100 Links\nMon, 17 Aug 2015 14:36:19 +0000\n\nhttp://example.com/bad/program.exe\nhttp://192.0.2.3:8080/x.exe\n<!-- comment -->\n";
 
@@ -27,4 +28,8 @@ test("vxvault: a line that is no URL is dumped with the reason, HTML markup and 
   // dumped after the header, as IntelMQ rebuilds a failed line
   const raw = Buffer.from(JSON.parse(out.dumps[0]!.message).raw, "base64").toString();
   assert.equal(raw, "<pre>\nVX Vault last 100 Links\nMon, 17 Aug 2015 14:36:19 +0000\n\x01garbage ;-)");
+});
+
+test("vxvault: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {
+  await assertSample(bot, "vxvault");
 });
