@@ -278,7 +278,7 @@ function behaviour(kind: string, setup: () => Promise<Fixture>, teardown: () => 
       await b.publish(q, enc("1"), { msgId: "same" });
       assert.equal(await b.depth(q), 1, "the repeat was dropped");
       assert.equal(await b.deleteQueue(q), true);
-      assert.deepEqual(await b.queueInfo(q), { depth: 0, exists: false, archived: false });
+      assert.deepEqual(await b.queueInfo(q), { depth: 0, exists: false, archived: false, stored: 0 });
       await b.publish(q, enc("1"), { msgId: "same" });
       assert.equal(await b.depth(q), 1, "the queue made again forgot the message ids of the deleted one");
       assert.equal(await b.deleteQueue(qname("never")), false);

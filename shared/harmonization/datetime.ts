@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 // DateTime: IntelMQ's canonical form `YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00`, its converters,
-// Python's strptime and a fuzzy parser for the date formats feeds use (after dateutil).
+// Python's strptime, and dateutil's parser (dateutil.ts) for everything else.
 import { ImqError, ErrorCode } from "../errors/index.js";
 import { pyParseFloat, pyParseInt, pyStrip } from "./py.js";
+import { dateutilParse, type DateutilOptions } from "./dateutil.js";
 
 /** A point in time in UTC with microsecond precision (ms since epoch + extra µs). */
 export interface UtcTime {
@@ -282,218 +283,14 @@ export function fromFormatMidnight(value: unknown, fmt: string): string {
   return isoformat(fromFields(d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate())!);
 }
 
-// ---------- fuzzy parsing (dateutil.parser.parse(value, fuzzy=True) for real-world formats) ----------
+// ---------- fuzzy parsing: python-dateutil's parser, see dateutil.ts ----------
 
-const MONTH_NAMES: Record<string, number> = {};
-MONTHS.forEach((m, i) => { MONTH_NAMES[m] = i + 1; MONTH_NAMES[m.slice(0, 3)] = i + 1; });
-MONTH_NAMES["sept"] = 9;
-const WEEKDAY_NAMES = new Set([...WEEKDAYS, ...WEEKDAYS.map((w) => w.slice(0, 3))]);
-const UTC_NAMES = new Set(["utc", "gmt", "z", "zulu", "ut"]);
-const JUMP = new Set([" ", ".", ",", ";", "-", "/", "'", "at", "on", "and", "ad", "m", "t", "of", "st", "nd", "rd", "th"]);
-
-const ISO_FULL = /^(\d{4})-(\d\d)-(\d\d)(?:[T ](\d\d):(\d\d)(?::(\d\d)(?:[.,](\d+))?)?)?\s*(Z|z|UTC|GMT|[+-]\d\d(?::?\d\d)?)?$/;
-
-/** A fuzzy parse like dateutil's: null where dateutil raises. Naive times are UTC. */
-export function parseFuzzy(input: string): UtcTime | null {
-  const s = input.trim();
-  if (!s) return null;
-  const iso = ISO_FULL.exec(s);
-  if (iso) {
-    const off = iso[8] ? tzOffset(iso[8]) : 0;
-    if (off === null) return null;
-    return fromFields(+iso[1]!, +iso[2]!, +iso[3]!, iso[4] ? +iso[4] : 0, iso[5] ? +iso[5] : 0,
-      iso[6] ? +iso[6] : 0, iso[7] ? fracToMicro(iso[7]) : 0, off);
-  }
-  // Bare epochs are rejected as dateutil does: feeds with epochs name a converter (time_format).
-  return tokenParse(s);
-}
-
-function fracToMicro(f: string): number {
-  return +(f + "000000").slice(0, 6);
-}
-
-function tzOffset(z: string): number | null {
-  if (UTC_NAMES.has(z.toLowerCase())) return 0;
-  const m = /^([+-])(\d\d):?(\d\d)?$/.exec(z);
-  if (!m) return null;
-  const h = +m[2]!, mi = m[3] ? +m[3] : 0;
-  if (h > 23 || mi > 59) return null;
-  return (h * 3600 + mi * 60) * (m[1] === "-" ? -1 : 1);
-}
-
-/** Split like dateutil's _timelex: runs of letters, runs of digits (with '.' or ',' decimals), single other chars. */
-function lex(s: string): string[] {
-  const out: string[] = [];
-  const re = /[A-Za-z\u00c0-\uffff]+|\d+(?:[.,]\d+)?|\s+|./g;
-  let m: RegExpExecArray | null;
-  while ((m = re.exec(s))) out.push(m[0]);
-  return out;
-}
-
-interface Ymd { vals: number[]; lens: number[]; mIdx: number; yIdx: number }
-
-function tokenParse(s: string): UtcTime | null {
-  const tokens = lex(s);
-  const ymd: Ymd = { vals: [], lens: [], mIdx: -1, yIdx: -1 };
-  let h: number | null = null, mi: number | null = null, sec: number | null = null, micro = 0;
-  let ampm: number | null = null;
-  let off: number | null = null;
-  let found = false;
-  const addYmd = (v: number, len: number, isMonth = false) => {
-    if (isMonth) ymd.mIdx = ymd.vals.length;
-    else if (len > 2) ymd.yIdx = ymd.vals.length;
-    ymd.vals.push(v);
-    ymd.lens.push(len);
-  };
-  const n = tokens.length;
-  for (let i = 0; i < n; i++) {
-    const t = tokens[i]!;
-    const lower = t.toLowerCase();
-    if (/^\d/.test(t)) {
-      found = true;
-      const num = t.replace(",", ".");
-      const intPart = num.split(".")[0]!;
-      const len = intPart.length;
-      // HH:MM[:SS[.f]]
-      if (tokens[i + 1] === ":" && h === null && /^\d+$/.test(tokens[i + 2] ?? "")) {
-        h = +intPart;
-        mi = +tokens[i + 2]!;
-        i += 2;
-        if (tokens[i + 1] === ":" && /^\d/.test(tokens[i + 2] ?? "")) {
-          const sv = tokens[i + 2]!.replace(",", ".");
-          const [si, sf] = sv.split(".");
-          sec = +si!;
-          micro = sf ? fracToMicro(sf) : 0;
-          i += 2;
-        }
-        continue;
-      }
-      if (ymd.vals.length === 0 && (len === 8 || len === 12 || len === 14) && !num.includes(".")) {
-        // YYYYMMDD[hhmm[ss]]
-        addYmd(+intPart.slice(0, 4), 4); addYmd(+intPart.slice(4, 6), 2); addYmd(+intPart.slice(6, 8), 2);
-        if (len >= 12) { h = +intPart.slice(8, 10); mi = +intPart.slice(10, 12); }
-        if (len === 14) sec = +intPart.slice(12, 14);
-        // compact time after 'T': 20190701T151515
-        continue;
-      }
-      if (len === 6 && ymd.vals.length === 0 && !num.includes(".") && h === null && tokens[i - 1] !== "T") {
-        addYmd(+intPart.slice(0, 2), 2); addYmd(+intPart.slice(2, 4), 2); addYmd(+intPart.slice(4, 6), 2);
-        continue;
-      }
-      if ((len === 6 || len === 4) && h === null && ymd.vals.length >= 3 && /[Tt ]/.test(tokens[i - 1] ?? "")) {
-        h = +intPart.slice(0, 2); mi = +intPart.slice(2, 4);
-        if (len === 6) sec = +intPart.slice(4, 6);
-        continue;
-      }
-      // number followed by am/pm
-      const nx = (tokens[i + 1] === " " ? tokens[i + 2] : tokens[i + 1])?.toLowerCase();
-      if ((nx === "am" || nx === "pm" || nx === "a" || nx === "p") && h === null && +intPart <= 12) {
-        h = +intPart; mi = 0; sec = 0;
-        continue;
-      }
-      if (ymd.vals.length < 3) {
-        addYmd(+intPart, len);
-        continue;
-      }
-      continue;
-    }
-    if (/^[A-Za-z]/.test(t)) {
-      if (MONTH_NAMES[lower] !== undefined) { addYmd(MONTH_NAMES[lower]!, 0, true); found = true; continue; }
-      if (WEEKDAY_NAMES.has(lower)) continue;
-      if (lower === "am" || lower === "pm" || lower === "a" || lower === "p") {
-        if (h !== null && h <= 12) ampm = lower.startsWith("p") ? 1 : 0;
-        continue;
-      }
-      if (UTC_NAMES.has(lower) && h !== null) {
-        off = 0;
-        // GMT+3 means "my time +3 is GMT": dateutil reverses the sign
-        const sign = tokens[i + 1];
-        if ((sign === "+" || sign === "-") && /^\d+$/.test(tokens[i + 2] ?? "")) {
-          const o = numOffset(tokens[i + 2]!);
-          if (o !== null) off = sign === "+" ? -o : o;
-          i += 2;
-        }
-        continue;
-      }
-      if (lower === "t" || JUMP.has(lower)) continue;
-      // other words: unknown time zone names are ignored by dateutil (naive), fuzzy skips the rest
-      continue;
-    }
-    if ((t === "+" || t === "-") && h !== null && /^\d+$/.test(tokens[i + 1] ?? "") && off === null) {
-      let digits = tokens[i + 1]!;
-      let used = 1;
-      if (digits.length <= 2 && tokens[i + 2] === ":" && /^\d\d$/.test(tokens[i + 3] ?? "")) { digits += tokens[i + 3]; used = 3; }
-      const o = numOffset(digits);
-      if (o !== null) { off = t === "+" ? o : -o; i += used; continue; }
-    }
-  }
-  if (!found) return null;
-  if (h !== null && ampm !== null) h = ampm ? (h % 12) + 12 : h % 12;
-  const r = resolveYmd(ymd);
-  if (!r) return null;
-  const now = new Date();
-  const year = r.y ?? now.getUTCFullYear();
-  const month = r.m ?? (r.y !== null || r.d !== null ? (r.y !== null && r.d === null ? 1 : now.getUTCMonth() + 1) : now.getUTCMonth() + 1);
-  const day = r.d ?? (r.y !== null && r.m === null ? 1 : now.getUTCDate());
-  return fromFields(year, month, r.d === null && r.m !== null && r.y !== null ? 1 : day, h ?? 0, mi ?? 0, sec ?? 0, micro, off ?? 0);
-}
-
-function numOffset(d: string): number | null {
-  let h: number, m = 0;
-  if (d.length === 4) { h = +d.slice(0, 2); m = +d.slice(2); }
-  else if (d.length <= 2) h = +d;
-  else return null;
-  if (h > 23 || m > 59) return null;
-  return h * 3600 + m * 60;
-}
-
-function convertYear(y: number, len: number): number {
-  if (len > 2 || y >= 100) return y;
-  const cur = new Date().getUTCFullYear();
-  const century = cur - (cur % 100);
-  let full = y + century;
-  if (full >= cur + 50) full -= 100;
-  else if (full < cur - 50) full += 100;
-  return full;
-}
-
-/** dateutil's _ymd.resolve_ymd with dayfirst=False, yearfirst=False. */
-function resolveYmd(ymd: Ymd): { y: number | null; m: number | null; d: number | null } | null {
-  const v = ymd.vals;
-  const L = v.length;
-  let y: number | null = null, m: number | null = null, d: number | null = null;
-  let yLen = 4;
-  const mI = ymd.mIdx;
-  if (L > 3) return null;
-  if (L === 0) return { y, m, d };
-  if (L === 1 || (mI >= 0 && L === 2)) {
-    let other: number;
-    if (mI >= 0) { m = v[mI]!; other = v[mI === 0 ? L - 1 : mI - 1]!; if (L === 1) other = NaN; }
-    else other = v[0]!;
-    if (!Number.isNaN(other) && (L > 1 || mI < 0)) {
-      const oi = mI >= 0 ? (mI === 0 ? L - 1 : mI - 1) : 0;
-      if (other > 31 || ymd.yIdx === oi) { y = other; yLen = ymd.lens[oi]!; } else d = other;
-    }
-  } else if (L === 2) {
-    if (v[0]! > 31 || ymd.yIdx === 0) { y = v[0]!; m = v[1]!; yLen = ymd.lens[0]!; }
-    else if (v[1]! > 31 || ymd.yIdx === 1) { m = v[0]!; y = v[1]!; yLen = ymd.lens[1]!; }
-    else { m = v[0]!; d = v[1]!; }
-  } else {
-    if (mI === 0) {
-      if (v[1]! > 31 || ymd.yIdx === 1) { m = v[0]!; y = v[1]!; d = v[2]!; yLen = ymd.lens[1]!; }
-      else { m = v[0]!; d = v[1]!; y = v[2]!; yLen = ymd.lens[2]!; }
-    } else if (mI === 1) {
-      if (v[0]! > 31 || ymd.yIdx === 0) { y = v[0]!; m = v[1]!; d = v[2]!; yLen = ymd.lens[0]!; }
-      else { d = v[0]!; m = v[1]!; y = v[2]!; yLen = ymd.lens[2]!; }
-    } else if (mI === 2) {
-      if (v[1]! > 31) { d = v[0]!; y = v[1]!; m = v[2]!; yLen = ymd.lens[1]!; }
-      else { y = v[0]!; d = v[1]!; m = v[2]!; yLen = ymd.lens[0]!; }
-    } else if (v[0]! > 31 || ymd.yIdx === 0) { y = v[0]!; m = v[1]!; d = v[2]!; yLen = ymd.lens[0]!; }
-    else if (v[0]! > 12) { d = v[0]!; m = v[1]!; y = v[2]!; yLen = ymd.lens[2]!; }
-    else { m = v[0]!; d = v[1]!; y = v[2]!; yLen = ymd.lens[2]!; }
-  }
-  if (y !== null) y = convertYear(y, yLen);
-  return { y, m, d };
+/**
+ * dateutil.parser.parse(value, fuzzy=True) in UTC, as IntelMQ's DateTime uses it: null where
+ * dateutil raises. A time without zone is UTC.
+ */
+export function parseFuzzy(input: string, opts: Omit<DateutilOptions, "fuzzy"> = {}): UtcTime | null {
+  return dateutilParse(input, { ...opts, fuzzy: true });
 }
 
 /** DateTime.from_fuzzy: ValueError where dateutil fails. */

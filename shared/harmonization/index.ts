@@ -14,6 +14,8 @@ export {
   fromIsoformat as parseUtcIsoformat, generateDatetimeNow, sanitizeDateTime, parseFuzzy, matchesIsoFormat, isoformat, strptime,
 } from "./datetime.js";
 export type { UtcTime } from "./datetime.js";
+export { dateutilParse } from "./dateutil.js";
+export type { DateutilOptions } from "./dateutil.js";
 export { parseIp, parseNetwork, formatIp, formatNetwork, reverseName } from "./ip.js";
 export type { IpAddr, IpNet } from "./ip.js";
 export { urlsplit, urlunsplit } from "./urlsplit.js";

@@ -56,6 +56,20 @@ test("FQDN and URL", () => {
   assert.equal(valid("URL", "//example.com"), true);
   assert.equal(valid("URL", "http:/example.com"), false);
   assert.equal(callTypeMethod("URL", "to_domain_name", { url: "http://example.com:80/x" }), "example.com:80");
+  // control characters never make a valid FQDN or URL, sanitized or not (leading and trailing whitespace is stripped)
+  for (const c of ["\x00", "\x01", "\t", "\n", "\r", "\x1b", "\x7f", "\x85", "\x9f"]) {
+    const fqdn = `exa${c}mple.com`;
+    const url = `http://example.com/a${c}b`;
+    assert.equal(valid("FQDN", fqdn), false, JSON.stringify(fqdn));
+    assert.equal(san("FQDN", fqdn), null, JSON.stringify(fqdn));
+    assert.equal(valid("FQDN", fqdn, true), false, JSON.stringify(fqdn));
+    assert.equal(valid("URL", url), false, JSON.stringify(url));
+    assert.equal(san("URL", url), null, JSON.stringify(url));
+    assert.equal(valid("URL", `http://exa${c}mple.com/`, true), false, JSON.stringify(url));
+  }
+  assert.equal(san("FQDN", " example.com\n"), "example.com");
+  assert.equal(san("URL", "\thttp://example.com/\r\n"), "http://example.com/");
+  assert.equal(valid("URL", "http://example.com/a\u00a0b"), true, "no-break space is no control character");
   assert.equal(callTypeMethod("URL", "to_domain_name", { url: "http://192.0.2.1/x" }), null);
 });
 

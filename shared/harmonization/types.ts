@@ -290,6 +290,13 @@ const IPNetwork = define("IPNetwork", (v) => stringValid(v) && parseNetwork(v as
 
 // ---- FQDN ----
 
+/**
+ * C0 and C1 control characters and DEL. Our deliberate difference from IntelMQ: Python's idna codec
+ * and urlsplit let ASCII controls through (only non-ASCII ones fail IDNA), so a feed's garbage could
+ * reach an FQDN or URL field; here no FQDN or URL holds one.
+ */
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
+
 /** The value's IDNA (2003) encoding as Python's 'idna' codec gives it, or null on UnicodeError. */
 export function idnaEncode(s: string): string | null {
   if (/^[\x00-\x7f]*$/.test(s)) {
@@ -328,7 +335,7 @@ export function fqdnValid(v: unknown): boolean {
       label = 0;
       continue;
     }
-    if (c === 58 || (c >= 65 && c <= 90) || c > 127) return false;
+    if (c === 58 || (c >= 65 && c <= 90) || c > 126 || c < 32) return false;
     if (c === 47 || c === 63 || c === 35) special = true;
     if (c < 48 || c > 57) onlyDigitsDots = false;
     label++;
@@ -344,7 +351,7 @@ export function fqdnValid(v: unknown): boolean {
 
 function fqdnSanitize(v: unknown): string | null {
   const g = genericSanitize(v);
-  if (typeof g !== "string") return null;
+  if (typeof g !== "string" || CONTROL.test(g)) return null;
   const s = g.replace(/^\.+|\.+$/g, "");
   if (!s) return null;
   const e = idnaEncode(s);
@@ -396,7 +403,7 @@ const JSONDict = define("JSONDict", jsonDictValid, jsonSanitizer(jsonDictValid, 
 // ---- URL ----
 
 export function urlValid(v: unknown): boolean {
-  if (typeof v !== "string" || !v) return false;
+  if (typeof v !== "string" || !v || CONTROL.test(v)) return false;
   if (isPyAsciiWhitespace(v.charCodeAt(0))) return false;
   const n = netlocOf(v);
   return n !== null && n !== "";
@@ -404,7 +411,7 @@ export function urlValid(v: unknown): boolean {
 
 function urlSanitize(v: unknown): string | null {
   let value = genericSanitize(v);
-  if (!value) return null;
+  if (!value || CONTROL.test(value)) return null;
   value = value.replaceAll("hxxp://", "http://").replaceAll("hxxps://", "https://");
   let r = urlsplit(value);
   if (!r) return null;

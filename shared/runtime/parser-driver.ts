@@ -1,19 +1,70 @@
 // SPDX-License-Identifier: AGPL-3.0-only
-/** IntelMQ's ParserBot.process(): a report split into items, each parsed into events; failed items collected. */
+/**
+ * IntelMQ's ParserBot.process(): a report split into items, each parsed into events; failed items
+ * collected. Nothing is dropped without a word: an item is an event, a failed line (dumped with the
+ * reason), or a line the parser declares skipped (a comment, a header, a known footer) with skipLine().
+ */
 import type { Logger } from "pino";
 import { Message, type Report } from "../message/index.js";
 import type { Emit, ParserImpl, Routed } from "./types.js";
 import { LINE_SPLIT } from "./util.js";
 
-/** The default parse(): the decoded raw, split into stripped lines, without empty ones. */
-export function* defaultLines(report: Report, ignoreStarting?: readonly string[]): Generator<string> {
+/**
+ * A line the parser deliberately does not parse, and why ("comment", "header", ...). parse() may
+ * yield it and parseLine() may return it; the driver logs it at debug level ("Skipped line.").
+ */
+export class SkippedLine {
+  constructor(readonly line: string, readonly reason: string) {}
+}
+
+/** Declare a line deliberately skipped (see SkippedLine). */
+export function skipLine(line: string, reason: string): SkippedLine {
+  return new SkippedLine(line, reason);
+}
+
+/**
+ * A line the parser cannot make an event of. The driver puts the parser's name before the problem,
+ * so the dump says "ValueError: vxvault: ...". Throw it from parseLine().
+ */
+export class LineError extends Error {
+  constructor(readonly problem: string, options?: ErrorOptions) {
+    super(problem, options);
+    this.name = "ValueError";
+  }
+}
+
+/**
+ * event.add() of the field a line is about (its address, domain, network, URL): a value that add()
+ * takes for "no value" ("", "-", "N/A") fails the line instead of leaving an event about nothing.
+ */
+export function addRequired(event: Message, key: string, value: unknown): void {
+  if (event.add(key, value) !== true) throw new LineError(`no value for ${key}: ${excerpt(String(value ?? ""))}`);
+}
+
+/** A line quoted for an error message, cut after `max` characters (the dump holds all of it). */
+export function excerpt(line: string, max = 80): string {
+  return JSON.stringify(line.length > max ? `${line.slice(0, max)}...` : line);
+}
+
+/** The decoded raw of a report (UTF-8; undecodable bytes become U+FFFD). */
+export function reportText(report: Report): string {
   const raw = report.get("raw");
-  const text = typeof raw === "string" ? Buffer.from(raw, "base64").toString("utf8") : "";
-  for (const l of text.split(LINE_SPLIT)) {
+  return typeof raw === "string" ? Buffer.from(raw, "base64").toString("utf8") : "";
+}
+
+/** The default parse(): the decoded raw, split into stripped lines, without empty ones. */
+export function* defaultLines(report: Report): Generator<string> {
+  for (const l of reportText(report).split(LINE_SPLIT)) {
     const line = l.trim();
-    if (line === "") continue;
-    if (ignoreStarting && ignoreStarting.some((pre) => line.startsWith(pre))) continue;
-    yield line;
+    if (line !== "") yield line;
+  }
+}
+
+/** defaultLines, with lines starting with one of `ignoreStarting` declared skipped (IntelMQ's _ignore_lines_starting). */
+function* defaultItems(report: Report, ignoreStarting?: readonly string[]): Generator<string | SkippedLine> {
+  for (const line of defaultLines(report)) {
+    if (ignoreStarting && ignoreStarting.some((pre) => line.startsWith(pre))) yield skipLine(line, "ignored start of line");
+    else yield line;
   }
 }
 
@@ -22,7 +73,7 @@ export function* defaultLines(report: Report, ignoreStarting?: readonly string[]
  * (not parsed), and a failed line is dumped after the comments seen so far, so the dump shows the
  * line in its context. Spread the result into the parser: `{ ...commentHeader(parseLine) }`.
  */
-export function commentHeader(parseLine: (line: string, report: Report) => ReturnType<ParserImpl["parseLine"]>):
+export function commentHeader(parseLine: (line: string, report: Report) => ReturnType<ParserImpl["parseLine"]> | SkippedLine):
   Required<Pick<ParserImpl, "parse" | "parseLine" | "recoverLine">> {
   let header: string[] = [];
   return {
@@ -34,7 +85,7 @@ export function commentHeader(parseLine: (line: string, report: Report) => Retur
       const line = String(item);
       if (line.startsWith("#")) {
         header.push(line);
-        return [];
+        return skipLine(line, "comment");
       }
       return parseLine(line, report);
     },
@@ -72,6 +123,17 @@ export function normaliseEmit(v: Emit | Iterable<unknown> | unknown): Routed[] {
 /** A line that failed: the stack as one string and the rebuilt raw text. */
 export interface FailedLine { traceback: string; raw: string; error: unknown }
 
+/** What a report gave: how many events went out, the failed lines, the declared skips. */
+export interface ParseResult { events: number; failed: FailedLine[]; skipped: SkippedLine[] }
+
+export interface ParseOptions {
+  log: Logger;
+  defaultFields: Record<string, unknown> | null;
+  tracebackText: (e: unknown) => string;
+  /** The parser's name, put before the problem of a LineError and of an event without fields. */
+  parser?: string;
+}
+
 function recover(impl: ParserImpl, item: unknown): string {
   try {
     if (impl.recoverLine) return impl.recoverLine(item);
@@ -79,28 +141,59 @@ function recover(impl: ParserImpl, item: unknown): string {
   return typeof item === "string" ? item : JSON.stringify(item) ?? String(item);
 }
 
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  return typeof a === "object" && a !== null && typeof b === "object" && b !== null && JSON.stringify(a) === JSON.stringify(b);
+}
+
+/**
+ * Whether the message holds a field of its own: one that neither the report gave it (feed.*,
+ * time.observation, copied fields) nor is raw. An event of nothing but those says nothing.
+ */
+function hasOwnField(msg: Message, report: Report): boolean {
+  for (const [k, v] of msg) {
+    if (k === "raw" || k === "__type") continue;
+    if (!report.has(k) || !sameValue(report.get(k), v)) return true;
+  }
+  return false;
+}
+
 /**
  * Parse one report, handing each event to `onEvent` as it is made (so a large report is never
  * held as events in memory; onEvent may ask to wait by returning a promise). Throws only when
- * parse() itself fails (the whole report is then retried); a line that throws is logged and
- * returned in the failed list, and parsing goes on.
+ * parse() itself fails (the whole report is then retried); a line that throws, or that gives an
+ * event without a field of its own, is logged and returned in `failed`, and parsing goes on.
+ * Declared skips are returned in `skipped`.
  */
 export async function parseReport(
-  report: Report, impl: ParserImpl,
-  opts: { log: Logger; defaultFields: Record<string, unknown> | null; tracebackText: (e: unknown) => string },
-  onEvent: (r: Routed) => Promise<void> | void,
-): Promise<{ events: number; failed: FailedLine[] }> {
+  report: Report, impl: ParserImpl, opts: ParseOptions, onEvent: (r: Routed) => Promise<void> | void,
+): Promise<ParseResult> {
   let events = 0;
+  const skipped: SkippedLine[] = [];
   const pending: { traceback: string; item: unknown; error: unknown }[] = [];
-  const items: Iterable<unknown> | AsyncIterable<unknown> = impl.parse ? impl.parse(report) : defaultLines(report, impl.ignoreLinesStarting);
+  const items: Iterable<unknown> | AsyncIterable<unknown> = impl.parse ? impl.parse(report) : defaultItems(report, impl.ignoreLinesStarting);
   const df = opts.defaultFields && Object.keys(opts.defaultFields).length ? Object.entries(opts.defaultFields) : null;
+  const named = (problem: string) => (opts.parser ? `${opts.parser}: ${problem}` : problem);
+  const debug = opts.log.isLevelEnabled("debug");
+  const skip = (s: SkippedLine): void => {
+    skipped.push(s);
+    if (debug) opts.log.debug({ line: s.line, reason: s.reason }, "Skipped line.");
+  };
   for await (const item of items) {
     if (item === null || item === undefined || item === "" || item === false) continue;
+    if (item instanceof SkippedLine) { skip(item); continue; }
     let got: Routed[];
     try {
-      got = normaliseEmit(await impl.parseLine(item, report));
+      const out = await impl.parseLine(item, report);
+      if (out instanceof SkippedLine) { skip(out); continue; }
+      got = normaliseEmit(out);
+      // One such event fails its whole line (the dump then recovers all of the line's events at once).
+      if (got.some((r) => !hasOwnField(r.msg, report))) {
+        throw new LineError("the line gives no field of its own (only what the report gives: feed.*, time.observation, raw), so no event");
+      }
       if (df) for (const r of got) for (const [k, v] of df) r.msg.add(k, v, { overwrite: false });
     } catch (err) {
+      if (err instanceof LineError && opts.parser && !err.message.startsWith(`${opts.parser}: `)) err.message = named(err.message);
       opts.log.error({ err }, "Failed to parse line.");
       pending.push({ traceback: opts.tracebackText(err), item, error: err });
       continue;
@@ -113,5 +206,5 @@ export async function parseReport(
   }
   // As IntelMQ, failed lines are rebuilt after the whole report was read (recoverLine may use what parsing kept).
   const failed = pending.map((f) => ({ traceback: f.traceback, raw: recover(impl, f.item), error: f.error }));
-  return { events, failed };
+  return { events, failed, skipped };
 }

@@ -242,7 +242,7 @@ export class BotRunner extends EventEmitter implements BotHandle {
     this.#rounds = null;
     switch (this.#def.kind) {
       case "expert": this.#driver = expertDriver(this.#impl as ExpertImpl, env); break;
-      case "parser": this.#driver = parserDriver(this.#impl as ParserImpl, { ...env, defaultFields: res.parser.default_fields }); break;
+      case "parser": this.#driver = parserDriver(this.#impl as ParserImpl, { ...env, defaultFields: res.parser.default_fields, name: this.#def.name }); break;
       case "output": this.#driver = outputDriver(this.#impl as OutputImpl, env); break;
       case "collector":
         this.#rounds = new CollectorRounds(this.#impl as CollectorImpl, {

@@ -5,6 +5,7 @@ import type { Event, Message, Report } from "../message/index.js";
 import type { Harmonization } from "../harmonization/index.js";
 import type { KvCache } from "../broker/index.js";
 import type { RuntimeParamsParsed } from "./runtime-params.js";
+import type { SkippedLine } from "./parser-driver.js";
 
 export const BotKind = { collector: "collector", parser: "parser", expert: "expert", output: "output" } as const;
 export type BotKind = (typeof BotKind)[keyof typeof BotKind];
@@ -54,10 +55,18 @@ export interface CollectorImpl extends Lifecycle {
 }
 
 export interface ParserImpl extends Lifecycle {
-  /** Split the report into items (default: its decoded raw split into stripped, non-empty lines). */
+  /**
+   * Split the report into items (default: its decoded raw split into stripped, non-empty lines).
+   * Lines deliberately left out are yielded as skipLine(line, reason), never dropped silently.
+   */
   parse?(report: Report): Iterable<unknown> | AsyncIterable<unknown>;
-  /** One item -> events (or routed). Throwing marks the line failed: dumped and sent to _on_error. */
-  parseLine(item: unknown, report: Report): Emit | Iterable<Message | Routed | null | undefined> | Promise<Emit>;
+  /**
+   * One item -> events (or routed). Throwing marks the line failed: dumped and sent to _on_error
+   * (LineError for "this line is no record": the dump names the parser). skipLine(line, reason)
+   * declares a line deliberately not parsed (a comment, a header). An event without a field of its
+   * own (only feed.*, time.observation, raw) fails the line too.
+   */
+  parseLine(item: unknown, report: Report): Emit | SkippedLine | Iterable<Message | Routed | null | undefined> | Promise<Emit | SkippedLine>;
   /** The raw text of one item, for its event's raw and for failed-line dumps (default: the item if a string, else its JSON). */
   recoverLine?(item: unknown): string;
   /** With the default parse(): lines starting with one of these are skipped (IntelMQ's _ignore_lines_starting). */

@@ -4,7 +4,7 @@
  * by the report's feed.url (IntelMQ's intelmq.bots.parsers.bambenek.parser).
  */
 import { z } from "zod";
-import { commentHeader, defineBot, parserParams } from "../../../shared/runtime/index.js";
+import { addRequired, commentHeader, defineBot, excerpt, LineError, parserParams } from "../../../shared/runtime/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -24,6 +24,8 @@ export default defineBot({
     // Comment lines are kept to rebuild failed lines as IntelMQ does.
     return commentHeader((line, report) => {
       const value = line.split(",");
+      // name or address, description, time, documentation URL (IntelMQ fails shorter lines with an IndexError)
+      if (value.length < 4) throw new LineError(`a record has 4 comma-separated columns, this line ${value.length}: ${excerpt(line)}`);
       const event = ctx.newEvent(report);
       event.add("event_description.text", value[1]);
       event.add("event_description.url", value[3]);
@@ -33,17 +35,17 @@ export default defineBot({
       event.add("malware.name", MALWARE_NAMES[name] ?? name);
       const url = String(report.get("feed.url") ?? "");
       if (IP_MASTER.has(url)) {
-        event.add("source.ip", value[0]);
+        addRequired(event, "source.ip", value[0]);
         event.add("time.source", `${value[2]} UTC`);
         event.add("classification.type", "c2-server");
         event.add("status", "online");
       } else if (DOMAIN_MASTER.has(url)) {
-        event.add("source.fqdn", value[0]);
+        addRequired(event, "source.fqdn", value[0]);
         event.add("time.source", `${value[2]} UTC`);
         event.add("classification.type", "c2-server");
         event.add("status", "online");
       } else if (DGA.has(url)) {
-        event.add("source.fqdn", value[0]);
+        addRequired(event, "source.fqdn", value[0]);
         event.add("time.source", `${value[2]} 00:00 UTC`);
         event.add("classification.type", "dga-domain");
       } else {

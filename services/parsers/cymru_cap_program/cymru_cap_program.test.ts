@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
+import { assertSample } from "../../../test/helpers/parser-samples.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -69,4 +70,8 @@ test("cymru_cap_program: without a format header the lines fail", async () => {
   assert.equal(out.output._default!.length, 0);
   assert.equal(out.dumped, 1);
   assert.match(String(out.dumps[0]!.traceback), /names no known format/);
+});
+
+test("cymru_cap_program: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {
+  await assertSample(bot, "cymru_cap_program");
 });

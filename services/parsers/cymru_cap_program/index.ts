@@ -8,7 +8,7 @@
 import { z } from "zod";
 import { DecodingError } from "../../../shared/errors/index.js";
 import type { Event, Report } from "../../../shared/message/index.js";
-import { defineBot, parserParams } from "../../../shared/runtime/index.js";
+import { addRequired, defineBot, parserParams, skipLine } from "../../../shared/runtime/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -100,7 +100,7 @@ export default defineBot({
       const [type, ip, asn, timestamp, comments, asName] = columns(line) as [string, string, string, string, string, string];
       const words = comments.split(" ");
       const event = ctx.newEvent(report);
-      event.add("source.ip", ip);
+      addRequired(event, "source.ip", ip);
       if (asn !== "0") event.add("source.asn", asn);
       event.add("time.source", `${timestamp} GMT`);
       event.add("source.as_name", asName);
@@ -204,7 +204,7 @@ export default defineBot({
       const asParts = asInfo.split(", ");
       const event = ctx.newEvent(report);
       event.add("raw", recover(line));
-      event.add("source.ip", ip);
+      addRequired(event, "source.ip", ip);
       if (asn !== "0") event.add("source.asn", asn);
       event.add("time.source", `${timestamp} GMT`);
       event.add("source.as_name", asParts.slice(0, -1).join(", "));
@@ -313,6 +313,7 @@ export default defineBot({
             header.push(line);
             if (line.includes("generated on")) format = "new";
             else if (line.includes("Data file written at")) format = "old";
+            yield skipLine(line, "comment");
           } else {
             yield line;
           }

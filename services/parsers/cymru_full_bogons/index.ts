@@ -5,9 +5,9 @@
  */
 import { z } from "zod";
 import { DecodingError } from "../../../shared/errors/index.js";
-import { isoformat, parseFuzzy } from "../../../shared/harmonization/index.js";
+import { dateutilParse, isoformat } from "../../../shared/harmonization/index.js";
 import type { Report } from "../../../shared/message/index.js";
-import { defineBot, parserParams } from "../../../shared/runtime/index.js";
+import { addRequired, defineBot, parserParams, skipLine } from "../../../shared/runtime/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -31,7 +31,8 @@ export default defineBot({
         firstRow = lines[0]!;
         const open = firstRow.indexOf("(");
         const close = firstRow.indexOf(")");
-        const time = open >= 0 && close > open ? parseFuzzy(firstRow.slice(open + 1, close)) : null;
+        // as IntelMQ, read without fuzzy: the whole text in parentheses must be a date
+        const time = open >= 0 && close > open ? dateutilParse(firstRow.slice(open + 1, close), { fuzzy: false }) : null;
         // Without its date the list cannot be used at all: the whole report fails, as in IntelMQ.
         if (!time) throw new DecodingError(`the first line has no "(<date>)" of the list: ${JSON.stringify(firstRow)}`, { object: firstRow });
         updated = isoformat(time);
@@ -39,10 +40,10 @@ export default defineBot({
       },
       parseLine(item, report) {
         const line = String(item);
-        if (line.startsWith("#") || line.startsWith("//")) return [];
+        if (line.startsWith("#") || line.startsWith("//")) return skipLine(line, "comment");
         const event = ctx.newEvent(report);
         // A single address is listed as such, anything else must be a network.
-        if (!event.add("source.ip", line, { raiseFailure: false })) event.add("source.network", line);
+        if (!event.add("source.ip", line, { raiseFailure: false })) addRequired(event, "source.network", line);
         event.add("time.source", updated);
         event.add("classification.type", "blacklist");
         event.add("raw", recover(line));

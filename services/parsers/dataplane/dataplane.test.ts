@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot, { CATEGORIES } from "./index.js";
+import { assertSample } from "../../../test/helpers/parser-samples.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -82,4 +83,8 @@ test("dataplane: an invalid IP address fails the line", async () => {
   assert.equal(out.output._default!.length, 0);
   assert.equal(out.dumped, 1);
   assert.match(String(out.dumps[0]!.traceback), /InvalidValue|source\.ip/);
+});
+
+test("dataplane: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {
+  await assertSample(bot, "dataplane");
 });

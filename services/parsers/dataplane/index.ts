@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { DecodingError } from "../../../shared/errors/index.js";
-import { commentHeader, defineBot, parserParams } from "../../../shared/runtime/index.js";
+import { commentHeader, defineBot, excerpt, LineError, parserParams } from "../../../shared/runtime/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -98,6 +98,7 @@ export default defineBot({
         const value = convert(fields[i]!.trim());
         if (value !== null) event.add(field, value);
       });
+      if (!event.has("source.ip")) throw new LineError(`no address in the ipaddr column: ${excerpt(line)}`);
       event.add("raw", line);
       return event;
     });

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
+import { assertSample } from "../../../test/helpers/parser-samples.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -41,4 +42,20 @@ test("dshield_asn: without ?as= in feed.url the lines fail", async () => {
   assert.equal(out.output._default!.length, 0);
   assert.equal(out.dumped, 1);
   assert.match(String(out.dumps[0]!.traceback), /AS number is taken from feed\.url/);
+});
+
+test("dshield_asn: a line that is no record is dumped with the reason; comments and HTML are skipped", async () => {
+  const out = await runBot(bot, { params: HARNESS, input: [{
+    __type: "Report", "feed.url": "https://dshield.org/asdetailsascii.html?as=64496",
+    raw: b64(["<!--", "a license note", "-->", "<pre>", "# comment", "192.000.002.010\t85\t56\t\t2015-12-22\t2015-12-22 11:09:07",
+      "this is no record", "", "</pre>"].join("\n")),
+  }] });
+  assert.deepEqual(out.output._default!.map((e) => e["source.ip"]), ["192.0.2.10"]);
+  assert.equal(out.dumped, 1);
+  assert.equal(unb64(JSON.parse(out.dumps[0]!.message).raw), "this is no record");
+  assert.match(String(out.dumps[0]!.traceback), /ValueError: dshield_asn: a record has 6 tab-separated columns .* this line 1: "this is no record"/);
+});
+
+test("dshield_asn: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {
+  await assertSample(bot, "dshield_asn");
 });

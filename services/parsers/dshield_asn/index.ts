@@ -6,12 +6,15 @@
 import { z } from "zod";
 import { DecodingError } from "../../../shared/errors/index.js";
 import type { Report } from "../../../shared/message/index.js";
-import { defineBot, parserParams } from "../../../shared/runtime/index.js";
+import { defineBot, excerpt, LineError, parserParams, reportText, skipLine } from "../../../shared/runtime/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
 /** source IP, reports, targets, first seen, last seen, updated */
 const COLUMNS = 6;
+
+/** A line of nothing but HTML tags (the page around the list). */
+const MARKUP = /^(?:<[^<>]*>\s*)+$/;
 
 /** Python's int() of a decimal text, or null. */
 const toInt = (s: string): number | null => (/^\s*[+-]?\d+\s*$/.test(s) ? Number.parseInt(s, 10) : null);
@@ -24,16 +27,32 @@ export default defineBot({
   params,
   create: (_prm, ctx) => ({
     *parse(report: Report) {
-      const raw = report.get("raw");
-      const text = typeof raw === "string" ? Buffer.from(raw, "base64").toString("utf8") : "";
       // Lines are kept as they are: an event's raw is its line unchanged.
-      for (const line of text.split(/\r\n|\r|\n/)) if (!line.startsWith("#")) yield line;
+      let inComment = false;
+      for (const line of reportText(report).split(/\r\n|\r|\n/)) {
+        const t = line.trim();
+        if (inComment) {
+          inComment = !t.includes("-->");
+          yield skipLine(line, "HTML comment");
+        } else if (line.startsWith("#")) {
+          yield skipLine(line, "comment");
+        } else if (t.startsWith("<!--")) {
+          inComment = !t.slice(4).includes("-->");
+          yield skipLine(line, "HTML comment");
+        } else if (MARKUP.test(t)) {
+          yield skipLine(line, "HTML markup");
+        } else if (t !== "") {
+          yield line;
+        }
+      }
     },
     parseLine(item, report) {
       const row = String(item);
       const values = row.split("\t");
-      // As IntelMQ: anything short of a data line (the HTML around the list) is no record.
-      if (values.length < COLUMNS) return [];
+      if (values.length < COLUMNS) {
+        throw new LineError(`a record has ${COLUMNS} tab-separated columns (source IP, reports, targets, first seen, last seen, updated),`
+          + ` this line ${values.length}: ${excerpt(row)}`);
+      }
       const url = String(report.get("feed.url") ?? "");
       const asText = url.includes("?as=") ? url.slice(url.lastIndexOf("?as=") + 4) : "";
       const asn = toInt(asText);

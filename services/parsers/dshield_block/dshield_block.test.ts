@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
+import { assertSample } from "../../../test/helpers/parser-samples.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -40,4 +41,16 @@ test("dshield_block: without the updated date the lines fail", async () => {
   assert.equal(out.output._default!.length, 0);
   assert.equal(out.dumped, 1);
   assert.match(String(out.dumps[0]!.traceback), /no "updated:" date/);
+});
+
+test("dshield_block: a line that is no record is dumped with the reason", async () => {
+  const out = await runBot(bot, { params: HARNESS, input: [report(HEADER, ["garbage\tline", "198.51.100.0\t198.51.100.255\t24\t3"])] });
+  assert.deepEqual(out.output._default!.map((e) => e["source.network"]), ["198.51.100.0/24"]);
+  assert.equal(out.dumped, 1);
+  assert.equal(unb64(JSON.parse(out.dumps[0]!.message).raw), "garbage\tline");
+  assert.match(String(out.dumps[0]!.traceback), /ValueError: dshield_block: a record has at least 3 tab-separated columns/);
+});
+
+test("dshield_block: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {
+  await assertSample(bot, "dshield_block");
 });

@@ -6,9 +6,9 @@
  */
 import { z } from "zod";
 import { DecodingError } from "../../../shared/errors/index.js";
-import { isoformat, parseFuzzy } from "../../../shared/harmonization/index.js";
+import { dateutilParse, isoformat } from "../../../shared/harmonization/index.js";
 import type { Report } from "../../../shared/message/index.js";
-import { defaultLines, defineBot, parserParams } from "../../../shared/runtime/index.js";
+import { defaultLines, defineBot, excerpt, LineError, parserParams, skipLine } from "../../../shared/runtime/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -33,10 +33,12 @@ export default defineBot({
           if (line.startsWith("#") || line.startsWith("Start")) {
             if (line.includes("updated")) {
               const text = line.slice(line.indexOf(": ") + 2);
-              const time = parseFuzzy(text);
+              // as IntelMQ, read without fuzzy: the whole text must be a date
+              const time = dateutilParse(text, { fuzzy: false });
               if (time) updated = isoformat(time);
               else updatedError = `unreadable date in the header line ${JSON.stringify(line)}`;
             }
+            yield skipLine(line, line.startsWith("#") ? "comment" : "column names");
             continue;
           }
           yield line;
@@ -46,7 +48,9 @@ export default defineBot({
         const row = String(item);
         // start, end, netblock (prefix length), attacks, network name, country, e-mail
         const values = row.split("\t");
-        if (values.length < 3) return [];
+        if (values.length < 3) {
+          throw new LineError(`a record has at least 3 tab-separated columns (start, end, prefix length), this line ${values.length}: ${excerpt(row)}`);
+        }
         if (!updated) throw new DecodingError(updatedError ?? "the header has no \"updated:\" date for the list", { object: row });
         const event = ctx.newEvent(report);
         const extra: Record<string, unknown> = {};

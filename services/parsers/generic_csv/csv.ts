@@ -45,6 +45,17 @@ export function cleanReport(text: string): string {
   return parts.join("");
 }
 
+/** The comment lines cleanReport() removes (first non-blank char '#'), without their line break. */
+export function commentLines(text: string): string[] {
+  const out: string[] = [];
+  if (text.indexOf("#") === -1) return out;
+  for (const line of text.split("\0").join("").split("\n")) {
+    const t = line.replace(/^[ \t]+/, "");
+    if (t.startsWith("#")) out.push(t.replace(/\r$/, ""));
+  }
+  return out;
+}
+
 /**
  * The line ending Python's StringIO(newline='') reports for the text: the one kind used, or
  * "\r\n" when there is none or more than one kind (IntelMQ's `_get_io_and_save_line_ending`).
@@ -78,17 +89,20 @@ export function lineEnd(text: string, pos: number): number {
 
 /**
  * Iterates records from `pos` on, as Python's csv.reader over lines (newline=''): a record
- * ends at a line terminator outside quotes; an empty line gives an empty record.
+ * ends at a line terminator outside quotes; an empty line gives an empty record. `span`, when
+ * given, holds where the record just yielded starts and ends (after its line terminator).
  */
-export function* readRecords(text: string, delimiter: string, pos = 0): Generator<string[]> {
+export function* readRecords(text: string, delimiter: string, pos = 0, span?: { start: number; end: number }): Generator<string[]> {
   const n = text.length;
   const d = delimiter.length === 1 ? delimiter.charCodeAt(0) : -1;
   const QUOTE = 34;
   while (pos < n) {
     const row: string[] = [];
+    if (span) span.start = pos;
     let c = text.charCodeAt(pos);
     if (c === LF || c === CR) { // empty line
       pos = c === CR && pos + 1 < n && text.charCodeAt(pos + 1) === LF ? pos + 2 : pos + 1;
+      if (span) span.end = pos;
       yield row;
       continue;
     }
@@ -137,6 +151,7 @@ export function* readRecords(text: string, delimiter: string, pos = 0): Generato
       pos = skipTerminator(text, pos);
       break;
     }
+    if (span) span.end = pos;
     yield row;
   }
 }

@@ -1,10 +1,15 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { Writable } from "node:stream";
+import { pino } from "pino";
+import { src } from "../../../test/helpers/paths.js";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
 import { cleanReport, detectLineEnding, readRecords, writeRow } from "./csv.js";
-import { fromEpochMillis, fromFuzzy, fromTimestamp, fromWindowsNt, timeConverter } from "./time.js";
+import { fromEpochMillis, fromFuzzy, fromTimestamp, fromWindowsNt, fuzzyFastPath, timeConverter } from "./time.js";
+import { assertSample } from "../../../test/helpers/parser-samples.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -133,4 +138,49 @@ test("type_translation, compose_fields, column_regex_search and time formats", a
   // an untranslatable type without `type` fails its line, as IntelMQ
   assert.equal(out.output._default!.length, 1);
   assert.equal(out.dumped, 1);
+});
+
+test("the fast paths of fuzzy time parsing give what dateutil gives", () => {
+  const lines = readFileSync(src("shared/harmonization/fixtures/dateutil-cases.jsonl"), "utf8").split("\n").filter(Boolean).slice(1);
+  let covered = 0;
+  for (const line of lines) {
+    const c = JSON.parse(line) as { input: string; fuzzy: string | null };
+    const got = fuzzyFastPath(c.input);
+    if (got === undefined) continue;
+    covered++;
+    assert.equal(got, c.fuzzy, c.input);
+  }
+  assert.ok(covered >= 8, `${covered} inputs took a fast path`);
+});
+
+test("control characters never reach source.fqdn or source.url: such a line is dumped", async () => {
+  const out = await parse({ columns: ["source.fqdn", "source.url"], type: "phishing" },
+    "ok.example.com,http://ok.example.com/a\nexa\x01mple.com,http://example.com/x\nexample.net,http://example.net/a\x1b[0mb\n");
+  assert.deepEqual(out.output._default!.map((e) => e["source.fqdn"]), ["ok.example.com"]);
+  assert.equal(out.dumped, 2);
+  for (const e of out.output._default!) assert.doesNotMatch(`${e["source.fqdn"]} ${e["source.url"]}`, /[\x00-\x1f\x7f-\x9f]/);
+});
+
+test("a line none of whose columns gives a value is dumped, even with the type parameter", async () => {
+  const out = await parse({ columns: ["source.ip", "source.fqdn"], columns_required: [false, false], type: "scanner" },
+    "192.0.2.1,\n,\n-,N/A\n");
+  assert.deepEqual(out.output._default!.map((e) => e["source.ip"]), ["192.0.2.1"]);
+  assert.equal(out.dumped, 2);
+  assert.match(String(out.dumps[0]!.traceback), /ValueError: generic_csv: no column of the line gives a value/);
+});
+
+test("comments, header lines and filtered lines are declared skipped", async () => {
+  const lines: Record<string, unknown>[] = [];
+  const log = pino({ level: "debug" }, new Writable({ write(c, _e, cb) { for (const l of String(c).split("\n")) if (l) lines.push(JSON.parse(l)); cb(); } }));
+  const out = await runBot(bot, {
+    log, params: { ...HARNESS, logging_level: "DEBUG", columns: ["source.ip"], type: "scanner", skip_header: 1, filter_text: "10.", filter_type: "blacklist" },
+    input: [report("ip\n# a comment\n192.0.2.1\n10.0.0.1\n")],
+  });
+  assert.deepEqual(out.output._default!.map((e) => e["source.ip"]), ["192.0.2.1"]);
+  assert.deepEqual(lines.filter((l) => l.msg === "Skipped line.").map((l) => [l.line, l.reason]),
+    [["# a comment", "comment"], ["ip", "header"], ["10.0.0.1", "filter_type blacklist"]]);
+});
+
+test("generic_csv: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {
+  await assertSample(bot, "generic_csv");
 });

@@ -4,12 +4,12 @@
  * (IntelMQ's intelmq.bots.parsers.generic.parser_csv).
  */
 import { z } from "zod";
-import { defineBot, p, parserParams } from "../../../shared/runtime/index.js";
+import { defineBot, excerpt, LineError, p, parserParams, skipLine } from "../../../shared/runtime/index.js";
 import type { BotContext } from "../../../shared/runtime/index.js";
 import type { Event, Report } from "../../../shared/message/index.js";
 import { ConfigurationError, InvalidArgument, InvalidValue } from "../../../shared/errors/index.js";
 import { pyRegex } from "../../../shared/harmonization/index.js";
-import { cleanReport, detectLineEnding, lineEnd, readRecords, writeRow } from "./csv.js";
+import { cleanReport, commentLines, detectLineEnding, lineEnd, readRecords, writeRow } from "./csv.js";
 import { timeConverter, type TimeConverter } from "./time.js";
 
 /** A list given as a list or a comma-separated string; entries stripped, empty entries kept (they mean "ignore"). */
@@ -162,7 +162,9 @@ function create(prm: Params, ctx: BotContext) {
   }));
   const width = specs.length;
 
-  function addColumns(event: Event, fields: readonly string[]): void {
+  /** Adds the row's columns; returns how many gave the event a value. */
+  function addColumns(event: Event, fields: readonly string[]): number {
+    let added = 0;
     const n = fields.length < width ? fields.length : width;
     for (let i = 0; i < n; i++) {
       const spec = specs[i]!;
@@ -191,15 +193,19 @@ function create(prm: Params, ctx: BotContext) {
           if (typeof value === "string" && Object.prototype.hasOwnProperty.call(translation, value)) value = translation[value];
           else if (prm.type === null) continue;
         }
-        if (event.add(key, value, NO_RAISE) !== false) { done = true; break; }
+        const ok = event.add(key, value, NO_RAISE);
+        if (ok !== false) { if (ok) added++; done = true; break; }
       }
       if (!done && spec.required) throw new InvalidValue(key, value);
     }
+    return added;
   }
 
   return {
-    *parse(report: Report): Iterable<CsvRow> {
-      const text = cleanReport(decodeRaw(report));
+    *parse(report: Report): Iterable<unknown> {
+      const decoded = decodeRaw(report);
+      for (const line of commentLines(decoded)) yield skipLine(line, "comment");
+      const text = cleanReport(decoded);
       const lineEnding = detectLineEnding(text);
       let pos = 0;
       const header: string[] = [];
@@ -208,14 +214,19 @@ function create(prm: Params, ctx: BotContext) {
         let e = end;
         while (e > pos && (text.charCodeAt(e - 1) === 10 || text.charCodeAt(e - 1) === 13)) e--;
         header.push(text.slice(pos, e));
+        yield skipLine(text.slice(pos, e), "header");
         pos = end;
       }
       const state: ReportState = { prefix: header.length ? header.join(lineEnding) + lineEnding : "", lineEnding };
-      for (const fields of readRecords(text, delimiter, pos)) {
+      const span = { start: 0, end: 0 };
+      for (const fields of readRecords(text, delimiter, pos, span)) {
         if (fields.length === 0) continue; // empty line
         if (filterText !== null) {
           const found = (fields.length === 1 ? fields[0]! : fields.join(delimiter)).includes(filterText);
-          if (found !== whitelist) continue;
+          if (found !== whitelist) {
+            yield skipLine(text.slice(span.start, span.end).replace(/[\r\n]+$/, ""), `filter_type ${prm.filter_type}`);
+            continue;
+          }
         }
         yield new CsvRow(fields, state);
       }
@@ -224,8 +235,10 @@ function create(prm: Params, ctx: BotContext) {
     parseLine(item: unknown, report: Report): Event {
       const row = item as CsvRow;
       const event = ctx.newEvent(report);
-      addColumns(event, row.fields);
-      for (const [key, format] of compose) event.add(key, format(row.fields));
+      let added = addColumns(event, row.fields);
+      for (const [key, format] of compose) if (event.add(key, format(row.fields))) added++;
+      // Only the type parameter (or nothing) would be left: the line says nothing.
+      if (added === 0) throw new LineError(`no column of the line gives a value: ${excerpt(row.fields.join(delimiter))}`);
       event.add("raw", recover(row));
       if (type !== null) event.add("classification.type", type, NO_OVERWRITE);
       return event;

@@ -23,30 +23,46 @@ const PLAIN = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6})
 const CLF = /^(\d{1,2})\/([A-Za-z]{3})\/(\d{4}):(\d{2}):(\d{2}):(\d{2})(?:\s+([+-])(\d{2}):?(\d{2}))?$/;
 const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"];
 
-/** Fuzzy parsing, with a fast path for plain ISO-like timestamps. */
-export function fromFuzzy(value: string): string {
+/**
+ * The fast paths of fuzzy parsing: the result for the plain shapes above (what dateutil gives for
+ * them), undefined for anything else.
+ */
+export function fuzzyFastPath(value: string): string | undefined {
   const m = PLAIN.exec(value);
   if (m) {
     const [y, mo, d, h, mi, s] = [+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!];
-    if (mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h < 24 && mi < 60 && s < 60) {
+    if (y >= 100 && mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h < 24 && mi < 60 && s < 60) {
       const ms = Date.UTC(y, mo - 1, d, h, mi, s);
-      const check = new Date(ms);
-      if (check.getUTCDate() === d && y >= 100) {
+      if (new Date(ms).getUTCDate() === d) {
         const us = m[7] ? Number(m[7].padEnd(6, "0")) : 0;
         return isoformat({ ms: ms + Math.floor(us / 1000), us: us % 1000 });
       }
     }
+    return undefined;
   }
   const c = CLF.exec(value);
   if (c) {
+    const [d, y, h, mi, s] = [+c[1]!, +c[3]!, +c[4]!, +c[5]!, +c[6]!];
     const mo = MONTHS.indexOf(c[2]!.toLowerCase());
-    if (mo >= 0) {
-      const off = c[7] ? (c[7] === "-" ? -1 : 1) * (Number(c[8]) * 60 + Number(c[9])) : 0;
-      const ms = Date.UTC(+c[3]!, mo, +c[1]!, +c[4]!, +c[5]!, +c[6]!) - off * 60000;
-      if (!Number.isNaN(ms) && new Date(Date.UTC(+c[3]!, mo, +c[1]!)).getUTCDate() === +c[1]!) return isoformat({ ms, us: 0 });
-    }
+    // dateutil reads "+HHMM" as HH hours and MM minutes, and refuses offsets of a day or more
+    const off = c[7] ? (c[7] === "-" ? -1 : 1) * (Number(c[8]) * 60 + Number(c[9])) : 0;
+    if (mo < 0 || y < 100 || d < 1 || h > 23 || mi > 59 || s > 59 || Math.abs(off) >= 24 * 60) return undefined;
+    const local = Date.UTC(y, mo, d, h, mi, s);
+    if (new Date(local).getUTCDate() !== d) return undefined;
+    const ms = local - off * 60000;
+    if (ms < MIN_MS || ms > MAX_MS) return undefined;
+    return isoformat({ ms, us: 0 });
   }
-  return convert(value, "fuzzy");
+  return undefined;
+}
+
+/** 0001-01-01 and 9999-12-31T23:59:59 in ms since the epoch. */
+const MIN_MS = -62135596800000;
+const MAX_MS = 253402300799000;
+
+/** Fuzzy parsing (IntelMQ's DateTime.from_fuzzy), with fast paths for the plain timestamps feeds send most. */
+export function fromFuzzy(value: string): string {
+  return fuzzyFastPath(value) ?? convert(value, "fuzzy");
 }
 
 function convert(value: string, format: string): string {

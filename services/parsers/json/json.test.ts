@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
+import { assertSample } from "../../../test/helpers/parser-samples.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -45,4 +46,8 @@ test("multiple_events: a JSON list of messages", async () => {
   assert.deepEqual(out.output._default!.map((e) => e["source.ip"]), ["192.0.2.1", "192.0.2.2"]);
   assert.deepEqual(out.output._default![1]!["extra.x"], [1, 2]);
   assert.deepEqual(JSON.parse(unb64(out.output._default![0]!.raw)), list[0]);
+});
+
+test("json: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {
+  await assertSample(bot, "json");
 });

@@ -2,7 +2,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
+import { Rng } from "../../../test/helpers/random.js";
 import bot, { parseTime } from "./index.js";
+import { assertSample } from "../../../test/helpers/parser-samples.js";
+
+/** The lines of the parser's default parse(): UTF-8 text split as Python's splitlines(). */
+const reportText = (b: Uint8Array) => Buffer.from(b).toString("utf8").split(/\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/);
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -78,4 +83,25 @@ test("key_value: a key repeated in a line fails that line alone, with a clear re
 
 test("key_value: without keys the bot does not start", async () => {
   await assert.rejects(runBot(bot, { params: HARNESS, input: [report("srcip=192.0.2.1")] }), /No keys specified/);
+});
+
+test("key_value: a line without any configured key is dumped, not sent as an empty event", async () => {
+  const out = await run("srcip=192.0.2.1 type=test\nno pairs on this line\nother=1 more=2\n");
+  assert.deepEqual(out.output._default!.map((e) => e["source.ip"]), ["192.0.2.1"]);
+  assert.equal(out.dumped, 2);
+  assert.deepEqual(out.dumps.map((d) => unb64(JSON.parse(d.message).raw)), ["no pairs on this line", "other=1 more=2"]);
+  assert.match(String(out.dumps[0]!.traceback), /ValueError: key_value: the line gives no field of its own/);
+});
+
+test("key_value: 64 KB of random bytes give no events, every line is dumped", async () => {
+  const rng = new Rng(20240611);
+  const bytes = rng.bytes(64 * 1024);
+  const out = await runBot(bot, { params: { ...HARNESS, keys: KEYS }, input: [{ ...report(""), raw: Buffer.from(bytes).toString("base64") }] });
+  assert.equal(out.output._default!.length, 0);
+  const lines = reportText(bytes).filter((l) => l.trim() !== "");
+  assert.equal(out.dumped, lines.length);
+});
+
+test("key_value: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {
+  await assertSample(bot, "key_value");
 });

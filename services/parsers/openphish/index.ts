@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /** OpenPhish parser: one phishing URL per line of the public feed (IntelMQ's intelmq.bots.parsers.openphish.parser). */
 import { z } from "zod";
-import { defineBot, parserParams } from "../../../shared/runtime/index.js";
+import { addRequired, defineBot, parserParams } from "../../../shared/runtime/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -15,7 +15,7 @@ export default defineBot({
     parseLine(line, report) {
       const event = ctx.newEvent(report);
       event.add("classification.type", "phishing");
-      event.add("source.url", line);
+      addRequired(event, "source.url", line);
       event.add("raw", line);
       return event;
     },

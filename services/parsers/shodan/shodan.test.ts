@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
+import { assertSample } from "../../../test/helpers/parser-samples.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const HARNESS = { error_max_retries: 0, error_retry_delay: 0 };
@@ -96,4 +97,8 @@ test("shodan: minimal_mode needs a timestamp", async () => {
   assert.equal(out.dumped, 1);
   assert.match(String(out.dumps[0]!.traceback), /no timestamp/);
   assert.equal(out.output._default!.length, 0);
+});
+
+test("shodan: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {
+  await assertSample(bot, "shodan");
 });

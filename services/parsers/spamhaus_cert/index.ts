@@ -7,7 +7,7 @@ import { z } from "zod";
 import { DecodingError } from "../../../shared/errors/index.js";
 import { fromTimestamp } from "../../../shared/harmonization/index.js";
 import type { Event, Report } from "../../../shared/message/index.js";
-import { defaultLines, defineBot, parserParams } from "../../../shared/runtime/index.js";
+import { addRequired, defaultLines, defineBot, parserParams, skipLine } from "../../../shared/runtime/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -114,14 +114,14 @@ export default defineBot({
         const line = String(item);
         if (line.startsWith(";")) {
           header.push(line);
-          return [];
+          return skipLine(line, "comment");
         }
         const row = line.split(",").map((f) => f.trim());
         if (row.length < COLUMNS) throw new DecodingError(`line has ${row.length} fields, the feed has ${COLUMNS}`, { object: line });
         const event = ctx.newEvent(report);
         // The URL carries the API key: only the part before it is kept.
         event.change("feed.url", String(event.getItem("feed.url")).split("key=")[0]);
-        event.add("source.ip", row[0]);
+        addRequired(event, "source.ip", row[0]);
         const asn = row[1]!.replace(/AS/g, "");
         if (asn !== "?") event.add("source.asn", asn);
         event.add("source.geolocation.cc", row[2]);

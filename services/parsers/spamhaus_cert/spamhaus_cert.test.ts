@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
+import { assertSample } from "../../../test/helpers/parser-samples.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -56,4 +57,8 @@ test("spamhaus_cert: a line with too few fields or a bad timestamp is dumped, th
   const tracebacks = out.dumps.map((d) => String(d.traceback)).join("\n");
   assert.match(tracebacks, /line has 5 fields, the feed has 10/);
   assert.match(tracebacks, /lastseen "yesterday" is no timestamp/);
+});
+
+test("spamhaus_cert: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {
+  await assertSample(bot, "spamhaus_cert");
 });

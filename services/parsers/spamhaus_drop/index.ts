@@ -5,9 +5,9 @@
  */
 import { z } from "zod";
 import { DecodingError } from "../../../shared/errors/index.js";
-import { isoformat, parseFuzzy } from "../../../shared/harmonization/index.js";
+import { dateutilParse, isoformat } from "../../../shared/harmonization/index.js";
 import type { Report } from "../../../shared/message/index.js";
-import { defaultLines, defineBot, parserParams } from "../../../shared/runtime/index.js";
+import { addRequired, defaultLines, defineBot, parserParams, skipLine } from "../../../shared/runtime/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -50,11 +50,12 @@ export default defineBot({
           header.push(line);
           if (line.includes("Last-Modified:")) {
             const text = stripChars(line, "; ").slice(15);
-            const time = parseFuzzy(text);
+            // as IntelMQ, read without fuzzy: the whole text must be a date
+            const time = dateutilParse(text, { fuzzy: false });
             if (!time) throw new DecodingError(`unreadable Last-Modified date ${JSON.stringify(text)}`, { object: line });
             lastModified = isoformat(time);
           }
-          return [];
+          return skipLine(line, "comment");
         }
         const event = ctx.newEvent(report);
         if (lastModified) event.add("time.source", lastModified);
@@ -65,13 +66,13 @@ export default defineBot({
           // "<network> ; <SBL id>"
           const value = line.split(";");
           if (value.length < 2) throw new DecodingError("network line without \"; <blocklist id>\"", { object: line });
-          event.add("source.network", value[0]!.trim());
+          addRequired(event, "source.network", value[0]!.trim());
           event.add("extra.blocklist", value[1]!.trim());
         } else if (ASN_DROP_URLS.has(url)) {
           // "AS<number> ; <country> | <AS name>"
           const value = line.replace(/\|/g, ";").split(";");
           if (value.length < 3) throw new DecodingError("ASN line is not \"AS<number> ; <country> | <AS name>\"", { object: line });
-          event.add("source.asn", stripChars(value[0]!, "AS").trim());
+          addRequired(event, "source.asn", stripChars(value[0]!, "AS").trim());
           event.add("source.as_name", value[2]!.trim());
           event.add("source.geolocation.cc", value[1]!.trim());
         } else {

@@ -6,11 +6,14 @@
  */
 import { z } from "zod";
 import type { Report } from "../../../shared/message/index.js";
-import { defineBot, parserParams } from "../../../shared/runtime/index.js";
+import { addRequired, defineBot, excerpt, LineError, parserParams, reportText, skipLine } from "../../../shared/runtime/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
 interface Item { line: string; type: string }
+
+/** A bare IPv4 address: an address entry of the zone, not a domain (IntelMQ leaves them out). */
+const ADDRESS = /^\d{1,3}(?:\.\d{1,3}){3}$/;
 
 /** The classification of a ":" line from its list tags, e.g. "... on lists [mw][ph], See: ...". */
 export function listType(line: string): string {
@@ -28,21 +31,29 @@ export default defineBot({
   description: "Parses the SURBL zone file: domains classified by the lists they are on",
   params,
   create: (_prm, ctx) => ({
-    *parse(report: Report): Generator<Item> {
-      const raw = report.get("raw");
-      const lines = (typeof raw === "string" ? Buffer.from(raw, "base64").toString("utf8") : "").split(/\r\n|\r|\n/);
+    *parse(report: Report) {
+      const lines = reportText(report).split(/\r\n|\r|\n/);
       if (lines[lines.length - 1] === "") lines.pop(); // as Python's splitlines(): no empty last line
-      // As IntelMQ: a nine-line header and two trailing lines are not data.
+      // As IntelMQ: a nine-line header and two trailing lines are not data (a domain line there still is).
+      const bodyEnd = Math.max(9, lines.length - 2);
       let type = "blacklist";
-      for (const line of lines.slice(9, -2)) {
-        if (line.startsWith(":")) type = listType(line);
-        else if (line.startsWith(".")) yield { line, type };
+      for (const [i, line] of lines.entries()) {
+        if (line.startsWith(".")) yield { line, type };
+        else if (i < 9 || i >= bodyEnd) yield skipLine(line, i < 9 ? "header" : "footer");
+        else if (line.startsWith(":")) {
+          type = listType(line);
+          yield skipLine(line, "list tags of the domains after it");
+        } else if (line.trim() === "") continue;
+        else if (line.startsWith("#") || line.startsWith("$")) yield skipLine(line, "comment or zone directive");
+        else if (ADDRESS.test(line.trim())) yield skipLine(line, "address entry");
+        else yield { line, type };
       }
     },
     parseLine(item, report) {
       const { line, type } = item as Item;
+      if (!line.startsWith(".")) throw new LineError(`not a zone entry (".<domain>", ":<list tags>", a comment or an address): ${excerpt(line)}`);
       const event = ctx.newEvent(report);
-      event.add("source.fqdn", line.slice(1));
+      addRequired(event, "source.fqdn", line.slice(1));
       event.add("classification.type", type);
       event.add("raw", line);
       return event;

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot, { listType } from "./index.js";
+import { assertSample } from "../../../test/helpers/parser-samples.js";
 
 const HEADER = Array.from({ length: 9 }, (_, i) => `; header ${i}`);
 const zone = (lines: string[]) => Buffer.from([...HEADER, ...lines, "", "; end"].join("\n") + "\n").toString("base64");
@@ -35,4 +36,24 @@ test("surbl: a name that is no domain (an address) is dumped, the others go on",
   const out = await runBot(bot, { params: {}, input: [{ __type: "Report", raw }] });
   assert.equal(out.output._default!.length, 1);
   assert.equal(out.dumped, 1);
+});
+
+test("surbl: lines of no known kind in the body are dumped; comments, directives and addresses are skipped", async () => {
+  const raw = zone([":x:Blocked, $ on lists [ph], See: x", ".ok.example.com", "# comment", "$TTL 300", "127.0.0.2", "garbage here", ".also.example.com"]);
+  const out = await runBot(bot, { params: {}, input: [{ __type: "Report", raw }] });
+  assert.deepEqual(out.output._default!.map((e) => e["source.fqdn"]), ["ok.example.com", "also.example.com"]);
+  assert.equal(out.dumped, 1);
+  assert.equal(Buffer.from(JSON.parse(out.dumps[0]!.message).raw, "base64").toString(), "garbage here");
+  assert.match(String(out.dumps[0]!.traceback), /ValueError: surbl: not a zone entry/);
+});
+
+test("surbl: a domain line where the header or the last two lines are is still an event", async () => {
+  const lines = [".first.example.com", ...HEADER.slice(1), ":x:Blocked, $ on lists [mw], See: x", ".mid.example.com", ".last.example.com", "; end"];
+  const out = await runBot(bot, { params: {}, input: [{ __type: "Report", raw: Buffer.from(lines.join("\n")).toString("base64") }] });
+  assert.deepEqual(out.output._default!.map((e) => e["source.fqdn"]), ["first.example.com", "mid.example.com", "last.example.com"]);
+  assert.equal(out.dumped, 0);
+});
+
+test("surbl: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {
+  await assertSample(bot, "surbl");
 });

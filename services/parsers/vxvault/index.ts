@@ -6,7 +6,7 @@
 import { z } from "zod";
 import { urlsplit, urlunsplit } from "../../../shared/harmonization/index.js";
 import type { Report } from "../../../shared/message/index.js";
-import { defineBot, parserParams } from "../../../shared/runtime/index.js";
+import { defineBot, excerpt, LineError, parserParams, reportText, skipLine } from "../../../shared/runtime/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -21,6 +21,9 @@ function hostAndPort(netloc: string): { host: string; port: number | null } {
   return { host: host.toLowerCase(), port: /^\d+$/.test(portText) ? Number(portText) : null };
 }
 
+/** A line of nothing but HTML tags or comments (the list comes inside <pre>...</pre>). */
+const MARKUP = /^(?:<[^<>]*>\s*)+$/;
+
 export default defineBot({
   kind: "parser",
   name: "vxvault",
@@ -32,16 +35,25 @@ export default defineBot({
     let header: string[] = [];
     return {
       *parse(report: Report) {
-        const raw = report.get("raw");
-        const lines = (typeof raw === "string" ? Buffer.from(raw, "base64").toString("utf8") : "").trim().split(/\r\n|\r|\n/);
+        const lines = reportText(report).trim().split(/\r\n|\r|\n/);
+        // As IntelMQ: three header lines (the third is the list's date), then a blank line.
         header = lines.slice(0, 3);
+        for (const [i, line] of lines.slice(0, 4).entries()) {
+          const t = line.trim();
+          // a URL where the header should be is data all the same
+          if (t.startsWith("http")) yield t;
+          else if (t !== "") yield skipLine(t, i < 3 ? "header" : "separator");
+        }
         for (const line of lines.slice(4)) yield line.trim();
       },
       parseLine(item, report) {
         const row = String(item);
-        if (!row.startsWith("http")) return [];
+        if (!row.startsWith("http")) {
+          if (MARKUP.test(row)) return skipLine(row, "HTML markup");
+          throw new LineError(`not a URL: ${excerpt(row)}`);
+        }
         const parts = urlsplit(row);
-        if (!parts) throw new Error(`malformed URL: ${row}`);
+        if (!parts) throw new LineError(`malformed URL: ${excerpt(row)}`);
         const { host, port } = hostAndPort(parts.netloc);
         const event = ctx.newEvent(report);
         if (!event.add("source.ip", host, { raiseFailure: false })) event.add("source.fqdn", host);

@@ -12,7 +12,7 @@ import { withRetries } from "../steps/retry.js";
 import type { ParserImpl } from "../types.js";
 import type { DriverEnv, InputDriver } from "./driver.js";
 
-export function parserDriver(impl: ParserImpl, env: DriverEnv & { defaultFields: Record<string, unknown> | null }): InputDriver {
+export function parserDriver(impl: ParserImpl, env: DriverEnv & { defaultFields: Record<string, unknown> | null; name: string }): InputDriver {
   return {
     async handle(job, messages) {
       for (const { msg } of messages) {
@@ -28,13 +28,15 @@ export function parserDriver(impl: ParserImpl, env: DriverEnv & { defaultFields:
               log: env.log,
               defaultFields: env.defaultFields,
               tracebackText: (e) => env.dumper.traceback(e).join(""),
+              parser: env.name,
             }, (r) => {
               const [ok] = checkRoutes(env.dest, [r]);
               return ok ? job.outbox.add(ok.path, ok.msg) : undefined;
             });
             for (const f of failed) {
               const copy = report.copy();
-              copy.change("raw", f.raw);
+              // encoded here: a line such as "-" or "N/A" would be taken for "no value" and the raw dropped
+              copy.change("raw", Buffer.from(f.raw, "utf8").toString("base64"), { sanitize: false });
               job.outbox.addDump(env.dumper.give(f.traceback, Dumper.text(copy), false));
               if (env.dest._on_error) await job.outbox.add("_on_error", copy);
             }
