@@ -142,12 +142,12 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
       try {
         const configured = configuredQueues(config);
         const ignore = new Set(toList(global.intelmqctl_check_orphaned_queues_ignore));
-        const existing = await broker.listQueues();
+        const existing = await broker.queues.list();
         info("Checking for orphaned queues.");
         const orphaned: string[] = [];
         for (const q of existing) {
           if (configured.has(q) || ignore.has(q)) continue;
-          if ((await broker.queueInfo(q)).depth > 0) orphaned.push(q);
+          if ((await broker.queues.info(q)).depth > 0) orphaned.push(q);
         }
         if (orphaned.length) {
           warn(`Orphaned queues found: ${orphaned.map((q) => `'${q}'`).join(", ")}. Possible cause: the bot(s) were deleted or queue names changed.`);
@@ -158,7 +158,7 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
         // A stream created before archiving was configured cannot get it later (nats-server 2.9).
         const unarchived: string[] = [];
         for (const q of [...configured].filter((x) => present.has(x)).sort()) {
-          if (queueSettingsFor(config, q).archive && !(await broker.queueInfo(q)).archived) unarchived.push(q);
+          if (queueSettingsFor(config, q).archive && !(await broker.queues.info(q)).archived) unarchived.push(q);
         }
         if (unarchived.length) {
           warn(`Queues that should be archived but are not (their streams were created before): ${unarchived.map((q) => `'${q}'`).join(", ")}. `

@@ -129,7 +129,7 @@ export class ControlClient {
 
   /** Every control service's view of the bots it manages (botnet.status). */
   async hosts(): Promise<HostView[]> {
-    const replies = await this.broker.requestMany(botnetSubject("status"), encodeJson({} satisfies HostRequest), this.opts.replyWaitMs);
+    const replies = await this.broker.control.requestMany(botnetSubject("status"), encodeJson({} satisfies HostRequest), this.opts.replyWaitMs);
     const out: HostView[] = [];
     const seen = new Set<string>();
     for (const r of replies) {
@@ -144,7 +144,7 @@ export class ControlClient {
 
   /** The live instances of one bot (every instance answers bot.<id>.status). */
   async instances(botId: string, verb: BotVerb = "status"): Promise<InstanceStatus[]> {
-    const replies = await this.broker.requestMany(botSubject(botId, verb), encodeJson({}), this.opts.replyWaitMs);
+    const replies = await this.broker.control.requestMany(botSubject(botId, verb), encodeJson({}), this.opts.replyWaitMs);
     const out: InstanceStatus[] = [];
     for (const r of replies) {
       const i = parseInstance(r);
@@ -157,7 +157,7 @@ export class ControlClient {
   async heartbeats(): Promise<Map<string, InstanceStatus[]>> {
     const out = new Map<string, InstanceStatus[]>();
     try {
-      const kv = await this.broker.openCache(STATUS_BUCKET);
+      const kv = await this.broker.kv.openExisting(STATUS_BUCKET);
       if (!kv) return out;
       for (const v of (await kv.entries()).values()) {
         const i = parseInstance(v);
@@ -176,7 +176,7 @@ export class ControlClient {
   async hostAction(host: string, verb: HostVerb, req: HostRequest): Promise<HostView | null> {
     let data: Uint8Array;
     try {
-      data = await this.broker.request(hostSubject(host, verb), encodeJson(req), this.opts.actionTimeoutMs);
+      data = await this.broker.control.request(hostSubject(host, verb), encodeJson(req), this.opts.actionTimeoutMs);
     } catch {
       return null;
     }
@@ -186,7 +186,7 @@ export class ControlClient {
 
   /** Send a verb to every instance of a bot: their statuses after acting, and the errors some replied. */
   async tellInstances(botId: string, verb: BotVerb): Promise<{ instances: InstanceStatus[]; errors: string[] }> {
-    const replies = await this.broker.requestMany(botSubject(botId, verb), encodeJson({}), this.opts.replyWaitMs);
+    const replies = await this.broker.control.requestMany(botSubject(botId, verb), encodeJson({}), this.opts.replyWaitMs);
     const out = { instances: [] as InstanceStatus[], errors: [] as string[] };
     for (const r of replies) {
       const i = parseInstance(r);

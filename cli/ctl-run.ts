@@ -149,7 +149,7 @@ async function paused<T>(env: RunEnv, botId: string, fn: () => Promise<T>): Prom
 
 /** Take the next delivery of a queue, waiting for one to arrive. */
 async function takeOne(broker: Broker, queue: string): Promise<Delivery> {
-  const sub = await broker.consume(queue, { maxInFlight: 1 });
+  const sub = await broker.queues.consume(queue, { maxInFlight: 1 });
   try {
     const r = await sub[Symbol.asyncIterator]().next();
     if (r.done) throw new RunError(`The queue ${queue} was closed.`);
@@ -176,7 +176,7 @@ async function message(env: RunEnv, botId: string, group: string | null, source:
     if (!action.msg) throw new RunError("Message missing!");
     const msg = messageArg(action.msg, group);
     const id = randomUUID();
-    for (const q of queues) await broker.publish(q, encodeEnvelope([msg]), { msgId: `run:${botId}:${id}:${q}` });
+    for (const q of queues) await broker.queues.publish(q, encodeEnvelope([msg]), { msgId: `run:${botId}:${id}:${q}` });
     env.print("Message sent to output pipelines.");
     return 0;
   }
@@ -187,7 +187,7 @@ async function message(env: RunEnv, botId: string, group: string | null, source:
   if (action.action === "get") {
     env.print("Waiting for a message to get...");
     for (;;) {
-      const m = await broker.peek(source);
+      const m = await broker.queues.peek(source);
       if (m) {
         for (const e of eventsOf(m)) env.print(pretty(withoutType(e)));
         return 0;
@@ -251,9 +251,9 @@ async function processOnce(env: RunEnv, botId: string, group: string | null, sou
           continue;
         }
         const id = randomUUID();
-        for (const q of queues[path] ?? []) await broker.publish(q, encodeEnvelope(msgs), { msgId: `run:${botId}:${id}:${path}:${q}` });
+        for (const q of queues[path] ?? []) await broker.queues.publish(q, encodeEnvelope(msgs), { msgId: `run:${botId}:${id}:${path}:${q}` });
       }
-      if (!action.dryrun) for (const dump of r.dumps) await broker.dump(dump);
+      if (!action.dryrun) for (const dump of r.dumps) await broker.dumps.store(dump);
       if (r.dumped > 0) env.print(`${r.dumped} message(s) failed and ${action.dryrun ? "would be" : "were"} dumped: ${r.dumps.map((d) => reason(d.traceback)).join("; ")}`);
       if (delivery) {
         if (action.dryrun) {

@@ -124,7 +124,7 @@ async function main(argv: string[]): Promise<number> {
     broker = await connectWithRetry(natsOptions(config), `intelmq-bot ${botId}`, log, () => stopping);
     if (!broker) return 0;
     const b = broker;
-    logTee.sink = (line) => b.appendLog(botId, line);
+    logTee.sink = (line) => b.logs.append(botId, line);
     log.info({ servers: natsOptions(config).servers }, "connected to NATS");
     // IntelMQ's /opt/intelmq paths are taken under the root: say once where the files really are.
     for (const r of remappedPaths(config).filter((x) => x.botId === botId)) {

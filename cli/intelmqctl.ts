@@ -466,7 +466,7 @@ async function queueCounts(ctx: Ctx): Promise<{ list: QueueList; counts: Map<str
   const broker = await ctx.broker();
   const queues = [...configuredQueues(config)];
   const counts = new Map<string, number>();
-  await Promise.all(queues.map(async (q) => counts.set(q, (await broker.queueInfo(q)).depth)));
+  await Promise.all(queues.map(async (q) => counts.set(q, (await broker.queues.info(q)).depth)));
   const list: QueueList = {};
   for (const id of Object.keys(config.bots)) {
     const q = queuesOf(config, id);
@@ -520,7 +520,7 @@ async function clearCmd(ctx: Ctx, queue: string): Promise<number> {
   try {
     const broker = await ctx.broker();
     ctx.out.info(`Clearing queue ${queue}.`);
-    await broker.purge(queue);
+    await broker.queues.purge(queue);
     ctx.out.info(`Successfully cleared queue ${queue}.`);
     ctx.out.result("success");
     return 0;
@@ -551,10 +551,10 @@ async function replayCmd(ctx: Ctx, queue: string, o: { since?: string; until?: s
   }
   try {
     const broker = await ctx.broker();
-    const r = await broker.replay(queue, {
+    const r = await broker.archive.replay(queue, {
       target, dryRun: !!o.dryRun, ...(since ? { since } : {}), ...(until ? { until } : {}),
     });
-    if (r.firstSeq === null && !(await broker.queueInfo(queue)).archived) {
+    if (r.firstSeq === null && !(await broker.queues.info(queue)).archived) {
       // Nothing found because nothing is kept: say why, not "0 messages".
       const should = queueSettingsFor(ctx.config(), queue).archive === true;
       ctx.out.error(should
@@ -699,7 +699,7 @@ async function streamLogLines(ctx: Ctx, id: string): Promise<string[]> {
   let timer: NodeJS.Timeout | undefined;
   try {
     return await Promise.race([
-      ctx.broker().then((b) => b.readLogs(id, Number.POSITIVE_INFINITY)),
+      ctx.broker().then((b) => b.logs.read(id, Number.POSITIVE_INFINITY)),
       new Promise<string[]>((resolve) => { timer = setTimeout(() => resolve([]), LOG_STREAM_WAIT_MS); }),
     ]);
   } catch {

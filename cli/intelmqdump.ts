@@ -122,8 +122,8 @@ async function recover(s: Session, entries: StoredDump[], queue: string | undefi
       say(`Entry ${d.timestamp} can not be recovered: ${(err as Error).message}`);
       continue;
     }
-    await s.broker.publish(target, data, { msgId: `dump:${d.seq}` });
-    await s.broker.deleteDump(d.seq);
+    await s.broker.queues.publish(target, data, { msgId: `dump:${d.seq}` });
+    await s.broker.dumps.delete(d.seq);
     say(`Recovered dump ${d.timestamp} into ${target}.`);
   }
 }
@@ -154,7 +154,7 @@ async function processBot(s: Session, botId: string, warnRunning: () => Promise<
   const defined = Object.hasOwn(s.config.bots, botId);
   await warnRunning();
   for (;;) {
-    const entries = await s.broker.readDumps(botId);
+    const entries = await s.broker.dumps.read(botId);
     if (entries.length === 0) {
       say(`Nothing to do: no dumps of ${botId}.`);
       return;
@@ -197,7 +197,7 @@ async function processBot(s: Session, botId: string, warnRunning: () => Promise<
       case "d": {
         const chosen = rest.length ? pick(rest.join(",")) : entries;
         if (chosen) {
-          for (const d of chosen) await s.broker.deleteDump(d.seq);
+          for (const d of chosen) await s.broker.dumps.delete(d.seq);
           say(`Deleted ${chosen.length} dumps.`);
         }
         break;
@@ -216,8 +216,8 @@ async function processBot(s: Session, botId: string, warnRunning: () => Promise<
         if (message === null || message === d.message) { say("Not changed."); break; }
         // Stored anew (the stream keeps records immutable), then the old record goes.
         const { seq: _seq, ...entry } = d;
-        await s.broker.dump({ ...entry, message });
-        await s.broker.deleteDump(d.seq);
+        await s.broker.dumps.store({ ...entry, message });
+        await s.broker.dumps.delete(d.seq);
         say(`Entry ${d.timestamp} changed.`);
         break;
       }
@@ -275,7 +275,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     let botId = botArg;
     if (botId === undefined) {
-      const all = await broker.readDumps();
+      const all = await broker.dumps.read();
       const counts = new Map<string, number>();
       for (const d of all) counts.set(d.bot_id, (counts.get(d.bot_id) ?? 0) + 1);
       const ids = [...counts.keys()].sort();

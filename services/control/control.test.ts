@@ -60,7 +60,7 @@ class ControlProcess {
 
   async ask(verb: HostVerb, req: HostRequest = {}): Promise<HostReply> {
     const b = await this.p.broker();
-    const data = await b.request(hostSubject(this.host, verb), encodeJson(req), 30_000);
+    const data = await b.control.request(hostSubject(this.host, verb), encodeJson(req), 30_000);
     return decodeJson(HostReply, data);
   }
 
@@ -142,7 +142,7 @@ describe("control service", { timeout: 300_000 }, () => {
 
       // The bots answer their own subjects and report this host.
       const b = await p.broker();
-      const st = (await b.requestMany(botSubject("cs-output", "status"), encodeJson({}), 1000)).map((r) => decodeJson(InstanceStatus, r));
+      const st = (await b.control.requestMany(botSubject("cs-output", "status"), encodeJson({}), 1000)).map((r) => decodeJson(InstanceStatus, r));
       assert.equal(st.length, 1);
       assert.equal(st[0]!.host, c.host);
       assert.equal(st[0]!.pid, all.bots["cs-output"]!.instances[0]!.pid);
@@ -183,11 +183,11 @@ describe("control service", { timeout: 300_000 }, () => {
       assert.equal(again.bots["cs-spare"]!.status, "disabled");
 
       // The botnet subject reaches this control service too.
-      const net = (await b.requestMany(botnetSubject("status"), encodeJson({}), 1000)).map((r) => decodeJson(HostReply, r));
+      const net = (await b.control.requestMany(botnetSubject("status"), encodeJson({}), 1000)).map((r) => decodeJson(HostReply, r));
       assert.ok(net.some((r) => r.host === c.host && r.bots["cs-parser"]?.status === "running"));
 
       // A malformed request gets an error reply.
-      const bad = await b.request(hostSubject(c.host, "start"), encodeJson({ bots: "cs-parser" }), 10_000);
+      const bad = await b.control.request(hostSubject(c.host, "start"), encodeJson({ bots: "cs-parser" }), 10_000);
       assert.equal(decodeJson(ErrorReply, bad).error.code, "IMQ_ERR_INVALID_ARGUMENT");
 
       pids = Object.values((await c.ask("status")).bots).flatMap((m) => m.instances.map((i) => i.pid)).filter((x) => x > 0);
@@ -208,7 +208,7 @@ describe("control service", { timeout: 300_000 }, () => {
       await c.ready();
       const b = await p.broker();
       // Both instances answer their control subject before any input exists.
-      await waitFor(async () => (await b.requestMany(botSubject("cs-parser", "status"), encodeJson({}), 500)).length === 2, 30_000, "two parser instances");
+      await waitFor(async () => (await b.control.requestMany(botSubject("cs-parser", "status"), encodeJson({}), 500)).length === 2, 30_000, "two parser instances");
       const m = await c.bot("cs-parser");
       assert.equal(m.instances_wanted, 2);
       assert.equal(m.instances.length, 2);
@@ -218,7 +218,7 @@ describe("control service", { timeout: 300_000 }, () => {
       const LINES = 20;
       await p.inject("cs-parser-queue", Array.from({ length: REPORTS }, (_, i) => report(i, LINES)), "svc-inst");
       const out = join(p.root, "var/lib/bots/cs/events.txt");
-      await waitFor(async () => countLines(out) >= REPORTS * LINES && (await b.depth("cs-parser-queue")) === 0 && (await b.depth("cs-output-queue")) === 0,
+      await waitFor(async () => countLines(out) >= REPORTS * LINES && (await b.queues.depth("cs-parser-queue")) === 0 && (await b.queues.depth("cs-output-queue")) === 0,
         120_000, "every event out", 250);
       await sleep(1000);
       const seen = new Map<string, number>();
@@ -229,7 +229,7 @@ describe("control service", { timeout: 300_000 }, () => {
       assert.equal(seen.size, REPORTS * LINES);
       assert.deepEqual([...seen.values()].filter((n) => n !== 1), [], "no event twice");
 
-      const st = (await b.requestMany(botSubject("cs-parser", "status"), encodeJson({}), 1000)).map((r) => decodeJson(InstanceStatus, r));
+      const st = (await b.control.requestMany(botSubject("cs-parser", "status"), encodeJson({}), 1000)).map((r) => decodeJson(InstanceStatus, r));
       assert.equal(st.length, 2);
       assert.notEqual(st[0]!.pid, st[1]!.pid);
       for (const s of st) assert.ok(s.counters.success > 0, `instance ${s.instance} processed some reports: ${JSON.stringify(s.counters)}`);

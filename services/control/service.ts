@@ -36,7 +36,7 @@ export class ControlService {
 
   /** Subscribe to the host's and the botnet's subjects. */
   async start(): Promise<void> {
-    const serve = (subject: string) => this.#o.broker.serve(subject, async (data, subj) => {
+    const serve = (subject: string) => this.#o.broker.control.serve(subject, async (data, subj) => {
       const verb = subj.slice(subj.lastIndexOf(".") + 1);
       return encodeJson(await this.handle(verb, data));
     });

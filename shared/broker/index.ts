@@ -4,11 +4,12 @@
  * (MemoryBroker, for tests and library mode). The only module that talks to the NATS client.
  */
 export type {
-  Broker, BrokerState, ConsumeOptions, ControlTransport, Delivery, DumpEntry, JetStreamBroker, KvCache, KvStore, PeekedMessage, QueueInfo, PublishOptions, QueueSettings,
+  Archive, Broker, BrokerState, ConsumeOptions, ControlTransport, Delivery, DumpEntry, DumpStore, JetStreamBroker, KvBuckets, KvCache, KvStore, LogStore, PeekedMessage, QueueInfo, Queues, PublishOptions, QueueSettings,
   ReplayOptions, ReplayResult, RequestHandler, Service, StoredDump, Subscription,
 } from "./types.js";
-export { MemoryBroker } from "./memory.js";
-export { connectJetStream, type JetStreamOptions } from "./jetstream.js";
+export { MemoryBroker } from "./memory/index.js";
+export { composeBroker, type BrokerParts } from "./compose.js";
+export { connectJetStream, type JetStreamOptions } from "./jetstream/index.js";
 export {
   archiveSubject, checkServerVersion, ghostPurgeSeq, compareVersions, CONSUMER_NAME, DEFAULTS, dumpSubject, LOGS_STREAM, logSubject, MIN_SERVER_VERSION, OBJECT_HEADER,
   parseServerVersion, queueStream, queueSubject, serverHas,

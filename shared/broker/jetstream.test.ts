@@ -43,8 +43,8 @@ describe("JetStream broker", () => {
   test("a queue is a WorkQueue file stream with a durable explicit-ack consumer", async () => {
     const b = await open();
     const q = qname("layout");
-    await b.ensureQueue(q, { maxBytes: 1 << 20, duplicateWindowMs: 60_000, ackWaitMs: 20_000, maxAckPending: 50 });
-    await b.ensureQueue(q); // idempotent
+    await b.queues.ensure(q, { maxBytes: 1 << 20, duplicateWindowMs: 60_000, ackWaitMs: 20_000, maxAckPending: 50 });
+    await b.queues.ensure(q); // idempotent
     const nc = await connect({ servers: server.url });
     try {
       const jsm = await jetstreamManager(nc);
@@ -60,7 +60,7 @@ describe("JetStream broker", () => {
       assert.equal(ci.config.ack_wait, 20_000 * 1e6);
       assert.equal(ci.config.max_ack_pending, 50);
       // consume() raises max_ack_pending to its window.
-      const sub = await b.consume(q, { maxInFlight: 200 });
+      const sub = await b.queues.consume(q, { maxInFlight: 200 });
       assert.equal((await jsm.consumers.info(queueStream(q), CONSUMER_NAME)).config.max_ack_pending, 200);
       await sub.stop();
     } finally {
@@ -73,20 +73,20 @@ describe("JetStream broker", () => {
     const q = `odd name.${process.pid}*>`;
     assert.match(queueStream(q), /^[A-Za-z0-9_-]+$/);
     assert.doesNotMatch(queueSubject(q).slice("intelmq.queue.".length), /[.*> ]/);
-    await b.publish(q, enc("x"));
-    assert.ok((await b.listQueues()).includes(q));
-    assert.equal(await b.depth(q), 1);
+    await b.queues.publish(q, enc("x"));
+    assert.ok((await b.queues.list()).includes(q));
+    assert.equal(await b.queues.depth(q), 1);
   });
 
   test("a full queue throws BrokerUnavailableError; the same id goes through once there is room", async () => {
     const b = await open();
     const q = qname("full");
-    await b.ensureQueue(q, { maxBytes: 4096 });
+    await b.queues.ensure(q, { maxBytes: 4096 });
     const body = new Uint8Array(1000).fill(65);
     let failedId: string | null = null;
     for (let i = 0; i < 20 && !failedId; i++) {
       try {
-        await b.publish(q, body, { msgId: `full:${i}` });
+        await b.queues.publish(q, body, { msgId: `full:${i}` });
       } catch (err) {
         assert.ok(unavailable(err), String(err));
         failedId = `full:${i}`;
@@ -97,12 +97,12 @@ describe("JetStream broker", () => {
     const jsm = await jetstreamManager(nc);
     const stored = async () => (await jsm.streams.info(queueStream(q))).state.messages;
     const before = await stored();
-    const sub = await b.consume(q);
+    const sub = await b.queues.consume(q);
     const [d] = await take(sub[Symbol.asyncIterator](), 1);
     await d!.ack();
     await sub.stop();
     await until(async () => {
-      try { await b.publish(q, body, { msgId: failedId! }); return true; } catch { return false; }
+      try { await b.queues.publish(q, body, { msgId: failedId! }); return true; } catch { return false; }
     }, 5000, "room in the queue");
     assert.equal(await stored(), before);
     await nc.close();
@@ -112,8 +112,8 @@ describe("JetStream broker", () => {
     const b = await open();
     const q = qname("large");
     const big = randomBytes(3 * 1024 * 1024);
-    await b.publish(q, big, { msgId: "large:1", headers: { "X-Kind": "report" } });
-    const sub = await b.consume(q);
+    await b.queues.publish(q, big, { msgId: "large:1", headers: { "X-Kind": "report" } });
+    const sub = await b.queues.consume(q);
     const [d] = await take(sub[Symbol.asyncIterator](), 1, 30000);
     assert.equal(d!.data.byteLength, big.byteLength);
     assert.ok(Buffer.from(d!.data).equals(big), "same bytes");
@@ -128,14 +128,14 @@ describe("JetStream broker", () => {
     } finally {
       await nc.close();
     }
-    assert.equal(await b.depth(q), 0);
+    assert.equal(await b.queues.depth(q), 0);
     await sub.stop();
   });
 
   test("messages at or below the ack floor are purged when a queue is opened, unread ones kept", async () => {
     const b = await open();
     const q = qname("ghost");
-    await b.ensureQueue(q);
+    await b.queues.ensure(q);
     const stream = queueStream(q);
     const extra = `intelmq.ghost.${process.pid}.${counter}`;
     const nc = await connect({ servers: server.url });
@@ -149,12 +149,12 @@ describe("JetStream broker", () => {
         durable_name: CONSUMER_NAME, ack_policy: AckPolicy.Explicit, deliver_policy: DeliverPolicy.All, filter_subject: queueSubject(q),
       });
       const js = (await import("@nats-io/jetstream")).jetstream(nc);
-      await b.publish(q, enc("g1"));
-      await b.publish(q, enc("g2"));
+      await b.queues.publish(q, enc("g1"));
+      await b.queues.publish(q, enc("g2"));
       await js.publish(extra, enc("ghost")); // seq 3
-      await b.publish(q, enc("g4"));
-      await b.publish(q, enc("g5"));
-      const sub = await b.consume(q);
+      await b.queues.publish(q, enc("g4"));
+      await b.queues.publish(q, enc("g5"));
+      const sub = await b.queues.consume(q);
       const got = await take(sub[Symbol.asyncIterator](), 4);
       assert.deepEqual(got.map((d) => d.seq), [1, 2, 4, 5]);
       for (const d of got.slice(0, 3)) await d.ack();
@@ -164,17 +164,17 @@ describe("JetStream broker", () => {
       // Another consumer on the stream: not ours to judge, nothing is purged.
       await jsm.consumers.add(stream, { durable_name: "other", ack_policy: AckPolicy.Explicit, filter_subject: extra });
       const b2 = await open();
-      await b2.ensureQueue(q);
+      await b2.queues.ensure(q);
       assert.equal((await jsm.streams.info(stream)).state.messages, 2);
       await jsm.consumers.delete(stream, "other");
 
-      await b2.ensureQueue(q);
+      await b2.queues.ensure(q);
       const st = (await jsm.streams.info(stream)).state;
       assert.equal(st.messages, 1, "the ghost went, the held message stayed");
       assert.equal(st.first_seq, 5);
-      assert.equal(await b2.depth(q), 1);
+      assert.equal(await b2.queues.depth(q), 1);
       await got[3]!.ack();
-      await until(async () => (await b2.depth(q)) === 0, 5000, "depth 0");
+      await until(async () => (await b2.queues.depth(q)) === 0, 5000, "depth 0");
       await sub.stop();
     } finally {
       await nc.close();
@@ -185,13 +185,13 @@ describe("JetStream broker", () => {
     const b1 = await open();
     const b2 = await open();
     const q = qname("close");
-    await b1.publish(q, enc("a"));
-    await b1.publish(q, enc("b"));
-    const sub1 = await b1.consume(q);
+    await b1.queues.publish(q, enc("a"));
+    await b1.queues.publish(q, enc("b"));
+    const sub1 = await b1.queues.consume(q);
     await take(sub1[Symbol.asyncIterator](), 2);
     await b1.close();
     assert.equal(b1.state, "closed");
-    const sub2 = await b2.consume(q);
+    const sub2 = await b2.queues.consume(q);
     const got = await take(sub2[Symbol.asyncIterator](), 2, 5000); // well below ack_wait (30 s)
     assert.deepEqual(got.map((d) => dec(d.data)).sort(), ["a", "b"]);
     // (No check of deliveryCount: nats-server 2.9 may count a message given back this way as new.)
@@ -202,8 +202,8 @@ describe("JetStream broker", () => {
   test("archive: a queue with archiving republishes into the archive stream", async () => {
     const b = await open();
     const q = qname("archived");
-    await b.ensureQueue(q, { archive: true, archiveMaxAgeMs: 3600_000 });
-    await b.publish(q, enc("keep me"));
+    await b.queues.ensure(q, { archive: true, archiveMaxAgeMs: 3600_000 });
+    await b.queues.publish(q, enc("keep me"));
     const nc = await connect({ servers: server.url });
     try {
       const jsm = await jetstreamManager(nc);
@@ -220,14 +220,14 @@ describe("JetStream broker", () => {
     } finally {
       await nc.close();
     }
-    assert.equal(await b.depth(q), 1, "the queue keeps its message");
+    assert.equal(await b.queues.depth(q), 1, "the queue keeps its message");
   });
 
   test("logs: a limits file stream (10000 lines per bot, 7 days, discard old); lines are dropped after close", async () => {
     const b = await open();
     const id = `logs-${process.pid}-${++counter}`;
-    b.appendLog(id, "first");
-    await until(async () => (await b.readLogs(id, 10)).length === 1, 5000, "the first line");
+    b.logs.append(id, "first");
+    await until(async () => (await b.logs.read(id, 10)).length === 1, 5000, "the first line");
     const nc = await connect({ servers: server.url });
     try {
       const si = await (await jetstreamManager(nc)).streams.info("logs");
@@ -241,9 +241,9 @@ describe("JetStream broker", () => {
       await nc.close();
     }
     await b.close();
-    assert.doesNotThrow(() => b.appendLog(id, "after close"));
+    assert.doesNotThrow(() => b.logs.append(id, "after close"));
     const r = await open();
-    assert.deepEqual(await r.readLogs(id, 10), ["first"]);
+    assert.deepEqual(await r.logs.read(id, 10), ["first"]);
   });
 
   test("connecting to nothing throws BrokerUnavailableError", async () => {
@@ -263,7 +263,7 @@ describe("JetStream broker across a server restart", () => {
     b.onState((s) => states.push(s));
     const q = qname("restart");
     const received = new Set<string>();
-    const sub = await b.consume(q, { maxInFlight: 20 });
+    const sub = await b.queues.consume(q, { maxInFlight: 20 });
     // A slow bot: a little work per message, acks retried until the server confirms.
     const ackUntilDone = async (d: Delivery) => {
       for (;;) {
@@ -280,24 +280,24 @@ describe("JetStream broker across a server restart", () => {
         await ackUntilDone(d);
       }
     })();
-    for (let i = 0; i < 100; i++) await b.publish(q, enc(`a${i}`), { msgId: `restart:a${i}` });
+    for (let i = 0; i < 100; i++) await b.queues.publish(q, enc(`a${i}`), { msgId: `restart:a${i}` });
     await until(() => received.size >= 20, 10000, "first messages");
 
     await server.stop({ keepStore: true });
     await until(() => b.state !== "connected", 5000, "disconnect noticed");
-    await assert.rejects(b.publish(q, enc("during"), { msgId: "restart:during" }), unavailable);
+    await assert.rejects(b.queues.publish(q, enc("during"), { msgId: "restart:during" }), unavailable);
     await sleep(5000);
     await server.restart();
     await until(() => b.state === "connected", 15000, "reconnected");
     // The id that failed during the outage goes through now.
     await until(async () => {
-      try { await b.publish(q, enc("during"), { msgId: "restart:during" }); return true; } catch { return false; }
+      try { await b.queues.publish(q, enc("during"), { msgId: "restart:during" }); return true; } catch { return false; }
     }, 10000, "publish after restart");
-    for (let i = 0; i < 20; i++) await b.publish(q, enc(`b${i}`), { msgId: `restart:b${i}` });
+    for (let i = 0; i < 20; i++) await b.queues.publish(q, enc(`b${i}`), { msgId: `restart:b${i}` });
 
     const expected = [...Array.from({ length: 100 }, (_, i) => `a${i}`), "during", ...Array.from({ length: 20 }, (_, i) => `b${i}`)];
     await until(() => expected.every((e) => received.has(e)), 60000, "every message after the restart");
-    await until(async () => (await b.depth(q)) === 0, 10000, "queue drained");
+    await until(async () => (await b.queues.depth(q)) === 0, 10000, "queue drained");
     assert.ok(states.includes("disconnected") || states.includes("reconnecting"), JSON.stringify(states));
     assert.equal(states.at(-1), "connected");
     await sub.stop();

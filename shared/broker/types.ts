@@ -158,51 +158,79 @@ export interface KvStore extends KvCache {
   size(): Promise<number>;
 }
 
-export interface Broker extends ControlTransport {
-  readonly kind: "memory" | "jetstream";
+/** The queues: one stream and one durable consumer each (WorkQueue retention, explicit acks). */
+export interface Queues {
   /** Create the queue's stream and durable consumer if missing (idempotent); purge ghost messages. */
-  ensureQueue(queue: string, settings?: QueueSettings): Promise<void>;
+  ensure(queue: string, settings?: QueueSettings): Promise<void>;
   /** Publish and await the server's confirmation. Throws BrokerUnavailableError while disconnected/timeouts. */
   publish(queue: string, data: Uint8Array, opts?: PublishOptions): Promise<void>;
   consume(queue: string, opts?: ConsumeOptions): Promise<Subscription>;
   /** Messages waiting plus held unacked (IntelMQ's queue size). */
   depth(queue: string): Promise<number>;
+  /** What `intelmqctl list queues` shows: depth, whether it exists and is archived, what its stream holds. */
+  info(queue: string): Promise<QueueInfo>;
   /** The next message of a queue without taking it (intelmqctl run ... message get); null when empty. */
   peek(queue: string): Promise<PeekedMessage | null>;
   /** Empty the queue; returns how many were removed. */
   purge(queue: string): Promise<number>;
-  listQueues(): Promise<string[]>;
-  /** Store a dump entry (dumps stream, subject intelmq.dump.<bot-id>). Resolves once stored. */
-  dump(entry: DumpEntry): Promise<void>;
-  /** Read dump entries, of one bot or all, oldest first. */
-  readDumps(botId?: string): Promise<StoredDump[]>;
-  /** Delete one dump entry by its sequence; false if it was not there. */
-  deleteDump(seq: number): Promise<boolean>;
-  /**
-   * Append one log line of a bot (logs stream, subject intelmq.log.<bot-id>). Fire and forget: a
-   * plain publish the stream captures; never blocks, never throws, dropped while disconnected.
-   */
-  appendLog(botId: string, line: string): void;
-  /** The last `max` log lines of a bot (Infinity: all kept), oldest first. */
-  readLogs(botId: string, max: number): Promise<string[]>;
-  /**
-   * Publish again what the archive kept of a queue (queues with archiving on), oldest
-   * first, from `since` up to what was archived when the replay started, with ids `replay:<seq>`.
-   */
-  replay(queue: string, opts?: ReplayOptions): Promise<ReplayResult>;
-  /** Open (create) a KV cache bucket with a TTL in seconds (0 = none). Its keys can be listed. */
-  cache(bucket: string, ttlSeconds: number): Promise<KvStore>;
-  /** Open a KV bucket only if it exists (null if not): for readers that must not create anything. */
-  openCache(bucket: string): Promise<KvStore | null>;
-  /** Delete a KV bucket and everything in it; false if there was none. */
-  deleteCache(bucket: string): Promise<boolean>;
   /**
    * Delete a queue: its stream, consumer, messages and remembered message ids (the duplicate
    * window); false if there was none. Whoever uses the queue next creates it again.
    */
-  deleteQueue(queue: string): Promise<boolean>;
-  /** Queue statistics for `intelmqctl list queues`: waiting + held (depth), and whether a consumer reads it. */
-  queueInfo(queue: string): Promise<QueueInfo>;
+  delete(queue: string): Promise<boolean>;
+  /** Every queue that exists. */
+  list(): Promise<string[]>;
+}
+
+/** The dumps: what bots gave up on, in IntelMQ's dump entry shape (subject intelmq.dump.<bot-id>). */
+export interface DumpStore {
+  /** Store an entry of any size; resolves once stored. */
+  store(entry: DumpEntry): Promise<void>;
+  /** Entries of one bot or all, oldest first. */
+  read(botId?: string): Promise<StoredDump[]>;
+  /** Delete one entry by its sequence; false if it was not there. */
+  delete(seq: number): Promise<boolean>;
+}
+
+/** The bots' log lines (subject intelmq.log.<bot-id>), so that `intelmqctl log` works from any host. */
+export interface LogStore {
+  /** Append one line of a bot. Fire and forget: never blocks, never throws, dropped while disconnected. */
+  append(botId: string, line: string): void;
+  /** The last `max` lines of a bot (Infinity: all kept), oldest first. */
+  read(botId: string, max: number): Promise<string[]>;
+}
+
+/** The archive of queues with archiving on (the raw reports collectors queue). */
+export interface Archive {
+  /**
+   * Publish again what the archive kept of a queue, oldest first, from `since` up to what was
+   * archived when the replay started, with ids `replay:<seq>`.
+   */
+  replay(queue: string, opts?: ReplayOptions): Promise<ReplayResult>;
+}
+
+/** KV buckets: caches with a bucket-wide TTL (deduplicator, heartbeats, delivery attempts). */
+export interface KvBuckets {
+  /** Open (create) a bucket with a TTL in seconds (0 = none). */
+  open(bucket: string, ttlSeconds: number): Promise<KvStore>;
+  /** Open a bucket only if it exists (null if not): for readers that must not create anything. */
+  openExisting(bucket: string): Promise<KvStore | null>;
+  /** Delete a bucket and everything in it; false if there was none. */
+  delete(bucket: string): Promise<boolean>;
+}
+
+/**
+ * A connection to the broker, its parts by concern: queues, dumps, logs, archive, KV buckets
+ * and the control plane's request/reply.
+ */
+export interface Broker {
+  readonly kind: "memory" | "jetstream";
+  readonly queues: Queues;
+  readonly dumps: DumpStore;
+  readonly logs: LogStore;
+  readonly archive: Archive;
+  readonly kv: KvBuckets;
+  readonly control: ControlTransport;
   /** The server's version ("memory" for the memory broker) and the URL connected to. */
   serverInfo(): { version: string; url: string };
   /** Current connection state; listeners get every change. */

@@ -29,7 +29,7 @@ function events(from: number, n: number): Record<string, unknown>[] {
 
 async function ask(p: TestPipeline, verb: BotVerb): Promise<InstanceStatus[]> {
   const b = await p.broker();
-  const replies = await b.requestMany(botSubject(BOT, verb), encodeJson({}), 1000);
+  const replies = await b.control.requestMany(botSubject(BOT, verb), encodeJson({}), 1000);
   return replies.map((r) => decodeJson(InstanceStatus, r));
 }
 
@@ -70,7 +70,7 @@ describe("bot control subjects", { timeout: 120_000 }, () => {
 
       // Heartbeat in the status bucket under <bot-id>.<instance>.
       const b = await p.broker();
-      const kv = await b.cache(STATUS_BUCKET, HEARTBEAT_TTL_S);
+      const kv = await b.kv.open(STATUS_BUCKET, HEARTBEAT_TTL_S);
       await waitFor(async () => (await kv.entries(`${BOT}.`)).size === 1, 10_000, "a heartbeat");
       const beat = InstanceStatus.parse(JSON.parse([...(await kv.entries(`${BOT}.`)).values()][0]!));
       assert.equal(beat.pid, proc.child.pid);
@@ -88,13 +88,13 @@ describe("bot control subjects", { timeout: 120_000 }, () => {
       }, 10_000, "the heartbeat says paused");
       await p.inject(QUEUE, events(20, 30), "b");
       await sleep(1500);
-      assert.equal(await b.depth(QUEUE), 30, "a paused bot leaves its queue alone");
+      assert.equal(await b.queues.depth(QUEUE), 30, "a paused bot leaves its queue alone");
       assert.equal(countLines(file), 20);
       assert.equal((await ask(p, "status"))[0]!.state, "paused");
 
       const [started] = await ask(p, "start");
       assert.equal(started!.state, "running");
-      await waitFor(async () => countLines(file) === 50 && (await b.depth(QUEUE)) === 0, 20_000, "the queue drains");
+      await waitFor(async () => countLines(file) === 50 && (await b.queues.depth(QUEUE)) === 0, 20_000, "the queue drains");
       const seen = urls(file);
       assert.equal(seen.size, 50);
       assert.ok([...seen.values()].every((n) => n === 1), "each event once");
@@ -126,7 +126,7 @@ describe("bot control subjects", { timeout: 120_000 }, () => {
 
       p.writeConfig({ other: { module: "intelmq.bots.outputs.file.output", parameters: {} } });
       const b = await p.broker();
-      const replies = await b.requestMany(botSubject(BOT, "reload"), encodeJson({}), 1000);
+      const replies = await b.control.requestMany(botSubject(BOT, "reload"), encodeJson({}), 1000);
       assert.equal(replies.length, 1);
       const err = decodeJson(ErrorReply, replies[0]!);
       assert.match(err.error.message, new RegExp(BOT));

@@ -147,7 +147,7 @@ export async function startBotControl(opts: BotControlOptions): Promise<BotContr
   };
 
   const bucket = async (): Promise<KvStore> => {
-    kv ??= await broker.cache(STATUS_BUCKET, HEARTBEAT_TTL_S);
+    kv ??= await broker.kv.open(STATUS_BUCKET, HEARTBEAT_TTL_S);
     return kv;
   };
 
@@ -194,7 +194,7 @@ export async function startBotControl(opts: BotControlOptions): Promise<BotContr
     }
   };
 
-  const service: Service = await broker.serve(`${CONTROL_PREFIX}.bot.${botId}.*`, async (_data, subject) => {
+  const service: Service = await broker.control.serve(`${CONTROL_PREFIX}.bot.${botId}.*`, async (_data, subject) => {
     const verb = subject.slice(subject.lastIndexOf(".") + 1);
     return encodeJson(await answer(verb));
   });

@@ -5,7 +5,7 @@ export type {
   BotContext, BotDefinition, EventMeta, CollectorImpl, Emit, ExpertImpl, ImplByKind, InputRef, Lifecycle, OutputImpl, ParserImpl, Routed, RuntimeParams,
 } from "./types.js";
 import type { z } from "zod";
-import type { BotDefinition, BotKind } from "./types.js";
+import type { BotContext, BotDefinition, BotKind, ParserImpl } from "./types.js";
 export { p, collectorParams, parserParams, httpParams } from "./params.js";
 export { runtimeParamsSchema, resolveParams, normaliseDestinationQueues, isGlobalKey, RUNTIME_KEYS } from "./runtime-params.js";
 export type { ResolvedParams, FeedParams, ParserParams } from "./runtime-params.js";
@@ -32,4 +32,17 @@ export { z } from "zod";
 /** Declare a bot. The default export of services/<kind>/<name>/index.ts. */
 export function defineBot<K extends BotKind, S extends z.ZodType>(def: BotDefinition<K, S>): BotDefinition<K, S> {
   return def;
+}
+
+/** What defineParser() takes: a parser bot whose create() returns a ParserImpl over rows of type Row. */
+export interface ParserDefinition<Row, S extends z.ZodType> extends Omit<BotDefinition<"parser", S>, "kind" | "create"> {
+  create(params: z.infer<S>, ctx: BotContext): ParserImpl<Row> | Promise<ParserImpl<Row>>;
+}
+
+/**
+ * Declare a parser whose parse() yields rows of type Row (lines by default) and whose
+ * parseLine() and recoverLine() take that type: `defineParser<CsvRow>({ ... })`.
+ */
+export function defineParser<Row = string, S extends z.ZodType = z.ZodType>(def: ParserDefinition<Row, S>): BotDefinition<"parser", S> {
+  return { ...def, kind: "parser", create: def.create as BotDefinition<"parser", S>["create"] };
 }

@@ -120,7 +120,7 @@ export async function createLibraryBot(def: BotDefinition, opts: LibraryBotOptio
             runner.on("settled", on);
             void runner.done.then(() => { runner.off("settled", on); resolve(null); });
           });
-          await broker.publish(source, inputBytes(input));
+          await broker.queues.publish(source, inputBytes(input));
           await settled;
         }
       }
@@ -128,7 +128,7 @@ export async function createLibraryBot(def: BotDefinition, opts: LibraryBotOptio
       runner.off("output", onOutput);
       runner.off("dump", onDump);
       // What was sent is returned, not kept: destination queues start empty on each call.
-      for (const q of new Set(Object.values(runner.destinationQueues).flat())) await broker.purge(q).catch(() => 0);
+      for (const q of new Set(Object.values(runner.destinationQueues).flat())) await broker.queues.purge(q).catch(() => 0);
     }
     await Promise.resolve();
     const res: LibraryResult = { output, dumped: dumps.length, dumps };

@@ -261,9 +261,9 @@ test("parser: default parse, events of one report in envelopes of batch_size", a
   const raw = b64(" 192.0.2.1\n\n192.0.2.2 \r\n192.0.2.3\n192.0.2.4\n192.0.2.5\n");
   const h = await startBot({ def: lineParser, botId: "lp", params: { batch_size: 2, destination_queues: ["out"] }, broker, logger: log });
   const settled = nextSettled(h);
-  await broker.publish("lp-queue", encodeEnvelope([{ __type: "Report", raw }]));
+  await broker.queues.publish("lp-queue", encodeEnvelope([{ __type: "Report", raw }]));
   await settled;
-  const sub = await broker.consume("out");
+  const sub = await broker.queues.consume("out");
   const envelopes = await take(sub, 3);
   assert.deepEqual(envelopes.map((d) => decodeEnvelope(d.data).map((e) => e["source.ip"])), [["192.0.2.1", "192.0.2.2"], ["192.0.2.3", "192.0.2.4"], ["192.0.2.5"]]);
   await sub.stop();
@@ -309,8 +309,8 @@ test("collector, scheduled: one round with a deterministic id, then exit 0", asy
   const broker = new RecordingBroker();
   const h = await startBot({ def: makeCollector(), botId: "coll", params: { run_mode: "scheduled", destination_queues: "q1 q2", name: "F" }, broker, logger: log });
   assert.equal(await h.done, 0);
-  assert.equal(await broker.depth("q1"), 1);
-  assert.equal(await broker.depth("q2"), 1);
+  assert.equal(await broker.queues.depth("q1"), 1);
+  assert.equal(await broker.queues.depth("q2"), 1);
   const hash = createHash("sha256").update("dGVzdA==").digest("hex");
   assert.deepEqual(broker.ids, [{ queue: "q1", id: `coll:${hash}:0` }, { queue: "q2", id: `coll:${hash}:0` }]);
   await broker.close();
@@ -319,9 +319,13 @@ test("collector, scheduled: one round with a deterministic id, then exit 0", asy
 test("collector: the queues it feeds are archived, unless the settings say archive: false", async () => {
   class SettingsBroker extends MemoryBroker {
     readonly seen = new Map<string, QueueSettings | undefined>();
-    override async ensureQueue(queue: string, settings?: QueueSettings): Promise<void> {
-      this.seen.set(queue, settings);
-      return super.ensureQueue(queue, settings);
+    constructor() {
+      super();
+      const ensure = this.queues.ensure.bind(this.queues);
+      this.queues.ensure = async (queue, settings) => {
+        this.seen.set(queue, settings);
+        return ensure(queue, settings);
+      };
     }
   }
   for (const [queueSettings, archived] of [[undefined, true], [{ archive: false }, false]] as const) {
@@ -341,10 +345,10 @@ test("collector: the queues it feeds are archived, unless the settings say archi
 test("collector: rate_limit idles between rounds and stop interrupts it", async () => {
   const broker = new MemoryBroker();
   const h = await startBot({ def: makeCollector(), botId: "coll", params: { rate_limit: 3600, destination_queues: ["q"], name: "F" }, broker, logger: log });
-  await waitFor(async () => (await broker.depth("q")) === 1);
+  await waitFor(async () => (await broker.queues.depth("q")) === 1);
   await h.stop();
   assert.equal(await h.done, 0);
-  assert.equal(await broker.depth("q"), 1);
+  assert.equal(await broker.queues.depth("q"), 1);
   await broker.close();
 });
 
@@ -370,15 +374,14 @@ test("collector: commit() runs once per round, after every publish of the round 
   const events: string[] = [];
   let release!: () => void;
   const gate = new Promise<void>((r) => { release = r; });
-  class SlowBroker extends MemoryBroker {
-    override async publish(queue: string, data: Uint8Array, opts?: { msgId?: string }): Promise<void> {
-      events.push("publish");
-      await gate;
-      await super.publish(queue, data, opts);
-      events.push("confirmed");
-    }
-  }
-  const broker = new SlowBroker();
+  const broker = new MemoryBroker();
+  const publish = broker.queues.publish.bind(broker.queues);
+  broker.queues.publish = async (queue, data, opts) => {
+    events.push("publish");
+    await gate;
+    await publish(queue, data, opts);
+    events.push("confirmed");
+  };
   const h = await startBot({ def: makeCommitCollector(events), botId: "coll", params: { run_mode: "scheduled", destination_queues: ["q"], name: "F" }, broker, logger: log });
   await waitFor(() => events.includes("publish"), "a publish");
   await new Promise((r) => setTimeout(r, 20));
@@ -388,7 +391,7 @@ test("collector: commit() runs once per round, after every publish of the round 
   assert.equal(events.filter((e) => e === "commit").length, 1);
   assert.equal(events.at(-1), "commit");
   assert.equal(events.filter((e) => e === "confirmed").length, 3);
-  assert.equal(await broker.depth("q"), 3);
+  assert.equal(await broker.queues.depth("q"), 3);
   await broker.close();
 
   // library mode drives the same round: one commit per round
@@ -400,19 +403,18 @@ test("collector: commit() runs once per round, after every publish of the round 
 
 test("collector: a round whose publish failed is not committed", async () => {
   const events: string[] = [];
-  class FailingBroker extends MemoryBroker {
-    n = 0;
-    override async publish(queue: string, data: Uint8Array, opts?: { msgId?: string }): Promise<void> {
-      // the second report: the connection is gone for good
-      if (++this.n === 2) {
-        await this.close();
-        throw new BrokerUnavailableError("gone for the test");
-      }
-      await super.publish(queue, data, opts);
-      events.push("confirmed");
+  const broker = new MemoryBroker();
+  const publish = broker.queues.publish.bind(broker.queues);
+  let n = 0;
+  broker.queues.publish = async (queue, data, opts) => {
+    // the second report: the connection is gone for good
+    if (++n === 2) {
+      await broker.close();
+      throw new BrokerUnavailableError("gone for the test");
     }
-  }
-  const broker = new FailingBroker();
+    await publish(queue, data, opts);
+    events.push("confirmed");
+  };
   const h = await startBot({ def: makeCommitCollector(events), botId: "coll", params: { run_mode: "scheduled", error_max_retries: 0, destination_queues: ["q"], name: "F" }, broker, logger: log });
   await h.done;
   assert.equal(h.stats().failure, 1);
@@ -428,16 +430,23 @@ class RecordingBroker extends MemoryBroker {
   down = false;
   failedPublishes = 0;
   loseAck: ((d: Delivery) => boolean) | null = null;
-  override async publish(queue: string, data: Uint8Array, opts?: { msgId?: string }): Promise<void> {
+  readonly #publish = this.queues.publish.bind(this.queues);
+  readonly #consume = this.queues.consume.bind(this.queues);
+  constructor() {
+    super();
+    this.queues.publish = (queue, data, opts) => this.#recordPublish(queue, data, opts);
+    this.queues.consume = (queue, opts) => this.#wrapConsume(queue, opts);
+  }
+  async #recordPublish(queue: string, data: Uint8Array, opts?: { msgId?: string }): Promise<void> {
     if (this.down && !queue.endsWith("-queue")) {
       this.failedPublishes++;
       throw new BrokerUnavailableError("down for the test");
     }
     if (opts?.msgId) this.ids.push({ queue, id: opts.msgId });
-    return super.publish(queue, data, opts);
+    return this.#publish(queue, data, opts);
   }
-  override async consume(queue: string, opts?: { maxInFlight?: number }): Promise<Subscription> {
-    const sub = await super.consume(queue, opts);
+  async #wrapConsume(queue: string, opts?: { maxInFlight?: number }): Promise<Subscription> {
+    const sub = await this.#consume(queue, opts);
     const self = this;
     return {
       stop: () => sub.stop(),
@@ -480,8 +489,8 @@ async function take(sub: Subscription, n: number): Promise<Delivery[]> {
 }
 
 async function drain(broker: Broker, queue: string): Promise<Record<string, unknown>[]> {
-  const n = await broker.depth(queue);
-  const sub = await broker.consume(queue);
+  const n = await broker.queues.depth(queue);
+  const sub = await broker.queues.consume(queue);
   const ds = await take(sub, n);
   await sub.stop();
   for (const d of ds) await d.ack();
@@ -491,12 +500,12 @@ async function drain(broker: Broker, queue: string): Promise<Record<string, unkn
 test("error_procedure stop: the envelope stays unacked, nothing dumped, exit 1", async () => {
   const broker = new MemoryBroker();
   const h = await startBot({ def: makeExpert(), botId: "ex", params: { error_procedure: "stop", error_max_retries: 0, destination_queues: { _default: ["out"], _on_error: ["err"] } }, broker, logger: log });
-  await broker.publish("ex-queue", encodeEnvelope([ev({ "feed.code": "fail" })]));
+  await broker.queues.publish("ex-queue", encodeEnvelope([ev({ "feed.code": "fail" })]));
   assert.equal(await h.done, 1);
   assert.equal(h.stats().state, "error");
-  assert.equal(await broker.depth("ex-queue"), 1);
-  assert.equal((await broker.readDumps()).length, 0);
-  assert.equal(await broker.depth("err"), 0);
+  assert.equal(await broker.queues.depth("ex-queue"), 1);
+  assert.equal((await broker.dumps.read()).length, 0);
+  assert.equal(await broker.queues.depth("err"), 0);
   await broker.close();
 });
 
@@ -506,11 +515,11 @@ test("load_balance: one queue of the path per envelope, in turn; without it ever
     const h = await startBot({ def: makeExpert(), botId: "ex", params: { load_balance: lb, destination_queues: ["a", "b"] }, broker, logger: log });
     for (let i = 1; i <= 4; i++) {
       const s = nextSettled(h);
-      await broker.publish("ex-queue", encodeEnvelope([ev({ "source.ip": `192.0.2.${i}` })]));
+      await broker.queues.publish("ex-queue", encodeEnvelope([ev({ "source.ip": `192.0.2.${i}` })]));
       await s;
     }
-    assert.equal(await broker.depth("a"), lb ? 2 : 4);
-    assert.equal(await broker.depth("b"), lb ? 2 : 4);
+    assert.equal(await broker.queues.depth("a"), lb ? 2 : 4);
+    assert.equal(await broker.queues.depth("b"), lb ? 2 : 4);
     await h.stop();
     await broker.close();
   }
@@ -529,11 +538,11 @@ test("msg ids: derived from the input; a lost ack is answered by an ack only, a 
     let n = 0;
     h.on("settled", () => { if (++n === 2) resolve(); });
   });
-  await broker.publish("ex-queue", encodeEnvelope([ev(), ev({ "source.ip": "192.0.2.2" })]));
+  await broker.queues.publish("ex-queue", encodeEnvelope([ev(), ev({ "source.ip": "192.0.2.2" })]));
   await settledTwice;
   assert.deepEqual(broker.ids, [{ queue: "out", id: "ex-queue:1:_default:out:0" }]);
-  assert.equal(await broker.depth("ex-queue"), 0);
-  assert.equal(await broker.depth("out"), 1);
+  assert.equal(await broker.queues.depth("ex-queue"), 0);
+  assert.equal(await broker.queues.depth("out"), 1);
   await h.stop();
 
   // 2) A process dies after publishing, before acking: the next one republishes the same ids, deduplicated.
@@ -542,16 +551,16 @@ test("msg ids: derived from the input; a lost ack is answered by an ack only, a 
   broker.loseAck = (d) => { held.d = d; return true; };
   const h1 = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: { _default: ["out"] } }, broker, logger: log });
   const s1 = nextSettled(h1);
-  await broker.publish("ex-queue", encodeEnvelope([ev({ "source.ip": "192.0.2.3" })]));
+  await broker.queues.publish("ex-queue", encodeEnvelope([ev({ "source.ip": "192.0.2.3" })]));
   await s1;
   await h1.stop();
   broker.loseAck = null;
   held.d!.nak();
   const h2 = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: { _default: ["out"] } }, broker, logger: log });
-  await waitFor(async () => (await broker.depth("ex-queue")) === 0, "redelivery acked");
+  await waitFor(async () => (await broker.queues.depth("ex-queue")) === 0, "redelivery acked");
   const ids = broker.ids.slice(1).map((i) => i.id);
   assert.deepEqual(ids, ["ex-queue:2:_default:out:0", "ex-queue:2:_default:out:0"]);
-  assert.equal(await broker.depth("out"), 2);
+  assert.equal(await broker.queues.depth("out"), 2);
   const out = await drain(broker, "out");
   assert.deepEqual(out.map((e) => e["source.ip"]), ["192.0.2.1", "192.0.2.2", "192.0.2.3"]);
   await h2.stop();
@@ -563,14 +572,14 @@ test("publish failures are retried with the same ids and the input is not acked 
   const h = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: ["out"] }, broker, logger: log });
   broker.down = true;
   const settled = nextSettled(h);
-  await broker.publish("ex-queue", encodeEnvelope([ev()]));
+  await broker.queues.publish("ex-queue", encodeEnvelope([ev()]));
   await waitFor(() => broker.failedPublishes >= 3, "failed publishes");
-  assert.equal(await broker.depth("ex-queue"), 1);
-  assert.equal(await broker.depth("out"), 0);
+  assert.equal(await broker.queues.depth("ex-queue"), 1);
+  assert.equal(await broker.queues.depth("out"), 0);
   broker.down = false;
   assert.equal((await settled).outcome, "acked");
-  assert.equal(await broker.depth("ex-queue"), 0);
-  assert.equal(await broker.depth("out"), 1);
+  assert.equal(await broker.queues.depth("ex-queue"), 0);
+  assert.equal(await broker.queues.depth("out"), 1);
   await h.stop();
   await broker.close();
 });
@@ -586,14 +595,14 @@ test("stop drains: the message in process is finished and acked, the others go b
   });
   const broker = new MemoryBroker();
   const h = await startBot({ def: slow, botId: "s", params: { destination_queues: ["out"] }, broker, logger: log, window: 1 });
-  for (let i = 1; i <= 3; i++) await broker.publish("s-queue", encodeEnvelope([ev({ "source.ip": `192.0.2.${i}` })]));
+  for (let i = 1; i <= 3; i++) await broker.queues.publish("s-queue", encodeEnvelope([ev({ "source.ip": `192.0.2.${i}` })]));
   await inProcess;
   const stopped = h.stop();
   release();
   await stopped;
   assert.equal(await h.done, 0);
-  assert.equal(await broker.depth("out"), 1);
-  assert.equal(await broker.depth("s-queue"), 2);
+  assert.equal(await broker.queues.depth("out"), 1);
+  assert.equal(await broker.queues.depth("s-queue"), 2);
   await broker.close();
 });
 
@@ -602,13 +611,13 @@ test("pause stops pulling, resume goes on", async () => {
   const h = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: ["out"] }, broker, logger: log });
   await h.pause();
   assert.equal(h.stats().state, "paused");
-  await broker.publish("ex-queue", encodeEnvelope([ev()]));
+  await broker.queues.publish("ex-queue", encodeEnvelope([ev()]));
   await new Promise((r) => setImmediate(r));
-  assert.equal(await broker.depth("out"), 0);
+  assert.equal(await broker.queues.depth("out"), 0);
   const s = nextSettled(h);
   await h.resume();
   await s;
-  assert.equal(await broker.depth("out"), 1);
+  assert.equal(await broker.queues.depth("out"), 1);
   await h.stop();
   await broker.close();
 });
@@ -619,13 +628,13 @@ test("reload swaps the parameters at a safe point and creates the bot again", as
   const params = { tag: "a", destination_queues: ["out"] };
   const h = await startBot({ def: makeExpert(counter), botId: "ex", params, broker, logger: log });
   let s = nextSettled(h);
-  await broker.publish("ex-queue", encodeEnvelope([ev()]));
+  await broker.queues.publish("ex-queue", encodeEnvelope([ev()]));
   await s;
   await h.reload({ ...params, tag: "b" });
   assert.equal(counter.shutdowns, 1);
   assert.equal(h.stats().state, "running");
   s = nextSettled(h);
-  await broker.publish("ex-queue", encodeEnvelope([ev()]));
+  await broker.queues.publish("ex-queue", encodeEnvelope([ev()]));
   await s;
   assert.deepEqual((await drain(broker, "out")).map((e) => e["extra.tag"]), ["a", "b"]);
   await h.reload({ ...params, error_max_retries: "lots" });
@@ -635,12 +644,12 @@ test("reload swaps the parameters at a safe point and creates the bot again", as
 
 test("scheduled expert: one envelope, then exit 0", async () => {
   const broker = new MemoryBroker();
-  await broker.publish("ex-queue", encodeEnvelope([ev()]));
-  await broker.publish("ex-queue", encodeEnvelope([ev()]));
+  await broker.queues.publish("ex-queue", encodeEnvelope([ev()]));
+  await broker.queues.publish("ex-queue", encodeEnvelope([ev()]));
   const h = await startBot({ def: makeExpert(), botId: "ex", params: { run_mode: "scheduled", destination_queues: ["out"] }, broker, logger: log });
   assert.equal(await h.done, 0);
-  assert.equal(await broker.depth("out"), 1);
-  assert.equal(await broker.depth("ex-queue"), 1);
+  assert.equal(await broker.queues.depth("out"), 1);
+  assert.equal(await broker.queues.depth("ex-queue"), 1);
   await broker.close();
 });
 
@@ -653,7 +662,7 @@ test("output bot: export each event, flush, then ack", async () => {
   const broker = new MemoryBroker();
   const h = await startBot({ def: out, botId: "o", params: {}, broker, logger: log });
   const s = nextSettled(h);
-  await broker.publish("o-queue", encodeEnvelope([ev(), ev({ "source.ip": "192.0.2.2" })]));
+  await broker.queues.publish("o-queue", encodeEnvelope([ev(), ev({ "source.ip": "192.0.2.2" })]));
   assert.equal((await s).outcome, "acked");
   assert.deepEqual(order, ["export 192.0.2.1", "export 192.0.2.2", "flush"]);
   await h.stop();
@@ -672,7 +681,7 @@ test("a JSON payload (Content-Type application/json) is accepted as input", asyn
   const broker = new MemoryBroker();
   const h = await startBot({ def: makeExpert(), botId: "ex", params: { destination_queues: ["out"] }, broker, logger: log });
   const s = nextSettled(h);
-  await broker.publish("ex-queue", new TextEncoder().encode(JSON.stringify([ev(), ev({ "source.ip": "192.0.2.7" })])), { headers: { "Content-Type": "application/json" } });
+  await broker.queues.publish("ex-queue", new TextEncoder().encode(JSON.stringify([ev(), ev({ "source.ip": "192.0.2.7" })])), { headers: { "Content-Type": "application/json" } });
   assert.equal((await s).outcome, "acked");
   assert.deepEqual((await drain(broker, "out")).map((e) => e["source.ip"]), ["192.0.2.1", "192.0.2.7"]);
   await h.stop();
@@ -712,12 +721,12 @@ test("a repeat of a completed message id (a sender's retry that a restarted serv
   for (const ip of ["192.0.2.1", "192.0.2.1", "192.0.2.2"]) {
     const s = nextSettled(h);
     // Stored twice under one id, as after a nats-server restart; the memory broker keeps both.
-    await broker.publish("ex-queue", encodeEnvelope([ev({ "source.ip": ip })]), { headers: { "Nats-Msg-Id": `up:${ip}` } });
+    await broker.queues.publish("ex-queue", encodeEnvelope([ev({ "source.ip": ip })]), { headers: { "Nats-Msg-Id": `up:${ip}` } });
     await s;
   }
   assert.equal(counter.calls, 2, "the repeat was not processed");
-  assert.equal(await broker.depth("ex-queue"), 0, "and acknowledged");
-  assert.equal(await broker.depth("out"), 2);
+  assert.equal(await broker.queues.depth("ex-queue"), 0, "and acknowledged");
+  assert.equal(await broker.queues.depth("out"), 2);
   await h.stop();
   await broker.close();
 });

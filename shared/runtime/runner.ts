@@ -232,7 +232,7 @@ export class BotRunner extends EventEmitter implements BotHandle {
       rootDir: this.#rootDir,
       newEvent: (report?: Report | null): Event => newEvent(report ?? null, { harmonization: h, copyFields }),
       newReport: (): Report => new ReportClass(null, { harmonization: h }),
-      cache: (bucket: string, ttl: number) => broker.cache(bucket, ttl),
+      cache: (bucket: string, ttl: number) => broker.kv.open(bucket, ttl),
       testing: rt.testing,
     };
     if (this.#def.kind === "parser") this.#checkDefaultFields(ctx);
@@ -254,11 +254,11 @@ export class BotRunner extends EventEmitter implements BotHandle {
     }
     if (this.#def.kind !== "collector") {
       this.#log.info(`Loading source pipeline and queue ${JSON.stringify(rt.source_queue)}.`);
-      await this.#broker.ensureQueue(rt.source_queue, this.#settingsOf(rt.source_queue));
+      await this.#broker.queues.ensure(rt.source_queue, this.#settingsOf(rt.source_queue));
     }
     const queues = new Set(Object.values(rt.destination_queues).flat());
     if (queues.size) this.#log.info(`Loading destination pipeline and queues ${JSON.stringify(rt.destination_queues)}.`);
-    for (const q of queues) await this.#broker.ensureQueue(q, this.#settingsOf(q));
+    for (const q of queues) await this.#broker.queues.ensure(q, this.#settingsOf(q));
   }
 
   /**
@@ -438,7 +438,7 @@ export class BotRunner extends EventEmitter implements BotHandle {
     while (!this.#halt) {
       let sub: Subscription;
       try {
-        sub = await this.#broker.consume(queue, { maxInFlight: this.#window });
+        sub = await this.#broker.queues.consume(queue, { maxInFlight: this.#window });
       } catch (err) {
         if (this.#broker.state === "closed") return;
         this.#log.warn({ err }, "Could not consume from the source queue; retrying.");

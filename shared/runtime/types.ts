@@ -54,21 +54,25 @@ export interface CollectorImpl extends Lifecycle {
   commit?(): void | Promise<void>;
 }
 
-export interface ParserImpl extends Lifecycle {
+/**
+ * A parser. `Row` is what parse() yields and parseLine() takes: a line (string, the default), a
+ * CSV row, a JSON object... defineParser<Row>() gives both the same type.
+ */
+export interface ParserImpl<Row = unknown> extends Lifecycle {
   /**
    * Split the report into items (default: its decoded raw split into stripped, non-empty lines).
    * Lines deliberately left out are yielded as skipLine(line, reason), never dropped silently.
    */
-  parse?(report: Report): Iterable<unknown> | AsyncIterable<unknown>;
+  parse?(report: Report): Iterable<Row | SkippedLine> | AsyncIterable<Row | SkippedLine>;
   /**
    * One item -> events (or routed). Throwing marks the line failed: dumped and sent to _on_error
    * (LineError for "this line is no record": the dump names the parser). skipLine(line, reason)
    * declares a line deliberately not parsed (a comment, a header). An event without a field of its
    * own (only feed.*, time.observation, raw) fails the line too.
    */
-  parseLine(item: unknown, report: Report): Emit | SkippedLine | Iterable<Message | Routed | null | undefined> | Promise<Emit | SkippedLine>;
+  parseLine(item: Row, report: Report): Emit | SkippedLine | Iterable<Message | Routed | null | undefined> | Promise<Emit | SkippedLine>;
   /** The raw text of one item, for its event's raw and for failed-line dumps (default: the item if a string, else its JSON). */
-  recoverLine?(item: unknown): string;
+  recoverLine?(item: Row): string;
   /** With the default parse(): lines starting with one of these are skipped (IntelMQ's _ignore_lines_starting). */
   readonly ignoreLinesStarting?: readonly string[];
 }

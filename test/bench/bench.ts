@@ -50,7 +50,7 @@ async function main(): Promise<void> {
   const outFile = "var/lib/bots/file-output/events.txt";
   let p = new TestPipeline(nats.url, benchBots(outFile));
   const b = await p.broker();
-  for (const q of ["parser", "taxonomy", "deduplicator", "output"]) await b.ensureQueue(`bench-${q}-queue`);
+  for (const q of ["parser", "taxonomy", "deduplicator", "output"]) await b.queues.ensure(`bench-${q}-queue`);
   await p.inject("bench-parser-queue", reports);
 
   const stages: [keyof typeof INTELMQ, string, string | null, number][] = [
@@ -62,10 +62,10 @@ async function main(): Promise<void> {
   for (const [name, input, output, events] of stages) {
     const proc = p.start(`bench-${name}`);
     const file = join(p.root, outFile);
-    const started = async () => (output ? (await b.depth(output)) > 0 : countLines(file) > 0);
+    const started = async () => (output ? (await b.queues.depth(output)) > 0 : countLines(file) > 0);
     await waitFor(started, 120_000, `${name}: first output`, 5);
     const t0 = performance.now();
-    await waitFor(async () => (await b.depth(input)) === 0 && (output !== null || countLines(file) >= events), 900_000, `${name}: input drained`, 20);
+    await waitFor(async () => (await b.queues.depth(input)) === 0 && (output !== null || countLines(file) >= events), 900_000, `${name}: input drained`, 20);
     const seconds = (performance.now() - t0) / 1000;
     rows.push({ what: `${name} alone`, events, seconds, rssMiB: peakRssMiB(proc.child.pid), intelmq: INTELMQ[name] });
     await p.kill(`bench-${name}`, "SIGTERM");

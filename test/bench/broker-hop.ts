@@ -37,24 +37,24 @@ export async function measureHop(opts: HopOptions): Promise<HopResult> {
   const qa = `hop-a-${tag}`;
   const qb = `hop-b-${tag}`;
   try {
-    await broker.ensureQueue(qa, { maxAckPending: inFlight });
-    await broker.ensureQueue(qb);
+    await broker.queues.ensure(qa, { maxAckPending: inFlight });
+    await broker.queues.ensure(qb);
     const body = new Uint8Array(size).fill(0x61);
 
     // Fill A, pipelined in windows.
     for (let i = 0; i < messages; i += inFlight) {
       const n = Math.min(inFlight, messages - i);
-      await Promise.all(Array.from({ length: n }, (_, k) => broker.publish(qa, body, { msgId: `fill:${i + k}` })));
+      await Promise.all(Array.from({ length: n }, (_, k) => broker.queues.publish(qa, body, { msgId: `fill:${i + k}` })));
     }
 
-    const sub = await broker.consume(qa, { maxInFlight: inFlight });
+    const sub = await broker.queues.consume(qa, { maxInFlight: inFlight });
     let done = 0;
     let failed: unknown = null;
     let finish!: () => void;
     const finished = new Promise<void>((r) => { finish = r; });
     const hop = async (d: Delivery) => {
       try {
-        await broker.publish(qb, d.data, { msgId: `${qa}:${d.seq}:_default:${qb}:0` });
+        await broker.queues.publish(qb, d.data, { msgId: `${qa}:${d.seq}:_default:${qb}:0` });
         await d.ack();
       } catch (err) {
         failed ??= err;
@@ -76,8 +76,8 @@ export async function measureHop(opts: HopOptions): Promise<HopResult> {
     if (failed) throw failed;
     return { messages, size, seconds, msgsPerSec: messages / seconds };
   } finally {
-    await broker.purge(qa).catch(() => 0);
-    await broker.purge(qb).catch(() => 0);
+    await broker.queues.purge(qa).catch(() => 0);
+    await broker.queues.purge(qb).catch(() => 0);
     await broker.close();
   }
 }

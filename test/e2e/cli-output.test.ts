@@ -85,7 +85,7 @@ describe("what the command-line tools show an operator", { timeout: 240_000 }, (
 
   it("status and list queues end quietly when the reader of their output goes away", async () => {
     const b = await p.broker();
-    await b.ensureQueue("out-parser-queue");
+    await b.queues.ensure("out-parser-queue");
     for (const args of [["status"], ["list", "queues"], ["list", "queues-and-status"], ["--type", "json", "status"]]) {
       const r = await runClosedStdout(args, p.env);
       assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
@@ -106,8 +106,8 @@ describe("what the command-line tools show an operator", { timeout: 240_000 }, (
     try {
       await p.inject("out-parser-queue", [report([GOOD_LINE, BAD_LINE])], "bad-line");
       const b = await p.broker();
-      await waitFor(async () => (await b.readDumps("out-parser")).length >= 1, 60_000, "the dump of the bad line");
-      const [d] = await b.readDumps("out-parser");
+      await waitFor(async () => (await b.dumps.read("out-parser")).length >= 1, 60_000, "the dump of the bad line");
+      const [d] = await b.dumps.read("out-parser");
       const tb = [d!.traceback].flat().join("");
       assert.doesNotMatch(tb, STACK, tb);
       assert.equal(tb.trim().split("\n").length, 1, tb);
@@ -153,12 +153,12 @@ describe("what the command-line tools show an operator", { timeout: 240_000 }, (
 
   it("list queues prints IntelMQ's `queue - count` lines", async () => {
     const b = await p.broker();
-    await b.purge("out-output-queue").catch(() => undefined);
-    await b.ensureQueue("out-output-queue");
-    for (let i = 0; i < 2; i++) await b.publish("out-output-queue", encodeEnvelope([{ __type: "Event", "source.ip": `192.0.2.${i + 1}` }]), { msgId: `lq-${i}` });
+    await b.queues.purge("out-output-queue").catch(() => undefined);
+    await b.queues.ensure("out-output-queue");
+    for (let i = 0; i < 2; i++) await b.queues.publish("out-output-queue", encodeEnvelope([{ __type: "Event", "source.ip": `192.0.2.${i + 1}` }]), { msgId: `lq-${i}` });
     const r = await run(CTL, ["list", "queues"], p.env);
     assert.equal(r.code, 0, r.stderr);
-    const depth = await b.depth("out-parser-queue");
+    const depth = await b.queues.depth("out-parser-queue");
     assert.deepEqual(r.stdout.split("\n").filter(Boolean), ["out-idle-queue - 0", `out-output-queue - 2`, `out-parser-queue - ${depth}`]);
     assert.deepEqual((await run(CTL, ["list", "queues", "-q"], p.env)).stdout.split("\n").filter(Boolean), ["out-output-queue - 2", ...(depth ? [`out-parser-queue - ${depth}`] : [])]);
     assert.equal((await run(CTL, ["list", "queues", "--sum"], p.env)).stdout.trim(), String(2 + depth));
@@ -186,7 +186,7 @@ describe("what the command-line tools show an operator", { timeout: 240_000 }, (
 
   it("run process --dryrun prints IntelMQ's log lines and claims no dump", async () => {
     const b = await p.broker();
-    const before = (await b.readDumps("out-parser")).length;
+    const before = (await b.dumps.read("out-parser")).length;
     const msg = JSON.stringify(report([GOOD_LINE, BAD_LINE]));
     const r = await run(CTL, ["run", "out-parser", "process", "--dryrun", "--msg", msg], p.env);
     assert.equal(r.code, 0, r.stdout + r.stderr);
@@ -198,7 +198,7 @@ describe("what the command-line tools show an operator", { timeout: 240_000 }, (
     assert.match(all, /^ {4}InvalidValue: invalid value 'not-an-ip'/m);
     assert.match(r.stdout, /DRYRUN: Message would be dumped now!/);
     assert.match(r.stdout, /DRYRUN: Message would be sent now to '_default'!/);
-    assert.equal((await b.readDumps("out-parser")).length, before, "nothing was dumped");
+    assert.equal((await b.dumps.read("out-parser")).length, before, "nothing was dumped");
   });
 
   it("a runtime.yaml without bots: check fails and the tools say so", async () => {

@@ -36,20 +36,20 @@ describe("dumps on JetStream", { timeout: 120_000 }, () => {
       }]);
       // Another tool feeds JSON: one good event and one whose source.ip fails the harmonization.
       const b = await p.broker();
-      await b.ensureQueue("dumps-taxonomy-queue");
+      await b.queues.ensure("dumps-taxonomy-queue");
       const json = JSON.stringify([
         { __type: "Event", "feed.name": "Partner", "source.ip": "198.51.100.7", "classification.type": "scanner" },
         { __type: "Event", "feed.name": "Partner", "source.ip": "300.1.2.3", "classification.type": "scanner" },
       ]);
-      await b.publish("dumps-taxonomy-queue", new TextEncoder().encode(json), { headers: { "Content-Type": "application/json" }, msgId: "json-1" });
+      await b.queues.publish("dumps-taxonomy-queue", new TextEncoder().encode(json), { headers: { "Content-Type": "application/json" }, msgId: "json-1" });
 
       const file = join(p.root, out);
       await waitFor(() => countLines(file) >= 3, 60_000, "three good events in the output");
-      await waitFor(async () => (await b.readDumps()).length >= 2, 30_000, "two dump entries");
+      await waitFor(async () => (await b.dumps.read()).length >= 2, 30_000, "two dump entries");
       const lines = readFileSync(file, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.deepEqual(lines.map((l) => l["source.ip"]).sort(), ["192.0.2.10", "192.0.2.12", "198.51.100.7"]);
 
-      const parserDumps = await b.readDumps("dumps-parser");
+      const parserDumps = await b.dumps.read("dumps-parser");
       assert.equal(parserDumps.length, 1);
       const pd = parserDumps[0];
       assert.equal(pd.bot_id, "dumps-parser");
@@ -60,14 +60,14 @@ describe("dumps on JetStream", { timeout: 120_000 }, () => {
       assert.equal(failedReport.__type, "Report");
       assert.match(Buffer.from(String(failedReport.raw), "base64").toString(), /^not-an-ip,b\.example\.com/);
 
-      const taxDumps = await b.readDumps("dumps-taxonomy");
+      const taxDumps = await b.dumps.read("dumps-taxonomy");
       assert.equal(taxDumps.length, 1);
       const td = taxDumps[0];
       const ttb = Array.isArray(td.traceback) ? td.traceback.join("\n") : td.traceback;
       assert.match(ttb, /InvalidValue: invalid value '300\.1\.2\.3' \(<class 'str'>\) for key 'source\.ip'/);
       const bad = JSON.parse(td.message_type === "base64" ? Buffer.from(td.message, "base64").toString() : td.message) as Record<string, unknown>;
       assert.equal(bad["source.ip"], "300.1.2.3");
-      assert.equal(await b.depth("dumps-taxonomy-queue"), 0, "the envelope with the invalid event was acknowledged");
+      assert.equal(await b.queues.depth("dumps-taxonomy-queue"), 0, "the envelope with the invalid event was acknowledged");
     } finally {
       await p.close();
       await nats.stop();

@@ -167,10 +167,10 @@ describe("intelmqctl", { timeout: 180_000 }, () => {
       const r = await ctl(p, ["list", "queues"]);
       assert.equal(r.code, 0);
       const q = r.json as Record<string, { source_queue?: [string, number]; destination_queues?: [string, number][] }>;
-      assert.deepEqual(q["q-parser"], { source_queue: ["q-parser-queue", await b.depth("q-parser-queue")], destination_queues: [["q-filter-queue", await b.depth("q-filter-queue")]] });
+      assert.deepEqual(q["q-parser"], { source_queue: ["q-parser-queue", await b.queues.depth("q-parser-queue")], destination_queues: [["q-filter-queue", await b.queues.depth("q-filter-queue")]] });
       assert.deepEqual(q["q-parser"]!.source_queue, ["q-parser-queue", 3]);
       assert.deepEqual(q["q-filter"], { source_queue: ["q-filter-queue", 0], destination_queues: [["q-output-queue", 2]] });
-      assert.deepEqual(q["q-output"], { source_queue: ["q-output-queue", await b.depth("q-output-queue")], destination_queues: [] });
+      assert.deepEqual(q["q-output"], { source_queue: ["q-output-queue", await b.queues.depth("q-output-queue")], destination_queues: [] });
       assert.equal(q["q-output"]!.source_queue![1], 2);
 
       const nz = (await ctl(p, ["list", "queues", "-q"])).json as Record<string, unknown>;
@@ -187,8 +187,8 @@ describe("intelmqctl", { timeout: 180_000 }, () => {
       const cleared = await ctl(p, ["clear", "q-output-queue"]);
       assert.equal(cleared.code, 0);
       assert.equal(cleared.json, "success");
-      assert.equal(await b.depth("q-output-queue"), 0);
-      assert.equal(await b.depth("q-parser-queue"), 3, "the other queue keeps its messages");
+      assert.equal(await b.queues.depth("q-output-queue"), 0);
+      assert.equal(await b.queues.depth("q-parser-queue"), 3, "the other queue keeps its messages");
       const missing = await ctl(p, ["clear", "no-such-queue"]);
       assert.equal(missing.code, 2);
       assert.equal(missing.json, "not-found");
@@ -209,8 +209,8 @@ describe("intelmqctl", { timeout: 180_000 }, () => {
 
       // A non-empty queue nobody reads or writes is orphaned, unless ignored.
       const b = await p.broker();
-      await b.ensureQueue("stray-queue");
-      await b.publish("stray-queue", encodeEnvelope([event("198.51.100.9")]), { msgId: "stray-1" });
+      await b.queues.ensure("stray-queue");
+      await b.queues.publish("stray-queue", encodeEnvelope([event("198.51.100.9")]), { msgId: "stray-1" });
       const orphan = (await ctl(p, ["check"])).json as { status: string; lines: [string, string][] };
       assert.ok(orphan.lines.some(([l, m]) => l === "warning" && m.includes("'stray-queue'")), JSON.stringify(orphan.lines));
       const noConn = (await ctl(p, ["check", "--no-connections"])).json as { lines: [string, string][] };
@@ -223,7 +223,7 @@ describe("intelmqctl", { timeout: 180_000 }, () => {
         parameters: { path: "var/lib/feed", destination_queues: { _default: ["chk-parser-queue"] } },
       };
       p.writeConfig(withCollector);
-      await b.ensureQueue("chk-parser-queue");
+      await b.queues.ensure("chk-parser-queue");
       const unarchived = (await ctl(p, ["check"])).json as { lines: [string, string][] };
       assert.ok(unarchived.lines.some(([l, m]) => l === "warning" && m.includes("should be archived") && m.includes("'chk-parser-queue'")), JSON.stringify(unarchived.lines));
 
@@ -272,7 +272,7 @@ describe("intelmqctl", { timeout: 180_000 }, () => {
       await p.inject("um-parser-queue", [report(CSV_ROWS), report(CSV_ROWS)], "um");
       const b = await p.broker();
       // Each report becomes one envelope of events, and the filter forwards one envelope per input.
-      await waitFor(async () => (await b.depth("um-output-queue")) === 2, 30_000, "two envelopes (four kept events) waiting for the stopped output");
+      await waitFor(async () => (await b.queues.depth("um-output-queue")) === 2, 30_000, "two envelopes (four kept events) waiting for the stopped output");
       assert.equal(countLines(join(p.root, out)), 0, "the paused output writes nothing");
       assert.equal(p.procs.get("um-output")!.child.exitCode, null, "a bot-level stop keeps the process");
 
@@ -280,7 +280,7 @@ describe("intelmqctl", { timeout: 180_000 }, () => {
       assert.equal(start.json, "running");
       assert.equal(start.code, 0);
       await waitFor(() => countLines(join(p.root, out)) === 4, 30_000, "the queue drains into the output");
-      assert.equal(await b.depth("um-output-queue"), 0);
+      assert.equal(await b.queues.depth("um-output-queue"), 0);
       assert.deepEqual(lines(join(p.root, out)).map((l) => l["classification.type"]), ["phishing", "phishing", "phishing", "phishing"]);
     } finally {
       await p.close();
@@ -326,8 +326,8 @@ describe("intelmqctl", { timeout: 180_000 }, () => {
       assert.equal((other.json as { replayed: number }).replayed, 1);
       assert.equal((other.json as { target: string }).target, "rp-spare-queue");
       const b = await p.broker();
-      assert.equal(await b.depth("rp-spare-queue"), 1);
-      const sub = await b.consume("rp-spare-queue");
+      assert.equal(await b.queues.depth("rp-spare-queue"), 1);
+      const sub = await b.queues.consume("rp-spare-queue");
       const d = (await sub[Symbol.asyncIterator]().next()).value as Delivery;
       assert.match(String(decodeEnvelope(d.data, d.headers["Content-Type"])[0]!.raw), /^MTkyLjAuMi4x/, "the report as the collector sent it");
       await sub.stop();
@@ -354,10 +354,10 @@ describe("intelmqctl", { timeout: 180_000 }, () => {
       const get = await run(["rn-parser", "message", "get"]);
       assert.equal(get.code, 0, get.stderr);
       assert.match(get.stdout, /^Waiting for a message to get\.\.\.\n\{\n {4}"feed\.name": "Ctl Feed",\n/);
-      assert.equal(await b.depth("rn-parser-queue"), 2, "get takes nothing");
+      assert.equal(await b.queues.depth("rn-parser-queue"), 2, "get takes nothing");
       const pop = await run(["rn-parser", "message", "pop"]);
       assert.equal(pop.code, 0, pop.stderr);
-      assert.equal(await b.depth("rn-parser-queue"), 1, "pop takes one");
+      assert.equal(await b.queues.depth("rn-parser-queue"), 1, "pop takes one");
 
       const dry = await run(["rn-parser", "process", "--dryrun", "--show-sent"]);
       assert.equal(dry.code, 0, dry.stderr);
@@ -366,25 +366,25 @@ describe("intelmqctl", { timeout: 180_000 }, () => {
       assert.match(dry.stdout, /"source\.ip": "192\.0\.2\.1"/);
       assert.match(dry.stdout, /DRYRUN: Message would be sent now to '_default'!\n/);
       assert.match(dry.stdout, /DRYRUN: Message would be acknowledged now!\n/);
-      assert.equal(await b.depth("rn-filter-queue"), 0, "a dry run sends nothing");
-      await waitFor(async () => (await b.depth("rn-parser-queue")) === 1, 10_000, "the report back in the queue");
+      assert.equal(await b.queues.depth("rn-filter-queue"), 0, "a dry run sends nothing");
+      await waitFor(async () => (await b.queues.depth("rn-parser-queue")) === 1, 10_000, "the report back in the queue");
 
       const real = await run(["rn-parser", "process"]);
       assert.equal(real.code, 0, real.stderr);
-      assert.equal(await b.depth("rn-parser-queue"), 0, "processed and acknowledged");
-      assert.equal(await b.depth("rn-filter-queue"), 1, "the events went to the destination queue");
+      assert.equal(await b.queues.depth("rn-parser-queue"), 0, "processed and acknowledged");
+      assert.equal(await b.queues.depth("rn-filter-queue"), 1, "the events went to the destination queue");
 
       const cli = await run(["rn-filter", "process", "-m", JSON.stringify({ "classification.type": "phishing", "source.ip": "192.0.2.9" }), "-s"]);
       assert.equal(cli.code, 0, cli.stderr);
       assert.match(cli.stdout, /^ \* Message from cli will be used when processing\.\n/);
       assert.match(cli.stdout, /"source\.ip": "192\.0\.2\.9"/);
-      assert.equal(await b.depth("rn-filter-queue"), 1, "the queue was not read");
-      assert.equal(await b.depth("rn-output-queue"), 1);
+      assert.equal(await b.queues.depth("rn-filter-queue"), 1, "the queue was not read");
+      assert.equal(await b.queues.depth("rn-output-queue"), 1);
 
       const sent = await run(["rn-filter", "message", "send", JSON.stringify({ "source.ip": "192.0.2.10" })]);
       assert.equal(sent.code, 0, sent.stderr);
       assert.equal(sent.stdout.trim(), "Message sent to output pipelines.");
-      assert.equal(await b.depth("rn-output-queue"), 2);
+      assert.equal(await b.queues.depth("rn-output-queue"), 2);
       const fromOutput = await run(["rn-output", "message", "send", "{}"]);
       assert.equal(fromOutput.code, 1);
       assert.equal(fromOutput.stdout.trim(), "Output bots can't send message.");
@@ -397,7 +397,7 @@ describe("intelmqctl", { timeout: 180_000 }, () => {
       const written = await run(["rn-output", "process"]);
       assert.equal(written.code, 0, written.stderr);
       assert.deepEqual(lines(join(p.root, out)).map((l) => l["source.ip"]), ["192.0.2.9"]);
-      assert.equal(await b.depth("rn-output-queue"), 1);
+      assert.equal(await b.queues.depth("rn-output-queue"), 1);
     } finally {
       await p.close();
     }
@@ -435,15 +435,15 @@ describe("intelmqctl", { timeout: 180_000 }, () => {
       assert.equal((await ctl(p, ["status", "bn-output"])).code, 1, "a stopped bot is not in the expected state");
       await p.inject("bn-parser-queue", [report(CSV_ROWS), report(CSV_ROWS), report(CSV_ROWS)], "bn1");
       const b = await p.broker();
-      await waitFor(async () => (await b.depth("bn-output-queue")) === 3, 30_000, "three envelopes (six kept events) queued for the stopped output");
+      await waitFor(async () => (await b.queues.depth("bn-output-queue")) === 3, 30_000, "three envelopes (six kept events) queued for the stopped output");
       const q = (await ctl(p, ["list", "queues"])).json as Record<string, { source_queue?: [string, number] }>;
-      assert.deepEqual(q["bn-output"]!.source_queue, ["bn-output-queue", await b.depth("bn-output-queue")]);
+      assert.deepEqual(q["bn-output"]!.source_queue, ["bn-output-queue", await b.queues.depth("bn-output-queue")]);
       assert.equal(countLines(file()), 0);
 
       const start = await ctl(p, ["start", "bn-output"]);
       assert.equal(start.json, "running");
       await waitFor(() => countLines(file()) === 6, 30_000, "the queue drains after start");
-      await waitFor(async () => (await b.depth("bn-output-queue")) === 0, 10_000, "an empty output queue");
+      await waitFor(async () => (await b.queues.depth("bn-output-queue")) === 0, 10_000, "an empty output queue");
 
       const restart = await ctl(p, ["restart", "bn-filter"]);
       assert.deepEqual(restart.json, ["stopped", "running"]);
@@ -530,7 +530,7 @@ describe("intelmqctl", { timeout: 180_000 }, () => {
       assert.equal(started.json, "running");
       assert.equal(started.code, 0);
       const b = await p.broker();
-      const beats = await (await b.openCache(STATUS_BUCKET))!.entries("sv-output.");
+      const beats = await (await b.kv.openExisting(STATUS_BUCKET))!.entries("sv-output.");
       const det = (await ctl(p, ["status", "sv-output", "--details"])).json as { instances: { pid: number; host: string }[] };
       const managed = det.instances.find((i) => i.host === host)!;
       assert.ok(beats.has(`sv-output.${host}-${managed.pid}`), `the heartbeat of pid ${managed.pid} was there when start returned: ${[...beats.keys()].join(", ")}`);
@@ -538,7 +538,7 @@ describe("intelmqctl", { timeout: 180_000 }, () => {
       // A second instance started by hand: stop reaches it too and says what happened to each.
       const hand = p.start("sv-output");
       const handPid = hand.child.pid!;
-      await waitFor(async () => (await b.requestMany(botSubject("sv-output", "status"), encodeJson({}), 300)).length === 2, 30_000, "two instances answer");
+      await waitFor(async () => (await b.control.requestMany(botSubject("sv-output", "status"), encodeJson({}), 300)).length === 2, 30_000, "two instances answer");
       const stop = await ctl(p, ["stop", "sv-output"], { text: true });
       assert.equal(stop.code, 0, stop.stdout + stop.stderr);
       assert.match(stop.stdout, new RegExp(`instance ${host}-${managed.pid} \\(pid ${managed.pid}, managed by the control service of ${host}\\): stopped$`, "m"));
@@ -546,14 +546,14 @@ describe("intelmqctl", { timeout: 180_000 }, () => {
       assert.match(stop.stdout, /^Bot sv-output is stopped\.$/m);
       assert.doesNotMatch(stop.stderr, /failed to STOP/);
       assert.equal(hand.child.exitCode, null, "the hand-started process is paused, not ended");
-      const left = (await b.requestMany(botSubject("sv-output", "status"), encodeJson({}), 300)).map((r) => JSON.parse(new TextDecoder().decode(r)) as { pid: number; state: string });
+      const left = (await b.control.requestMany(botSubject("sv-output", "status"), encodeJson({}), 300)).map((r) => JSON.parse(new TextDecoder().decode(r)) as { pid: number; state: string });
       assert.deepEqual(left.map((i) => [i.pid, i.state]), [[handPid, "paused"]]);
       assert.equal((await ctl(p, ["status", "sv-output"])).json, "stopped");
       // start resumes it, besides starting the managed process.
       const again = await ctl(p, ["start", "sv-output"]);
       assert.equal(again.json, "running");
       await waitFor(async () => {
-        const st = (await b.requestMany(botSubject("sv-output", "status"), encodeJson({}), 300)).map((r) => JSON.parse(new TextDecoder().decode(r)) as { state: string });
+        const st = (await b.control.requestMany(botSubject("sv-output", "status"), encodeJson({}), 300)).map((r) => JSON.parse(new TextDecoder().decode(r)) as { state: string });
         return st.length === 2 && st.every((i) => i.state === "running");
       }, 30_000, "both instances running again");
     } finally {

@@ -35,7 +35,7 @@ function entry(botId: string, ip: string, extra: Record<string, unknown> = {}): 
 }
 
 async function taken(b: Broker, queue: string): Promise<Record<string, unknown>[]> {
-  const sub = await b.consume(queue);
+  const sub = await b.queues.consume(queue);
   const d = (await sub[Symbol.asyncIterator]().next()).value!;
   await d.ack();
   await sub.stop();
@@ -61,11 +61,11 @@ describe("intelmqdump", { timeout: 120_000 }, () => {
     });
     try {
       const b = await p.broker();
-      await b.dump(entry("dp-filter", "192.0.2.1"));
-      await b.dump(entry("dp-filter", "192.0.2.2"));
-      await b.dump(entry("dp-filter", "192.0.2.3", { raw: "QUFB".repeat(500) }));
-      await b.dump(entry("dp-parser", "192.0.2.4", { raw: Buffer.from("192.0.2.4,a.example.com\n").toString("base64") }));
-      await b.dump(entry("ghost", "192.0.2.5"));
+      await b.dumps.store(entry("dp-filter", "192.0.2.1"));
+      await b.dumps.store(entry("dp-filter", "192.0.2.2"));
+      await b.dumps.store(entry("dp-filter", "192.0.2.3", { raw: "QUFB".repeat(500) }));
+      await b.dumps.store(entry("dp-parser", "192.0.2.4", { raw: Buffer.from("192.0.2.4,a.example.com\n").toString("base64") }));
+      await b.dumps.store(entry("ghost", "192.0.2.5"));
 
       const list = await dump(p, [], "q\n");
       assert.equal(list.code, 0, list.stderr);
@@ -82,7 +82,7 @@ describe("intelmqdump", { timeout: 120_000 }, () => {
       assert.match(s.stdout, /Deleted 1 dumps\./);
       assert.match(s.stdout, /'nowhere-queue' is not the source queue of a configured bot; not recovered\./);
       assert.match(s.stdout, /Entry 2024-09-16T10:00:02\.000000 changed\./);
-      const left = await b.readDumps("dp-filter");
+      const left = await b.dumps.read("dp-filter");
       assert.equal(left.length, 1);
       assert.equal((JSON.parse(left[0]!.message) as Record<string, unknown>)["source.ip"], "192.0.2.22", "the edited message");
       assert.deepEqual((await taken(b, "dp-filter-queue")).map((m) => m["source.ip"]), ["192.0.2.1"]);
@@ -97,7 +97,7 @@ describe("intelmqdump", { timeout: 120_000 }, () => {
 
       const ghost = await dump(p, ["ghost"], "r 0\nd\nq\n");
       assert.match(ghost.stdout, /ghost is not in runtime\.yaml: only q\(uit\) is possible\./);
-      assert.equal((await b.readDumps("ghost")).length, 1, "nothing done for a bot that is not configured");
+      assert.equal((await b.dumps.read("ghost")).length, 1, "nothing done for a bot that is not configured");
 
       const none = await dump(p, ["dp-output"], "");
       assert.match(none.stdout, /Nothing to do: no dumps of dp-output\./);

@@ -139,7 +139,7 @@ describe("npm start", { timeout: 300_000 }, () => {
       try {
         await waitFor(async () => {
           for (const q of ["csv-parser-queue", "json-parser-queue", "taxonomy-expert-queue", "url2fqdn-expert-queue", "deduplicator-expert-queue", "filter-expert-queue", "file-output-queue"]) {
-            if ((await b.depth(q)) > 0) return false;
+            if ((await b.queues.depth(q)) > 0) return false;
           }
           return true;
         }, 60_000, "the first run to drain its queues", 250);

@@ -43,7 +43,7 @@ function assertExactlyOnce(outputFile: string): void {
 async function drained(p: TestPipeline): Promise<boolean> {
   const b = await p.broker();
   for (const q of ["bench-parser-queue", "bench-taxonomy-queue", "bench-deduplicator-queue", "bench-output-queue"]) {
-    if ((await b.depth(q)) !== 0) return false;
+    if ((await b.queues.depth(q)) !== 0) return false;
   }
   return true;
 }
@@ -93,9 +93,9 @@ describe("pipeline on JetStream", { timeout: 600_000 }, () => {
       let killsDuringFlow = 0;
       for (let k = 0; k < 6; k++) {
         // let it work on events, then kill it mid-stream
-        await waitFor(async () => (await b.depth("bench-taxonomy-queue")) > 0 || countLines(join(p.root, OUT)) >= 40_000, 60_000, "events for the taxonomy expert");
+        await waitFor(async () => (await b.queues.depth("bench-taxonomy-queue")) > 0 || countLines(join(p.root, OUT)) >= 40_000, 60_000, "events for the taxonomy expert");
         await sleep(400);
-        if ((await b.depth("bench-taxonomy-queue")) > 0) killsDuringFlow++;
+        if ((await b.queues.depth("bench-taxonomy-queue")) > 0) killsDuringFlow++;
         await p.kill("bench-taxonomy", "SIGKILL");
         p.start("bench-taxonomy");
       }

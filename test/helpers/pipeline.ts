@@ -112,11 +112,11 @@ export class TestPipeline {
   /** Publish reports into a queue, one report per message, retrying through broker outages. */
   async inject(queue: string, reports: Record<string, unknown>[], idPrefix = "inject"): Promise<void> {
     const b = await this.broker();
-    await retry(() => b.ensureQueue(queue));
+    await retry(() => b.queues.ensure(queue));
     let i = 0;
     for (const r of reports) {
       const msgId = `${idPrefix}:${i++}`;
-      await retry(() => b.publish(queue, encodeEnvelope([r]), { msgId }));
+      await retry(() => b.queues.publish(queue, encodeEnvelope([r]), { msgId }));
     }
   }
 

@@ -49,7 +49,7 @@ test("deduplicator: bypass forwards duplicates", async () => {
 async function directly(broker: Broker): Promise<ExpertImpl> {
   const ctx = {
     botId: "deduplicator-expert", log: pino({ level: "silent" }), testing: true,
-    cache: (bucket: string, ttl: number) => broker.cache(bucket, ttl),
+    cache: (bucket: string, ttl: number) => broker.kv.open(bucket, ttl),
   } as unknown as BotContext;
   return bot.create(params.parse(SYSCONFIG), ctx);
 }
@@ -67,7 +67,7 @@ async function crashScenario(first: Broker, reopen: () => Promise<Broker>): Prom
   assert.equal(await restarted.process(ev(INPUT1), { origin: "deduplicator-queue:8:0", redelivered: false }) ?? null, null);
   assert.equal(await restarted.process(ev(INPUT1), { origin: "deduplicator-queue:7:1", redelivered: false }) ?? null, null);
   // The cache holds the origin of the first sighting.
-  const cache = await first.cache(DEDUP_BUCKET, 86400);
+  const cache = await first.kv.open(DEDUP_BUCKET, 86400);
   assert.equal(await cache.get(ev(INPUT1).hash({ filterKeys: ["raw", "time.observation"], filterType: "blacklist" })), "deduplicator-queue:7:0");
   // Concurrent sightings of a new event from different inputs: exactly one passes.
   const results = await Promise.all(Array.from({ length: 20 }, (_, i) =>
@@ -98,7 +98,7 @@ test("deduplicator: the same on JetStream KV, across connections", async () => {
 
 test("deduplicator: a hash is forgotten after redis_cache_ttl, by the shared cache and by the instance alike", async () => {
   const broker = new MemoryBroker();
-  const ctx = { botId: "d", log: pino({ level: "silent" }), testing: true, cache: (b: string, t: number) => broker.cache(b, t) } as unknown as BotContext;
+  const ctx = { botId: "d", log: pino({ level: "silent" }), testing: true, cache: (b: string, t: number) => broker.kv.open(b, t) } as unknown as BotContext;
   const impl = await bot.create(params.parse({ ...SYSCONFIG, redis_cache_ttl: 1 }), ctx);
   const meta = (n: number) => ({ origin: `q:${n}:0`, redelivered: false });
   assert.ok(await impl.process(ev(INPUT1), meta(1)), "first sighting passes");

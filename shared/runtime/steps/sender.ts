@@ -29,11 +29,11 @@ export class Sender {
 
   /** Publish and await the PubAck. `keepAlive` is called while waiting (it extends the input's ack deadline). */
   publish(queue: string, data: Uint8Array, msgId: string, keepAlive?: () => void): Promise<void> {
-    return this.#untilDone(`publish to ${JSON.stringify(queue)}`, () => this.broker.publish(queue, data, { msgId }), keepAlive);
+    return this.#untilDone(`publish to ${JSON.stringify(queue)}`, () => this.broker.queues.publish(queue, data, { msgId }), keepAlive);
   }
 
   dump(entry: DumpEntry, keepAlive?: () => void): Promise<void> {
-    return this.#untilDone("store a dump", () => this.broker.dump(entry), keepAlive);
+    return this.#untilDone("store a dump", () => this.broker.dumps.store(entry), keepAlive);
   }
 
   async #untilDone(what: string, op: () => Promise<void>, keepAlive?: () => void): Promise<void> {

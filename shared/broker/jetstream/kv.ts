@@ -1,0 +1,135 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/** KV buckets on JetStream: caches with a bucket-wide TTL (deduplicator, heartbeats, delivery attempts). */
+import { headers as natsHeaders } from "@nats-io/transport-node";
+import { StorageType, type JetStreamManager } from "@nats-io/jetstream";
+import { Kvm, type KV } from "@nats-io/kv";
+import type { Publisher } from "../publisher.js";
+import type { KvBuckets, KvStore } from "../types.js";
+import { apiCode, errText, type JsConnection } from "./connection.js";
+
+export class JsKvBuckets implements KvBuckets {
+  constructor(private readonly c: JsConnection) {}
+
+  #store(kv: KV, bucket: string): JsKv {
+    return new JsKv(kv, bucket, this.c.pub, this.c.jsm, (what, err) => this.c.wrap(what, err));
+  }
+
+  async open(bucket: string, ttlSeconds: number): Promise<KvStore> {
+    try {
+      const kvm = new Kvm(this.c.js);
+      let kv: KV;
+      try {
+        kv = await kvm.create(bucket, { ttl: Math.max(0, ttlSeconds) * 1000, history: 1, storage: StorageType.File });
+      } catch (err) {
+        // Exists with other settings (another TTL): use it as it is.
+        this.c.log.warn({ bucket, err: errText(err) }, "opening the existing KV bucket as it is");
+        kv = await kvm.open(bucket);
+      }
+      return this.#store(kv, bucket);
+    } catch (err) {
+      throw this.c.wrap(`cache ${bucket}`, err);
+    }
+  }
+
+  async openExisting(bucket: string): Promise<KvStore | null> {
+    try {
+      const si = await this.c.streamInfo(`KV_${bucket}`);
+      if (!si) return null;
+      const kv = await new Kvm(this.c.js).open(bucket, { allow_direct: si.config.allow_direct ?? false });
+      return this.#store(kv, bucket);
+    } catch (err) {
+      throw this.c.wrap(`cache ${bucket}`, err);
+    }
+  }
+
+  delete(bucket: string): Promise<boolean> {
+    return this.c.deleteStream(`KV_${bucket}`, `delete cache ${bucket}`);
+  }
+}
+
+/** Headers of a KV create, shared by every create (publishing only reads them). */
+const CREATE_HEADERS = natsHeaders();
+CREATE_HEADERS.set("Nats-Expected-Last-Subject-Sequence", "0");
+
+/** Keys that need no encoding in a KV subject. */
+const PLAIN_KEY = /^[-\/_=a-zA-Z0-9]+(\.[-\/_=a-zA-Z0-9]+)*$/;
+
+export class JsKv implements KvStore {
+  constructor(
+    private readonly kv: KV,
+    private readonly bucket: string,
+    private readonly pub: Publisher,
+    private readonly jsm: JetStreamManager,
+    private readonly wrap: (what: string, err: unknown) => Error,
+  ) {}
+
+  async create(key: string, value: string): Promise<boolean> {
+    try {
+      if (PLAIN_KEY.test(key)) {
+        // The common case in one publish: "create" = no earlier revision of the key.
+        try {
+          await this.pub.publish(`$KV.${this.bucket}.${key}`, value, CREATE_HEADERS);
+          return true;
+        } catch (err) {
+          // The key has a revision: a live value, or a delete marker the client's create handles.
+          if (apiCode(err) !== 10071) throw err;
+        }
+      }
+      await this.kv.create(key, value);
+      return true;
+    } catch (err) {
+      const code = apiCode(err);
+      if (code === 10071 || /wrong last sequence|key exists/i.test(errText(err))) return false;
+      throw this.wrap(`cache create ${key}`, err);
+    }
+  }
+
+  async get(key: string): Promise<string | null> {
+    try {
+      const e = await this.kv.get(key);
+      return e && e.operation === "PUT" ? e.string() : null;
+    } catch (err) {
+      throw this.wrap(`cache get ${key}`, err);
+    }
+  }
+
+  async put(key: string, value: string): Promise<void> {
+    try {
+      await this.kv.put(key, value);
+    } catch (err) {
+      throw this.wrap(`cache put ${key}`, err);
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await this.kv.delete(key);
+    } catch (err) {
+      throw this.wrap(`cache delete ${key}`, err);
+    }
+  }
+
+  async size(): Promise<number> {
+    try {
+      return (await this.jsm.streams.info(`KV_${this.bucket}`)).state.num_subjects ?? 0;
+    } catch (err) {
+      throw this.wrap(`cache size ${this.bucket}`, err);
+    }
+  }
+
+  async entries(prefix = ""): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    try {
+      // The stream's subjects, in one request: the client's keys() iterator can wait for ever
+      // when keys expire (heartbeats do) while it counts them.
+      const base = `$KV.${this.bucket}.`;
+      const si = await this.jsm.streams.info(`KV_${this.bucket}`, { subjects_filter: `${base}>` });
+      const keys = Object.keys(si.state.subjects ?? {}).map((sub) => sub.slice(base.length)).filter((k) => k.startsWith(prefix)).sort();
+      const values = await Promise.all(keys.map((k) => this.get(k)));
+      keys.forEach((k, i) => { if (values[i] !== null) out.set(k, values[i]!); });
+    } catch (err) {
+      throw this.wrap(`cache entries ${prefix}`, err);
+    }
+    return out;
+  }
+}

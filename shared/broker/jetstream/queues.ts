@@ -1,0 +1,399 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * Queues on JetStream (ARCHITECTURE.md "Queues on JetStream"): one WorkQueue stream and one
+ * durable pull consumer per queue, PubAck-confirmed publishes with Nats-Msg-Id, acks confirmed
+ * by the server, payloads above max_payload through the object store, ghosts purged.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { headers as natsHeaders, nanos, nuid, type MsgHdrs } from "@nats-io/transport-node";
+import {
+  AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType,
+  type ConsumerConfig, type ConsumerInfo, type JsMsg, type StreamConfig, type StreamInfo,
+} from "@nats-io/jetstream";
+import { BrokerUnavailableError } from "../../errors/index.js";
+import {
+  archiveSubject, ghostPurgeSeq, CONSUMER_NAME, DEFAULTS, LARGE_ARCHIVE_BUCKET, LARGE_BUCKET, OBJECT_BUCKET_HEADER, OBJECT_HEADER, QUEUE_DESCRIPTION,
+  queueStream, queueSubject,
+} from "../names.js";
+import type { PubAck } from "../publisher.js";
+import type { ConsumeOptions, PeekedMessage, PublishOptions, QueueInfo, Queues, QueueSettings, Subscription } from "../types.js";
+import { HEADER_ROOM, apiCode, errText, isNotFound, streamDiffers, type JsConnection } from "./connection.js";
+import { JsDelivery, JsSubscription, nakAll, type DeliveryOwner } from "./delivery.js";
+
+const ACK = new TextEncoder().encode("+ACK");
+
+export class JsQueues implements Queues, DeliveryOwner {
+  /** Queues whose stream and consumer this connection made sure of. */
+  readonly #ensured = new Map<string, Promise<void>>();
+  readonly #held = new Set<JsDelivery>();
+  readonly #subs = new Set<JsSubscription>();
+  /** Queues whose stream republishes into the archive, with the archive's max age in ms. */
+  readonly #archived = new Map<string, number>();
+  #acks: { d: JsDelivery; resolve: () => void; reject: (e: Error) => void }[] = [];
+  #ackScheduled = false;
+
+  constructor(private readonly c: JsConnection, private readonly archiveStream: (s: QueueSettings, explicit: boolean) => Promise<void>) {
+    c.onReconnect(() => this.#purgeAfterReconnect());
+  }
+
+  get log(): JsConnection["log"] { return this.c.log; }
+
+  async ensure(queue: string, settings?: QueueSettings): Promise<void> {
+    this.c.live(`ensure queue ${queue}`);
+    const p = this.#ensure(queue, settings);
+    this.#ensured.set(queue, p);
+    try {
+      await p;
+    } catch (err) {
+      this.#ensured.delete(queue);
+      throw this.c.wrap(`ensure queue ${queue}`, err);
+    }
+  }
+
+  /** ensure() once per connection, for publishers and consumers that were not told settings. */
+  ensureOnce(queue: string): Promise<void> {
+    return this.#ensured.get(queue) ?? this.ensure(queue);
+  }
+
+  async #ensure(queue: string, settings: QueueSettings | undefined): Promise<void> {
+    const { jsm } = this.c;
+    const explicit = settings !== undefined;
+    const s = settings ?? {};
+    const name = queueStream(queue);
+    if (s.archive) await this.archiveStream(s, explicit);
+    const want: Partial<StreamConfig> & { name: string } = {
+      name,
+      description: QUEUE_DESCRIPTION + queue,
+      subjects: [queueSubject(queue)],
+      retention: RetentionPolicy.Workqueue,
+      storage: StorageType.File,
+      max_bytes: s.maxBytes ?? DEFAULTS.maxBytes,
+      discard: DiscardPolicy.New,
+      duplicate_window: nanos(s.duplicateWindowMs ?? DEFAULTS.duplicateWindowMs),
+      num_replicas: s.replicas ?? DEFAULTS.replicas,
+    };
+    if (s.archive) want.republish = { src: queueSubject(queue), dest: archiveSubject(queue) };
+    let si = await this.c.streamInfo(name);
+    for (let attempt = 1; !si; attempt++) {
+      try {
+        si = await jsm.streams.add(want);
+      } catch (err) {
+        // Someone else created it at the same moment (possibly with other settings); its info
+        // may take a moment to appear.
+        si = await this.c.streamInfo(name);
+        if (!si && attempt >= 5) throw err;
+        if (!si) await sleep(50 * attempt);
+      }
+    }
+    if (explicit && streamDiffers(si.config, want)) {
+      try {
+        si = await jsm.streams.update(name, { ...si.config, ...want } as StreamConfig);
+      } catch (err) {
+        this.log.warn({ err: errText(err), queue }, "cannot update the settings of the queue's stream");
+      }
+    }
+    if (si.config.republish?.dest === archiveSubject(queue)) this.#archived.set(queue, s.archiveMaxAgeMs ?? DEFAULTS.archiveMaxAgeMs);
+    else this.#archived.delete(queue);
+
+    const cwant: Partial<ConsumerConfig> = {
+      durable_name: CONSUMER_NAME,
+      ack_policy: AckPolicy.Explicit,
+      deliver_policy: DeliverPolicy.All,
+      ack_wait: nanos(s.ackWaitMs ?? DEFAULTS.ackWaitMs),
+      max_ack_pending: s.maxAckPending ?? DEFAULTS.maxAckPending,
+      max_deliver: -1,
+    };
+    let ci = await this.c.consumerInfo(name);
+    for (let attempt = 1; !ci; attempt++) {
+      try {
+        ci = await jsm.consumers.add(name, cwant);
+      } catch (err) {
+        ci = await this.c.consumerInfo(name);
+        if (!ci && attempt >= 5) throw err;
+        if (!ci) await sleep(50 * attempt);
+      }
+    }
+    if (explicit && (
+      (s.ackWaitMs !== undefined && ci.config.ack_wait !== cwant.ack_wait) ||
+      (s.maxAckPending !== undefined && ci.config.max_ack_pending !== cwant.max_ack_pending))) {
+      ci = await jsm.consumers.update(name, CONSUMER_NAME, { ack_wait: cwant.ack_wait!, max_ack_pending: cwant.max_ack_pending! });
+    }
+    await this.#purgeGhosts(queue, si, ci);
+  }
+
+  /**
+   * Messages at or below the consumer's ack floor were acked: in a WorkQueue stream they can only
+   * be left-overs of a crash ("ghosts"). Purging below floor+1 keeps every message above it.
+   */
+  async #purgeGhosts(queue: string, si: StreamInfo, ci: ConsumerInfo): Promise<void> {
+    const seq = ghostPurgeSeq({ stream: si.state, consumer: ci, subject: queueSubject(queue) });
+    if (seq === null) return;
+    const r = await this.c.jsm.streams.purge(si.config.name, { seq });
+    if (r.purged > 0) this.log.info({ queue, purged: r.purged, ackFloor: seq - 1 }, "purged acked ghost messages from queue");
+  }
+
+  /**
+   * A server that was killed can keep messages it had acknowledged (they return as "ghosts",
+   * never delivered again but counted). The queues this connection consumes are purged up to
+   * their ack floor once it is back, and once more when the consumers' state has settled.
+   */
+  #purgeAfterReconnect(): void {
+    for (const delay of [1000, 15_000]) {
+      const t = setTimeout(() => {
+        if (this.c.state !== "connected") return;
+        for (const queue of new Set([...this.#subs].map((sub) => sub.queue))) {
+          void (async () => {
+            const name = queueStream(queue);
+            const si = await this.c.streamInfo(name);
+            const ci = si ? await this.c.consumerInfo(name) : null;
+            if (si && ci) await this.#purgeGhosts(queue, si, ci);
+          })().catch((err: unknown) => this.log.debug({ queue, err: errText(err) }, "ghost purge after reconnect failed"));
+        }
+      }, delay);
+      t.unref();
+    }
+  }
+
+  async publish(queue: string, data: Uint8Array, opts?: PublishOptions): Promise<void> {
+    await this.send(queue, data, opts);
+  }
+
+  /** publish(), returning the server's PubAck (replay counts duplicates). */
+  async send(queue: string, data: Uint8Array, opts?: PublishOptions): Promise<PubAck> {
+    await this.ensureOnce(queue);
+    this.c.live(`publish to ${queue}`);
+    let h: MsgHdrs | undefined;
+    if (opts?.headers) {
+      h = natsHeaders();
+      for (const [k, v] of Object.entries(opts.headers)) h.set(k, v);
+    }
+    let payload = data;
+    if (data.byteLength > this.c.maxPayload - HEADER_ROOM) {
+      // Too large for one message: the bytes go to the object store, the queue gets a reference.
+      // Payloads of archived queues go to a bucket whose objects expire with the archive instead
+      // of at ack, so that a replay still finds them.
+      const name = opts?.msgId ?? `large-${nuid.next()}`;
+      const archiveAge = this.#archived.get(queue);
+      const bucket = archiveAge === undefined ? LARGE_BUCKET : LARGE_ARCHIVE_BUCKET;
+      try {
+        const os = await this.c.largeStore(bucket, archiveAge);
+        await os.putBlob({ name }, data);
+      } catch (err) {
+        throw this.c.wrap(`store a large payload for ${queue}`, err);
+      }
+      h ??= natsHeaders();
+      h.set(OBJECT_HEADER, name);
+      if (bucket !== LARGE_BUCKET) h.set(OBJECT_BUCKET_HEADER, bucket);
+      payload = new Uint8Array(0);
+    }
+    try {
+      if (opts?.msgId !== undefined) (h ??= natsHeaders()).set("Nats-Msg-Id", opts.msgId);
+      return await this.c.pub.publish(queueSubject(queue), payload, h);
+    } catch (err) {
+      // The stream may have been deleted meanwhile: make sure of it again next time.
+      if (/no responders/i.test(errText(err))) this.#ensured.delete(queue);
+      const code = apiCode(err);
+      if (code === 10077 || code === 10047) {
+        throw new BrokerUnavailableError(`queue ${queue} is full: ${errText(err)}`, { cause: err });
+      }
+      throw this.c.wrap(`publish to ${queue}`, err);
+    }
+  }
+
+  async consume(queue: string, opts?: ConsumeOptions): Promise<Subscription> {
+    await this.ensureOnce(queue);
+    this.c.live(`consume ${queue}`);
+    const max = Math.max(1, opts?.maxInFlight ?? DEFAULTS.maxInFlight);
+    const stream = queueStream(queue);
+    try {
+      const ci = await this.c.jsm.consumers.info(stream, CONSUMER_NAME);
+      if (ci.config.max_ack_pending !== -1 && (ci.config.max_ack_pending ?? 0) < max) {
+        await this.c.jsm.consumers.update(stream, CONSUMER_NAME, { max_ack_pending: max });
+      }
+      const consumer = await this.c.js.consumers.get(stream, CONSUMER_NAME);
+      const messages = await consumer.consume({ max_messages: max });
+      const sub = new JsSubscription(this, queue, messages);
+      this.#subs.add(sub);
+      return sub;
+    } catch (err) {
+      throw this.c.wrap(`consume ${queue}`, err);
+    }
+  }
+
+  /** Called by JsSubscription for each message: resolve large payloads, track it as held. */
+  async toDelivery(queue: string, m: JsMsg): Promise<JsDelivery> {
+    let data = m.data;
+    let objName: string | null = null;
+    const ref = m.headers?.get(OBJECT_HEADER);
+    const bucket = m.headers?.get(OBJECT_BUCKET_HEADER) || LARGE_BUCKET;
+    if (ref) {
+      // Only payloads of the plain bucket belong to this one message; archived ones expire.
+      if (bucket === LARGE_BUCKET) objName = ref;
+      const blob = await (await this.c.largeStore(bucket)).getBlob(ref);
+      if (blob) {
+        data = blob;
+      } else {
+        this.log.error({ queue, seq: m.seq, object: ref }, "payload of a large message is missing from the object store");
+        data = new Uint8Array(0);
+      }
+    }
+    const d = new JsDelivery(this, queue, m, data, objName);
+    this.#held.add(d);
+    return d;
+  }
+
+  released(d: JsDelivery): void {
+    this.#held.delete(d);
+  }
+
+  unsubscribed(s: JsSubscription): void {
+    this.#subs.delete(s);
+  }
+
+  /**
+   * Confirmed ack. Acks that arrive together are sent as one burst per queue: all but the last
+   * without a reply, the last as a request. The server handles one connection's acks of one
+   * consumer in order, so its reply to the last confirms the whole burst (one round trip, not N).
+   */
+  async confirmAck(d: JsDelivery): Promise<void> {
+    this.c.live(`ack ${d.queue}#${d.seq}`);
+    await new Promise<void>((resolve, reject) => {
+      this.#acks.push({ d, resolve, reject });
+      if (!this.#ackScheduled) {
+        this.#ackScheduled = true;
+        setImmediate(() => this.#flushAcks());
+      }
+    });
+    if (d.objName) {
+      const name = d.objName;
+      this.c.largeStore().then((os) => os.delete(name)).catch((err: unknown) => {
+        this.log.warn({ queue: d.queue, object: name, err: errText(err) }, "cannot delete a large payload after ack");
+      });
+    }
+  }
+
+  #flushAcks(): void {
+    this.#ackScheduled = false;
+    const batch = this.#acks;
+    this.#acks = [];
+    const byQueue = new Map<string, typeof batch>();
+    for (const a of batch) {
+      const list = byQueue.get(a.d.queue);
+      if (list) list.push(a); else byQueue.set(a.d.queue, [a]);
+    }
+    for (const [queue, list] of byQueue) {
+      const last = list[list.length - 1]!;
+      try {
+        for (const a of list) if (a !== last) this.c.nc.publish(replyOf(a.d), ACK);
+      } catch (err) {
+        const e = this.c.wrap(`ack ${queue}`, err);
+        for (const a of list) a.reject(e);
+        continue;
+      }
+      this.c.nc.request(replyOf(last.d), ACK, { timeout: this.c.timeoutMs }).then(
+        () => { for (const a of list) a.resolve(); },
+        (err: unknown) => {
+          const e = this.c.wrap(`ack ${queue}#${last.d.seq}`, err);
+          for (const a of list) a.reject(e);
+        },
+      );
+    }
+  }
+
+  async depth(queue: string): Promise<number> {
+    try {
+      const ci = await this.c.consumerInfo(queueStream(queue));
+      return ci ? ci.num_pending + ci.num_ack_pending : 0;
+    } catch (err) {
+      throw this.c.wrap(`depth of ${queue}`, err);
+    }
+  }
+
+  async info(queue: string): Promise<QueueInfo> {
+    try {
+      const ci = await this.c.consumerInfo(queueStream(queue));
+      if (!ci) return { depth: 0, exists: false, archived: false, stored: 0 };
+      const si = await this.c.streamInfo(queueStream(queue));
+      return {
+        depth: ci.num_pending + ci.num_ack_pending, exists: true, archived: si?.config.republish?.dest === archiveSubject(queue), stored: si?.state.messages ?? 0,
+      };
+    } catch (err) {
+      throw this.c.wrap(`info of ${queue}`, err);
+    }
+  }
+
+  async peek(queue: string): Promise<PeekedMessage | null> {
+    const stream = queueStream(queue);
+    try {
+      // WorkQueue retention deletes a message when it is acked: the first one left is the next.
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const si = await this.c.streamInfo(stream);
+        if (!si || si.state.messages === 0) return null;
+        const sm = await this.c.jsm.streams.getMessage(stream, { seq: si.state.first_seq }).catch((err: unknown) => {
+          if (isNotFound(err)) return null; // acked meanwhile
+          throw err;
+        });
+        if (!sm) continue;
+        const headers: Record<string, string> = {};
+        let ref: string | null = null;
+        let bucket = LARGE_BUCKET;
+        if (sm.header) {
+          for (const k of sm.header.keys()) {
+            if (k === OBJECT_HEADER) ref = sm.header.get(k);
+            else if (k === OBJECT_BUCKET_HEADER) bucket = sm.header.get(k) || LARGE_BUCKET;
+            else headers[k] = sm.header.get(k);
+          }
+        }
+        const data = ref ? (await (await this.c.largeStore(bucket)).getBlob(ref)) ?? new Uint8Array(0) : sm.data;
+        return { seq: sm.seq, data, headers };
+      }
+      return null;
+    } catch (err) {
+      throw this.c.wrap(`peek ${queue}`, err);
+    }
+  }
+
+  async purge(queue: string): Promise<number> {
+    try {
+      const r = await this.c.jsm.streams.purge(queueStream(queue));
+      return r.purged;
+    } catch (err) {
+      if (isNotFound(err)) return 0;
+      throw this.c.wrap(`purge ${queue}`, err);
+    }
+  }
+
+  async delete(queue: string): Promise<boolean> {
+    this.#ensured.delete(queue);
+    return this.c.deleteStream(queueStream(queue), `delete queue ${queue}`);
+  }
+
+  async list(): Promise<string[]> {
+    const out: string[] = [];
+    try {
+      for await (const si of this.c.jsm.streams.list()) {
+        const c = si.config;
+        if (!c.name.startsWith("Q_")) continue;
+        if (c.description?.startsWith(QUEUE_DESCRIPTION)) out.push(c.description.slice(QUEUE_DESCRIPTION.length));
+        else if (c.subjects?.[0]?.startsWith("intelmq.queue.")) out.push(c.subjects[0].slice("intelmq.queue.".length));
+      }
+    } catch (err) {
+      throw this.c.wrap("list queues", err);
+    }
+    return out.sort();
+  }
+
+  /** Before the connection closes: stop pulling and give back at once what was held, rather than after ack_wait. */
+  async handBack(): Promise<void> {
+    // Stop pulling first, so that what we give back is not delivered to our own pull requests.
+    const left: JsMsg[] = [];
+    for (const sub of [...this.#subs]) left.push(...await sub.handOver());
+    const held = [...this.#held];
+    for (const d of held) d.release();
+    nakAll([...left, ...held.map((d) => d.msg)]);
+  }
+}
+
+function replyOf(d: JsDelivery): string {
+  return (d.msg as unknown as { reply: string }).reply;
+}

@@ -1,0 +1,169 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/** Dumps, logs, KV buckets and request/reply in memory. */
+import { BrokerUnavailableError } from "../../errors/index.js";
+import { DEFAULTS } from "../names.js";
+import type { ControlTransport, DumpEntry, DumpStore, KvBuckets, KvStore, LogStore, RequestHandler, Service, StoredDump } from "../types.js";
+import type { MemState } from "./state.js";
+
+export class MemDumps implements DumpStore {
+  #dumps: StoredDump[] = [];
+  #seq = 0;
+  constructor(private readonly m: MemState) {}
+
+  async store(entry: DumpEntry): Promise<void> {
+    this.m.live();
+    this.#dumps.push({ ...structuredClone(entry), seq: ++this.#seq });
+  }
+
+  async read(botId?: string): Promise<StoredDump[]> {
+    return this.#dumps.filter((d) => botId === undefined || d.bot_id === botId).map((d) => structuredClone(d));
+  }
+
+  async delete(seq: number): Promise<boolean> {
+    const i = this.#dumps.findIndex((d) => d.seq === seq);
+    if (i < 0) return false;
+    this.#dumps.splice(i, 1);
+    return true;
+  }
+}
+
+export class MemLogs implements LogStore {
+  /** Log lines per bot with the time they arrived, oldest first (the logs stream's limits). */
+  #logs = new Map<string, { at: number; line: string }[]>();
+  constructor(private readonly m: MemState) {}
+
+  append(botId: string, line: string): void {
+    if (this.m.state !== "connected") return;
+    let list = this.#logs.get(botId);
+    if (!list) this.#logs.set(botId, (list = []));
+    list.push({ at: Date.now(), line: line.endsWith("\n") ? line.slice(0, -1) : line });
+    // Discard old: past the per-bot limit the oldest line goes.
+    if (list.length > DEFAULTS.logsMaxPerBot) list.splice(0, list.length - DEFAULTS.logsMaxPerBot);
+  }
+
+  async read(botId: string, max: number): Promise<string[]> {
+    const list = this.#logs.get(botId);
+    if (!list || !(max > 0)) return [];
+    const oldest = Date.now() - DEFAULTS.logsMaxAgeMs;
+    const alive = list.findIndex((e) => e.at >= oldest);
+    if (alive < 0) list.length = 0; else if (alive > 0) list.splice(0, alive);
+    return list.slice(Math.max(0, list.length - max)).map((e) => e.line);
+  }
+}
+
+export class MemKvBuckets implements KvBuckets {
+  #buckets = new Map<string, MemoryKv>();
+  constructor(private readonly m: MemState) {}
+
+  async open(bucket: string, ttlSeconds: number): Promise<KvStore> {
+    this.m.live();
+    let kv = this.#buckets.get(bucket);
+    if (!kv) {
+      kv = new MemoryKv(ttlSeconds * 1000);
+      this.#buckets.set(bucket, kv);
+    }
+    return kv;
+  }
+
+  async openExisting(bucket: string): Promise<KvStore | null> {
+    this.m.live();
+    return this.#buckets.get(bucket) ?? null;
+  }
+
+  async delete(bucket: string): Promise<boolean> {
+    this.m.live();
+    return this.#buckets.delete(bucket);
+  }
+}
+
+export class MemControl implements ControlTransport {
+  #services = new Set<{ pattern: string; handler: RequestHandler }>();
+  constructor(private readonly m: MemState) {}
+
+  async serve(subject: string, handler: RequestHandler): Promise<Service> {
+    this.m.live();
+    const entry = { pattern: subject, handler };
+    this.#services.add(entry);
+    return { stop: async () => { this.#services.delete(entry); } };
+  }
+
+  async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const replies = await this.#ask(subject, data, true);
+    if (replies.length === 0) throw new BrokerUnavailableError(`no reply on ${subject} within ${timeoutMs} ms`);
+    return replies[0]!;
+  }
+
+  async requestMany(subject: string, data: Uint8Array, _waitMs: number): Promise<Uint8Array[]> {
+    return this.#ask(subject, data, false);
+  }
+
+  async #ask(subject: string, data: Uint8Array, first: boolean): Promise<Uint8Array[]> {
+    this.m.live();
+    const out: Uint8Array[] = [];
+    for (const s of [...this.#services]) {
+      if (!subjectMatches(s.pattern, subject)) continue;
+      try {
+        out.push(await s.handler(data, subject));
+        if (first) break;
+      } catch {
+        // a failing handler replies nothing, as on NATS
+      }
+    }
+    return out;
+  }
+}
+
+/** NATS subject matching: `*` one token, `>` the rest. */
+function subjectMatches(pattern: string, subject: string): boolean {
+  const p = pattern.split("."), t = subject.split(".");
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === ">") return t.length > i;
+    if (i >= t.length || (p[i] !== "*" && p[i] !== t[i])) return false;
+  }
+  return p.length === t.length;
+}
+
+class MemoryKv implements KvStore {
+  #map = new Map<string, { value: string; expires: number }>();
+  constructor(private readonly ttlMs: number) {}
+
+  #alive(key: string): { value: string; expires: number } | undefined {
+    const e = this.#map.get(key);
+    if (e && this.ttlMs > 0 && Date.now() >= e.expires) {
+      this.#map.delete(key);
+      return undefined;
+    }
+    return e;
+  }
+
+  async create(key: string, value: string): Promise<boolean> {
+    if (this.#alive(key)) return false;
+    this.#map.set(key, { value, expires: Date.now() + this.ttlMs });
+    return true;
+  }
+
+  async get(key: string): Promise<string | null> {
+    return this.#alive(key)?.value ?? null;
+  }
+
+  async put(key: string, value: string): Promise<void> {
+    this.#map.set(key, { value, expires: Date.now() + this.ttlMs });
+  }
+
+  async delete(key: string): Promise<void> {
+    this.#map.delete(key);
+  }
+
+  async size(): Promise<number> {
+    return this.#map.size;
+  }
+
+  async entries(prefix = ""): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const k of [...this.#map.keys()].sort()) {
+      const e = k.startsWith(prefix) ? this.#alive(k) : undefined;
+      if (e) out.set(k, e.value);
+    }
+    return out;
+  }
+}
