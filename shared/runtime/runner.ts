@@ -8,83 +8,32 @@ import { EventEmitter } from "node:events";
 import { existsSync, mkdirSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { crc32 } from "node:zlib";
 import type { Logger } from "pino";
 import { loadHarmonization, type Harmonization } from "../harmonization/index.js";
 import { newEvent, Report as ReportClass, type Event, type Report } from "../message/index.js";
-import { DEFAULTS as BROKER_DEFAULTS, type Broker, type Delivery, type DumpEntry, type QueueSettings, type Subscription } from "../broker/index.js";
+import { DEFAULTS as BROKER_DEFAULTS, type Broker, type QueueSettings } from "../broker/index.js";
 import { ConfigurationError, ErrorCode, hasCode } from "../errors/index.js";
 import type { BotContext, BotDefinition, BotKind, CollectorImpl, ExpertImpl, OutputImpl, ParserImpl } from "./types.js";
 import { resolveParams, type ResolvedParams } from "./runtime-params.js";
 import { createLogger, redactParams } from "./logger.js";
-import { BoundedSet, RecentSet, Waker, secondsToHuman, tracebackLines, type Clock } from "./util.js";
-import { Stats, type Counters } from "./steps/stats.js";
-import { Halted, Sender } from "./steps/sender.js";
+import { Waker, secondsToHuman } from "./util.js";
+import { Stats } from "./steps/stats.js";
+import { Sender } from "./steps/sender.js";
 import { Dumper } from "./steps/dumps.js";
-import { Outbox, type OutputInfo } from "./steps/outbox.js";
-import { decodeInput } from "./steps/decode.js";
-import { Attempts, type AttemptRecord } from "./steps/attempts.js";
-import type { RetryEnv, Step } from "./steps/retry.js";
-import type { InputDriver, InputJob } from "./drivers/driver.js";
+import type { OutputInfo } from "./steps/outbox.js";
+import { Consumer, type ConsumerHost } from "./consumer.js";
+import type { BotHandle, BotState, BotStats, StartBotOptions } from "./handle.js";
+import { Attempts } from "./steps/attempts.js";
+import type { Step } from "./steps/retry.js";
+import type { InputDriver } from "./drivers/driver.js";
 import { expertDriver } from "./drivers/expert.js";
 import { parserDriver } from "./drivers/parser.js";
 import { outputDriver } from "./drivers/output.js";
 import { CollectorRounds } from "./drivers/collector.js";
 
 export { ENVELOPE_MAX_BYTES, envelopes, type OutputInfo } from "./steps/outbox.js";
-
-/** Life states of a running bot. */
-export type BotState = "starting" | "running" | "paused" | "reloading" | "stopping" | "stopped" | "error";
-
-export interface BotStats extends Counters { state: BotState }
-
-/** An input envelope is done with: acked, left unacked (error_procedure stop, broker closed) or given back. */
-export interface SettledInfo { seq: number; outcome: "acked" | "left" | "nak" }
-
-export interface BotEvents {
-  state: [BotState];
-  settled: [SettledInfo];
-  output: [OutputInfo];
-  dump: [DumpEntry];
-}
-
-/** A running bot. */
-export interface BotHandle {
-  readonly botId: string;
-  /** Stop pulling, finish and ack what is in flight, give back what was not started, call shutdown(). */
-  stop(): Promise<void>;
-  /** At a safe point: drain, shutdown(), resolve the new parameters, create the bot again, go on. */
-  reload(rawParams: Record<string, unknown>): Promise<void>;
-  /** Stop pulling but stay connected (control plane "stop" under containers). */
-  pause(): Promise<void>;
-  resume(): Promise<void>;
-  stats(): BotStats;
-  /** Exit code: 0, or 1 after error_procedure stop, a ConfigurationError or a failed start. */
-  readonly done: Promise<number>;
-  on<E extends keyof BotEvents>(event: E, listener: (...args: BotEvents[E]) => void): this;
-  off<E extends keyof BotEvents>(event: E, listener: (...args: BotEvents[E]) => void): this;
-}
-
-export interface StartBotOptions {
-  def: BotDefinition;
-  botId: string;
-  /** Effective raw parameters (global + bot + environment), validated here. */
-  params: Record<string, unknown>;
-  broker: Broker;
-  /** The process's logger; the bot gets a child bound to its id. Default: createLogger() on stderr. */
-  logger?: Logger;
-  /** Settings of the queues this bot creates (the configuration's queueSettingsFor). */
-  queueSettingsFor?: (queue: string) => QueueSettings;
-  harmonization?: Harmonization;
-  /** INTELMQ_ROOT_DIR; default the environment variable, else the project's root. */
-  rootDir?: string;
-  /** Inputs worked on at once (default 8); up to four times as many may wait for a retry. */
-  window?: number;
-  /** Collectors: do not loop; the caller runs rounds (library mode). */
-  manualRounds?: boolean;
-  /** Timers of retries, rate_limit and backoffs (tests use their own). */
-  clock?: Clock;
-}
+export type { BotEvents, BotHandle, BotState, BotStats, StartBotOptions } from "./handle.js";
+export type { SettledInfo } from "./consumer.js";
 
 /** The project's root: INTELMQ_ROOT_DIR, else the folder above dist/ (or above shared/ in sources). */
 export function defaultRootDir(): string {
@@ -95,10 +44,6 @@ export function defaultRootDir(): string {
 }
 
 const DEFAULT_WINDOW = 8;
-const COMPLETED_MEMORY = 100_000;
-const MSG_ID_HEADER = "Nats-Msg-Id";
-/** working() interval for held deliveries, well inside JetStream's default ack_wait of 30 s. */
-const KEEPALIVE_MS = 10_000;
 
 /** The engine behind startBot and library mode. */
 export class BotRunner extends EventEmitter implements BotHandle {
@@ -130,23 +75,8 @@ export class BotRunner extends EventEmitter implements BotHandle {
   #selfExit: number | null = null;
   #finished = false;
   #resolveDone!: (code: number) => void;
-  #sub: Subscription | null = null;
   #loop: Promise<void> | null = null;
-  /** Jobs in flight, and how many of them are working (not waiting for a retry). */
-  readonly #jobs = new Set<Promise<void>>();
-  #active = 0;
-  #slotFreed: (() => void) | null = null;
-  /** Deliveries taken and not settled, by sequence: kept alive with working() while slow work goes on. */
-  readonly #held = new Map<number, Delivery>();
-  /** Later deliveries of a message still in progress (the server's ack deadline passed meanwhile, an outage). */
-  readonly #repeats = new Map<number, Delivery[]>();
-  readonly #completed = new BoundedSet<number>(COMPLETED_MEMORY);
-  /**
-   * Message ids of inputs completed within the duplicate window. A nats-server that restarts
-   * forgets the ids of messages already acked, so a sender's retry after an outage can store a
-   * second copy under the same id; this bot then recognises it and only acknowledges it.
-   */
-  #completedIds: RecentSet | null = null;
+  #consumer: Consumer | null = null;
   #ops: Promise<unknown> = Promise.resolve();
   #pendingParams: Record<string, unknown>;
 
@@ -206,7 +136,6 @@ export class BotRunner extends EventEmitter implements BotHandle {
     const res = resolveParams(this.#def, this.botId, raw);
     this.#res = res as ResolvedParams;
     const rt = res.runtime;
-    this.#completedIds ??= new RecentSet(this.#settingsFor?.(rt.source_queue)?.duplicateWindowMs ?? BROKER_DEFAULTS.duplicateWindowMs, COMPLETED_MEMORY);
     this.#log.level = levelOf(rt.logging_level);
     for (const [k, v] of Object.entries(redactParams(raw))) this.#log.debug(`Runtime configuration: parameter ${JSON.stringify(k)} loaded with value ${JSON.stringify(v)}.`);
     for (const k of res.unknown) this.#log.warn(`Ignoring unknown parameter ${JSON.stringify(k)}.`);
@@ -300,7 +229,8 @@ export class BotRunner extends EventEmitter implements BotHandle {
       if (this.#manual) return;
       this.#loop = this.#collectLoop().then(() => this.#afterLoop());
     } else {
-      this.#loop = this.#consumeLoop().then(() => this.#afterLoop());
+      this.#consumer ??= new Consumer(this.#consumerHost(), this.#settingsFor?.(this.#res.runtime.source_queue)?.duplicateWindowMs ?? BROKER_DEFAULTS.duplicateWindowMs);
+      this.#loop = this.#consumer.run().then(() => this.#afterLoop());
     }
   }
 
@@ -312,11 +242,36 @@ export class BotRunner extends EventEmitter implements BotHandle {
   async #haltLoop(): Promise<void> {
     this.#halt = true;
     this.#waker.wake();
-    const sub = this.#sub;
-    if (sub) await sub.stop().catch(() => undefined);
+    await this.#consumer?.stopPulling();
     if (this.#loop) await this.#loop;
     this.#loop = null;
-    await Promise.all(this.#jobs);
+    await this.#consumer?.idle();
+  }
+
+  /** What the consumer needs of this bot (its parameters may change with a reload). */
+  #consumerHost(): ConsumerHost {
+    return {
+      broker: this.#broker, waker: this.#waker, window: this.#window, kind: this.#def.kind,
+      stats: this.#stats, sender: this.#sender, dumper: this.#dumper, attempts: this.#attempts,
+      log: () => this.#log,
+      runtime: () => this.#res.runtime,
+      harmonization: () => this.#h,
+      driver: () => this.#driver!,
+      halted: () => this.#halt,
+      end: (code) => {
+        if (this.#selfExit === null) this.#selfExit = code;
+        this.#halt = true;
+        this.#waker.wake();
+      },
+      settled: (info) => this.emit("settled", info),
+      tap: () => this.#tap(),
+      dumped: (e) => this.emit("dump", e),
+    };
+  }
+
+  /** What went out is told to "output" listeners (library mode) only when there are any: it costs a copy. */
+  #tap(): ((o: OutputInfo) => void) | null {
+    return this.listenerCount("output") > 0 ? (o) => this.emit("output", o) : null;
   }
 
   async #shutdownImpl(): Promise<void> {
@@ -418,241 +373,6 @@ export class BotRunner extends EventEmitter implements BotHandle {
 
   #idle(seconds: number): void {
     this.#log.info(`Idling for ${seconds.toFixed(1)}s (${secondsToHuman(seconds)}) now.`);
-  }
-
-  // ---- consuming -----------------------------------------------------------------------------
-
-  async #consumeLoop(): Promise<void> {
-    // Slow bots (HTTP lookups, retries with error_retry_delay) must not outlive the ack deadline.
-    const keepalive = setInterval(() => { for (const d of this.#held.values()) d.working(); }, KEEPALIVE_MS);
-    keepalive.unref();
-    try {
-      await this.#consumeUntilHalted(this.#res.runtime.source_queue);
-    } finally {
-      clearInterval(keepalive);
-    }
-  }
-
-  async #consumeUntilHalted(queue: string): Promise<void> {
-    let backoff = 100;
-    while (!this.#halt) {
-      let sub: Subscription;
-      try {
-        sub = await this.#broker.queues.consume(queue, { maxInFlight: this.#window });
-      } catch (err) {
-        if (this.#broker.state === "closed") return;
-        this.#log.warn({ err }, "Could not consume from the source queue; retrying.");
-        await this.#waker.sleep(backoff);
-        backoff = Math.min(backoff * 2, 5000);
-        continue;
-      }
-      if (this.#halt) { await sub.stop(); break; }
-      this.#sub = sub;
-      this.#log.info("Connected to source queue.");
-      try {
-        for await (const d of sub) {
-          if (this.#halt) {
-            this.#settle(d, "nak");
-            continue;
-          }
-          backoff = 100;
-          await this.#take(d, sub);
-        }
-      } catch (err) {
-        if (this.#broker.state === "closed") break;
-        this.#log.warn({ err }, "Consuming from the source queue failed; reconnecting.");
-        await this.#waker.sleep(backoff);
-        backoff = Math.min(backoff * 2, 5000);
-      } finally {
-        this.#sub = null;
-        await Promise.all(this.#jobs);
-      }
-    }
-  }
-
-  /** Start the job of one delivery, keeping the window; alone when it may be poison. */
-  async #take(d: Delivery, sub: Subscription): Promise<void> {
-    const rt = this.#res.runtime;
-    const inProgress = this.#held.get(d.seq);
-    if (inProgress && inProgress !== d) {
-      // Still being handled: its outcome settles this delivery too.
-      const l = this.#repeats.get(d.seq);
-      if (l) l.push(d); else this.#repeats.set(d.seq, [d]);
-      return;
-    }
-    // A redelivered message may be what killed the last process: handled alone, so that only
-    // its own count of failed deliveries grows.
-    const suspect = d.deliveryCount > 1 && !rt.testing;
-    if (suspect) await Promise.all(this.#jobs);
-    this.#held.set(d.seq, d);
-    this.#active++;
-    const job = this.#job(d).finally(() => {
-      this.#jobs.delete(job);
-      this.#held.delete(d.seq);
-      this.#active--;
-      this.#freeSlot();
-    });
-    this.#jobs.add(job);
-    if (suspect || rt.run_mode === "scheduled" || (rt.rate_limit > 0 && !rt.testing)) await job;
-    if (rt.run_mode === "scheduled") {
-      this.#log.info("Shutting down scheduled bot.");
-      if (this.#selfExit === null) this.#selfExit = 0;
-      this.#halt = true;
-      void sub.stop();
-      return;
-    }
-    if (rt.rate_limit > 0 && !rt.testing && !this.#halt) {
-      this.#idle(rt.rate_limit);
-      await this.#waker.sleep(rt.rate_limit * 1000);
-    }
-    // At most `window` jobs working; those waiting for a retry make room, up to four windows held.
-    while (this.#active >= this.#window || this.#jobs.size >= this.#window * 4) {
-      await new Promise<void>((r) => { this.#slotFreed = r; });
-    }
-  }
-
-  #freeSlot(): void {
-    const f = this.#slotFreed;
-    this.#slotFreed = null;
-    f?.();
-  }
-
-  #settle(d: Delivery, outcome: SettledInfo["outcome"], nakDelayMs = 0): void {
-    if (outcome === "nak") {
-      d.nak(nakDelayMs);
-      for (const r of this.#repeats.get(d.seq) ?? []) r.nak(nakDelayMs);
-      this.#repeats.delete(d.seq);
-    }
-    this.emit("settled", { seq: d.seq, outcome });
-  }
-
-  /** The stable identity of an input for outputs: the same bytes at the same place. */
-  static inputKey(d: Pick<Delivery, "queue" | "seq" | "data">): string {
-    return `${d.queue}:${d.seq}:${d.data.byteLength}:${crc32(d.data)}`;
-  }
-
-  /** Handle one delivery to its end: acked, given back or left. Never throws. */
-  async #job(d: Delivery): Promise<void> {
-    const rt = this.#res.runtime;
-    let record: AttemptRecord | null = null;
-    let outbox: Outbox | null = null;
-    try {
-      const msgId = d.headers[MSG_ID_HEADER];
-      if ((msgId !== undefined && this.#completedIds!.has(msgId)) || this.#completed.has(d.seq)) {
-        // Its outputs were confirmed before; only the ack was lost (or a restarted server stored a
-        // sender's retry again). Not only when redelivered: after a restart nats-server 2.9 may
-        // hand back an unacked message as delivered once.
-        this.#log.debug(`Message ${d.seq} was completed before; acknowledging it only.`);
-        await this.#ack(d, null, null);
-        return;
-      }
-      if (d.deliveryCount > 1 && !rt.testing) {
-        record = await this.#attempts.begin(d);
-        if (record.failures >= rt.error_max_deliveries) {
-          outbox = this.#outbox(d);
-          this.#poison(d, outbox, record.reason, record.failures);
-          await outbox.finish();
-          await this.#ack(d, outbox, record);
-          return;
-        }
-      }
-      outbox = this.#outbox(d);
-      const decoded = decodeInput(d, {
-        defaultType: this.#def.kind === "parser" ? "Report" : "Event", harmonization: this.#h, log: this.#log, dumper: this.#dumper, stats: this.#stats,
-      });
-      for (const e of decoded.dumps) outbox.addDump(e);
-      const step = decoded.messages.length ? await this.#driver!.handle(this.#inputJob(d, outbox), decoded.messages) : "ok";
-      if (step === "stop") {
-        // error_procedure stop: leave the envelope unacked, stop consuming, exit 1.
-        if (record) await this.#attempts.restore(d, record);
-        this.#selfExit = 1;
-        this.#halt = true;
-        this.#waker.wake();
-        void this.#sub?.stop();
-        this.#settle(d, "left");
-        return;
-      }
-      if (step === "aborted") {
-        if (record) await this.#attempts.restore(d, record);
-        this.#settle(d, "nak");
-        return;
-      }
-      await outbox.finish();
-      await this.#ack(d, outbox, record);
-    } catch (err) {
-      if (err instanceof Halted || this.#broker.state === "closed") {
-        this.#log.warn({ err }, "The broker closed or the bot is stopping before the outputs were confirmed; the message stays in its queue.");
-        if (record) await this.#attempts.restore(d, record).catch(() => undefined);
-        this.#settle(d, "left");
-        return;
-      }
-      // A fault of the runtime or the broker, not of the message: give it back. Counted as a
-      // failed delivery, so a message that always fails this way ends in the dumps.
-      this.#log.error({ err }, "Unexpected failure while handling a message; it will be redelivered.");
-      if (!rt.testing) await this.#attempts.fail(d, tracebackLines(err).join(""), record).catch(() => undefined);
-      this.#settle(d, "nak", rt.testing ? 0 : 1000);
-    }
-  }
-
-  #outbox(d: Delivery): Outbox {
-    const rt = this.#res.runtime;
-    return new Outbox({
-      dest: rt.destination_queues, batchSize: rt.batch_size, loadBalance: rt.load_balance, idPrefix: `${rt.source_queue}:${d.seq}`, seq: d.seq,
-      sender: this.#sender, stats: this.#stats, keepAlive: () => d.working(),
-      tap: this.#tap(),
-    });
-  }
-
-  /** What went out is told to "output" listeners (library mode) only when there are any: it costs a copy. */
-  #tap(): ((o: OutputInfo) => void) | null {
-    return this.listenerCount("output") > 0 ? (o) => this.emit("output", o) : null;
-  }
-
-  #inputJob(d: Delivery, outbox: Outbox): InputJob {
-    const retry: RetryEnv = {
-      runtime: this.#res.runtime, log: this.#log, stats: this.#stats, waker: this.#waker,
-      halted: () => this.#halt,
-      keepAlive: () => d.working(),
-      waiting: (on) => {
-        this.#active += on ? -1 : 1;
-        if (on) this.#freeSlot();
-      },
-    };
-    return {
-      outbox, retry, redelivered: d.deliveryCount > 1,
-      origin: (i) => `${d.queue}:${d.seq}:${i}`,
-      input: { key: BotRunner.inputKey(d), queue: d.queue, seq: d.seq },
-    };
-  }
-
-  /** A message that failed error_max_deliveries times: dumped with the reason, each of its messages on its own. */
-  #poison(d: Delivery, outbox: Outbox, reason: string, failures: number): void {
-    const why = `${failures} deliveries of this message failed; the last: ${reason}`;
-    this.#log.error(`Giving up on message ${d.seq} of ${d.queue}: ${why}.`);
-    this.#stats.failure();
-    const decoded = decodeInput(d, {
-      defaultType: this.#def.kind === "parser" ? "Report" : "Event", harmonization: this.#h, log: this.#log, dumper: this.#dumper, stats: this.#stats,
-    });
-    for (const e of decoded.dumps) outbox.addDump(e);
-    for (const { msg } of decoded.messages) outbox.addDump(this.#dumper.give([`${why}\n`], Dumper.text(msg), false));
-  }
-
-  async #ack(d: Delivery, outbox: Outbox | null, record: AttemptRecord | null): Promise<void> {
-    this.#completed.add(d.seq);
-    const msgId = d.headers[MSG_ID_HEADER];
-    if (msgId !== undefined) this.#completedIds!.add(msgId);
-    outbox?.report();
-    for (const e of outbox?.dumps ?? []) this.emit("dump", e);
-    try {
-      await d.ack();
-      this.emit("settled", { seq: d.seq, outcome: "acked" });
-    } catch (err) {
-      this.#log.warn({ err }, "Could not acknowledge a message; when it is redelivered it is only acknowledged.");
-      this.emit("settled", { seq: d.seq, outcome: "left" });
-    }
-    for (const r of this.#repeats.get(d.seq) ?? []) await r.ack().catch(() => undefined);
-    this.#repeats.delete(d.seq);
-    if (record) await this.#attempts.end(d);
   }
 }
 

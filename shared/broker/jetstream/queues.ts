@@ -301,21 +301,23 @@ export class JsQueues implements Queues, DeliveryOwner {
   }
 
   async depth(queue: string): Promise<number> {
-    try {
-      const ci = await this.c.consumerInfo(queueStream(queue));
-      return ci ? ci.num_pending + ci.num_ack_pending : 0;
-    } catch (err) {
-      throw this.c.wrap(`depth of ${queue}`, err);
-    }
+    return (await this.info(queue)).depth;
   }
 
+  /**
+   * Depth is what the consumer has not seen acked (pending + ack pending), but never more than
+   * the stream holds: nats-server counts a message twice for a while when it was given back
+   * (nak) and handed out again, and a stream can hold acked ghosts after a crash, which are
+   * no depth either.
+   */
   async info(queue: string): Promise<QueueInfo> {
     try {
       const ci = await this.c.consumerInfo(queueStream(queue));
       if (!ci) return { depth: 0, exists: false, archived: false, stored: 0 };
       const si = await this.c.streamInfo(queueStream(queue));
+      const stored = si?.state.messages ?? 0;
       return {
-        depth: ci.num_pending + ci.num_ack_pending, exists: true, archived: si?.config.republish?.dest === archiveSubject(queue), stored: si?.state.messages ?? 0,
+        depth: Math.min(ci.num_pending + ci.num_ack_pending, stored), exists: true, archived: si?.config.republish?.dest === archiveSubject(queue), stored,
       };
     } catch (err) {
       throw this.c.wrap(`info of ${queue}`, err);
