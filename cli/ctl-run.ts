@@ -1,19 +1,19 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /**
  * `intelmqctl run <bot-id>`: IntelMQ's debugging run. Without a sub-command the bot runs in the
- * foreground; `message get|pop|send` look at, take or feed its queues; `process` runs the bot once
- * in library mode on a message from the command line or from its queue, and publishes what it
- * sent (unless --dryrun). Instances running elsewhere are paused while the queue is read.
+ * foreground; `message get|pop|send` look at, take or feed its queues; `process` runs the bot's own
+ * runtime once on a message from the command line or from its queue, publishing and dumping as
+ * the bot does (unless --dryrun). Instances running elsewhere are paused while the queue is read.
  */
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { existsSync, readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
 import { join } from "node:path";
-import type { Broker, Delivery } from "../shared/broker/index.js";
-import { PROJECT_ROOT, effectiveParams, getBot, type RuntimeConfig } from "../shared/config/index.js";
+import { MemoryBroker, composeBroker, type Broker, type Delivery, type Subscription } from "../shared/broker/index.js";
+import { PROJECT_ROOT, effectiveParams, getBot, queueSettingsFor, type RuntimeConfig } from "../shared/config/index.js";
 import { decodeEnvelope, encodeEnvelope, messageFromDict } from "../shared/message/index.js";
-import { createLibraryBot, createLogger, normaliseDestinationQueues } from "../shared/runtime/index.js";
+import { createLogger, normaliseDestinationQueues, startBot } from "../shared/runtime/index.js";
 import type { ControlClient } from "./ctl-control.js";
 import { queuesOf } from "./ctl-config.js";
 import { readableLogLine, readableLogs } from "./output.js";
@@ -208,6 +208,11 @@ function destinations(config: RuntimeConfig, botId: string): Record<string, stri
   return normaliseDestinationQueues(effectiveParams(config, botId, {}).destination_queues) as Record<string, string[]>;
 }
 
+/**
+ * The bot's own runtime on the real broker, for one input (run_mode scheduled): the same steps,
+ * message ids and dumps as a running instance. From the command line (-m) the input comes from a
+ * queue of its own in memory; --dryrun publishes, dumps and acknowledges nothing.
+ */
 async function processOnce(env: RunEnv, botId: string, group: string | null, source: string | null,
   action: { msg?: string; dryrun: boolean; show: boolean; level?: string }): Promise<number> {
   const config = env.config();
@@ -225,48 +230,68 @@ async function processOnce(env: RunEnv, botId: string, group: string | null, sou
     split: true,
     rewrite: (e) => (action.dryrun && e.message === "Dumping message to dump file." ? { ...e, message: "DRYRUN: Message would be dumped now!" } : e),
   });
-  const bot = await createLibraryBot(def, { botId, params: { ...params, logging_level: level }, logger: createLogger({ botId, level, destination }) });
-  const broker = await env.broker();
+  const real = await env.broker();
+  const local = new MemoryBroker();
+  const cliQueue = `run-${botId}-${randomUUID()}`;
+  if (inputMsg) await local.queues.publish(cliQueue, encodeEnvelope([inputMsg]));
+  const fromCli = (q: string) => inputMsg !== null && q === cliQueue;
+  const dry = action.dryrun;
+  const broker = composeBroker(real, {
+    queues: {
+      ensure: (q, s) => (fromCli(q) ? local.queues.ensure(q, s) : dry ? Promise.resolve() : real.queues.ensure(q, s)),
+      consume: async (q, o) => {
+        if (fromCli(q)) return local.queues.consume(q, o);
+        env.print("Waiting for a message to process...");
+        return dry ? unacknowledged(await real.queues.consume(q, o), env) : real.queues.consume(q, o);
+      },
+      publish: (q, d, o) => (dry ? Promise.resolve() : real.queues.publish(q, d, o)),
+    },
+    dumps: { store: (e) => (dry ? Promise.resolve() : real.dumps.store(e)) },
+  });
+  const dumps: string[] = [];
+  const work = async (): Promise<number> => {
+    env.print("Processing...");
+    const h = await startBot(def, {
+      botId, broker,
+      params: { ...params, logging_level: level, run_mode: "scheduled", ...(inputMsg ? { source_queue: cliQueue } : {}) },
+      logger: createLogger({ botId, level, destination }),
+      queueSettingsFor: (q) => queueSettingsFor(config, q),
+      listeners: {
+        output: (o) => {
+          if (action.show) for (const m of o.messages) env.print(pretty(withoutType(m)));
+          if (dry) for (let i = 0; i < o.messages.length; i++) env.print(`DRYRUN: Message would be sent now to '${o.path}'!`);
+        },
+        dump: (d) => { dumps.push(reason(d.traceback)); },
+      },
+    });
+    const code = await h.done;
+    if (dumps.length > 0) env.print(`${dumps.length} message(s) failed and ${dry ? "would be" : "were"} dumped: ${dumps.join("; ")}`);
+    return code;
+  };
   try {
-    const work = async (): Promise<number> => {
-      let delivery: Delivery | null = null;
-      let inputs: Record<string, unknown>[] = [];
-      if (def.kind !== "collector") {
-        if (inputMsg) inputs = [inputMsg];
-        else {
-          if (source === null) throw new RunError("Bot has no source queue.");
-          env.print("Waiting for a message to process...");
-          delivery = await takeOne(broker, source);
-          inputs = eventsOf(delivery);
-        }
-      }
-      env.print("Processing...");
-      const r = def.kind === "collector" ? await bot.process([], 1) : await bot.process(inputs);
-      const queues = bot.destinationQueues;
-      for (const [path, msgs] of Object.entries(r.output)) {
-        if (msgs.length === 0) continue;
-        if (action.show) for (const m of msgs) env.print(pretty(withoutType(m)));
-        if (action.dryrun) {
-          for (let i = 0; i < msgs.length; i++) env.print(`DRYRUN: Message would be sent now to '${path}'!`);
-          continue;
-        }
-        const id = randomUUID();
-        for (const q of queues[path] ?? []) await broker.queues.publish(q, encodeEnvelope(msgs), { msgId: `run:${botId}:${id}:${path}:${q}` });
-      }
-      if (!action.dryrun) for (const dump of r.dumps) await broker.dumps.store(dump);
-      if (r.dumped > 0) env.print(`${r.dumped} message(s) failed and ${action.dryrun ? "would be" : "were"} dumped: ${r.dumps.map((d) => reason(d.traceback)).join("; ")}`);
-      if (delivery) {
-        if (action.dryrun) {
-          env.print("DRYRUN: Message would be acknowledged now!");
-          delivery.nak();
-        } else {
-          await delivery.ack();
-        }
-      }
-      return r.exitCode ?? 0;
-    };
+    if (def.kind !== "collector" && !inputMsg && source === null) throw new RunError("Bot has no source queue.");
     return inputMsg || def.kind === "collector" ? await work() : await paused(env, botId, work);
   } finally {
-    await bot.shutdown();
+    await local.close();
   }
+}
+
+/** A dry run's input goes back to its queue instead of being acknowledged. */
+function unacknowledged(sub: Subscription, env: RunEnv): Subscription {
+  return {
+    stop: () => sub.stop(),
+    async *[Symbol.asyncIterator]() {
+      for await (const d of sub) {
+        const copy: Delivery = {
+          queue: d.queue, data: d.data, headers: d.headers, seq: d.seq, deliveryCount: d.deliveryCount,
+          ack: async () => {
+            env.print("DRYRUN: Message would be acknowledged now!");
+            d.nak();
+          },
+          nak: (ms?: number) => d.nak(ms), term: () => d.term(), working: () => d.working(),
+        };
+        yield copy;
+      }
+    },
+  };
 }

@@ -342,15 +342,15 @@ const thresholdBots = Object.values(config.bots).filter((b) => b.module === "int
       if (opts.fresh) {
         const queues = [...configuredQueues(config)].sort();
         let deleted = 0;
-        for (const q of queues) if (await broker.deleteQueue(q)) deleted++;
+        for (const q of queues) if (await broker.queues.delete(q)) deleted++;
         const caches = [];
         for (const bucket of ["dedup", ...thresholdBots.map((b) => `threshold-${b.id}`)]) {
-          if (await broker.deleteCache(bucket)) caches.push(bucket);
+          if (await broker.kv.delete(bucket)) caches.push(bucket);
         }
         say(`Fresh start: emptied ${deleted} queue${deleted === 1 ? "" : "s"} of ${shown(runtimeFile)}` +
           `${caches.length ? ` and the cache${caches.length === 1 ? "" : "s"} ${caches.join(", ")}` : ""} (the archive, dumps, logs and output files are kept)`);
       } else if (dedupBots.length) {
-        const kv = await broker.openCache("dedup");
+        const kv = await broker.kv.openExisting("dedup");
         const n = kv ? await kv.size() : 0;
         if (n > 0) {
           const ttl = Number(dedupBots[0].parameters?.redis_cache_ttl ?? 86400);

@@ -58,5 +58,7 @@ export interface StartBotOptions {
   manualRounds?: boolean;
   /** Timers of retries, rate_limit and backoffs (tests use their own). */
   clock?: Clock;
+  /** Listeners attached before the bot starts, so that they see its first outputs too. */
+  listeners?: { [E in keyof BotEvents]?: (...args: BotEvents[E]) => void };
 }
 

@@ -22,7 +22,7 @@ import { Sender } from "./steps/sender.js";
 import { Dumper } from "./steps/dumps.js";
 import type { OutputInfo } from "./steps/outbox.js";
 import { Consumer, type ConsumerHost } from "./consumer.js";
-import type { BotHandle, BotState, BotStats, StartBotOptions } from "./handle.js";
+import type { BotEvents, BotHandle, BotState, BotStats, StartBotOptions } from "./handle.js";
 import { Attempts } from "./steps/attempts.js";
 import type { Step } from "./steps/retry.js";
 import type { InputDriver } from "./drivers/driver.js";
@@ -395,6 +395,7 @@ export async function startBot(def: BotDefinition, opts: Omit<StartBotOptions, "
 export async function startBot(a: StartBotOptions | BotDefinition, b?: Omit<StartBotOptions, "def">): Promise<BotHandle> {
   const opts: StartBotOptions = b ? { ...b, def: a as BotDefinition } : (a as StartBotOptions);
   const r = new BotRunner(opts);
+  for (const [event, listener] of Object.entries(opts.listeners ?? {})) r.on(event as keyof BotEvents, listener as (...args: unknown[]) => void);
   await r.init();
   return r;
 }

@@ -69,7 +69,13 @@ export async function run(scenario: (p: TestPipeline, nats: NatsServer) => Promi
     for (const id of BOTS) p.start(id);
     const outputs = [OUT, ...((await scenario(p, nats)) ?? [])].map((f) => join(p.root, f));
     const lines = () => outputs.reduce((n, f) => n + countLines(f), 0);
-    await waitFor(async () => lines() >= UNIQUE && (await drained(p)), 240_000, `${UNIQUE} lines and empty queues`, 250);
+    try {
+      await waitFor(async () => lines() >= UNIQUE && (await drained(p)), 240_000, `${UNIQUE} lines and empty queues`, 250);
+    } catch (err) {
+      const b = await p.broker();
+      const depths = await Promise.all(QUEUES.map(async (q) => `${q}=${(await b.queues.info(q)).depth}`));
+      throw new Error(`${(err as Error).message} (lines ${lines()}, ${depths.join(" ")})`);
+    }
     await sleep(1500); // anything late would show up now
     assertExactlyOnce(outputs);
     assert.equal(await dumpsOf(p), 0, "nothing in the dumps");

@@ -150,10 +150,12 @@ export function sleep(ms: number): Promise<void> {
 /** Lines of a file (0 if it does not exist yet). Reads only what was appended since the last call. */
 export function countLines(file: string): number {
   let c = counters.get(file);
-  if (!c) counters.set(file, (c = { offset: 0, lines: 0 }));
-  if (!existsSync(file)) return 0;
-  const size = statSync(file).size;
-  if (size < c.offset) { c.offset = 0; c.lines = 0; } // replaced or truncated
+  if (!c) counters.set(file, (c = { offset: 0, lines: 0, ino: 0 }));
+  const st = statSync(file, { throwIfNoEntry: false });
+  if (!st || !st.isFile()) return 0;
+  const size = st.size;
+  // replaced (another inode) or truncated: count from the start
+  if (size < c.offset || st.ino !== c.ino) { c.offset = 0; c.lines = 0; c.ino = st.ino; }
   if (size > c.offset) {
     const fd = openSync(file, "r");
     try {
@@ -170,7 +172,7 @@ export function countLines(file: string): number {
   }
   return c.lines;
 }
-const counters = new Map<string, { offset: number; lines: number }>();
+const counters = new Map<string, { offset: number; lines: number; ino: number }>();
 
 /** Poll until cond() is true; throws with `what` after timeoutMs. */
 export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string, everyMs = 100): Promise<void> {
