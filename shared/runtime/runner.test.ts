@@ -9,9 +9,59 @@ import { MemoryBroker, type Broker, type Delivery, type QueueSettings, type Subs
 import { decodeEnvelope, encodeEnvelope, type Event, type Report } from "../message/index.js";
 import {
   createLibraryBot, createLogger, defineBot, p, parserParams, collectorParams, runBot, startBot,
-  type BotContext, type BotHandle, type SettledInfo,
+  type BotContext, type BotHandle, type SettledInfo, type StartBotOptions,
 } from "./index.js";
-import { RecentSet } from "./util.js";
+import { RecentSet, type Clock } from "./util.js";
+import { tempDir } from "../../test/helpers/tmp.js";
+
+/** A clock that moves only when the test fires it; it records every wait the runtime asks for. */
+class FakeClock implements Clock {
+  /** Every wait asked for, in ms, in order. */
+  readonly requested: number[] = [];
+  readonly #timers = new Set<{ ms: number; fn: () => void }>();
+  after(ms: number, fn: () => void): () => void {
+    const t = { ms, fn };
+    this.requested.push(ms);
+    this.#timers.add(t);
+    return () => { this.#timers.delete(t); };
+  }
+  /** The waits in progress (ms). */
+  get pending(): number[] { return [...this.#timers].map((t) => t.ms); }
+  /** End every wait in progress. */
+  fire(): void {
+    const due = [...this.#timers];
+    this.#timers.clear();
+    for (const t of due) t.fn();
+  }
+}
+
+/** Let the event loop go round: whatever the runtime would do next without a timer, it has done. */
+async function turns(n = 50): Promise<void> {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+}
+
+/** INTELMQ_ROOT_DIR of a bot that is not in testing mode (it creates var/lib/bots/<id>). */
+const scratch = () => tempDir("imq-runner-");
+
+/**
+ * Run `body` with a memory broker and a `start` for bots on it (not in testing mode, quiet, in a
+ * scratch root); whatever happens, those bots are stopped and the broker closed.
+ */
+async function onMemory(body: (broker: MemoryBroker, start: (o: Omit<StartBotOptions, "broker" | "logger">) => Promise<BotHandle>) => Promise<void>): Promise<void> {
+  const broker = new MemoryBroker();
+  const started: BotHandle[] = [];
+  const start = async (o: Omit<StartBotOptions, "broker" | "logger">): Promise<BotHandle> => {
+    const h = await startBot({ rootDir: scratch(), ...o, params: { logging_level: "CRITICAL", ...o.params }, broker, logger: log });
+    started.push(h);
+    return h;
+  };
+  try {
+    await body(broker, start);
+  } finally {
+    for (const h of started) await h.stop();
+    await broker.close();
+  }
+}
 
 const log = createLogger({ level: process.env.INTELMQ_LOGGING_LEVEL ?? "CRITICAL" });
 const OBS = "2015-01-01T00:00:00+00:00";
@@ -121,7 +171,9 @@ test("InvalidValue raised in process: dumped at once, no retries", async () => {
   const r = await runBot(makeExpert(counter), { params: { error_max_retries: 5 }, input: [ev({ "feed.code": "invalid" })] });
   assert.equal(counter.calls, 1);
   assert.equal(r.dumped, 1);
-  assert.match((r.dumps[0]!.traceback as string[]).at(-1)!, /^intelmq\.lib\.exceptions\.InvalidValue: invalid value/);
+  assert.deepEqual(r.dumps[0]!.traceback, ["intelmq.lib.exceptions.InvalidValue: invalid value -1 (<class 'int'>) for key 'source.asn'\n"]);
+  assert.deepEqual(JSON.parse(r.dumps[0]!.message), ev({ "feed.code": "invalid" }));
+  assert.equal(r.dumps[0]!.message_type, undefined);
 });
 
 test("InvalidValue on receive: dumped as base64 of the dict's JSON, never processed (IntelMQ test_invalid_value_on_input_message)", async () => {
@@ -141,12 +193,14 @@ test("undecodable bytes: the raw envelope is dumped as base64 (IntelMQ test_enco
   assert.equal(r.dumped, 1);
   assert.equal(r.dumps[0]!.message, "Zm9vyWJhcg==");
   assert.equal(r.dumps[0]!.message_type, "base64");
+  assert.match((r.dumps[0]!.traceback as string[]).at(-1)!, /^intelmq\.lib\.exceptions\.DecodingError: Could not decode message/);
 });
 
 test("unknown path: an error of that message; permissive: dropped silently", async () => {
   const r = await runBot(makeExpert(), { params: { error_max_retries: 0 }, input: [ev({ "feed.code": "nowhere" }), ev({ "feed.code": "permissive" })] });
   assert.equal(r.dumped, 1);
   assert.match((r.dumps[0]!.traceback as string[]).at(-1)!, /PipelineError.*nowhere/);
+  assert.deepEqual(JSON.parse(r.dumps[0]!.message), ev({ "feed.code": "nowhere" }));
   assert.deepEqual(r.output._default, []);
   assert.equal(r.output._on_error!.length, 1);
 });
@@ -342,14 +396,46 @@ test("collector: the queues it feeds are archived, unless the settings say archi
   await expertBroker.close();
 });
 
-test("collector: rate_limit idles between rounds and stop interrupts it", async () => {
-  const broker = new MemoryBroker();
-  const h = await startBot({ def: makeCollector(), botId: "coll", params: { rate_limit: 3600, destination_queues: ["q"], name: "F" }, broker, logger: log });
-  await waitFor(async () => (await broker.queues.depth("q")) === 1);
-  await h.stop();
-  assert.equal(await h.done, 0);
-  assert.equal(await broker.queues.depth("q"), 1);
-  await broker.close();
+test("collector: rate_limit idles rate_limit seconds between rounds; the next round waits for the clock, stop ends the idle", { timeout: 30_000 }, async () => {
+  const clock = new FakeClock();
+  let rounds = 0;
+  const counting = defineBot({
+    kind: "collector", name: "counting-collector", intelmq: "test.collector", description: "",
+    params: z.object({ ...collectorParams }).strict(),
+    create: (_p, ctx) => ({
+      async collect() {
+        // A turn of the event loop per round: a runtime that does not idle spins here visibly instead of hanging the test.
+        await new Promise((r) => setImmediate(r));
+        rounds++;
+        const r = ctx.newReport();
+        r.add("raw", `round ${rounds}`);
+        return [r];
+      },
+    }),
+  });
+  await onMemory(async (broker, start) => {
+    const h = await start({ def: counting, botId: "coll", params: { rate_limit: 60, destination_queues: ["q"], name: "F" }, clock });
+    await waitFor(() => clock.pending.length === 1, "the idle after the first round");
+    assert.deepEqual(clock.requested, [60_000], "rate_limit seconds, in ms");
+    await turns();
+    assert.equal(rounds, 1, "no second round before the clock fires");
+    assert.equal(await broker.queues.depth("q"), 1);
+    clock.fire();
+    await waitFor(() => rounds === 2 && clock.pending.length === 1, "the second round and the idle after it");
+    assert.equal(await broker.queues.depth("q"), 2);
+    assert.deepEqual(clock.requested, [60_000, 60_000]);
+    await h.stop();
+    assert.equal(await h.done, 0);
+    assert.deepEqual(clock.pending, [], "stop ended the idle");
+    assert.equal(rounds, 2);
+  });
+  // Without rate_limit a collector idles a second, not a busy loop.
+  const idle = new FakeClock();
+  await onMemory(async (_broker, start) => {
+    await start({ def: makeCollector(), botId: "coll", params: { destination_queues: ["q"], name: "F" }, clock: idle });
+    await waitFor(() => idle.pending.length === 1, "the idle after the first round");
+    assert.deepEqual(idle.requested, [1000]);
+  });
 });
 
 /** A collector of three reports that records when commit() runs. */
@@ -497,7 +583,7 @@ async function drain(broker: Broker, queue: string): Promise<Record<string, unkn
   return ds.flatMap((d) => decodeEnvelope(d.data));
 }
 
-test("error_procedure stop: the envelope stays unacked, nothing dumped, exit 1", async () => {
+test("error_procedure stop: the envelope stays unacked, nothing dumped, exit 1", { timeout: 30_000 }, async () => {
   const broker = new MemoryBroker();
   const h = await startBot({ def: makeExpert(), botId: "ex", params: { error_procedure: "stop", error_max_retries: 0, destination_queues: { _default: ["out"], _on_error: ["err"] } }, broker, logger: log });
   await broker.queues.publish("ex-queue", encodeEnvelope([ev({ "feed.code": "fail" })]));
@@ -508,6 +594,118 @@ test("error_procedure stop: the envelope stays unacked, nothing dumped, exit 1",
   assert.equal(await broker.queues.depth("err"), 0);
   await broker.close();
 });
+
+test("error_procedure stop after retries: the retry waits for the clock, then the bot stops with exit 1; the message stays unacked, nothing dumped or sent, nothing more taken", { timeout: 30_000 }, async () => {
+  const clock = new FakeClock();
+  const counter = { calls: 0, shutdowns: 0 };
+  await onMemory(async (broker, start) => {
+    const h = await start({
+      def: makeExpert(counter), botId: "ex", clock,
+      params: { error_procedure: "stop", error_max_retries: 1, error_retry_delay: 3, destination_queues: { _default: ["out"], _on_error: ["err"] } },
+    });
+    const settled = nextSettled(h);
+    await broker.queues.publish("ex-queue", encodeEnvelope([ev({ "feed.code": "fail" })]));
+    await waitFor(() => clock.pending.length === 1, "the wait before the retry");
+    assert.deepEqual(clock.requested, [3000]);
+    assert.equal(counter.calls, 1);
+    clock.fire();
+    assert.equal(await h.done, 1);
+    assert.equal(counter.calls, 2, "one retry, then given up");
+    assert.equal((await settled).outcome, "left");
+    assert.equal(h.stats().state, "error");
+    assert.equal(await broker.queues.depth("ex-queue"), 1, "left unacked");
+    assert.deepEqual(await broker.dumps.read(), []);
+    assert.equal(await broker.queues.depth("err"), 0);
+    assert.equal(await broker.queues.depth("out"), 0);
+    await broker.queues.publish("ex-queue", encodeEnvelope([ev({ "source.ip": "192.0.2.9" })]));
+    await turns();
+    assert.equal(counter.calls, 2, "a stopped bot takes nothing more");
+    assert.equal(await broker.queues.depth("out"), 0);
+  });
+});
+
+test("error_retry_delay: each retry waits error_retry_delay seconds on the clock and happens only when it fires", { timeout: 30_000 }, async () => {
+  const clock = new FakeClock();
+  const counter = { calls: 0, shutdowns: 0 };
+  await onMemory(async (broker, start) => {
+    const h = await start({
+      def: makeExpert(counter), botId: "ex", clock,
+      params: { error_max_retries: 2, error_retry_delay: 7, destination_queues: { _default: ["out"], _on_error: ["err"] } },
+    });
+    const settled = nextSettled(h);
+    await broker.queues.publish("ex-queue", encodeEnvelope([ev({ "feed.code": "fail-2" })]));
+    await waitFor(() => clock.pending.length === 1, "the wait before the first retry");
+    assert.deepEqual(clock.requested, [7000]);
+    await turns();
+    assert.equal(counter.calls, 1, "no retry before the clock fires");
+    clock.fire();
+    await waitFor(() => counter.calls === 2 && clock.pending.length === 1, "the first retry (failing again) and the wait before the second");
+    assert.deepEqual(clock.requested, [7000, 7000]);
+    await turns();
+    assert.equal(counter.calls, 2);
+    assert.equal(await broker.queues.depth("out"), 0, "nothing sent while retrying");
+    clock.fire();
+    assert.equal((await settled).outcome, "acked");
+    assert.equal(counter.calls, 3);
+    assert.deepEqual((await drain(broker, "out")).map((e) => e["feed.code"]), ["fail-2"]);
+    assert.equal(await broker.queues.depth("err"), 0);
+    assert.deepEqual(await broker.dumps.read(), []);
+    assert.equal(h.stats().failure, 2);
+    assert.equal(h.stats().success, 1);
+  });
+});
+
+/** A bot of each kind that takes inputs from its queue and records the source.ip (parser: line) of each. */
+function recordingBot(kind: "parser" | "expert" | "output", seen: string[]) {
+  const base = { name: "recording", intelmq: `test.${kind}`, description: "" };
+  switch (kind) {
+    case "parser":
+      return defineBot({
+        ...base, kind, params: z.object({ ...parserParams }).strict(),
+        create: (_p, ctx) => ({
+          parseLine(line: unknown, report: Report) {
+            seen.push(String(line));
+            const e = ctx.newEvent(report);
+            e.add("source.ip", String(line));
+            e.add("classification.type", "other");
+            return e;
+          },
+        }),
+      });
+    case "expert":
+      return defineBot({ ...base, kind, params: z.object({}), create: () => ({ process(e: Event) { seen.push(String(e.get("source.ip"))); return e; } }) });
+    case "output":
+      return defineBot({ ...base, kind, params: z.object({}), create: () => ({ export(e: Event) { seen.push(String(e.get("source.ip"))); } }) });
+  }
+}
+
+for (const kind of ["parser", "expert", "output"] as const) {
+  test(`${kind}: rate_limit waits rate_limit seconds after each message; the next one is taken only when the clock fires`, { timeout: 30_000 }, async () => {
+    const clock = new FakeClock();
+    const seen: string[] = [];
+    await onMemory(async (broker, start) => {
+      const params = { rate_limit: 5, ...(kind === "output" ? {} : { destination_queues: ["out"] }) };
+      const h = await start({ def: recordingBot(kind, seen), botId: "rl", params, clock });
+      const settled: SettledInfo[] = [];
+      h.on("settled", (s) => settled.push(s));
+      const ips = ["192.0.2.1", "192.0.2.2", "192.0.2.3"];
+      for (const ip of ips) {
+        await broker.queues.publish("rl-queue", encodeEnvelope([kind === "parser" ? { __type: "Report", raw: b64(ip) } : ev({ "source.ip": ip })]));
+      }
+      for (let n = 1; n <= ips.length; n++) {
+        await waitFor(() => settled.length === n && clock.pending.length === 1, `message ${n} and the wait after it`);
+        assert.deepEqual(clock.requested, Array(n).fill(5000), "rate_limit seconds, in ms, after each message");
+        await turns();
+        assert.deepEqual(seen, ips.slice(0, n), "the next message waits for the clock");
+        assert.equal(settled.length, n);
+        assert.ok(settled.every((s) => s.outcome === "acked"));
+        assert.equal(await broker.queues.depth("rl-queue"), ips.length - n);
+        if (kind !== "output") assert.equal(await broker.queues.depth("out"), n);
+        clock.fire();
+      }
+    });
+  });
+}
 
 test("load_balance: one queue of the path per envelope, in turn; without it every queue", async () => {
   for (const lb of [true, false]) {
