@@ -5,7 +5,7 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLogger, runBot, startBot } from "../../../shared/runtime/index.js";
 import { MemoryBroker } from "../../../shared/broker/index.js";
-import { BrokerUnavailableError } from "../../../shared/errors/index.js";
+import { BrokerUnavailableError, ErrorCode } from "../../../shared/errors/index.js";
 import bot, { fnmatchRegex, splitChunks } from "./index.js";
 import { tempDir } from "../../../test/helpers/tmp.js";
 
@@ -96,8 +96,9 @@ test("chunk_size splits at line ends and repeats the header line", async () => {
 
 test("refuses a path that is not a directory, and deleting with an empty postfix", async () => {
   const dir = dirWith({ "x.csv": "x" });
-  await assert.rejects(runBot(bot, { params: { ...HARNESS, path: join(dir, "x.csv") } }), /path/);
-  await assert.rejects(runBot(bot, { params: { ...HARNESS, path: dir, postfix: "", delete_file: true } }));
+  await assert.rejects(runBot(bot, { params: { ...HARNESS, path: join(dir, "x.csv") } }), { code: ErrorCode.InvalidArgument, message: /"path" is invalid, expected 'directory'/ });
+  await assert.rejects(runBot(bot, { params: { ...HARNESS, path: dir, postfix: "", delete_file: true } }),
+    { code: ErrorCode.ConfigurationError, message: /delete_file with an empty postfix would delete all files/ });
 });
 
 test("fnmatch patterns and chunk splitting helpers", () => {

@@ -18,7 +18,8 @@ test("deduplicator: IntelMQ-style parameters parse", () => {
   assert.equal(prm.redis_cache_ttl, 86400);
   assert.equal(prm.filter_type, "blacklist");
   assert.equal(prm.bypass, false);
-  assert.throws(() => params.parse({ filter_type: "greylist" }));
+  assert.throws(() => params.parse({ filter_type: "greylist" }), (e: { name?: string; issues?: { path: unknown[]; code: string }[] }) =>
+    e.name === "ZodError" && e.issues?.length === 1 && e.issues[0]!.path.join(".") === "filter_type" && e.issues[0]!.code === "invalid_value");
 });
 
 test("deduplicator: the second identical event is dropped, a different one passes", async () => {

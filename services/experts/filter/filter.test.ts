@@ -27,8 +27,9 @@ test("filter: relative and absolute time limits", () => {
 });
 
 test("filter: no usable configuration refuses to start", async () => {
-  await assert.rejects(runBot(bot, { params: {}, input: [EVENT] }));
-  await assert.rejects(runBot(bot, { params: { filter_key: "source.asn", filter_value: 1, filter_action: "maybe" }, input: [EVENT] }));
+  const refused = { code: "IMQ_ERR_CONFIG", message: /^filter configuration failed - No relevant filter configuration found\.$/ };
+  await assert.rejects(runBot(bot, { params: {}, input: [EVENT] }), refused);
+  await assert.rejects(runBot(bot, { params: { filter_key: "source.asn", filter_value: 1, filter_action: "maybe" }, input: [EVENT] }), refused);
 });
 
 test("filter: not_before drops older events", async () => {

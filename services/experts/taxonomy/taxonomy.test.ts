@@ -51,5 +51,6 @@ test("taxonomy: every table entry is accepted by the harmonization", async () =>
 });
 
 test("taxonomy: unknown parameters are refused", () => {
-  assert.throws(() => bot.params.parse({ overwrite: true }));
+  assert.throws(() => bot.params.parse({ overwrite: true }), (e: { name?: string; issues?: { code: string; keys?: string[] }[] }) =>
+    e.name === "ZodError" && e.issues?.length === 1 && e.issues[0]!.code === "unrecognized_keys" && e.issues[0]!.keys?.join() === "overwrite");
 });

@@ -82,7 +82,7 @@ test("format_filename and relative paths under INTELMQ_ROOT_DIR; an unusable dir
     input: [{ ...INPUT, "time.source": "2021-02-03T04:05:06.123+00:00" }] });
   assert.ok(readFileSync(join(root, "intel", "20210203.dat"), "utf8").startsWith(BRO_HEADER + "192.0.2.1\t"));
   writeFileSync(join(root, "notadir"), "");
-  await assert.rejects(createLibraryBot(bot, { rootDir: root, params: { ...HARNESS, file: "notadir/intel" } }));
+  await assert.rejects(createLibraryBot(bot, { rootDir: root, params: { ...HARNESS, file: "notadir/intel" } }), { code: "ENOTDIR", message: /notadir\/intel/ });
   const out = await runBot(bot, { rootDir: root, params: { ...HARNESS, file: "notadir/{event[feed.name]}", format_filename: true }, input: [INPUT] });
   assert.equal(out.dumped, 1);
 });

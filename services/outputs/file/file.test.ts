@@ -5,6 +5,7 @@ import { readFileSync, renameSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { PyDateTime, createLibraryBot, pyFormat, runBot, strftime } from "../../../shared/runtime/index.js";
 import bot, { encodeErrors } from "./index.js";
+import { ErrorCode } from "../../../shared/errors/index.js";
 import { tempDir } from "../../../test/helpers/tmp.js";
 
 const HARNESS = { error_max_retries: 0, error_retry_delay: 0 };
@@ -85,7 +86,7 @@ test("Python format and strftime helpers; encoding error modes", () => {
   assert.equal(pyFormat("{event[a]}-{{x}}-{event[b]!r}", { event: { a: 1.5, b: "q" } }), "1.5-{x}-'q'");
   assert.throws(() => pyFormat("{event[c]}", { event: {} }), /KeyError/);
   assert.equal(encodeErrors("ok", "strict"), "ok");
-  assert.throws(() => encodeErrors("a\ud800b", "strict"));
+  assert.throws(() => encodeErrors("a\ud800b", "strict"), { code: ErrorCode.InvalidValue, message: /'utf-8' codec can't encode a surrogate/ });
   assert.equal(encodeErrors("a\ud800b", "replace"), "a?b");
   assert.equal(encodeErrors("a\ud800b", "ignore"), "ab");
   assert.equal(encodeErrors("a\ud800b😀", "backslashreplace"), "a\\ud800b😀");

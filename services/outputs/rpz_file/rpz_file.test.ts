@@ -77,7 +77,7 @@ test("relative paths are under INTELMQ_ROOT_DIR; missing directories are created
 test("an unusable directory: a fixed file stops the start, a formatted one fails (dumps) its event", async () => {
   const base = tmp();
   writeFileSync(join(base, "notadir"), "");
-  await assert.rejects(createLibraryBot(bot, { params: { ...HARNESS, file: join(base, "notadir", "zone") } }));
+  await assert.rejects(createLibraryBot(bot, { params: { ...HARNESS, file: join(base, "notadir", "zone") } }), { code: "ENOTDIR", message: /notadir\/zone/ });
   const out = await runBot(bot, { params: { ...HARNESS, file: join(base, "notadir", "{event[classification.type]}"), format_filename: true }, input: [event()] });
   assert.equal(out.dumped, 1);
 });
