@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { ConfigurationError } from "../../../shared/errors/index.js";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot, { pyReplace, pySplit, pyStripChars } from "./index.js";
+import { dumpReason, dumpedMessage } from "../../../test/helpers/dumps.js";
 
 const OBS = "2018-07-27T00:00:00+00:00";
 const ev = (fields: Record<string, unknown>) => ({ __type: "Event", "time.observation": OBS, ...fields });
@@ -50,6 +51,8 @@ test("format_field: split into a list, after strip and replace", async () => {
 test("format_field: a non-string value fails that event", async () => {
   const out = await runBot(bot, { params: { strip_columns: "source.port" }, input: [ev({ "source.port": 80 })] });
   assert.equal(out.dumped, 1);
+  assert.match(dumpReason(out.dumps[0]!), /InvalidValue: invalid value 80 .* for key 'source\.port' is no string, cannot strip it/);
+  assert.deepEqual(dumpedMessage(out.dumps[0]!), ev({ "source.port": 80 }));
   assert.equal(out.output._default?.length ?? 0, 0);
 });
 

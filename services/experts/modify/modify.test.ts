@@ -7,6 +7,7 @@ import { ConfigurationError } from "../../../shared/errors/index.js";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
 import { tempDir } from "../../../test/helpers/tmp.js";
+import { dumpReason, dumpedMessage } from "../../../test/helpers/dumps.js";
 
 const OBS = "2015-01-01T00:00:00+00:00";
 const ev = (fields: Record<string, unknown>) => ({ __type: "Event", "time.observation": OBS, ...fields });
@@ -90,6 +91,8 @@ test("modify: a format field naming an absent key fails that event only", async 
   const file = rulesFile([{ rulename: "copy", if: {}, then: { "classification.identifier": "{msg[malware.name]}" } }]);
   const out = await runBot(bot, { params: { configuration_path: file }, input: [ev({ "feed.name": "x" }), ev({ "malware.name": "zeus" })] });
   assert.equal(out.dumped, 1);
+  assert.match(dumpReason(out.dumps[0]!), /KeyError: 'malware\.name'/);
+  assert.deepEqual(dumpedMessage(out.dumps[0]!), ev({ "feed.name": "x" }));
   assert.equal(out.output._default!.length, 1);
   assert.equal(out.output._default![0]!["classification.identifier"], "zeus");
 });

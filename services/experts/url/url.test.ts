@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot, { parseUrl } from "./index.js";
+import { dumpReason, dumpedMessage } from "../../../test/helpers/dumps.js";
 
 const OBS = "2015-01-01T00:00:00+00:00";
 const ev = (fields: Record<string, unknown>) => ({ __type: "Event", "time.observation": OBS, ...fields });
@@ -55,5 +56,7 @@ test("url: existing fields are kept unless overwrite; skip_fields are left alone
 test("url: a URL Python cannot parse is dumped, the other events go on", async () => {
   const out = await runBot(bot, { params: {}, input: [ev({ "source.url": "http://example.com:99999/" }), ev({ "source.url": "http://example.com/" })] });
   assert.equal(out.dumped, 1);
+  assert.match(dumpReason(out.dumps[0]!), /out of range/);
+  assert.deepEqual(dumpedMessage(out.dumps[0]!), ev({ "source.url": "http://example.com:99999/" }));
   assert.equal(out.output._default!.length, 1);
 });

@@ -7,6 +7,7 @@ import { pino } from "pino";
 import { createLibraryBot, runBot } from "../../../shared/runtime/index.js";
 import bot, { BRO_HEADER } from "./index.js";
 import { tempDir } from "../../../test/helpers/tmp.js";
+import { dumpReason, dumpedMessage } from "../../../test/helpers/dumps.js";
 
 const HARNESS = { error_max_retries: 0, error_retry_delay: 0 };
 const tmp = () => tempDir("bro-output-");
@@ -73,6 +74,9 @@ test("missing classification.type or feed.accuracy fails the event: dumped, noth
   const { "feed.accuracy": _a, ...noAccuracy } = INPUT;
   const out = await runBot(bot, { params: { ...HARNESS, file }, input: [noType, noAccuracy] });
   assert.equal(out.dumped, 2);
+  assert.deepEqual(out.dumps.map(dumpedMessage), [noType, noAccuracy]);
+  assert.match(dumpReason(out.dumps[0]!), /classification\.type/);
+  assert.match(dumpReason(out.dumps[1]!), /feed\.accuracy/);
   assert.equal(readFileSync(file, "utf8"), BRO_HEADER);
 });
 
@@ -85,6 +89,8 @@ test("format_filename and relative paths under INTELMQ_ROOT_DIR; an unusable dir
   await assert.rejects(createLibraryBot(bot, { rootDir: root, params: { ...HARNESS, file: "notadir/intel" } }), { code: "ENOTDIR", message: /notadir\/intel/ });
   const out = await runBot(bot, { rootDir: root, params: { ...HARNESS, file: "notadir/{event[feed.name]}", format_filename: true }, input: [INPUT] });
   assert.equal(out.dumped, 1);
+  assert.match(dumpReason(out.dumps[0]!), /ENOTDIR.*notadir/);
+  assert.deepEqual(dumpedMessage(out.dumps[0]!), INPUT);
 });
 
 test("rotation: a moved file is reopened with the header; a write that keeps failing is dumped, never written later", async () => {

@@ -7,6 +7,7 @@ import { PyDateTime, createLibraryBot, pyFormat, runBot, strftime } from "../../
 import bot, { encodeErrors } from "./index.js";
 import { ErrorCode } from "../../../shared/errors/index.js";
 import { tempDir } from "../../../test/helpers/tmp.js";
+import { dumpReason, dumpedMessage } from "../../../test/helpers/dumps.js";
 
 const HARNESS = { error_max_retries: 0, error_retry_delay: 0 };
 const tmp = () => tempDir("file-output-");
@@ -56,6 +57,8 @@ test("format_filename: fields and strftime of time.source; a missing field fails
   assert.ok(existsSync(join(dir, "2024-09-01", "phishing.txt")));
   assert.ok(existsSync(join(dir, "2024-09-01", "scanner.txt")));
   assert.equal(out.dumped, 1);
+  assert.match(dumpReason(out.dumps[0]!), /KeyError: 'time\.source'/);
+  assert.deepEqual(dumpedMessage(out.dumps[0]!), { __type: "Event", "source.ip": "192.0.2.9" });
 });
 
 test("the file is reopened after it was moved away (log rotation)", async () => {

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { createLibraryBot, runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
 import { tempDir } from "../../../test/helpers/tmp.js";
+import { dumpReason, dumpedMessage } from "../../../test/helpers/dumps.js";
 
 const HARNESS = { error_max_retries: 0, error_retry_delay: 0 };
 const tmp = () => tempDir("files-output-");
@@ -62,6 +63,8 @@ test("an unwritable tmp fails the event: it is dumped, not lost silently, and th
     writeFileSync(tmpDir, ""); // not a directory: creating files in it fails, even as root
     const failed = await b.process([input]);
     assert.equal(failed.dumped, 1);
+    assert.match(dumpReason(failed.dumps[0]!), /ENOTDIR/);
+    assert.deepEqual(dumpedMessage(failed.dumps[0]!), input);
     assert.deepEqual(readdirSync(dir), []);
     rmSync(tmpDir);
     mkdirSync(tmpDir);
@@ -77,5 +80,7 @@ test("text UTF-8 cannot encode (a lone surrogate) fails the event and leaves no 
   const incoming = join(tmp(), "incoming");
   const out = await runBot(bot, { params: { ...HARNESS, dir: incoming, tmp: incoming, single_key: "output", suffix: "" }, input: [{ __type: "Event", output: JSON.stringify("a\ud800b") }] });
   assert.equal(out.dumped, 1);
+  assert.match(dumpReason(out.dumps[0]!), /'utf-8' codec can't encode/);
+  assert.deepEqual(dumpedMessage(out.dumps[0]!), { __type: "Event", output: JSON.stringify("a\ud800b") });
   assert.deepEqual(readdirSync(incoming), []);
 });

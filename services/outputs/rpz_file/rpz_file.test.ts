@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { createLibraryBot, runBot } from "../../../shared/runtime/index.js";
 import bot, { params, rpzHeader } from "./index.js";
 import { tempDir } from "../../../test/helpers/tmp.js";
+import { dumpReason, dumpedMessage } from "../../../test/helpers/dumps.js";
 
 const HARNESS = { error_max_retries: 0, error_retry_delay: 0 };
 const tmp = () => tempDir("rpz-output-");
@@ -64,6 +65,8 @@ test("format_filename: one zone file per day, each with its header; a missing fi
     input: [event(), event({ "time.source": "2020-10-21T01:00:00+00:00", "source.fqdn": "example.com" }), { __type: "Event", "source.fqdn": "example.org" }],
   });
   assert.equal(out.dumped, 1);
+  assert.match(dumpReason(out.dumps[0]!), /KeyError: 'time\.source'/);
+  assert.deepEqual(dumpedMessage(out.dumps[0]!), { __type: "Event", "source.fqdn": "example.org" });
   assert.match(readFileSync(join(dir, "2020-10-20.rpz"), "utf8"), /^\$TTL 3600\n[^]*\nwww\.pw\.aparat/);
   assert.match(readFileSync(join(dir, "2020-10-21.rpz"), "utf8"), /^\$TTL 3600\n[^]*;\nexample\.com CNAME \.\nwww\.example\.com CNAME \.\n$/);
 });
@@ -80,6 +83,8 @@ test("an unusable directory: a fixed file stops the start, a formatted one fails
   await assert.rejects(createLibraryBot(bot, { params: { ...HARNESS, file: join(base, "notadir", "zone") } }), { code: "ENOTDIR", message: /notadir\/zone/ });
   const out = await runBot(bot, { params: { ...HARNESS, file: join(base, "notadir", "{event[classification.type]}"), format_filename: true }, input: [event()] });
   assert.equal(out.dumped, 1);
+  assert.match(dumpReason(out.dumps[0]!), /ENOTDIR.*notadir/);
+  assert.deepEqual(dumpedMessage(out.dumps[0]!), event());
 });
 
 test("rotation: a moved file is reopened with a new header; a write that keeps failing is dumped, never written later", async () => {
@@ -98,7 +103,8 @@ test("rotation: a moved file is reopened with a new header; a write that keeps f
     writeFileSync(dir, ""); // the zone cannot be reopened: every flush fails
     const failed = await b.process([event({ "source.fqdn": "three.example" })]);
     assert.equal(failed.dumped, 1, "given up after the retries: dumped");
-    assert.match(failed.dumps[0]!.message, /three\.example/);
+    assert.match(dumpReason(failed.dumps[0]!), /ENOTDIR|EEXIST/);
+    assert.deepEqual(dumpedMessage(failed.dumps[0]!), event({ "source.fqdn": "three.example" }));
     rmSync(dir);
     mkdirSync(dir);
     await b.process([event({ "source.fqdn": "four.example" })]);

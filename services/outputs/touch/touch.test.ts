@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
 import { tempDir } from "../../../test/helpers/tmp.js";
+import { dumpReason, dumpedMessage } from "../../../test/helpers/dumps.js";
 
 test("touch: each event sets the file's times to now", async () => {
   const file = join(tempDir("touch-"), "heartbeat");
@@ -22,4 +23,6 @@ test("touch: a missing file fails the event (dumped), not the bot", async () => 
   const file = join(tempDir("touch-"), "missing");
   const out = await runBot(bot, { params: { path: file, error_max_retries: 0 }, input: [{ __type: "Event", "source.ip": "192.0.2.1" }] });
   assert.equal(out.dumped, 1);
+  assert.match(dumpReason(out.dumps[0]!), /ENOENT.*missing/);
+  assert.deepEqual(dumpedMessage(out.dumps[0]!), { __type: "Event", "source.ip": "192.0.2.1" });
 });

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
 import { assertSample } from "../../../test/helpers/parser-samples.js";
+import { dumpReason, dumpedRaw } from "../../../test/helpers/dumps.js";
 
 const report = (url: string, lines: string[]) => ({
   __type: "Report", "feed.url": url, raw: Buffer.from(["## header", "#", ...lines].join("\n")).toString("base64"),
@@ -32,6 +33,7 @@ test("bambenek: a report of an unknown feed is dumped line by line with the head
   assert.equal(out.output._default!.length, 0);
   assert.equal(out.dumped, 1);
   assert.match(String(out.dumps[0]!.traceback), /Unknown data feed/);
+  assert.equal(dumpedRaw(out.dumps[0]!), "## header\n#\na.example,x,2016-11-10,http://x/y.txt");
 });
 
 test("bambenek: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
 import { assertSample } from "../../../test/helpers/parser-samples.js";
+import { dumpReason, dumpedRaw } from "../../../test/helpers/dumps.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -63,6 +64,11 @@ test("cymru_cap_program: unknown categories and keys are dumped with the header,
   assert.match(tracebacks, /Unknown category "unheard"/);
   assert.match(tracebacks, /Unknown key "colour" in comment of category "scanner"/);
   assert.match(tracebacks, /line has 3 fields, the CAP format has 6/);
+  assert.deepEqual(out.dumps.map((d) => [dumpReason(d).match(/Unknown category|Unknown key|line has 3 fields/)?.[0], dumpedRaw(d)]), [
+    ["Unknown category", [...NEW, "unheard|192.0.2.1|64496|2024-01-02 03:04:05||Example Net, AT"].join("\n")],
+    ["Unknown key", [...NEW, "scanner|192.0.2.1|64496|2024-01-02 03:04:05|colour: blue;|Example Net, AT"].join("\n")],
+    ["line has 3 fields", [...NEW, "scanner|192.0.2.1|64496"].join("\n")],
+  ]);
 });
 
 test("cymru_cap_program: without a format header the lines fail", async () => {
@@ -70,6 +76,7 @@ test("cymru_cap_program: without a format header the lines fail", async () => {
   assert.equal(out.output._default!.length, 0);
   assert.equal(out.dumped, 1);
   assert.match(String(out.dumps[0]!.traceback), /names no known format/);
+  assert.equal(dumpedRaw(out.dumps[0]!), "spam|192.0.2.1|64496|2024-01-02 03:04:05||Example Net, AT");
 });
 
 test("cymru_cap_program: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
 import { assertSample } from "../../../test/helpers/parser-samples.js";
+import { dumpReason, dumpedRaw } from "../../../test/helpers/dumps.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -27,7 +28,8 @@ test("cymru_full_bogons: a line that is no network is dumped with the first line
   const out = await runBot(bot, { params: HARNESS, input: [report([FIRST, "not-a-network", "10.0.0.0/8"])] });
   assert.deepEqual(out.output._default!.map((e) => e["source.network"]), ["10.0.0.0/8"]);
   assert.equal(out.dumped, 1);
-  assert.match(String(out.dumps[0]!.traceback), /source\.network/);
+  assert.match(dumpReason(out.dumps[0]!), /InvalidValue: invalid value 'not-a-network' .* for key 'source\.network'/);
+  assert.equal(dumpedRaw(out.dumps[0]!), `${FIRST}\nnot-a-network`);
   assert.equal(unb64(out.output._on_error![0]!.raw), `${FIRST}\nnot-a-network`);
 });
 
@@ -36,6 +38,7 @@ test("cymru_full_bogons: without the date in the first line the report fails", a
   assert.equal(out.output._default!.length, 0);
   assert.equal(out.dumped, 1);
   assert.match(String(out.dumps[0]!.traceback), /no "\(<date>\)"/);
+  assert.equal(dumpedRaw(out.dumps[0]!), "# last updated\n10.0.0.0/8\n", "the whole report");
 });
 
 test("cymru_full_bogons: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {

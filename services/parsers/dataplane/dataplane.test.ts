@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot, { CATEGORIES } from "./index.js";
 import { assertSample } from "../../../test/helpers/parser-samples.js";
+import { dumpReason, dumpedRaw } from "../../../test/helpers/dumps.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -64,6 +65,7 @@ test("dataplane: a line with the wrong number of columns is dumped with the head
   assert.deepEqual(out.output._default!.map((e) => e["source.ip"]), ["192.0.2.3"]);
   assert.equal(out.dumped, 1);
   assert.match(String(out.dumps[0]!.traceback), /line has 4 fields, the "smtpdata" format has 5/);
+  assert.equal(dumpedRaw(out.dumps[0]!), [...HEADER, bad].join("\n"));
   assert.equal(unb64(out.output._on_error![0]!.raw), [...HEADER, bad].join("\n"));
 });
 
@@ -74,6 +76,7 @@ test("dataplane: an unknown feed in the last column fails the line with its name
   assert.equal(out.output._default!.length, 0);
   assert.equal(out.dumped, 1);
   assert.match(String(out.dumps[0]!.traceback), /unknown Dataplane feed "ftplogin"/);
+  assert.equal(dumpedRaw(out.dumps[0]!), [...HEADER, "64496        |  EXAMPLE-AS                      |  192.0.2.5        |  2021-08-31 13:52:46  |  ftplogin"].join("\n"));
 });
 
 test("dataplane: an invalid IP address fails the line", async () => {
@@ -82,7 +85,8 @@ test("dataplane: an invalid IP address fails the line", async () => {
   ])] });
   assert.equal(out.output._default!.length, 0);
   assert.equal(out.dumped, 1);
-  assert.match(String(out.dumps[0]!.traceback), /InvalidValue|source\.ip/);
+  assert.match(dumpReason(out.dumps[0]!), /InvalidValue: invalid value 'not-an-ip' .* for key 'source\.ip'/);
+  assert.equal(dumpedRaw(out.dumps[0]!), [...HEADER, "64496        |  EXAMPLE-AS                      |  not-an-ip        |  2021-09-03 10:03:03  |  vncrfb"].join("\n"));
 });
 
 test("dataplane: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
 import { assertSample } from "../../../test/helpers/parser-samples.js";
+import { dumpReason, dumpedRaw } from "../../../test/helpers/dumps.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -35,6 +36,7 @@ test("dshield_asn: a line with a broken address is dumped, the others go on", as
   assert.deepEqual(out.output._default!.map((e) => e["source.ip"]), ["192.0.2.11"]);
   assert.equal(out.dumped, 1);
   assert.match(String(out.dumps[0]!.traceback), /source IP "192\.000\.002\.x" is no dotted address/);
+  assert.equal(dumpedRaw(out.dumps[0]!), "192.000.002.x\t1\t1\t\t2015-12-10\t2015-12-14 12:40:59");
 });
 
 test("dshield_asn: without ?as= in feed.url the lines fail", async () => {
@@ -42,6 +44,7 @@ test("dshield_asn: without ?as= in feed.url the lines fail", async () => {
   assert.equal(out.output._default!.length, 0);
   assert.equal(out.dumped, 1);
   assert.match(String(out.dumps[0]!.traceback), /AS number is taken from feed\.url/);
+  assert.equal(dumpedRaw(out.dumps[0]!), "192.000.002.012\t1\t1\t\t2015-12-10\t2015-12-14 12:40:59");
 });
 
 test("dshield_asn: a line that is no record is dumped with the reason; comments and HTML are skipped", async () => {

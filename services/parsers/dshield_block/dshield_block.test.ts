@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
 import { assertSample } from "../../../test/helpers/parser-samples.js";
+import { dumpReason, dumpedRaw } from "../../../test/helpers/dumps.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -34,6 +35,7 @@ test("dshield_block: a line with a bad attack count is dumped, the others go on"
   assert.deepEqual(out.output._default!.map((e) => e["source.network"]), ["198.51.100.0/24"]);
   assert.equal(out.dumped, 1);
   assert.match(String(out.dumps[0]!.traceback), /number of attacks "many" is no number/);
+  assert.equal(dumpedRaw(out.dumps[0]!), "192.0.2.0\t192.0.2.255\t24\tmany");
 });
 
 test("dshield_block: without the updated date the lines fail", async () => {
@@ -41,6 +43,7 @@ test("dshield_block: without the updated date the lines fail", async () => {
   assert.equal(out.output._default!.length, 0);
   assert.equal(out.dumped, 1);
   assert.match(String(out.dumps[0]!.traceback), /no "updated:" date/);
+  assert.equal(dumpedRaw(out.dumps[0]!), "192.0.2.0\t192.0.2.255\t24\t1");
 });
 
 test("dshield_block: a line that is no record is dumped with the reason", async () => {

@@ -10,6 +10,7 @@ import bot from "./index.js";
 import { cleanReport, detectLineEnding, readRecords, writeRow } from "./csv.js";
 import { fromEpochMillis, fromFuzzy, fromTimestamp, fromWindowsNt, fuzzyFastPath, timeConverter } from "./time.js";
 import { assertSample } from "../../../test/helpers/parser-samples.js";
+import { dumpReason, dumpedRaw } from "../../../test/helpers/dumps.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -89,6 +90,8 @@ test("alternatives, required columns, failed lines dumped and sent to _on_error"
   const out = await parse({ columns: ["source.ip|source.fqdn"], type: "scanner" }, raw);
   assert.deepEqual(out.output._default!.map((e) => e["source.fqdn"] ?? e["source.ip"]), ["host1.example.com", "192.0.2.1"]);
   assert.equal(out.dumped, 1);
+  assert.match(dumpReason(out.dumps[0]!), /InvalidValue: invalid value '\.' .* for key 'source\.fqdn'/);
+  assert.equal(dumpedRaw(out.dumps[0]!), ".\n");
   assert.equal(out.output._on_error!.length, 1);
   assert.equal(unb64(out.output._on_error![0]!.raw), ".\n");
   const lax = await parse({ columns: ["source.ip", "source.fqdn"], columns_required: [true, false], type: "scanner" }, "192.0.2.1,.\n");
@@ -138,6 +141,8 @@ test("type_translation, compose_fields, column_regex_search and time formats", a
   // an untranslatable type without `type` fails its line, as IntelMQ
   assert.equal(out.output._default!.length, 1);
   assert.equal(out.dumped, 1);
+  assert.match(dumpReason(out.dumps[0]!), /unknown-word/);
+  assert.equal(dumpedRaw(out.dumps[0]!), "example.org,/x,unknown-word,AS1,1495782036\n");
 });
 
 test("the fast paths of fuzzy time parsing give what dateutil gives", () => {

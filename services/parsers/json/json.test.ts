@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
 import { assertSample } from "../../../test/helpers/parser-samples.js";
+import { dumpReason, dumpedRaw } from "../../../test/helpers/dumps.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -37,6 +38,8 @@ test("splitlines: one event per line; a broken line fails alone", async () => {
   assert.deepEqual(out.output._default!.map((e) => e["source.ip"]), ["127.0.0.1", "127.0.0.3"]);
   assert.equal(unb64(out.output._default![0]!.raw), lines[0]);
   assert.equal(out.dumped, 1);
+  assert.match(dumpReason(out.dumps[0]!), /JSON/);
+  assert.equal(dumpedRaw(out.dumps[0]!), "not json");
   assert.equal(unb64(out.output._on_error![0]!.raw), "not json");
 });
 

@@ -5,6 +5,7 @@ import { runBot } from "../../../shared/runtime/index.js";
 import { Rng } from "../../../test/helpers/random.js";
 import bot, { parseTime } from "./index.js";
 import { assertSample } from "../../../test/helpers/parser-samples.js";
+import { dumpReason, dumpedRaw } from "../../../test/helpers/dumps.js";
 
 /** The lines of the parser's default parse(): UTF-8 text split as Python's splitlines(). */
 const reportText = (b: Uint8Array) => Buffer.from(b).toString("utf8").split(/\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/);
@@ -78,6 +79,7 @@ test("key_value: a key repeated in a line fails that line alone, with a clear re
   assert.deepEqual(out.output._default!.map((e) => e["source.ip"]), ["192.0.2.1"]);
   assert.equal(out.dumped, 1);
   assert.match(String(out.dumps[0]!.traceback), /key 'source\.ip' already exists/);
+  assert.equal(dumpedRaw(out.dumps[0]!), "srcip=192.0.2.2 srcip=192.0.2.3");
   assert.equal(unb64(out.output._on_error![0]!.raw), "srcip=192.0.2.2 srcip=192.0.2.3");
 });
 

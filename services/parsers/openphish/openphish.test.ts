@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
 import { assertSample } from "../../../test/helpers/parser-samples.js";
+import { dumpReason, dumpedRaw } from "../../../test/helpers/dumps.js";
 
 test("openphish: one phishing event per URL line, raw the line", async () => {
   const out = await runBot(bot, { params: {}, input: [{ __type: "Report", "feed.name": "OpenPhish", raw: "aHR0cDovL3d3dy5leGFtcGxlLmNvbS9waGlzaAoKaHR0cHM6Ly9sb2dpbi5leGFtcGxlLm5ldC94P3k9MQo=" }] });
@@ -18,6 +19,8 @@ test("openphish: a line that is no URL is dumped, the others go on", async () =>
   const out = await runBot(bot, { params: {}, input: [{ __type: "Report", raw }] });
   assert.equal(out.output._default!.length, 1);
   assert.equal(out.dumped, 1);
+  assert.match(dumpReason(out.dumps[0]!), /InvalidValue.*'not a url at all'.*source\.url/);
+  assert.equal(dumpedRaw(out.dumps[0]!), "not a url at all");
 });
 
 test("openphish: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
 import { assertSample } from "../../../test/helpers/parser-samples.js";
+import { dumpReason, dumpedRaw } from "../../../test/helpers/dumps.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const HARNESS = { error_max_retries: 0, error_retry_delay: 0 };
@@ -72,6 +73,7 @@ test("shodan: a report that is not JSON is dumped with the reason, the next one 
   const out = await runBot(bot, { params: HARNESS, input: [report("{not json"), report(SSH)] });
   assert.equal(out.dumped, 1);
   assert.match(String(out.dumps[0]!.traceback), /not JSON/);
+  assert.equal(dumpedRaw(out.dumps[0]!), "{not json");
   assert.equal(out.output._default!.length, 1);
   assert.equal(out.output._default![0]!["source.ip"], "192.0.2.7");
 });
@@ -88,6 +90,7 @@ test("shodan: a banner with unusable values is dumped with the reason, the other
   assert.match(reasons[0]!, /timestamp is not a string/);
   assert.match(reasons[1]!, /source\.port/);
   assert.match(reasons[2]!, /not a JSON object/);
+  assert.deepEqual(out.dumps.map((d) => JSON.parse(dumpedRaw(d))), [{ ...SSH, timestamp: 1633079750 }, { ...SSH, port: "not a port" }, [SSH]]);
   assert.equal(out.output._default!.length, 1);
 });
 
@@ -96,6 +99,7 @@ test("shodan: minimal_mode needs a timestamp", async () => {
   const out = await runBot(bot, { params: { ...HARNESS, minimal_mode: true }, input: [report(rest)] });
   assert.equal(out.dumped, 1);
   assert.match(String(out.dumps[0]!.traceback), /no timestamp/);
+  assert.deepEqual(JSON.parse(dumpedRaw(out.dumps[0]!)), rest);
   assert.equal(out.output._default!.length, 0);
 });
 

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
 import { assertSample } from "../../../test/helpers/parser-samples.js";
+import { dumpReason, dumpedRaw } from "../../../test/helpers/dumps.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -57,6 +58,11 @@ test("spamhaus_cert: a line with too few fields or a bad timestamp is dumped, th
   const tracebacks = out.dumps.map((d) => String(d.traceback)).join("\n");
   assert.match(tracebacks, /line has 5 fields, the feed has 10/);
   assert.match(tracebacks, /lastseen "yesterday" is no timestamp/);
+  // Failed lines are recovered once the report is read, as IntelMQ does: every comment line is in front.
+  assert.deepEqual(out.dumps.map((d) => [dumpReason(d).match(/line has 5 fields|is no timestamp/)?.[0], dumpedRaw(d)]), [
+    ["line has 5 fields", [HEADER, "; EOF", "192.0.2.5,AS64496,AT,1441008970,asprox"].join("\n")],
+    ["is no timestamp", [HEADER, "; EOF", "192.0.2.6,AS64496,AT,yesterday,asprox,,,25,,tcp"].join("\n")],
+  ]);
 });
 
 test("spamhaus_cert: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
 import { assertSample } from "../../../test/helpers/parser-samples.js";
+import { dumpReason, dumpedRaw } from "../../../test/helpers/dumps.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -37,6 +38,7 @@ test("spamhaus_drop: a network line without blocklist id is dumped with the head
   assert.deepEqual(out.output._default!.map((e) => e["source.network"]), ["198.51.100.0/24"]);
   assert.equal(out.dumped, 1);
   assert.match(String(out.dumps[0]!.traceback), /network line without/);
+  assert.equal(dumpedRaw(out.dumps[0]!), [...HEADER, "192.0.2.0/24"].join("\n"));
   assert.equal(unb64(out.output._on_error![0]!.raw), [...HEADER, "192.0.2.0/24"].join("\n"));
 });
 
@@ -45,6 +47,7 @@ test("spamhaus_drop: a report of an unknown feed fails line by line", async () =
   assert.equal(out.output._default!.length, 0);
   assert.equal(out.dumped, 1);
   assert.match(String(out.dumps[0]!.traceback), /Unknown data feed https:\/\/example.com\/drop.txt/);
+  assert.equal(dumpedRaw(out.dumps[0]!), [...HEADER, "192.0.2.0/24 ; SBL1"].join("\n"));
 });
 
 test("spamhaus_drop: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {

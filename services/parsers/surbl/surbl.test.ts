@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot, { listType } from "./index.js";
 import { assertSample } from "../../../test/helpers/parser-samples.js";
+import { dumpReason, dumpedRaw } from "../../../test/helpers/dumps.js";
 
 const HEADER = Array.from({ length: 9 }, (_, i) => `; header ${i}`);
 const zone = (lines: string[]) => Buffer.from([...HEADER, ...lines, "", "; end"].join("\n") + "\n").toString("base64");
@@ -36,6 +37,8 @@ test("surbl: a name that is no domain (an address) is dumped, the others go on",
   const out = await runBot(bot, { params: {}, input: [{ __type: "Report", raw }] });
   assert.equal(out.output._default!.length, 1);
   assert.equal(out.dumped, 1);
+  assert.match(dumpReason(out.dumps[0]!), /InvalidValue.*'192\.0\.2\.1'.*source\.fqdn/);
+  assert.equal(dumpedRaw(out.dumps[0]!), ".192.0.2.1");
 });
 
 test("surbl: lines of no known kind in the body are dumped; comments, directives and addresses are skipped", async () => {
