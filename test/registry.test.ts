@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { parse } from "yaml";
 import { registry } from "../services/registry.gen.js";
 import { BotKind, resolveParams, type BotDefinition } from "../shared/runtime/index.js";
@@ -53,6 +54,9 @@ test("services/registry.gen.ts is not stale", () => {
 
 test("every registered module loads and declares kind, name, description, params and IntelMQ names", async () => {
   const problems: string[] = [];
+  // A registry that lost its entries would pass every check below.
+  assert.ok(Object.keys(registry).length >= botFolders().length && botFolders().length > 0, "the registry names a module of every bot folder");
+  let loaded = 0;
   for (const [module, load] of Object.entries(registry)) {
     let def: BotDefinition;
     try {
@@ -62,6 +66,7 @@ test("every registered module loads and declares kind, name, description, params
       continue;
     }
     if (!def || typeof def !== "object") { problems.push(`${module}: the default export is not a bot`); continue; }
+    loaded++;
     if (!Object.values(BotKind).includes(def.kind)) problems.push(`${module}: kind ${String(def.kind)}`);
     if (typeof def.name !== "string" || !/^[a-z0-9_]+$/.test(def.name)) problems.push(`${module}: name ${JSON.stringify(def.name)}`);
     if (typeof def.description !== "string" || def.description.trim() === "") problems.push(`${module}: no description`);
@@ -75,12 +80,18 @@ test("every registered module loads and declares kind, name, description, params
     }
   }
   assert.deepEqual(problems, []);
+  assert.equal(loaded, Object.keys(registry).length, "every module was checked");
 });
 
 test("every bot folder is registered and its README has the skeleton with a working example", async () => {
   const problems: string[] = [];
   const registered = new Set(Object.keys(registry));
-  for (const { kindDir, name, dir } of botFolders()) {
+  const folders = botFolders();
+  // Folders not found (a wrong root, a moved services/) must fail here, not check nothing.
+  assert.deepEqual([...new Set(folders.map((f) => f.kindDir))].sort(), Object.keys(KIND_DIRS).sort(), "bots of every kind were found");
+  const named = new Set<string>();
+  let examplesChecked = 0;
+  for (const { kindDir, name, dir } of folders) {
     const where = `services/${kindDir}/${name}`;
     let def: BotDefinition;
     try {
@@ -91,7 +102,10 @@ test("every bot folder is registered and its README has the skeleton with a work
     }
     if (def.kind !== KIND_DIRS[kindDir]) problems.push(`${where}: kind ${def.kind} in the ${kindDir} folder`);
     if (def.name !== name) problems.push(`${where}: name ${JSON.stringify(def.name)} is not the folder name`);
-    for (const m of modulesOf(def)) if (!registered.has(m)) problems.push(`${where}: ${m} is not in services/registry.gen.ts`);
+    for (const m of modulesOf(def)) {
+      named.add(m);
+      if (!registered.has(m)) problems.push(`${where}: ${m} is not in services/registry.gen.ts`);
+    }
     const readme = join(dir, "README.md");
     if (!existsSync(readme)) { problems.push(`${where}: README.md is missing`); continue; }
     const text = readFileSync(readme, "utf8");
@@ -123,13 +137,19 @@ test("every bot folder is registered and its README has the skeleton with a work
       }
     }
     if (examples === 0) problems.push(`${where}/README.md: no example entry with module ${modulesOf(def)[0]}`);
+    examplesChecked += examples;
   }
   assert.deepEqual(problems, []);
+  assert.deepEqual([...registered].filter((m) => !named.has(m)), [], "registered modules that no bot folder declares");
+  assert.ok(examplesChecked >= folders.length, `${examplesChecked} README examples resolved for ${folders.length} bots`);
 });
 
-test("README parameter tables match the schemas (scripts/gen-bot-docs.mjs --check)", () => {
+test("README parameter tables match the schemas (scripts/gen-bot-docs.mjs --check)", async () => {
   const r = node("scripts/gen-bot-docs.mjs", "--check");
   assert.equal(r.status, 0, r.stderr);
+  // The check passes on no folders at all: it must see every bot this test sees.
+  const script = (await import(pathToFileURL(src("scripts", "gen-bot-docs.mjs")).href)) as { botFolders(): { dir: string }[] };
+  assert.deepEqual(script.botFolders().map((f) => f.dir).sort(), botFolders().map((f) => f.dir).sort());
 });
 
 /** Values for feeds.yaml placeholders (__IGNORE__ is a real value: a column to skip). */
@@ -145,10 +165,12 @@ function substitute(v: unknown, feed: string, provider: string): unknown {
 }
 
 test("every feed of etc/feeds.yaml that we implement validates through its bot's schema", async (t) => {
-  const doc = parse(readFileSync(src("etc", "feeds.yaml"), "utf8")) as { providers: Record<string, Record<string, { bots?: Record<string, { module?: string; parameters?: Record<string, unknown> | null }> }>> };
+  const text = readFileSync(src("etc", "feeds.yaml"), "utf8");
+  const doc = parse(text) as { providers: Record<string, Record<string, { bots?: Record<string, { module?: string; parameters?: Record<string, unknown> | null }> }>> };
   assert.ok(doc.providers && Object.keys(doc.providers).length > 10, "feeds.yaml has providers");
   const problems: string[] = [];
   let checked = 0;
+  const checkedModules = new Set<string>();
   for (const [provider, feeds] of Object.entries(doc.providers)) {
     for (const [feed, spec] of Object.entries(feeds ?? {})) {
       for (const [role, bot] of Object.entries(spec?.bots ?? {})) {
@@ -160,6 +182,7 @@ test("every feed of etc/feeds.yaml that we implement validates through its bot's
         const def = await registry[bot.module]!();
         const params = substitute(bot.parameters ?? {}, feed, provider) as Record<string, unknown>;
         checked++;
+        checkedModules.add(bot.module);
         try {
           const r = resolveParams(def, "feed-bot", params);
           if (r.unknown.length) problems.push(`${provider} / ${feed} (${role} ${bot.module}): unknown parameters ${r.unknown.join(", ")}`);
@@ -170,6 +193,11 @@ test("every feed of etc/feeds.yaml that we implement validates through its bot's
     }
   }
   assert.deepEqual(problems, []);
+  // Every entry of the file that names an implemented module was validated, and there are such entries.
+  const mentioned = [...text.matchAll(/^\s+module:\s*(\S+)\s*$/gm)].map((m) => m[1]!).filter((m) => Object.hasOwn(registry, m));
+  assert.ok(mentioned.length > 0, "feeds.yaml names modules implemented here");
+  assert.equal(checked, mentioned.length, "feed bot entries of implemented modules checked");
+  assert.deepEqual([...checkedModules].sort(), [...new Set(mentioned)].sort());
   t.diagnostic(`${checked} feed bot entries checked`);
 });
 
