@@ -11,6 +11,21 @@ import { src } from "../test/helpers/paths.js";
 import { freePort, natsServerBinary } from "../test/helpers/nats-server.js";
 import { tempDir } from "../test/helpers/tmp.js";
 import { parseIds, parseWhen } from "./args.js";
+import { connectJetStream, type Broker, type Delivery, type Subscription } from "../shared/broker/index.js";
+import { decodeEnvelope, encodeEnvelope } from "../shared/message/index.js";
+import { waitFor as poll } from "../test/helpers/pipeline.js";
+
+/** Poll `cond` until it holds (20 s at most). */
+const until = (cond: () => boolean | Promise<boolean>, what: string) => poll(cond, 20_000, what, 100);
+
+async function takeAll(sub: Subscription, n: number): Promise<Delivery[]> {
+  const out: Delivery[] = [];
+  for await (const d of sub) {
+    out.push(d);
+    if (out.length === n) break;
+  }
+  return out;
+}
 
 const PROCESS = src("dist", "cli", "process.js");
 const BOT = src("bin", "intelmq-bot.mjs");
@@ -124,7 +139,7 @@ test("intelmq-bot with an invalid parameter exits 1 naming the bot and the param
   assert.match(r.stderr, /error_procedure/);
 });
 
-test("intelmq-bot waits for NATS, runs, and exits 0 on SIGTERM", async () => {
+test("intelmq-bot waits for NATS, runs, reloads runtime.yaml on SIGHUP (a broken file changes nothing), and exits 0 on SIGTERM", { timeout: 120_000 }, async () => {
   const port = await freePort();
   const dir = root({ "tax-expert": { module: TAXONOMY, parameters: { destination_queues: { _default: ["out-queue"] } } } });
   const child = spawn(process.execPath, [BOT, "tax-expert"], { env: env({ INTELMQ_ROOT_DIR: dir, NATS_URL: `nats://127.0.0.1:${port}` }), stdio: ["ignore", "ignore", "pipe"] });
@@ -142,6 +157,7 @@ test("intelmq-bot waits for NATS, runs, and exits 0 on SIGTERM", async () => {
     const store = mkdtempSync(join(tmpdir(), "imq-cli-nats-"));
     const server = spawn(natsServerBinary(), ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", store], { stdio: "ignore" });
     const serverExited = new Promise((resolve) => server.once("exit", resolve));
+    let b: Broker | null = null;
     try {
       assert.ok(await waitFor(/connected to NATS/, 30000), stderr);
       const before = stderr.length;
@@ -149,20 +165,45 @@ test("intelmq-bot waits for NATS, runs, and exits 0 on SIGTERM", async () => {
       assert.equal(child.exitCode, null, stderr);
       // It stopped retrying once the server was up.
       assert.doesNotMatch(stderr.slice(before), /NATS is not reachable yet/);
-      // SIGHUP with a broken runtime.yaml: the bot says so and keeps running.
+
+      // What the bot's configuration decides, seen from outside: the queue its events go to.
+      b = await connectJetStream({ servers: `nats://127.0.0.1:${port}`, name: "cli-test" });
+      const broker = b;
+      for (const q of ["tax-expert-queue", "out-queue", "other-queue"]) await broker.queues.ensure(q);
+      let k = 0;
+      const send = () => broker.queues.publish("tax-expert-queue", encodeEnvelope([{ __type: "Event", "classification.type": "phishing", "source.ip": `192.0.2.${++k}` }]), { msgId: `hup-${k}` });
+      const handled = async () => (await broker.queues.depth("tax-expert-queue")) === 0;
+      await send();
+      await until(async () => (await handled()) && (await broker.queues.depth("out-queue")) === 1, "the first event in out-queue");
+
+      // SIGHUP with a broken runtime.yaml: the bot says so and goes on with what it had.
       writeFileSync(join(dir, "etc", "runtime.yaml"), "tax-expert: [\n");
       child.kill("SIGHUP");
       assert.ok(await waitFor(/reload failed, keeping the running configuration/, 10000), stderr);
-      assert.equal(child.exitCode, null, stderr);
-      // SIGHUP with a good one: reloaded.
+      await send();
+      await until(async () => (await handled()) && (await broker.queues.depth("out-queue")) === 2, "the event after the failed reload in out-queue");
+      assert.equal(await broker.queues.depth("other-queue"), 0);
+
+      // SIGHUP with a good one: once the bot has reloaded, its events go to the new destination.
+      // (Waiting for the reload to end, not sending while it runs: a message that arrives while the
+      // bot stops pulling can stay unacknowledged until the consumer's ack_wait, 30 s.)
       writeFileSync(join(dir, "etc", "runtime.yaml"), stringify({ global: { logging_level: "INFO" }, "tax-expert": { module: TAXONOMY, parameters: { destination_queues: { _default: ["other-queue"] } } } }));
+      const connects = (stderr.match(/Connected to source queue\./g) ?? []).length;
       child.kill("SIGHUP");
-      assert.ok(await waitFor(/SIGHUP: reloading runtime configuration/, 10000), stderr);
-      await new Promise((r) => setTimeout(r, 500));
+      await until(() => (stderr.match(/Connected to source queue\./g) ?? []).length > connects, "the bot consuming again after the reload");
+      await send();
+      await until(async () => (await handled()) && (await broker.queues.depth("other-queue")) === 1, "the event after the reload in other-queue");
+      assert.equal(await broker.queues.depth("out-queue"), 2, "nothing more to the old destination");
+      const sub = await broker.queues.consume("other-queue");
+      const [got] = await takeAll(sub, 1);
+      await sub.stop();
+      assert.deepEqual(decodeEnvelope(got!.data, got!.headers["Content-Type"]).map((e) => [e["source.ip"], e["classification.taxonomy"]]), [[`192.0.2.${k}`, "fraud"]],
+        "the event, through the taxonomy expert");
       assert.equal(child.exitCode, null, stderr);
       child.kill("SIGTERM");
       assert.equal(await exited, 0, stderr);
     } finally {
+      await b?.close().catch(() => undefined);
       server.kill("SIGTERM");
       await serverExited;
       rmSync(store, { recursive: true, force: true });
