@@ -163,6 +163,10 @@ test("control characters never reach source.fqdn or source.url: such a line is d
     "ok.example.com,http://ok.example.com/a\nexa\x01mple.com,http://example.com/x\nexample.net,http://example.net/a\x1b[0mb\n");
   assert.deepEqual(out.output._default!.map((e) => e["source.fqdn"]), ["ok.example.com"]);
   assert.equal(out.dumped, 2);
+  assert.deepEqual(out.dumps.map((d) => [dumpReason(d), dumpedRaw(d)]), [
+    ["intelmq.lib.exceptions.InvalidValue: invalid value 'exa\x01mple.com' (<class 'str'>) for key 'source.fqdn'", "exa\x01mple.com,http://example.com/x\n"],
+    ["intelmq.lib.exceptions.InvalidValue: invalid value 'http://example.net/a\x1b[0mb' (<class 'str'>) for key 'source.url'", "example.net,http://example.net/a\x1b[0mb\n"],
+  ]);
   for (const e of out.output._default!) assert.doesNotMatch(`${e["source.fqdn"]} ${e["source.url"]}`, /[\x00-\x1f\x7f-\x9f]/);
 });
 
@@ -171,7 +175,10 @@ test("a line none of whose columns gives a value is dumped, even with the type p
     "192.0.2.1,\n,\n-,N/A\n");
   assert.deepEqual(out.output._default!.map((e) => e["source.ip"]), ["192.0.2.1"]);
   assert.equal(out.dumped, 2);
-  assert.match(String(out.dumps[0]!.traceback), /ValueError: generic_csv: no column of the line gives a value/);
+  assert.deepEqual(out.dumps.map((d) => [dumpReason(d), dumpedRaw(d)]), [
+    ['ValueError: generic_csv: no column of the line gives a value: ","', ",\n"],
+    ['ValueError: generic_csv: no column of the line gives a value: "-,N/A"', "-,N/A\n"],
+  ]);
 });
 
 test("comments, header lines and filtered lines are declared skipped", async () => {
