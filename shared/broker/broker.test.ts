@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { hasCode, ErrorCode } from "../errors/index.js";
 import { startNatsServer, type NatsServer } from "../../test/helpers/nats-server.js";
-import { connectJetStream, MemoryBroker, type Broker, type Subscription } from "./index.js";
+import { connectJetStream, DEFAULTS, MemoryBroker, type Broker, type Subscription } from "./index.js";
 import { take, until } from "./testing.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -250,10 +250,12 @@ function behaviour(kind: string, setup: () => Promise<Fixture>, teardown: () => 
       assert.equal((await short.entries()).size, 1);
       await until(async () => (await short.entries()).size === 0, 5000, "the entry to expire");
       const q = qname("info");
-      assert.deepEqual(await b.queues.info(q), { depth: 0, exists: false, archived: false, stored: 0 });
+      assert.deepEqual(await b.queues.info(q), { depth: 0, exists: false, archived: false, stored: 0, bytes: 0, maxBytes: null, maxMsgs: null });
       await b.queues.publish(q, enc("1"));
       await b.queues.publish(q, enc("2"));
-      assert.deepEqual(await b.queues.info(q), { depth: 2, exists: true, archived: false, stored: 2 });
+      const { bytes, ...info } = await b.queues.info(q);
+      assert.deepEqual(info, { depth: 2, exists: true, archived: false, stored: 2, maxBytes: DEFAULTS.maxBytes, maxMsgs: null });
+      assert.ok(bytes >= 2, `the bytes it holds (${bytes})`);
       assert.ok(b.serverInfo().version.length > 0);
     });
 
@@ -278,7 +280,7 @@ function behaviour(kind: string, setup: () => Promise<Fixture>, teardown: () => 
       await b.queues.publish(q, enc("1"), { msgId: "same" });
       assert.equal(await b.queues.depth(q), 1, "the repeat was dropped");
       assert.equal(await b.queues.delete(q), true);
-      assert.deepEqual(await b.queues.info(q), { depth: 0, exists: false, archived: false, stored: 0 });
+      assert.deepEqual(await b.queues.info(q), { depth: 0, exists: false, archived: false, stored: 0, bytes: 0, maxBytes: null, maxMsgs: null });
       await b.queues.publish(q, enc("1"), { msgId: "same" });
       assert.equal(await b.queues.depth(q), 1, "the queue made again forgot the message ids of the deleted one");
       assert.equal(await b.queues.delete(qname("never")), false);

@@ -147,7 +147,7 @@ export async function startBotControl(opts: BotControlOptions): Promise<BotContr
   };
 
   const bucket = async (): Promise<KvStore> => {
-    kv ??= await broker.kv.open(STATUS_BUCKET, HEARTBEAT_TTL_S);
+    kv ??= await broker.kv.open(STATUS_BUCKET, HEARTBEAT_TTL_S, { maxBytes: broker.limits.statusMaxBytes });
     return kv;
   };
 

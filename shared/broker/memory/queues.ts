@@ -2,7 +2,7 @@
 /**
  * Queues in memory with JetStream's semantics: per-queue FIFO, deliveries held until
  * ack/nak/term, nak redelivers with a higher delivery count, msg-id dedup within the duplicate
- * window, max_bytes pushing back, bounded in-flight per subscriber, archiving of archived queues.
+ * window, max_bytes and max_msgs pushing back, bounded in-flight per subscriber, archiving of archived queues.
  */
 import { BrokerUnavailableError } from "../../errors/index.js";
 import { DEFAULTS } from "../names.js";
@@ -23,7 +23,7 @@ export interface MemMsg {
 
 interface MemQueue {
   name: string;
-  settings: Required<Pick<QueueSettings, "maxBytes" | "duplicateWindowMs" | "archive">>;
+  settings: Required<Pick<QueueSettings, "maxBytes" | "maxMsgs" | "duplicateWindowMs" | "archive">>;
   lastSeq: number;
   /** Never delivered yet, FIFO. */
   waiting: MemMsg[];
@@ -52,6 +52,7 @@ export class MemQueues implements Queues {
         name,
         settings: {
           maxBytes: settings?.maxBytes ?? DEFAULTS.maxBytes,
+          maxMsgs: settings?.maxMsgs ?? DEFAULTS.maxMsgs,
           duplicateWindowMs: settings?.duplicateWindowMs ?? DEFAULTS.duplicateWindowMs,
           archive: settings?.archive ?? false,
         },
@@ -59,7 +60,9 @@ export class MemQueues implements Queues {
       };
       this.#queues.set(name, q);
     } else if (settings) {
-      if (settings.maxBytes !== undefined) q.settings.maxBytes = settings.maxBytes;
+      // Limits apply to what comes next; a lower one deletes nothing the queue holds.
+      q.settings.maxBytes = settings.maxBytes ?? DEFAULTS.maxBytes;
+      q.settings.maxMsgs = settings.maxMsgs ?? DEFAULTS.maxMsgs;
       if (settings.duplicateWindowMs !== undefined) q.settings.duplicateWindowMs = settings.duplicateWindowMs;
       if (settings.archive !== undefined) q.settings.archive = settings.archive;
     }
@@ -90,7 +93,10 @@ export class MemQueues implements Queues {
       if (q.dedup.has(opts.msgId)) return false;
     }
     if (q.bytes + data.byteLength > q.settings.maxBytes) {
-      throw new BrokerUnavailableError(`queue ${queue} is full (max_bytes ${q.settings.maxBytes})`);
+      throw new BrokerUnavailableError(`queue ${queue} is full: maximum bytes exceeded (max_bytes ${q.settings.maxBytes})`);
+    }
+    if (q.settings.maxMsgs > 0 && this.#held(q) >= q.settings.maxMsgs) {
+      throw new BrokerUnavailableError(`queue ${queue} is full: maximum messages exceeded (max_msgs ${q.settings.maxMsgs})`);
     }
     if (opts?.msgId !== undefined) q.dedup.set(opts.msgId, now);
     const msg: MemMsg = {
@@ -196,10 +202,14 @@ export class MemQueues implements Queues {
     return sub;
   }
 
+  /** Messages the queue holds (waiting, held, given back): what counts against max_msgs. */
+  #held(q: MemQueue): number {
+    return q.waiting.length + q.redeliver.length + q.held.size + q.delayed.size;
+  }
+
   async depth(queue: string): Promise<number> {
     const q = this.#queues.get(queue);
-    if (!q) return 0;
-    return q.waiting.length + q.redeliver.length + q.held.size + q.delayed.size;
+    return q ? this.#held(q) : 0;
   }
 
   async peek(queue: string): Promise<PeekedMessage | null> {
@@ -246,7 +256,11 @@ export class MemQueues implements Queues {
   async info(queue: string): Promise<QueueInfo> {
     const q = this.#queues.get(queue);
     const depth = await this.depth(queue);
-    return { depth, exists: q !== undefined, archived: q?.settings.archive ?? false, stored: depth };
+    const limit = (n: number | undefined) => (n === undefined || n <= 0 ? null : n);
+    return {
+      depth, exists: q !== undefined, archived: q?.settings.archive ?? false, stored: depth,
+      bytes: q?.bytes ?? 0, maxBytes: limit(q?.settings.maxBytes), maxMsgs: limit(q?.settings.maxMsgs),
+    };
   }
 
   /** Every held delivery goes back to its queue (as a lost connection would). */
