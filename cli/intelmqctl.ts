@@ -11,7 +11,7 @@ import { dirname, join, resolve } from "node:path";
 import { Command, Option } from "commander";
 import type { Broker } from "../shared/broker/index.js";
 import {
-  INTELMQ_OPT_ROOT, PROJECT_ROOT, intelmqPaths, loadRuntimeConfig, natsOptions, queueSettingsFor, remappedPaths, setBotEnabled,
+  INTELMQ_OPT_ROOT, PROJECT_ROOT, globalSettings, intelmqPaths, loadRuntimeConfig, natsOptions, queueSettingsFor, remappedPaths, setBotEnabled,
   type IntelmqPaths, type RuntimeConfig,
 } from "../shared/config/index.js";
 import type { BotStatus, HostVerb } from "../shared/control-protocol/index.js";
@@ -112,10 +112,10 @@ function makeCtx(out: Output): Ctx & { close(): Promise<void> } {
     },
     async control(): Promise<ControlClient> {
       if (!control) {
-        const g = ctx.config().global;
+        const g = globalSettings(ctx.config().global);
         control = new ControlClient(await ctx.broker(), {
           replyWaitMs: Math.round(seconds(process.env.INTELMQCTL_CONTROL_WAIT ?? g.intelmqctl_control_wait, 0.5) * 1000),
-          actionTimeoutMs: Math.round(seconds(g.intelmqctl_action_timeout, 60) * 1000),
+          actionTimeoutMs: Math.round((g.intelmqctl_action_timeout ?? 60) * 1000),
         });
       }
       return control;
