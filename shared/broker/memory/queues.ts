@@ -40,6 +40,12 @@ interface MemQueue {
   rr: number;
 }
 
+/** The limit `next` (-1: none), or `have` when `next` is lower and the queue holds more than half of it. */
+function lowered(have: number, next: number, held: number): number {
+  const lowering = next > 0 && (have <= 0 || next < have);
+  return lowering && held * 2 > next ? have : next;
+}
+
 export class MemQueues implements Queues {
   readonly #queues = new Map<string, MemQueue>();
 
@@ -60,9 +66,10 @@ export class MemQueues implements Queues {
       };
       this.#queues.set(name, q);
     } else if (settings) {
-      // Limits apply to what comes next; a lower one deletes nothing the queue holds.
-      q.settings.maxBytes = settings.maxBytes ?? DEFAULTS.maxBytes;
-      q.settings.maxMsgs = settings.maxMsgs ?? DEFAULTS.maxMsgs;
+      // As on JetStream: explicit settings replace the limits, a lower one only while the queue
+      // holds at most half of it.
+      q.settings.maxBytes = lowered(q.settings.maxBytes, settings.maxBytes ?? DEFAULTS.maxBytes, q.bytes);
+      q.settings.maxMsgs = lowered(q.settings.maxMsgs, settings.maxMsgs ?? DEFAULTS.maxMsgs, this.#held(q));
       if (settings.duplicateWindowMs !== undefined) q.settings.duplicateWindowMs = settings.duplicateWindowMs;
       if (settings.archive !== undefined) q.settings.archive = settings.archive;
     }

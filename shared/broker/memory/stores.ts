@@ -37,10 +37,13 @@ export class MemDumps implements DumpStore {
   }
 }
 
+interface LogLine { seq: number; at: number; line: string }
+
 export class MemLogs implements LogStore {
   /** Log lines per bot with the time they arrived, oldest first (the logs stream's limits). */
-  #logs = new Map<string, { at: number; line: string }[]>();
+  #logs = new Map<string, LogLine[]>();
   #bytes = 0;
+  #seq = 0;
   constructor(private readonly m: MemState, private readonly maxBytes: number) {}
 
   append(botId: string, line: string): void {
@@ -48,19 +51,19 @@ export class MemLogs implements LogStore {
     let list = this.#logs.get(botId);
     if (!list) this.#logs.set(botId, (list = []));
     const text = line.endsWith("\n") ? line.slice(0, -1) : line;
-    list.push({ at: Date.now(), line: text });
+    list.push({ seq: ++this.#seq, at: Date.now(), line: text });
     this.#bytes += byteLength(text);
     // Discard old: past the per-bot limit the bot's oldest line goes, past the bytes the oldest of all.
     if (list.length > DEFAULTS.logsMaxPerBot) this.#drop(list, list.length - DEFAULTS.logsMaxPerBot);
     while (this.#bytes > this.maxBytes) {
-      let oldest: { at: number; line: string }[] | null = null;
-      for (const l of this.#logs.values()) if (l.length && (!oldest || l[0]!.at < oldest[0]!.at)) oldest = l;
+      let oldest: LogLine[] | null = null;
+      for (const l of this.#logs.values()) if (l.length && (!oldest || l[0]!.seq < oldest[0]!.seq)) oldest = l;
       if (!oldest) break;
       this.#drop(oldest, 1);
     }
   }
 
-  #drop(list: { at: number; line: string }[], n: number): void {
+  #drop(list: LogLine[], n: number): void {
     for (const e of list.splice(0, n)) this.#bytes -= byteLength(e.line);
   }
 
