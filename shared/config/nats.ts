@@ -114,15 +114,23 @@ export function brokerLimits(config: RuntimeConfig | null | undefined): BrokerLi
   return out;
 }
 
-/** A collector by its module name or group: it has no source queue. */
+/** A collector by its module name or group (for archiving: either says so). */
 function isCollector(b: BotEntry): boolean {
   return b.module.startsWith("intelmq.bots.collectors.") || b.group?.toLowerCase() === "collector";
 }
 
-/** The queue a bot reads (IntelMQ's source_queue, default `<bot-id>-queue`); null for collectors. */
+const GROUPS = ["collector", "parser", "expert", "output"];
+
+/**
+ * The queue a bot reads (IntelMQ's source_queue, default `<bot-id>-queue`); null for a
+ * collector, by its group (any case), else by its module name (intelmq.bots.collectors.*).
+ */
 export function sourceQueueOf(config: RuntimeConfig, botId: string): string | null {
   const b = config.bots[botId];
-  if (!b || isCollector(b)) return null;
+  if (!b) return null;
+  const group = b.group?.toLowerCase();
+  const collector = group && GROUPS.includes(group) ? group === "collector" : /(?:^|\.)bots\.collectors\./.test(b.module);
+  if (collector) return null;
   const sq = effectiveParams(config, botId, {}).source_queue;
   return typeof sq === "string" && sq !== "" ? sq : `${botId}-queue`;
 }

@@ -160,7 +160,9 @@ export class JsConnection {
    * deleting the oldest messages, whatever the discard policy, so a queue or the dumps would
    * lose what they hold (and publishers may add more between our look and the update). Until
    * then the old limit stays and a warning says so. `mayDrop`: the stream discards its oldest
-   * anyway (archive, logs, caches), lowering is what is asked for.
+   * anyway (archive, logs, caches), lowering is what is asked for. nats-server 2.9 takes all
+   * we set this way (max_bytes and max_msgs of any stream, KV buckets' and object stores'
+   * included, and their discard policy), so no feature check is needed here.
    */
   async updateStream(si: StreamInfo, want: Partial<StreamConfig>, mayDrop: boolean): Promise<StreamInfo> {
     const cfg: Partial<StreamConfig> = { ...want };
