@@ -8,7 +8,7 @@ import { natsOptions, type RuntimeConfig } from "../shared/config/index.js";
 export async function connectCtl(config: RuntimeConfig | null, name = "intelmqctl"): Promise<Broker> {
   const nats = natsOptions(config);
   const opts: JetStreamOptions = {
-    servers: nats.servers, name, maxReconnectAttempts: 3, reconnectTimeWaitMs: 500,
+    servers: nats.servers, name, maxReconnectAttempts: 3, reconnectTimeWaitMs: 500, limits: nats.limits,
     logger: pino({ level: "error" }, pino.destination(2)),
   };
   if (nats.user !== undefined) opts.user = nats.user;

@@ -70,3 +70,22 @@ test("unreachableBots: every path blocked names every blocking bot; a loop witho
     'Bot "out" receives nothing: the bots upstream of it cannot run ("a": not installed, "b": invalid parameters).',
   ]);
 });
+
+test("check: queue limits on a collector or disagreeing on a shared queue, IntelMQ's keys of a wrong type and typos of ours are warnings", async () => {
+  const yaml = stringify({
+    global: { queue_max_byte: 1000, statistics_port: "six", logging_path: "/opt/intelmq/var/log/" },
+    "feed-collector": bot("intelmq.bots.collectors.file.collector_file", ["feed-parser-queue"], { path: "/tmp/x", postfix: ".csv", queue_max_msgs: 5 }),
+    "feed-parser": bot("intelmq.bots.parsers.json.parser", ["out-queue"], { queue_max_msgs: 10 }),
+    "out-a": bot("intelmq.bots.outputs.file.output", null, { file: "var/a.txt", source_queue: "out-queue", queue_max_bytes: 5000 }),
+    "out-b": bot("intelmq.bots.outputs.file.output", null, { file: "var/b.txt", source_queue: "out-queue", queue_max_bytes: 9000 }),
+  });
+  const r = await check(yaml);
+  assert.equal(r.status, "success", JSON.stringify(r.lines));
+  const warnings = r.lines.filter(([l]) => l === "warning").map(([, m]) => m);
+  assert.ok(warnings.includes('Bot "feed-collector": queue_max_msgs limit its source queue, and a collector has none (ignored).'), JSON.stringify(warnings));
+  assert.ok(warnings.includes("Bots \"out-a\", \"out-b\" share the source queue 'out-queue' with different queue_max_bytes: the smallest holds (max_bytes 5000, max_msgs none)."), JSON.stringify(warnings));
+  assert.ok(warnings.some((m) => /unknown key "queue_max_byte".*queue_max_bytes/.test(m)), JSON.stringify(warnings));
+  assert.ok(warnings.some((m) => /IntelMQ's key "statistics_port"/.test(m)), JSON.stringify(warnings));
+  // Our own limits are no unknown parameters of the bots.
+  assert.ok(!warnings.some((m) => /unknown parameter "queue_max_(bytes|msgs)"/.test(m)), JSON.stringify(warnings));
+});

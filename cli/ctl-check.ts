@@ -2,12 +2,17 @@
 /** `intelmqctl check`: configuration, bots, harmonization and (unless -C) the NATS server and its queues. */
 import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
-import type { Broker } from "../shared/broker/index.js";
-import { runtimeConfigFromObject, effectiveParams, queueSettingsFor, type BotEntry, type IntelmqPaths, type RuntimeConfig } from "../shared/config/index.js";
+import { DEFAULTS as BROKER_DEFAULTS, type Broker } from "../shared/broker/index.js";
+import {
+  QUEUE_LIMIT_KEYS, checkGlobal, effectiveParams, intelmqGlobalSchema, queueLimitsFor, queueSettingsFor, runtimeConfigFromObject, sourceQueueOf,
+  type BotEntry, type IntelmqPaths, type RuntimeConfig,
+} from "../shared/config/index.js";
 import { pyRegex, types } from "../shared/harmonization/index.js";
-import { normaliseDestinationQueues, resolveParams } from "../shared/runtime/index.js";
+import { RUNTIME_KEYS, isGlobalKey, normaliseDestinationQueues, resolveParams } from "../shared/runtime/index.js";
 import { configuredQueues, groupOf, groupOfModule, queuesOf } from "./ctl-config.js";
 import { hasModule, loadModule } from "./registry.js";
+
+const DEFAULT_QUEUE_MAX_BYTES = BROKER_DEFAULTS.maxBytes;
 
 export type CheckLevel = "debug" | "info" | "warning" | "error";
 export type CheckLine = [CheckLevel, string];
@@ -92,6 +97,8 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
   info("Checking bots.");
   // Bots that cannot run (module not installed, invalid parameters): the flow stops at them.
   const broken = new Map<string, string>();
+  // Keys some configured bot declares: not unknown when set globally.
+  const declared = new Set<string>();
   for (const [id, bot] of Object.entries(bots)) {
     const params = effectiveParams(config, id, {});
     let group = groupOf(bot);
@@ -104,6 +111,7 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
         group = ({ collector: "Collector", parser: "Parser", expert: "Expert", output: "Output" } as const)[def.kind];
         const res = resolveParams(def, id, params);
         for (const k of res.unknown) warn(`Bot ${JSON.stringify(id)}: unknown parameter ${JSON.stringify(k)} (ignored by the bot).`);
+        for (const k of Object.keys(params)) if (!res.unknown.includes(k)) declared.add(k);
       } catch (err) {
         error(`Bot ${JSON.stringify(id)}: invalid parameters: ${message(err)}`);
         broken.set(id, "invalid parameters");
@@ -122,6 +130,8 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
   }
 
   for (const line of unreachableBots(config, broken)) warn(line);
+  for (const line of checkGlobal(global, (k) => RUNTIME_KEYS.has(k) || isGlobalKey(k) || declared.has(k))) warn(line);
+  for (const line of queueLimitLines(config)) warn(line);
 
   if (harmonization !== undefined) {
     info("Checking harmonization configuration.");
@@ -141,7 +151,8 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
       info(`NATS server ${si.version} at ${si.url}.`);
       try {
         const configured = configuredQueues(config);
-        const ignore = new Set(toList(global.intelmqctl_check_orphaned_queues_ignore));
+        const ignoreKey = intelmqGlobalSchema.shape.intelmqctl_check_orphaned_queues_ignore.safeParse(global.intelmqctl_check_orphaned_queues_ignore);
+        const ignore = new Set(ignoreKey.success ? ignoreKey.data ?? [] : []);
         const existing = await broker.queues.list();
         info("Checking for orphaned queues.");
         const orphaned: string[] = [];
@@ -163,6 +174,17 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
         if (unarchived.length) {
           warn(`Queues that should be archived but are not (their streams were created before): ${unarchived.map((q) => `'${q}'`).join(", ")}. `
             + "Replay finds nothing of them; delete such a stream while it is empty (nats stream rm Q_<queue>) and the bots create it again archived.");
+        }
+        // Limits changed in runtime.yaml reach a stream when a bot using it starts or reloads.
+        for (const q of [...configured].filter((x) => present.has(x)).sort()) {
+          const want = queueLimitsFor(config, q);
+          const have = await broker.queues.info(q);
+          const wantBytes = want.maxBytes ?? DEFAULT_QUEUE_MAX_BYTES;
+          const wantMsgs = want.maxMsgs !== undefined && want.maxMsgs > 0 ? want.maxMsgs : null;
+          if (have.maxBytes !== wantBytes || have.maxMsgs !== wantMsgs) {
+            warn(`Queue '${q}' has max_bytes ${have.maxBytes ?? "none"}, max_msgs ${have.maxMsgs ?? "none"}; runtime.yaml says ${wantBytes}, ${wantMsgs ?? "none"}: `
+              + "applied when a bot using it starts or reloads (a lower limit only while the queue holds at most half of it).");
+          }
         }
       } catch (err) {
         error(`Listing the queues failed: ${message(err)}`);
@@ -222,10 +244,29 @@ export function unreachableBots(config: RuntimeConfig, broken: ReadonlyMap<strin
   return out;
 }
 
-function toList(v: unknown): string[] {
-  if (Array.isArray(v)) return v.map(String);
-  if (typeof v === "string") return v.split(",").map((s) => s.trim()).filter(Boolean);
-  return [];
+/** Queue limits set where they do nothing (a collector has no source queue) or disagree (bots sharing a source queue). */
+export function queueLimitLines(config: RuntimeConfig): string[] {
+  const out: string[] = [];
+  const readers = new Map<string, string[]>();
+  for (const [id, bot] of Object.entries(config.bots)) {
+    const set = QUEUE_LIMIT_KEYS.filter((k) => bot.parameters[k] !== undefined && bot.parameters[k] !== null);
+    const source = sourceQueueOf(config, id);
+    if (source === null) {
+      if (set.length) out.push(`Bot ${JSON.stringify(id)}: ${set.join(", ")} limit its source queue, and a collector has none (ignored).`);
+      continue;
+    }
+    readers.set(source, [...(readers.get(source) ?? []), id]);
+  }
+  for (const [q, ids] of readers) {
+    if (ids.length < 2) continue;
+    const differ = QUEUE_LIMIT_KEYS.filter((k) => new Set(ids.map((id) => JSON.stringify(config.bots[id]!.parameters[k] ?? null))).size > 1);
+    if (differ.length) {
+      const eff = queueLimitsFor(config, q);
+      out.push(`Bots ${ids.map((i) => JSON.stringify(i)).join(", ")} share the source queue '${q}' with different ${differ.join(", ")}: `
+        + `the smallest holds (max_bytes ${eff.maxBytes ?? "default"}, max_msgs ${eff.maxMsgs ?? "none"}).`);
+    }
+  }
+  return out;
 }
 
 /** Each field needs a type (error) and a description (warning); regexes compile; extra is a JSONDict. */

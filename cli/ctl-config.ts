@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /** What intelmqctl reads from runtime.yaml and the bot registry: groups, queues, the bot catalogue. */
 import type { z } from "zod";
-import { effectiveParams, type BotEntry, type RuntimeConfig } from "../shared/config/index.js";
+import { effectiveParams, sourceQueueOf, type BotEntry, type RuntimeConfig } from "../shared/config/index.js";
 import { normaliseDestinationQueues, type BotDefinition } from "../shared/runtime/index.js";
 import { hasModule, knownModules, loadModule } from "./registry.js";
 
@@ -39,11 +39,8 @@ export interface BotQueues {
 
 /** The configured queues of one bot. */
 export function queuesOf(config: RuntimeConfig, id: string): BotQueues {
-  const bot = config.bots[id]!;
   const params = effectiveParams(config, id, {});
-  const isCollector = groupOf(bot) === "Collector";
-  const sq = params.source_queue;
-  const source = isCollector ? null : typeof sq === "string" && sq !== "" ? sq : `${id}-queue`;
+  const source = sourceQueueOf(config, id);
   const dq = normaliseDestinationQueues(params.destination_queues);
   const destinations: string[] = [];
   if (dq && typeof dq === "object") {

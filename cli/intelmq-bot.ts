@@ -130,7 +130,9 @@ async function main(argv: string[]): Promise<number> {
     for (const r of remappedPaths(config).filter((x) => x.botId === botId)) {
       log.info(`${r.parameter} ${r.configured}${r.isDefault ? " (default)" : ""} is ${r.path}: paths under ${INTELMQ_OPT_ROOT} are taken under INTELMQ_ROOT_DIR (${rootDir()})`);
     }
-    handle = await startBot(def, { botId, params, broker, logger: log, queueSettingsFor: (q) => queueSettingsFor(config, q) });
+    // A reload reads runtime.yaml again: the queues are made sure of with its settings (limits).
+    let current = config;
+    handle = await startBot(def, { botId, params, broker, logger: log, queueSettingsFor: (q) => queueSettingsFor(current, q) });
     if (stopping) {
       await handle.stop();
       return 0;
@@ -143,6 +145,7 @@ async function main(argv: string[]): Promise<number> {
         const fresh = loadRuntimeConfig(configFile);
         getBot(fresh, botId);
         params = effectiveParams(fresh, botId);
+        current = fresh;
       } catch (err) {
         log.error({ err }, `reload failed, keeping the running configuration: ${message(err)}`);
         throw err;

@@ -9,9 +9,9 @@
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { Command, Option } from "commander";
-import type { Broker } from "../shared/broker/index.js";
+import { DEFAULTS as BROKER_DEFAULTS, type Broker } from "../shared/broker/index.js";
 import {
-  INTELMQ_OPT_ROOT, PROJECT_ROOT, intelmqPaths, loadRuntimeConfig, natsOptions, queueSettingsFor, remappedPaths, setBotEnabled,
+  INTELMQ_OPT_ROOT, PROJECT_ROOT, globalSettings, intelmqPaths, loadRuntimeConfig, natsOptions, queueSettingsFor, remappedPaths, setBotEnabled,
   type IntelmqPaths, type RuntimeConfig,
 } from "../shared/config/index.js";
 import type { BotStatus, HostVerb } from "../shared/control-protocol/index.js";
@@ -112,10 +112,10 @@ function makeCtx(out: Output): Ctx & { close(): Promise<void> } {
     },
     async control(): Promise<ControlClient> {
       if (!control) {
-        const g = ctx.config().global;
+        const g = globalSettings(ctx.config().global);
         control = new ControlClient(await ctx.broker(), {
           replyWaitMs: Math.round(seconds(process.env.INTELMQCTL_CONTROL_WAIT ?? g.intelmqctl_control_wait, 0.5) * 1000),
-          actionTimeoutMs: Math.round(seconds(g.intelmqctl_action_timeout, 60) * 1000),
+          actionTimeoutMs: Math.round((g.intelmqctl_action_timeout ?? 60) * 1000),
         });
       }
       return control;
@@ -459,23 +459,44 @@ async function enableCmd(ctx: Ctx, id: string, enable: boolean): Promise<number>
 
 // ---------------------------------------------------------------- queues
 
-type QueueList = Record<string, { source_queue?: [string, number]; destination_queues?: [string, number][] }>;
+/** A queue's fill against its limits: what its stream holds (null limits: none). */
+interface QueueFill { messages: number; bytes: number; max_msgs: number | null; max_bytes: number | null }
 
-async function queueCounts(ctx: Ctx): Promise<{ list: QueueList; counts: Map<string, number> }> {
+/**
+ * IntelMQ's shape of `list queues` (source_queue and destination_queues as [name, count]), and
+ * ours beside it: queue_fill, each of the bot's queues against its limits.
+ */
+type QueueList = Record<string, { source_queue?: [string, number]; destination_queues?: [string, number][]; queue_fill?: Record<string, QueueFill> }>;
+
+interface QueueCounts { list: QueueList; counts: Map<string, number>; fill: Map<string, QueueFill> }
+
+async function queueCounts(ctx: Ctx): Promise<QueueCounts> {
   const config = ctx.config();
   const broker = await ctx.broker();
   const queues = [...configuredQueues(config)];
   const counts = new Map<string, number>();
-  await Promise.all(queues.map(async (q) => counts.set(q, (await broker.queues.info(q)).depth)));
+  const fill = new Map<string, QueueFill>();
+  await Promise.all(queues.map(async (q) => {
+    const i = await broker.queues.info(q);
+    counts.set(q, i.depth);
+    // A queue not created yet: the limits it will be created with.
+    const s = i.exists ? null : queueSettingsFor(config, q);
+    fill.set(q, {
+      messages: i.stored, bytes: i.bytes,
+      max_msgs: s ? (s.maxMsgs !== undefined && s.maxMsgs > 0 ? s.maxMsgs : null) : i.maxMsgs,
+      max_bytes: s ? s.maxBytes ?? BROKER_DEFAULTS.maxBytes : i.maxBytes,
+    });
+  }));
   const list: QueueList = {};
   for (const id of Object.keys(config.bots)) {
     const q = queuesOf(config, id);
     const e: QueueList[string] = {};
     if (q.source) e.source_queue = [q.source, counts.get(q.source) ?? 0];
     e.destination_queues = q.destinations.map((d) => [d, counts.get(d) ?? 0]);
+    e.queue_fill = Object.fromEntries([...(q.source ? [q.source] : []), ...q.destinations].map((n) => [n, fill.get(n)!]));
     list[id] = e;
   }
-  return { list, counts };
+  return { list, counts, fill };
 }
 
 function nonZero(list: QueueList): QueueList {
@@ -485,28 +506,50 @@ function nonZero(list: QueueList): QueueList {
     if (e.source_queue && e.source_queue[1] > 0) n.source_queue = e.source_queue;
     const d = (e.destination_queues ?? []).filter(([, c]) => c > 0);
     if (d.length) n.destination_queues = d;
-    if (n.source_queue || n.destination_queues) out[id] = n;
+    if (n.source_queue || n.destination_queues) {
+      const shown = [...(n.source_queue ? [n.source_queue[0]] : []), ...d.map(([name]) => name)];
+      n.queue_fill = Object.fromEntries(shown.map((name) => [name, e.queue_fill![name]!]));
+      out[id] = n;
+    }
   }
   return out;
 }
 
-/** IntelMQ's text of `list queues`: `<queue> - <count>` per queue, by name (case-insensitive). */
-function queueText(counts: Map<string, number>, nonZeroOnly: boolean): string[] {
-  return [...counts.entries()]
+/** 1536 -> "1.5 KiB". */
+function sizeText(n: number): string {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let v = n;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) { v /= 1024; u++; }
+  return u === 0 ? `${v} B` : `${v.toFixed(1)} ${units[u]}`;
+}
+
+/**
+ * IntelMQ's text of `list queues`: `<queue> - <count>` per queue, by name (case-insensitive),
+ * followed by its fill against its limits: `(3 of 10 messages, 1.2 KiB of 1.0 GiB)`.
+ */
+function queueText(c: QueueCounts, nonZeroOnly: boolean): string[] {
+  return [...c.counts.entries()]
     .filter(([, n]) => n > 0 || !nonZeroOnly)
     .sort(([a], [b]) => a.toLowerCase().localeCompare(b.toLowerCase()) || a.localeCompare(b))
-    .map(([q, n]) => `${q} - ${n}`);
+    .map(([q, n]) => {
+      const f = c.fill.get(q)!;
+      const msgs = f.max_msgs === null ? "" : `${f.messages} of ${f.max_msgs} messages, `;
+      const bytes = f.max_bytes === null ? sizeText(f.bytes) : `${sizeText(f.bytes)} of ${sizeText(f.max_bytes)}`;
+      return `${q} - ${n} (${msgs}${bytes})`;
+    });
 }
 
 async function listQueuesCmd(ctx: Ctx, opts: { nonZero?: boolean; sum?: boolean; count?: boolean }): Promise<number> {
-  const { list, counts } = await queueCounts(ctx);
+  const c = await queueCounts(ctx);
+  const { list, counts } = c;
   if (opts.sum || opts.count) {
     const total = [...counts.values()].reduce((a, b) => a + b, 0);
     ctx.out.result({ "total-messages": total }, () => [String(total)]);
     return 0;
   }
   const shown = opts.nonZero ? nonZero(list) : list;
-  ctx.out.result(shown, () => queueText(counts, !!opts.nonZero));
+  ctx.out.result(shown, () => queueText(c, !!opts.nonZero));
   return 0;
 }
 
@@ -809,7 +852,8 @@ export async function main(argv: string[]): Promise<number> {
       else if (kind === "queues") run = (ctx) => listQueuesCmd(ctx, o);
       else if (kind === "queues-and-status") {
         run = async (ctx) => {
-          const { list, counts } = await queueCounts(ctx);
+          const c = await queueCounts(ctx);
+          const { list } = c;
           const control = await ctx.control();
           const views = await control.statuses(Object.keys(ctx.config().bots), (x) => isEnabled(ctx, x), { all: true });
           const statuses: Record<string, BotStatus> = {};
@@ -817,7 +861,7 @@ export async function main(argv: string[]): Promise<number> {
           const shown = o.nonZero ? nonZero(list) : list;
           // IntelMQ's text: the queues, then the botnet's status lines by bot id.
           const byId = [...views.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-          ctx.out.result([shown, statuses], () => [...queueText(counts, !!o.nonZero), ...byId.map(statusLine)]);
+          ctx.out.result([shown, statuses], () => [...queueText(c, !!o.nonZero), ...byId.map(statusLine)]);
           return 0;
         };
       } else run = () => { throw new UsageError(`list: unknown kind ${JSON.stringify(kind)} (bots, queues, queues-and-status)`); };

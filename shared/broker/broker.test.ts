@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { hasCode, ErrorCode } from "../errors/index.js";
 import { startNatsServer, type NatsServer } from "../../test/helpers/nats-server.js";
-import { connectJetStream, MemoryBroker, type Broker, type Subscription } from "./index.js";
+import { connectJetStream, DEFAULTS, MemoryBroker, type Broker, type Subscription } from "./index.js";
 import { take, until } from "./testing.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
@@ -249,10 +249,12 @@ function behaviour(kind: string, setup: () => Promise<Fixture>, teardown: () => 
       assert.equal((await short.entries()).size, 1);
       await until(async () => (await short.entries()).size === 0, 5000, "the entry to expire");
       const q = qname("info");
-      assert.deepEqual(await b.queues.info(q), { depth: 0, exists: false, archived: false, stored: 0 });
+      assert.deepEqual(await b.queues.info(q), { depth: 0, exists: false, archived: false, stored: 0, bytes: 0, maxBytes: null, maxMsgs: null });
       await b.queues.publish(q, enc("1"));
       await b.queues.publish(q, enc("2"));
-      assert.deepEqual(await b.queues.info(q), { depth: 2, exists: true, archived: false, stored: 2 });
+      const { bytes, ...info } = await b.queues.info(q);
+      assert.deepEqual(info, { depth: 2, exists: true, archived: false, stored: 2, maxBytes: DEFAULTS.maxBytes, maxMsgs: null });
+      assert.ok(bytes >= 2, `the bytes it holds (${bytes})`);
       assert.ok(b.serverInfo().version.length > 0);
     });
 
@@ -277,7 +279,7 @@ function behaviour(kind: string, setup: () => Promise<Fixture>, teardown: () => 
       await b.queues.publish(q, enc("1"), { msgId: "same" });
       assert.equal(await b.queues.depth(q), 1, "the repeat was dropped");
       assert.equal(await b.queues.delete(q), true);
-      assert.deepEqual(await b.queues.info(q), { depth: 0, exists: false, archived: false, stored: 0 });
+      assert.deepEqual(await b.queues.info(q), { depth: 0, exists: false, archived: false, stored: 0, bytes: 0, maxBytes: null, maxMsgs: null });
       await b.queues.publish(q, enc("1"), { msgId: "same" });
       assert.equal(await b.queues.depth(q), 1, "the queue made again forgot the message ids of the deleted one");
       assert.equal(await b.queues.delete(qname("never")), false);
@@ -380,6 +382,72 @@ function behaviour(kind: string, setup: () => Promise<Fixture>, teardown: () => 
       assert.equal(dec((await b.queues.peek(q))!.data), "second");
     });
 
+    test("a queue's max_msgs and max_bytes refuse with BrokerUnavailableError until acks make room; explicit settings change them, a lower one only while it holds at most half", async () => {
+      const b = await fx.broker();
+      const q = qname("limits");
+      const full = (what: RegExp) => (e: unknown) => hasCode(e, ErrorCode.BrokerUnavailable) && what.test(String(e));
+      await b.queues.ensure(q, { maxMsgs: 2 });
+      await b.queues.publish(q, enc("a"), { msgId: "l1" });
+      await b.queues.publish(q, enc("b"), { msgId: "l2" });
+      await assert.rejects(b.queues.publish(q, enc("c"), { msgId: "l3" }), full(/maximum messages/));
+      let info = await b.queues.info(q);
+      assert.equal(info.maxMsgs, 2);
+      assert.equal(info.maxBytes, DEFAULTS.maxBytes);
+      assert.equal(info.stored, 2);
+      assert.ok(info.bytes >= 2);
+      // An ack makes room; the refused id goes through then, once.
+      const sub = await b.queues.consume(q);
+      const it = sub[Symbol.asyncIterator]();
+      const [first] = await take(it, 1);
+      await first!.ack();
+      await until(async () => (await b.queues.info(q)).stored === 1, 5000, "the acked message gone");
+      await b.queues.publish(q, enc("c"), { msgId: "l3" });
+      await sub.stop();
+      // Raised at once; a plain ensure (no settings) changes nothing.
+      await b.queues.ensure(q, { maxMsgs: 4 });
+      await b.queues.ensure(q);
+      assert.equal((await b.queues.info(q)).maxMsgs, 4);
+      await b.queues.publish(q, enc("d"), { msgId: "l4" });
+      // Lowered below what it holds: nothing is deleted and the old limit stays.
+      await b.queues.ensure(q, { maxMsgs: 1 });
+      info = await b.queues.info(q);
+      assert.equal(info.stored, 3, "nothing deleted");
+      assert.equal(info.maxMsgs, 4);
+      // Drained, the lower limit is applied.
+      const drain = await b.queues.consume(q);
+      const got = await take(drain[Symbol.asyncIterator](), 3);
+      assert.deepEqual(got.map((d) => dec(d.data)).sort(), ["b", "c", "d"]);
+      await Promise.all(got.map((d) => d.ack()));
+      await drain.stop();
+      await until(async () => (await b.queues.info(q)).stored === 0, 5000, "drained");
+      await b.queues.ensure(q, { maxMsgs: 1, maxBytes: 1000 });
+      info = await b.queues.info(q);
+      assert.equal(info.maxMsgs, 1);
+      assert.equal(info.maxBytes, 1000);
+      // Explicit settings are the whole settings: max_msgs unset is none again, max_bytes bounds it.
+      await b.queues.ensure(q, { maxBytes: 1000 });
+      assert.equal((await b.queues.info(q)).maxMsgs, null);
+      await b.queues.publish(q, new Uint8Array(600), { msgId: "big1" });
+      await assert.rejects(b.queues.publish(q, new Uint8Array(600), { msgId: "big2" }), full(/maximum bytes/));
+      assert.equal((await b.queues.info(q)).stored, 1);
+    });
+
+    test("a KV bucket's size limit: a full bucket forgets its oldest keys, a larger limit applies to the existing bucket", async () => {
+      const b = await fx.broker();
+      const name = `lim${process.pid}x${++counter}`;
+      const kv = await b.kv.open(name, 60, { maxBytes: 2000 });
+      const value = "v".repeat(100);
+      for (let i = 0; i < 40; i++) await kv.put(`k${i}`, value);
+      assert.equal(await kv.get("k39"), value, "the newest is kept");
+      assert.equal(await kv.get("k0"), null, "the oldest went");
+      const kept = (await kv.entries()).size;
+      assert.ok(kept > 0 && kept < 40, `some were forgotten (${kept} kept)`);
+      const again = await b.kv.open(name, 60, { maxBytes: 100_000 });
+      for (let i = 0; i < 40; i++) await again.put(`n${i}`, value);
+      assert.equal(await again.get("n0"), value, "room for all of them now");
+      assert.equal(await again.create("n0", "x"), false);
+    });
+
     test("state is connected", async () => {
       const b = await fx.broker();
       assert.equal(b.state, "connected");
@@ -447,6 +515,33 @@ describe("memory broker specifics", () => {
     await b.queues.ensure("small", { maxBytes: 10 });
     await b.queues.publish("small", enc("12345678"));
     await assert.rejects(b.queues.publish("small", enc("123")), (e: unknown) => hasCode(e, ErrorCode.BrokerUnavailable));
+    await b.close();
+  });
+
+  test("limits: full dumps refuse (a delete makes room), the logs and caches keep their bytes by forgetting the oldest", async () => {
+    const b = new MemoryBroker({ limits: { dumpsMaxBytes: 3000, logsMaxBytes: 100, cacheMaxBytes: 500 } });
+    assert.equal(b.limits.dumpsMaxBytes, 3000);
+    assert.equal(b.limits.statusMaxBytes, DEFAULTS.statusMaxBytes);
+    const entry = { bot_id: "m", source_queue: "q", traceback: ["x"], message: "m".repeat(900), timestamp: "2024-01-01T00:00:00" };
+    await b.dumps.store(entry);
+    await b.dumps.store(entry);
+    await b.dumps.store(entry);
+    await assert.rejects(b.dumps.store(entry), (e: unknown) => hasCode(e, ErrorCode.BrokerUnavailable) && /dumps are full/.test(String(e)));
+    const [first] = await b.dumps.read("m");
+    await b.dumps.delete(first!.seq);
+    await b.dumps.store(entry);
+    assert.equal((await b.dumps.read()).length, 3);
+    for (let i = 0; i < 20; i++) b.logs.append(i % 2 ? "a" : "b", `line ${String(i).padStart(2, "0")}`);
+    const a = await b.logs.read("a", Infinity);
+    const bl = await b.logs.read("b", Infinity);
+    assert.ok([...a, ...bl].join("").length <= 100);
+    assert.equal(a.at(-1), "line 19");
+    assert.equal(bl.at(-1), "line 18");
+    assert.ok(!a.includes("line 01"), "the oldest went");
+    const kv = await b.kv.open("cache", 60);
+    for (let i = 0; i < 20; i++) await kv.put(`k${i}`, "v".repeat(48));
+    assert.equal(await kv.get("k0"), null);
+    assert.equal(await kv.get("k19"), "v".repeat(48));
     await b.close();
   });
 

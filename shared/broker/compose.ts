@@ -25,6 +25,7 @@ export function composeBroker(base: Broker, parts: BrokerParts): Broker {
   };
   return {
     kind: base.kind,
+    limits: base.limits,
     queues: part(base.queues, parts.queues),
     dumps: part(base.dumps, parts.dumps),
     logs: part(base.logs, parts.logs),

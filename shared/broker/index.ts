@@ -4,7 +4,7 @@
  * (MemoryBroker, for tests and library mode). The only module that talks to the NATS client.
  */
 export type {
-  Archive, Broker, BrokerState, ConsumeOptions, ControlTransport, Delivery, DumpEntry, DumpStore, JetStreamBroker, KvBuckets, KvCache, KvStore, LogStore, PeekedMessage, QueueInfo, Queues, PublishOptions, QueueSettings,
+  Archive, Broker, BrokerLimits, BrokerState, ConsumeOptions, ControlTransport, Delivery, DumpEntry, DumpStore, JetStreamBroker, KvBuckets, KvCache, KvLimits, KvStore, LogStore, PeekedMessage, QueueInfo, Queues, PublishOptions, QueueSettings,
   ReplayOptions, ReplayResult, RequestHandler, Service, StoredDump, Subscription,
 } from "./types.js";
 export { MemoryBroker } from "./memory/index.js";
@@ -12,5 +12,5 @@ export { composeBroker, type BrokerParts } from "./compose.js";
 export { connectJetStream, type JetStreamOptions } from "./jetstream/index.js";
 export {
   archiveSubject, checkServerVersion, ghostPurgeSeq, compareVersions, CONSUMER_NAME, DEFAULTS, dumpSubject, LOGS_STREAM, logSubject, MIN_SERVER_VERSION, OBJECT_HEADER,
-  parseServerVersion, queueStream, queueSubject, serverHas,
+  parseServerVersion, queueStream, queueSubject, resolveLimits, serverHas,
 } from "./names.js";

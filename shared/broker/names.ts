@@ -2,10 +2,13 @@
 /** Names, subjects, defaults and version checks shared by both broker implementations. */
 import { createHash } from "node:crypto";
 import { UnsupportedFeatureError } from "../errors/index.js";
+import type { BrokerLimits } from "./types.js";
 
 /** Defaults of queue streams and consumers (ARCHITECTURE.md "Queues on JetStream"). */
 export const DEFAULTS = {
   maxBytes: 1024 ** 3,
+  /** max_msgs of a queue stream: -1 is none (max_bytes bounds it). */
+  maxMsgs: -1,
   duplicateWindowMs: 2 * 60_000,
   replicas: 1,
   ackWaitMs: 30_000,
@@ -16,9 +19,37 @@ export const DEFAULTS = {
   publishTimeoutMs: 5000,
   /** The logs stream keeps this many lines per bot (max_msgs_per_subject)... */
   logsMaxPerBot: 10_000,
-  /** ...for at most this long (max_age). */
+  /** ...for at most this long (max_age)... */
   logsMaxAgeMs: 7 * 24 * 3600_000,
+  /** ...and in all at most this many bytes (the oldest lines go first). */
+  logsMaxBytes: 256 * 1024 ** 2,
+  /** The dumps stream (discard new: a bot waits to dump rather than lose an entry). */
+  dumpsMaxBytes: 1024 ** 3,
+  /** Messages of dump entries above max_payload (object store, discard new). */
+  dumpsLargeMaxBytes: 1024 ** 3,
+  /** Queue payloads above max_payload (object store, discard new: producers wait). */
+  largeMaxBytes: 10 * 1024 ** 3,
+  /** Archived payloads above max_payload (object store, discard new: when full, new ones are not archived). */
+  archiveLargeMaxBytes: 10 * 1024 ** 3,
+  /** KV buckets (discard old: a full bucket forgets its oldest keys, as a cache does). */
+  statusMaxBytes: 64 * 1024 ** 2,
+  deliveriesMaxBytes: 64 * 1024 ** 2,
+  cacheMaxBytes: 1024 ** 3,
 } as const;
+
+/** The limits given, with DEFAULTS for the rest. */
+export function resolveLimits(given: BrokerLimits = {}): Required<BrokerLimits> {
+  return {
+    dumpsMaxBytes: given.dumpsMaxBytes ?? DEFAULTS.dumpsMaxBytes,
+    dumpsLargeMaxBytes: given.dumpsLargeMaxBytes ?? DEFAULTS.dumpsLargeMaxBytes,
+    logsMaxBytes: given.logsMaxBytes ?? DEFAULTS.logsMaxBytes,
+    largeMaxBytes: given.largeMaxBytes ?? DEFAULTS.largeMaxBytes,
+    archiveLargeMaxBytes: given.archiveLargeMaxBytes ?? DEFAULTS.archiveLargeMaxBytes,
+    statusMaxBytes: given.statusMaxBytes ?? DEFAULTS.statusMaxBytes,
+    deliveriesMaxBytes: given.deliveriesMaxBytes ?? DEFAULTS.deliveriesMaxBytes,
+    cacheMaxBytes: given.cacheMaxBytes ?? DEFAULTS.cacheMaxBytes,
+  };
+}
 
 /** Name of the durable consumer every queue has. */
 export const CONSUMER_NAME = "intelmq";

@@ -46,6 +46,11 @@ export interface QueueInfo {
   archived: boolean;
   /** Messages its stream holds: depth, plus acknowledged ones a server crash left behind until they are purged. */
   stored: number;
+  /** Bytes its stream holds (what counts against maxBytes). */
+  bytes: number;
+  /** Its stream's limits (null: none, or no stream): a queue at a limit refuses new messages. */
+  maxBytes: number | null;
+  maxMsgs: number | null;
 }
 
 /** A message looked at, not taken. */
@@ -87,6 +92,8 @@ export type BrokerState = "connected" | "disconnected" | "reconnecting" | "close
 export interface QueueSettings {
   /** max_bytes of a queue stream; full queues push back (discard new). Default 1 GiB. */
   maxBytes?: number;
+  /** max_msgs of a queue stream (-1: none); pushes back as maxBytes does. Default none. */
+  maxMsgs?: number;
   /** duplicate window in milliseconds. Default 2 minutes. */
   duplicateWindowMs?: number;
   /** Stream replicas. Default 1. */
@@ -101,6 +108,34 @@ export interface QueueSettings {
   ackWaitMs?: number;
   /** max_ack_pending of the queue's consumer. Default 1000; consume() raises it to its maxInFlight. */
   maxAckPending?: number;
+}
+
+/**
+ * Size limits of what the broker creates besides the queues (runtime.yaml's global *_max_bytes
+ * keys); unset ones are DEFAULTS'. Given at connect; a set one is applied to an existing stream
+ * or bucket too (lowering it only while that holds well below the new limit).
+ */
+export interface BrokerLimits {
+  /** The dumps stream: when full, bots wait to dump (nothing is dropped). */
+  dumpsMaxBytes?: number;
+  /** Object store of dumped messages above max_payload: as dumpsMaxBytes. */
+  dumpsLargeMaxBytes?: number;
+  /** The logs stream: the oldest lines go first. */
+  logsMaxBytes?: number;
+  /** Object store of queue payloads above max_payload: when full, producers wait. */
+  largeMaxBytes?: number;
+  /** Object store of archived payloads above max_payload: when full, new ones are not archived. */
+  archiveLargeMaxBytes?: number;
+  /** KV buckets: the heartbeats', the delivery attempts' and the bots' caches (the oldest keys go first). */
+  statusMaxBytes?: number;
+  deliveriesMaxBytes?: number;
+  cacheMaxBytes?: number;
+}
+
+/** Limits of one KV bucket besides its TTL. */
+export interface KvLimits {
+  /** max_bytes of the bucket; when full, its oldest keys go first. Default: the broker's cacheMaxBytes. */
+  maxBytes?: number;
 }
 
 /** What `intelmqctl replay` asks of the archive. */
@@ -211,8 +246,11 @@ export interface Archive {
 
 /** KV buckets: caches with a bucket-wide TTL (deduplicator, heartbeats, delivery attempts). */
 export interface KvBuckets {
-  /** Open (create) a bucket with a TTL in seconds (0 = none). */
-  open(bucket: string, ttlSeconds: number): Promise<KvStore>;
+  /**
+   * Open (create) a bucket with a TTL in seconds (0 = none) and a size limit (default: the
+   * broker's cacheMaxBytes); an existing bucket gets that limit.
+   */
+  open(bucket: string, ttlSeconds: number, limits?: KvLimits): Promise<KvStore>;
   /** Open a bucket only if it exists (null if not): for readers that must not create anything. */
   openExisting(bucket: string): Promise<KvStore | null>;
   /** Delete a bucket and everything in it; false if there was none. */
@@ -225,6 +263,8 @@ export interface KvBuckets {
  */
 export interface Broker {
   readonly kind: "memory" | "jetstream";
+  /** The size limits it was given, with the defaults for the rest. */
+  readonly limits: Readonly<Required<BrokerLimits>>;
   readonly queues: Queues;
   readonly dumps: DumpStore;
   readonly logs: LogStore;

@@ -269,7 +269,7 @@ test("natsOptions: NATS_URL, else global nats_servers, else the default", () => 
   const cfg = parseRuntimeConfig(SAMPLE);
   // A root without var/run/nats.url, whatever runs on this machine.
   const empty = { INTELMQ_ROOT_DIR: join(tmpdir(), "intelmq-no-such-root") };
-  assert.deepEqual(natsOptions(null, empty), { servers: [DEFAULT_NATS_URL] });
+  assert.deepEqual(natsOptions(null, empty), { servers: [DEFAULT_NATS_URL], limits: {} });
   assert.equal(DEFAULT_NATS_URL, "nats://127.0.0.1:4222");
   const fromCfg = natsOptions(cfg, {});
   assert.deepEqual(fromCfg.servers, ["nats://10.0.0.1:4222", "nats://10.0.0.2:4222"]);

@@ -3,12 +3,20 @@
 export { PROJECT_ROOT, rootDir, intelmqPaths, botStateDir } from "./paths.js";
 export type { IntelmqPaths } from "./paths.js";
 export {
-  BOT_ID_RE, SYSTEM_KEYS, IGNORED_SYSTEM_KEYS, OWN_GLOBAL_KEYS,
+  BOT_ID_RE, SYSTEM_KEYS, IGNORED_SYSTEM_KEYS,
   loadRuntimeConfig, parseRuntimeConfig, runtimeConfigFromObject, runtimeConfigToObject, emptyRuntimeConfig,
   saveRuntimeConfig, setBotEnabled, setBotEnabledText, backupFile, effectiveParams, envParams, convertEnvValue, getBot,
 } from "./runtime-config.js";
 export type { BotEntry, ConfigWarning, RunMode, RuntimeConfig } from "./runtime-config.js";
-export { DEFAULT_NATS_URL, collectorQueues, natsOptions, natsUrlFile, queueSettings, queueSettingsFor } from "./nats.js";
+export { p, coerce } from "./coerce.js";
+export {
+  OWN_GLOBAL_KEYS, QUEUE_LIMIT_KEYS, INTELMQ_GLOBAL_FAMILIES, ownGlobalSchema, intelmqGlobalSchema, queueLimitsSchema,
+  checkGlobal, globalSettings, isIntelmqGlobalKey, isOwnGlobalKey,
+} from "./global.js";
+export type { GlobalSettings, OwnGlobalKey } from "./global.js";
+export {
+  DEFAULT_NATS_URL, brokerLimits, collectorQueues, natsOptions, natsUrlFile, queueLimitsFor, queueSettings, queueSettingsFor, sourceQueueOf,
+} from "./nats.js";
 export type { NatsSettings } from "./nats.js";
 export { INTELMQ_OPT_ROOT, OPT_PATH_PARAMETERS, optPathUnderRoot, remappedPaths, remappedPathLines } from "./opt-paths.js";
 export type { RemappedPath } from "./opt-paths.js";

@@ -2,9 +2,10 @@
 /** Where NATS is and how to log in: resolved the same way by every tool. */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import type { QueueSettings } from "../broker/index.js";
+import type { BrokerLimits, QueueSettings } from "../broker/index.js";
+import { globalSettings, queueLimitsSchema } from "./global.js";
 import { intelmqPaths } from "./paths.js";
-import type { RuntimeConfig } from "./runtime-config.js";
+import { effectiveParams, type BotEntry, type RuntimeConfig } from "./runtime-config.js";
 
 /** The default server when neither NATS_URL nor global nats_servers is set. */
 export const DEFAULT_NATS_URL = "nats://127.0.0.1:4222";
@@ -19,6 +20,8 @@ export interface NatsSettings {
   credsFile?: string;
   /** TLS: on with the given files; undefined = as the URL says. */
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
+  /** Size limits of the streams and buckets the broker creates (global *_max_bytes). */
+  limits: BrokerLimits;
 }
 
 function str(v: unknown): string | undefined {
@@ -52,12 +55,12 @@ function readNatsUrlFile(env: NodeJS.ProcessEnv): string[] {
  * nats_password, nats_token, nats_creds; TLS from global nats_tls* (or NATS_TLS_CA/CERT/KEY).
  */
 export function natsOptions(config: RuntimeConfig | null | undefined, env: NodeJS.ProcessEnv = process.env): NatsSettings {
-  const g = config?.global ?? {};
+  const g = globalSettings(config?.global);
   let servers = splitServers(env.NATS_URL);
   if (!servers.length) servers = splitServers(g.nats_servers);
   if (!servers.length) servers = readNatsUrlFile(env);
   if (!servers.length) servers = [DEFAULT_NATS_URL];
-  const out: NatsSettings = { servers };
+  const out: NatsSettings = { servers, limits: brokerLimits(config) };
   const user = str(env.NATS_USER) ?? str(g.nats_user);
   const pass = str(env.NATS_PASSWORD) ?? str(g.nats_password);
   const token = str(env.NATS_TOKEN) ?? str(g.nats_token);
@@ -78,24 +81,83 @@ export function natsOptions(config: RuntimeConfig | null | undefined, env: NodeJ
   return out;
 }
 
-/** Queue stream settings from global queue_* keys (unset keys keep the broker's defaults). */
+/** Queue stream settings from global queue_* and archive_* keys (unset keys keep the broker's defaults). */
 export function queueSettings(config: RuntimeConfig | null | undefined): QueueSettings {
-  const g = config?.global ?? {};
+  const g = globalSettings(config?.global);
   const out: QueueSettings = {};
-  const n = (v: unknown) => (v === null || v === undefined || v === "" ? undefined : Number(v));
-  const maxBytes = n(g.queue_max_bytes);
-  const window = n(g.queue_duplicate_window);
-  const replicas = n(g.queue_replicas);
+  const ms = (seconds: number | null | undefined) => (seconds == null ? undefined : Math.round(seconds * 1000));
+  const set = <K extends keyof QueueSettings>(k: K, v: QueueSettings[K] | null | undefined) => { if (v != null) out[k] = v; };
+  set("maxBytes", g.queue_max_bytes);
+  set("maxMsgs", g.queue_max_msgs);
+  set("duplicateWindowMs", ms(g.queue_duplicate_window));
+  set("replicas", g.queue_replicas);
+  set("ackWaitMs", ms(g.queue_ack_wait));
+  set("archiveMaxAgeMs", ms(g.archive_max_age));
+  set("archiveMaxBytes", g.archive_max_bytes);
+  set("archive", g.queue_archive);
+  return out;
+}
+
+/** Size limits of what the broker creates besides the queues, from global *_max_bytes keys (unset: the broker's defaults). */
+export function brokerLimits(config: RuntimeConfig | null | undefined): BrokerLimits {
+  const g = globalSettings(config?.global);
+  const out: BrokerLimits = {};
+  const set = (k: keyof BrokerLimits, v: number | null | undefined) => { if (v != null) out[k] = v; };
+  set("dumpsMaxBytes", g.dumps_max_bytes);
+  set("dumpsLargeMaxBytes", g.dumps_large_max_bytes);
+  set("logsMaxBytes", g.logs_max_bytes);
+  set("largeMaxBytes", g.large_max_bytes);
+  set("archiveLargeMaxBytes", g.archive_large_max_bytes ?? g.archive_max_bytes);
+  set("statusMaxBytes", g.status_max_bytes);
+  set("deliveriesMaxBytes", g.deliveries_max_bytes);
+  set("cacheMaxBytes", g.cache_max_bytes);
+  return out;
+}
+
+/** A collector by its module name or group (for archiving: either says so). */
+function isCollector(b: BotEntry): boolean {
+  return b.module.startsWith("intelmq.bots.collectors.") || b.group?.toLowerCase() === "collector";
+}
+
+const GROUPS = ["collector", "parser", "expert", "output"];
+
+/**
+ * The queue a bot reads (IntelMQ's source_queue, default `<bot-id>-queue`); null for a
+ * collector, by its group (any case), else by its module name (intelmq.bots.collectors.*).
+ */
+export function sourceQueueOf(config: RuntimeConfig, botId: string): string | null {
+  const b = config.bots[botId];
+  if (!b) return null;
+  const group = b.group?.toLowerCase();
+  const collector = group && GROUPS.includes(group) ? group === "collector" : /(?:^|\.)bots\.collectors\./.test(b.module);
+  if (collector) return null;
+  const sq = effectiveParams(config, botId, {}).source_queue;
+  return typeof sq === "string" && sq !== "" ? sq : `${botId}-queue`;
+}
+
+/**
+ * The limits of one queue: its readers' `queue_max_bytes` and `queue_max_msgs` parameters, the
+ * global ones as their defaults. Bots sharing a source queue with different limits: the
+ * smallest holds (`intelmqctl check` warns).
+ */
+export function queueLimitsFor(config: RuntimeConfig | null | undefined, queue: string): Pick<QueueSettings, "maxBytes" | "maxMsgs"> {
+  const g = globalSettings(config?.global);
+  let maxBytes = g.queue_max_bytes ?? undefined;
+  let maxMsgs = g.queue_max_msgs ?? undefined;
+  let first = true;
+  for (const id of Object.keys(config?.bots ?? {})) {
+    if (sourceQueueOf(config!, id) !== queue) continue;
+    const own = queueLimitsSchema.parse(config!.bots[id]!.parameters);
+    const b = own.queue_max_bytes ?? g.queue_max_bytes ?? undefined;
+    const m = own.queue_max_msgs ?? g.queue_max_msgs ?? undefined;
+    // The smallest of the readers' limits (-1 and unset are none).
+    if (first) { maxBytes = b; maxMsgs = m; first = false; continue; }
+    if (b !== undefined && (maxBytes === undefined || b < maxBytes)) maxBytes = b;
+    if (m !== undefined && m > 0 && (maxMsgs === undefined || maxMsgs <= 0 || m < maxMsgs)) maxMsgs = m;
+  }
+  const out: Pick<QueueSettings, "maxBytes" | "maxMsgs"> = {};
   if (maxBytes !== undefined) out.maxBytes = maxBytes;
-  if (window !== undefined) out.duplicateWindowMs = Math.round(window * 1000);
-  if (replicas !== undefined) out.replicas = replicas;
-  const ackWait = n(g.queue_ack_wait);
-  if (ackWait !== undefined) out.ackWaitMs = Math.round(ackWait * 1000);
-  const archiveAge = n(g.archive_max_age);
-  const archiveBytes = n(g.archive_max_bytes);
-  if (archiveAge !== undefined) out.archiveMaxAgeMs = Math.round(archiveAge * 1000);
-  if (archiveBytes !== undefined) out.archiveMaxBytes = archiveBytes;
-  if (g.queue_archive !== undefined && g.queue_archive !== null) out.archive = g.queue_archive === true || String(g.queue_archive).toLowerCase() === "true";
+  if (maxMsgs !== undefined) out.maxMsgs = maxMsgs;
   return out;
 }
 
@@ -111,20 +173,20 @@ function queueNames(v: unknown): string[] {
 export function collectorQueues(config: RuntimeConfig | null | undefined): Set<string> {
   const out = new Set<string>();
   for (const b of Object.values(config?.bots ?? {})) {
-    if (!b.module.startsWith("intelmq.bots.collectors.") && b.group !== "Collector") continue;
+    if (!isCollector(b)) continue;
     for (const q of queueNames(b.parameters.destination_queues)) out.add(q);
   }
   return out;
 }
 
 /**
- * Settings of one queue. Archiving is decided by the configuration, not by who creates the
+ * Settings of one queue: the global ones with its readers' limits. Archiving is decided by the configuration, not by who creates the
  * stream first: a server of 2.9 cannot add republish to an existing stream, so the parser that
  * creates its source queue before the collector starts must create it archived too.
  * queue_archive: unset archives the queues collectors feed, true every queue, false none.
  */
 export function queueSettingsFor(config: RuntimeConfig | null | undefined, queue: string): QueueSettings {
-  const s = queueSettings(config);
+  const s = { ...queueSettings(config), ...queueLimitsFor(config, queue) };
   if (s.archive === undefined && collectorQueues(config).has(queue)) s.archive = true;
   return s;
 }

@@ -9,6 +9,8 @@ import { dirname } from "node:path";
 import { CST, Document, isMap, Parser, parseDocument } from "yaml";
 import { z } from "zod";
 import { ConfigurationError } from "../errors/index.js";
+import { p } from "./coerce.js";
+import { isOwnGlobalKey, ownGlobalSchema, queueLimitsSchema } from "./global.js";
 import { intelmqPaths } from "./paths.js";
 
 /** IntelMQ's bot id syntax. */
@@ -17,12 +19,6 @@ export const BOT_ID_RE = /^[0-9a-zA-Z-]+$/;
 export const SYSTEM_KEYS = ["enabled", "run_mode", "group", "description", "module", "name"] as const;
 /** Keys of a bot entry that are neither parameters nor warned about (`instances` is ours). */
 export const IGNORED_SYSTEM_KEYS = ["bot_id", "groupname", "parameters", "instances"] as const;
-/** Our keys under `global`: settings of the tools and the broker, not bot parameters. */
-export const OWN_GLOBAL_KEYS = [
-  "nats_servers", "nats_user", "nats_password", "nats_token", "nats_creds",
-  "nats_tls", "nats_tls_ca", "nats_tls_cert", "nats_tls_key",
-  "queue_max_bytes", "queue_duplicate_window", "queue_replicas", "queue_archive", "archive_max_age", "archive_max_bytes",
-] as const;
 /** INTELMQ_* variables that configure the tools, never a bot parameter. */
 const NON_PARAMETER_ENV = new Set([
   "INTELMQ_ROOT_DIR", "INTELMQ_PATHS_NO_OPT", "INTELMQ_PATHS_OPT", "INTELMQ_CONFORMANCE_DIR",
@@ -72,43 +68,18 @@ export interface RuntimeConfig {
 // The parsed document, kept so that saving keeps comments and layout.
 const documents = new WeakMap<RuntimeConfig, Document>();
 
-const bool = z.preprocess((v) => {
-  if (typeof v === "string") {
-    const s = v.trim().toLowerCase();
-    if (s === "true" || s === "yes" || s === "1") return true;
-    if (s === "false" || s === "no" || s === "0") return false;
-  }
-  return v;
-}, z.boolean());
-const num = (inner: z.ZodNumber) => z.preprocess((v) => (typeof v === "string" && v.trim() !== "" && !Number.isNaN(Number(v)) ? Number(v) : v), inner);
-const text = z.preprocess((v) => (typeof v === "number" || typeof v === "boolean" ? String(v) : v), z.string());
-
-const globalSchema = z.object({
-  nats_servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).nullish().describe("NATS server URLs (NATS_URL overrides)"),
-  nats_user: text.nullish(),
-  nats_password: text.nullish(),
-  nats_token: text.nullish(),
-  nats_creds: z.string().nullish().describe("NATS credentials file (JWT + NKey)"),
-  nats_tls: bool.nullish(),
-  nats_tls_ca: z.string().nullish(),
-  nats_tls_cert: z.string().nullish(),
-  nats_tls_key: z.string().nullish(),
-  queue_max_bytes: num(z.number().int().positive()).nullish().describe("max_bytes of each queue stream (discard new)"),
-  queue_duplicate_window: num(z.number().positive()).nullish().describe("duplicate window of the queues, in seconds"),
-  queue_replicas: num(z.number().int().min(1).max(5)).nullish().describe("replicas of each queue stream"),
-  queue_archive: bool.nullish().describe("unset: archive the queues collectors feed; true: every queue; false: none"),
-  archive_max_age: num(z.number().positive()).nullish().describe("how long the archive keeps a message, in seconds (default 7 days)"),
-  archive_max_bytes: num(z.number().int().positive()).nullish().describe("size of the archive; the oldest go first (default 10 GiB)"),
-}).catchall(z.unknown());
+// Our keys are validated here (global.ts declares them); IntelMQ's and the bots' are checked
+// elsewhere (intelmqctl check, each bot's schema at start).
+const globalSchema = ownGlobalSchema.catchall(z.unknown());
 
 const botSchema = z.object({
   module: z.string({ error: "is required (the IntelMQ module name)" }).min(1, "must not be empty"),
-  name: text.nullish(),
-  group: text.nullish(),
-  description: text.nullish(),
-  enabled: bool.nullish(),
+  name: p.text().nullish(),
+  group: p.text().nullish(),
+  description: p.text().nullish(),
+  enabled: p.bool().nullish(),
   run_mode: z.enum(["continuous", "scheduled"]).nullish(),
-  instances: num(z.number().int().min(1)).nullish(),
+  instances: p.int().pipe(z.number().int().min(1)).nullish(),
   parameters: z.record(z.string(), z.unknown()).nullish(),
 }).catchall(z.unknown());
 
@@ -147,6 +118,12 @@ export function runtimeConfigFromObject(data: unknown, file: string | null = nul
       fail(where, `bot ${JSON.stringify(id)}: key ${JSON.stringify(key || "?")}: ${message}`);
     }
     const v = r.data;
+    // The limits of the bot's source queue (ours, beside its parameters) refuse the file as the global ones do.
+    const limits = queueLimitsSchema.safeParse(v.parameters ?? {});
+    if (!limits.success) {
+      const { key, message } = issueText(limits.error);
+      fail(where, `bot ${JSON.stringify(id)}: parameter ${JSON.stringify(key)}: ${message}`);
+    }
     const extra: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(value as Record<string, unknown>)) {
       if ((SYSTEM_KEYS as readonly string[]).includes(k) || (IGNORED_SYSTEM_KEYS as readonly string[]).includes(k)) continue;
@@ -405,7 +382,7 @@ export function effectiveParams(config: RuntimeConfig, botId: string, env: NodeJ
   const bot = getBot(config, botId);
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(config.global)) {
-    if (!(OWN_GLOBAL_KEYS as readonly string[]).includes(k)) out[k] = v;
+    if (!isOwnGlobalKey(k)) out[k] = v;
   }
   for (const k of SYSTEM_KEYS) {
     const v = bot[k];

@@ -46,7 +46,7 @@ export type ConnectSettings = NatsSettings;
  * start before NATS). Gives up only when `cancelled()` says so (a stop signal), returning null.
  */
 export async function connectWithRetry(nats: ConnectSettings, name: string, log: Logger, cancelled: () => boolean): Promise<Broker | null> {
-  const opts: JetStreamOptions & Record<string, unknown> = { servers: nats.servers, name };
+  const opts: JetStreamOptions & Record<string, unknown> = { servers: nats.servers, name, limits: nats.limits };
   if (nats.user !== undefined) opts.user = nats.user;
   if (nats.pass !== undefined) opts.pass = nats.pass;
   if (nats.token !== undefined) opts.token = nats.token;
@@ -147,7 +147,7 @@ export async function startBotControl(opts: BotControlOptions): Promise<BotContr
   };
 
   const bucket = async (): Promise<KvStore> => {
-    kv ??= await broker.kv.open(STATUS_BUCKET, HEARTBEAT_TTL_S);
+    kv ??= await broker.kv.open(STATUS_BUCKET, HEARTBEAT_TTL_S, { maxBytes: broker.limits.statusMaxBytes });
     return kv;
   };
 

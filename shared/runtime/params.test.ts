@@ -6,7 +6,7 @@ import { z } from "zod";
 import { ErrorCode, hasCode } from "../errors/index.js";
 // Direct imports: these parts do not need the message module.
 import { p, parserParams, collectorParams } from "./params.js";
-import { resolveParams, runtimeParamsSchema } from "./runtime-params.js";
+import { isGlobalKey, resolveParams, runtimeParamsSchema } from "./runtime-params.js";
 import { createLogger, redactParams } from "./logger.js";
 import type { BotDefinition, BotKind } from "./types.js";
 
@@ -143,4 +143,24 @@ test("a bot's runtimeDefaults apply below the configuration", () => {
   const def = { kind: "collector" as const, params: z.object({}), runtimeDefaults: { rate_limit: 3600 } };
   assert.equal(resolveParams(def, "c", {}).runtime.rate_limit, 3600);
   assert.equal(resolveParams(def, "c", { rate_limit: "60" }).runtime.rate_limit, 60);
+});
+
+test("runtime parameters take \"\" as the configuration does: false for a boolean, refused for a number", () => {
+  // INTELMQ_ERROR_DUMP_MESSAGE= and INTELMQ_RATE_LIMIT= reach the bot as "".
+  const r = resolveParams(expert, "b", { error_dump_message: "", load_balance: "", overwrite: "" });
+  assert.equal(r.runtime.error_dump_message, false);
+  assert.equal(r.runtime.load_balance, false);
+  assert.equal(r.bot.overwrite, false);
+  assert.throws(() => resolveParams(expert, "b9", { rate_limit: "" }), (err: unknown) => hasCode(err, ErrorCode.ConfigurationError) && /b9.*"rate_limit"/s.test((err as Error).message));
+  assert.throws(() => resolveParams(expert, "b9", { limit: "" }), /"limit"/);
+});
+
+test("known keys derive from the declarations: ours and IntelMQ's global keys, not near misses of ours", () => {
+  for (const k of ["queue_max_bytes", "queue_max_msgs", "nats_servers", "cache_max_bytes", "logging_path", "source_pipeline_port", "destination_pipeline_amqp_exchange",
+    "statistics_port", "process_manager", "instances_threads", "http_timeout_sec", "redis_cache_ttl", "accuracy", "instances", "enabled", "bot_id"]) {
+    assert.ok(isGlobalKey(k), k);
+  }
+  for (const k of ["queue_max_byte", "nats_url", "archive", "replicas", "duplicate_window", "dumps_size"]) assert.ok(!isGlobalKey(k), k);
+  const r = resolveParams(expert, "b", { queue_max_bytes: 5000, queue_max_msgs: 10, queue_max_byte: 1, logging_path: "/x" });
+  assert.deepEqual(r.unknown, ["queue_max_byte"]);
 });

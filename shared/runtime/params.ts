@@ -1,41 +1,13 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /**
- * zod building blocks for bot parameter schemas. IntelMQ configurations (and its own tests)
- * give numbers and booleans as strings ("86400", "true") and lists as comma-separated strings,
- * so these accept what IntelMQ accepts and yield proper types.
+ * Parameter groups that several bots share. The zod building blocks `p.*` (numbers and
+ * booleans as strings, comma-separated lists, the rule for "") are shared/config's, the same
+ * ones runtime.yaml's own keys use.
  */
 import { z } from "zod";
+import { p } from "../config/index.js";
 
-function toNumber(v: unknown): unknown {
-  if (typeof v === "string" && v.trim() !== "" && !Number.isNaN(Number(v))) return Number(v);
-  return v;
-}
-function toBool(v: unknown): unknown {
-  if (typeof v === "string") {
-    const s = v.trim().toLowerCase();
-    if (s === "true" || s === "1" || s === "yes") return true;
-    if (s === "false" || s === "0" || s === "no" || s === "") return false;
-  }
-  if (typeof v === "number") return v !== 0;
-  return v;
-}
-function toList(v: unknown): unknown {
-  if (typeof v === "string") return v.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  return v;
-}
-
-export const p = {
-  /** An integer; numeric strings accepted. */
-  int: () => z.preprocess(toNumber, z.number().int()),
-  /** A number; numeric strings accepted. */
-  number: () => z.preprocess(toNumber, z.number()),
-  /** A boolean; "true"/"false"/1/0 accepted. */
-  bool: () => z.preprocess(toBool, z.boolean()),
-  /** A list of strings; a comma-separated string accepted (entries stripped, empties dropped). */
-  list: () => z.preprocess(toList, z.array(z.string())),
-  /** A string or null (IntelMQ's `None` default). */
-  str: () => z.string().nullable(),
-};
+export { p };
 
 /** Feed parameters every collector has; they fill feed.* of its reports. */
 export const collectorParams = {

@@ -5,7 +5,8 @@
  */
 import { z } from "zod";
 import { ConfigurationError } from "../errors/index.js";
-import { p, collectorParams, parserParams } from "./params.js";
+import { IGNORED_SYSTEM_KEYS, SYSTEM_KEYS, isIntelmqGlobalKey, isOwnGlobalKey } from "../config/index.js";
+import { p, collectorParams, httpParams, parserParams } from "./params.js";
 import type { BotDefinition, BotKind, RuntimeParams } from "./types.js";
 
 /**
@@ -58,21 +59,14 @@ export type RuntimeParamsParsed = Omit<z.infer<typeof runtimeParamsSchema>, "sou
 /** The names of the runtime parameters. */
 export const RUNTIME_KEYS: ReadonlySet<string> = new Set(Object.keys(runtimeParamsSchema.shape));
 
-/** Keys of runtime.yaml that IntelMQ (or our global section) knows but no bot schema declares. */
-const GLOBAL_KEYS = new Set([
-  "accuracy", "enabled", "group", "description", "module", "name", "bot_id", "groupname", "parameters",
-  "process_manager", "instances_threads", "extract_files", "ssl_ca_certificate", "ssl_client_certificate",
-  "instances", "replicas", "nats_servers", "nats_url", "nats_user", "nats_password", "nats_token", "nats_creds",
-  "archive", "queue_max_bytes", "queue_replicas", "duplicate_window", "http_proxy", "https_proxy",
-]);
-const GLOBAL_PREFIXES = [
-  "logging_", "source_pipeline_", "destination_pipeline_", "statistics_", "http_", "intelmqctl_",
-  "redis_cache_", "nats_", "queue_", "dumps_", "logs_", "status_", "archive_",
-];
-
-/** True for keys IntelMQ defines globally (logging_*, *_pipeline_*, statistics_*, http_*, ...). */
+/**
+ * True for keys that runtime.yaml's `global:` section or a bot entry may hold without a bot
+ * declaring them: the entry's system keys, our global keys (global.ts), IntelMQ's global keys
+ * and key families (logging_*, *_pipeline_*, statistics_*, http_*, redis_cache_*, ...), and the
+ * parameter groups IntelMQ defines for every bot (feed accuracy, HTTP).
+ */
 export function isGlobalKey(key: string): boolean {
-  return GLOBAL_KEYS.has(key) || GLOBAL_PREFIXES.some((pre) => key.startsWith(pre));
+  return ENTRY_KEYS.has(key) || SHARED_GROUP_KEYS.has(key) || isOwnGlobalKey(key) || isIntelmqGlobalKey(key);
 }
 
 /** Feed parameters of collectors, as resolved by the runtime. */
@@ -93,6 +87,9 @@ export interface ResolvedParams<B = unknown> {
   parser: ParserParams;
 }
 
+const ENTRY_KEYS: ReadonlySet<string> = new Set([...SYSTEM_KEYS, ...IGNORED_SYSTEM_KEYS]);
+// accuracy is IntelMQ's global feed parameter; the HTTP ones are its HttpMixin's.
+const SHARED_GROUP_KEYS: ReadonlySet<string> = new Set(["accuracy", ...Object.keys(httpParams)]);
 const feedSchema = z.object(collectorParams);
 const parserSchema = z.object(parserParams);
 

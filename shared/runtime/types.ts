@@ -3,7 +3,7 @@ import type { z } from "zod";
 import type { Logger } from "pino";
 import type { Event, Message, Report } from "../message/index.js";
 import type { Harmonization } from "../harmonization/index.js";
-import type { KvCache } from "../broker/index.js";
+import type { KvCache, KvLimits } from "../broker/index.js";
 import type { RuntimeParamsParsed } from "./runtime-params.js";
 import type { SkippedLine } from "./parser-driver.js";
 
@@ -32,8 +32,11 @@ export interface BotContext {
   readonly rootDir: string;
   newEvent(report?: Report | null): Event;
   newReport(): Report;
-  /** A shared cache with TTL: JetStream KV when on NATS, memory in library mode. */
-  cache(bucket: string, ttlSeconds: number): Promise<KvCache>;
+  /**
+   * A shared cache with TTL and a size limit (default: runtime.yaml's cache_max_bytes; when full,
+   * its oldest keys go): JetStream KV when on NATS, memory in library mode.
+   */
+  cache(bucket: string, ttlSeconds: number, limits?: KvLimits): Promise<KvCache>;
   /** True in library mode / tests (IntelMQ's `testing`). */
   readonly testing: boolean;
 }

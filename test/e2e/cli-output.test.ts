@@ -151,7 +151,7 @@ describe("what the command-line tools show an operator", { timeout: 240_000 }, (
     assert.equal(json.remapped_paths["out-output.file"]!.path, join(p.root, "var/lib/bots/out-output/events.txt"));
   });
 
-  it("list queues prints IntelMQ's `queue - count` lines", async () => {
+  it("list queues prints IntelMQ's `queue - count` lines, each with the queue's fill", async () => {
     const b = await p.broker();
     await b.queues.purge("out-output-queue").catch(() => undefined);
     await b.queues.ensure("out-output-queue");
@@ -159,8 +159,13 @@ describe("what the command-line tools show an operator", { timeout: 240_000 }, (
     const r = await run(CTL, ["list", "queues"], p.env);
     assert.equal(r.code, 0, r.stderr);
     const depth = await b.queues.depth("out-parser-queue");
-    assert.deepEqual(r.stdout.split("\n").filter(Boolean), ["out-idle-queue - 0", `out-output-queue - 2`, `out-parser-queue - ${depth}`]);
-    assert.deepEqual((await run(CTL, ["list", "queues", "-q"], p.env)).stdout.split("\n").filter(Boolean), ["out-output-queue - 2", ...(depth ? [`out-parser-queue - ${depth}`] : [])]);
+    // IntelMQ's `<queue> - <count>`, then the queue's fill against its limits.
+    const intelmq = (out: string) => out.split("\n").filter(Boolean).map((l) => l.replace(/ \(.*\)$/, ""));
+    assert.deepEqual(intelmq(r.stdout), ["out-idle-queue - 0", `out-output-queue - 2`, `out-parser-queue - ${depth}`]);
+    const lines = r.stdout.split("\n").filter(Boolean);
+    assert.equal(lines[0], "out-idle-queue - 0 (0 B of 1.0 GiB)", "a queue not created yet: the limit it will get");
+    assert.match(lines[1]!, /^out-output-queue - 2 \(\d+ B of 1\.0 GiB\)$/);
+    assert.deepEqual(intelmq((await run(CTL, ["list", "queues", "-q"], p.env)).stdout), ["out-output-queue - 2", ...(depth ? [`out-parser-queue - ${depth}`] : [])]);
     assert.equal((await run(CTL, ["list", "queues", "--sum"], p.env)).stdout.trim(), String(2 + depth));
     const qs = (await run(CTL, ["list", "queues-and-status"], p.env)).stdout.split("\n").filter(Boolean);
     assert.deepEqual(qs.slice(0, 3), r.stdout.split("\n").filter(Boolean));

@@ -7,16 +7,16 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
-  JetStreamApiError, RetentionPolicy, StorageType,
+  DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType,
   type ConsumerInfo, type JetStreamClient, type JetStreamManager, type StreamConfig, type StreamInfo,
 } from "@nats-io/jetstream";
 import { nanos } from "@nats-io/transport-node";
 import { Objm, type ObjectStore } from "@nats-io/obj";
 import type { Logger } from "pino";
 import { BrokerUnavailableError, PipelineError, UnsupportedFeatureError } from "../../errors/index.js";
-import { CONSUMER_NAME, DEFAULTS, LARGE_ARCHIVE_BUCKET, LARGE_BUCKET, LARGE_DUMPS_BUCKET } from "../names.js";
+import { CONSUMER_NAME, DEFAULTS, LARGE_ARCHIVE_BUCKET, LARGE_BUCKET, LARGE_DUMPS_BUCKET, resolveLimits } from "../names.js";
 import { Publisher } from "../publisher.js";
-import type { BrokerState } from "../types.js";
+import type { BrokerLimits, BrokerState } from "../types.js";
 
 /** Room left for headers when deciding whether a payload fits into one message. */
 export const HEADER_ROOM = 8 * 1024;
@@ -41,6 +41,8 @@ export class JsConnection {
   /** Object store buckets by name (large payloads, of archived queues, of dumps). */
   readonly #large = new Map<string, Promise<ObjectStore>>();
   readonly pub: Publisher;
+  /** The limits of what this connection creates, with the defaults for those not given. */
+  readonly limits: Readonly<Required<BrokerLimits>>;
 
   constructor(
     readonly nc: NatsConnection,
@@ -50,7 +52,10 @@ export class JsConnection {
     readonly maxPayload: number,
     readonly timeoutMs: number,
     readonly log: Logger,
+    /** The limits given (from runtime.yaml): these are applied to existing streams and buckets too. */
+    readonly given: BrokerLimits = {},
   ) {
+    this.limits = resolveLimits(given);
     this.pub = new Publisher(nc, timeoutMs);
     void this.#watch();
     nc.closed().then(() => this.setState("closed"), () => this.setState("closed"));
@@ -126,7 +131,10 @@ export class JsConnection {
     }
   }
 
-  /** Create a limits-retention stream if missing; update it when asked to. */
+  /**
+   * Create a limits-retention stream if missing. An existing one is updated when asked to, and
+   * always when it has no max_bytes yet while `want` has one (streams of older versions).
+   */
   async limitsStream(want: Partial<StreamConfig> & { name: string }, update: boolean): Promise<void> {
     const cfg: Partial<StreamConfig> & { name: string } = { retention: RetentionPolicy.Limits, storage: StorageType.File, ...want };
     let si = await this.streamInfo(cfg.name);
@@ -142,7 +150,37 @@ export class JsConnection {
         if (!si) await sleep(50 * attempt);
       }
     }
-    if (update && streamDiffers(si.config, cfg)) await this.jsm.streams.update(cfg.name, { ...si.config, ...cfg } as StreamConfig);
+    const unbounded = (si.config.max_bytes ?? -1) <= 0 && (cfg.max_bytes ?? -1) > 0;
+    if (update || unbounded) await this.updateStream(si, cfg, cfg.discard === DiscardPolicy.Old);
+  }
+
+  /**
+   * Update a stream to `want`'s settings. A lower max_bytes or max_msgs is applied only while
+   * the stream holds at most half of it: nats-server enforces a lowered limit at once by
+   * deleting the oldest messages, whatever the discard policy, so a queue or the dumps would
+   * lose what they hold (and publishers may add more between our look and the update). Until
+   * then the old limit stays and a warning says so. `mayDrop`: the stream discards its oldest
+   * anyway (archive, logs, caches), lowering is what is asked for. nats-server 2.9 takes all
+   * we set this way (max_bytes and max_msgs of any stream, KV buckets' and object stores'
+   * included, and their discard policy), so no feature check is needed here.
+   */
+  async updateStream(si: StreamInfo, want: Partial<StreamConfig>, mayDrop: boolean): Promise<StreamInfo> {
+    const cfg: Partial<StreamConfig> = { ...want };
+    if (!mayDrop) {
+      for (const [key, held] of [["max_bytes", si.state.bytes], ["max_msgs", si.state.messages]] as const) {
+        const have = si.config[key] ?? -1;
+        const next = cfg[key];
+        if (next === undefined || next === have) continue;
+        const lowering = next > 0 && (have <= 0 || next < have);
+        if (lowering && held * 2 > next) {
+          this.log.warn({ stream: si.config.name, [key]: have, wanted: next, holds: held },
+            `not lowering ${key} of stream ${si.config.name} to ${next} while it holds ${held}: that would delete messages; it is lowered when made sure of again while it holds at most half`);
+          cfg[key] = have;
+        }
+      }
+    }
+    if (!streamDiffers(si.config, cfg)) return si;
+    return await this.jsm.streams.update(si.config.name, { ...si.config, ...cfg } as StreamConfig);
   }
 
   /** Delete a stream; false if there was none. */
@@ -157,17 +195,29 @@ export class JsConnection {
 
   /**
    * An object store bucket for payloads above max_payload. Those of archived queues expire with
-   * the archive (`ttlMs`) instead of at ack, so that a replay still finds them.
+   * the archive (`ttlMs`) instead of at ack, so that a replay still finds them. Each has its
+   * max_bytes (discard new: a full bucket refuses a payload, nothing is deleted).
    */
   largeStore(bucket: string = LARGE_BUCKET, ttlMs?: number): Promise<ObjectStore> {
     let p = this.#large.get(bucket);
     if (!p) {
       const archive = bucket === LARGE_ARCHIVE_BUCKET;
+      const [maxBytes, given] = bucket === LARGE_ARCHIVE_BUCKET ? [this.limits.archiveLargeMaxBytes, this.given.archiveLargeMaxBytes]
+        : bucket === LARGE_DUMPS_BUCKET ? [this.limits.dumpsLargeMaxBytes, this.given.dumpsLargeMaxBytes]
+        : [this.limits.largeMaxBytes, this.given.largeMaxBytes];
       p = new Objm(this.js).create(bucket, {
         storage: StorageType.File,
         description: archive ? "IntelMQ payloads above max_payload of archived queues (kept for replay)"
           : bucket === LARGE_DUMPS_BUCKET ? "IntelMQ messages of dump entries above max_payload" : "IntelMQ payloads above max_payload",
+        max_bytes: maxBytes,
         ...(archive ? { ttl: nanos(ttlMs ?? DEFAULTS.archiveMaxAgeMs) } : {}),
+      }).then(async (os) => {
+        // An existing bucket keeps its settings on create: give it its limit (a new one has it).
+        const si = await this.streamInfo(`OBJ_${bucket}`);
+        if (si && si.config.max_bytes !== maxBytes && (given !== undefined || (si.config.max_bytes ?? -1) <= 0)) {
+          await this.updateStream(si, { max_bytes: maxBytes }, false);
+        }
+        return os;
       });
       const mine = p;
       this.#large.set(bucket, mine);

@@ -3,9 +3,13 @@
  * The dumps stream (limits retention, subject intelmq.dump.<bot-id>): one record per message a
  * bot gave up on. An entry above max_payload (a large report that failed whole) keeps its message
  * in the object store, under a name the stored entry carries; readers get it back whole.
+ * Bounded by dumps_max_bytes with discard new: a full stream refuses a dump, and the bot waits
+ * (its input stays unacknowledged) until entries are deleted or the limit is raised; an entry is
+ * never dropped to make room.
  */
 import { nuid } from "@nats-io/transport-node";
 import { DiscardPolicy } from "@nats-io/jetstream";
+import { BrokerUnavailableError } from "../../errors/index.js";
 import { DUMPS_STREAM, dumpSubject, LARGE_DUMPS_BUCKET } from "../names.js";
 import type { DumpEntry, DumpStore, StoredDump } from "../types.js";
 import { HEADER_ROOM, apiCode, errText, type JsConnection } from "./connection.js";
@@ -25,8 +29,9 @@ export class JsDumps implements DumpStore {
         description: "IntelMQ dumps: messages bots gave up on",
         subjects: ["intelmq.dump.>"],
         max_age: 0,
-        discard: DiscardPolicy.Old,
-      }, false);
+        max_bytes: this.c.limits.dumpsMaxBytes,
+        discard: DiscardPolicy.New,
+      }, this.c.given.dumpsMaxBytes !== undefined);
       this.#ready = p;
       p.catch(() => { if (this.#ready === p) this.#ready = null; });
     }
@@ -46,6 +51,10 @@ export class JsDumps implements DumpStore {
       }
       await this.c.js.publish(dumpSubject(entry.bot_id), data, { timeout: this.c.timeoutMs });
     } catch (err) {
+      if (apiCode(err) === 10077) {
+        throw new BrokerUnavailableError(`dump of ${entry.bot_id}: the dumps are full (dumps_max_bytes, dumps_large_max_bytes): `
+          + `delete entries with intelmqdump or raise the limit; ${errText(err)}`, { cause: err });
+      }
       throw this.c.wrap(`dump of ${entry.bot_id}`, err);
     }
   }

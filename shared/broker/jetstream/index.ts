@@ -9,7 +9,7 @@ import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jet
 import { pino, type Logger } from "pino";
 import { BrokerUnavailableError, UnsupportedFeatureError } from "../../errors/index.js";
 import { checkServerVersion, DEFAULTS } from "../names.js";
-import type { BrokerState, JetStreamBroker } from "../types.js";
+import type { BrokerLimits, BrokerState, JetStreamBroker } from "../types.js";
 import { JsConnection, errText } from "./connection.js";
 import { JsQueues } from "./queues.js";
 import { JsDumps } from "./dumps.js";
@@ -42,6 +42,8 @@ export interface JetStreamOptions {
   timeoutMs?: number;
   /** Logger for the broker's own messages (a child with module "broker" is used). */
   logger?: Logger;
+  /** Size limits of the streams and buckets it creates besides the queues (runtime.yaml's); unset: the defaults. */
+  limits?: BrokerLimits;
 }
 
 /** Connect to NATS, check the server version (2.9+), return the JetStream broker. */
@@ -88,7 +90,7 @@ export async function connectJetStream(opts: JetStreamOptions = {}): Promise<Jet
       throw new UnsupportedFeatureError(`JetStream is not available on the NATS server at ${String(servers)}: ${errText(err)}`, { cause: err });
     }
     const log = opts.logger ? opts.logger.child({ module: "broker" }) : defaultLog;
-    return new JsBroker(new JsConnection(nc, jsm, jetstream(nc, { timeout }), version, info?.max_payload ?? 1024 * 1024, timeout, log));
+    return new JsBroker(new JsConnection(nc, jsm, jetstream(nc, { timeout }), version, info?.max_payload ?? 1024 * 1024, timeout, log, opts.limits ?? {}));
   } catch (err) {
     await nc.close().catch(() => undefined);
     throw err;
@@ -114,6 +116,7 @@ class JsBroker implements JetStreamBroker {
     this.control = new JsControl(c);
   }
 
+  get limits(): Readonly<Required<BrokerLimits>> { return this.c.limits; }
   get serverVersion(): string { return this.c.serverVersion; }
   get maxPayload(): number { return this.c.maxPayload; }
   get state(): BrokerState { return this.c.state; }

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: AGPL-3.0-only
-/** KV buckets on JetStream: caches with a bucket-wide TTL (deduplicator, heartbeats, delivery attempts). */
+/**
+ * KV buckets on JetStream: caches with a bucket-wide TTL (deduplicator, heartbeats, delivery
+ * attempts) and a size limit. A full bucket forgets its oldest keys (discard old), as a cache
+ * does: the deduplicator then lets a repeat of a very old event through, nothing waits.
+ */
 import { headers as natsHeaders } from "@nats-io/transport-node";
-import { StorageType, type JetStreamManager } from "@nats-io/jetstream";
+import { DiscardPolicy, StorageType, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { Publisher } from "../publisher.js";
-import type { KvBuckets, KvStore } from "../types.js";
+import type { KvBuckets, KvLimits, KvStore } from "../types.js";
 import { apiCode, errText, type JsConnection } from "./connection.js";
 
 export class JsKvBuckets implements KvBuckets {
@@ -14,17 +18,27 @@ export class JsKvBuckets implements KvBuckets {
     return new JsKv(kv, bucket, this.c.pub, this.c.jsm, (what, err) => this.c.wrap(what, err));
   }
 
-  async open(bucket: string, ttlSeconds: number): Promise<KvStore> {
+  async open(bucket: string, ttlSeconds: number, limits?: KvLimits): Promise<KvStore> {
+    const maxBytes = limits?.maxBytes ?? this.c.limits.cacheMaxBytes;
     try {
       const kvm = new Kvm(this.c.js);
-      let kv: KV;
-      try {
-        kv = await kvm.create(bucket, { ttl: Math.max(0, ttlSeconds) * 1000, history: 1, storage: StorageType.File });
-      } catch (err) {
-        // Exists with other settings (another TTL): use it as it is.
-        this.c.log.warn({ bucket, err: errText(err) }, "opening the existing KV bucket as it is");
-        kv = await kvm.open(bucket);
+      let si = await this.c.streamInfo(`KV_${bucket}`);
+      let kv: KV | null = null;
+      if (!si) {
+        try {
+          kv = await kvm.create(bucket, { ttl: Math.max(0, ttlSeconds) * 1000, history: 1, storage: StorageType.File, max_bytes: maxBytes });
+        } catch (err) {
+          // Created by someone else meanwhile (perhaps with another TTL): use it as it is.
+          this.c.log.debug({ bucket, err: errText(err) }, "opening the KV bucket another connection created");
+        }
+        si = await this.c.streamInfo(`KV_${bucket}`);
       }
+      // An existing bucket keeps its TTL; it gets our size limit. The client creates buckets with
+      // discard new (a full one refuses puts); ours forget their oldest keys instead.
+      if (si && (si.config.max_bytes !== maxBytes || si.config.discard !== DiscardPolicy.Old)) {
+        si = await this.c.updateStream(si, { max_bytes: maxBytes, discard: DiscardPolicy.Old }, true);
+      }
+      kv ??= await kvm.open(bucket, { allow_direct: si?.config.allow_direct ?? false });
       return this.#store(kv, bucket);
     } catch (err) {
       throw this.c.wrap(`cache ${bucket}`, err);

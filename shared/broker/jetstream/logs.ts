@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: AGPL-3.0-only
-/** The logs stream (subject intelmq.log.<bot-id>, bounded per bot and by age): `intelmqctl log` from any host. */
+/** The logs stream (subject intelmq.log.<bot-id>, bounded per bot, by age and in bytes): `intelmqctl log` from any host. */
 import { nanos } from "@nats-io/transport-node";
 import { DiscardPolicy } from "@nats-io/jetstream";
 import { DEFAULTS, LOGS_STREAM, logSubject } from "../names.js";
@@ -24,8 +24,9 @@ export class JsLogs implements LogStore {
         subjects: ["intelmq.log.>"],
         max_msgs_per_subject: DEFAULTS.logsMaxPerBot,
         max_age: nanos(DEFAULTS.logsMaxAgeMs),
+        max_bytes: this.c.limits.logsMaxBytes,
         discard: DiscardPolicy.Old,
-      }, false);
+      }, this.c.given.logsMaxBytes !== undefined);
       this.#ready = p;
       p.then(() => {
         this.#ok = true;

@@ -68,6 +68,7 @@ export class JsQueues implements Queues, DeliveryOwner {
       retention: RetentionPolicy.Workqueue,
       storage: StorageType.File,
       max_bytes: s.maxBytes ?? DEFAULTS.maxBytes,
+      max_msgs: s.maxMsgs ?? DEFAULTS.maxMsgs,
       discard: DiscardPolicy.New,
       duplicate_window: nanos(s.duplicateWindowMs ?? DEFAULTS.duplicateWindowMs),
       num_replicas: s.replicas ?? DEFAULTS.replicas,
@@ -87,7 +88,7 @@ export class JsQueues implements Queues, DeliveryOwner {
     }
     if (explicit && streamDiffers(si.config, want)) {
       try {
-        si = await jsm.streams.update(name, { ...si.config, ...want } as StreamConfig);
+        si = await this.c.updateStream(si, want, false);
       } catch (err) {
         this.log.warn({ err: errText(err), queue }, "cannot update the settings of the queue's stream");
       }
@@ -174,12 +175,27 @@ export class JsQueues implements Queues, DeliveryOwner {
       // of at ack, so that a replay still finds them.
       const name = opts?.msgId ?? `large-${nuid.next()}`;
       const archiveAge = this.#archived.get(queue);
-      const bucket = archiveAge === undefined ? LARGE_BUCKET : LARGE_ARCHIVE_BUCKET;
+      let bucket = archiveAge === undefined ? LARGE_BUCKET : LARGE_ARCHIVE_BUCKET;
       try {
-        const os = await this.c.largeStore(bucket, archiveAge);
-        await os.putBlob({ name }, data);
+        await (await this.c.largeStore(bucket, archiveAge)).putBlob({ name }, data);
       } catch (err) {
-        throw this.c.wrap(`store a large payload for ${queue}`, err);
+        if (apiCode(err) !== 10077) throw this.c.wrap(`store a large payload for ${queue}`, err);
+        if (bucket === LARGE_BUCKET) {
+          throw new BrokerUnavailableError(`store a large payload for ${queue}: object store ${LARGE_BUCKET} is full (large_max_bytes): ${errText(err)}`, { cause: err });
+        }
+        // The archive's payloads are full: the queue does not wait for the archive. This payload
+        // travels like one of a queue that is not archived (deleted at ack); a replay counts it
+        // missing.
+        this.log.warn({ queue, bucket, err: errText(err) }, "the archive's object store is full (archive_large_max_bytes): this large payload is not archived");
+        bucket = LARGE_BUCKET;
+        try {
+          await (await this.c.largeStore(bucket)).putBlob({ name }, data);
+        } catch (err2) {
+          if (apiCode(err2) === 10077) {
+            throw new BrokerUnavailableError(`store a large payload for ${queue}: object store ${LARGE_BUCKET} is full (large_max_bytes): ${errText(err2)}`, { cause: err2 });
+          }
+          throw this.c.wrap(`store a large payload for ${queue}`, err2);
+        }
       }
       h ??= natsHeaders();
       h.set(OBJECT_HEADER, name);
@@ -194,6 +210,7 @@ export class JsQueues implements Queues, DeliveryOwner {
       if (/no responders/i.test(errText(err))) this.#ensured.delete(queue);
       const code = apiCode(err);
       if (code === 10077 || code === 10047) {
+        // Discard new: a full queue refuses; the sender waits and tries again (push back).
         throw new BrokerUnavailableError(`queue ${queue} is full: ${errText(err)}`, { cause: err });
       }
       throw this.c.wrap(`publish to ${queue}`, err);
@@ -313,11 +330,13 @@ export class JsQueues implements Queues, DeliveryOwner {
   async info(queue: string): Promise<QueueInfo> {
     try {
       const ci = await this.c.consumerInfo(queueStream(queue));
-      if (!ci) return { depth: 0, exists: false, archived: false, stored: 0 };
+      if (!ci) return { depth: 0, exists: false, archived: false, stored: 0, bytes: 0, maxBytes: null, maxMsgs: null };
       const si = await this.c.streamInfo(queueStream(queue));
       const stored = si?.state.messages ?? 0;
+      const limit = (n: number | undefined) => (n === undefined || n <= 0 ? null : n);
       return {
         depth: Math.min(ci.num_pending + ci.num_ack_pending, stored), exists: true, archived: si?.config.republish?.dest === archiveSubject(queue), stored,
+        bytes: si?.state.bytes ?? 0, maxBytes: limit(si?.config.max_bytes), maxMsgs: limit(si?.config.max_msgs),
       };
     } catch (err) {
       throw this.c.wrap(`info of ${queue}`, err);

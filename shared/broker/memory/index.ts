@@ -3,7 +3,8 @@
  * The in-memory broker: JetStream's semantics without a server, for unit tests and library mode
  * (IntelMQ's pythonlist broker), its parts by concern as on JetStream.
  */
-import type { Broker, BrokerState } from "../types.js";
+import { resolveLimits } from "../names.js";
+import type { Broker, BrokerLimits, BrokerState } from "../types.js";
 import { MemArchive } from "./archive.js";
 import { MemQueues } from "./queues.js";
 import { MemState } from "./state.js";
@@ -13,14 +14,20 @@ import { MemControl, MemDumps, MemKvBuckets, MemLogs } from "./stores.js";
 export class MemoryBroker implements Broker {
   readonly kind = "memory" as const;
   readonly #m = new MemState();
+  readonly limits: Readonly<Required<BrokerLimits>>;
   readonly archive = new MemArchive(this.#m);
   readonly queues = new MemQueues(this.#m, this.archive);
-  readonly dumps = new MemDumps(this.#m);
-  readonly logs = new MemLogs(this.#m);
-  readonly kv = new MemKvBuckets(this.#m);
+  readonly dumps: MemDumps;
+  readonly logs: MemLogs;
+  readonly kv: MemKvBuckets;
   readonly control = new MemControl(this.#m);
 
-  constructor() {
+  /** `limits`: as JetStream's (dumps, logs and KV buckets in bytes of their entries). */
+  constructor(opts: { limits?: BrokerLimits } = {}) {
+    this.limits = resolveLimits(opts.limits);
+    this.dumps = new MemDumps(this.#m, this.limits.dumpsMaxBytes);
+    this.logs = new MemLogs(this.#m, this.limits.logsMaxBytes);
+    this.kv = new MemKvBuckets(this.#m, this.limits.cacheMaxBytes);
     this.archive.queues = this.queues;
   }
 

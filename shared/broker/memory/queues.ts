@@ -2,7 +2,7 @@
 /**
  * Queues in memory with JetStream's semantics: per-queue FIFO, deliveries held until
  * ack/nak/term, nak redelivers with a higher delivery count, msg-id dedup within the duplicate
- * window, max_bytes pushing back, bounded in-flight per subscriber, archiving of archived queues.
+ * window, max_bytes and max_msgs pushing back, bounded in-flight per subscriber, archiving of archived queues.
  */
 import { BrokerUnavailableError } from "../../errors/index.js";
 import { DEFAULTS } from "../names.js";
@@ -23,7 +23,7 @@ export interface MemMsg {
 
 interface MemQueue {
   name: string;
-  settings: Required<Pick<QueueSettings, "maxBytes" | "duplicateWindowMs" | "archive">>;
+  settings: Required<Pick<QueueSettings, "maxBytes" | "maxMsgs" | "duplicateWindowMs" | "archive">>;
   lastSeq: number;
   /** Never delivered yet, FIFO. */
   waiting: MemMsg[];
@@ -40,6 +40,12 @@ interface MemQueue {
   rr: number;
 }
 
+/** The limit `next` (-1: none), or `have` when `next` is lower and the queue holds more than half of it. */
+function lowered(have: number, next: number, held: number): number {
+  const lowering = next > 0 && (have <= 0 || next < have);
+  return lowering && held * 2 > next ? have : next;
+}
+
 export class MemQueues implements Queues {
   readonly #queues = new Map<string, MemQueue>();
 
@@ -52,6 +58,7 @@ export class MemQueues implements Queues {
         name,
         settings: {
           maxBytes: settings?.maxBytes ?? DEFAULTS.maxBytes,
+          maxMsgs: settings?.maxMsgs ?? DEFAULTS.maxMsgs,
           duplicateWindowMs: settings?.duplicateWindowMs ?? DEFAULTS.duplicateWindowMs,
           archive: settings?.archive ?? false,
         },
@@ -59,7 +66,10 @@ export class MemQueues implements Queues {
       };
       this.#queues.set(name, q);
     } else if (settings) {
-      if (settings.maxBytes !== undefined) q.settings.maxBytes = settings.maxBytes;
+      // As on JetStream: explicit settings replace the limits, a lower one only while the queue
+      // holds at most half of it.
+      q.settings.maxBytes = lowered(q.settings.maxBytes, settings.maxBytes ?? DEFAULTS.maxBytes, q.bytes);
+      q.settings.maxMsgs = lowered(q.settings.maxMsgs, settings.maxMsgs ?? DEFAULTS.maxMsgs, this.#held(q));
       if (settings.duplicateWindowMs !== undefined) q.settings.duplicateWindowMs = settings.duplicateWindowMs;
       if (settings.archive !== undefined) q.settings.archive = settings.archive;
     }
@@ -90,7 +100,10 @@ export class MemQueues implements Queues {
       if (q.dedup.has(opts.msgId)) return false;
     }
     if (q.bytes + data.byteLength > q.settings.maxBytes) {
-      throw new BrokerUnavailableError(`queue ${queue} is full (max_bytes ${q.settings.maxBytes})`);
+      throw new BrokerUnavailableError(`queue ${queue} is full: maximum bytes exceeded (max_bytes ${q.settings.maxBytes})`);
+    }
+    if (q.settings.maxMsgs > 0 && this.#held(q) >= q.settings.maxMsgs) {
+      throw new BrokerUnavailableError(`queue ${queue} is full: maximum messages exceeded (max_msgs ${q.settings.maxMsgs})`);
     }
     if (opts?.msgId !== undefined) q.dedup.set(opts.msgId, now);
     const msg: MemMsg = {
@@ -196,10 +209,14 @@ export class MemQueues implements Queues {
     return sub;
   }
 
+  /** Messages the queue holds (waiting, held, given back): what counts against max_msgs. */
+  #held(q: MemQueue): number {
+    return q.waiting.length + q.redeliver.length + q.held.size + q.delayed.size;
+  }
+
   async depth(queue: string): Promise<number> {
     const q = this.#queues.get(queue);
-    if (!q) return 0;
-    return q.waiting.length + q.redeliver.length + q.held.size + q.delayed.size;
+    return q ? this.#held(q) : 0;
   }
 
   async peek(queue: string): Promise<PeekedMessage | null> {
@@ -246,7 +263,11 @@ export class MemQueues implements Queues {
   async info(queue: string): Promise<QueueInfo> {
     const q = this.#queues.get(queue);
     const depth = await this.depth(queue);
-    return { depth, exists: q !== undefined, archived: q?.settings.archive ?? false, stored: depth };
+    const limit = (n: number | undefined) => (n === undefined || n <= 0 ? null : n);
+    return {
+      depth, exists: q !== undefined, archived: q?.settings.archive ?? false, stored: depth,
+      bytes: q?.bytes ?? 0, maxBytes: limit(q?.settings.maxBytes), maxMsgs: limit(q?.settings.maxMsgs),
+    };
   }
 
   /** Every held delivery goes back to its queue (as a lost connection would). */

@@ -2,43 +2,69 @@
 /** Dumps, logs, KV buckets and request/reply in memory. */
 import { BrokerUnavailableError } from "../../errors/index.js";
 import { DEFAULTS } from "../names.js";
-import type { ControlTransport, DumpEntry, DumpStore, KvBuckets, KvStore, LogStore, RequestHandler, Service, StoredDump } from "../types.js";
+import type { ControlTransport, DumpEntry, DumpStore, KvBuckets, KvLimits, KvStore, LogStore, RequestHandler, Service, StoredDump } from "../types.js";
 import type { MemState } from "./state.js";
 
+const byteLength = (s: string) => Buffer.byteLength(s);
+
 export class MemDumps implements DumpStore {
-  #dumps: StoredDump[] = [];
+  #dumps: (StoredDump & { bytes: number })[] = [];
   #seq = 0;
-  constructor(private readonly m: MemState) {}
+  #bytes = 0;
+  /** `maxBytes`: as the dumps stream's (discard new): a full store refuses, the bot waits. */
+  constructor(private readonly m: MemState, private readonly maxBytes: number) {}
 
   async store(entry: DumpEntry): Promise<void> {
     this.m.live();
-    this.#dumps.push({ ...structuredClone(entry), seq: ++this.#seq });
+    const bytes = byteLength(JSON.stringify(entry));
+    if (this.#bytes + bytes > this.maxBytes) {
+      throw new BrokerUnavailableError(`dump of ${entry.bot_id}: the dumps are full (dumps_max_bytes ${this.maxBytes}): delete entries with intelmqdump or raise the limit`);
+    }
+    this.#bytes += bytes;
+    this.#dumps.push({ ...structuredClone(entry), seq: ++this.#seq, bytes });
   }
 
   async read(botId?: string): Promise<StoredDump[]> {
-    return this.#dumps.filter((d) => botId === undefined || d.bot_id === botId).map((d) => structuredClone(d));
+    return this.#dumps.filter((d) => botId === undefined || d.bot_id === botId).map(({ bytes: _, ...d }) => structuredClone(d));
   }
 
   async delete(seq: number): Promise<boolean> {
     const i = this.#dumps.findIndex((d) => d.seq === seq);
     if (i < 0) return false;
+    this.#bytes -= this.#dumps[i]!.bytes;
     this.#dumps.splice(i, 1);
     return true;
   }
 }
 
+interface LogLine { seq: number; at: number; line: string }
+
 export class MemLogs implements LogStore {
   /** Log lines per bot with the time they arrived, oldest first (the logs stream's limits). */
-  #logs = new Map<string, { at: number; line: string }[]>();
-  constructor(private readonly m: MemState) {}
+  #logs = new Map<string, LogLine[]>();
+  #bytes = 0;
+  #seq = 0;
+  constructor(private readonly m: MemState, private readonly maxBytes: number) {}
 
   append(botId: string, line: string): void {
     if (this.m.state !== "connected") return;
     let list = this.#logs.get(botId);
     if (!list) this.#logs.set(botId, (list = []));
-    list.push({ at: Date.now(), line: line.endsWith("\n") ? line.slice(0, -1) : line });
-    // Discard old: past the per-bot limit the oldest line goes.
-    if (list.length > DEFAULTS.logsMaxPerBot) list.splice(0, list.length - DEFAULTS.logsMaxPerBot);
+    const text = line.endsWith("\n") ? line.slice(0, -1) : line;
+    list.push({ seq: ++this.#seq, at: Date.now(), line: text });
+    this.#bytes += byteLength(text);
+    // Discard old: past the per-bot limit the bot's oldest line goes, past the bytes the oldest of all.
+    if (list.length > DEFAULTS.logsMaxPerBot) this.#drop(list, list.length - DEFAULTS.logsMaxPerBot);
+    while (this.#bytes > this.maxBytes) {
+      let oldest: LogLine[] | null = null;
+      for (const l of this.#logs.values()) if (l.length && (!oldest || l[0]!.seq < oldest[0]!.seq)) oldest = l;
+      if (!oldest) break;
+      this.#drop(oldest, 1);
+    }
+  }
+
+  #drop(list: LogLine[], n: number): void {
+    for (const e of list.splice(0, n)) this.#bytes -= byteLength(e.line);
   }
 
   async read(botId: string, max: number): Promise<string[]> {
@@ -46,21 +72,25 @@ export class MemLogs implements LogStore {
     if (!list || !(max > 0)) return [];
     const oldest = Date.now() - DEFAULTS.logsMaxAgeMs;
     const alive = list.findIndex((e) => e.at >= oldest);
-    if (alive < 0) list.length = 0; else if (alive > 0) list.splice(0, alive);
+    this.#drop(list, alive < 0 ? list.length : alive);
     return list.slice(Math.max(0, list.length - max)).map((e) => e.line);
   }
 }
 
 export class MemKvBuckets implements KvBuckets {
   #buckets = new Map<string, MemoryKv>();
-  constructor(private readonly m: MemState) {}
+  constructor(private readonly m: MemState, private readonly defaultMaxBytes: number) {}
 
-  async open(bucket: string, ttlSeconds: number): Promise<KvStore> {
+  async open(bucket: string, ttlSeconds: number, limits?: KvLimits): Promise<KvStore> {
     this.m.live();
+    const maxBytes = limits?.maxBytes ?? this.defaultMaxBytes;
     let kv = this.#buckets.get(bucket);
     if (!kv) {
-      kv = new MemoryKv(ttlSeconds * 1000);
+      kv = new MemoryKv(ttlSeconds * 1000, maxBytes);
       this.#buckets.set(bucket, kv);
+    } else {
+      // An existing bucket keeps its TTL and gets the size limit, as on JetStream.
+      kv.limit(maxBytes);
     }
     return kv;
   }
@@ -123,14 +153,44 @@ function subjectMatches(pattern: string, subject: string): boolean {
   return p.length === t.length;
 }
 
+/** A bucket in memory: TTL, and a size (keys and values in bytes) past which the oldest keys go. */
 class MemoryKv implements KvStore {
   #map = new Map<string, { value: string; expires: number }>();
-  constructor(private readonly ttlMs: number) {}
+  #bytes = 0;
+  constructor(private readonly ttlMs: number, private maxBytes: number) {}
+
+  limit(maxBytes: number): void {
+    this.maxBytes = maxBytes;
+    this.#evict();
+  }
+
+  #set(key: string, value: string): void {
+    this.#remove(key);
+    // Map order is insertion order: a key written again becomes the newest.
+    this.#map.set(key, { value, expires: Date.now() + this.ttlMs });
+    this.#bytes += byteLength(key) + byteLength(value);
+    this.#evict();
+  }
+
+  #remove(key: string): void {
+    const e = this.#map.get(key);
+    if (!e) return;
+    this.#bytes -= byteLength(key) + byteLength(e.value);
+    this.#map.delete(key);
+  }
+
+  /** Discard old: the oldest keys go until the bucket fits. */
+  #evict(): void {
+    for (const k of this.#map.keys()) {
+      if (this.#bytes <= this.maxBytes) return;
+      this.#remove(k);
+    }
+  }
 
   #alive(key: string): { value: string; expires: number } | undefined {
     const e = this.#map.get(key);
     if (e && this.ttlMs > 0 && Date.now() >= e.expires) {
-      this.#map.delete(key);
+      this.#remove(key);
       return undefined;
     }
     return e;
@@ -138,7 +198,7 @@ class MemoryKv implements KvStore {
 
   async create(key: string, value: string): Promise<boolean> {
     if (this.#alive(key)) return false;
-    this.#map.set(key, { value, expires: Date.now() + this.ttlMs });
+    this.#set(key, value);
     return true;
   }
 
@@ -147,11 +207,11 @@ class MemoryKv implements KvStore {
   }
 
   async put(key: string, value: string): Promise<void> {
-    this.#map.set(key, { value, expires: Date.now() + this.ttlMs });
+    this.#set(key, value);
   }
 
   async delete(key: string): Promise<void> {
-    this.#map.delete(key);
+    this.#remove(key);
   }
 
   async size(): Promise<number> {

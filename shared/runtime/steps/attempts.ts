@@ -39,7 +39,7 @@ export class Attempts {
 
   #store(): Promise<KvStore> {
     if (!this.#kv) {
-      const p = this.broker.kv.open(ATTEMPTS_BUCKET, ATTEMPTS_TTL_S);
+      const p = this.broker.kv.open(ATTEMPTS_BUCKET, ATTEMPTS_TTL_S, { maxBytes: this.broker.limits.deliveriesMaxBytes });
       this.#kv = p;
       p.catch(() => { if (this.#kv === p) this.#kv = null; });
     }
