@@ -9,9 +9,8 @@ import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { existsSync, readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
-import { join } from "node:path";
 import { MemoryBroker, composeBroker, type Broker, type Delivery, type Subscription } from "../shared/broker/index.js";
-import { PROJECT_ROOT, effectiveParams, getBot, queueSettingsFor, type RuntimeConfig } from "../shared/config/index.js";
+import { botCommand, effectiveParams, getBot, queueSettingsFor, type RuntimeConfig } from "../shared/config/index.js";
 import { decodeEnvelope, encodeEnvelope, messageFromDict } from "../shared/message/index.js";
 import { createLogger, normaliseDestinationQueues, startBot } from "../shared/runtime/index.js";
 import type { ControlClient } from "./ctl-control.js";
@@ -117,7 +116,8 @@ export async function runBotCmd(env: RunEnv, botId: string, action: RunAction): 
 /** The bot as its own process in the foreground, its log on the terminal as IntelMQ prints it. */
 function foreground(botId: string, level: string | undefined, verbose: boolean): Promise<number> {
   const env = { ...process.env, ...(level ? { INTELMQ_LOGGING_LEVEL: level.toUpperCase() } : {}) };
-  const child = spawn(process.execPath, [join(PROJECT_ROOT, "bin", "intelmq-bot.mjs"), botId], { env, stdio: ["inherit", "inherit", "pipe"] });
+  const { command, args } = botCommand(botId);
+  const child = spawn(command, args, { env, stdio: ["inherit", "inherit", "pipe"] });
   const stacks = verbose || level?.toUpperCase() === "DEBUG";
   createInterface({ input: child.stderr! }).on("line", (line) => {
     const out = readableLogLine(line, { verbose: stacks, name: botId });

@@ -10,7 +10,7 @@ import { closeSync, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { BotStatus, ManagedBot } from "../../shared/control-protocol/index.js";
-import { PROJECT_ROOT, type RuntimeConfig } from "../../shared/config/index.js";
+import { botCommand, type RuntimeConfig } from "../../shared/config/index.js";
 
 /** What a process slot is doing. */
 export type SlotState = "starting" | "running" | "stopping" | "stopped" | "error";
@@ -298,10 +298,9 @@ export class ProcessManager {
   }
 
   #spawn(bot: Bot, s: Slot): ChildProcess {
-    const { cmd, args } = this.#o.command?.(bot.id) ?? {
-      cmd: process.execPath,
-      args: [join(PROJECT_ROOT, "bin", "intelmq-bot.mjs"), bot.id, ...(this.#o.configFile ? ["--config", this.#o.configFile] : [])],
-    };
+    const { cmd, args } = this.#o.command?.(bot.id) ?? (({ command, args }) => ({ cmd: command, args }))(
+      botCommand(bot.id, this.#o.configFile ? ["--config", this.#o.configFile] : []),
+    );
     const env = {
       ...(this.#o.env ?? process.env),
       INTELMQ_ROOT_DIR: this.#o.rootDir,

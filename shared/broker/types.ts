@@ -24,6 +24,8 @@ export interface Delivery {
   term(): void;
   /** Still working: extend the ack deadline. */
   working(): void;
+  /** The payload is no longer needed (it was decoded): let a large one's memory go. `data` is empty after. */
+  forget?(): void;
 }
 
 export interface ConsumeOptions {

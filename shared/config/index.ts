@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /** Public entry of the configuration module: paths, runtime.yaml, parameters, NATS settings. */
-export { PROJECT_ROOT, rootDir, intelmqPaths, botStateDir } from "./paths.js";
+export { BOT_NODE_FLAGS, PROJECT_ROOT, botCommand, rootDir, intelmqPaths, botStateDir } from "./paths.js";
 export type { IntelmqPaths } from "./paths.js";
 export {
   BOT_ID_RE, SYSTEM_KEYS, IGNORED_SYSTEM_KEYS,

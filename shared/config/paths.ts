@@ -61,3 +61,15 @@ export function intelmqPaths(env: NodeJS.ProcessEnv = process.env): IntelmqPaths
 export function botStateDir(botId: string, env: NodeJS.ProcessEnv = process.env): string {
   return join(intelmqPaths(env).stateDir, botId);
 }
+
+/**
+ * V8 settings of a bot process: a young generation of 2 MiB instead of 16 (bots allocate in
+ * bursts per envelope; the smaller nursery keeps an idle bot ~14 MiB smaller for a few percent of
+ * CPU). Everything that starts `intelmq-bot` passes them (control service, tests, containers).
+ */
+export const BOT_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=2"];
+
+/** The command line of one bot process: node, its flags, bin/intelmq-bot.mjs and the bot id. */
+export function botCommand(botId: string, extra: readonly string[] = []): { command: string; args: string[] } {
+  return { command: process.execPath, args: [...BOT_NODE_FLAGS, join(PROJECT_ROOT, "bin", "intelmq-bot.mjs"), botId, ...extra] };
+}

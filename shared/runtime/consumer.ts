@@ -23,6 +23,10 @@ export interface SettledInfo { seq: number; outcome: "acked" | "left" | "nak" }
 
 const COMPLETED_MEMORY = 100_000;
 const MSG_ID_HEADER = "Nats-Msg-Id";
+/** Input bytes worked on at once, at most (one input is always taken, however large). */
+const INPUT_BYTES = 2 * 1024 * 1024;
+/** Deliveries the client pulls ahead of the loop. */
+const PREFETCH = 4;
 /** working() interval for held deliveries, well inside JetStream's default ack_wait of 30 s. */
 const KEEPALIVE_MS = 10_000;
 
@@ -54,6 +58,7 @@ export class Consumer {
   /** Jobs in flight, and how many of them are working (not waiting for a retry). */
   readonly #jobs = new Set<Promise<void>>();
   #active = 0;
+  #activeBytes = 0;
   #slotFreed: (() => void) | null = null;
   /** Deliveries taken and not settled, by sequence: kept alive with working() while slow work goes on. */
   readonly #held = new Map<number, Delivery>();
@@ -99,7 +104,7 @@ export class Consumer {
     while (!this.h.halted()) {
       let sub: Subscription;
       try {
-        sub = await this.h.broker.queues.consume(queue, { maxInFlight: this.h.window });
+        sub = await this.h.broker.queues.consume(queue, { maxInFlight: Math.min(this.h.window, PREFETCH) });
       } catch (err) {
         if (this.h.broker.state === "closed") return;
         this.h.log().warn({ err }, "Could not consume from the source queue; retrying.");
@@ -147,10 +152,13 @@ export class Consumer {
     if (suspect) await Promise.all(this.#jobs);
     this.#held.set(d.seq, d);
     this.#active++;
+    const weight = d.data.byteLength;
+    this.#activeBytes += weight;
     const job = this.#job(d).finally(() => {
       this.#jobs.delete(job);
       this.#held.delete(d.seq);
       this.#active--;
+      this.#activeBytes -= weight;
       this.#freeSlot();
     });
     this.#jobs.add(job);
@@ -165,8 +173,9 @@ export class Consumer {
       this.h.log().info(`Idling for ${rt.rate_limit.toFixed(1)}s (${secondsToHuman(rt.rate_limit)}) now.`);
       await this.h.waker.sleep(rt.rate_limit * 1000);
     }
-    // At most `window` jobs working; those waiting for a retry make room, up to four windows held.
-    while (this.#active >= this.h.window || this.#jobs.size >= this.h.window * 4) {
+    // At most `window` jobs working, and INPUT_BYTES of input at a time (large envelopes and
+    // reports take memory in proportion); those waiting for a retry make room, up to four windows held.
+    while (this.#active >= this.h.window || this.#jobs.size >= this.h.window * 4 || (this.#active > 0 && this.#activeBytes >= INPUT_BYTES)) {
       await new Promise<void>((r) => { this.#slotFreed = r; });
     }
   }
@@ -217,11 +226,14 @@ export class Consumer {
         }
       }
       outbox = this.#outbox(d);
+      const job = this.#inputJob(d, outbox);
       const decoded = decodeInput(d, {
         defaultType: this.h.kind === "parser" ? "Report" : "Event", harmonization: this.h.harmonization(), log: this.h.log(), dumper: this.h.dumper, stats: this.h.stats,
       });
+      // Decoded: the bytes are not needed any more (a large report's would double its memory).
+      d.forget?.();
       for (const e of decoded.dumps) outbox.addDump(e);
-      const step = decoded.messages.length ? await this.h.driver().handle(this.#inputJob(d, outbox), decoded.messages) : "ok";
+      const step = decoded.messages.length ? await this.h.driver().handle(job, decoded.messages) : "ok";
       if (step === "stop") {
         // error_procedure stop: leave the envelope unacked, stop consuming, exit 1.
         if (record) await this.h.attempts.restore(d, record);

@@ -15,7 +15,7 @@ export { startBot, defaultRootDir, envelopes, ENVELOPE_MAX_BYTES } from "./runne
 export type { BotHandle, BotState, BotStats, BotEvents, SettledInfo, OutputInfo, StartBotOptions } from "./runner.js";
 export { createLibraryBot, runBot } from "./library.js";
 export type { LibraryBot, LibraryBotOptions, LibraryInput, LibraryResult, RunBotOptions } from "./library.js";
-export { commentHeader, defaultLines, normaliseEmit, reportText, skipLine, SkippedLine, LineError, excerpt, addRequired } from "./parser-driver.js";
+export { addRequired, commentHeader, defaultLines, excerpt, LineError, normaliseEmit, rawLines, reportText, skipLine, SkippedLine } from "./parser-driver.js";
 export { outputParams, exportEventText, exportEventDict } from "./output-options.js";
 export type { ExportOptions } from "./output-options.js";
 export { INTELMQ_ROOT, appendOutput, encodeErrors, encodingErrorsMode, eventFilename, outputPath, writeAllSync } from "./output-files.js";

@@ -6,7 +6,7 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { z } from "zod";
 import type { Report } from "../message/index.js";
-import { LineError, commentHeader, defineBot, parserParams, runBot, skipLine } from "./index.js";
+import { LineError, commentHeader, defineBot, parserParams, rawLines, runBot, skipLine } from "./index.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
@@ -92,4 +92,20 @@ test("a parser may skip lines in parse() too", { timeout: 10_000 }, async () => 
   const out = await runBot(headed, { log, params: { logging_level: "DEBUG" }, input: [{ ...REPORT, raw: b64("domains\nexample.com\nexample.net") }] });
   assert.deepEqual(out.output._default!.map((e) => e["source.fqdn"]), ["example.com", "example.net"]);
   assert.deepEqual(lines.filter((l) => l.msg === "Skipped line.").map((l) => l.line), ["domains"]);
+});
+
+test("rawLines: the lines of the decoded raw as Python's splitlines() gives them, across chunk boundaries", () => {
+  const reportOf = (text: string) => ({ get: (k: string) => (k === "raw" ? Buffer.from(text, "utf8").toString("base64") : undefined) }) as unknown as Report;
+  const split = (text: string) => [...rawLines(reportOf(text))];
+  assert.deepEqual(split(""), []);
+  assert.deepEqual(split("a\nb\r\nc\rd\n\ne\u2028f\x1cg\n"), ["a", "b", "c", "d", "", "e", "f", "g"]);
+  assert.deepEqual(split("\nx"), ["", "x"]);
+  // Long reports are decoded a chunk at a time: "\r\n", multi-byte characters and lines that
+  // straddle a chunk's end must come out whole.
+  const line = (i: number) => `${i}:${"é€".repeat(i % 7)},${"x".repeat((i * 37) % 200)}`;
+  const lines = Array.from({ length: 20_000 }, (_, i) => line(i));
+  const text = lines.join("\r\n") + "\r\n";
+  assert.ok(Buffer.byteLength(text) > 3 * 196_608, "several chunks");
+  assert.deepEqual(split(text), lines);
+  assert.deepEqual(split(lines.join("\r")), lines);
 });

@@ -52,9 +52,37 @@ export function reportText(report: Report): string {
   return typeof raw === "string" ? Buffer.from(raw, "base64").toString("utf8") : "";
 }
 
+/** Base64 characters decoded at a time by rawLines(): a multiple of 4. */
+const RAW_CHUNK = 256 * 1024;
+
+/**
+ * The lines of a report's decoded raw (Python's str.splitlines() boundaries), decoded and split a
+ * chunk at a time: a large report is never held decoded as a whole, nor as an array of its lines.
+ */
+export function* rawLines(report: Report): Generator<string> {
+  const raw = report.get("raw");
+  if (typeof raw !== "string" || raw === "") return;
+  const decoder = new TextDecoder("utf-8");
+  let rest = "";
+  for (let off = 0; off < raw.length; off += RAW_CHUNK) {
+    const last = off + RAW_CHUNK >= raw.length;
+    rest += decoder.decode(Buffer.from(raw.slice(off, off + RAW_CHUNK), "base64"), { stream: !last });
+    const split = new RegExp(LINE_SPLIT.source, "g");
+    let start = 0;
+    for (let m = split.exec(rest); m; m = split.exec(rest)) {
+      // A "\r" at the very end may be the first half of "\r\n": wait for the next chunk.
+      if (!last && m[0] === "\r" && m.index === rest.length - 1) break;
+      yield rest.slice(start, m.index);
+      start = m.index + m[0].length;
+    }
+    rest = rest.slice(start);
+  }
+  if (rest !== "") yield rest;
+}
+
 /** The default parse(): the decoded raw, split into stripped lines, without empty ones. */
 export function* defaultLines(report: Report): Generator<string> {
-  for (const l of reportText(report).split(LINE_SPLIT)) {
+  for (const l of rawLines(report)) {
     const line = l.trim();
     if (line !== "") yield line;
   }

@@ -3,7 +3,7 @@
 import { describe, it } from "node:test";
 import { join } from "node:path";
 import { countLines, sleep, waitFor } from "../helpers/pipeline.js";
-import { OUT, QUEUES, UNIQUE, drained, injectGradually, run } from "../helpers/faults.js";
+import { OUT, QUEUES, injectGradually, run } from "../helpers/faults.js";
 
 describe("broker crash", { timeout: 600_000 }, () => {
   it("nats-server SIGKILLed and back after 30 s: each event once, nothing dumped, queues hold no acknowledged messages", async () => {
@@ -15,7 +15,7 @@ describe("broker crash", { timeout: 600_000 }, () => {
       await sleep(30_000);
       await nats.restart();
       await injecting;
-      await waitFor(async () => countLines(out) >= UNIQUE && (await drained(p)), 240_000, "the rest");
+    }, {}, async (p) => {
       // Acknowledged messages a crash leaves in a stream are purged without restarting the bots.
       const b = await p.broker();
       await waitFor(async () => {

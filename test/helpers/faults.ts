@@ -62,7 +62,9 @@ export async function injectGradually(p: TestPipeline, pauseMs: number): Promise
 }
 
 /** The benchmark pipeline on a nats-server of its own; `scenario` feeds and disturbs it. */
-export async function run(scenario: (p: TestPipeline, nats: NatsServer) => Promise<string[] | void>, global: Record<string, unknown> = {}): Promise<void> {
+export async function run(
+  scenario: (p: TestPipeline, nats: NatsServer) => Promise<string[] | void>, global: Record<string, unknown> = {}, after?: (p: TestPipeline) => Promise<void>,
+): Promise<void> {
   const nats = await startNatsServer();
   const p = new TestPipeline(nats.url, benchBots(OUT), global);
   try {
@@ -73,12 +75,16 @@ export async function run(scenario: (p: TestPipeline, nats: NatsServer) => Promi
       await waitFor(async () => lines() >= UNIQUE && (await drained(p)), 240_000, `${UNIQUE} lines and empty queues`, 250);
     } catch (err) {
       const b = await p.broker();
-      const depths = await Promise.all(QUEUES.map(async (q) => `${q}=${(await b.queues.info(q)).depth}`));
+      const depths = await Promise.all(QUEUES.map(async (q) => {
+        const i = await b.queues.info(q);
+        return `${q}=${i.depth} (stream ${i.stored})`;
+      }));
       throw new Error(`${(err as Error).message} (lines ${lines()}, ${depths.join(" ")})`);
     }
     await sleep(1500); // anything late would show up now
     assertExactlyOnce(outputs);
     assert.equal(await dumpsOf(p), 0, "nothing in the dumps");
+    await after?.(p);
   } finally {
     await p.close();
     await nats.stop();

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { connectJetStream, type Broker } from "../../shared/broker/index.js";
 import { encodeEnvelope } from "../../shared/message/index.js";
+import { botCommand } from "../../shared/config/index.js";
 import { ROOT } from "./paths.js";
 import { writeWorkload } from "./workload.js";
 
@@ -89,7 +90,8 @@ export class TestPipeline {
   /** Start one `intelmq-bot <id>` process; its stderr goes to var/log/<id>.log. */
   start(id: string): BotProcess {
     const fd = openSync(join(this.root, "var", "log", `${id}.log`), "a");
-    const child = spawn(process.execPath, [join(ROOT, "bin", "intelmq-bot.mjs"), id], { env: this.env, stdio: ["ignore", fd, fd] });
+    const { command, args } = botCommand(id);
+    const child = spawn(command, args, { env: this.env, stdio: ["ignore", fd, fd] });
     closeSync(fd);
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     const p = { id, child, exited };

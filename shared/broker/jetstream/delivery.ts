@@ -14,18 +14,31 @@ export interface DeliveryOwner {
   readonly log: { warn(obj: object, msg: string): void };
 }
 
+const EMPTY = new Uint8Array(0);
+
 export class JsDelivery implements Delivery {
   #headers: Record<string, string> | null = null;
   #done = false;
+  #data: Uint8Array;
 
   constructor(
     private readonly owner: DeliveryOwner,
     readonly queue: string,
     readonly msg: JsMsg,
-    readonly data: Uint8Array,
+    data: Uint8Array,
     /** The object holding the payload, deleted once acked (null: the payload was inline or archived). */
     readonly objName: string | null,
-  ) {}
+  ) {
+    this.#data = data;
+  }
+
+  get data(): Uint8Array {
+    return this.#data;
+  }
+
+  forget(): void {
+    this.#data = EMPTY;
+  }
 
   get seq(): number {
     return this.msg.seq;
