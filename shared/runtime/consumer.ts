@@ -64,7 +64,8 @@ export class Consumer {
   readonly #held = new Map<number, Delivery>();
   /** Later deliveries of a message still in progress (the server's ack deadline passed meanwhile, an outage). */
   readonly #repeats = new Map<number, Delivery[]>();
-  readonly #completed = new BoundedSet<number>(COMPLETED_MEMORY);
+  /** Inputs (by their key: queue, sequence and content) whose outputs were confirmed. */
+  readonly #completed = new BoundedSet<string>(COMPLETED_MEMORY);
   /**
    * Message ids of inputs completed within the duplicate window. A nats-server that restarts
    * forgets the ids of messages already acked, so a sender's retry after an outage can store a
@@ -195,9 +196,14 @@ export class Consumer {
     this.h.settled({ seq: d.seq, outcome });
   }
 
-  /** The stable identity of an input for outputs: the same bytes at the same place. */
-  static inputKey(d: Pick<Delivery, "queue" | "seq" | "data">): string {
-    return `${d.queue}:${d.seq}:${d.data.byteLength}:${crc32(d.data)}`;
+  /**
+   * What identifies an input: its place (queue and stream sequence) and its content (length and
+   * CRC-32). The same on every redelivery; a nats-server that crashed can hand out a sequence
+   * again for another message, which then differs in content.
+   */
+  static identity(d: Pick<Delivery, "queue" | "seq" | "data">): { key: string; content: string } {
+    const content = `${d.data.byteLength.toString(36)}.${crc32(d.data).toString(36)}`;
+    return { key: `${d.queue}:${d.seq}:${content}`, content };
   }
 
   /** Handle one delivery to its end: acked, given back or left. Never throws. */
@@ -205,28 +211,29 @@ export class Consumer {
     const rt = this.h.runtime();
     let record: AttemptRecord | null = null;
     let outbox: Outbox | null = null;
+    const id = Consumer.identity(d);
     try {
       const msgId = d.headers[MSG_ID_HEADER];
-      if ((msgId !== undefined && this.#completedIds!.has(msgId)) || this.#completed.has(d.seq)) {
+      if ((msgId !== undefined && this.#completedIds.has(msgId)) || this.#completed.has(id.key)) {
         // Its outputs were confirmed before; only the ack was lost (or a restarted server stored a
         // sender's retry again). Not only when redelivered: after a restart nats-server 2.9 may
         // hand back an unacked message as delivered once.
         this.h.log().debug(`Message ${d.seq} was completed before; acknowledging it only.`);
-        await this.#ack(d, null, null);
+        await this.#ack(d, id.key, null, null);
         return;
       }
       if (d.deliveryCount > 1 && !rt.testing) {
         record = await this.h.attempts.begin(d);
         if (record.failures >= rt.error_max_deliveries) {
-          outbox = this.#outbox(d);
+          outbox = this.#outbox(d, id.content);
           this.#poison(d, outbox, record.reason, record.failures);
           await outbox.finish();
-          await this.#ack(d, outbox, record);
+          await this.#ack(d, id.key, outbox, record);
           return;
         }
       }
-      outbox = this.#outbox(d);
-      const job = this.#inputJob(d, outbox);
+      outbox = this.#outbox(d, id.content);
+      const job = this.#inputJob(d, outbox, id.key);
       const decoded = decodeInput(d, {
         defaultType: this.h.kind === "parser" ? "Report" : "Event", harmonization: this.h.harmonization(), log: this.h.log(), dumper: this.h.dumper, stats: this.h.stats,
       });
@@ -248,7 +255,7 @@ export class Consumer {
         return;
       }
       await outbox.finish();
-      await this.#ack(d, outbox, record);
+      await this.#ack(d, id.key, outbox, record);
     } catch (err) {
       if (err instanceof Halted || this.h.broker.state === "closed") {
         this.h.log().warn({ err }, "The broker closed or the bot is stopping before the outputs were confirmed; the message stays in its queue.");
@@ -264,16 +271,17 @@ export class Consumer {
     }
   }
 
-  #outbox(d: Delivery): Outbox {
+  /** Output ids derive from the input's place and content: a redelivery repeats them, another message never does. */
+  #outbox(d: Delivery, content: string): Outbox {
     const rt = this.h.runtime();
     return new Outbox({
-      dest: rt.destination_queues, batchSize: rt.batch_size, loadBalance: rt.load_balance, idPrefix: `${rt.source_queue}:${d.seq}`, seq: d.seq,
+      dest: rt.destination_queues, batchSize: rt.batch_size, loadBalance: rt.load_balance, idPrefix: `${rt.source_queue}:${d.seq}:${content}`, seq: d.seq,
       sender: this.h.sender, stats: this.h.stats, keepAlive: () => d.working(),
       tap: this.h.tap(),
     });
   }
 
-  #inputJob(d: Delivery, outbox: Outbox): InputJob {
+  #inputJob(d: Delivery, outbox: Outbox, key: string): InputJob {
     const retry: RetryEnv = {
       runtime: this.h.runtime(), log: this.h.log(), stats: this.h.stats, waker: this.h.waker,
       halted: () => this.h.halted(),
@@ -285,8 +293,8 @@ export class Consumer {
     };
     return {
       outbox, retry, redelivered: d.deliveryCount > 1,
-      origin: (i) => `${d.queue}:${d.seq}:${i}`,
-      input: { key: Consumer.inputKey(d), queue: d.queue, seq: d.seq },
+      origin: (i) => `${key}:${i}`,
+      input: { key, queue: d.queue, seq: d.seq },
     };
   }
 
@@ -302,10 +310,10 @@ export class Consumer {
     for (const { msg } of decoded.messages) outbox.addDump(this.h.dumper.give([`${why}\n`], Dumper.text(msg), false));
   }
 
-  async #ack(d: Delivery, outbox: Outbox | null, record: AttemptRecord | null): Promise<void> {
-    this.#completed.add(d.seq);
+  async #ack(d: Delivery, key: string, outbox: Outbox | null, record: AttemptRecord | null): Promise<void> {
+    this.#completed.add(key);
     const msgId = d.headers[MSG_ID_HEADER];
-    if (msgId !== undefined) this.#completedIds!.add(msgId);
+    if (msgId !== undefined) this.#completedIds.add(msgId);
     outbox?.report();
     for (const e of outbox?.dumps ?? []) this.h.dumped(e);
     try {

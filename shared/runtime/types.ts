@@ -82,7 +82,7 @@ export interface ParserImpl<Row = unknown> extends Lifecycle {
 
 /** Where an event came from: stable across redeliveries of the same input. */
 export interface EventMeta {
-  /** `<source queue>:<stream sequence>:<index in envelope>`; the same on every redelivery. */
+  /** `<source queue>:<stream sequence>:<content>:<index in envelope>`; the same on every redelivery. */
   readonly origin: string;
   /** The input was delivered before (a bot crashed or the broker restarted). */
   readonly redelivered: boolean;
@@ -94,7 +94,7 @@ export interface ExpertImpl extends Lifecycle {
 
 /** The input an output flushes: the same key on every redelivery of it, also after a restart. */
 export interface InputRef {
-  /** `<queue>:<stream sequence>:<bytes>:<crc32>` */
+  /** `<queue>:<stream sequence>:<content>` (content: length and CRC-32, base 36) */
   readonly key: string;
   readonly queue: string;
   readonly seq: number;

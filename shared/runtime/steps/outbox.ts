@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /**
  * Publish-then-ack, the publishing half: what one input produces, per path, in envelopes of
- * batch_size with message ids derived from the input (`<source queue>:<seq>:<path>:<queue>:<k>`),
+ * batch_size with message ids derived from the input (`<source queue>:<seq>:<content>:<path>:<queue>:<k>`),
  * so that a redelivered input republishes the same ids and the server drops the repeats.
  * Envelopes are published as they fill, with a bounded number awaiting confirmation, so a large
  * report never holds all its events in memory. finish() publishes the rest, stores the dumps and
@@ -59,7 +59,7 @@ export interface OutboxOptions {
   dest: Readonly<Record<string, string[]>>;
   batchSize: number;
   loadBalance: boolean;
-  /** `<source queue>:<seq>` */
+  /** `<source queue>:<seq>:<content>` (content: the input's length and CRC-32) */
   idPrefix: string;
   /** The input's stream sequence: load balancing picks `(seq + k) % queues`, the same on every redelivery. */
   seq: number;
