@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 // DateTime: IntelMQ's canonical form `YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00`, its converters,
 // Python's strptime, and dateutil's parser (dateutil.ts) for everything else.
-import { ImqError, ErrorCode } from "../errors/index.js";
+import { PythonError } from "../errors/index.js";
 import { pyParseFloat, pyParseInt, pyStrip } from "./py.js";
 import { dateutilParse, type DateutilOptions } from "./dateutil.js";
 
@@ -13,12 +13,13 @@ export interface UtcTime {
   us: number;
 }
 
-/** Python's ValueError, as one of our errors (the name is IntelMQ's/Python's). */
-export function valueError(message: string): ImqError {
-  return new ImqError(ErrorCode.InvalidArgument, "ValueError", message);
+/** Python's ValueError, as one of our errors. */
+export function valueError(message: string): PythonError {
+  return new PythonError("ValueError", message);
 }
-export function typeError(message: string): ImqError {
-  return new ImqError(ErrorCode.InvalidArgument, "TypeError", message);
+/** Python's TypeError, as one of our errors. */
+export function typeError(message: string): PythonError {
+  return new PythonError("TypeError", message);
 }
 
 function p2(n: number): string { return n < 10 ? "0" + n : String(n); }

@@ -3,7 +3,7 @@
 // against the harmonization, with IntelMQ's add/overwrite/ignore rules and `extra` handling.
 import { createHash } from "node:crypto";
 import {
-  DecodingError, ErrorCode, ImqError, InvalidArgument, InvalidKey, InvalidValue, KeyExists, KeyNotExists,
+  DecodingError, InvalidArgument, InvalidKey, InvalidValue, KeyExists, KeyNotExists, PythonError,
 } from "../errors/index.js";
 import {
   generateDatetimeNow, loadHarmonization, PyFloat, pyEquals, pyJsonDumps, pyRepr,
@@ -239,7 +239,7 @@ export class Message {
     const v = this.get(key, missing);
     if (v === missing) {
       if (this.#defaultSet) return this.#defaultValue;
-      throw new ImqError(ErrorCode.InvalidArgument, "KeyError", `'${key}'`);
+      throw new PythonError("KeyError", `'${key}'`);
     }
     return v;
   }

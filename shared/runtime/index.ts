@@ -15,7 +15,9 @@ export { startBot, defaultRootDir, envelopes, ENVELOPE_MAX_BYTES } from "./runne
 export type { BotHandle, BotState, BotStats, BotEvents, SettledInfo, OutputInfo, StartBotOptions } from "./runner.js";
 export { createLibraryBot, runBot } from "./library.js";
 export type { LibraryBot, LibraryBotOptions, LibraryInput, LibraryResult, RunBotOptions } from "./library.js";
-export { commentHeader, defaultLines, normaliseEmit, reportText, skipLine, SkippedLine, LineError, excerpt, addRequired } from "./parser-driver.js";
+export { commentHeader, defaultLines, normaliseEmit, reportText, skipLine, SkippedLine, excerpt, addRequired } from "./parser-driver.js";
+/** A line a parser cannot make an event of: throw it from parseLine() (it is one of the errors of shared/errors). */
+export { LineError } from "../errors/index.js";
 export { outputParams, exportEventText, exportEventDict } from "./output-options.js";
 export type { ExportOptions } from "./output-options.js";
 export { INTELMQ_ROOT, appendOutput, encodeErrors, encodingErrorsMode, eventFilename, outputPath, writeAllSync } from "./output-files.js";
