@@ -2,6 +2,7 @@
 /** One behavioural suite, run against the memory broker and the JetStream broker alike. */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { hasCode, ErrorCode } from "../errors/index.js";
 import { startNatsServer, type NatsServer } from "../../test/helpers/nats-server.js";
 import { connectJetStream, MemoryBroker, type Broker, type Subscription } from "./index.js";
@@ -9,7 +10,6 @@ import { take, until } from "./testing.js";
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 interface Fixture {
   /** A broker for the test (the same or a new connection to the same store). */

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /** Public entry of the configuration module: paths, runtime.yaml, parameters, NATS settings. */
-export { PROJECT_ROOT, rootDir, intelmqPaths, botStateDir } from "./paths.js";
+export { PROJECT_ROOT, rootDir, intelmqPaths } from "./paths.js";
 export type { IntelmqPaths } from "./paths.js";
 export {
   BOT_ID_RE, SYSTEM_KEYS, IGNORED_SYSTEM_KEYS, OWN_GLOBAL_KEYS,
-  loadRuntimeConfig, parseRuntimeConfig, runtimeConfigFromObject, runtimeConfigToObject, emptyRuntimeConfig,
+  loadRuntimeConfig, parseRuntimeConfig, runtimeConfigFromObject, runtimeConfigToObject,
   saveRuntimeConfig, setBotEnabled, setBotEnabledText, backupFile, effectiveParams, envParams, convertEnvValue, getBot,
 } from "./runtime-config.js";
 export type { BotEntry, ConfigWarning, RunMode, RuntimeConfig } from "./runtime-config.js";

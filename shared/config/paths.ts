@@ -56,8 +56,3 @@ export function intelmqPaths(env: NodeJS.ProcessEnv = process.env): IntelmqPaths
     runDir: join(root, "var", "run"),
   };
 }
-
-/** The state folder of one bot: var/lib/bots/<bot-id>. */
-export function botStateDir(botId: string, env: NodeJS.ProcessEnv = process.env): string {
-  return join(intelmqPaths(env).stateDir, botId);
-}

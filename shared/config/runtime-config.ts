@@ -201,11 +201,6 @@ export function loadRuntimeConfig(file?: string, opts: { missingOk?: boolean; en
   return parseRuntimeConfig(text, path);
 }
 
-/** An empty configuration (for tools run without a runtime.yaml). */
-export function emptyRuntimeConfig(file: string | null = null): RuntimeConfig {
-  return { file, global: {}, bots: {}, warnings: [] };
-}
-
 /** The configuration as a plain object in runtime.yaml's shape. */
 export function runtimeConfigToObject(config: RuntimeConfig): Record<string, unknown> {
   const out: Record<string, unknown> = {};

@@ -140,9 +140,12 @@ export function qualifiedIntelmqName(err: ImqError): string {
   return INTELMQ_EXCEPTIONS.has(err.intelmqName) ? `intelmq.lib.exceptions.${err.intelmqName}` : err.intelmqName;
 }
 
-/** The text of an error in one line: its message, or the thrown value as text. */
+/**
+ * The text of an error for a log line or a reply: its message (its name when it has none), or
+ * the thrown value as text. Also IntelMQ's error_message_from_exc, when error_log_exception is off.
+ */
 export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return err instanceof Error ? err.message || err.name : String(err);
 }
 
 /** True if `err` is one of ours with the given code. */

@@ -18,7 +18,7 @@ export function valueError(message: string): PythonError {
   return new PythonError("ValueError", message);
 }
 /** Python's TypeError, as one of our errors. */
-export function typeError(message: string): PythonError {
+function typeError(message: string): PythonError {
   return new PythonError("TypeError", message);
 }
 
@@ -35,7 +35,7 @@ export function isoformat(t: UtcTime): string {
 }
 
 /** Build a UTC time from fields; null if the date does not exist (Python's datetime() ValueError). */
-export function fromFields(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, micro = 0, offsetSec = 0): UtcTime | null {
+function fromFields(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, micro = 0, offsetSec = 0): UtcTime | null {
   if (!(y >= 1 && y <= 9999 && mo >= 1 && mo <= 12 && d >= 1 && h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && s >= 0 && s <= 59)) return null;
   if (d > daysInMonth(y, mo)) return null;
   let base = Date.UTC(y, mo - 1, d, h, mi, s);
@@ -48,7 +48,7 @@ export function fromFields(y: number, mo: number, d: number, h = 0, mi = 0, s = 
   return { ms: base - offsetSec * 1000 + Math.floor(micro / 1000), us: micro % 1000 };
 }
 
-export function daysInMonth(y: number, m: number): number {
+function daysInMonth(y: number, m: number): number {
   if (m === 2) return (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0)) ? 29 : 28;
   return [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]!;
 }

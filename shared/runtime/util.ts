@@ -8,7 +8,7 @@ export interface Clock {
   after(ms: number, fn: () => void): () => void;
 }
 
-export const realClock: Clock = {
+const realClock: Clock = {
   after(ms, fn) {
     const t = setTimeout(fn, ms);
     return () => clearTimeout(t);
@@ -104,11 +104,6 @@ export function tracebackLines(err: unknown, opts: { stack?: boolean } = {}): st
   }
   lines.push(`${exceptionLine(err)}\n`);
   return lines;
-}
-
-/** One line for logs when error_log_exception is off (IntelMQ's error_message_from_exc). */
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /**

@@ -8,7 +8,8 @@ import { nuid } from "@nats-io/transport-node";
 import { DiscardPolicy } from "@nats-io/jetstream";
 import { DUMPS_STREAM, dumpSubject, LARGE_DUMPS_BUCKET } from "../names.js";
 import type { DumpEntry, DumpStore, StoredDump } from "../types.js";
-import { HEADER_ROOM, apiCode, errText, type JsConnection } from "./connection.js";
+import { HEADER_ROOM, apiCode, type JsConnection } from "./connection.js";
+import { errorMessage } from "../../errors/index.js";
 
 /** Key of a stored dump entry whose message lies in LARGE_DUMPS_BUCKET. */
 const DUMP_OBJECT_KEY = "intelmq_message_object";
@@ -77,7 +78,7 @@ export class JsDumps implements DumpStore {
           try {
             out.push(await this.#resolve(m.json<DumpEntry>(), m.seq));
           } catch (err) {
-            this.c.log.warn({ seq: m.seq, err: errText(err) }, "unreadable dump entry");
+            this.c.log.warn({ seq: m.seq, err: errorMessage(err) }, "unreadable dump entry");
           }
           if (m.info.pending === 0) break;
         }
@@ -101,12 +102,12 @@ export class JsDumps implements DumpStore {
       const deleted = await this.c.jsm.streams.deleteMessage(DUMPS_STREAM, seq, false);
       if (deleted && obj) {
         await (await this.c.largeStore(LARGE_DUMPS_BUCKET)).delete(obj).catch((err: unknown) => {
-          this.c.log.warn({ object: obj, err: errText(err) }, "cannot delete the message of a large dump entry");
+          this.c.log.warn({ object: obj, err: errorMessage(err) }, "cannot delete the message of a large dump entry");
         });
       }
       return deleted;
     } catch (err) {
-      if (apiCode(err) === 10057 || /no message found/i.test(errText(err))) return false;
+      if (apiCode(err) === 10057 || /no message found/i.test(errorMessage(err))) return false;
       throw this.c.wrap(`delete dump ${seq}`, err);
     }
   }

@@ -5,7 +5,8 @@ import { StorageType, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { Publisher } from "../publisher.js";
 import type { KvBuckets, KvStore } from "../types.js";
-import { apiCode, errText, type JsConnection } from "./connection.js";
+import { apiCode, type JsConnection } from "./connection.js";
+import { errorMessage } from "../../errors/index.js";
 
 export class JsKvBuckets implements KvBuckets {
   constructor(private readonly c: JsConnection) {}
@@ -22,7 +23,7 @@ export class JsKvBuckets implements KvBuckets {
         kv = await kvm.create(bucket, { ttl: Math.max(0, ttlSeconds) * 1000, history: 1, storage: StorageType.File });
       } catch (err) {
         // Exists with other settings (another TTL): use it as it is.
-        this.c.log.warn({ bucket, err: errText(err) }, "opening the existing KV bucket as it is");
+        this.c.log.warn({ bucket, err: errorMessage(err) }, "opening the existing KV bucket as it is");
         kv = await kvm.open(bucket);
       }
       return this.#store(kv, bucket);
@@ -54,7 +55,7 @@ CREATE_HEADERS.set("Nats-Expected-Last-Subject-Sequence", "0");
 /** Keys that need no encoding in a KV subject. */
 const PLAIN_KEY = /^[-\/_=a-zA-Z0-9]+(\.[-\/_=a-zA-Z0-9]+)*$/;
 
-export class JsKv implements KvStore {
+class JsKv implements KvStore {
   constructor(
     private readonly kv: KV,
     private readonly bucket: string,
@@ -79,7 +80,7 @@ export class JsKv implements KvStore {
       return true;
     } catch (err) {
       const code = apiCode(err);
-      if (code === 10071 || /wrong last sequence|key exists/i.test(errText(err))) return false;
+      if (code === 10071 || /wrong last sequence|key exists/i.test(errorMessage(err))) return false;
       throw this.wrap(`cache create ${key}`, err);
     }
   }

@@ -10,14 +10,14 @@ import {
   AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType,
   type ConsumerConfig, type ConsumerInfo, type JsMsg, type StreamConfig, type StreamInfo,
 } from "@nats-io/jetstream";
-import { BrokerUnavailableError } from "../../errors/index.js";
+import { BrokerUnavailableError, errorMessage } from "../../errors/index.js";
 import {
   archiveSubject, ghostPurgeSeq, CONSUMER_NAME, DEFAULTS, LARGE_ARCHIVE_BUCKET, LARGE_BUCKET, OBJECT_BUCKET_HEADER, OBJECT_HEADER, QUEUE_DESCRIPTION,
   queueStream, queueSubject,
 } from "../names.js";
 import type { PubAck } from "../publisher.js";
 import type { ConsumeOptions, PeekedMessage, PublishOptions, QueueInfo, Queues, QueueSettings, Subscription } from "../types.js";
-import { HEADER_ROOM, apiCode, errText, isNotFound, streamDiffers, type JsConnection } from "./connection.js";
+import { HEADER_ROOM, apiCode, isNotFound, streamDiffers, type JsConnection } from "./connection.js";
 import { JsDelivery, JsSubscription, nakAll, type DeliveryOwner } from "./delivery.js";
 
 const ACK = new TextEncoder().encode("+ACK");
@@ -89,7 +89,7 @@ export class JsQueues implements Queues, DeliveryOwner {
       try {
         si = await jsm.streams.update(name, { ...si.config, ...want } as StreamConfig);
       } catch (err) {
-        this.log.warn({ err: errText(err), queue }, "cannot update the settings of the queue's stream");
+        this.log.warn({ err: errorMessage(err), queue }, "cannot update the settings of the queue's stream");
       }
     }
     if (si.config.republish?.dest === archiveSubject(queue)) this.#archived.set(queue, s.archiveMaxAgeMs ?? DEFAULTS.archiveMaxAgeMs);
@@ -147,7 +147,7 @@ export class JsQueues implements Queues, DeliveryOwner {
             const si = await this.c.streamInfo(name);
             const ci = si ? await this.c.consumerInfo(name) : null;
             if (si && ci) await this.#purgeGhosts(queue, si, ci);
-          })().catch((err: unknown) => this.log.debug({ queue, err: errText(err) }, "ghost purge after reconnect failed"));
+          })().catch((err: unknown) => this.log.debug({ queue, err: errorMessage(err) }, "ghost purge after reconnect failed"));
         }
       }, delay);
       t.unref();
@@ -191,10 +191,10 @@ export class JsQueues implements Queues, DeliveryOwner {
       return await this.c.pub.publish(queueSubject(queue), payload, h);
     } catch (err) {
       // The stream may have been deleted meanwhile: make sure of it again next time.
-      if (/no responders/i.test(errText(err))) this.#ensured.delete(queue);
+      if (/no responders/i.test(errorMessage(err))) this.#ensured.delete(queue);
       const code = apiCode(err);
       if (code === 10077 || code === 10047) {
-        throw new BrokerUnavailableError(`queue ${queue} is full: ${errText(err)}`, { cause: err });
+        throw new BrokerUnavailableError(`queue ${queue} is full: ${errorMessage(err)}`, { cause: err });
       }
       throw this.c.wrap(`publish to ${queue}`, err);
     }
@@ -267,7 +267,7 @@ export class JsQueues implements Queues, DeliveryOwner {
     if (d.objName) {
       const name = d.objName;
       this.c.largeStore().then((os) => os.delete(name)).catch((err: unknown) => {
-        this.log.warn({ queue: d.queue, object: name, err: errText(err) }, "cannot delete a large payload after ack");
+        this.log.warn({ queue: d.queue, object: name, err: errorMessage(err) }, "cannot delete a large payload after ack");
       });
     }
   }
