@@ -5,7 +5,7 @@ import { PyFloat } from "./py.js";
 import { types } from "./types.js";
 import { checkAsn, ipValid } from "./types.js";
 import * as dt from "./datetime.js";
-import { formatIp, parseIPv4, parseIp, parseIPv6, parseNetwork, reverseName } from "./ip.js";
+import { parseIPv4, parseIp, parseIPv6, parseNetwork, reverseName } from "./ip.js";
 import { urlsplit } from "./urlsplit.js";
 
 /** Decode the conformance data's Python values ({"__pytype__": "bytes", ...}) into ours. */
@@ -132,6 +132,5 @@ export function callTypeMethod(type: string, method: string, rawArgs: Record<str
   if (method === "to_ip" && (type === "FQDN" || type === "URL")) {
     throw new UnsupportedFeatureError(`${type}.to_ip needs DNS resolution, which the harmonization module does not do`);
   }
-  void formatIp;
   throw new PythonError("AttributeError", `type object '${type}' has no attribute '${method}'`);
 }

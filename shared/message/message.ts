@@ -95,12 +95,12 @@ export class Message {
         // IntelMQ's Report(event): the keys a report may hold, unsanitized
         for (const [k, v] of init.#m) if (this.harmonization.field("Report", k)) this.add(k, v, { sanitize: false });
       } else if (kind === "Event" && init.kind === "Report") {
-        this.#load(eventTemplate(init as Report, []), false);
+        this.#load(eventTemplate(init as Report, []));
       } else {
         for (const [k, v] of init.#m) this.#m.set(k, v);
       }
     } else if (init) {
-      this.#load(init, false);
+      this.#load(init);
     }
     if (kind === "Report" && opts?.autoObservation !== false && !this.#m.has("time.observation")) {
       this.add("time.observation", generateDatetimeNow(), { sanitize: false });
@@ -108,7 +108,7 @@ export class Message {
   }
 
   /** IntelMQ's construction: every key added unsanitized, retried sanitized. */
-  #load(dict: Record<string, unknown>, fromWire: boolean): void {
+  #load(dict: Record<string, unknown>): void {
     this.#source = dict;
     const lookup = this.#lookup, m = this.#m;
     for (const key in dict) {
@@ -128,13 +128,12 @@ export class Message {
       if (!f.valid(s)) throw new InvalidValue(key, s, f.reason(s), { object: dict });
       m.set(key, s);
     }
-    void fromWire;
   }
 
   /** @internal deserialisation entry used by messageFromDict. */
   static _fromDict<T extends Message>(this: new (i?: null, o?: MessageOptions) => T, dict: Record<string, unknown>, h: Harmonization): T {
     const msg = new this(null, { harmonization: h, autoObservation: false });
-    msg.#load(dict, true);
+    msg.#load(dict);
     return msg;
   }
 
