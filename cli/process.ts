@@ -166,7 +166,7 @@ function parseMessages(text: string): unknown[] {
     try {
       return JSON.parse(l) as unknown;
     } catch (err) {
-      throw new Error(`input line ${i + 1} is not JSON: ${errorMessage(err)}`);
+      throw new Error(`input line ${i + 1} is not JSON: ${errorMessage(err)}`, { cause: err });
     }
   });
 }

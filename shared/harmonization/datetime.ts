@@ -202,7 +202,7 @@ function compileFormat(fmt: string): Compiled {
       const d = fmt[++i];
       if (d === "%") { re += "%"; continue; }
       if (d === undefined) throw valueError("stray % in format ''");
-      let src = DIRECTIVES[d];
+      const src = DIRECTIVES[d];
       if (d === "c" || d === "x" || d === "X") {
         // C locale forms
         const sub = d === "c" ? "%a %b %d %H:%M:%S %Y" : d === "x" ? "%m/%d/%y" : "%H:%M:%S";

@@ -74,7 +74,7 @@ export async function run(scenario: (p: TestPipeline, nats: NatsServer) => Promi
     } catch (err) {
       const b = await p.broker();
       const depths = await Promise.all(QUEUES.map(async (q) => `${q}=${(await b.queues.info(q)).depth}`));
-      throw new Error(`${(err as Error).message} (lines ${lines()}, ${depths.join(" ")})`);
+      throw new Error(`${(err as Error).message} (lines ${lines()}, ${depths.join(" ")})`, { cause: err });
     }
     await sleep(1500); // anything late would show up now
     assertExactlyOnce(outputs);
