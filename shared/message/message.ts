@@ -1,46 +1,16 @@
 // SPDX-License-Identifier: AGPL-3.0-only
-// IntelMQ's Message/Event/Report (intelmq/lib/message.py): a flat map of dotted keys validated
-// against the harmonization, with IntelMQ's add/overwrite/ignore rules and `extra` handling.
+// IntelMQ's Message (intelmq/lib/message.py): a flat map of dotted keys validated against the
+// harmonization, with IntelMQ's add/overwrite/ignore rules and `extra` handling. Event and Report
+// are in kinds.ts, the options in types.ts.
 import { createHash } from "node:crypto";
-import {
-  DecodingError, InvalidArgument, InvalidKey, InvalidValue, KeyExists, KeyNotExists, PythonError,
-} from "../errors/index.js";
+import { InvalidArgument, InvalidKey, InvalidValue, KeyExists, KeyNotExists, PythonError } from "../errors/index.js";
 import {
   generateDatetimeNow, loadHarmonization, PyFloat, pyEquals, pyJsonDumps, pyRepr,
   type CompiledField, type Harmonization,
 } from "../harmonization/index.js";
-
-export type MessageKind = "Event" | "Report";
-
-/** IntelMQ's add() keyword arguments. */
-export interface AddOptions {
-  /** Sanitize before validating (default true). */
-  sanitize?: boolean;
-  /** undefined/null: KeyExists on a present key; false: keep and return false; true: replace. */
-  overwrite?: boolean | null;
-  /** Extra values treated like None ("", "-", "N/A" always are). */
-  ignore?: readonly unknown[] | Iterable<unknown> | string;
-  /** false: return false instead of throwing InvalidValue. */
-  raiseFailure?: boolean;
-}
-
-export interface ToDictOptions {
-  hierarchical?: boolean;
-  withType?: boolean;
-  jsondictAsString?: boolean;
-}
-
-export interface HashOptions {
-  /** Keys to leave out (blacklist) or to use only (whitelist). time.observation is always left out. */
-  filterKeys?: Iterable<string>;
-  filterType?: "blacklist" | "whitelist";
-}
-
-export interface MessageOptions {
-  harmonization?: Harmonization;
-  /** Report only: add time.observation = now when absent (default true, IntelMQ's auto=False). */
-  autoObservation?: boolean;
-}
+import type { Report } from "./kinds.js";
+import { eventTemplate } from "./template.js";
+import type { AddOptions, HashOptions, MessageKind, MessageOptions, ToDictOptions } from "./types.js";
 
 let defaultHarmonization: Harmonization | undefined;
 /** The default harmonization, loaded once. */
@@ -407,49 +377,4 @@ export class Message {
   toString(): string {
     return this.serializeJson();
   }
-}
-
-/** An event: a parsed record. */
-export class Event extends Message {
-  static readonly KIND: MessageKind = "Event";
-  declare readonly kind: "Event";
-}
-
-/** A report: what a collector fetched (`raw` + `feed.*`). */
-export class Report extends Message {
-  static readonly KIND: MessageKind = "Report";
-  declare readonly kind: "Report";
-}
-
-const TEMPLATE_KEYS = ["feed.accuracy", "feed.code", "feed.documentation", "feed.name", "feed.provider", "feed.url", "rtir_id", "time.observation"];
-
-function eventTemplate(report: Report, copyFields: readonly string[]): Record<string, unknown> {
-  const t: Record<string, unknown> = {};
-  for (const k of TEMPLATE_KEYS) if (report.has(k)) t[k] = report.get(k);
-  for (const k of copyFields) if (report.has(k)) t[k] = report.get(k);
-  return t;
-}
-
-/** A new Event, copying feed.*, rtir_id, time.observation and `copyFields` from the report as IntelMQ's new_event(). */
-export function newEvent(report?: Report | null, opts?: { harmonization?: Harmonization; copyFields?: readonly string[] }): Event {
-  const h = opts?.harmonization ?? report?.harmonization;
-  if (!report) return new Event(null, h ? { harmonization: h } : undefined);
-  return new Event(eventTemplate(report, opts?.copyFields ?? []), { harmonization: h ?? getDefaultHarmonization() });
-}
-
-/**
- * Deserialise a flat dict (as on the wire) into an Event or Report: each key added unsanitized,
- * retried sanitized, as IntelMQ does; throws InvalidValue (with .object = the dict) or InvalidKey.
- * `__type` selects the class; without it `defaultType` is used, else DecodingError.
- */
-export function messageFromDict(dict: Record<string, unknown>, opts?: { harmonization?: Harmonization; defaultType?: MessageKind }): Event | Report {
-  if (dict === null || typeof dict !== "object" || Array.isArray(dict)) {
-    throw new DecodingError("a message must be a JSON object", { object: dict });
-  }
-  const type = dict["__type"] ?? opts?.defaultType;
-  const h = opts?.harmonization ?? getDefaultHarmonization();
-  if (type === "Event") return Event._fromDict(dict, h);
-  if (type === "Report") return Report._fromDict(dict, h);
-  if (type === undefined || type === null) throw new DecodingError("the message has no __type", { object: dict });
-  throw new InvalidArgument("__type", type, ["Event", "Message", "Report"]);
 }
