@@ -3,7 +3,8 @@
 import { InvalidArgument, PythonError, UnsupportedFeatureError } from "../errors/index.js";
 import { PyFloat } from "./py.js";
 import { types } from "./types.js";
-import { checkAsn, ipValid } from "./types.js";
+import { checkAsn } from "./types.js";
+import { ipValid } from "./network.js";
 import * as dt from "./datetime.js";
 import { parseIPv4, parseIp, parseIPv6, parseNetwork, reverseName } from "./ip.js";
 import { urlsplit } from "./urlsplit.js";
