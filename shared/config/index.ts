@@ -5,8 +5,9 @@ export type { IntelmqPaths } from "./paths.js";
 export {
   BOT_ID_RE, SYSTEM_KEYS, IGNORED_SYSTEM_KEYS, OWN_GLOBAL_KEYS,
   loadRuntimeConfig, parseRuntimeConfig, runtimeConfigFromObject, runtimeConfigToObject,
-  saveRuntimeConfig, setBotEnabled, setBotEnabledText, backupFile, effectiveParams, envParams, convertEnvValue, getBot,
+  effectiveParams, envParams, convertEnvValue, getBot,
 } from "./runtime-config.js";
+export { saveRuntimeConfig, setBotEnabled, setBotEnabledText, backupFile } from "./runtime-config-write.js";
 export type { BotEntry, ConfigWarning, RunMode, RuntimeConfig } from "./runtime-config.js";
 export { DEFAULT_NATS_URL, collectorQueues, natsOptions, natsUrlFile, queueSettings, queueSettingsFor } from "./nats.js";
 export type { NatsSettings } from "./nats.js";
