@@ -12,7 +12,7 @@ import {
   BotVerb, CONTROL_PREFIX, HEARTBEAT_EVERY_S, HEARTBEAT_TTL_S, STATUS_BUCKET, encodeJson, type ErrorReply, type InstanceStatus,
 } from "../control-protocol/index.js";
 import { ErrorCode, errorMessage, hasCode } from "../errors/index.js";
-import type { BotHandle, BotState } from "./runner.js";
+import type { BotHandle, BotState } from "./handle.js";
 import { createLogger } from "./logger.js";
 import type { NatsSettings } from "../config/index.js";
 

@@ -11,8 +11,10 @@ export { runtimeParamsSchema, resolveParams, normaliseDestinationQueues, isGloba
 export type { ResolvedParams, FeedParams, ParserParams } from "./runtime-params.js";
 export { createLogger, redactParams, pinoLevel, HIDDEN } from "./logger.js";
 export type { LoggerOptions } from "./logger.js";
-export { startBot, defaultRootDir, envelopes, ENVELOPE_MAX_BYTES } from "./runner.js";
-export type { BotHandle, BotState, BotStats, BotEvents, SettledInfo, OutputInfo, StartBotOptions } from "./runner.js";
+export { startBot, defaultRootDir } from "./runner.js";
+export type { BotHandle, BotState, BotStats, BotEvents, StartBotOptions } from "./handle.js";
+export type { SettledInfo } from "./consumer.js";
+export { envelopes, ENVELOPE_MAX_BYTES, type OutputInfo } from "./steps/outbox.js";
 export { createLibraryBot, runBot } from "./library.js";
 export type { LibraryBot, LibraryBotOptions, LibraryInput, LibraryResult, RunBotOptions } from "./library.js";
 export { commentHeader, defaultLines, normaliseEmit, reportText, skipLine, SkippedLine, excerpt, addRequired } from "./parser-driver.js";

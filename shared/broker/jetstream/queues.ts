@@ -12,8 +12,7 @@ import {
 } from "@nats-io/jetstream";
 import { BrokerUnavailableError, errorMessage } from "../../errors/index.js";
 import {
-  archiveSubject, ghostPurgeSeq, CONSUMER_NAME, DEFAULTS, LARGE_ARCHIVE_BUCKET, LARGE_BUCKET, OBJECT_BUCKET_HEADER, OBJECT_HEADER, QUEUE_DESCRIPTION,
-  queueStream, queueSubject,
+  archiveSubject, ghostPurgeSeq, CONSUMER_NAME, DEFAULTS, LARGE_ARCHIVE_BUCKET, LARGE_BUCKET, OBJECT_BUCKET_HEADER, OBJECT_HEADER, QUEUE_DESCRIPTION, queueStream, queueSubject,
 } from "../names.js";
 import type { PubAck } from "../publisher.js";
 import type { ConsumeOptions, PeekedMessage, PublishOptions, QueueInfo, Queues, QueueSettings, Subscription } from "../types.js";
