@@ -34,6 +34,11 @@ const mistakes = {
   "no-restricted-syntax": ["error",
     { selector: "VariableDeclarator[id.name='sleep'], FunctionDeclaration[id.name='sleep']", message: "Use Node's: import { setTimeout as sleep } from \"node:timers/promises\"." },
     { selector: "FunctionDeclaration[id.name=/^(errText|errorText|errMessage)$/]", message: "Use errorMessage() from shared/errors." },
+    {
+      // Without it, an error says "Error: ..." wherever it is shown.
+      selector: "ClassDeclaration[superClass.name='Error']:not(:has(PropertyDefinition[key.name='name'])):not(:has(AssignmentExpression[left.object.type='ThisExpression'][left.property.name='name']))",
+      message: "An error class sets its name to its own class name (override readonly name = \"...\").",
+    },
   ],
 };
 

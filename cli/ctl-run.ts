@@ -46,7 +46,9 @@ function pretty(v: unknown): string {
   return JSON.stringify(sort(v), null, 4);
 }
 
-class RunError extends Error {}
+class RunError extends Error {
+  override readonly name = "RunError";
+}
 
 /**
  * A message from the command line: JSON, or the path of a file holding it. Without __type it is

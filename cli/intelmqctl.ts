@@ -50,7 +50,9 @@ const ERROR_MESSAGES = {
 const fmt = (t: string, ...args: string[]) => args.reduce((s, a) => s.replace("%s", a), t);
 
 /** The usage errors of the tool (bad bot id): exit code 2 as argparse. */
-class UsageError extends Error {}
+class UsageError extends Error {
+  override readonly name = "UsageError";
+}
 
 /** Where results go: JSON on stdout, or IntelMQ's text lines (info to stdout unless quiet, errors to stderr). */
 class Output {
