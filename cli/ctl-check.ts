@@ -11,6 +11,7 @@ import { pyRegex, types } from "../shared/harmonization/index.js";
 import { RUNTIME_KEYS, isGlobalKey, normaliseDestinationQueues, resolveParams } from "../shared/runtime/index.js";
 import { configuredQueues, groupOf, groupOfModule, queuesOf } from "./ctl-config.js";
 import { hasModule, loadModule } from "./registry.js";
+import { errorMessage } from "../shared/errors/index.js";
 
 const DEFAULT_QUEUE_MAX_BYTES = BROKER_DEFAULTS.maxBytes;
 
@@ -20,10 +21,6 @@ export type CheckLine = [CheckLevel, string];
 export interface CheckResult {
   status: "success" | "error";
   lines: CheckLine[];
-}
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 const REQUIRED_KEYS = ["description", "group", "module", "name", "enabled"] as const;
@@ -45,14 +42,14 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
     if (doc.errors.length) throw new Error(doc.errors[0]!.message);
     raw = doc.toJS({ maxAliasCount: 1000 }) ?? {};
   } catch (err) {
-    error(`Failed to read runtime configuration ${paths.runtimeConfFile}: ${message(err)}`);
+    error(`Failed to read runtime configuration ${paths.runtimeConfFile}: ${errorMessage(err)}`);
     return { status: "error", lines };
   }
   let harmonization: unknown;
   try {
     harmonization = JSON.parse(readFileSync(paths.harmonizationConfFile, "utf8"));
   } catch (err) {
-    error(`Failed to read harmonization configuration ${paths.harmonizationConfFile}: ${message(err)}`);
+    error(`Failed to read harmonization configuration ${paths.harmonizationConfFile}: ${errorMessage(err)}`);
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     error(`${paths.runtimeConfFile}: the top level must be a mapping of bot ids (and global).`);
@@ -65,7 +62,7 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
   try {
     global = runtimeConfigFromObject({ global: entries.global ?? {} }, paths.runtimeConfFile).global;
   } catch (err) {
-    error(message(err));
+    error(errorMessage(err));
   }
   const bots: Record<string, BotEntry> = {};
   for (const [id, value] of Object.entries(entries)) {
@@ -86,7 +83,7 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
       bots[id] = one.bots[id]!;
       for (const w of one.warnings) warn(w.message);
     } catch (err) {
-      error(message(err));
+      error(errorMessage(err));
     }
   }
   const config: RuntimeConfig = { file: paths.runtimeConfFile, global, bots, warnings: [] };
@@ -113,7 +110,7 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
         for (const k of res.unknown) warn(`Bot ${JSON.stringify(id)}: unknown parameter ${JSON.stringify(k)} (ignored by the bot).`);
         for (const k of Object.keys(params)) if (!res.unknown.includes(k)) declared.add(k);
       } catch (err) {
-        error(`Bot ${JSON.stringify(id)}: invalid parameters: ${message(err)}`);
+        error(`Bot ${JSON.stringify(id)}: invalid parameters: ${errorMessage(err)}`);
         broken.set(id, "invalid parameters");
       }
     }
@@ -144,7 +141,7 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
     try {
       broker = await opts.connect(config);
     } catch (err) {
-      error(`Connecting to NATS failed: ${message(err)}`);
+      error(`Connecting to NATS failed: ${errorMessage(err)}`);
     }
     if (broker) {
       const si = broker.serverInfo();
@@ -187,7 +184,7 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
           }
         }
       } catch (err) {
-        error(`Listing the queues failed: ${message(err)}`);
+        error(`Listing the queues failed: ${errorMessage(err)}`);
       }
     }
   }
@@ -270,7 +267,7 @@ export function queueLimitLines(config: RuntimeConfig): string[] {
 }
 
 /** Each field needs a type (error) and a description (warning); regexes compile; extra is a JSONDict. */
-export function checkHarmonization(table: unknown, lines: CheckLine[]): void {
+function checkHarmonization(table: unknown, lines: CheckLine[]): void {
   if (!table || typeof table !== "object" || Array.isArray(table)) {
     lines.push(["error", "Harmonization: the file must be an object with \"event\" and \"report\"."]);
     return;
@@ -292,7 +289,7 @@ export function checkHarmonization(table: unknown, lines: CheckLine[]): void {
           if (typeof s[rk] !== "string") throw new Error("not a string");
           pyRegex(s[rk] as string, rk === "iregex");
         } catch (err) {
-          lines.push(["error", `${where}: invalid ${rk} ${JSON.stringify(s[rk])}: ${message(err)}`]);
+          lines.push(["error", `${where}: invalid ${rk} ${JSON.stringify(s[rk])}: ${errorMessage(err)}`]);
         }
       }
     }

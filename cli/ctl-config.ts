@@ -90,7 +90,7 @@ export function parameterDefaults(def: BotDefinition): Record<string, unknown> {
 }
 
 /** A catalogue name of a bot: its folder name in title case ("generic_csv" -> "Generic Csv"). */
-export function displayName(def: BotDefinition): string {
+function displayName(def: BotDefinition): string {
   return def.name.split(/[_-]+/).filter(Boolean).map((w) => w[0]!.toUpperCase() + w.slice(1)).join(" ");
 }
 

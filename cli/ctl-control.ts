@@ -94,7 +94,7 @@ export function errorOf(data: Uint8Array): string | null {
 }
 
 /** A bot instance's reply (InstanceStatus); null when it is something else. */
-export function parseInstance(data: Uint8Array | string): InstanceStatus | null {
+function parseInstance(data: Uint8Array | string): InstanceStatus | null {
   const raw = typeof data === "string" ? (() => { try { return JSON.parse(data) as unknown; } catch { return null; } })() : parseJson(data);
   const r = InstanceStatus.safeParse(raw);
   return r.success ? r.data : null;

@@ -9,6 +9,7 @@ import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { existsSync, readFileSync } from "node:fs";
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { MemoryBroker, composeBroker, type Broker, type Delivery, type Subscription } from "../shared/broker/index.js";
 import { botCommand, effectiveParams, getBot, queueSettingsFor, type RuntimeConfig } from "../shared/config/index.js";
 import { decodeEnvelope, encodeEnvelope, messageFromDict } from "../shared/message/index.js";
@@ -35,7 +36,7 @@ export type RunAction =
   | { kind: "process"; msg?: string; dryrun: boolean; show: boolean; level?: string };
 
 /** JSON for people: four spaces, sorted keys, as IntelMQ's debugger prints. */
-export function pretty(v: unknown): string {
+function pretty(v: unknown): string {
   const sort = (x: unknown): unknown => {
     if (Array.isArray(x)) return x.map(sort);
     if (x && typeof x === "object") return Object.fromEntries(Object.keys(x).sort().map((k) => [k, sort((x as Record<string, unknown>)[k])]));
@@ -44,13 +45,15 @@ export function pretty(v: unknown): string {
   return JSON.stringify(sort(v), null, 4);
 }
 
-class RunError extends Error {}
+class RunError extends Error {
+  override readonly name = "RunError";
+}
 
 /**
  * A message from the command line: JSON, or the path of a file holding it. Without __type it is
  * a Report for parsers and an Event otherwise; it must pass the harmonization.
  */
-export function messageArg(text: string, group: string | null): Record<string, unknown> {
+function messageArg(text: string, group: string | null): Record<string, unknown> {
   let raw = text;
   let parsed: unknown;
   try {
@@ -81,8 +84,6 @@ function withoutType(m: Record<string, unknown>): Record<string, unknown> {
   const { __type: _t, ...rest } = m;
   return rest;
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** The reason of a dump: the last line of its traceback. */
 function reason(traceback: string[] | string): string {

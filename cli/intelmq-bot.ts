@@ -6,7 +6,7 @@
 import { Command } from "commander";
 import { pino, type DestinationStream } from "pino";
 import type { Broker } from "../shared/broker/index.js";
-import { ErrorCode, hasCode } from "../shared/errors/index.js";
+import { ErrorCode, errorMessage, hasCode } from "../shared/errors/index.js";
 import { connectWithRetry, createLogger, resolveParams, startBot, startBotControl, watchParent, type BotControl } from "../shared/runtime/index.js";
 import {
   INTELMQ_OPT_ROOT, effectiveParams, getBot, loadRuntimeConfig, natsOptions, queueSettingsFor, remappedPaths, rootDir,
@@ -14,15 +14,10 @@ import {
 import { parseArgs } from "./args.js";
 import { guardProcess } from "./output.js";
 import { hasModule, loadModule } from "./registry.js";
+import { setTimeout as sleep } from "node:timers/promises";
 
 /** Kept here for callers of earlier versions; lives in shared/runtime now. */
 export { connectWithRetry };
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /**
  * Where the bot's pino lines go: stderr as always, and once connected also the logs stream
@@ -147,14 +142,14 @@ async function main(argv: string[]): Promise<number> {
         params = effectiveParams(fresh, botId);
         current = fresh;
       } catch (err) {
-        log.error({ err }, `reload failed, keeping the running configuration: ${message(err)}`);
+        log.error({ err }, `reload failed, keeping the running configuration: ${errorMessage(err)}`);
         throw err;
       }
       log.info(`${via}: reloading runtime configuration`);
       try {
         await h.reload(params);
       } catch (err) {
-        log.error({ err }, `reload failed: ${message(err)}`);
+        log.error({ err }, `reload failed: ${errorMessage(err)}`);
         throw err;
       }
     };
@@ -166,7 +161,7 @@ async function main(argv: string[]): Promise<number> {
       void c.firstHeartbeat.then(() => tellParent({ intelmq: "up", instance: c.instance }));
     } catch (err) {
       // The bot works without its control subject; intelmqctl then reports it as unknown.
-      log.error({ err }, `control subject not served: ${message(err)}`);
+      log.error({ err }, `control subject not served: ${errorMessage(err)}`);
     }
     const code = await h.done;
     // After a stop signal, the signal handler ends the process with 0.
@@ -174,11 +169,11 @@ async function main(argv: string[]): Promise<number> {
     return typeof code === "number" ? code : 0;
   } catch (err) {
     if (hasCode(err, ErrorCode.ConfigurationError)) {
-      const text = message(err);
+      const text = errorMessage(err);
       log.error({ err }, text.includes(botId) ? text : `bot ${JSON.stringify(botId)}: ${text}`);
       return 1;
     }
-    log.error({ err }, `bot ${JSON.stringify(botId)}: initialization failed: ${message(err)}`);
+    log.error({ err }, `bot ${JSON.stringify(botId)}: initialization failed: ${errorMessage(err)}`);
     return 1;
   }
 }
@@ -188,7 +183,7 @@ guardProcess("intelmq-bot", () => false, { uncaught: false });
 main(process.argv).then(
   (code) => void exit(code),
   (err: unknown) => {
-    process.stderr.write(`intelmq-bot: ${message(err)}\n`);
+    process.stderr.write(`intelmq-bot: ${errorMessage(err)}\n`);
     process.exit(1);
   },
 );

@@ -8,6 +8,7 @@
  */
 import { readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Command, Option } from "commander";
 import { DEFAULTS as BROKER_DEFAULTS, type Broker } from "../shared/broker/index.js";
 import {
@@ -23,6 +24,7 @@ import { BOT_GROUP, botIds, configuredQueues, installedBots, queuesOf, type Grou
 import { ControlClient, type BotView, type HostView, type InstanceView } from "./ctl-control.js";
 import { runBotCmd, type RunAction } from "./ctl-run.js";
 import { PINO_LEVEL, guardProcess, loggedReason, verboseArg, type LoggedError } from "./output.js";
+import { errorMessage } from "../shared/errors/index.js";
 
 // IntelMQ's texts, so that people and scripts reading them see what they know.
 const MESSAGES = {
@@ -48,11 +50,8 @@ const ERROR_MESSAGES = {
 const fmt = (t: string, ...args: string[]) => args.reduce((s, a) => s.replace("%s", a), t);
 
 /** The usage errors of the tool (bad bot id): exit code 2 as argparse. */
-class UsageError extends Error {}
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-function message(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+class UsageError extends Error {
+  override readonly name = "UsageError";
 }
 
 /** Where results go: JSON on stdout, or IntelMQ's text lines (info to stdout unless quiet, errors to stderr). */
@@ -448,7 +447,7 @@ async function enableCmd(ctx: Ctx, id: string, enable: boolean): Promise<number>
     const control = await ctx.control();
     view = (await control.statuses([id], (x) => isEnabled(ctx, x))).get(id)!;
   } catch (err) {
-    ctx.out.error(fmt(ERROR_MESSAGES.unknown, id, `'${message(err)}'`));
+    ctx.out.error(fmt(ERROR_MESSAGES.unknown, id, `'${errorMessage(err)}'`));
     ctx.out.result("unknown");
     return 1;
   }
@@ -568,7 +567,7 @@ async function clearCmd(ctx: Ctx, queue: string): Promise<number> {
     ctx.out.result("success");
     return 0;
   } catch (err) {
-    ctx.out.error(`Error while clearing queue ${queue}: ${message(err)}`);
+    ctx.out.error(`Error while clearing queue ${queue}: ${errorMessage(err)}`);
     ctx.out.result("error");
     return 1;
   }
@@ -619,7 +618,7 @@ async function replayCmd(ctx: Ctx, queue: string, o: { since?: string; until?: s
     ]);
     return 0;
   } catch (err) {
-    ctx.out.error(`Error while replaying queue ${queue}: ${message(err)}`);
+    ctx.out.error(`Error while replaying queue ${queue}: ${errorMessage(err)}`);
     ctx.out.result("error");
     return 1;
   }
@@ -774,7 +773,7 @@ async function logCmd(ctx: Ctx, id: string, linesArg: string | undefined, levelA
         ctx.out.result([none], () => [`${none.date} - ${id} - INFO - ${none.message}`]);
         return 0;
       }
-      ctx.out.error(`File ${file} is not readable: ${message(err)}`);
+      ctx.out.error(`File ${file} is not readable: ${errorMessage(err)}`);
       ctx.out.result("error");
       return 1;
     }
@@ -953,7 +952,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     code = parseArgs(program, argv);
   } catch (err) {
-    process.stderr.write(`intelmqctl: ${message(err)}\n`);
+    process.stderr.write(`intelmqctl: ${errorMessage(err)}\n`);
     return 2;
   }
   if (code !== null) return code;
@@ -966,7 +965,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     return await (run as (ctx: Ctx) => Promise<number> | number)(ctx);
   } catch (err) {
-    process.stderr.write(`intelmqctl: ${ctx.out.verbose && err instanceof Error && err.stack ? err.stack : message(err)}\n`);
+    process.stderr.write(`intelmqctl: ${ctx.out.verbose && err instanceof Error && err.stack ? err.stack : errorMessage(err)}\n`);
     return err instanceof UsageError ? 2 : 1;
   } finally {
     await ctx.close();
@@ -978,7 +977,7 @@ guardProcess("intelmqctl", () => verboseArg(process.argv));
 main(process.argv).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`intelmqctl: ${message(err)}\n`);
+    process.stderr.write(`intelmqctl: ${errorMessage(err)}\n`);
     process.exit(1);
   },
 );

@@ -19,6 +19,7 @@ import { connectCtl } from "./connect.js";
 import { ControlClient } from "./ctl-control.js";
 import { groupOf, queuesOf } from "./ctl-config.js";
 import { guardProcess, verboseArg } from "./output.js";
+import { errorMessage } from "../shared/errors/index.js";
 
 const HELP = [
   "r ids [queue]  recover these entries into their source queue or the given one",
@@ -305,7 +306,7 @@ guardProcess("intelmqdump", () => verboseArg(process.argv));
 main(process.argv).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`intelmqdump: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.stderr.write(`intelmqdump: ${errorMessage(err)}\n`);
     process.exit(1);
   },
 );

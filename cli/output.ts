@@ -7,13 +7,13 @@
 import type { DestinationStream } from "pino";
 
 /** The reason of an error in one line: `InvalidValue: invalid value ...`. */
-export function reasonLine(err: unknown): string {
+function reasonLine(err: unknown): string {
   if (err instanceof Error) return `${err.name || "Error"}: ${err.message}`;
   return String(err);
 }
 
 /** The error's stack (or its reason when it has none). */
-export function stackText(err: unknown): string {
+function stackText(err: unknown): string {
   return err instanceof Error && typeof err.stack === "string" ? err.stack : reasonLine(err);
 }
 
@@ -94,7 +94,7 @@ export interface LogEntry {
 }
 
 /** A pino JSON line as a LogEntry; null for anything else. */
-export function parseLogLine(line: string, fallbackName = ""): LogEntry | null {
+function parseLogLine(line: string, fallbackName = ""): LogEntry | null {
   const t = line.trim();
   if (!t.startsWith("{")) return null;
   let o: Record<string, unknown>;

@@ -7,7 +7,7 @@
 import { Command, Option } from "commander";
 import { createInterface } from "node:readline";
 import type { Logger } from "pino";
-import { ImqError } from "../shared/errors/index.js";
+import { errorMessage, ImqError } from "../shared/errors/index.js";
 import { callTypeMethod } from "../shared/harmonization/index.js";
 import { createLibraryBot, createLogger } from "../shared/runtime/index.js";
 import { BOT_ID_RE, effectiveParams, loadRuntimeConfig } from "../shared/config/index.js";
@@ -23,11 +23,6 @@ type LibraryBot = Awaited<ReturnType<typeof createLibraryBot>>;
 
 function write(obj: unknown): void {
   process.stdout.write(JSON.stringify(obj) + "\n");
-}
-
-function errText(err: unknown): string {
-  if (err instanceof Error) return err.message || err.name;
-  return String(err);
 }
 
 /** A message as it travels: flat dict with __type. */
@@ -103,7 +98,7 @@ class CaseRunner {
           logger: this.log,
         })), this.timeoutMs, "bot start");
       } catch (err) {
-        return { id: c.id, error: `bot cannot start: ${errText(err)}` };
+        return { id: c.id, error: `bot cannot start: ${errorMessage(err)}` };
       }
       this.#current = { session: c.session, module: c.module, bot };
     }
@@ -114,7 +109,7 @@ class CaseRunner {
       // The instance's state is unknown now: the next case starts a fresh one.
       this.#current = null;
       void Promise.resolve().then(() => bot.shutdown()).catch(() => undefined);
-      return { id: c.id, error: errText(err) };
+      return { id: c.id, error: errorMessage(err) };
     }
   }
 
@@ -142,7 +137,7 @@ async function runCases(log: Logger, timeoutMs: number): Promise<void> {
       else if (c.kind === "bot") result = await runner.bot(c as BotCase);
       else result = { id, error: `unknown case kind ${JSON.stringify(c.kind)}` };
     } catch (err) {
-      result = { id, error: errText(err) };
+      result = { id, error: errorMessage(err) };
     }
     write(result);
   }
@@ -159,7 +154,7 @@ async function readStdin(): Promise<string> {
 }
 
 /** Messages from text: a JSON array, or one JSON object per line. */
-export function parseMessages(text: string): unknown[] {
+function parseMessages(text: string): unknown[] {
   const t = text.trim();
   if (t === "") return [];
   if (t.startsWith("[")) {
@@ -171,7 +166,7 @@ export function parseMessages(text: string): unknown[] {
     try {
       return JSON.parse(l) as unknown;
     } catch (err) {
-      throw new Error(`input line ${i + 1} is not JSON: ${errText(err)}`);
+      throw new Error(`input line ${i + 1} is not JSON: ${errorMessage(err)}`, { cause: err });
     }
   });
 }
@@ -259,7 +254,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await runLibrary(target, o, log);
   } catch (err) {
-    log.error({ err }, errText(err));
+    log.error({ err }, errorMessage(err));
     return 1;
   }
 }
@@ -272,7 +267,7 @@ main(process.argv).then(
     process.stdout.write("", () => process.exit(code));
   },
   (err: unknown) => {
-    process.stderr.write(`process: ${errText(err)}\n`);
+    process.stderr.write(`process: ${errorMessage(err)}\n`);
     process.exit(1);
   },
 );

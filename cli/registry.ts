@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { ConfigurationError } from "../shared/errors/index.js";
+import { ConfigurationError, errorMessage } from "../shared/errors/index.js";
 import { BotKind, defaultRootDir, type BotDefinition } from "../shared/runtime/index.js";
 import { registry } from "../services/registry.gen.js";
 
@@ -31,7 +31,7 @@ async function loadCustom(module: string, path: string): Promise<BotDefinition> 
   try {
     mod = await import(pathToFileURL(path).href) as { default?: unknown };
   } catch (err) {
-    throw new ConfigurationError("module", `cannot load the bot module ${JSON.stringify(module)}: ${err instanceof Error ? err.message : String(err)}`);
+    throw new ConfigurationError("module", `cannot load the bot module ${JSON.stringify(module)}: ${errorMessage(err)}`);
   }
   const def = mod.default as Partial<BotDefinition> | undefined;
   if (!def || typeof def.create !== "function" || !Object.hasOwn(BotKind, String(def.kind)) || typeof (def.params as { safeParse?: unknown })?.safeParse !== "function") {

@@ -9,6 +9,7 @@ import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, rm
 import { createConnection, createServer } from "node:net";
 import { delimiter, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath, pathToFileURL } from "node:url";
 
 /** Where the code lives (package.json, dist/, bin/). */
@@ -130,7 +131,6 @@ function waitPort(port, ms, alive) {
     attempt();
   });
 }
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 /** Without /proc (not Linux) processes are only known to be alive or not. */
 const hasProc = existsSync("/proc/self/cmdline");
 function isAlive(pid) {

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-only
-// `npm test`: builds if needed, then runs every compiled *.test.js with node's test runner.
+// `npm test`: builds if needed, lints (eslint.config.mjs; an error fails the run), then runs every
+// compiled *.test.js with node's test runner. Arguments filter the test files by substring;
+// `--no-lint` skips the lint (for quick runs of a few tests while working).
 // Files are named explicitly: given a directory, Node 20 would also run helpers and the benchmark.
 import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
@@ -10,7 +12,15 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "..");
 const built = spawnSync(process.execPath, [join(root, "scripts", "ensure-built.mjs")], { cwd: root, stdio: "inherit" });
 if (built.status !== 0) process.exit(built.status ?? 1);
 
-const filter = process.argv.slice(2);
+const args = process.argv.slice(2);
+const filter = args.filter((a) => a !== "--no-lint");
+if (!args.includes("--no-lint")) {
+  const lint = spawnSync(process.execPath, [join(root, "node_modules", "eslint", "bin", "eslint.js"), "--max-warnings", "0", "."], { cwd: root, stdio: "inherit" });
+  if (lint.status !== 0) {
+    process.stderr.write("npm test: the lint failed (npx eslint . shows the same); no tests were run.\n");
+    process.exit(lint.status ?? 1);
+  }
+}
 function find(dir) {
   const out = [];
   for (const e of readdirSync(dir, { withFileTypes: true })) {

@@ -7,18 +7,14 @@
  */
 import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Command } from "commander";
 import type { Broker } from "../../shared/broker/index.js";
 import { intelmqPaths, loadRuntimeConfig, natsOptions, type RuntimeConfig } from "../../shared/config/index.js";
 import { connectWithRetry, createLogger, instanceHost, watchParent } from "../../shared/runtime/index.js";
 import { ProcessManager } from "./manager.js";
 import { ControlService } from "./service.js";
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
+import { errorMessage } from "../../shared/errors/index.js";
 
 async function main(argv: string[]): Promise<number> {
   const program = new Command()
@@ -67,7 +63,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     config = loadConfig();
   } catch (err) {
-    log.error({ err }, errText(err));
+    log.error({ err }, errorMessage(err));
     return 1;
   }
   const level = process.env.INTELMQ_LOGGING_LEVEL ?? (typeof config.global.logging_level === "string" ? config.global.logging_level : "INFO");
@@ -112,7 +108,7 @@ async function main(argv: string[]): Promise<number> {
       await manager.setConfig(loadConfig(), only);
       await manager.reload();
     })();
-    reload.catch((err: unknown) => log.error({ err }, `reload failed: ${errText(err)}`));
+    reload.catch((err: unknown) => log.error({ err }, `reload failed: ${errorMessage(err)}`));
   });
   watchParent(() => shutdown("parent exited"));
 
@@ -136,7 +132,7 @@ async function main(argv: string[]): Promise<number> {
       await service.start();
       log.info({ subjects: [`intelmq.control.host.${host}.*`, "intelmq.control.botnet.*"] }, "answering control requests");
     } catch (err) {
-      log.error({ err }, `cannot serve control requests: ${errText(err)}`);
+      log.error({ err }, `cannot serve control requests: ${errorMessage(err)}`);
     }
   })();
 
@@ -163,7 +159,7 @@ async function stopNatsServer(pid: number, root: string, log: ReturnType<typeof 
 main(process.argv).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`intelmq-control: ${errText(err)}\n`);
+    process.stderr.write(`intelmq-control: ${errorMessage(err)}\n`);
     process.exit(1);
   },
 );

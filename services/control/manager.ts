@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, fstatSync, mkdirSync, openSync, readSync } from "node:fs";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import type { BotStatus, ManagedBot } from "../../shared/control-protocol/index.js";
 import { botCommand, type RuntimeConfig } from "../../shared/config/index.js";
@@ -74,8 +75,6 @@ interface Bot {
   /** The last crash reported at warn level: the same one again is logged at info only. */
   reported: string | undefined;
 }
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /** Runs and watches the bot processes of one host. */
 export class ProcessManager {

@@ -6,7 +6,7 @@
 import type { Logger } from "pino";
 import type { Broker, Service } from "../../shared/broker/index.js";
 import { CONTROL_PREFIX, HostRequest, HostVerb, decodeJson, encodeJson, type ErrorReply, type HostReply } from "../../shared/control-protocol/index.js";
-import { ErrorCode } from "../../shared/errors/index.js";
+import { ErrorCode, errorMessage } from "../../shared/errors/index.js";
 import type { RuntimeConfig } from "../../shared/config/index.js";
 import type { ProcessManager } from "./manager.js";
 
@@ -19,10 +19,6 @@ export interface ControlServiceOptions {
   loadConfig: () => RuntimeConfig;
   /** The bots this service manages when the configuration changes (undefined = every bot of the file). */
   only?: string[];
-}
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /** Serves the host and botnet control subjects for one process manager. */
@@ -54,7 +50,7 @@ export class ControlService {
     try {
       req = decodeJson(HostRequest, data);
     } catch (err) {
-      return { error: { code: ErrorCode.InvalidArgument, message: `malformed request: ${errText(err)}` } };
+      return { error: { code: ErrorCode.InvalidArgument, message: `malformed request: ${errorMessage(err)}` } };
     }
     const m = this.#o.manager;
     const named = req.bots !== undefined && req.bots.length > 0;
@@ -87,7 +83,7 @@ export class ControlService {
       }
     } catch (err) {
       const code = (err as { code?: unknown }).code;
-      return { error: { code: typeof code === "string" ? code : ErrorCode.PipelineError, message: errText(err) } };
+      return { error: { code: typeof code === "string" ? code : ErrorCode.PipelineError, message: errorMessage(err) } };
     }
     return { host: this.#o.host, bots: m.status(ids) };
   }

@@ -4,6 +4,7 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { createServer, type Socket } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { connect } from "@nats-io/transport-node";
 import { AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType, jetstreamManager } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
@@ -14,7 +15,6 @@ import { connectJetStream, CONSUMER_NAME, DEFAULTS, queueStream, queueSubject, t
 
 const enc = (s: string) => new TextEncoder().encode(s);
 const dec = (b: Uint8Array) => new TextDecoder().decode(b);
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 const unavailable = (e: unknown) => hasCode(e, ErrorCode.BrokerUnavailable);
 let counter = 0;
 const qname = (base: string) => `${base}-${process.pid}-${++counter}-queue`;

@@ -77,7 +77,7 @@ const SAFE = /^[A-Za-z0-9_-]+$/;
  * made of letters, digits, "-" and "_" (IntelMQ's usual names); otherwise a sanitised form with a
  * short hash so that different names never collide.
  */
-export function queueToken(queue: string): string {
+function queueToken(queue: string): string {
   if (queue.length === 0) throw new UnsupportedFeatureError("empty queue name");
   if (SAFE.test(queue) && queue.length <= 200) return queue;
   const clean = queue.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 180);

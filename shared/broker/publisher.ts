@@ -4,14 +4,16 @@
  * makes a request per message (a reply mux entry, a timer and an error object each), which
  * cost ~30 µs of CPU per publish here; this costs ~8 µs and keeps the same semantics:
  * a publish resolves with the server's PubAck, rejects with the server's API error, and
- * times out. The connection re-subscribes by itself after a reconnect.
+ * times out. The connection re-subscribes by itself after a reconnect. Every other failure
+ * (no PubAck in time, no stream, the connection gone) is a BrokerUnavailableError: retry.
  */
 import { createInbox, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { JetStreamApiError } from "@nats-io/jetstream";
+import { BrokerUnavailableError, errorMessage } from "../errors/index.js";
 
 export interface PubAck { stream: string; seq: number; duplicate?: boolean }
 
-interface Waiting { resolve: (a: PubAck) => void; reject: (e: Error) => void; at: number }
+interface Waiting { resolve: (a: PubAck) => void; reject: (e: Error) => void; at: number; subject: string }
 
 const decoder = new TextDecoder();
 
@@ -32,7 +34,9 @@ export class Publisher {
         if (m.data.length === 0) {
           // A status message: 503 means no stream listens on the subject.
           const code = m.headers?.code ?? 0;
-          w.reject(new Error(code === 503 ? "no responders: no stream for the subject" : `publish failed: status ${code} ${m.headers?.description ?? ""}`));
+          w.reject(new BrokerUnavailableError(code === 503
+            ? `no responders: no stream for ${w.subject}`
+            : `publish to ${w.subject} failed: status ${code} ${m.headers?.description ?? ""}`));
           return;
         }
         try {
@@ -40,7 +44,7 @@ export class Publisher {
           if (a.error) w.reject(new JetStreamApiError(a.error));
           else w.resolve(a);
         } catch (err) {
-          w.reject(err instanceof Error ? err : new Error(String(err)));
+          w.reject(new BrokerUnavailableError(`unreadable PubAck for ${w.subject}: ${errorMessage(err)}`, { cause: err }));
         }
       },
     });
@@ -52,20 +56,19 @@ export class Publisher {
   publish(subject: string, data: Uint8Array | string, headers?: MsgHdrs): Promise<PubAck> {
     const id = (this.#next++).toString(36);
     return new Promise<PubAck>((resolve, reject) => {
-      this.#waiting.set(id, { resolve, reject, at: Date.now() });
+      this.#waiting.set(id, { resolve, reject, at: Date.now(), subject });
       try {
         this.nc.publish(subject, data, headers ? { reply: `${this.#prefix}.${id}`, headers } : { reply: `${this.#prefix}.${id}` });
       } catch (err) {
         this.#waiting.delete(id);
-        reject(err instanceof Error ? err : new Error(String(err)));
+        reject(new BrokerUnavailableError(`publish to ${subject}: ${errorMessage(err)}`, { cause: err }));
       }
     });
   }
 
   /** Fail everything still waiting (the connection is gone): callers retry with the same ids. */
   failAll(reason: string): void {
-    const err = new Error(reason);
-    for (const w of this.#waiting.values()) w.reject(err);
+    for (const w of this.#waiting.values()) w.reject(new BrokerUnavailableError(`publish to ${w.subject}: ${reason}`));
     this.#waiting.clear();
   }
 
@@ -80,7 +83,7 @@ export class Publisher {
     for (const [id, w] of this.#waiting) {
       if (w.at > limit) break; // insertion order is age order
       this.#waiting.delete(id);
-      w.reject(new Error(`timeout: no PubAck within ${this.timeoutMs} ms`));
+      w.reject(new BrokerUnavailableError(`publish to ${w.subject}: timeout, no PubAck within ${this.timeoutMs} ms`));
     }
   }
 }

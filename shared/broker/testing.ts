@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /** Helpers of the broker tests: take deliveries with a deadline, poll for a condition. */
 import type { Delivery } from "./types.js";
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+import { setTimeout as sleep } from "node:timers/promises";
 
 // A next() still pending after a timeout: the following take() continues with it.
 const dangling = new WeakMap<AsyncIterator<Delivery>, Promise<IteratorResult<Delivery>>>();

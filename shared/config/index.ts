@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /** Public entry of the configuration module: paths, runtime.yaml, parameters, NATS settings. */
-export { BOT_NODE_FLAGS, PROJECT_ROOT, botCommand, rootDir, intelmqPaths, botStateDir } from "./paths.js";
+export { BOT_NODE_FLAGS, PROJECT_ROOT, botCommand, rootDir, intelmqPaths } from "./paths.js";
 export type { IntelmqPaths } from "./paths.js";
 export {
   BOT_ID_RE, SYSTEM_KEYS, IGNORED_SYSTEM_KEYS,
-  loadRuntimeConfig, parseRuntimeConfig, runtimeConfigFromObject, runtimeConfigToObject, emptyRuntimeConfig,
-  saveRuntimeConfig, setBotEnabled, setBotEnabledText, backupFile, effectiveParams, envParams, convertEnvValue, getBot,
+  loadRuntimeConfig, parseRuntimeConfig, runtimeConfigFromObject, runtimeConfigToObject,
+  effectiveParams, envParams, convertEnvValue, getBot,
 } from "./runtime-config.js";
+export { saveRuntimeConfig, setBotEnabled, setBotEnabledText, backupFile } from "./runtime-config-write.js";
 export type { BotEntry, ConfigWarning, RunMode, RuntimeConfig } from "./runtime-config.js";
 export { p, coerce } from "./coerce.js";
 export {

@@ -57,11 +57,6 @@ export function intelmqPaths(env: NodeJS.ProcessEnv = process.env): IntelmqPaths
   };
 }
 
-/** The state folder of one bot: var/lib/bots/<bot-id>. */
-export function botStateDir(botId: string, env: NodeJS.ProcessEnv = process.env): string {
-  return join(intelmqPaths(env).stateDir, botId);
-}
-
 /**
  * V8 settings of a bot process: a young generation of 2 MiB instead of 16 (bots allocate in
  * bursts per envelope; the smaller nursery keeps an idle bot ~14 MiB smaller for a few percent of

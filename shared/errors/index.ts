@@ -1,33 +1,22 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /**
  * Typed errors with stable codes, one class per IntelMQ exception.
- * Match on `code` (it survives NATS replies and dump entries); `intelmqName` is the
- * name IntelMQ gives the same failure, used in dumps and conformance results.
+ * Match on `code` (it survives NATS replies and dump entries); `name` is the class's own name;
+ * `intelmqName` is the name IntelMQ gives the same failure, used in dumps and conformance results.
+ * catalogue.ts lists every code; docs/errors.md is generated from it.
  */
+import { ErrorCode, INTELMQ_EXCEPTIONS } from "./catalogue.js";
 
-export const ErrorCode = {
-  InvalidArgument: "IMQ_ERR_INVALID_ARGUMENT",
-  InvalidValue: "IMQ_ERR_INVALID_VALUE",
-  InvalidKey: "IMQ_ERR_INVALID_KEY",
-  KeyExists: "IMQ_ERR_KEY_EXISTS",
-  KeyNotExists: "IMQ_ERR_KEY_NOT_EXISTS",
-  ConfigurationError: "IMQ_ERR_CONFIG",
-  PipelineError: "IMQ_ERR_PIPELINE",
-  MissingDependencyError: "IMQ_ERR_MISSING_DEPENDENCY",
-  DecodingError: "IMQ_ERR_DECODING",
-  BrokerUnavailable: "IMQ_ERR_BROKER_UNAVAILABLE",
-  UnsupportedFeature: "IMQ_ERR_UNSUPPORTED_FEATURE",
-} as const;
-export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+export { ErrorCode, ERROR_CATALOGUE, type ErrorEntry } from "./catalogue.js";
 
 /** Base of every error of ours. */
-export class ImqError extends Error {
+export abstract class ImqError extends Error {
   readonly code: ErrorCode;
   /** IntelMQ's exception class name for the same failure. */
   readonly intelmqName: string;
   constructor(code: ErrorCode, intelmqName: string, message: string, options?: ErrorOptions) {
     super(message, options);
-    this.name = intelmqName;
+    this.name = new.target.name;
     this.code = code;
     this.intelmqName = intelmqName;
   }
@@ -109,6 +98,26 @@ export class DecodingError extends ImqError {
   }
 }
 
+/**
+ * Where IntelMQ fails with one of Python's built-in exceptions (`ValueError`, `TypeError`,
+ * `KeyError`, ...): `intelmqName` is that exception's name.
+ */
+export class PythonError extends ImqError {
+  constructor(pythonName: string, message: string, options?: ErrorOptions) {
+    super(ErrorCode.PythonError, pythonName, message, options);
+  }
+}
+
+/**
+ * A line a parser cannot make an event of (IntelMQ: a ValueError of parse_line). The parser
+ * driver puts the parser's name before the problem, so the dump says "ValueError: vxvault: ...".
+ */
+export class LineError extends ImqError {
+  constructor(readonly problem: string, options?: ErrorOptions) {
+    super(ErrorCode.LineError, "ValueError", problem, options);
+  }
+}
+
 /** The broker is unreachable: reconnect and retry, never a failure of the message. */
 export class BrokerUnavailableError extends ImqError {
   constructor(message: string, options?: ErrorOptions) {
@@ -121,6 +130,22 @@ export class UnsupportedFeatureError extends ImqError {
   constructor(message: string, options?: ErrorOptions) {
     super(ErrorCode.UnsupportedFeature, "ConfigurationError", message, options);
   }
+}
+
+/**
+ * The exception as IntelMQ's tracebacks name it: `intelmq.lib.exceptions.InvalidValue` for
+ * IntelMQ's own exceptions, Python's bare name (`ValueError`) for the others.
+ */
+export function qualifiedIntelmqName(err: ImqError): string {
+  return INTELMQ_EXCEPTIONS.has(err.intelmqName) ? `intelmq.lib.exceptions.${err.intelmqName}` : err.intelmqName;
+}
+
+/**
+ * The text of an error for a log line or a reply: its message (its name when it has none), or
+ * the thrown value as text. Also IntelMQ's error_message_from_exc, when error_log_exception is off.
+ */
+export function errorMessage(err: unknown): string {
+  return err instanceof Error ? err.message || err.name : String(err);
 }
 
 /** True if `err` is one of ours with the given code. */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 // DateTime: IntelMQ's canonical form `YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00`, its converters,
 // Python's strptime, and dateutil's parser (dateutil.ts) for everything else.
-import { ImqError, ErrorCode } from "../errors/index.js";
+import { PythonError } from "../errors/index.js";
 import { pyParseFloat, pyParseInt, pyStrip } from "./py.js";
 import { dateutilParse, type DateutilOptions } from "./dateutil.js";
 
@@ -13,12 +13,13 @@ export interface UtcTime {
   us: number;
 }
 
-/** Python's ValueError, as one of our errors (the name is IntelMQ's/Python's). */
-export function valueError(message: string): ImqError {
-  return new ImqError(ErrorCode.InvalidArgument, "ValueError", message);
+/** Python's ValueError, as one of our errors. */
+export function valueError(message: string): PythonError {
+  return new PythonError("ValueError", message);
 }
-export function typeError(message: string): ImqError {
-  return new ImqError(ErrorCode.InvalidArgument, "TypeError", message);
+/** Python's TypeError, as one of our errors. */
+function typeError(message: string): PythonError {
+  return new PythonError("TypeError", message);
 }
 
 function p2(n: number): string { return n < 10 ? "0" + n : String(n); }
@@ -34,7 +35,7 @@ export function isoformat(t: UtcTime): string {
 }
 
 /** Build a UTC time from fields; null if the date does not exist (Python's datetime() ValueError). */
-export function fromFields(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, micro = 0, offsetSec = 0): UtcTime | null {
+function fromFields(y: number, mo: number, d: number, h = 0, mi = 0, s = 0, micro = 0, offsetSec = 0): UtcTime | null {
   if (!(y >= 1 && y <= 9999 && mo >= 1 && mo <= 12 && d >= 1 && h >= 0 && h <= 23 && mi >= 0 && mi <= 59 && s >= 0 && s <= 59)) return null;
   if (d > daysInMonth(y, mo)) return null;
   let base = Date.UTC(y, mo - 1, d, h, mi, s);
@@ -47,7 +48,7 @@ export function fromFields(y: number, mo: number, d: number, h = 0, mi = 0, s = 
   return { ms: base - offsetSec * 1000 + Math.floor(micro / 1000), us: micro % 1000 };
 }
 
-export function daysInMonth(y: number, m: number): number {
+function daysInMonth(y: number, m: number): number {
   if (m === 2) return (y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0)) ? 29 : 28;
   return [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][m - 1]!;
 }
@@ -201,7 +202,7 @@ function compileFormat(fmt: string): Compiled {
       const d = fmt[++i];
       if (d === "%") { re += "%"; continue; }
       if (d === undefined) throw valueError("stray % in format ''");
-      let src = DIRECTIVES[d];
+      const src = DIRECTIVES[d];
       if (d === "c" || d === "x" || d === "X") {
         // C locale forms
         const sub = d === "c" ? "%a %b %d %H:%M:%S %Y" : d === "x" ? "%m/%d/%y" : "%H:%M:%S";

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { src } from "../../test/helpers/paths.js";
-import { callTypeMethod, fromPyData, loadHarmonization, types } from "./index.js";
+import { callTypeMethod, fromPyData } from "./index.js";
 
 interface Case { type: string; method: string; args: Record<string, unknown>; expected?: unknown; raises?: string; test: string }
 

@@ -3,8 +3,11 @@
  * Harmonization: IntelMQ's field types (is_valid/sanitize), DateTime converters and the
  * compiled field table of harmonization.conf.
  */
-export { types, isFloatType, genericSanitize, base64Decode, base64Encode, idnaEncode, b64Decodable,
-  TAXONOMY_VALUES, CLASSIFICATION_TYPES, CLASSIFICATION_TYPE_LEGACY, checkAsn, jsonLoads } from "./types.js";
+export { types, isFloatType, TAXONOMY_VALUES, CLASSIFICATION_TYPES, CLASSIFICATION_TYPE_LEGACY, checkAsn } from "./types.js";
+export { genericSanitize } from "./generic.js";
+export { base64Decode, base64Encode, b64Decodable } from "./base64.js";
+export { idnaEncode } from "./network.js";
+export { jsonLoads } from "./json.js";
 export type { HarmonizationType } from "./types.js";
 export { callTypeMethod, convertDateTime, ipToInt, fromPyData } from "./methods.js";
 export { loadHarmonization, createHarmonization, defaultHarmonizationPath, KEY_FORMAT } from "./table.js";

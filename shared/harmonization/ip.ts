@@ -96,12 +96,12 @@ export function ipFromInt(n: number | bigint): IpAddr | null {
   return null;
 }
 
-export function formatIPv4(v: number): string {
+function formatIPv4(v: number): string {
   return `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
 }
 
 /** IPv6 as Python prints it: lowercase, leading zeros dropped, longest run (>1) of zero hextets as '::'. */
-export function formatIPv6(v: bigint, scope?: string): string {
+function formatIPv6(v: bigint, scope?: string): string {
   const h: string[] = [];
   for (let i = 7; i >= 0; i--) h.push(Number((v >> BigInt(i * 16)) & 0xffffn).toString(16));
   let bestStart = -1, bestLen = 0, start = -1, len = 0;

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 // Dispatch of IntelMQ's static harmonization methods by name with IntelMQ's keyword arguments.
-import { ErrorCode, ImqError, InvalidArgument, UnsupportedFeatureError } from "../errors/index.js";
+import { InvalidArgument, PythonError, UnsupportedFeatureError } from "../errors/index.js";
 import { PyFloat } from "./py.js";
 import { types } from "./types.js";
-import { checkAsn, ipValid } from "./types.js";
+import { checkAsn } from "./types.js";
+import { ipValid } from "./network.js";
 import * as dt from "./datetime.js";
-import { formatIp, parseIPv4, parseIp, parseIPv6, parseNetwork, reverseName } from "./ip.js";
+import { parseIPv4, parseIp, parseIPv6, parseNetwork, reverseName } from "./ip.js";
 import { urlsplit } from "./urlsplit.js";
 
 /** Decode the conformance data's Python values ({"__pytype__": "bytes", ...}) into ours. */
@@ -46,10 +47,10 @@ export function convertDateTime(value: unknown, format: string | null | undefine
   if (f.startsWith("from_format|")) return dt.fromFormat(value, f.slice(12));
   if (f.startsWith("from_format_midnight|")) return dt.fromFormatMidnight(value, f.slice(21));
   if (f === "from_format" || f === "from_format_midnight") {
-    throw new ImqError(ErrorCode.InvalidArgument, "TypeError", `${f}() missing 1 required positional argument: 'format'`);
+    throw new PythonError("TypeError", `${f}() missing 1 required positional argument: 'format'`);
   }
   const fn = TIME_CONVERSIONS[f];
-  if (!fn) throw new ImqError(ErrorCode.InvalidArgument, "KeyError", `'${f}'`);
+  if (!fn) throw new PythonError("KeyError", `'${f}'`);
   return fn(value);
 }
 
@@ -113,7 +114,7 @@ export function callTypeMethod(type: string, method: string, rawArgs: Record<str
       case "to_reverse": {
         const a = typeof value === "string" ? parseIp(arg(args, "ip_addr") as string ?? value) : null;
         const b = a ?? (typeof arg(args, "ip_addr") === "string" ? parseIp(arg(args, "ip_addr") as string) : null);
-        if (!b) throw new ImqError(ErrorCode.InvalidArgument, "SyntaxError", "invalid IP address");
+        if (!b) throw new PythonError("SyntaxError", "invalid IP address");
         return reverseName(b);
       }
     }
@@ -132,6 +133,5 @@ export function callTypeMethod(type: string, method: string, rawArgs: Record<str
   if (method === "to_ip" && (type === "FQDN" || type === "URL")) {
     throw new UnsupportedFeatureError(`${type}.to_ip needs DNS resolution, which the harmonization module does not do`);
   }
-  void formatIp;
-  throw new ImqError(ErrorCode.InvalidArgument, "AttributeError", `type object '${type}' has no attribute '${method}'`);
+  throw new PythonError("AttributeError", `type object '${type}' has no attribute '${method}'`);
 }

@@ -1,46 +1,16 @@
 // SPDX-License-Identifier: AGPL-3.0-only
-// IntelMQ's Message/Event/Report (intelmq/lib/message.py): a flat map of dotted keys validated
-// against the harmonization, with IntelMQ's add/overwrite/ignore rules and `extra` handling.
+// IntelMQ's Message (intelmq/lib/message.py): a flat map of dotted keys validated against the
+// harmonization, with IntelMQ's add/overwrite/ignore rules and `extra` handling. Event and Report
+// are in kinds.ts, the options in types.ts.
 import { createHash } from "node:crypto";
-import {
-  DecodingError, ErrorCode, ImqError, InvalidArgument, InvalidKey, InvalidValue, KeyExists, KeyNotExists,
-} from "../errors/index.js";
+import { InvalidArgument, InvalidKey, InvalidValue, KeyExists, KeyNotExists, PythonError } from "../errors/index.js";
 import {
   generateDatetimeNow, loadHarmonization, PyFloat, pyEquals, pyJsonDumps, pyRepr,
   type CompiledField, type Harmonization,
 } from "../harmonization/index.js";
-
-export type MessageKind = "Event" | "Report";
-
-/** IntelMQ's add() keyword arguments. */
-export interface AddOptions {
-  /** Sanitize before validating (default true). */
-  sanitize?: boolean;
-  /** undefined/null: KeyExists on a present key; false: keep and return false; true: replace. */
-  overwrite?: boolean | null;
-  /** Extra values treated like None ("", "-", "N/A" always are). */
-  ignore?: readonly unknown[] | Iterable<unknown> | string;
-  /** false: return false instead of throwing InvalidValue. */
-  raiseFailure?: boolean;
-}
-
-export interface ToDictOptions {
-  hierarchical?: boolean;
-  withType?: boolean;
-  jsondictAsString?: boolean;
-}
-
-export interface HashOptions {
-  /** Keys to leave out (blacklist) or to use only (whitelist). time.observation is always left out. */
-  filterKeys?: Iterable<string>;
-  filterType?: "blacklist" | "whitelist";
-}
-
-export interface MessageOptions {
-  harmonization?: Harmonization;
-  /** Report only: add time.observation = now when absent (default true, IntelMQ's auto=False). */
-  autoObservation?: boolean;
-}
+import type { Report } from "./kinds.js";
+import { eventTemplate } from "./template.js";
+import type { AddOptions, HashOptions, MessageKind, MessageOptions, ToDictOptions } from "./types.js";
 
 let defaultHarmonization: Harmonization | undefined;
 /** The default harmonization, loaded once. */
@@ -95,12 +65,12 @@ export class Message {
         // IntelMQ's Report(event): the keys a report may hold, unsanitized
         for (const [k, v] of init.#m) if (this.harmonization.field("Report", k)) this.add(k, v, { sanitize: false });
       } else if (kind === "Event" && init.kind === "Report") {
-        this.#load(eventTemplate(init as Report, []), false);
+        this.#load(eventTemplate(init as Report, []));
       } else {
         for (const [k, v] of init.#m) this.#m.set(k, v);
       }
     } else if (init) {
-      this.#load(init, false);
+      this.#load(init);
     }
     if (kind === "Report" && opts?.autoObservation !== false && !this.#m.has("time.observation")) {
       this.add("time.observation", generateDatetimeNow(), { sanitize: false });
@@ -108,7 +78,7 @@ export class Message {
   }
 
   /** IntelMQ's construction: every key added unsanitized, retried sanitized. */
-  #load(dict: Record<string, unknown>, fromWire: boolean): void {
+  #load(dict: Record<string, unknown>): void {
     this.#source = dict;
     const lookup = this.#lookup, m = this.#m;
     for (const key in dict) {
@@ -128,13 +98,12 @@ export class Message {
       if (!f.valid(s)) throw new InvalidValue(key, s, f.reason(s), { object: dict });
       m.set(key, s);
     }
-    void fromWire;
   }
 
   /** @internal deserialisation entry used by messageFromDict. */
   static _fromDict<T extends Message>(this: new (i?: null, o?: MessageOptions) => T, dict: Record<string, unknown>, h: Harmonization): T {
     const msg = new this(null, { harmonization: h, autoObservation: false });
-    msg.#load(dict, true);
+    msg.#load(dict);
     return msg;
   }
 
@@ -239,7 +208,7 @@ export class Message {
     const v = this.get(key, missing);
     if (v === missing) {
       if (this.#defaultSet) return this.#defaultValue;
-      throw new ImqError(ErrorCode.InvalidArgument, "KeyError", `'${key}'`);
+      throw new PythonError("KeyError", `'${key}'`);
     }
     return v;
   }
@@ -408,49 +377,4 @@ export class Message {
   toString(): string {
     return this.serializeJson();
   }
-}
-
-/** An event: a parsed record. */
-export class Event extends Message {
-  static readonly KIND: MessageKind = "Event";
-  declare readonly kind: "Event";
-}
-
-/** A report: what a collector fetched (`raw` + `feed.*`). */
-export class Report extends Message {
-  static readonly KIND: MessageKind = "Report";
-  declare readonly kind: "Report";
-}
-
-const TEMPLATE_KEYS = ["feed.accuracy", "feed.code", "feed.documentation", "feed.name", "feed.provider", "feed.url", "rtir_id", "time.observation"];
-
-function eventTemplate(report: Report, copyFields: readonly string[]): Record<string, unknown> {
-  const t: Record<string, unknown> = {};
-  for (const k of TEMPLATE_KEYS) if (report.has(k)) t[k] = report.get(k);
-  for (const k of copyFields) if (report.has(k)) t[k] = report.get(k);
-  return t;
-}
-
-/** A new Event, copying feed.*, rtir_id, time.observation and `copyFields` from the report as IntelMQ's new_event(). */
-export function newEvent(report?: Report | null, opts?: { harmonization?: Harmonization; copyFields?: readonly string[] }): Event {
-  const h = opts?.harmonization ?? report?.harmonization;
-  if (!report) return new Event(null, h ? { harmonization: h } : undefined);
-  return new Event(eventTemplate(report, opts?.copyFields ?? []), { harmonization: h ?? getDefaultHarmonization() });
-}
-
-/**
- * Deserialise a flat dict (as on the wire) into an Event or Report: each key added unsanitized,
- * retried sanitized, as IntelMQ does; throws InvalidValue (with .object = the dict) or InvalidKey.
- * `__type` selects the class; without it `defaultType` is used, else DecodingError.
- */
-export function messageFromDict(dict: Record<string, unknown>, opts?: { harmonization?: Harmonization; defaultType?: MessageKind }): Event | Report {
-  if (dict === null || typeof dict !== "object" || Array.isArray(dict)) {
-    throw new DecodingError("a message must be a JSON object", { object: dict });
-  }
-  const type = dict["__type"] ?? opts?.defaultType;
-  const h = opts?.harmonization ?? getDefaultHarmonization();
-  if (type === "Event") return Event._fromDict(dict, h);
-  if (type === "Report") return Report._fromDict(dict, h);
-  if (type === undefined || type === null) throw new DecodingError("the message has no __type", { object: dict });
-  throw new InvalidArgument("__type", type, ["Event", "Message", "Report"]);
 }

@@ -5,21 +5,16 @@
  * the status KV bucket, so that intelmqctl and the control services see every running instance.
  */
 import { hostname } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "pino";
 import { connectJetStream, type Broker, type JetStreamOptions, type KvStore, type Service } from "../broker/index.js";
 import {
   BotVerb, CONTROL_PREFIX, HEARTBEAT_EVERY_S, HEARTBEAT_TTL_S, STATUS_BUCKET, encodeJson, type ErrorReply, type InstanceStatus,
 } from "../control-protocol/index.js";
-import { ErrorCode, hasCode } from "../errors/index.js";
-import type { BotHandle, BotState } from "./runner.js";
+import { ErrorCode, errorMessage, hasCode } from "../errors/index.js";
+import type { BotHandle, BotState } from "./handle.js";
 import { createLogger } from "./logger.js";
 import type { NatsSettings } from "../config/index.js";
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 /** The host name instances report: INTELMQ_HOST, else the machine's host name. */
 export function instanceHost(env: NodeJS.ProcessEnv = process.env): string {
@@ -60,7 +55,7 @@ export async function connectWithRetry(nats: ConnectSettings, name: string, log:
     } catch (err) {
       // A server that is too old or refuses our credentials will not get better by waiting.
       if (hasCode(err, ErrorCode.UnsupportedFeature) || hasCode(err, ErrorCode.ConfigurationError)) throw err;
-      log.warn({ servers: nats.servers, attempt, retry_in_ms: delay, err: errText(err) }, "NATS is not reachable yet, retrying");
+      log.warn({ servers: nats.servers, attempt, retry_in_ms: delay, err: errorMessage(err) }, "NATS is not reachable yet, retrying");
       const until = Date.now() + delay;
       while (Date.now() < until && !cancelled()) await sleep(Math.min(100, until - Date.now()));
       delay = Math.min(delay * 2, 10_000);
@@ -154,7 +149,7 @@ export async function startBotControl(opts: BotControlOptions): Promise<BotContr
   const enqueue = (op: () => Promise<void>): Promise<void> => {
     chain = chain.then(op).catch((err: unknown) => {
       // NATS may be down for a while; the next beat tries again.
-      log.debug({ err: errText(err) }, "heartbeat not written");
+      log.debug({ err: errorMessage(err) }, "heartbeat not written");
     });
     return chain;
   };
@@ -186,7 +181,7 @@ export async function startBotControl(opts: BotControlOptions): Promise<BotContr
           await opts.reload();
         } catch (err) {
           const code = (err as { code?: unknown }).code;
-          return { error: { code: typeof code === "string" ? code : ErrorCode.ConfigurationError, message: errText(err) } };
+          return { error: { code: typeof code === "string" ? code : ErrorCode.ConfigurationError, message: errorMessage(err) } };
         }
         return status();
       default:

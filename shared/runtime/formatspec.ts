@@ -104,7 +104,7 @@ function general(x: number, precision: number, alt: boolean, upper: boolean, noT
 }
 
 function formatNumber(v: number, isFloat: boolean, s: Spec): string {
-  let type = s.type;
+  const type = s.type;
   if (!isFloat && "eEfFgG%".includes(type) && type !== "") isFloat = true;
   if (isFloat && "bcdoxXn".includes(type) && type !== "" && type !== "n") {
     throw new RangeError(`ValueError: Unknown format code '${type}' for object of type 'float'`);

@@ -11,11 +11,15 @@ export { runtimeParamsSchema, resolveParams, normaliseDestinationQueues, isGloba
 export type { ResolvedParams, FeedParams, ParserParams } from "./runtime-params.js";
 export { createLogger, redactParams, pinoLevel, HIDDEN } from "./logger.js";
 export type { LoggerOptions } from "./logger.js";
-export { startBot, defaultRootDir, envelopes, ENVELOPE_MAX_BYTES } from "./runner.js";
-export type { BotHandle, BotState, BotStats, BotEvents, SettledInfo, OutputInfo, StartBotOptions } from "./runner.js";
+export { startBot, defaultRootDir } from "./runner.js";
+export type { BotHandle, BotState, BotStats, BotEvents, StartBotOptions } from "./handle.js";
+export type { SettledInfo } from "./consumer.js";
+export { envelopes, ENVELOPE_MAX_BYTES, type OutputInfo } from "./steps/outbox.js";
 export { createLibraryBot, runBot } from "./library.js";
 export type { LibraryBot, LibraryBotOptions, LibraryInput, LibraryResult, RunBotOptions } from "./library.js";
-export { addRequired, commentHeader, defaultLines, excerpt, LineError, normaliseEmit, rawLines, reportText, skipLine, SkippedLine } from "./parser-driver.js";
+export { addRequired, commentHeader, defaultLines, excerpt, normaliseEmit, rawLines, reportText, skipLine, SkippedLine } from "./parser-driver.js";
+/** A line a parser cannot make an event of: throw it from parseLine() (it is one of the errors of shared/errors). */
+export { LineError } from "../errors/index.js";
 export { outputParams, exportEventText, exportEventDict } from "./output-options.js";
 export type { ExportOptions } from "./output-options.js";
 export { INTELMQ_ROOT, appendOutput, encodeErrors, encodingErrorsMode, eventFilename, outputPath, writeAllSync } from "./output-files.js";

@@ -8,7 +8,9 @@ import { encodeEnvelope } from "../message/index.js";
 import type { Harmonization } from "../harmonization/index.js";
 import { MemoryBroker, type DumpEntry } from "../broker/index.js";
 import type { BotDefinition } from "./types.js";
-import { BotRunner, type OutputInfo, type SettledInfo } from "./runner.js";
+import { BotRunner } from "./runner.js";
+import type { SettledInfo } from "./consumer.js";
+import type { OutputInfo } from "./steps/outbox.js";
 import { createLogger } from "./logger.js";
 import { InvalidArgument } from "../errors/index.js";
 

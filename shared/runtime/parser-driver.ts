@@ -5,6 +5,7 @@
  * reason), or a line the parser declares skipped (a comment, a header, a known footer) with skipLine().
  */
 import type { Logger } from "pino";
+import { LineError } from "../errors/index.js";
 import { Message, type Report } from "../message/index.js";
 import type { Emit, ParserImpl, Routed } from "./types.js";
 import { LINE_SPLIT } from "./util.js";
@@ -20,17 +21,6 @@ export class SkippedLine {
 /** Declare a line deliberately skipped (see SkippedLine). */
 export function skipLine(line: string, reason: string): SkippedLine {
   return new SkippedLine(line, reason);
-}
-
-/**
- * A line the parser cannot make an event of. The driver puts the parser's name before the problem,
- * so the dump says "ValueError: vxvault: ...". Throw it from parseLine().
- */
-export class LineError extends Error {
-  constructor(readonly problem: string, options?: ErrorOptions) {
-    super(problem, options);
-    this.name = "ValueError";
-  }
 }
 
 /**

@@ -31,10 +31,6 @@ import { parserDriver } from "./drivers/parser.js";
 import { outputDriver } from "./drivers/output.js";
 import { CollectorRounds } from "./drivers/collector.js";
 
-export { ENVELOPE_MAX_BYTES, envelopes, type OutputInfo } from "./steps/outbox.js";
-export type { BotEvents, BotHandle, BotState, BotStats, StartBotOptions } from "./handle.js";
-export type { SettledInfo } from "./consumer.js";
-
 /** The project's root: INTELMQ_ROOT_DIR, else the folder above dist/ (or above shared/ in sources). */
 export function defaultRootDir(): string {
   if (process.env.INTELMQ_ROOT_DIR) return process.env.INTELMQ_ROOT_DIR;

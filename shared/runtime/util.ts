@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /** Small helpers of the runtime: interruptible sleep, a bounded set, IntelMQ-shaped tracebacks and JSON. */
-import { ImqError } from "../errors/index.js";
+import { ImqError, qualifiedIntelmqName } from "../errors/index.js";
 
 /** Where the runtime's waits come from: real timers, or a test's own clock. */
 export interface Clock {
@@ -8,7 +8,7 @@ export interface Clock {
   after(ms: number, fn: () => void): () => void;
 }
 
-export const realClock: Clock = {
+const realClock: Clock = {
   after(ms, fn) {
     const t = setTimeout(fn, ms);
     return () => clearTimeout(t);
@@ -81,10 +81,11 @@ export class RecentSet {
 
 /**
  * The reason of a failure in one line, as IntelMQ's dumps end:
- * `intelmq.lib.exceptions.InvalidValue: invalid value ...` for ours, `TypeError: ...` for others.
+ * `intelmq.lib.exceptions.InvalidValue: invalid value ...` for IntelMQ's exceptions, Python's name
+ * for the errors IntelMQ meets as Python's (`ValueError: ...`), the class name for others.
  */
 export function exceptionLine(err: unknown): string {
-  if (err instanceof ImqError) return `intelmq.lib.exceptions.${err.intelmqName}: ${err.message}`;
+  if (err instanceof ImqError) return `${qualifiedIntelmqName(err)}: ${err.message}`;
   if (err instanceof Error) return `${err.name}: ${err.message}`;
   return `Error: ${String(err)}`;
 }
@@ -103,11 +104,6 @@ export function tracebackLines(err: unknown, opts: { stack?: boolean } = {}): st
   }
   lines.push(`${exceptionLine(err)}\n`);
   return lines;
-}
-
-/** One line for logs when error_log_exception is off (IntelMQ's error_message_from_exc). */
-export function errorMessage(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
 }
 
 /**

@@ -3,7 +3,7 @@
 // separate intelmq-bot processes on a nats-server of its own, with 50,000 workload lines of
 // which 40,000 are unique: the output must hold each unique event exactly once, also when the
 // taxonomy expert is SIGKILLed repeatedly and when the nats-server is down for 5 seconds.
-import { after, before, describe, it } from "node:test";
+import { before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";

@@ -79,7 +79,7 @@ export async function run(
         const i = await b.queues.info(q);
         return `${q}=${i.depth} (stream ${i.stored})`;
       }));
-      throw new Error(`${(err as Error).message} (lines ${lines()}, ${depths.join(" ")})`);
+      throw new Error(`${(err as Error).message} (lines ${lines()}, ${depths.join(" ")})`, { cause: err });
     }
     await sleep(1500); // anything late would show up now
     assertExactlyOnce(outputs);

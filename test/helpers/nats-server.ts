@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 
 export interface NatsServerOptions {
   /** Extra command-line arguments. */
@@ -166,10 +167,6 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     },
   };
   return server;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /**

@@ -8,12 +8,16 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readSync, rmSync, statSync, writeFileSync, openSync, closeSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { stringify } from "yaml";
 import { connectJetStream, type Broker } from "../../shared/broker/index.js";
 import { encodeEnvelope } from "../../shared/message/index.js";
 import { botCommand } from "../../shared/config/index.js";
 import { ROOT } from "./paths.js";
 import { writeWorkload } from "./workload.js";
+
+/** Node's own, for the tests that import their helpers from here. */
+export { sleep };
 
 export const BENCH_COLUMNS = ["source.ip", "source.fqdn", "source.url", "time.source", "classification.type", "malware.name", "source.port", "source.asn"];
 
@@ -143,10 +147,6 @@ async function retry<T>(op: () => Promise<T>): Promise<T> {
       await sleep(200);
     }
   }
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
 
 /** Lines of a file (0 if it does not exist yet). Reads only what was appended since the last call. */

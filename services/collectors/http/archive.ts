@@ -4,6 +4,7 @@
  * and gzip. Small readers of our own over node:zlib; each throws on data that is not its format.
  */
 import { crc32, gunzipSync, inflateRawSync } from "node:zlib";
+import { ErrorCode } from "../../../shared/errors/index.js";
 
 /** One extracted file; name null for a plain gzip stream. */
 export interface Extracted { name: string | null; data: Buffer }
@@ -13,7 +14,7 @@ export interface ExtractLimits { maxOutput: number }
 
 /** An archive that is too large once decompressed. */
 export class SizeLimitError extends Error {
-  readonly code = "IMQ_ERR_SIZE_LIMIT";
+  readonly code = ErrorCode.SizeLimit;
   constructor(what: string, limit: number) {
     super(`${what} exceeds the maximum size of ${limit} bytes (http_max_size)`);
     this.name = "SizeLimitError";

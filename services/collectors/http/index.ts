@@ -10,7 +10,7 @@ import { Agent, Pool, ProxyAgent, interceptors, request, type Dispatcher } from 
 import { PyDateTime, collectorParams, defineBot, httpParams, p, pyFormat, strftime } from "../../../shared/runtime/index.js";
 import type { BotContext, CollectorImpl } from "../../../shared/runtime/index.js";
 import type { Report } from "../../../shared/message/index.js";
-import { InvalidArgument, MissingDependencyError } from "../../../shared/errors/index.js";
+import { ErrorCode, InvalidArgument, MissingDependencyError } from "../../../shared/errors/index.js";
 import { SizeLimitError, unzip, type Extracted } from "./archive.js";
 
 /** Default of http_max_size: 256 MiB. */
@@ -74,6 +74,7 @@ const TLS_VERIFY_CODES = new Set([
 /** The server's TLS certificate was not accepted (IntelMQ: requests' SSLError); fails the round. */
 export class TlsVerificationError extends Error {
   override readonly name = "TlsVerificationError";
+  readonly code = ErrorCode.TlsVerification;
   /** Node's code of the verification failure, e.g. DEPTH_ZERO_SELF_SIGNED_CERT. */
   readonly tlsCode: string;
   constructor(url: string, cause: Error & { code?: string }) {

@@ -9,7 +9,6 @@ import { z } from "zod";
 import { INTELMQ_ROOT, appendOutput, defineBot, encodingErrorsMode, outputParams, p } from "../../../shared/runtime/index.js";
 import type { BotContext, OutputImpl } from "../../../shared/runtime/index.js";
 import type { Event } from "../../../shared/message/index.js";
-import { InvalidValue } from "../../../shared/errors/index.js";
 const UNUSED = "Accepted as in IntelMQ; has no effect on the zone file";
 
 export const params = z.object({
@@ -69,25 +68,6 @@ export function rpzLines(event: Event, prm: Params): string | null {
   if (typeof fqdn !== "string" || !fqdn) return null;
   const domain = fqdn.startsWith("www.") ? fqdn.slice(4) : fqdn;
   return `${domain} ${prm.dns_record_type} ${prm.cname}\nwww.${domain} ${prm.dns_record_type} ${prm.cname}\n`;
-}
-
-/** Applies Python's encoding error handlers to text with lone surrogates (the only text UTF-8 cannot encode). */
-function encodeErrors(text: string, mode: string): string {
-  if (!/\p{Cs}/u.test(text)) return text;
-  if (mode === "strict") throw new InvalidValue("source.fqdn", text, "'utf-8' codec can't encode a surrogate: surrogates not allowed");
-  // with the u flag only unpaired surrogates match
-  return text.replace(/\p{Cs}/gu, (c) => {
-    const code = c.charCodeAt(0);
-    switch (mode) {
-      case "ignore": return "";
-      case "replace": return "?";
-      case "xmlcharrefreplace": return `&#${code};`;
-      case "surrogateescape":
-        if (code >= 0xdc80 && code <= 0xdcff) return String.fromCharCode(code - 0xdc00);
-        throw new InvalidValue("source.fqdn", text, "'utf-8' codec can't encode a surrogate");
-      default: return "\\u" + code.toString(16).padStart(4, "0");
-    }
-  });
 }
 
 function create(prm: Params, ctx: BotContext): OutputImpl {

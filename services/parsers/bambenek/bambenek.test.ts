@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
 import { assertSample } from "../../../test/helpers/parser-samples.js";
-import { dumpReason, dumpedRaw } from "../../../test/helpers/dumps.js";
+import { dumpedRaw } from "../../../test/helpers/dumps.js";
 
 const report = (url: string, lines: string[]) => ({
   __type: "Report", "feed.url": url, raw: Buffer.from(["## header", "#", ...lines].join("\n")).toString("base64"),

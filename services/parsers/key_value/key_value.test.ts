@@ -5,7 +5,7 @@ import { runBot } from "../../../shared/runtime/index.js";
 import { Rng } from "../../../test/helpers/random.js";
 import bot, { parseTime } from "./index.js";
 import { assertSample } from "../../../test/helpers/parser-samples.js";
-import { dumpReason, dumpedRaw } from "../../../test/helpers/dumps.js";
+import { dumpedRaw } from "../../../test/helpers/dumps.js";
 
 /** The lines of the parser's default parse(): UTF-8 text split as Python's splitlines(). */
 const reportText = (b: Uint8Array) => Buffer.from(b).toString("utf8").split(/\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/);

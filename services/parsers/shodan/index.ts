@@ -172,7 +172,9 @@ const PROTOCOLS = new Set(["ftp", "http", "isakmp", "afp", "bgp", "coap", "dns",
   "unitronics_pcom", "upnp"]);
 
 /** A conversion found nothing usable: the field is left out, the banner is still parsed. */
-class NoValue extends Error {}
+class NoValue extends Error {
+  override readonly name = "NoValue";
+}
 
 const isObject = (v: unknown): v is Json => typeof v === "object" && v !== null && !Array.isArray(v);
 

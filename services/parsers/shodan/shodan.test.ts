@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { runBot } from "../../../shared/runtime/index.js";
 import bot from "./index.js";
 import { assertSample } from "../../../test/helpers/parser-samples.js";
-import { dumpReason, dumpedRaw } from "../../../test/helpers/dumps.js";
+import { dumpedRaw } from "../../../test/helpers/dumps.js";
 
 const b64 = (s: string) => Buffer.from(s, "utf8").toString("base64");
 const HARNESS = { error_max_retries: 0, error_retry_delay: 0 };

@@ -13,7 +13,7 @@ import {
 import { nanos } from "@nats-io/transport-node";
 import { Objm, type ObjectStore } from "@nats-io/obj";
 import type { Logger } from "pino";
-import { BrokerUnavailableError, PipelineError, UnsupportedFeatureError } from "../../errors/index.js";
+import { BrokerUnavailableError, errorMessage, PipelineError, UnsupportedFeatureError } from "../../errors/index.js";
 import { CONSUMER_NAME, DEFAULTS, LARGE_ARCHIVE_BUCKET, LARGE_BUCKET, LARGE_DUMPS_BUCKET, resolveLimits } from "../names.js";
 import { Publisher } from "../publisher.js";
 import type { BrokerLimits, BrokerState } from "../types.js";
@@ -21,17 +21,13 @@ import type { BrokerLimits, BrokerState } from "../types.js";
 /** Room left for headers when deciding whether a payload fits into one message. */
 export const HEADER_ROOM = 8 * 1024;
 
-export function errText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
-
 export function apiCode(err: unknown): number | undefined {
   return err instanceof JetStreamApiError ? err.code : undefined;
 }
 
 export function isNotFound(err: unknown): boolean {
   const code = apiCode(err);
-  return code === 10059 || code === 10014 || /not found/i.test(errText(err));
+  return code === 10059 || code === 10014 || /not found/i.test(errorMessage(err));
 }
 
 export class JsConnection {
@@ -110,7 +106,7 @@ export class JsConnection {
     if (err instanceof JetStreamApiError && ![10077, 10047, 10023, 10008].includes(err.code)) {
       return new PipelineError(`${what}: ${err.message} (JetStream error ${err.code})`, { cause: err });
     }
-    return new BrokerUnavailableError(`${what}: ${errText(err)}`, { cause: err });
+    return new BrokerUnavailableError(`${what}: ${errorMessage(err)}`, { cause: err });
   }
 
   async streamInfo(name: string): Promise<StreamInfo | null> {

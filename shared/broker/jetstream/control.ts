@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /** Request/reply of the control plane on the same connection as the queues (core NATS, no JetStream). */
-import { BrokerUnavailableError } from "../../errors/index.js";
+import { BrokerUnavailableError, errorMessage } from "../../errors/index.js";
 import type { ControlTransport, RequestHandler, Service } from "../types.js";
-import { errText, type JsConnection } from "./connection.js";
+import type { JsConnection } from "./connection.js";
 
 export class JsControl implements ControlTransport {
   constructor(private readonly c: JsConnection) {}
@@ -13,7 +13,7 @@ export class JsControl implements ControlTransport {
         if (!m.reply) return;
         Promise.resolve()
           .then(() => handler(m.data, m.subject))
-          .then((out) => m.respond(out), (err: unknown) => this.c.log.warn({ subject: m.subject, err: errText(err) }, "control request failed"));
+          .then((out) => m.respond(out), (err: unknown) => this.c.log.warn({ subject: m.subject, err: errorMessage(err) }, "control request failed"));
       },
     });
     // Requests sent right after serve() returns must find the subscription on the server.
@@ -26,7 +26,7 @@ export class JsControl implements ControlTransport {
       const m = await this.c.nc.request(subject, data, { timeout: timeoutMs });
       return m.data;
     } catch (err) {
-      throw new BrokerUnavailableError(`no reply on ${subject}: ${errText(err)}`, { cause: err });
+      throw new BrokerUnavailableError(`no reply on ${subject}: ${errorMessage(err)}`, { cause: err });
     }
   }
 
@@ -39,8 +39,8 @@ export class JsControl implements ControlTransport {
         out.push(m.data);
       }
     } catch (err) {
-      if (/no responders/i.test(errText(err))) return out;
-      throw new BrokerUnavailableError(`requests on ${subject} failed: ${errText(err)}`, { cause: err });
+      if (/no responders/i.test(errorMessage(err))) return out;
+      throw new BrokerUnavailableError(`requests on ${subject} failed: ${errorMessage(err)}`, { cause: err });
     }
     return out;
   }

@@ -3,7 +3,8 @@
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import { OBJECT_BUCKET_HEADER, OBJECT_HEADER } from "../names.js";
 import type { Delivery, Subscription } from "../types.js";
-import { errText } from "./connection.js";
+import { errorMessage } from "../../errors/index.js";
+
 
 /** What deliveries and subscriptions need of their queues. */
 export interface DeliveryOwner {
@@ -153,7 +154,7 @@ export class JsSubscription implements Subscription {
           d = await this.owner.toDelivery(this.queue, m);
         } catch (err) {
           // The large payload could not be fetched now (connection lost): try again later.
-          this.owner.log.warn({ queue: this.queue, seq: m.seq, err: errText(err) }, "cannot resolve a delivery, giving it back");
+          this.owner.log.warn({ queue: this.queue, seq: m.seq, err: errorMessage(err) }, "cannot resolve a delivery, giving it back");
           m.nak(1000);
           continue;
         }

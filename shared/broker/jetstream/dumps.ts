@@ -9,10 +9,10 @@
  */
 import { nuid } from "@nats-io/transport-node";
 import { DiscardPolicy } from "@nats-io/jetstream";
-import { BrokerUnavailableError } from "../../errors/index.js";
+import { BrokerUnavailableError, errorMessage } from "../../errors/index.js";
 import { DUMPS_STREAM, dumpSubject, LARGE_DUMPS_BUCKET } from "../names.js";
 import type { DumpEntry, DumpStore, StoredDump } from "../types.js";
-import { HEADER_ROOM, apiCode, errText, type JsConnection } from "./connection.js";
+import { HEADER_ROOM, apiCode, type JsConnection } from "./connection.js";
 
 /** Key of a stored dump entry whose message lies in LARGE_DUMPS_BUCKET. */
 const DUMP_OBJECT_KEY = "intelmq_message_object";
@@ -53,7 +53,7 @@ export class JsDumps implements DumpStore {
     } catch (err) {
       if (apiCode(err) === 10077) {
         throw new BrokerUnavailableError(`dump of ${entry.bot_id}: the dumps are full (dumps_max_bytes, dumps_large_max_bytes): `
-          + `delete entries with intelmqdump or raise the limit; ${errText(err)}`, { cause: err });
+          + `delete entries with intelmqdump or raise the limit; ${errorMessage(err)}`, { cause: err });
       }
       throw this.c.wrap(`dump of ${entry.bot_id}`, err);
     }
@@ -86,7 +86,7 @@ export class JsDumps implements DumpStore {
           try {
             out.push(await this.#resolve(m.json<DumpEntry>(), m.seq));
           } catch (err) {
-            this.c.log.warn({ seq: m.seq, err: errText(err) }, "unreadable dump entry");
+            this.c.log.warn({ seq: m.seq, err: errorMessage(err) }, "unreadable dump entry");
           }
           if (m.info.pending === 0) break;
         }
@@ -110,12 +110,12 @@ export class JsDumps implements DumpStore {
       const deleted = await this.c.jsm.streams.deleteMessage(DUMPS_STREAM, seq, false);
       if (deleted && obj) {
         await (await this.c.largeStore(LARGE_DUMPS_BUCKET)).delete(obj).catch((err: unknown) => {
-          this.c.log.warn({ object: obj, err: errText(err) }, "cannot delete the message of a large dump entry");
+          this.c.log.warn({ object: obj, err: errorMessage(err) }, "cannot delete the message of a large dump entry");
         });
       }
       return deleted;
     } catch (err) {
-      if (apiCode(err) === 10057 || /no message found/i.test(errText(err))) return false;
+      if (apiCode(err) === 10057 || /no message found/i.test(errorMessage(err))) return false;
       throw this.c.wrap(`delete dump ${seq}`, err);
     }
   }

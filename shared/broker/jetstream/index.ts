@@ -7,10 +7,10 @@ import { readFileSync } from "node:fs";
 import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { pino, type Logger } from "pino";
-import { BrokerUnavailableError, UnsupportedFeatureError } from "../../errors/index.js";
+import { BrokerUnavailableError, errorMessage, UnsupportedFeatureError } from "../../errors/index.js";
 import { checkServerVersion, DEFAULTS } from "../names.js";
 import type { BrokerLimits, BrokerState, JetStreamBroker } from "../types.js";
-import { JsConnection, errText } from "./connection.js";
+import { JsConnection } from "./connection.js";
 import { JsQueues } from "./queues.js";
 import { JsDumps } from "./dumps.js";
 import { JsLogs } from "./logs.js";
@@ -73,7 +73,7 @@ export async function connectJetStream(opts: JetStreamOptions = {}): Promise<Jet
   try {
     nc = await connect(co);
   } catch (err) {
-    throw new BrokerUnavailableError(`cannot connect to NATS at ${String(servers)}: ${errText(err)}`, { cause: err });
+    throw new BrokerUnavailableError(`cannot connect to NATS at ${String(servers)}: ${errorMessage(err)}`, { cause: err });
   }
   try {
     const info = nc.info;
@@ -87,7 +87,7 @@ export async function connectJetStream(opts: JetStreamOptions = {}): Promise<Jet
     try {
       jsm = await jetstreamManager(nc, { timeout });
     } catch (err) {
-      throw new UnsupportedFeatureError(`JetStream is not available on the NATS server at ${String(servers)}: ${errText(err)}`, { cause: err });
+      throw new UnsupportedFeatureError(`JetStream is not available on the NATS server at ${String(servers)}: ${errorMessage(err)}`, { cause: err });
     }
     const log = opts.logger ? opts.logger.child({ module: "broker" }) : defaultLog;
     return new JsBroker(new JsConnection(nc, jsm, jetstream(nc, { timeout }), version, info?.max_payload ?? 1024 * 1024, timeout, log, opts.limits ?? {}));

@@ -9,7 +9,8 @@ import { DiscardPolicy, StorageType, type JetStreamManager } from "@nats-io/jets
 import { Kvm, type KV } from "@nats-io/kv";
 import type { Publisher } from "../publisher.js";
 import type { KvBuckets, KvLimits, KvStore } from "../types.js";
-import { apiCode, errText, type JsConnection } from "./connection.js";
+import { apiCode, type JsConnection } from "./connection.js";
+import { errorMessage } from "../../errors/index.js";
 
 export class JsKvBuckets implements KvBuckets {
   constructor(private readonly c: JsConnection) {}
@@ -29,7 +30,7 @@ export class JsKvBuckets implements KvBuckets {
           kv = await kvm.create(bucket, { ttl: Math.max(0, ttlSeconds) * 1000, history: 1, storage: StorageType.File, max_bytes: maxBytes });
         } catch (err) {
           // Created by someone else meanwhile (perhaps with another TTL): use it as it is.
-          this.c.log.debug({ bucket, err: errText(err) }, "opening the KV bucket another connection created");
+          this.c.log.debug({ bucket, err: errorMessage(err) }, "opening the KV bucket another connection created");
         }
         si = await this.c.streamInfo(`KV_${bucket}`);
       }
@@ -68,7 +69,7 @@ CREATE_HEADERS.set("Nats-Expected-Last-Subject-Sequence", "0");
 /** Keys that need no encoding in a KV subject. */
 const PLAIN_KEY = /^[-\/_=a-zA-Z0-9]+(\.[-\/_=a-zA-Z0-9]+)*$/;
 
-export class JsKv implements KvStore {
+class JsKv implements KvStore {
   constructor(
     private readonly kv: KV,
     private readonly bucket: string,
@@ -93,7 +94,7 @@ export class JsKv implements KvStore {
       return true;
     } catch (err) {
       const code = apiCode(err);
-      if (code === 10071 || /wrong last sequence|key exists/i.test(errText(err))) return false;
+      if (code === 10071 || /wrong last sequence|key exists/i.test(errorMessage(err))) return false;
       throw this.wrap(`cache create ${key}`, err);
     }
   }

@@ -10,14 +10,13 @@ import {
   AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType,
   type ConsumerConfig, type ConsumerInfo, type JsMsg, type StreamConfig, type StreamInfo,
 } from "@nats-io/jetstream";
-import { BrokerUnavailableError } from "../../errors/index.js";
+import { BrokerUnavailableError, errorMessage } from "../../errors/index.js";
 import {
-  archiveSubject, ghostPurgeSeq, CONSUMER_NAME, DEFAULTS, LARGE_ARCHIVE_BUCKET, LARGE_BUCKET, OBJECT_BUCKET_HEADER, OBJECT_HEADER, QUEUE_DESCRIPTION,
-  queueStream, queueSubject,
+  archiveSubject, ghostPurgeSeq, CONSUMER_NAME, DEFAULTS, LARGE_ARCHIVE_BUCKET, LARGE_BUCKET, OBJECT_BUCKET_HEADER, OBJECT_HEADER, QUEUE_DESCRIPTION, queueStream, queueSubject,
 } from "../names.js";
 import type { PubAck } from "../publisher.js";
 import type { ConsumeOptions, PeekedMessage, PublishOptions, QueueInfo, Queues, QueueSettings, Subscription } from "../types.js";
-import { HEADER_ROOM, apiCode, errText, isNotFound, streamDiffers, type JsConnection } from "./connection.js";
+import { HEADER_ROOM, apiCode, isNotFound, streamDiffers, type JsConnection } from "./connection.js";
 import { JsDelivery, JsSubscription, nakAll, type DeliveryOwner } from "./delivery.js";
 
 const ACK = new TextEncoder().encode("+ACK");
@@ -90,7 +89,7 @@ export class JsQueues implements Queues, DeliveryOwner {
       try {
         si = await this.c.updateStream(si, want, false);
       } catch (err) {
-        this.log.warn({ err: errText(err), queue }, "cannot update the settings of the queue's stream");
+        this.log.warn({ err: errorMessage(err), queue }, "cannot update the settings of the queue's stream");
       }
     }
     if (si.config.republish?.dest === archiveSubject(queue)) this.#archived.set(queue, s.archiveMaxAgeMs ?? DEFAULTS.archiveMaxAgeMs);
@@ -148,7 +147,7 @@ export class JsQueues implements Queues, DeliveryOwner {
             const si = await this.c.streamInfo(name);
             const ci = si ? await this.c.consumerInfo(name) : null;
             if (si && ci) await this.#purgeGhosts(queue, si, ci);
-          })().catch((err: unknown) => this.log.debug({ queue, err: errText(err) }, "ghost purge after reconnect failed"));
+          })().catch((err: unknown) => this.log.debug({ queue, err: errorMessage(err) }, "ghost purge after reconnect failed"));
         }
       }, delay);
       t.unref();
@@ -181,18 +180,18 @@ export class JsQueues implements Queues, DeliveryOwner {
       } catch (err) {
         if (apiCode(err) !== 10077) throw this.c.wrap(`store a large payload for ${queue}`, err);
         if (bucket === LARGE_BUCKET) {
-          throw new BrokerUnavailableError(`store a large payload for ${queue}: object store ${LARGE_BUCKET} is full (large_max_bytes): ${errText(err)}`, { cause: err });
+          throw new BrokerUnavailableError(`store a large payload for ${queue}: object store ${LARGE_BUCKET} is full (large_max_bytes): ${errorMessage(err)}`, { cause: err });
         }
         // The archive's payloads are full: the queue does not wait for the archive. This payload
         // travels like one of a queue that is not archived (deleted at ack); a replay counts it
         // missing.
-        this.log.warn({ queue, bucket, err: errText(err) }, "the archive's object store is full (archive_large_max_bytes): this large payload is not archived");
+        this.log.warn({ queue, bucket, err: errorMessage(err) }, "the archive's object store is full (archive_large_max_bytes): this large payload is not archived");
         bucket = LARGE_BUCKET;
         try {
           await (await this.c.largeStore(bucket)).putBlob({ name }, data);
         } catch (err2) {
           if (apiCode(err2) === 10077) {
-            throw new BrokerUnavailableError(`store a large payload for ${queue}: object store ${LARGE_BUCKET} is full (large_max_bytes): ${errText(err2)}`, { cause: err2 });
+            throw new BrokerUnavailableError(`store a large payload for ${queue}: object store ${LARGE_BUCKET} is full (large_max_bytes): ${errorMessage(err2)}`, { cause: err2 });
           }
           throw this.c.wrap(`store a large payload for ${queue}`, err2);
         }
@@ -207,11 +206,11 @@ export class JsQueues implements Queues, DeliveryOwner {
       return await this.c.pub.publish(queueSubject(queue), payload, h);
     } catch (err) {
       // The stream may have been deleted meanwhile: make sure of it again next time.
-      if (/no responders/i.test(errText(err))) this.#ensured.delete(queue);
+      if (/no responders/i.test(errorMessage(err))) this.#ensured.delete(queue);
       const code = apiCode(err);
       if (code === 10077 || code === 10047) {
         // Discard new: a full queue refuses; the sender waits and tries again (push back).
-        throw new BrokerUnavailableError(`queue ${queue} is full: ${errText(err)}`, { cause: err });
+        throw new BrokerUnavailableError(`queue ${queue} is full: ${errorMessage(err)}`, { cause: err });
       }
       throw this.c.wrap(`publish to ${queue}`, err);
     }
@@ -284,7 +283,7 @@ export class JsQueues implements Queues, DeliveryOwner {
     if (d.objName) {
       const name = d.objName;
       this.c.largeStore().then((os) => os.delete(name)).catch((err: unknown) => {
-        this.log.warn({ queue: d.queue, object: name, err: errText(err) }, "cannot delete a large payload after ack");
+        this.log.warn({ queue: d.queue, object: name, err: errorMessage(err) }, "cannot delete a large payload after ack");
       });
     }
   }

@@ -11,7 +11,7 @@
 import type { Logger } from "pino";
 import type { Broker, Delivery, KvStore } from "../../broker/index.js";
 
-export const ATTEMPTS_BUCKET = "deliveries";
+const ATTEMPTS_BUCKET = "deliveries";
 /** Records of attempts are kept a week at most. */
 const ATTEMPTS_TTL_S = 7 * 86400;
 

@@ -7,9 +7,9 @@
  * NATS is down) is not the message's fault: it is waited out and never counted as a retry.
  */
 import type { Logger } from "pino";
-import { ErrorCode, hasCode } from "../../errors/index.js";
+import { ErrorCode, errorMessage, hasCode } from "../../errors/index.js";
 import type { RuntimeParams } from "../types.js";
-import { errorMessage, type Waker } from "../util.js";
+import type { Waker } from "../util.js";
 import { Halted } from "./sender.js";
 import type { Stats } from "./stats.js";
 

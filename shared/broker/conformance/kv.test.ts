@@ -1,0 +1,76 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/** KV buckets (the deduplicator's cache, the heartbeats), the same on the memory broker and on JetStream. */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { until } from "../testing.js";
+import { conformance, next } from "./harness.js";
+
+conformance("kv", (fx) => {
+  test("KV cache: create is atomic, get, put, delete, TTL", async () => {
+    const b = await fx.broker();
+    const kv = await b.kv.open(`cache-${process.pid}-${next()}`, 1);
+    assert.equal(await kv.create("k1", "v1"), true);
+    assert.equal(await kv.create("k1", "other"), false);
+    assert.equal(await kv.get("k1"), "v1");
+    assert.equal(await kv.get("missing"), null);
+    await kv.put("k2", "v2");
+    assert.equal(await kv.get("k2"), "v2");
+    await kv.delete("k2");
+    assert.equal(await kv.get("k2"), null);
+    assert.equal(await kv.create("k2", "v2b"), true, "create after delete");
+    // Concurrent creates: exactly one wins.
+    const wins = await Promise.all(Array.from({ length: 5 }, (_, i) => kv.create("race", `r${i}`)));
+    assert.equal(wins.filter(Boolean).length, 1);
+    await until(async () => (await kv.get("k1")) === null, 10_000, "k1 expired after the TTL");
+    assert.equal(await kv.create("k1", "v1 again"), true, "create after expiry");
+    assert.equal(await kv.get("k1"), "v1 again");
+  });
+
+  test("KV entries list live keys by prefix", async () => {
+    const b = await fx.broker();
+    const kv = await b.kv.open(`hb${process.pid}x${next()}`, 60);
+    await kv.put("bot-a.h-1", "1");
+    await kv.put("bot-a.h-2", "2");
+    await kv.put("bot-b.h-1", "3");
+    await kv.delete("bot-a.h-2");
+    assert.deepEqual([...(await kv.entries("bot-a."))], [["bot-a.h-1", "1"]]);
+    assert.equal((await kv.entries()).size, 2);
+    const short = await b.kv.open(`hb${process.pid}s${next()}`, 1);
+    await short.put("bot-c.h-1", "gone soon");
+    assert.equal((await short.entries()).size, 1);
+    await until(async () => (await short.entries()).size === 0, 5000, "the entry to expire");
+  });
+
+  test("openExisting opens only what exists; delete removes the bucket", async () => {
+    const b = await fx.broker();
+    const name = `oc${process.pid}x${next()}`;
+    assert.equal(await b.kv.openExisting(name), null, "nothing is created");
+    assert.equal(await b.kv.openExisting(name), null);
+    const kv = await b.kv.open(name, 60);
+    await kv.put("a", "1");
+    await kv.put("b", "2");
+    const opened = await b.kv.openExisting(name);
+    assert.ok(opened);
+    assert.equal(await opened.get("a"), "1");
+    assert.equal(await opened.size(), 2);
+    assert.equal(await b.kv.delete(name), true);
+    assert.equal(await b.kv.openExisting(name), null);
+    assert.equal(await b.kv.delete(name), false);
+  });
+
+  test("a KV bucket's size limit: a full bucket forgets its oldest keys, a larger limit applies to the existing bucket", async () => {
+    const b = await fx.broker();
+    const name = `lim${process.pid}x${next()}`;
+    const kv = await b.kv.open(name, 60, { maxBytes: 2000 });
+    const value = "v".repeat(100);
+    for (let i = 0; i < 40; i++) await kv.put(`k${i}`, value);
+    assert.equal(await kv.get("k39"), value, "the newest is kept");
+    assert.equal(await kv.get("k0"), null, "the oldest went");
+    const kept = (await kv.entries()).size;
+    assert.ok(kept > 0 && kept < 40, `some were forgotten (${kept} kept)`);
+    const again = await b.kv.open(name, 60, { maxBytes: 100_000 });
+    for (let i = 0; i < 40; i++) await again.put(`n${i}`, value);
+    assert.equal(await again.get("n0"), value, "room for all of them now");
+    assert.equal(await again.create("n0", "x"), false);
+  });
+});

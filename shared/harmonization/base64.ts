@@ -1,0 +1,53 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/** Python's lenient base64 (binascii, utils.base64_decode/encode), for the Base64 type and raw fields. */
+import { decodeBytes } from "./py.js";
+
+const B64_TABLE = new Int8Array(128).fill(-1);
+"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".split("").forEach((c, i) => { B64_TABLE[c.charCodeAt(0)] = i; });
+const B64_STRICT = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Whether Python's base64.b64decode (non-strict) accepts the text. */
+export function b64Decodable(s: string): boolean {
+  if ((s.length & 3) === 0 && B64_STRICT.test(s)) {
+    // canonical: '=' only at the end, at most two, length multiple of 4
+    const pad = s.endsWith("==") ? 2 : s.endsWith("=") ? 1 : 0;
+    return pad === 0 || s.length >= 4;
+  }
+  return b64Walk(s, null) !== null;
+}
+
+/** binascii.a2b_base64 (non-strict): the bytes, or null where Python raises binascii.Error. */
+function b64Walk(s: string, out: number[] | null): number[] | null | true {
+  let quad = 0, pads = 0, left = 0;
+  const bytes = Buffer.from(s, "utf8");
+  for (let i = 0; i < bytes.length; i++) {
+    const c = bytes[i]!;
+    if (c === 61) {
+      if (quad >= 2 && quad + ++pads >= 4) return out ?? true;
+      continue;
+    }
+    const v = c < 128 ? B64_TABLE[c]! : -1;
+    if (v < 0) continue;
+    pads = 0;
+    switch (quad) {
+      case 0: quad = 1; left = v; break;
+      case 1: quad = 2; out?.push((left << 2) | (v >> 4)); left = v & 0x0f; break;
+      case 2: quad = 3; out?.push((left << 4) | (v >> 2)); left = v & 0x03; break;
+      case 3: quad = 0; out?.push((left << 6) | v); left = 0; break;
+    }
+  }
+  return quad === 0 ? (out ?? true) : null;
+}
+
+/** utils.base64_decode: Python's lenient base64 decoding to text (invalid UTF-8 dropped). Throws on bad padding. */
+export function base64Decode(value: string | Uint8Array): string {
+  const s = typeof value === "string" ? value : Buffer.from(value).toString("latin1");
+  const out = b64Walk(s, []);
+  if (out === null) throw new Error("Incorrect padding");
+  return decodeBytes(Uint8Array.from(out as number[]));
+}
+
+/** utils.base64_encode of a str (UTF-8) or bytes. */
+export function base64Encode(value: string | Uint8Array): string {
+  return (typeof value === "string" ? Buffer.from(value, "utf8") : Buffer.from(value)).toString("base64");
+}

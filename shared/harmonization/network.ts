@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/** IPAddress, IPNetwork, FQDN and URL: harmonization.py's validation and sanitizing of network names. */
+import { domainToASCII } from "node:url";
+import { genericSanitize } from "./generic.js";
+import { formatIp, formatNetwork, ipFromInt, isIPv4, parseIp, parseNetwork } from "./ip.js";
+import { isPyAsciiWhitespace, pyStr, PyFloat } from "./py.js";
+import { netlocOf, urlsplit, urlunsplit } from "./urlsplit.js";
+
+/** IPAddress.is_valid without sanitize. */
+export function ipValid(v: unknown): boolean {
+  if (typeof v !== "string" || !v) return false;
+  if (isIPv4(v)) return v !== "0.0.0.0";
+  if (!v.includes(":") || v.includes("%")) return false;
+  return parseIp(v) !== null;
+}
+
+/** IPAddress.sanitize: integers, floats and text (an interface suffix after % dropped) to an address, or null. */
+export function ipSanitize(v: unknown): string | null {
+  let value: unknown = v;
+  if (typeof value === "boolean") value = value ? 1 : 0;
+  if (typeof value !== "number" && typeof value !== "bigint") {
+    if (value instanceof PyFloat) value = value.value;
+    else value = genericSanitize(value);
+  }
+  if (typeof value === "string" && /^-?[0-9]+$/.test(value) && !/^-?0[0-9]/.test(value) && value !== "-0") {
+    value = BigInt(value);
+  }
+  if (typeof value === "number" || typeof value === "bigint") {
+    if (typeof value === "number" && !Number.isInteger(value)) {
+      // a float: str(value) is not a valid address
+      value = pyStr(value, true);
+    } else {
+      const a = ipFromInt(value);
+      return a ? formatIp(a) : null;
+    }
+  }
+  if (typeof value !== "string") return null;
+  const pct = value.indexOf("%");
+  if (pct >= 0) value = value.slice(0, pct);
+  const net = parseNetwork(value as string, true);
+  if (!net) return null;
+  if (net.prefix !== (net.version === 4 ? 32 : 128)) return null;
+  return genericSanitize(formatIp(net.addr));
+}
+
+/** IPNetwork.sanitize. */
+export function netSanitize(v: unknown): string | null {
+  const g = genericSanitize(v);
+  const n = parseNetwork(g === null ? "None" : g, false);
+  return n ? genericSanitize(formatNetwork(n)) : null;
+}
+
+/**
+ * C0 and C1 control characters and DEL. Our deliberate difference from IntelMQ: Python's idna codec
+ * and urlsplit let ASCII controls through (only non-ASCII ones fail IDNA), so a feed's garbage could
+ * reach an FQDN or URL field; here no FQDN or URL holds one.
+ */
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
+
+/** The value's IDNA (2003) encoding as Python's 'idna' codec gives it, or null on UnicodeError. */
+export function idnaEncode(s: string): string | null {
+  if (/^[\x00-\x7f]*$/.test(s)) {
+    const labels = s.split(".");
+    for (let i = 0; i < labels.length - 1; i++) if (labels[i]!.length < 1 || labels[i]!.length > 63) return null;
+    if (labels[labels.length - 1]!.length >= 64) return null;
+    return s;
+  }
+  const labels = s.split(/[.\u3002\uff0e\uff61]/);
+  let trailing = "";
+  if (labels.length && !labels[labels.length - 1]) { trailing = "."; labels.pop(); }
+  const out: string[] = [];
+  for (const label of labels) {
+    let a: string;
+    if (/^[\x00-\x7f]*$/.test(label)) a = label;
+    else {
+      a = domainToASCII(label);
+      if (!a || a.includes(".")) return null;
+    }
+    if (a.length < 1 || a.length > 63) return null;
+    out.push(a);
+  }
+  return out.join(".") + trailing;
+}
+
+/** FQDN.is_valid without sanitize. */
+export function fqdnValid(v: unknown): boolean {
+  if (typeof v !== "string" || !v) return false;
+  const n = v.length;
+  if (v.charCodeAt(0) === 46 || v.charCodeAt(n - 1) === 46) return false;
+  // one pass: ASCII only (else the IDNA form differs), no upper case, no ':', labels of 1..63
+  let label = 0, special = false, onlyDigitsDots = true;
+  for (let i = 0; i < n; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 46) {
+      if (label === 0 || label > 63) return false;
+      label = 0;
+      continue;
+    }
+    if (c === 58 || (c >= 65 && c <= 90) || c > 126 || c < 32) return false;
+    if (c === 47 || c === 63 || c === 35) special = true;
+    if (c < 48 || c > 57) onlyDigitsDots = false;
+    label++;
+  }
+  if (label >= 64) return false;
+  if (onlyDigitsDots && isIPv4(v) && v !== "0.0.0.0") return false;
+  if (special) {
+    const u = urlsplit(v);
+    if (!u || u.scheme || u.netloc || u.query || u.fragment || u.path.includes("/")) return false;
+  }
+  return true;
+}
+
+/** FQDN.sanitize: stripped of dots at either end, IDNA-encoded, lower case; null with a control character. */
+export function fqdnSanitize(v: unknown): string | null {
+  const g = genericSanitize(v);
+  if (typeof g !== "string" || CONTROL.test(g)) return null;
+  const s = g.replace(/^\.+|\.+$/g, "");
+  if (!s) return null;
+  const e = idnaEncode(s);
+  return e === null ? null : e.toLowerCase();
+}
+
+/** URL.is_valid without sanitize. */
+export function urlValid(v: unknown): boolean {
+  if (typeof v !== "string" || !v || CONTROL.test(v)) return false;
+  if (isPyAsciiWhitespace(v.charCodeAt(0))) return false;
+  const n = netlocOf(v);
+  return n !== null && n !== "";
+}
+
+/** URL.sanitize: hxxp(s) defanged, file URLs given localhost; null without a netloc or with a control character. */
+export function urlSanitize(v: unknown): string | null {
+  let value = genericSanitize(v);
+  if (!value || CONTROL.test(value)) return null;
+  value = value.replaceAll("hxxp://", "http://").replaceAll("hxxps://", "https://");
+  let r = urlsplit(value);
+  if (!r) return null;
+  if (r.scheme === "file" && r.netloc === "") {
+    value = urlunsplit({ ...r, netloc: "localhost" });
+    r = urlsplit(value);
+    if (!r) return null;
+  }
+  return r.netloc !== "" ? value : null;
+}
