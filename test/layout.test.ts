@@ -102,3 +102,17 @@ test(`no .ts file under shared/ is over ${MAX_LINES} lines`, () => {
   for (const f of Object.keys(OVER_LIMIT)) assert.ok(files(dirname(f)).includes(f), `${f} (OVER_LIMIT) exists`);
   assert.deepEqual(over, []);
 });
+
+test("a bot imports the SDK through its bot-facing entry, shared/sdk, only", () => {
+  // Its tests may also use the runtime's and the broker's own entries (startBot, MemoryBroker).
+  const bad: string[] = [];
+  const bots = files("services").filter((f) => !f.startsWith("services/control/") && /^services\/[a-z]+\/[^/]+\//.test(f) && !isTest(f));
+  assert.ok(bots.length > 40, "the bots are found");
+  for (const f of bots) {
+    for (const s of specifiers(f)) {
+      const m = /^shared\/([^/]+)\//.exec(target(f, s) ?? "");
+      if (m && m[1] !== "sdk") bad.push(`${f} imports ${s}`);
+    }
+  }
+  assert.deepEqual(bad, []);
+});

@@ -211,6 +211,14 @@ export interface Queues {
   /** Empty the queue; returns how many were removed. */
   purge(queue: string): Promise<number>;
   /**
+   * Messages the queue holds although its consumer counts them as acknowledged: after a crash of
+   * the server, acknowledged messages whose removal was lost, and now and then one the server
+   * lost track of (delivered just before the crash, never acknowledged). Up to `max`, oldest first.
+   */
+  strays(queue: string, max?: number): Promise<PeekedMessage[]>;
+  /** Remove one message by its sequence; false when it was not there. */
+  remove(queue: string, seq: number): Promise<boolean>;
+  /**
    * Delete a queue: its stream, consumer, messages and remembered message ids (the duplicate
    * window); false if there was none. Whoever uses the queue next creates it again.
    */

@@ -23,10 +23,14 @@ export interface SettledInfo { seq: number; outcome: "acked" | "left" | "nak" }
 
 const COMPLETED_MEMORY = 100_000;
 const MSG_ID_HEADER = "Nats-Msg-Id";
+/** The identity a stray put back into its queue keeps (see settleStrays()). */
+const IDENTITY_HEADER = "Intelmq-Identity";
 /** Input bytes worked on at once, at most (one input is always taken, however large). */
 const INPUT_BYTES = 2 * 1024 * 1024;
 /** Deliveries the client pulls ahead of the loop. */
 const PREFETCH = 4;
+/** When strays are looked for after a reconnect. */
+const STRAYS_AFTER_MS = [2_000, 15_000, 45_000];
 /** working() interval for held deliveries, well inside JetStream's default ack_wait of 30 s. */
 const KEEPALIVE_MS = 10_000;
 
@@ -90,13 +94,32 @@ export class Consumer {
 
   /** Consume until halted. */
   async run(): Promise<void> {
+    const queue = this.h.runtime().source_queue;
     // Slow bots (HTTP lookups, retries with error_retry_delay) must not outlive the ack deadline.
     const keepalive = setInterval(() => { for (const d of this.#held.values()) d.working(); }, KEEPALIVE_MS);
     keepalive.unref();
+    // Back from an outage: look for strays once the server is up, and once its consumers settled.
+    let down = false;
+    const timers = new Set<NodeJS.Timeout>();
+    const off = this.h.broker.onState((state) => {
+      if (state !== "connected") { down = true; return; }
+      if (!down) return;
+      down = false;
+      for (const ms of STRAYS_AFTER_MS) {
+        const t = setTimeout(() => {
+          timers.delete(t);
+          if (this.h.broker.state === "connected") this.settleStrays(queue).catch((err: unknown) => this.h.log().debug({ err }, "looking for strays failed"));
+        }, ms);
+        t.unref();
+        timers.add(t);
+      }
+    });
     try {
-      await this.#consumeUntilHalted(this.h.runtime().source_queue);
+      await this.#consumeUntilHalted(queue);
     } finally {
       clearInterval(keepalive);
+      off();
+      for (const t of timers) clearTimeout(t);
     }
   }
 
@@ -198,12 +221,37 @@ export class Consumer {
 
   /**
    * What identifies an input: its place (queue and stream sequence) and its content (length and
-   * CRC-32). The same on every redelivery; a nats-server that crashed can hand out a sequence
-   * again for another message, which then differs in content.
+   * CRC-32), the same on every redelivery; a nats-server that crashed can hand out a sequence again
+   * for another message, which then differs in content. A stray put back into its queue keeps the
+   * identity it had (IDENTITY_HEADER), so that it is recognised and its outputs get the same ids.
    */
-  static identity(d: Pick<Delivery, "queue" | "seq" | "data">): { key: string; content: string } {
-    const content = `${d.data.byteLength.toString(36)}.${crc32(d.data).toString(36)}`;
-    return { key: `${d.queue}:${d.seq}:${content}`, content };
+  static identity(d: Pick<Delivery, "queue" | "seq" | "data" | "headers">): string {
+    return d.headers[IDENTITY_HEADER] ?? `${d.queue}:${d.seq}:${d.data.byteLength.toString(36)}.${crc32(d.data).toString(36)}`;
+  }
+
+  /**
+   * After nats-server comes back from a crash, the queue can hold messages its consumer counts as
+   * acknowledged: mostly ones this bot acknowledged whose removal the server lost (removed here),
+   * now and then one the server lost track of although nobody processed it (put back into the
+   * queue, with its identity, so that it is delivered again: nothing is lost).
+   */
+  async settleStrays(queue: string): Promise<void> {
+    const q = this.h.broker.queues;
+    for (const m of await q.strays(queue)) {
+      if (this.#held.has(m.seq)) continue; // being worked on: its ack settles it
+      const key = Consumer.identity({ queue, ...m });
+      const msgId = m.headers[MSG_ID_HEADER];
+      if (this.#completed.has(key) || (msgId !== undefined && this.#completedIds.has(msgId))) {
+        await q.remove(queue, m.seq);
+        continue;
+      }
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(m.headers)) if (!k.startsWith("Nats-")) headers[k] = v;
+      headers[IDENTITY_HEADER] = key;
+      await q.publish(queue, m.data, { msgId: `stray:${key}`, headers });
+      await q.remove(queue, m.seq);
+      this.h.log().warn({ queue, seq: m.seq, identity: key }, "nats-server lost track of a message after a crash; it is put back into its queue");
+    }
   }
 
   /** Handle one delivery to its end: acked, given back or left. Never throws. */
@@ -211,29 +259,29 @@ export class Consumer {
     const rt = this.h.runtime();
     let record: AttemptRecord | null = null;
     let outbox: Outbox | null = null;
-    const id = Consumer.identity(d);
+    const key = Consumer.identity(d);
     try {
       const msgId = d.headers[MSG_ID_HEADER];
-      if ((msgId !== undefined && this.#completedIds.has(msgId)) || this.#completed.has(id.key)) {
+      if ((msgId !== undefined && this.#completedIds.has(msgId)) || this.#completed.has(key)) {
         // Its outputs were confirmed before; only the ack was lost (or a restarted server stored a
         // sender's retry again). Not only when redelivered: after a restart nats-server 2.9 may
         // hand back an unacked message as delivered once.
         this.h.log().debug(`Message ${d.seq} was completed before; acknowledging it only.`);
-        await this.#ack(d, id.key, null, null);
+        await this.#ack(d, key, null, null);
         return;
       }
       if (d.deliveryCount > 1 && !rt.testing) {
         record = await this.h.attempts.begin(d);
         if (record.failures >= rt.error_max_deliveries) {
-          outbox = this.#outbox(d, id.content);
+          outbox = this.#outbox(d, key);
           this.#poison(d, outbox, record.reason, record.failures);
           await outbox.finish();
-          await this.#ack(d, id.key, outbox, record);
+          await this.#ack(d, key, outbox, record);
           return;
         }
       }
-      outbox = this.#outbox(d, id.content);
-      const job = this.#inputJob(d, outbox, id.key);
+      outbox = this.#outbox(d, key);
+      const job = this.#inputJob(d, outbox, key);
       const decoded = decodeInput(d, {
         defaultType: this.h.kind === "parser" ? "Report" : "Event", harmonization: this.h.harmonization(), log: this.h.log(), dumper: this.h.dumper, stats: this.h.stats,
       });
@@ -255,7 +303,7 @@ export class Consumer {
         return;
       }
       await outbox.finish();
-      await this.#ack(d, id.key, outbox, record);
+      await this.#ack(d, key, outbox, record);
     } catch (err) {
       if (err instanceof Halted || this.h.broker.state === "closed") {
         this.h.log().warn({ err }, "The broker closed or the bot is stopping before the outputs were confirmed; the message stays in its queue.");
@@ -272,10 +320,10 @@ export class Consumer {
   }
 
   /** Output ids derive from the input's place and content: a redelivery repeats them, another message never does. */
-  #outbox(d: Delivery, content: string): Outbox {
+  #outbox(d: Delivery, key: string): Outbox {
     const rt = this.h.runtime();
     return new Outbox({
-      dest: rt.destination_queues, batchSize: rt.batch_size, loadBalance: rt.load_balance, idPrefix: `${rt.source_queue}:${d.seq}:${content}`, seq: d.seq,
+      dest: rt.destination_queues, batchSize: rt.batch_size, loadBalance: rt.load_balance, idPrefix: key, seq: d.seq,
       sender: this.h.sender, stats: this.h.stats, keepAlive: () => d.working(),
       tap: this.h.tap(),
     });

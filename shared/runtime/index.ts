@@ -45,8 +45,8 @@ export interface ParserDefinition<Row, S extends z.ZodType> extends Omit<BotDefi
 
 /**
  * Declare a parser whose parse() yields rows of type Row (lines by default) and whose
- * parseLine() and recoverLine() take that type: `defineParser<CsvRow>({ ... })`.
+ * parseLine() and recoverLine() take that type; Row is inferred from parseLine's parameter.
  */
-export function defineParser<Row = string, S extends z.ZodType = z.ZodType>(def: ParserDefinition<Row, S>): BotDefinition<"parser", S> {
+export function defineParser<S extends z.ZodType, Row = string>(def: ParserDefinition<Row, S>): BotDefinition<"parser", S> {
   return { ...def, kind: "parser", create: def.create as BotDefinition<"parser", S>["create"] };
 }

@@ -6,10 +6,7 @@
 import { openSync, readSync, closeSync, fstatSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
-import { collectorParams, defineBot, p } from "../../../shared/runtime/index.js";
-import type { BotContext, CollectorImpl } from "../../../shared/runtime/index.js";
-import type { Report } from "../../../shared/message/index.js";
-import { ConfigurationError, InvalidArgument } from "../../../shared/errors/index.js";
+import { collectorParams, defineBot, p, type BotContext, type CollectorImpl, type Report, ConfigurationError, InvalidArgument } from "../../../shared/sdk/index.js";
 
 export const params = z.object({
   ...collectorParams,

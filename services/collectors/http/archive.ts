@@ -4,7 +4,7 @@
  * and gzip. Small readers of our own over node:zlib; each throws on data that is not its format.
  */
 import { crc32, gunzipSync, inflateRawSync } from "node:zlib";
-import { ErrorCode } from "../../../shared/errors/index.js";
+import { ErrorCode } from "../../../shared/sdk/index.js";
 
 /** One extracted file; name null for a plain gzip stream. */
 export interface Extracted { name: string | null; data: Buffer }

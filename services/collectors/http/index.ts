@@ -7,10 +7,7 @@ import { readFileSync } from "node:fs";
 import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
 import { z } from "zod";
 import { Agent, Pool, ProxyAgent, interceptors, request, type Dispatcher } from "undici";
-import { PyDateTime, collectorParams, defineBot, httpParams, p, pyFormat, strftime } from "../../../shared/runtime/index.js";
-import type { BotContext, CollectorImpl } from "../../../shared/runtime/index.js";
-import type { Report } from "../../../shared/message/index.js";
-import { ErrorCode, InvalidArgument, MissingDependencyError } from "../../../shared/errors/index.js";
+import { PyDateTime, collectorParams, defineBot, httpParams, p, pyFormat, strftime, type BotContext, type CollectorImpl, type Report, ErrorCode, InvalidArgument, MissingDependencyError } from "../../../shared/sdk/index.js";
 import { SizeLimitError, unzip, type Extracted } from "./archive.js";
 
 /** Default of http_max_size: 256 MiB. */

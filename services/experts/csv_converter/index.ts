@@ -4,8 +4,7 @@
  * (IntelMQ's intelmq.bots.experts.csv_converter.expert), e.g. for outputs that send text.
  */
 import { z } from "zod";
-import { pyStr } from "../../../shared/harmonization/index.js";
-import { defineBot } from "../../../shared/runtime/index.js";
+import { pyStr, defineBot } from "../../../shared/sdk/index.js";
 
 export const params = z.object({
   fieldnames: z.string().default("time.source,classification.type,source.ip").describe("Comma-separated fields, in column order"),

@@ -4,8 +4,7 @@ import assert from "node:assert/strict";
 import { pino } from "pino";
 import { MemoryBroker, connectJetStream, type Broker } from "../../../shared/broker/index.js";
 import { startNatsServer } from "../../../test/helpers/nats-server.js";
-import { messageFromDict, type Event } from "../../../shared/message/index.js";
-import { runBot, type BotContext, type ExpertImpl } from "../../../shared/runtime/index.js";
+import { messageFromDict, type Event, runBot, type BotContext, type ExpertImpl } from "../../../shared/sdk/index.js";
 import bot, { DEDUP_BUCKET, params } from "./index.js";
 
 const INPUT1 = { __type: "Event", "classification.identifier": "zeus", "source.ip": "192.0.2.1", "time.observation": "2015-01-01T13:37:00+00:00" };

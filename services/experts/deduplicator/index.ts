@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { z } from "zod";
-import { defineBot, p } from "../../../shared/runtime/index.js";
+import { defineBot, p } from "../../../shared/sdk/index.js";
 
 /** The cache bucket (JetStream KV on NATS, memory in library mode); see ARCHITECTURE.md. */
 export const DEDUP_BUCKET = "dedup";

@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runBot } from "../../../shared/runtime/index.js";
+import { runBot } from "../../../shared/sdk/index.js";
 import bot from "./index.js";
 import { PublicSuffixList } from "./psl.js";
 import { tempDir } from "../../../test/helpers/tmp.js";

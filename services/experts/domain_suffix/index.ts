@@ -6,8 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { z } from "zod";
-import { ConfigurationError } from "../../../shared/errors/index.js";
-import { defineBot, p } from "../../../shared/runtime/index.js";
+import { ConfigurationError, defineBot, p } from "../../../shared/sdk/index.js";
 import { PublicSuffixList } from "./psl.js";
 
 export const params = z.object({

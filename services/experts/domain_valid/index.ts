@@ -7,8 +7,7 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { z } from "zod";
-import { ConfigurationError } from "../../../shared/errors/index.js";
-import { defineBot } from "../../../shared/runtime/index.js";
+import { ConfigurationError, defineBot } from "../../../shared/sdk/index.js";
 
 // Labels of letters, digits and inner hyphens, 1-63 long, at least two of them, the last one
 // alphabetic or an IDN (xn--) label: the rule of the `validators` package IntelMQ relies on.

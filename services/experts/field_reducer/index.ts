@@ -4,7 +4,7 @@
  * (IntelMQ's intelmq.bots.experts.field_reducer.expert).
  */
 import { z } from "zod";
-import { defineBot, p } from "../../../shared/runtime/index.js";
+import { defineBot, p } from "../../../shared/sdk/index.js";
 
 export const params = z.object({
   type: z.enum(["whitelist", "blacklist"], { error: "must be whitelist or blacklist" }).describe("whitelist: keep only the keys; blacklist: remove them"),

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { runBot } from "../../../shared/runtime/index.js";
+import { runBot, pyEquals, pyRegex, pyStr } from "../../../shared/sdk/index.js";
 import bot, { params, parseTimeLimit } from "./index.js";
-import { pyEquals, pyRegex, pyStr } from "../../../shared/harmonization/index.js";
 
 const EVENT = {
   __type: "Event", "classification.type": "unauthorised-information-modification",

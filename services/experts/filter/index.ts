@@ -1,10 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { z } from "zod";
-import { ConfigurationError } from "../../../shared/errors/index.js";
-import { pyEquals, pyRegex, pyStr } from "../../../shared/harmonization/index.js";
-import type { Message } from "../../../shared/message/index.js";
-import type { Emit, Routed } from "../../../shared/runtime/index.js";
-import { defineBot } from "../../../shared/runtime/index.js";
+import { ConfigurationError, pyEquals, pyRegex, pyStr, type Message, type Emit, type Routed, defineBot } from "../../../shared/sdk/index.js";
 
 /** Minutes per unit of a relative time ("2 days", "1 week"), as IntelMQ's utils.TIMESPANS. */
 export const TIMESPANS: Readonly<Record<string, number>> = Object.freeze({

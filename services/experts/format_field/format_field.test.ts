@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { ConfigurationError } from "../../../shared/errors/index.js";
-import { runBot } from "../../../shared/runtime/index.js";
+import { ConfigurationError, runBot } from "../../../shared/sdk/index.js";
 import bot, { pyReplace, pySplit, pyStripChars } from "./index.js";
 import { dumpReason, dumpedMessage } from "../../../test/helpers/dumps.js";
 

@@ -4,10 +4,7 @@
  * in that order (IntelMQ's intelmq.bots.experts.format_field.expert).
  */
 import { z } from "zod";
-import { ConfigurationError, InvalidValue } from "../../../shared/errors/index.js";
-import { pyStrip } from "../../../shared/harmonization/index.js";
-import type { Message } from "../../../shared/message/index.js";
-import { defineBot, p } from "../../../shared/runtime/index.js";
+import { ConfigurationError, InvalidValue, pyStrip, type Message, defineBot, p } from "../../../shared/sdk/index.js";
 
 /** Python's truthiness of a field value: unset, "", 0, false and empty lists/objects are false. */
 function falsy(v: unknown): boolean {

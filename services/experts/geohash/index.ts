@@ -4,7 +4,7 @@
  * from the geolocation's latitude and longitude (IntelMQ's intelmq.bots.experts.geohash.expert).
  */
 import { z } from "zod";
-import { defineBot, p } from "../../../shared/runtime/index.js";
+import { defineBot, p } from "../../../shared/sdk/index.js";
 
 const BASE32 = "0123456789bcdefghjkmnpqrstuvwxyz";
 

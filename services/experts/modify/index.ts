@@ -9,11 +9,7 @@ import { readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
-import { ConfigurationError, InvalidValue } from "../../../shared/errors/index.js";
-import { PyFloat, pyRegex, pyEquals, pyStr } from "../../../shared/harmonization/index.js";
-import type { Message } from "../../../shared/message/index.js";
-import { defineBot, p, pyFormat } from "../../../shared/runtime/index.js";
-import type { FormatArg } from "../../../shared/runtime/index.js";
+import { ConfigurationError, InvalidValue, PyFloat, pyRegex, pyEquals, pyStr, type Message, defineBot, p, pyFormat, type FormatArg } from "../../../shared/sdk/index.js";
 
 /** One condition: a compiled regex, "" (the field must be absent) or a literal compared with ==. */
 type Condition = { field: string } & ({ kind: "regex"; re: RegExp } | { kind: "absent" } | { kind: "equals"; value: unknown });

@@ -4,7 +4,7 @@
  * intelmq.bots.experts.remove_affix.expert).
  */
 import { z } from "zod";
-import { defineBot, p } from "../../../shared/runtime/index.js";
+import { defineBot, p } from "../../../shared/sdk/index.js";
 
 export const params = z.object({
   remove_prefix: p.bool().default(true).describe("true: remove the affix from the start, false: from the end"),

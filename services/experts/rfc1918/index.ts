@@ -4,8 +4,7 @@
  * private, reserved or for documentation (IntelMQ's intelmq.bots.experts.rfc1918.expert).
  */
 import { z } from "zod";
-import { parseIp, parseNetwork, urlsplit, type IpAddr, type IpNet } from "../../../shared/harmonization/index.js";
-import { defineBot } from "../../../shared/runtime/index.js";
+import { parseIp, parseNetwork, urlsplit, type IpAddr, type IpNet, defineBot } from "../../../shared/sdk/index.js";
 
 const NETWORKS = [
   "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12", "192.0.0.0/24", "192.0.2.0/24",

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { z } from "zod";
-import { defineBot } from "../../../shared/runtime/index.js";
+import { defineBot } from "../../../shared/sdk/index.js";
 
 /**
  * classification.type -> classification.taxonomy, after the Reference Security Incident

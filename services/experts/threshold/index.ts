@@ -5,7 +5,7 @@
  * intelmq.bots.experts.threshold.expert).
  */
 import { z } from "zod";
-import { defineBot, p } from "../../../shared/runtime/index.js";
+import { defineBot, p } from "../../../shared/sdk/index.js";
 
 const positive = (what: string) => p.int().pipe(z.number().int().positive(`Invalid ${what} specified, use a positive integer.`));
 

@@ -6,8 +6,7 @@
 import { readFileSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { z } from "zod";
-import { ConfigurationError } from "../../../shared/errors/index.js";
-import { defineBot, p } from "../../../shared/runtime/index.js";
+import { ConfigurationError, defineBot, p } from "../../../shared/sdk/index.js";
 
 export const params = z.object({
   database: z.string().default("var/lib/bots/tor_nodes/tor_nodes.dat").describe("File with one exit node address per line (# comments); relative to INTELMQ_ROOT_DIR"),

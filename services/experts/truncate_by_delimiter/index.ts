@@ -5,7 +5,7 @@
  * intelmq.bots.experts.truncate_by_delimiter.expert), e.g. to shorten very long FQDNs.
  */
 import { z } from "zod";
-import { defineBot, p } from "../../../shared/runtime/index.js";
+import { defineBot, p } from "../../../shared/sdk/index.js";
 
 export const params = z.object({
   delimiter: z.string().min(1, "must not be empty").default(".").describe("Cut after the first occurrence of this text"),

@@ -5,9 +5,7 @@
  * intelmq.bots.experts.url.expert).
  */
 import { z } from "zod";
-import { InvalidValue } from "../../../shared/errors/index.js";
-import { types, urlsplit } from "../../../shared/harmonization/index.js";
-import { defineBot, p } from "../../../shared/runtime/index.js";
+import { InvalidValue, types, urlsplit, defineBot, p } from "../../../shared/sdk/index.js";
 
 const SCHEMES: Record<string, { port: number; transport?: string; application?: string }> = {
   ftp: { port: 21, transport: "tcp" },

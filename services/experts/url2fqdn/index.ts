@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { z } from "zod";
-import { defineBot, p } from "../../../shared/runtime/index.js";
+import { defineBot, p } from "../../../shared/sdk/index.js";
 
 /** The prefixes whose url is turned into fqdn (or ip). */
 const PREFIXES = ["source.", "destination."] as const;

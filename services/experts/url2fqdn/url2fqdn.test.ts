@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { runBot } from "../../../shared/runtime/index.js";
+import { runBot } from "../../../shared/sdk/index.js";
 import bot, { urlHostname } from "./index.js";
 
 const OBS = "2015-01-01T00:00:00+00:00";

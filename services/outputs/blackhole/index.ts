@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /** Blackhole output: takes events and discards them (IntelMQ's intelmq.bots.outputs.blackhole.output). */
 import { z } from "zod";
-import { defineBot } from "../../../shared/runtime/index.js";
+import { defineBot } from "../../../shared/sdk/index.js";
 
 export const params = z.object({}).strict();
 

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { pino } from "pino";
-import { createLibraryBot, runBot } from "../../../shared/runtime/index.js";
+import { createLibraryBot, runBot } from "../../../shared/sdk/index.js";
 import bot, { BRO_HEADER } from "./index.js";
 import { tempDir } from "../../../test/helpers/tmp.js";
 import { dumpReason, dumpedMessage } from "../../../test/helpers/dumps.js";

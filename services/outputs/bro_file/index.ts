@@ -8,9 +8,7 @@
  */
 import { readSync } from "node:fs";
 import { z } from "zod";
-import { INTELMQ_ROOT, appendOutput, defineBot, encodingErrorsMode, outputParams, p } from "../../../shared/runtime/index.js";
-import type { BotContext, OutputImpl } from "../../../shared/runtime/index.js";
-import type { Event } from "../../../shared/message/index.js";
+import { INTELMQ_ROOT, appendOutput, defineBot, encodingErrorsMode, outputParams, p, type BotContext, type OutputImpl, type Event } from "../../../shared/sdk/index.js";
 const UNUSED = "Accepted as in IntelMQ; has no effect on the intel file";
 
 export const params = z.object({

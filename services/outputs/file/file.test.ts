@@ -3,9 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, renameSync, existsSync } from "node:fs";
 import { join } from "node:path";
-import { PyDateTime, createLibraryBot, pyFormat, runBot, strftime } from "../../../shared/runtime/index.js";
+import { PyDateTime, createLibraryBot, pyFormat, runBot, strftime, ErrorCode } from "../../../shared/sdk/index.js";
 import bot, { encodeErrors } from "./index.js";
-import { ErrorCode } from "../../../shared/errors/index.js";
 import { tempDir } from "../../../test/helpers/tmp.js";
 import { dumpReason, dumpedMessage } from "../../../test/helpers/dumps.js";
 

@@ -6,11 +6,7 @@
  * are written once, whatever the crashes and redeliveries (shared/runtime's appendOutput).
  */
 import { z } from "zod";
-import {
-  INTELMQ_ROOT, appendOutput, defineBot, encodeErrors, encodingErrorsMode, exportEventText, outputParams, p,
-} from "../../../shared/runtime/index.js";
-import type { BotContext, OutputImpl } from "../../../shared/runtime/index.js";
-import type { Event } from "../../../shared/message/index.js";
+import { INTELMQ_ROOT, appendOutput, defineBot, encodeErrors, encodingErrorsMode, exportEventText, outputParams, p, type BotContext, type OutputImpl, type Event } from "../../../shared/sdk/index.js";
 
 export const params = z.object({
   file: z.string().default(`${INTELMQ_ROOT}/var/lib/bots/file-output/events.txt`)

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { createLibraryBot, runBot } from "../../../shared/runtime/index.js";
+import { createLibraryBot, runBot } from "../../../shared/sdk/index.js";
 import bot from "./index.js";
 import { tempDir } from "../../../test/helpers/tmp.js";
 import { dumpReason, dumpedMessage } from "../../../test/helpers/dumps.js";

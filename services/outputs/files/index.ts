@@ -12,10 +12,7 @@ import { closeSync, existsSync, fdatasync, fstatSync, fsyncSync, mkdirSync, open
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { INTELMQ_ROOT, Journal, defineBot, exportEventText, outputParams, outputPath } from "../../../shared/runtime/index.js";
-import type { BotContext, InputRef, OutputImpl } from "../../../shared/runtime/index.js";
-import type { Event } from "../../../shared/message/index.js";
-import { ConfigurationError } from "../../../shared/errors/index.js";
+import { INTELMQ_ROOT, Journal, defineBot, exportEventText, outputParams, outputPath, type BotContext, type InputRef, type OutputImpl, type Event, ConfigurationError } from "../../../shared/sdk/index.js";
 
 
 export const params = z.object({

@@ -6,9 +6,7 @@
  * runtime calls before it acknowledges the input: nothing is acknowledged that is not on disk.
  */
 import { z } from "zod";
-import { INTELMQ_ROOT, appendOutput, defineBot, encodingErrorsMode, outputParams, p } from "../../../shared/runtime/index.js";
-import type { BotContext, OutputImpl } from "../../../shared/runtime/index.js";
-import type { Event } from "../../../shared/message/index.js";
+import { INTELMQ_ROOT, appendOutput, defineBot, encodingErrorsMode, outputParams, p, type BotContext, type OutputImpl, type Event } from "../../../shared/sdk/index.js";
 const UNUSED = "Accepted as in IntelMQ; has no effect on the zone file";
 
 export const params = z.object({

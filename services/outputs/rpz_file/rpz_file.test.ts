@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createLibraryBot, runBot } from "../../../shared/runtime/index.js";
+import { createLibraryBot, runBot } from "../../../shared/sdk/index.js";
 import bot, { params, rpzHeader } from "./index.js";
 import { tempDir } from "../../../test/helpers/tmp.js";
 import { dumpReason, dumpedMessage } from "../../../test/helpers/dumps.js";

@@ -6,7 +6,7 @@
 import { utimesSync } from "node:fs";
 import { isAbsolute, join } from "node:path";
 import { z } from "zod";
-import { defineBot } from "../../../shared/runtime/index.js";
+import { defineBot } from "../../../shared/sdk/index.js";
 
 export const params = z.object({
   path: z.string({ error: "is required: the file to touch" }).min(1).describe("The file whose times are set (it must exist); relative to INTELMQ_ROOT_DIR"),

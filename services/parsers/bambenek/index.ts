@@ -4,7 +4,7 @@
  * by the report's feed.url (IntelMQ's intelmq.bots.parsers.bambenek.parser).
  */
 import { z } from "zod";
-import { addRequired, commentHeader, defineBot, excerpt, LineError, parserParams } from "../../../shared/runtime/index.js";
+import { addRequired, commentHeader, defineParser, excerpt, LineError, parserParams } from "../../../shared/sdk/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -14,8 +14,7 @@ const DOMAIN_MASTER = FEEDS("c2-dommasterlist.txt").add("https://faf.bambenekcon
 const DGA = FEEDS("dga-feed.txt").add("https://faf.bambenekconsulting.com/feeds/dga-feed.txt");
 const MALWARE_NAMES: Record<string, string> = { cl: "cryptolocker", p2pgoz: "p2p goz", ptgoz: "pt goz", volatile: "volatile cedar" };
 
-export default defineBot({
-  kind: "parser",
+export default defineParser({
   name: "bambenek",
   intelmq: "intelmq.bots.parsers.bambenek.parser",
   description: "Parses the Bambenek C2 IP, C2 domain and DGA domain feeds",

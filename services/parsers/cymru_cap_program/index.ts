@@ -6,9 +6,7 @@
  * apart by the header (IntelMQ's intelmq.bots.parsers.cymru.parser_cap_program).
  */
 import { z } from "zod";
-import { DecodingError } from "../../../shared/errors/index.js";
-import type { Event, Report } from "../../../shared/message/index.js";
-import { addRequired, defineBot, parserParams, skipLine } from "../../../shared/runtime/index.js";
+import { DecodingError, type Event, type Report, addRequired, defineParser, parserParams, skipLine } from "../../../shared/sdk/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -84,8 +82,7 @@ function parseOldBotComment(words: readonly string[], event: Event, line: string
   if (description.length) event.add("event_description.text", description.join(" "));
 }
 
-export default defineBot({
-  kind: "parser",
+export default defineParser({
   name: "cymru_cap_program",
   intelmq: "intelmq.bots.parsers.cymru.parser_cap_program",
   description: "Parses the Team Cymru CAP program reports (old and new format)",

@@ -4,15 +4,11 @@
  * per line, dated by the first line (IntelMQ's intelmq.bots.parsers.cymru.parser_full_bogons).
  */
 import { z } from "zod";
-import { DecodingError } from "../../../shared/errors/index.js";
-import { dateutilParse, isoformat } from "../../../shared/harmonization/index.js";
-import type { Report } from "../../../shared/message/index.js";
-import { addRequired, defineBot, parserParams, skipLine } from "../../../shared/runtime/index.js";
+import { DecodingError, dateutilParse, isoformat, type Report, addRequired, defineParser, parserParams, skipLine } from "../../../shared/sdk/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
-export default defineBot({
-  kind: "parser",
+export default defineParser({
   name: "cymru_full_bogons",
   intelmq: "intelmq.bots.parsers.cymru.parser_full_bogons",
   description: "Parses the Team Cymru full bogons lists (IPv4 and IPv6)",

@@ -4,8 +4,7 @@
  * and protocol 41 sightings), one event per line (IntelMQ's intelmq.bots.parsers.dataplane.parser).
  */
 import { z } from "zod";
-import { DecodingError } from "../../../shared/errors/index.js";
-import { commentHeader, defineBot, excerpt, LineError, parserParams } from "../../../shared/runtime/index.js";
+import { DecodingError, commentHeader, defineParser, excerpt, LineError, parserParams } from "../../../shared/sdk/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -72,8 +71,7 @@ const DEFAULT_COLUMNS: readonly Column[] = [ASN, AS_NAME, IP, ["time.source", ut
 // single pipe inside an AS description does not split it.
 const SEPARATOR = "  |  ";
 
-export default defineBot({
-  kind: "parser",
+export default defineParser({
   name: "dataplane",
   intelmq: "intelmq.bots.parsers.dataplane.parser",
   description: "Parses the dataplane.org feeds (SSH, SIP, DNS, SMTP, telnet, VNC, protocol 41)",

@@ -4,9 +4,7 @@
  * (asdetailsascii.html?as=<number>), IntelMQ's intelmq.bots.parsers.dshield.parser_asn.
  */
 import { z } from "zod";
-import { DecodingError } from "../../../shared/errors/index.js";
-import type { Report } from "../../../shared/message/index.js";
-import { defineBot, excerpt, LineError, parserParams, reportText, skipLine } from "../../../shared/runtime/index.js";
+import { DecodingError, type Report, defineParser, excerpt, LineError, parserParams, reportText, skipLine } from "../../../shared/sdk/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -19,8 +17,7 @@ const MARKUP = /^(?:<[^<>]*>\s*)+$/;
 /** Python's int() of a decimal text, or null. */
 const toInt = (s: string): number | null => (/^\s*[+-]?\d+\s*$/.test(s) ? Number.parseInt(s, 10) : null);
 
-export default defineBot({
-  kind: "parser",
+export default defineParser({
   name: "dshield_asn",
   intelmq: "intelmq.bots.parsers.dshield.parser_asn",
   description: "Parses the DShield list of attacking addresses of an AS",

@@ -5,18 +5,14 @@
  * intelmq.bots.parsers.dshield.parser_block).
  */
 import { z } from "zod";
-import { DecodingError } from "../../../shared/errors/index.js";
-import { dateutilParse, isoformat } from "../../../shared/harmonization/index.js";
-import type { Report } from "../../../shared/message/index.js";
-import { defaultLines, defineBot, excerpt, LineError, parserParams, skipLine } from "../../../shared/runtime/index.js";
+import { DecodingError, dateutilParse, isoformat, type Report, defaultLines, defineParser, excerpt, LineError, parserParams, skipLine } from "../../../shared/sdk/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
 /** Python's int() of a decimal text, or null. */
 const toInt = (s: string): number | null => (/^\s*[+-]?\d+\s*$/.test(s) ? Number.parseInt(s, 10) : null);
 
-export default defineBot({
-  kind: "parser",
+export default defineParser({
   name: "dshield_block",
   intelmq: "intelmq.bots.parsers.dshield.parser_block",
   description: "Parses the DShield recommended block list",

@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { Writable } from "node:stream";
 import { pino } from "pino";
 import { src } from "../../../test/helpers/paths.js";
-import { runBot } from "../../../shared/runtime/index.js";
+import { runBot } from "../../../shared/sdk/index.js";
 import bot from "./index.js";
 import { cleanReport, detectLineEnding, readRecords, writeRow } from "./csv.js";
 import { fromEpochMillis, fromFuzzy, fromTimestamp, fromWindowsNt, fuzzyFastPath, timeConverter } from "./time.js";

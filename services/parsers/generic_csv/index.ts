@@ -4,11 +4,10 @@
  * (IntelMQ's intelmq.bots.parsers.generic.parser_csv).
  */
 import { z } from "zod";
-import { defineBot, excerpt, LineError, p, parserParams, skipLine } from "../../../shared/runtime/index.js";
-import type { BotContext } from "../../../shared/runtime/index.js";
-import type { Event, Report } from "../../../shared/message/index.js";
-import { ConfigurationError, InvalidArgument, InvalidValue } from "../../../shared/errors/index.js";
-import { pyRegex } from "../../../shared/harmonization/index.js";
+import {
+  ConfigurationError, InvalidArgument, InvalidValue, LineError, defineParser, excerpt, p, parserParams, pyRegex, skipLine,
+  type BotContext, type Event, type Report, type SkippedLine,
+} from "../../../shared/sdk/index.js";
 import { cleanReport, commentLines, detectLineEnding, lineEnd, readRecords, writeRow } from "./csv.js";
 import { timeConverter, type TimeConverter } from "./time.js";
 
@@ -202,7 +201,7 @@ function create(prm: Params, ctx: BotContext) {
   }
 
   return {
-    *parse(report: Report): Iterable<unknown> {
+    *parse(report: Report): Iterable<CsvRow | SkippedLine> {
       const decoded = decodeRaw(report);
       for (const line of commentLines(decoded)) yield skipLine(line, "comment");
       const text = cleanReport(decoded);
@@ -232,8 +231,7 @@ function create(prm: Params, ctx: BotContext) {
       }
     },
 
-    parseLine(item: unknown, report: Report): Event {
-      const row = item as CsvRow;
+    parseLine(row: CsvRow, report: Report): Event {
       const event = ctx.newEvent(report);
       let added = addColumns(event, row.fields);
       for (const [key, format] of compose) if (event.add(key, format(row.fields))) added++;
@@ -244,8 +242,8 @@ function create(prm: Params, ctx: BotContext) {
       return event;
     },
 
-    recoverLine(item: unknown): string {
-      return item instanceof CsvRow ? recover(item) : String(item);
+    recoverLine(row: CsvRow): string {
+      return recover(row);
     },
   };
 
@@ -255,8 +253,7 @@ function create(prm: Params, ctx: BotContext) {
   }
 }
 
-export default defineBot({
-  kind: "parser",
+export default defineParser({
   name: "generic_csv",
   intelmq: "intelmq.bots.parsers.generic.parser_csv",
   description: "Parse any CSV feed by mapping its columns to harmonization fields",

@@ -4,8 +4,7 @@
  * `name|strptime format`). Conversions are the harmonization's; fuzzy parsing has a fast path
  * here for the plain timestamps feeds send most. Every converter returns Python's isoformat() text.
  */
-import { callTypeMethod, fromEpochMillis, fromTimestamp, fromWindowsNt, isoformat } from "../../../shared/harmonization/index.js";
-import { InvalidArgument } from "../../../shared/errors/index.js";
+import { callTypeMethod, fromEpochMillis, fromTimestamp, fromWindowsNt, isoformat, InvalidArgument } from "../../../shared/sdk/index.js";
 
 /** A converter of one external time value; null means "no value" (IntelMQ returns None). */
 export type TimeConverter = (value: string) => string | null;

@@ -4,10 +4,7 @@
  * back into events (IntelMQ's intelmq.bots.parsers.json.parser).
  */
 import { z } from "zod";
-import { defineBot, p, parserParams } from "../../../shared/runtime/index.js";
-import type { BotContext } from "../../../shared/runtime/index.js";
-import { messageFromDict, type Event, type Report } from "../../../shared/message/index.js";
-import { DecodingError } from "../../../shared/errors/index.js";
+import { defineParser, p, parserParams, type BotContext, messageFromDict, type Event, type Report, DecodingError } from "../../../shared/sdk/index.js";
 
 export const params = z.object({
   ...parserParams,
@@ -43,8 +40,8 @@ function create(prm: Params, ctx: BotContext) {
       }
     },
 
-    parseLine(item: unknown, report: Report): Event {
-      const { text, value } = item as Item;
+    parseLine(item: Item, report: Report): Event {
+      const { text, value } = item;
       let dict: unknown = value;
       if (dict === undefined) {
         try {
@@ -63,14 +60,13 @@ function create(prm: Params, ctx: BotContext) {
       return event;
     },
 
-    recoverLine(item: unknown): string {
-      return (item as Item).text;
+    recoverLine(item: Item): string {
+      return item.text;
     },
   };
 }
 
-export default defineBot({
-  kind: "parser",
+export default defineParser({
   name: "json",
   intelmq: "intelmq.bots.parsers.json.parser",
   description: "Parse IntelMQ messages in JSON (one per report, one per line, or a list) into events",

@@ -4,10 +4,7 @@
  * keys copied to event fields (IntelMQ's intelmq.bots.parsers.key_value.parser).
  */
 import { z } from "zod";
-import type { Report } from "../../../shared/message/index.js";
-import { ConfigurationError } from "../../../shared/errors/index.js";
-import { fromTimestamp, isoformat, parseFuzzy } from "../../../shared/harmonization/index.js";
-import { defineBot, p, parserParams } from "../../../shared/runtime/index.js";
+import { type Report, ConfigurationError, fromTimestamp, isoformat, parseFuzzy, defineParser, p, parserParams } from "../../../shared/sdk/index.js";
 
 const separator = (what: string) => z.string().min(1, `${what} must not be empty`);
 
@@ -34,8 +31,7 @@ export function parseTime(value: string): string | null {
   }
 }
 
-export default defineBot({
-  kind: "parser",
+export default defineParser({
   name: "key_value",
   intelmq: "intelmq.bots.parsers.key_value.parser",
   description: "Parses lines of key=value pairs (e.g. FortiGate logs) into events with the configured fields",

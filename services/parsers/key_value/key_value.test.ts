@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { runBot } from "../../../shared/runtime/index.js";
+import { runBot } from "../../../shared/sdk/index.js";
 import { Rng } from "../../../test/helpers/random.js";
 import bot, { parseTime } from "./index.js";
 import { assertSample } from "../../../test/helpers/parser-samples.js";

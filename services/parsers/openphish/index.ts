@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /** OpenPhish parser: one phishing URL per line of the public feed (IntelMQ's intelmq.bots.parsers.openphish.parser). */
 import { z } from "zod";
-import { addRequired, defineBot, parserParams } from "../../../shared/runtime/index.js";
+import { addRequired, defineParser, parserParams } from "../../../shared/sdk/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
-export default defineBot({
-  kind: "parser",
+export default defineParser({
   name: "openphish",
   intelmq: "intelmq.bots.parsers.openphish.parser",
   description: "Parses the OpenPhish community feed: one phishing URL per line",

@@ -5,11 +5,7 @@
  * core fields and the whole banner in extra.shodan (IntelMQ's intelmq.bots.parsers.shodan.parser).
  */
 import { z } from "zod";
-import type { Event, Report } from "../../../shared/message/index.js";
-import { DecodingError } from "../../../shared/errors/index.js";
-import { pyCompare, pyStr, types } from "../../../shared/harmonization/index.js";
-import { defineBot, p, parserParams } from "../../../shared/runtime/index.js";
-import type { BotContext } from "../../../shared/runtime/index.js";
+import { type Event, type Report, DecodingError, pyCompare, pyStr, types, defineParser, p, parserParams, type BotContext } from "../../../shared/sdk/index.js";
 
 export const params = z.object({
   ...parserParams,
@@ -339,8 +335,7 @@ function create(prm: Params, ctx: BotContext) {
   };
 }
 
-export default defineBot({
-  kind: "parser",
+export default defineParser({
   name: "shodan",
   intelmq: "intelmq.bots.parsers.shodan.parser",
   description: "Parse Shodan banners (one JSON object per report) into events",

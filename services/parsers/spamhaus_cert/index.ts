@@ -4,10 +4,7 @@
  * host per line, classified by its bot name (IntelMQ's intelmq.bots.parsers.spamhaus.parser_cert).
  */
 import { z } from "zod";
-import { DecodingError } from "../../../shared/errors/index.js";
-import { fromTimestamp } from "../../../shared/harmonization/index.js";
-import type { Event, Report } from "../../../shared/message/index.js";
-import { addRequired, defaultLines, defineBot, parserParams, skipLine } from "../../../shared/runtime/index.js";
+import { DecodingError, fromTimestamp, type Event, type Report, addRequired, defaultLines, defineParser, parserParams, skipLine } from "../../../shared/sdk/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -95,8 +92,7 @@ function classify(event: Event, botname: string, row: readonly string[]): string
   return botname;
 }
 
-export default defineBot({
-  kind: "parser",
+export default defineParser({
   name: "spamhaus_cert",
   intelmq: "intelmq.bots.parsers.spamhaus.parser_cert",
   description: "Parses the Spamhaus CERT portal feed of infected and abusing hosts",

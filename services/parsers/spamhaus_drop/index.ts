@@ -4,10 +4,7 @@
  * apart by the report's feed.url (IntelMQ's intelmq.bots.parsers.spamhaus.parser_drop).
  */
 import { z } from "zod";
-import { DecodingError } from "../../../shared/errors/index.js";
-import { dateutilParse, isoformat } from "../../../shared/harmonization/index.js";
-import type { Report } from "../../../shared/message/index.js";
-import { addRequired, defaultLines, defineBot, parserParams, skipLine } from "../../../shared/runtime/index.js";
+import { DecodingError, dateutilParse, isoformat, type Report, addRequired, defaultLines, defineParser, parserParams, skipLine } from "../../../shared/sdk/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -28,8 +25,7 @@ const stripChars = (s: string, chars: string) => {
   return s.slice(a, b);
 };
 
-export default defineBot({
-  kind: "parser",
+export default defineParser({
   name: "spamhaus_drop",
   intelmq: "intelmq.bots.parsers.spamhaus.parser_drop",
   description: "Parses the Spamhaus DROP, EDROP, DROPv6 and ASN-DROP lists",

@@ -5,8 +5,7 @@
  * intelmq.bots.parsers.surbl.parser).
  */
 import { z } from "zod";
-import type { Report } from "../../../shared/message/index.js";
-import { addRequired, defineBot, excerpt, LineError, parserParams, reportText, skipLine } from "../../../shared/runtime/index.js";
+import { type Report, addRequired, defineParser, excerpt, LineError, parserParams, reportText, skipLine } from "../../../shared/sdk/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -24,8 +23,7 @@ export function listType(line: string): string {
   return "blacklist";
 }
 
-export default defineBot({
-  kind: "parser",
+export default defineParser({
   name: "surbl",
   intelmq: "intelmq.bots.parsers.surbl.parser",
   description: "Parses the SURBL zone file: domains classified by the lists they are on",

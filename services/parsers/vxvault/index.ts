@@ -4,9 +4,7 @@
  * date) then one URL per line (IntelMQ's intelmq.bots.parsers.vxvault.parser).
  */
 import { z } from "zod";
-import { urlsplit, urlunsplit } from "../../../shared/harmonization/index.js";
-import type { Report } from "../../../shared/message/index.js";
-import { defineBot, excerpt, LineError, parserParams, reportText, skipLine } from "../../../shared/runtime/index.js";
+import { urlsplit, urlunsplit, type Report, defineParser, excerpt, LineError, parserParams, reportText, skipLine } from "../../../shared/sdk/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -24,8 +22,7 @@ function hostAndPort(netloc: string): { host: string; port: number | null } {
 /** A line of nothing but HTML tags or comments (the list comes inside <pre>...</pre>). */
 const MARKUP = /^(?:<[^<>]*>\s*)+$/;
 
-export default defineBot({
-  kind: "parser",
+export default defineParser({
   name: "vxvault",
   intelmq: "intelmq.bots.parsers.vxvault.parser",
   description: "Parses the VXVault malware URL list",

@@ -2,22 +2,19 @@
 /**
  * Queues on JetStream (ARCHITECTURE.md "Queues on JetStream"): one WorkQueue stream and one
  * durable pull consumer per queue, PubAck-confirmed publishes with Nats-Msg-Id, acks confirmed
- * by the server, payloads above max_payload through the object store, ghosts purged.
+ * by the server, payloads above max_payload through the object store; streams.ts makes them.
  */
-import { setTimeout as sleep } from "node:timers/promises";
-import { headers as natsHeaders, nanos, nuid, type MsgHdrs } from "@nats-io/transport-node";
-import {
-  AckPolicy, DeliverPolicy, DiscardPolicy, RetentionPolicy, StorageType,
-  type ConsumerConfig, type ConsumerInfo, type JsMsg, type StreamConfig, type StreamInfo,
-} from "@nats-io/jetstream";
+import { headers as natsHeaders, nuid, type MsgHdrs } from "@nats-io/transport-node";
+import type { JsMsg } from "@nats-io/jetstream";
 import { BrokerUnavailableError, errorMessage } from "../../errors/index.js";
 import {
-  archiveSubject, ghostPurgeSeq, CONSUMER_NAME, DEFAULTS, LARGE_ARCHIVE_BUCKET, LARGE_BUCKET, OBJECT_BUCKET_HEADER, OBJECT_HEADER, QUEUE_DESCRIPTION, queueStream, queueSubject,
+  archiveSubject, CONSUMER_NAME, DEFAULTS, LARGE_ARCHIVE_BUCKET, LARGE_BUCKET, OBJECT_BUCKET_HEADER, OBJECT_HEADER, QUEUE_DESCRIPTION, queueStream, queueSubject,
 } from "../names.js";
 import type { PubAck } from "../publisher.js";
 import type { ConsumeOptions, PeekedMessage, PublishOptions, QueueInfo, Queues, QueueSettings, Subscription } from "../types.js";
-import { HEADER_ROOM, apiCode, isNotFound, streamDiffers, type JsConnection } from "./connection.js";
+import { HEADER_ROOM, apiCode, isNotFound, type JsConnection } from "./connection.js";
 import { JsDelivery, JsSubscription, nakAll, type DeliveryOwner } from "./delivery.js";
+import { ensureQueueStream, readStored } from "./streams.js";
 
 const ACK = new TextEncoder().encode("+ACK");
 
@@ -31,9 +28,7 @@ export class JsQueues implements Queues, DeliveryOwner {
   #acks: { d: JsDelivery; resolve: () => void; reject: (e: Error) => void }[] = [];
   #ackScheduled = false;
 
-  constructor(private readonly c: JsConnection, private readonly archiveStream: (s: QueueSettings, explicit: boolean) => Promise<void>) {
-    c.onReconnect(() => this.#purgeAfterReconnect());
-  }
+  constructor(private readonly c: JsConnection, private readonly archiveStream: (s: QueueSettings, explicit: boolean) => Promise<void>) {}
 
   get log(): JsConnection["log"] { return this.c.log; }
 
@@ -55,103 +50,9 @@ export class JsQueues implements Queues, DeliveryOwner {
   }
 
   async #ensure(queue: string, settings: QueueSettings | undefined): Promise<void> {
-    const { jsm } = this.c;
-    const explicit = settings !== undefined;
-    const s = settings ?? {};
-    const name = queueStream(queue);
-    if (s.archive) await this.archiveStream(s, explicit);
-    const want: Partial<StreamConfig> & { name: string } = {
-      name,
-      description: QUEUE_DESCRIPTION + queue,
-      subjects: [queueSubject(queue)],
-      retention: RetentionPolicy.Workqueue,
-      storage: StorageType.File,
-      max_bytes: s.maxBytes ?? DEFAULTS.maxBytes,
-      max_msgs: s.maxMsgs ?? DEFAULTS.maxMsgs,
-      discard: DiscardPolicy.New,
-      duplicate_window: nanos(s.duplicateWindowMs ?? DEFAULTS.duplicateWindowMs),
-      num_replicas: s.replicas ?? DEFAULTS.replicas,
-    };
-    if (s.archive) want.republish = { src: queueSubject(queue), dest: archiveSubject(queue) };
-    let si = await this.c.streamInfo(name);
-    for (let attempt = 1; !si; attempt++) {
-      try {
-        si = await jsm.streams.add(want);
-      } catch (err) {
-        // Someone else created it at the same moment (possibly with other settings); its info
-        // may take a moment to appear.
-        si = await this.c.streamInfo(name);
-        if (!si && attempt >= 5) throw err;
-        if (!si) await sleep(50 * attempt);
-      }
-    }
-    if (explicit && streamDiffers(si.config, want)) {
-      try {
-        si = await this.c.updateStream(si, want, false);
-      } catch (err) {
-        this.log.warn({ err: errorMessage(err), queue }, "cannot update the settings of the queue's stream");
-      }
-    }
-    if (si.config.republish?.dest === archiveSubject(queue)) this.#archived.set(queue, s.archiveMaxAgeMs ?? DEFAULTS.archiveMaxAgeMs);
+    const { si } = await ensureQueueStream(this.c, queue, settings, this.archiveStream);
+    if (si.config.republish?.dest === archiveSubject(queue)) this.#archived.set(queue, settings?.archiveMaxAgeMs ?? DEFAULTS.archiveMaxAgeMs);
     else this.#archived.delete(queue);
-
-    const cwant: Partial<ConsumerConfig> = {
-      durable_name: CONSUMER_NAME,
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      ack_wait: nanos(s.ackWaitMs ?? DEFAULTS.ackWaitMs),
-      max_ack_pending: s.maxAckPending ?? DEFAULTS.maxAckPending,
-      max_deliver: -1,
-    };
-    let ci = await this.c.consumerInfo(name);
-    for (let attempt = 1; !ci; attempt++) {
-      try {
-        ci = await jsm.consumers.add(name, cwant);
-      } catch (err) {
-        ci = await this.c.consumerInfo(name);
-        if (!ci && attempt >= 5) throw err;
-        if (!ci) await sleep(50 * attempt);
-      }
-    }
-    if (explicit && (
-      (s.ackWaitMs !== undefined && ci.config.ack_wait !== cwant.ack_wait) ||
-      (s.maxAckPending !== undefined && ci.config.max_ack_pending !== cwant.max_ack_pending))) {
-      ci = await jsm.consumers.update(name, CONSUMER_NAME, { ack_wait: cwant.ack_wait!, max_ack_pending: cwant.max_ack_pending! });
-    }
-    await this.#purgeGhosts(queue, si, ci);
-  }
-
-  /**
-   * Messages at or below the consumer's ack floor were acked: in a WorkQueue stream they can only
-   * be left-overs of a crash ("ghosts"). Purging below floor+1 keeps every message above it.
-   */
-  async #purgeGhosts(queue: string, si: StreamInfo, ci: ConsumerInfo): Promise<void> {
-    const seq = ghostPurgeSeq({ stream: si.state, consumer: ci, subject: queueSubject(queue) });
-    if (seq === null) return;
-    const r = await this.c.jsm.streams.purge(si.config.name, { seq });
-    if (r.purged > 0) this.log.info({ queue, purged: r.purged, ackFloor: seq - 1 }, "purged acked ghost messages from queue");
-  }
-
-  /**
-   * A server that was killed can keep messages it had acknowledged (they return as "ghosts",
-   * never delivered again but counted). The queues this connection consumes are purged up to
-   * their ack floor once it is back, and once more when the consumers' state has settled.
-   */
-  #purgeAfterReconnect(): void {
-    for (const delay of [1000, 15_000]) {
-      const t = setTimeout(() => {
-        if (this.c.state !== "connected") return;
-        for (const queue of new Set([...this.#subs].map((sub) => sub.queue))) {
-          void (async () => {
-            const name = queueStream(queue);
-            const si = await this.c.streamInfo(name);
-            const ci = si ? await this.c.consumerInfo(name) : null;
-            if (si && ci) await this.#purgeGhosts(queue, si, ci);
-          })().catch((err: unknown) => this.log.debug({ queue, err: errorMessage(err) }, "ghost purge after reconnect failed"));
-        }
-      }, delay);
-      t.unref();
-    }
   }
 
   async publish(queue: string, data: Uint8Array, opts?: PublishOptions): Promise<void> {
@@ -349,27 +250,45 @@ export class JsQueues implements Queues, DeliveryOwner {
       for (let attempt = 0; attempt < 5; attempt++) {
         const si = await this.c.streamInfo(stream);
         if (!si || si.state.messages === 0) return null;
-        const sm = await this.c.jsm.streams.getMessage(stream, { seq: si.state.first_seq }).catch((err: unknown) => {
-          if (isNotFound(err)) return null; // acked meanwhile
-          throw err;
-        });
-        if (!sm) continue;
-        const headers: Record<string, string> = {};
-        let ref: string | null = null;
-        let bucket = LARGE_BUCKET;
-        if (sm.header) {
-          for (const k of sm.header.keys()) {
-            if (k === OBJECT_HEADER) ref = sm.header.get(k);
-            else if (k === OBJECT_BUCKET_HEADER) bucket = sm.header.get(k) || LARGE_BUCKET;
-            else headers[k] = sm.header.get(k);
-          }
-        }
-        const data = ref ? (await (await this.c.largeStore(bucket)).getBlob(ref)) ?? new Uint8Array(0) : sm.data;
-        return { seq: sm.seq, data, headers };
+        const m = await readStored(this.c, stream, si.state.first_seq);
+        if (m) return m;
       }
       return null;
     } catch (err) {
       throw this.c.wrap(`peek ${queue}`, err);
+    }
+  }
+
+  /**
+   * Messages the stream holds although the consumer counts them as acknowledged (at or below its
+   * ack floor): after a crash of nats-server, acknowledged messages whose removal was lost, and
+   * now and then one the server lost track of (delivered before the crash, never acknowledged).
+   * Up to `max`, lowest sequence first.
+   */
+  async strays(queue: string, max = 100): Promise<PeekedMessage[]> {
+    const stream = queueStream(queue);
+    const out: PeekedMessage[] = [];
+    try {
+      const si = await this.c.streamInfo(stream);
+      const ci = si ? await this.c.consumerInfo(stream) : null;
+      if (!si || !ci || si.state.messages === 0) return out;
+      const floor = ci.ack_floor.stream_seq;
+      for (let seq = si.state.first_seq; seq <= floor && out.length < max; seq++) {
+        const m = await readStored(this.c, stream, seq);
+        if (m) out.push(m);
+      }
+    } catch (err) {
+      throw this.c.wrap(`strays of ${queue}`, err);
+    }
+    return out;
+  }
+
+  async remove(queue: string, seq: number): Promise<boolean> {
+    try {
+      return await this.c.jsm.streams.deleteMessage(queueStream(queue), seq, false);
+    } catch (err) {
+      if (isNotFound(err) || /no message found/i.test(errorMessage(err))) return false;
+      throw this.c.wrap(`remove ${queue}#${seq}`, err);
     }
   }
 

@@ -227,6 +227,26 @@ export class MemQueues implements Queues {
     return first ? { seq: first.seq, data: first.data, headers: { ...first.headers } } : null;
   }
 
+  /** A memory queue never outlives a crash of its broker: no strays. */
+  async strays(_queue: string, _max?: number): Promise<PeekedMessage[]> {
+    return [];
+  }
+
+  async remove(queue: string, seq: number): Promise<boolean> {
+    this.m.live();
+    const q = this.#queues.get(queue);
+    if (!q) return false;
+    for (const list of [q.waiting, q.redeliver]) {
+      const i = list.findIndex((m) => m.seq === seq);
+      if (i < 0) continue;
+      const [m] = list.splice(i, 1);
+      m!.gone = true;
+      q.bytes -= m!.data.byteLength;
+      return true;
+    }
+    return false;
+  }
+
   async purge(queue: string): Promise<number> {
     this.m.live();
     const q = this.#queues.get(queue);
