@@ -57,4 +57,16 @@ export const p = {
   text: () => z.preprocess(toText, z.string()),
   /** A string or null (IntelMQ's `None` default). */
   str: () => z.string().nullable(),
+  /**
+   * A secret (password, API key, token, credentials in a header): its value is hidden wherever
+   * parameters are shown (logs, intelmqctl, dumps). Wrap the whole field: `p.secret(p.str().default(null))`.
+   */
+  secret: <T extends z.ZodType>(schema: T): T => schema.meta({ secret: true }) as T,
 };
+
+/** The keys of an object schema whose fields are marked with p.secret(). */
+export function secretKeys(schema: z.ZodType): string[] {
+  const shape = (schema as { shape?: Record<string, z.ZodType> }).shape;
+  if (!shape) return [];
+  return Object.entries(shape).filter(([, f]) => (z.globalRegistry.get(f) as { secret?: boolean } | undefined)?.secret === true).map(([k]) => k);
+}

@@ -9,7 +9,7 @@ export {
 } from "./runtime-config.js";
 export { saveRuntimeConfig, setBotEnabled, setBotEnabledText, backupFile } from "./runtime-config-write.js";
 export type { BotEntry, ConfigWarning, RunMode, RuntimeConfig } from "./runtime-config.js";
-export { p, coerce } from "./coerce.js";
+export { p, coerce, secretKeys } from "./coerce.js";
 export {
   OWN_GLOBAL_KEYS, QUEUE_LIMIT_KEYS, INTELMQ_GLOBAL_FAMILIES, ownGlobalSchema, intelmqGlobalSchema, queueLimitsSchema,
   checkGlobal, globalSettings, isIntelmqGlobalKey, isOwnGlobalKey,

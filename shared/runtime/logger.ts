@@ -22,16 +22,18 @@ export function pinoLevel(level: string | undefined): pino.LevelWithSilent {
 
 /**
  * A copy of a parameter object (nested objects and arrays too) with the value of every key that
- * contains "password" or "token" replaced by "HIDDEN". pino's redact paths cannot match parts of
- * key names, so parameter objects go through this before they are logged.
+ * contains "password" or "token", and of the `secret` keys (a bot's parameters marked with
+ * p.secret()), replaced by "HIDDEN". pino's redact paths cannot match parts of key names, so
+ * parameter objects go through this before they are logged.
  */
-export function redactParams<T>(obj: T): T {
+export function redactParams<T>(obj: T, secret: Iterable<string> = []): T {
+  const marked = new Set(secret);
   const walk = (v: unknown, depth: number): unknown => {
     if (depth > 8 || v === null || typeof v !== "object" || v instanceof Error) return v;
     if (Array.isArray(v)) return v.map((x) => walk(x, depth + 1));
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-      out[k] = SECRET.test(k) && x !== null && x !== undefined ? HIDDEN : walk(x, depth + 1);
+      out[k] = (SECRET.test(k) || (depth === 0 && marked.has(k))) && x !== null && x !== undefined ? HIDDEN : walk(x, depth + 1);
     }
     return out;
   };

@@ -164,3 +164,11 @@ test("known keys derive from the declarations: ours and IntelMQ's global keys, n
   const r = resolveParams(expert, "b", { queue_max_bytes: 5000, queue_max_msgs: 10, queue_max_byte: 1, logging_path: "/x" });
   assert.deepEqual(r.unknown, ["queue_max_byte"]);
 });
+
+test("p.secret marks a parameter whose value is hidden when parameters are logged", async () => {
+  const { secretKeys } = await import("../config/index.js");
+  const schema = z.object({ api_key: p.secret(p.str().default(null)), http_header: p.secret(z.record(z.string(), z.string()).default({})), user: p.str().default(null) });
+  assert.deepEqual(secretKeys(schema).sort(), ["api_key", "http_header"]);
+  assert.deepEqual(redactParams({ api_key: "k", http_header: { Authorization: "Bearer x" }, user: "u", db_password: "p" }, secretKeys(schema)),
+    { api_key: "HIDDEN", http_header: "HIDDEN", user: "u", db_password: "HIDDEN" });
+});
