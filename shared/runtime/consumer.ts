@@ -25,10 +25,13 @@ const COMPLETED_MEMORY = 100_000;
 const MSG_ID_HEADER = "Nats-Msg-Id";
 /** The identity a stray put back into its queue keeps (see settleStrays()). */
 const IDENTITY_HEADER = "Intelmq-Identity";
-/** Input bytes worked on at once, at most (one input is always taken, however large). */
-const INPUT_BYTES = 2 * 1024 * 1024;
+/**
+ * Input bytes worked on at once, at most (one input is always taken, however large): an envelope
+ * of 1,000 events (~600 KiB) takes several times its size while it is decoded and worked on.
+ */
+const INPUT_BYTES = 1024 * 1024;
 /** Deliveries the client pulls ahead of the loop. */
-const PREFETCH = 4;
+const PREFETCH = 2;
 /** When strays are looked for after a reconnect. */
 const STRAYS_AFTER_MS = [2_000, 15_000, 45_000];
 /** working() interval for held deliveries, well inside JetStream's default ack_wait of 30 s. */
