@@ -4,9 +4,17 @@ import { Packr, Unpackr } from "msgpackr";
 import { DecodingError } from "../errors/index.js";
 import { Message } from "./message.js";
 
-// plain msgpack (no records, no bundled strings) so any msgpack reader can decode it
-const packr = new Packr({ useRecords: false, moreTypes: false, bundleStrings: false });
-const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: true, int64AsType: "number" });
+// Records (the keys of a shape once per envelope, not once per event) and bundled strings make an
+// envelope a third smaller and its encoding and decoding about twice as fast; each envelope holds
+// its own record definitions, so it decodes alone. Tools that are not ours send JSON (see README).
+const packr = new Packr({ useRecords: true, bundleStrings: true, moreTypes: false });
+const unpackr = new Unpackr({ useRecords: true, mapsAsObjects: true, int64AsType: "number" });
+
+/**
+ * Set on envelopes our bots publish: every message in it was serialized from a valid Message, so
+ * a receiver takes the values without validating them again. Anything else is validated.
+ */
+export const HARMONIZED_HEADER = "Intelmq-Harmonized";
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 function isDict(v: unknown): v is Record<string, unknown> {

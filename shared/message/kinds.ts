@@ -28,16 +28,20 @@ export function newEvent(report?: Report | null, opts?: { harmonization?: Harmon
 /**
  * Deserialise a flat dict (as on the wire) into an Event or Report: each key added unsanitized,
  * retried sanitized, as IntelMQ does; throws InvalidValue (with .object = the dict) or InvalidKey.
- * `__type` selects the class; without it `defaultType` is used, else DecodingError.
+ * `__type` selects the class; without it `defaultType` is used, else DecodingError. `trusted`:
+ * the dict was serialized by one of our bots from a valid message (HARMONIZED_HEADER), its values
+ * are taken without validation.
  */
-export function messageFromDict(dict: Record<string, unknown>, opts?: { harmonization?: Harmonization; defaultType?: MessageKind }): Event | Report {
+export function messageFromDict(
+  dict: Record<string, unknown>, opts?: { harmonization?: Harmonization; defaultType?: MessageKind; trusted?: boolean },
+): Event | Report {
   if (dict === null || typeof dict !== "object" || Array.isArray(dict)) {
     throw new DecodingError("a message must be a JSON object", { object: dict });
   }
   const type = dict["__type"] ?? opts?.defaultType;
   const h = opts?.harmonization ?? getDefaultHarmonization();
-  if (type === "Event") return Event._fromDict(dict, h);
-  if (type === "Report") return Report._fromDict(dict, h);
+  if (type === "Event") return Event._fromDict(dict, h, opts?.trusted);
+  if (type === "Report") return Report._fromDict(dict, h, opts?.trusted);
   if (type === undefined || type === null) throw new DecodingError("the message has no __type", { object: dict });
   throw new InvalidArgument("__type", type, ["Event", "Message", "Report"]);
 }

@@ -229,7 +229,13 @@ export class Consumer {
    * identity it had (IDENTITY_HEADER), so that it is recognised and its outputs get the same ids.
    */
   static identity(d: Pick<Delivery, "queue" | "seq" | "data" | "headers">): string {
-    return d.headers[IDENTITY_HEADER] ?? `${d.queue}:${d.seq}:${d.data.byteLength.toString(36)}.${crc32(d.data).toString(36)}`;
+    const kept = d.headers[IDENTITY_HEADER];
+    if (kept !== undefined) return kept;
+    // A message id stands for the content (ours derive from the sender's input): hashing it is
+    // cheaper than hashing an envelope of a thousand events.
+    const id = d.headers[MSG_ID_HEADER];
+    const content = id !== undefined ? `i${crc32(id).toString(36)}` : `${d.data.byteLength.toString(36)}.${crc32(d.data).toString(36)}`;
+    return `${d.queue}:${d.seq}:${content}`;
   }
 
   /**

@@ -107,7 +107,7 @@ export class MemQueues implements Queues {
     }
     if (opts?.msgId !== undefined) q.dedup.set(opts.msgId, now);
     const msg: MemMsg = {
-      seq: ++q.lastSeq, data: new Uint8Array(data), headers: { ...(opts?.headers ?? {}) }, deliveryCount: 0, epoch: 0, gone: false,
+      seq: ++q.lastSeq, data: new Uint8Array(data), headers: { ...(opts?.headers ?? {}), ...(opts?.msgId !== undefined ? { "Nats-Msg-Id": opts.msgId } : {}) }, deliveryCount: 0, epoch: 0, gone: false,
     };
     q.bytes += msg.data.byteLength;
     q.waiting.push(msg);

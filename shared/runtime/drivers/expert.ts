@@ -13,10 +13,11 @@ import type { ExpertImpl, Routed } from "../types.js";
 import { worst, type DriverEnv, type InputDriver, type InputJob } from "./driver.js";
 
 export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
-  const one = async (job: InputJob, msg: Message, index: number): Promise<{ step: Step; routed: Routed[] }> => {
+  const one = async (job: InputJob, msg: Message, index: number, failedFirst?: { err: unknown }): Promise<{ step: Step; routed: Routed[] }> => {
     let routed: Routed[] = [];
     const meta = { origin: job.origin(index), redelivered: job.redelivered };
     const step = await withRetries(job.retry, {
+      failedFirst,
       run: async () => { routed = checkRoutes(env.dest, normaliseEmit(await impl.process(msg as Event, meta))); },
       giveUp: (err) => {
         job.outbox.addDump(env.dumper.give(env.dumper.traceback(err), Dumper.text(msg), false));
@@ -26,15 +27,44 @@ export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
     });
     return { step, routed };
   };
+  /**
+   * Most events go through process() at once, without awaiting: only an event whose process()
+   * returns a promise (a lookup) or throws (its retries) takes the slow path. The results keep
+   * input order either way.
+   */
+  const fast = (job: InputJob, msg: Message, index: number): Routed[] | Promise<{ step: Step; routed: Routed[] }> => {
+    let got: unknown;
+    try {
+      got = impl.process(msg as Event, { origin: job.origin(index), redelivered: job.redelivered });
+      if (got && typeof (got as { then?: unknown }).then === "function") {
+        return (got as Promise<unknown>).then((v) => {
+          const routed = checkRoutes(env.dest, normaliseEmit(v));
+          job.retry.stats.success();
+          return { step: "ok" as Step, routed };
+        }).catch((err: unknown) => one(job, msg, index, { err }));
+      }
+      const routed = checkRoutes(env.dest, normaliseEmit(got));
+      job.retry.stats.success();
+      return routed;
+    } catch (err) {
+      // the first try failed: the retries (and their counting, logging and dump) go on from here
+      return one(job, msg, index, { err });
+    }
+  };
   return {
     async handle(job, messages) {
-      const results = messages.length === 1
-        ? [await one(job, messages[0]!.msg, messages[0]!.index)]
-        : await Promise.all(messages.map((m) => one(job, m.msg, m.index)));
-      const step = worst(results.map((r) => r.step));
+      const results: (Routed[] | { step: Step; routed: Routed[] })[] = new Array(messages.length);
+      let pending: Promise<void>[] | null = null;
+      for (let i = 0; i < messages.length; i++) {
+        const r = fast(job, messages[i]!.msg, messages[i]!.index);
+        if (Array.isArray(r)) results[i] = r;
+        else (pending ??= []).push(r.then((x) => { results[i] = x; }));
+      }
+      if (pending) await Promise.all(pending);
+      const step = worst(results.map((r) => (Array.isArray(r) ? "ok" : r.step)));
       if (step !== "ok") return step;
       for (const r of results) {
-        for (const x of r.routed) {
+        for (const x of Array.isArray(r) ? r : r.routed) {
           const w = job.outbox.add(x.path, x.msg);
           if (w) await w;
         }

@@ -8,7 +8,7 @@ import type { Logger } from "pino";
 import type { Delivery, DumpEntry } from "../../broker/index.js";
 import { ErrorCode, hasCode } from "../../errors/index.js";
 import type { Harmonization } from "../../harmonization/index.js";
-import { decodeEnvelope, messageFromDict, type Message } from "../../message/index.js";
+import { HARMONIZED_HEADER, decodeEnvelope, messageFromDict, type Message } from "../../message/index.js";
 import { Dumper } from "./dumps.js";
 import type { Stats } from "./stats.js";
 
@@ -33,10 +33,12 @@ export function decodeInput(
     return out;
   }
   if (dicts.length === 0) env.log.warn("Empty message received. Some previous bot sent invalid data.");
+  // Envelopes of our own bots hold valid messages: taken as they are. The rest is validated.
+  const trusted = d.headers[HARMONIZED_HEADER] === "1";
   for (let i = 0; i < dicts.length; i++) {
     const dict = dicts[i]!;
     try {
-      out.messages.push({ msg: messageFromDict(dict, { harmonization: env.harmonization, defaultType: env.defaultType }), index: i });
+      out.messages.push({ msg: messageFromDict(dict, { harmonization: env.harmonization, defaultType: env.defaultType, trusted }), index: i });
     } catch (err) {
       // Invalid on receive: retrying cannot help (IntelMQ dumps the dict it was built from).
       env.stats.failure();

@@ -38,21 +38,29 @@ export interface Attempt {
   describe(): string;
   /** Counts as a processed message in the statistics when it succeeds (default true). */
   counted?: boolean;
+  /** The first try was made already and failed with this (a caller's fast path). */
+  failedFirst?: { err: unknown };
 }
 
 /** Run `a` with IntelMQ's retries. "stop": error_procedure stop or a configuration error; "aborted": the bot is stopping. */
 export async function withRetries(env: RetryEnv, a: Attempt): Promise<Step> {
   const rt = env.runtime;
   let outage = 0;
+  let first = a.failedFirst;
   for (let attempt = 0; ;) {
     let failure: unknown;
-    try {
-      await a.run();
-      if (a.counted !== false) env.stats.success();
-      return "ok";
-    } catch (err) {
-      failure = err;
-      a.undo?.();
+    if (first) {
+      failure = first.err;
+      first = undefined;
+    } else {
+      try {
+        await a.run();
+        if (a.counted !== false) env.stats.success();
+        return "ok";
+      } catch (err) {
+        failure = err;
+        a.undo?.();
+      }
     }
     if (failure instanceof Halted || env.halted()) return "aborted";
     if (hasCode(failure, ErrorCode.BrokerUnavailable)) {

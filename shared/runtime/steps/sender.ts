@@ -8,6 +8,9 @@ import type { Logger } from "pino";
 import type { Broker, DumpEntry } from "../../broker/index.js";
 import { ErrorCode, hasCode } from "../../errors/index.js";
 import type { Waker } from "../util.js";
+import { HARMONIZED_HEADER } from "../../message/index.js";
+
+const HARMONIZED = { [HARMONIZED_HEADER]: "1" };
 
 /** The wait was given up: the bot is stopping or the connection was closed. */
 export class Halted extends Error {
@@ -27,9 +30,12 @@ export class Sender {
 
   setLogger(log: Logger): void { this.log = log; }
 
-  /** Publish and await the PubAck. `keepAlive` is called while waiting (it extends the input's ack deadline). */
+  /**
+   * Publish an envelope our runtime encoded from valid messages (HARMONIZED_HEADER) and await the
+   * PubAck. `keepAlive` is called while waiting (it extends the input's ack deadline).
+   */
   publish(queue: string, data: Uint8Array, msgId: string, keepAlive?: () => void): Promise<void> {
-    return this.#untilDone(`publish to ${JSON.stringify(queue)}`, () => this.broker.queues.publish(queue, data, { msgId }), keepAlive);
+    return this.#untilDone(`publish to ${JSON.stringify(queue)}`, () => this.broker.queues.publish(queue, data, { msgId, headers: HARMONIZED }), keepAlive);
   }
 
   dump(entry: DumpEntry, keepAlive?: () => void): Promise<void> {
