@@ -15,6 +15,7 @@ export { startBot, defaultRootDir } from "./runner.js";
 export type { BotHandle, BotState, BotStats, BotEvents, StartBotOptions } from "./handle.js";
 export type { SettledInfo } from "./consumer.js";
 export { envelopes, ENVELOPE_MAX_BYTES, type OutputInfo } from "./steps/outbox.js";
+export { quantile, LATENCY_BOUNDS_MS, type Histogram } from "./steps/stats.js";
 export { createLibraryBot, runBot } from "./library.js";
 export type { LibraryBot, LibraryBotOptions, LibraryInput, LibraryResult, RunBotOptions } from "./library.js";
 export { addRequired, commentHeader, defaultLines, excerpt, normaliseEmit, rawLines, reportText, skipLine, SkippedLine } from "./parser-driver.js";
