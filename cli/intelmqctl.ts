@@ -25,6 +25,7 @@ import { ControlClient, type BotView, type HostView, type InstanceView } from ".
 import { runBotCmd, type RunAction } from "./ctl-run.js";
 import { PINO_LEVEL, guardProcess, loggedReason, verboseArg, type LoggedError } from "./output.js";
 import { errorMessage } from "../shared/errors/index.js";
+import { FeedUsageError, addFeed, feedRows, loadCatalogue } from "./ctl-feed.js";
 
 // IntelMQ's texts, so that people and scripts reading them see what they know.
 const MESSAGES = {
@@ -435,6 +436,33 @@ async function actionCmd(ctx: Ctx, action: "start" | "stop" | "restart" | "reloa
   const [code, r] = await botnetAction(ctx, action, group);
   ctx.out.result(r);
   return Object.keys(ctx.config().bots).length === 0 ? 1 : code;
+}
+
+// ---------------------------------------------------------------- feeds
+
+function feedListCmd(ctx: Ctx, runnableOnly: boolean): number {
+  const rows = feedRows(loadCatalogue(ctx.paths.feedsFile)).filter((r) => !runnableOnly || r.status === "runnable");
+  ctx.out.result(rows, () => {
+    const w1 = Math.max(8, ...rows.map((r) => r.provider.length));
+    const w2 = Math.max(4, ...rows.map((r) => r.feed.length));
+    const line = (a: string, b: string, c: string) => `${a.padEnd(w1)}  ${b.padEnd(w2)}  ${c}`;
+    const status = (r: (typeof rows)[number]) =>
+      r.status === "needs an account" && r.needs.length ? `${r.status} (${r.needs.join(", ")})`
+        : r.status === "needs a collector we lack" ? `${r.status} (${r.collector ?? "none"})`
+          : r.status === "needs a parser we lack" ? `${r.status} (${r.parser ?? "none"})` : r.status;
+    const runnable = rows.filter((r) => r.status === "runnable").length;
+    return [line("Provider", "Feed", "Status"), ...rows.map((r) => line(r.provider, r.feed, status(r))), `${rows.length} feeds, ${runnable} runnable as they are.`];
+  });
+  return 0;
+}
+
+async function feedAddCmd(ctx: Ctx, provider: string, name: string, o: { id?: string; param: string[]; to?: string }): Promise<number> {
+  const r = await addFeed(ctx.config(), loadCatalogue(ctx.paths.feedsFile), provider, name, { id: o.id, params: o.param, to: o.to });
+  ctx.out.result(r, () => [
+    `Added ${r.collector} and ${r.parser} to ${r.file}${r.destination ? `; the parser sends to ${r.destination}` : "; the parser has no destination yet (--to <queue>)"}.`,
+    `Check and start them: intelmqctl check && intelmqctl start ${r.collector} && intelmqctl start ${r.parser}`,
+  ]);
+  return 0;
 }
 
 async function enableCmd(ctx: Ctx, id: string, enable: boolean): Promise<number> {
@@ -865,6 +893,18 @@ export async function main(argv: string[]): Promise<number> {
         };
       } else run = () => { throw new UsageError(`list: unknown kind ${JSON.stringify(kind)} (bots, queues, queues-and-status)`); };
     });
+  const feed = program.command("feed").description("the feed catalogue (etc/feeds.yaml): list feeds, add one to runtime.yaml");
+  feed.command("list").description("every catalogue feed: provider, feed, status (runnable, needs an account, needs a collector we lack)")
+    .option("--runnable", "only the feeds that run as they are")
+    .action((o: { runnable?: boolean }) => { run = (ctx) => feedListCmd(ctx, !!o.runnable); });
+  feed.command("add").description("write a catalogue feed's collector and parser into runtime.yaml")
+    .argument("<provider>").argument("<feed>")
+    .option("--id <prefix>", "bot id prefix: <prefix>-collector and <prefix>-parser (default: provider and feed)")
+    .option("--param <key=value>", "a parameter: key=value, collector.key=value or parser.key=value (repeatable)", (v: string, all: string[]) => [...all, v], [] as string[])
+    .option("--to <queue>", "the parser's destination queue (default: where the configured parsers send, the first expert)")
+    .action((provider: string, name: string, o: { id?: string; param: string[]; to?: string }) => {
+      run = (ctx) => feedAddCmd(ctx, provider, name, o);
+    });
   program.command("log")
     .description("the last lines of a bot's log (the logs stream, else var/log/<bot-id>.log) at or above a level")
     .argument("<bot-id>")
@@ -966,7 +1006,7 @@ export async function main(argv: string[]): Promise<number> {
     return await (run as (ctx: Ctx) => Promise<number> | number)(ctx);
   } catch (err) {
     process.stderr.write(`intelmqctl: ${ctx.out.verbose && err instanceof Error && err.stack ? err.stack : errorMessage(err)}\n`);
-    return err instanceof UsageError ? 2 : 1;
+    return err instanceof UsageError || err instanceof FeedUsageError ? 2 : 1;
   } finally {
     await ctx.close();
   }
