@@ -47,8 +47,21 @@ export interface Lifecycle {
 }
 
 export interface CollectorImpl extends Lifecycle {
-  /** One collection round: the reports to send. The runtime fills feed.* and sends them on _default. */
-  collect(): AsyncIterable<Report> | Iterable<Report> | Promise<Iterable<Report> | void>;
+  /**
+   * One collection round: the reports to send. The runtime fills feed.* and sends them on _default.
+   * `signal` aborts when the bot stops: a collector that streams (a server, a subscription) ends
+   * its iteration then (ReportStream does).
+   */
+  collect(signal: AbortSignal): AsyncIterable<Report> | Iterable<Report> | Promise<Iterable<Report> | void>;
+  /**
+   * Reports are pushed to this collector (a server, a subscription): each is its own, even with the
+   * same content as another (ids by arrival, not by content and round).
+   */
+  readonly streaming?: boolean;
+  /** This report is stored by the broker (a pushed item may be acknowledged to its sender now). */
+  queued?(report: Report): void;
+  /** This report could not be stored (the round fails; a pushed item should be refused to its sender). */
+  failed?(report: Report, err: unknown): void;
   /**
    * Called after every report of the round was confirmed by the broker (all PubAcks in), never when the
    * round failed: the place for side effects that lose data if done earlier (deleting a file that was read).

@@ -10,11 +10,11 @@ export {
   outputParams, exportEventText, exportEventDict,
   INTELMQ_ROOT, appendOutput, encodeErrors, encodingErrorsMode, eventFilename, outputPath, writeAllSync, Journal,
   PyDateTime, pyFormat, strftime,
-  runBot, createLibraryBot,
+  runBot, createLibraryBot, ReportStream,
 } from "../runtime/index.js";
 export type {
   BotContext, BotDefinition, CollectorImpl, Emit, EventMeta, ExpertImpl, InputRef, OutputImpl, ParserImpl, ParserDefinition, Routed, RuntimeParams,
-  ExportOptions, AppendOutputOptions, FormatArg, LibraryResult, RunBotOptions,
+  ExportOptions, AppendOutputOptions, FormatArg, LibraryResult, RunBotOptions, Settlement,
 } from "../runtime/index.js";
 export { Event, Message, Report, messageFromDict } from "../message/index.js";
 export {
