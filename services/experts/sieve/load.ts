@@ -22,7 +22,7 @@ export function readSieveFiles(paths: readonly string[], h: Harmonization): Siev
     try {
       text = readFileSync(path, "utf8");
     } catch (err) {
-      throw new Error(`${path}: cannot read the sieve file: ${errorMessage(err)}`);
+      throw new Error(`${path}: cannot read the sieve file: ${errorMessage(err)}`, { cause: err });
     }
     return parseText(text, path, h);
   });
