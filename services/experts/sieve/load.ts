@@ -1,18 +1,29 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /** Reading sieve files: parse, check against the harmonization, compile; and the warnings `intelmqctl check` gives. */
 import { readFileSync } from "node:fs";
-import { errorMessage, parseIp, parseNetwork, type Harmonization } from "../../../shared/sdk/index.js";
+import { errorMessage, parseIp, parseNetwork, pyRegex, type Harmonization } from "../../../shared/sdk/index.js";
 import type { Match, SieveFile, Statement, Value } from "./ast.js";
 import { Compiler, type CompileEnv, type Run } from "./compile.js";
 import { parseAbsoluteMicros, parseRelativeMinutes } from "./dates.js";
 import { parseSieve } from "./parser.js";
 
-const IP = { isAddress: (s: string) => parseIp(s) !== null, isNetwork: (s: string) => parseNetwork(s, false) !== null };
+const CHECKS = {
+  isAddress: (s: string) => parseIp(s) !== null,
+  isNetwork: (s: string) => parseNetwork(s, false) !== null,
+  regexError: (p: string) => {
+    try {
+      pyRegex(p);
+      return null;
+    } catch (err) {
+      return errorMessage(err);
+    }
+  },
+};
 
 /** Parse one sieve text (file: the name its errors show). Throws SieveError. */
 export function parseText(text: string, file: string, h: Harmonization): SieveFile {
   const event = h.table.event ?? {};
-  return parseSieve(text, file, (key) => (Object.hasOwn(event, key) ? event[key]!.type : undefined), IP);
+  return parseSieve(text, file, (key) => (Object.hasOwn(event, key) ? event[key]!.type : undefined), CHECKS);
 }
 
 /** Read and parse the files in order. Throws SieveError, or an Error naming a file that cannot be read. */

@@ -31,10 +31,10 @@ const NUMERIC_TYPES = new Set(["Integer", "Float", "Accuracy", "ASN"]);
 /** The harmonization type name of an event field as IntelMQ's table names it (no extra.* sub-keys). */
 export type FieldTypeOf = (key: string) => string | undefined;
 
-/** Python's ipaddress.ip_address() / ip_network(strict=False) validity, given by the caller. */
-export interface IpChecks { isAddress(s: string): boolean; isNetwork(s: string): boolean }
+/** Validity of literals, given by the caller: ipaddress.ip_address(), ip_network(strict=False), a regex's problem. */
+export interface LiteralChecks { isAddress(s: string): boolean; isNetwork(s: string): boolean; regexError(pattern: string): string | null }
 
-export function parseSieve(text: string, file: string, fieldType: FieldTypeOf, ip: IpChecks): SieveFile {
+export function parseSieve(text: string, file: string, fieldType: FieldTypeOf, ip: LiteralChecks): SieveFile {
   return new Parser(tokenize(text, file), file, fieldType, ip).file();
 }
 
@@ -42,7 +42,7 @@ const describe = (t: Token) => (t.type === "eof" ? "the end of the file" : t.typ
 
 class Parser {
   #i = 0;
-  constructor(readonly toks: Token[], readonly fileName: string, readonly fieldType: FieldTypeOf, readonly ip: IpChecks) {}
+  constructor(readonly toks: Token[], readonly fileName: string, readonly fieldType: FieldTypeOf, readonly checks: LiteralChecks) {}
 
   get #t(): Token { return this.toks[this.#i]!; }
   #next(): Token { return this.toks[this.#i++]!; }
@@ -101,6 +101,7 @@ class Parser {
     }
     if (this.#isWord("else")) {
       const p = this.#pos(this.#next());
+      if (this.#isWord("if")) this.#fail(this.#t, "expected '{' after 'else' (an else-if is written 'elif')");
       clauses.push({ expr: null, body: this.#block(), pos: p });
     }
     return { t: "if", clauses, pos };
@@ -147,7 +148,9 @@ class Parser {
       return this.#numericMatch({ t: "numeric", op, key, value: v }, v.pos);
     }
     if (STRING_OPS.has(op)) {
-      return this.#stringMatch({ t: "string", op: op as ":contains", key, value: this.#stringValue() });
+      const value = this.#stringValue();
+      if (op !== ":contains") this.#regex(value);
+      return this.#stringMatch({ t: "string", op: op as ":contains", key, value });
     }
     if (NUMERIC_OPS.has(op)) {
       const v = this.#value("a number or variable");
@@ -166,6 +169,7 @@ class Parser {
       const values = this.#list(false);
       const bad = values.find((v) => v.kind !== "string" && v.kind !== "var");
       if (bad) this.#fail(bad.pos, `'${op}' takes a list of strings`);
+      if (op === ":regexin") values.forEach((v) => this.#regex(v));
       return this.#stringMatch({ t: "stringList", op, key, values });
     }
     if (op === "<<") {
@@ -173,7 +177,7 @@ class Parser {
       const one = () => {
         if (this.#t.type !== "string") this.#expected("a network range in quotes");
         const t = this.#next();
-        if (!this.ip.isNetwork(t.value)) this.#fail(t, `Invalid ip range: ${t.value}.`);
+        if (!this.checks.isNetwork(t.value)) this.#fail(t, `Invalid ip range: ${t.value}.`);
         ranges.push({ text: t.value, pos: this.#pos(t) });
       };
       if (this.#accept("[")) {
@@ -188,11 +192,17 @@ class Parser {
     return this.#fail(opTok, `expected a comparison operator, found ${describe(opTok)}`);
   }
 
+  #regex(v: Value): void {
+    if (v.kind !== "string") return;
+    const problem = this.checks.regexError(v.value);
+    if (problem !== null) this.#fail(v.pos, `invalid regular expression ${JSON.stringify(v.value)}: ${problem}`);
+  }
+
   /** IntelMQ's validate_string_match(): values compared with an IP address field must be IP addresses. */
   #stringMatch<M extends Extract<Match, { t: "string" | "stringList" }>>(m: M): M {
     if (!m.key.variable && this.fieldType(m.key.name) === "IPAddress") {
       for (const v of m.t === "string" ? [m.value] : m.values) {
-        if (v.kind === "string" && !this.ip.isAddress(v.value)) this.#fail(v.pos, `Invalid IP address: ${v.value}.`);
+        if (v.kind === "string" && !this.checks.isAddress(v.value)) this.#fail(v.pos, `Invalid IP address: ${v.value}.`);
       }
     }
     return m;
