@@ -18,8 +18,10 @@ export function parseRelativeMinutes(text: string): number | null {
   return Number(m[1]) * TIMESPANS[m[2]!]!;
 }
 
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
 function daysIn(year: number, month: number): number {
-  return new Date(Date.UTC(year, month, 0)).getUTCDate();
+  const leap = month === 2 && year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return leap ? 29 : DAYS[month - 1]!;
 }
 
 /** Microseconds of a UTC date and time; null for a day, hour... out of range. */
@@ -55,10 +57,15 @@ const HARMONISED = /^(\d{4})-(\d{1,2})-(\d{1,2})T(\d{1,2}):(\d{1,2}):(\d{1,2})(?
 
 /** IntelMQ's DateTime.from_isoformat() of a harmonised time; null where it raises ValueError. */
 export function eventMicros(value: string): number | null {
+  // Rules often test the same time field of one event: parse it once.
+  if (value === lastValue) return lastMicros;
   const m = HARMONISED.exec(value);
-  if (!m) return null;
-  return utcMicros(+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!, m[7]);
+  lastValue = value;
+  lastMicros = m ? utcMicros(+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!, m[7]) : null;
+  return lastMicros;
 }
+let lastValue: string | null = null;
+let lastMicros: number | null = null;
 
 const pad = (n: number, w: number) => String(n).padStart(w, "0");
 

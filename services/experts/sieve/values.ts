@@ -35,9 +35,16 @@ export function hashable(v: unknown): string {
   throw new PythonError("TypeError", `unhashable type: '${pyType(v)}'`);
 }
 
+let lastText: string | null = null;
+let lastAddr: IpAddr | null = null;
+
 /** Python's ipaddress.ip_address(): strings and (non-negative) integers; null where it raises ValueError. */
 export function toAddress(v: unknown): IpAddr | null {
-  if (typeof v === "string") return parseIp(v);
+  if (typeof v === "string") {
+    // Several rules usually test the same event's address: parse it once.
+    if (v !== lastText) { lastText = v; lastAddr = parseIp(v); }
+    return lastAddr;
+  }
   const n = typeof v === "boolean" ? +v : typeof v === "number" ? v : null;
   if (n === null || !Number.isInteger(n) || n < 0) return null;
   if (n < 2 ** 32) return { version: 4, v4: n, v6: 0n };
