@@ -35,7 +35,7 @@ export function readSieveFiles(paths: readonly string[], h: Harmonization): Siev
     } catch (err) {
       throw new Error(`${path}: cannot read the sieve file: ${errorMessage(err)}`, { cause: err });
     }
-    return parseText(text, path, h);
+    return parseText(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text, path, h);
   });
 }
 
