@@ -208,4 +208,7 @@ test("sieve: the benchmark's 50-rule file loads and routes a typical event", asy
   });
   assert.equal(out.dumped, 0, JSON.stringify(out.dumps));
   assert.equal(out.output["abuse-ch"]?.length, 1);
+  const [m] = out.output._default!;
+  assert.deepEqual([m!["classification.identifier"], m!["extra.severity"], m!["protocol.application"], m!["protocol.transport"], m!["extra.constituency"]],
+    ["feodo", "high", "https", "tcp", "academia"]);
 });
