@@ -5,62 +5,19 @@
  * the operator, literal values, regexes, networks and times resolved beforehand.
  * The semantics are those of IntelMQ's SieveExpertBot (expert.py), including its errors.
  */
-import { PythonError, pyEquals, pyRegex, type Event } from "../../../shared/sdk/index.js";
-import type { Action, Branching, Condition, Expr, KeyRef, Match, Statement, Value } from "./ast.js";
-import { eventMicros, isoformatMicros, parseAbsoluteMicros, parseRelativeMinutes } from "./dates.js";
+import { PythonError, pyEquals, pyRegex } from "../../../shared/sdk/index.js";
+import type { Branching, Condition, Expr, Match, Statement } from "./ast.js";
+import { compileAction } from "./actions.js";
+import { eventMicros, parseAbsoluteMicros, parseRelativeMinutes } from "./dates.js";
+import { CONTINUE, MISSING, getter, keyName, literal, valueOf, type Run, type State, type Test } from "./scope.js";
 import { hashable, inNetwork, pyType, toAddress, toNetwork, toText, type Network } from "./values.js";
 
-export const CONTINUE = 0, KEEP = 1, DROP = 2;
-export type Outcome = typeof CONTINUE | typeof KEEP | typeof DROP;
-
-/** Per event: the variables set so far and the paths chosen by `path`. */
-export interface State { vars: Map<string, unknown> | null; paths: readonly string[] | null }
-export type Test = (ev: Event, st: State) => boolean;
-export type Run = (ev: Event, st: State) => Outcome;
+export { CONTINUE, DROP, KEEP, type Outcome, type Run, type State, type Test } from "./scope.js";
 
 export interface CompileEnv {
   /** Whether a field holds Python floats (str() of 100 is "100.0"). */
   isFloat(key: string): boolean;
   warn(message: string): void;
-}
-
-const MISSING = Symbol("missing");
-type Getter = (ev: Event, st: State) => unknown;
-type Expected = "str" | "number" | null;
-
-const EXPECTED_TEXT = { str: "<class 'str'>", number: "(<class 'int'>, <class 'float'>)" } as const;
-
-/** IntelMQ's resolve_value() of a variable: NameError before it is set, ValueError for a wrong type. */
-function variable(st: State, name: string, expected: Expected): unknown {
-  if (!st.vars?.has(name)) throw new PythonError("NameError", `Sieve variable ${name} used before definition.`);
-  const v = st.vars.get(name);
-  if (expected === "str" ? typeof v !== "string" : expected === "number" ? typeof v !== "number" && typeof v !== "boolean" : false) {
-    throw new PythonError("ValueError", `Expected ${EXPECTED_TEXT[expected!]} variable, got <class '${pyType(v)}'>.`);
-  }
-  return v;
-}
-
-const literal = (v: Value): unknown => (v.kind === "var" ? undefined : v.value);
-
-/** The value of a literal or variable. */
-function valueOf(v: Value, expected: Expected): (st: State) => unknown {
-  if (v.kind !== "var") { const x = v.value; return () => x; }
-  const name = v.name;
-  return (st) => variable(st, name, expected);
-}
-
-/** The name of the key: itself, or the text a variable holds. */
-function keyName(k: KeyRef): (st: State) => string {
-  if (!k.variable) { const n = k.name; return () => n; }
-  const name = k.name;
-  return (st) => variable(st, name, "str") as string;
-}
-
-/** The event's value of the key, MISSING when absent. */
-function getter(k: KeyRef): Getter {
-  if (!k.variable) { const n = k.name; return (ev) => ev.get(n, MISSING); }
-  const name = k.name;
-  return (ev, st) => ev.get(variable(st, name, "str") as string, MISSING);
 }
 
 const regexCache = new Map<string, RegExp>();
@@ -87,7 +44,7 @@ export class Compiler {
   }
 
   statement(s: Statement): Run {
-    return s.t === "if" ? this.branching(s) : this.action(s);
+    return s.t === "if" ? this.branching(s) : compileAction(s);
   }
 
   branching(b: Branching): Run {
@@ -153,7 +110,8 @@ export class Compiler {
   stringMatch(m: Extract<Match, { t: "string" }>): Test {
     const get = getter(m.key);
     const key = keyName(m.key);
-    const text = (v: unknown, st: State) => toText(v, this.env.isFloat(key(st)));
+    const float = m.key.variable ? null : this.env.isFloat(m.key.name);
+    const text = (v: unknown, st: State) => toText(v, float ?? this.env.isFloat(key(st)));
     const lit = literal(m.value) as string | undefined;
     const want = valueOf(m.value, "str") as (st: State) => string;
     switch (m.op) {
@@ -293,96 +251,16 @@ export class Compiler {
       return (ev, st) => { const v = get(ev, st); return Array.isArray(v) && pyEquals(v, rhs(st)); };
     }
     const fixed = m.values.every((v) => v.kind !== "var") ? new Set(rhs({ vars: null, paths: null }).map(hashable)) : null;
-    const op = m.op;
+    type SetTest = (a: Set<string>, b: Set<string>) => boolean;
+    const test: SetTest = {
+      ":setequals": ((a, b) => a.size === b.size && [...a].every((x) => b.has(x))) as SetTest,
+      ":overlaps": ((a, b) => [...a].some((x) => b.has(x))) as SetTest,
+      ":subsetof": ((a, b) => [...a].every((x) => b.has(x))) as SetTest,
+      ":supersetof": ((a, b) => [...b].every((x) => a.has(x))) as SetTest,
+    }[m.op];
     return (ev, st) => {
       const v = get(ev, st);
-      if (!Array.isArray(v)) return false;
-      const a = new Set(v.map(hashable));
-      const b = fixed ?? new Set(rhs(st).map(hashable));
-      switch (op) {
-        case ":setequals": return a.size === b.size && [...a].every((x) => b.has(x));
-        case ":overlaps": return [...a].some((x) => b.has(x));
-        case ":subsetof": return [...a].every((x) => b.has(x));
-        case ":supersetof": return [...b].every((x) => a.has(x));
-      }
-    };
-  }
-
-  action(a: Action): Run {
-    switch (a.t) {
-      case "drop": return () => DROP;
-      case "keep": return () => KEEP;
-      case "path": { const paths = a.paths; return (_ev, st) => { st.paths = paths; return CONTINUE; }; }
-      case "remove": {
-        const key = keyName(a.key);
-        return (ev, st) => { const k = key(st); if (ev.has(k)) ev.delete(k); return CONTINUE; };
-      }
-      case "setvar": {
-        const { name, key } = a;
-        return (ev, st) => {
-          const v = ev.get(key, MISSING);
-          if (v === MISSING) throw new PythonError("KeyError", `'${key} not present in event.'`);
-          (st.vars ??= new Map()).set(name, v);
-          return CONTINUE;
-        };
-      }
-      case "add": case "add!": case "update": return this.assign(a);
-      case "append": case "append!": {
-        const key = keyName(a.key);
-        const value = valueOf(a.value, null);
-        const force = a.t === "append!";
-        return (ev, st) => {
-          const k = key(st);
-          const cur = ev.get(k, MISSING);
-          if (cur === MISSING) ev.add(k, [value(st)]);
-          else if (Array.isArray(cur)) ev.add(k, [...cur, value(st)], { overwrite: true });
-          // append leaves a single value alone; append! makes a list of it
-          else if (force) ev.add(k, [cur, value(st)], { overwrite: true });
-          return CONTINUE;
-        };
-      }
-    }
-  }
-
-  /** add, add!, update with =, += or -= (times only, as IntelMQ's compute_basic_math). */
-  assign(a: Extract<Action, { t: "add" | "add!" | "update" }>): Run {
-    const key = keyName(a.key);
-    const value = valueOf(a.value, null);
-    let compute: (ev: Event, k: string, st: State) => unknown = (_ev, _k, st) => value(st);
-    if (a.op !== "=") {
-      const sign = a.op === "+=" ? 1 : -1;
-      const lit = literal(a.value);
-      const fixed = typeof lit === "string" ? parseRelativeMinutes(lit) : null;
-      compute = (ev, k, st) => {
-        const cur = ev.get(k, MISSING);
-        if (cur === MISSING) throw new PythonError("KeyError", `'${k}'`);
-        const t = typeof cur === "string" ? eventMicros(cur) : null;
-        if (t === null) throw new PythonError("ValueError", `time data ${JSON.stringify(cur)} does not match format '%Y-%m-%dT%H:%M:%S+00:00'`);
-        const spec = value(st);
-        if (typeof spec !== "string") throw new PythonError("AttributeError", `'${pyType(spec)}' object has no attribute 'strip'`);
-        const minutes = fixed ?? parseRelativeMinutes(spec);
-        if (minutes === null) throw new PythonError("ValueError", `Could not parse relative time ${JSON.stringify(spec)}.`);
-        return isoformatMicros(t + sign * Math.round(minutes * 60e6));
-      };
-    }
-    if (a.t === "add") {
-      return (ev, st) => {
-        const k = key(st);
-        if (!ev.has(k)) ev.add(k, compute(ev, k, st));
-        return CONTINUE;
-      };
-    }
-    if (a.t === "add!") {
-      return (ev, st) => {
-        const k = key(st);
-        ev.add(k, compute(ev, k, st), { overwrite: true });
-        return CONTINUE;
-      };
-    }
-    return (ev, st) => {
-      const k = key(st);
-      if (ev.has(k)) ev.change(k, compute(ev, k, st));
-      return CONTINUE;
+      return Array.isArray(v) && test(new Set(v.map(hashable)), fixed ?? new Set(rhs(st).map(hashable)));
     };
   }
 }
