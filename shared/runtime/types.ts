@@ -133,6 +133,17 @@ export interface ImplByKind {
   output: OutputImpl;
 }
 
+/** A line of `intelmqctl check`: level and message. */
+export type BotCheckLine = readonly ["debug" | "info" | "warning" | "error", string];
+
+/** What a bot's check() gets besides its parameters. */
+export interface BotCheckContext {
+  readonly botId: string;
+  /** The project's root (INTELMQ_ROOT_DIR). */
+  readonly rootDir: string;
+  readonly harmonization: Harmonization;
+}
+
 /** A bot: kind, IntelMQ module name(s), zod parameter schema and a factory. */
 export interface BotDefinition<K extends BotKind = BotKind, S extends z.ZodType = z.ZodType> {
   readonly kind: K;
@@ -146,6 +157,11 @@ export interface BotDefinition<K extends BotKind = BotKind, S extends z.ZodType 
   /** The bot's own defaults of runtime parameters (IntelMQ's class attributes), e.g. rate_limit 3600. */
   readonly runtimeDefaults?: Partial<RuntimeParams>;
   create(params: z.infer<S>, ctx: BotContext): ImplByKind[K] | Promise<ImplByKind[K]>;
+  /**
+   * Checks of the bot's configuration beyond its parameters' schema for `intelmqctl check`
+   * (IntelMQ's Bot.check()), e.g. the syntax of a rules file. Runs with valid parameters only.
+   */
+  check?(params: z.infer<S>, ctx: BotCheckContext): readonly BotCheckLine[] | Promise<readonly BotCheckLine[]>;
 }
 
 /** IntelMQ's runtime parameters (and ours), owned by the runtime, not by bots; declared by runtimeParamsSchema. */
