@@ -12,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Command, Option } from "commander";
 import { DEFAULTS as BROKER_DEFAULTS, type Broker } from "../shared/broker/index.js";
 import {
-  INTELMQ_OPT_ROOT, PROJECT_ROOT, globalSettings, intelmqPaths, loadRuntimeConfig, natsOptions, queueSettingsFor, remappedPaths, setBotEnabled,
+  INTELMQ_OPT_ROOT, PROJECT_ROOT, globalSettings, intelmqPaths, loadRuntimeConfig, maskUrl, natsOptions, queueSettingsFor, remappedPaths, setBotEnabled,
   type IntelmqPaths, type RuntimeConfig,
 } from "../shared/config/index.js";
 import type { BotStatus, HostVerb } from "../shared/control-protocol/index.js";
@@ -714,7 +714,8 @@ function debugCmd(ctx: Ctx, opts: { getPaths?: boolean; getEnvironmentVariables?
     out.environment_variables = {};
     // Never print secrets (NATS_PASSWORD, NATS_TOKEN).
     for (const k of ["INTELMQ_ROOT_DIR", "INTELMQ_PATHS_NO_OPT", "INTELMQ_PATHS_OPT", "INTELMQ_MANAGER_CONTROLLER_CMD", "NATS_URL", "NATS_USER", "NATS_CREDS", "NATS_TLS_CA", "NATS_TLS_CERT", "NATS_TLS_KEY", "PATH", "NODE_PATH"]) {
-      out.environment_variables[k] = process.env[k] ?? null;
+      const v = process.env[k];
+      out.environment_variables[k] = v === undefined ? null : k === "NATS_URL" ? v.split(",").map((u) => maskUrl(u.trim())).join(",") : v;
     }
   }
   ctx.out.result(out, () => {
