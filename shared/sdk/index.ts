@@ -13,16 +13,16 @@ export {
   runBot, createLibraryBot,
 } from "../runtime/index.js";
 export type {
-  BotContext, BotDefinition, CollectorImpl, Emit, EventMeta, ExpertImpl, InputRef, OutputImpl, ParserImpl, ParserDefinition, Routed, RuntimeParams,
+  BotCommand, BotCommandEnv, BotContext, BotDefinition, CollectorImpl, Emit, EventMeta, ExpertImpl, InputRef, OutputImpl, ParserImpl, ParserDefinition, Routed, RuntimeParams,
   ExportOptions, AppendOutputOptions, FormatArg, LibraryResult, RunBotOptions,
 } from "../runtime/index.js";
 export { Event, Message, Report, messageFromDict } from "../message/index.js";
 export {
-  ConfigurationError, DecodingError, ErrorCode, InvalidArgument, InvalidKey, InvalidValue, KeyExists, MissingDependencyError, PipelineError,
+  ConfigurationError, DecodingError, ErrorCode, InvalidArgument, InvalidKey, InvalidValue, KeyExists, MissingDependencyError, PipelineError, PythonError,
   errorMessage, hasCode,
 } from "../errors/index.js";
 export {
-  types, urlsplit, urlunsplit, parseIp, parseNetwork, pyRegex, pyStr, pyStrip, pyEquals, pyCompare, PyFloat,
+  types, urlsplit, urlunsplit, parseIp, parseNetwork, pyRegex, pyStr, pyRepr, pyStrip, pyEquals, pyCompare, PyFloat, pyParseInt, pyParseFloat,
   isoformat, parseFuzzy, fromTimestamp, fromEpochMillis, fromWindowsNt, callTypeMethod, dateutilParse,
 } from "../harmonization/index.js";
 export type { IpAddr, IpNet } from "../harmonization/index.js";
