@@ -5,7 +5,7 @@
  * fields, optional fields, constants, raw, and every column left over kept under extra.).
  */
 import {
-  ErrorCode, LineError, hasCode, pyRepr, pyStrip,
+  ErrorCode, LineError, hasCode, pyRepr,
   type BotContext, type Event, type Report,
 } from "../../../shared/sdk/index.js";
 import { CONVERTERS, type Converter, type RowLookup } from "./convert.js";
@@ -24,6 +24,8 @@ interface Step {
   readonly fn: Converter | null;
   readonly target: number;
   readonly extraName: string;
+  /** `extra.<extraName>` when that is a valid key (the fast path of extra), else null. */
+  readonly extraKey: string | null;
 }
 
 export interface Plan {
@@ -36,6 +38,8 @@ export interface Plan {
   /** Distinct column names, their position and how often the header has each. */
   readonly names: readonly string[];
   readonly nameIdx: readonly number[];
+  /** `extra.<name>` per distinct column name when valid, else null. */
+  readonly nameKeys: readonly (string | null)[];
   readonly counts: Int32Array;
 }
 
@@ -47,6 +51,44 @@ export interface Row {
 }
 
 const IGNORED = new Set<unknown>(["", "-", "N/A"]);
+
+const PLAIN_TIME = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})$/;
+
+/**
+ * add_UTC_to_timestamp for a DateTime field: Shadowserver's "2024-01-15 15:02:59" is that time
+ * in UTC, given in ISO form at once; anything else goes the general way (" UTC" appended, then
+ * the harmonization's parser), which gives the same for these.
+ */
+const utcTimestamp: Converter = (v) => {
+  const m = PLAIN_TIME.exec(v);
+  if (m) {
+    const [y, mo, d, hh, mi, ss] = [+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!];
+    const t = new Date(Date.UTC(y, mo - 1, d, hh, mi, ss));
+    if (y >= 1 && t.getUTCFullYear() === y && t.getUTCMonth() === mo - 1 && t.getUTCDate() === d && hh < 24 && mi < 60 && ss < 60) {
+      return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}+00:00`;
+    }
+  }
+  return v + " UTC";
+};
+
+/** A value that extra keeps the same whether added as part of a dict or on its own key. */
+function plain(v: unknown): boolean {
+  return typeof v === "string" ? !IGNORED.has(v) : typeof v === "boolean" || (typeof v === "number" && Number.isFinite(v));
+}
+
+/** Python's str.isspace() for one UTF-16 unit. */
+function pySpace(c: number): boolean {
+  return c === 32 || (c >= 9 && c <= 13) || (c >= 0x1c && c <= 0x1f) || c === 0x85 || c === 0xa0 || c === 0x1680
+    || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000;
+}
+
+/** Python's str.strip() without arguments. */
+function strip(s: string): string {
+  let a = 0, b = s.length;
+  while (b > a && pySpace(s.charCodeAt(b - 1))) b--;
+  while (a < b && pySpace(s.charCodeAt(a))) a++;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
+}
 const KEEP = { overwrite: false } as const;
 
 /** Bind the report type to a header; logs once per report what IntelMQ logs per line. */
@@ -68,6 +110,7 @@ export function compilePlan(type: ReportType, feedName: string, header: readonly
     nameIdx[u] = i;
     countList[u]!++;
   });
+  const extraKeyOf = (name: string): string | null => (h.field("Event", "extra." + name) ? "extra." + name : null);
   const step = (map: FieldMap, required: boolean): Step => {
     const uid = uidOf.get(map.column) ?? -1;
     let target = FIELD;
@@ -89,14 +132,17 @@ export function compilePlan(type: ReportType, feedName: string, header: readonly
       // IntelMQ: a KeyError for a required field's unknown function, no conversion for an optional one
       if (!fn && required) fn = () => { throw new LineError(`unknown conversion function ${pyRepr(map.fn)} in the schema`); };
     }
-    return { map, uid, idx: uid === -1 ? -1 : nameIdx[uid]!, fn, target, extraName };
+    if (fn === CONVERTERS.add_UTC_to_timestamp && target === FIELD && h.field("Event", map.key as string)?.typeName === "DateTime") {
+      fn = utcTimestamp;
+    }
+    return { map, uid, idx: uid === -1 ? -1 : nameIdx[uid]!, fn, target, extraName, extraKey: extraKeyOf(extraName) };
   };
   return {
     type, feedName,
     rawPrefix: quotedHeader(header) + lineEnding,
     required: type.required.map((m) => step(m, true)),
     optional: type.optional.map((m) => step(m, false)),
-    names, nameIdx, counts: Int32Array.from(countList),
+    names, nameIdx, nameKeys: names.map(extraKeyOf), counts: Int32Array.from(countList),
   };
 }
 
@@ -111,25 +157,43 @@ function convert(s: Step, raw: string, row: RowLookup, plan: Plan): unknown {
 
 /** The raw text of a row: the header and the row's line, stripped (IntelMQ's recover_line_csv_dict). */
 export function rowRaw(row: Row): string {
-  return pyStrip(row.plan.rawPrefix + row.line);
+  return strip(row.plan.rawPrefix + row.line);
 }
+
+/** The row's extra: a dict, and whether each of its entries may go on its own key. */
+class Extra {
+  readonly dict: Record<string, unknown> = {};
+  readonly keys: string[] = [];
+  readonly values: unknown[] = [];
+  fast = true;
+  set(name: string, key: string | null, value: unknown): void {
+    this.dict[name] = value;
+    if (!this.fast) return;
+    if (key === null || !plain(value)) { this.fast = false; return; }
+    this.keys.push(key);
+    this.values.push(value);
+  }
+}
+
+const OVERWRITE = { overwrite: true } as const;
 
 /** One row as IntelMQ's Shadowserver parse_line makes it. */
 export function rowEvent(row: Row, report: Report, ctx: BotContext, overwrite: boolean): Event {
   const { plan, fields } = row;
   const counts = plan.counts.slice();
-  const at = (idx: number): string | null => (idx >= 0 && idx < fields.length ? fields[idx]! : null);
+  const n = fields.length;
   let lookup: RowLookup | null = null;
   const rowLookup = (): RowLookup => (lookup ??= (name) => {
     const u = plan.names.indexOf(name);
-    return u === -1 ? undefined : at(plan.nameIdx[u]!);
+    if (u === -1) return undefined;
+    const i = plan.nameIdx[u]!;
+    return i < n ? fields[i]! : null;
   });
 
   const event = ctx.newEvent(report);
   event.add("feed.name", plan.feedName, { overwrite });
   event.add("feed.documentation", plan.type.url, KEEP);
-  const extra: Record<string, unknown> = {};
-  let hasExtra = false;
+  let extra: Extra | null = null;
 
   for (const s of plan.required) {
     if (s.uid === -1) {
@@ -138,7 +202,7 @@ export function rowEvent(row: Row, report: Report, ctx: BotContext, overwrite: b
     }
     // a column mapped twice is counted again for each further use
     if (counts[s.uid] === 0) counts[s.uid]++;
-    const raw = at(s.idx);
+    const raw = s.idx < n ? fields[s.idx]! : null; // a short row has None for its last columns
     const value = s.fn && raw !== null ? convert(s, raw, rowLookup(), plan) : raw;
     if (value === null || value === undefined) continue;
     if (s.target === FIELD) event.add(s.map.key as string, value);
@@ -148,13 +212,12 @@ export function rowEvent(row: Row, report: Report, ctx: BotContext, overwrite: b
   for (const s of plan.optional) {
     if (s.uid === -1) continue;
     if (counts[s.uid] === 0) counts[s.uid]++;
-    const raw = at(s.idx);
+    const raw = s.idx < n ? fields[s.idx]! : null;
     const value = s.fn && raw !== null ? convert(s, raw, rowLookup(), plan) : raw;
     if (value === null || value === undefined) { counts[s.uid]--; continue; }
     switch (s.target) {
       case EXTRA_COLUMN: case EXTRA_NAMED:
-        extra[s.extraName] = value;
-        hasExtra = true;
+        (extra ??= new Extra()).set(s.extraName, s.extraKey, value);
         counts[s.uid]--;
         break;
       case IGNORE:
@@ -162,7 +225,7 @@ export function rowEvent(row: Row, report: Report, ctx: BotContext, overwrite: b
         break;
       case NOT_IN_IDF:
         // IntelMQ's add() returns before its key check for "no value"s; other values go to extra
-        if (!IGNORED.has(value)) { extra[s.extraName] = value; hasExtra = true; }
+        if (!IGNORED.has(value)) (extra ??= new Extra()).set(s.extraName, s.extraKey, value);
         counts[s.uid]--;
         break;
       default:
@@ -180,12 +243,21 @@ export function rowEvent(row: Row, report: Report, ctx: BotContext, overwrite: b
   event.update(plan.type.constants);
   event.add("raw", rowRaw(row));
 
-  const { names, nameIdx } = plan;
+  const { names, nameIdx, nameKeys } = plan;
   for (let u = 0; u < names.length; u++) {
     if (counts[u]! <= 0) continue;
-    const v = at(nameIdx[u]!);
-    if (v !== "") { extra[names[u]!] = v; hasExtra = true; }
+    const i = nameIdx[u]!;
+    const v = i < n ? fields[i]! : null;
+    if (v !== "") (extra ??= new Extra()).set(names[u]!, nameKeys[u]!, v);
   }
-  if (hasExtra) event.add("extra", extra);
+  if (extra) {
+    // Key by key is what the dict gives when every value is plain and no extra is there yet; the
+    // dict itself (dumped and read back) is the slow general way.
+    if (extra.fast && !event.has("extra")) {
+      for (let k = 0; k < extra.keys.length; k++) event.add(extra.keys[k]!, extra.values[k], OVERWRITE);
+    } else {
+      event.add("extra", extra.dict);
+    }
+  }
   return event;
 }
