@@ -85,16 +85,20 @@ async function create(prm: Params, ctx: BotContext) {
   }
 
   /** A schema file that appeared or changed since (an update) is read before the next report. */
+  let refused = "";
   const refresh = (): void => {
     const next = schemaSource(prm, ctx);
     let mtime: number;
     try { mtime = statSync(next.path).mtimeMs; } catch { return; }
     if (next.path === loaded.path && mtime === loaded.mtimeMs) return;
+    // a file found unusable is said so once, not before every report
+    const seen = `${next.path}\0${mtime}`;
+    if (seen === refused) return;
     try {
       use(loadSchemaFile(next.path), next.why);
-      choice = next;
     } catch (err) {
-      log.error({ err }, `The schema ${next.path} cannot be used, keeping ${loaded.path}: ${(err as Error).message}`);
+      refused = seen;
+      log.error({ err }, `The schema file cannot be used, keeping the one read from ${loaded.path}: ${(err as Error).message}`);
     }
   };
 
