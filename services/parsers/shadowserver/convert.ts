@@ -65,6 +65,22 @@ function b64Valid(value: string): boolean {
 
 const CVE = /^cve-[0-9]+-[0-9]+\n?$/;
 
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+const HTTP_DATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+
+/**
+ * An HTTP date ("Mon, 15 Jan 2024 18:24:38 GMT", most date columns of the scan reports) in ISO
+ * form, as dateutil reads it (the weekday is not checked); null for anything else.
+ */
+function httpDate(v: string): string | null {
+  const m = HTTP_DATE.exec(v);
+  if (!m) return null;
+  const [d, mo, y, hh, mi, ss] = [+m[1]!, MONTHS.indexOf(m[2]!), +m[3]!, +m[4]!, +m[5]!, +m[6]!];
+  const t = new Date(Date.UTC(y, mo, d, hh, mi, ss));
+  if (y < 1 || t.getUTCFullYear() !== y || t.getUTCMonth() !== mo || t.getUTCDate() !== d || hh > 23 || mi > 59 || ss > 59) return null;
+  return `${m[3]}-${String(mo + 1).padStart(2, "0")}-${m[1]}T${m[4]}:${m[5]}:${m[6]}+00:00`;
+}
+
 export const CONVERTERS: Readonly<Record<string, Converter>> = {
   add_UTC_to_timestamp: (v) => v + " UTC",
   convert_bool: (v) => {
@@ -84,7 +100,7 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
   validate_ip: (v) => (v !== "0.0.0.0" && !v.includes("/") && types.IPAddress!.isValid(v, true) ? v : null),
   validate_network: (v) => (v.includes("/") && types.IPNetwork!.isValid(v, true) ? v : null),
   validate_fqdn: (v) => (v && types.FQDN!.isValid(v, true) ? v : null),
-  convert_date: (v) => types.DateTime!.sanitize(v) ?? null,
+  convert_date: (v) => httpDate(v) ?? types.DateTime!.sanitize(v) ?? null,
   convert_date_utc: (v) => types.DateTime!.sanitize(v + "+00:00") ?? null,
   force_base64: (v) => {
     if (!v) return null;
