@@ -3,7 +3,7 @@
  * Shadowserver's CSV as IntelMQ reads it: Python's csv module with the "unix" dialect (comma,
  * double quotes, doubled quotes inside them, lenient), the first record naming the columns, and
  * each failed or parsed record rebuilt as IntelMQ's recover_line_csv_dict does: the header
- * written with every name quoted, then the record's last physical line.
+ * written with every name quoted, then the record's text.
  */
 
 const LF = 10, CR = 13, QUOTE = 34, COMMA = 44;
@@ -11,8 +11,7 @@ const LF = 10, CR = 13, QUOTE = 34, COMMA = 44;
 /** One record: its fields and where it is in the text. */
 export interface CsvRecord {
   fields: string[];
-  /** Start of the record's last physical line (where a quoted line break ended), up to `end`. */
-  lastLine: number;
+  start: number;
   /** Just past the record's line terminator. */
   end: number;
 }
@@ -57,12 +56,12 @@ export function* readRecords(text: string, pos = 0): Generator<CsvRecord> {
     const c0 = text.charCodeAt(pos);
     if (c0 === LF || c0 === CR) {
       const end = terminatorEnd(text, pos);
-      yield { fields: [], lastLine: pos, end };
+      yield { fields: [], start: pos, end };
       pos = end;
       continue;
     }
     const fields: string[] = [];
-    let lastLine = pos;
+    const start = pos;
     for (;;) {
       if (pos < n && text.charCodeAt(pos) === QUOTE) {
         let field = "";
@@ -74,11 +73,6 @@ export function* readRecords(text: string, pos = 0): Generator<CsvRecord> {
           if (text.charCodeAt(q + 1) === QUOTE) { field += '"'; seg = q + 2; continue; }
           pos = q + 1;
           break;
-        }
-        // a line break inside the quotes: IntelMQ's current line is the last physical one
-        if (field.indexOf("\n") !== -1 || field.indexOf("\r") !== -1) {
-          const brk = Math.max(text.lastIndexOf("\n", pos - 1), text.lastIndexOf("\r", pos - 1));
-          if (brk >= lastLine) lastLine = brk + 1;
         }
         // after the closing quote, anything up to the next comma belongs to the field (lenient)
         const j = runEnd(text, pos);
@@ -94,7 +88,7 @@ export function* readRecords(text: string, pos = 0): Generator<CsvRecord> {
       pos = terminatorEnd(text, pos);
       break;
     }
-    yield { fields, lastLine, end: pos };
+    yield { fields, start, end: pos };
   }
 }
 

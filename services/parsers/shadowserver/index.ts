@@ -8,8 +8,8 @@
 import { statSync } from "node:fs";
 import { z } from "zod";
 import {
-  ConfigurationError, PythonError, defineParser, p, parserParams, pyRepr, pyStrip, reportText,
-  type BotContext, type Report,
+  ConfigurationError, PythonError, defineParser, p, parserParams, pyRepr, pyStrip, reportText, skipLine,
+  type BotContext, type Report, type SkippedLine,
 } from "../../../shared/sdk/index.js";
 import { lineEnding, readRecords } from "./csv.js";
 import { compilePlan, rowEvent, rowRaw, type Row } from "./plan.js";
@@ -119,7 +119,7 @@ async function create(prm: Params, ctx: BotContext) {
   };
 
   return {
-    *parse(report: Report): Generator<Row> {
+    *parse(report: Report): Generator<Row | SkippedLine> {
       refresh();
       const [type, feedName] = typeOf(report);
       // IntelMQ strips the text, then drops NUL characters
@@ -130,9 +130,10 @@ async function create(prm: Params, ctx: BotContext) {
       const first = records.next();
       if (first.done) return;
       const plan = compilePlan(type, feedName, first.value.fields, lineEnding(text), ctx.harmonization, log);
+      yield skipLine(text.slice(0, first.value.end).replace(/(?:\r\n|\r|\n)$/, ""), "header");
       for (const rec of records) {
         if (rec.fields.length === 0) continue; // a blank line is no row (csv.DictReader)
-        yield { fields: rec.fields, line: text.slice(rec.lastLine, rec.end), plan };
+        yield { fields: rec.fields, line: text.slice(rec.start, rec.end), plan };
       }
     },
     parseLine: (row: Row, report: Report) => rowEvent(row, report, ctx, prm.overwrite),

@@ -43,9 +43,10 @@ export interface Plan {
   readonly counts: Int32Array;
 }
 
-/** A CSV row with the plan of its report and its last physical line (for raw). */
+/** A CSV row with the plan of its report and its text (for raw). */
 export interface Row {
   readonly fields: readonly string[];
+  /** The record as it was in the report, its line terminator included. */
   readonly line: string;
   readonly plan: Plan;
 }
@@ -155,7 +156,10 @@ function convert(s: Step, raw: string, row: RowLookup, plan: Plan): unknown {
   }
 }
 
-/** The raw text of a row: the header and the row's line, stripped (IntelMQ's recover_line_csv_dict). */
+/**
+ * The raw text of a row: the header and the row's text, stripped (IntelMQ's recover_line_csv_dict;
+ * of a record spanning lines IntelMQ keeps only the last line, we keep all of them).
+ */
 export function rowRaw(row: Row): string {
   return strip(row.plan.rawPrefix + row.line);
 }

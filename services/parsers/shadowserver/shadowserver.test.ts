@@ -208,7 +208,7 @@ test("conversion functions as IntelMQ's", () => {
   assert.equal(url({ http_host: "example.com" }), "orig");
 });
 
-test("CSV as Python's csv module reads it; raw of a quoted multi-line record is its last line", async () => {
+test("CSV as Python's csv module reads it; raw of a quoted multi-line record holds all its lines", async () => {
   assert.deepEqual([...readRecords('a,"b,c","x ""y""",\n"multi\nline",z\n\nlast,"open')].map((r) => r.fields),
     [["a", "b,c", 'x "y"', ""], ["multi\nline", "z"], [], ["last", "open"]]);
   assert.equal(lineEnding("a\r\nb\r\n"), "\r\n");
@@ -218,7 +218,7 @@ test("CSV as Python's csv module reads it; raw of a quoted multi-line record is 
   const out = await parse({ schema_file: TEST_SCHEMA }, report(csv, "test_telnet.csv"));
   const ev = out.output._default![0]!;
   assert.equal(ev["extra.banner"], "two\nlines");
-  assert.equal(unb64(ev.raw), '"timestamp","ip","port","banner"\nlines"');
+  assert.equal(unb64(ev.raw), '"timestamp","ip","port","banner"\n"2019-09-04 12:27:34",192.0.2.9,23,"two\nlines"');
 });
 
 test("the shipped schema is Shadowserver's and parses; the report generator is seeded", () => {
