@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { src } from "../../../test/helpers/paths.js";
 import { tempDir } from "../../../test/helpers/tmp.js";
 import { dumpReason, dumpedRaw } from "../../../test/helpers/dumps.js";
+import { assertSample } from "../../../test/helpers/parser-samples.js";
 import { SCAN_HTTP_COLUMNS, shadowserverFileName, shadowserverScanReport } from "../../../test/helpers/shadowserver.js";
 import { runBot } from "../../../shared/sdk/index.js";
 import bot, { reportTypeOfFileName } from "./index.js";
@@ -53,6 +54,10 @@ test("an SMB report with a schema from a file: the events IntelMQ makes", async 
   // IntelMQ writes the header with every name quoted, then the line as it was
   assert.equal(unb64(raw), lines[0]!.split(",").map((c) => (c.startsWith('"') ? c : `"${c}"`)).join(",") + "\n" + lines[1]);
   assert.equal(unb64(events[2]!.raw).split("\n")[1], lines[3]);
+});
+
+test("the sample report (scan_smb, shipped schema): every record gives its event", async () => {
+  await assertSample(bot, "shadowserver");
 });
 
 test("the shipped schema: a scan_http report, file name detected, feed name and documentation from the schema", async () => {
@@ -218,6 +223,9 @@ test("CSV as Python's csv module reads it; raw of a quoted multi-line record hol
   const out = await parse({ schema_file: TEST_SCHEMA }, report(csv, "test_telnet.csv"));
   const ev = out.output._default![0]!;
   assert.equal(ev["extra.banner"], "two\nlines");
+  // a byte order mark before the header goes with the surrounding blanks
+  const bom = await parse({ schema_file: TEST_SCHEMA }, report("\ufeff" + TELNET, "test_telnet.csv"));
+  assert.equal(bom.output._default!.length, 2);
   assert.equal(unb64(ev.raw), '"timestamp","ip","port","banner"\n"2019-09-04 12:27:34",192.0.2.9,23,"two\nlines"');
 });
 
