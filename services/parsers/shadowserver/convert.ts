@@ -89,7 +89,12 @@ export const CONVERTERS: Readonly<Record<string, Converter>> = {
   },
   validate_to_none: (v) => (!v || v === "0" || v === "unknown" ? null : v),
   convert_int: (v) => (v ? toInt(v) : null),
-  convert_float: (v) => (v ? toFloat(v) : null),
+  // nan and inf stay text: JSON (and so extra) has no such numbers; IntelMQ writes Python's NaN
+  convert_float: (v) => {
+    if (!v) return null;
+    const n = toFloat(v);
+    return Number.isFinite(n) ? n : v;
+  },
   convert_http_host_and_url: httpHostAndUrl,
   invalidate_zero: (v) => {
     if (!v) return null;

@@ -190,6 +190,7 @@ test("conversion functions as IntelMQ's", () => {
   assert.deepEqual(["", "0", " 42 ", "-3"].map((v) => c("invalidate_zero", v)), [null, null, 42, -3]);
   assert.throws(() => c("convert_int", "4x"), /invalid literal for int\(\) with base 10: '4x'/);
   assert.equal(c("convert_float", "1.5e3"), 1500);
+  assert.deepEqual(["nan", "-inf"].map((v) => c("convert_float", v)), ["nan", "-inf"]); // no such numbers in JSON
   assert.deepEqual(["0.0.0.0", "192.0.2.0/24", "192.0.2.1", "2001:db8::1", "bogus"].map((v) => c("validate_ip", v)),
     [null, null, "192.0.2.1", "2001:db8::1", null]);
   assert.deepEqual(["192.0.2.0/24", "192.0.2.1"].map((v) => c("validate_network", v)), ["192.0.2.0/24", null]);
