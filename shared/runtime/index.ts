@@ -2,7 +2,7 @@
 /** Public entry of the bot runtime: defineBot, parameters, the engine, library mode, logging, output options, Python formatting. */
 export { BotKind } from "./types.js";
 export type {
-  BotCheckContext, BotCheckLine, BotContext, BotDefinition, EventMeta, CollectorImpl, Emit, ExpertImpl, ImplByKind, InputRef, Lifecycle, OutputImpl, ParserImpl, Routed, RuntimeParams,
+  BotCheckContext, BotCheckLine, BotContext, BotDefinition, EventMeta, CollectorImpl, Emit, ExpertImpl, ImplByKind, InputRef, Lifecycle, OutputImpl, ParserImpl, Routed, RuntimeParams, BotCommand, BotCommandEnv,
 } from "./types.js";
 import type { z } from "zod";
 import type { BotContext, BotDefinition, BotKind, ParserImpl } from "./types.js";

@@ -156,12 +156,35 @@ export interface BotDefinition<K extends BotKind = BotKind, S extends z.ZodType 
   readonly params: S;
   /** The bot's own defaults of runtime parameters (IntelMQ's class attributes), e.g. rate_limit 3600. */
   readonly runtimeDefaults?: Partial<RuntimeParams>;
+  /**
+   * Tasks of the bot other than running it, by option name: `intelmq-bot <id> --update-schema`
+   * runs commands["update-schema"] with the bot's parameters from runtime.yaml (IntelMQ's
+   * `--update-schema` / `--update-database` class methods).
+   */
+  readonly commands?: Readonly<Record<string, BotCommand<z.infer<S>>>>;
   create(params: z.infer<S>, ctx: BotContext): ImplByKind[K] | Promise<ImplByKind[K]>;
   /**
    * Checks of the bot's configuration beyond its parameters' schema for `intelmqctl check`
    * (IntelMQ's Bot.check()), e.g. the syntax of a rules file. Runs with valid parameters only.
    */
   check?(params: z.infer<S>, ctx: BotCheckContext): readonly BotCheckLine[] | Promise<readonly BotCheckLine[]>;
+}
+
+/** What a bot command gets besides the bot's parameters. */
+export interface BotCommandEnv {
+  readonly botId: string;
+  readonly log: Logger;
+  /** The project's root (INTELMQ_ROOT_DIR), as BotContext.rootDir. */
+  readonly rootDir: string;
+  /** The bot's state directory, as BotContext.stateDir. */
+  readonly stateDir: string;
+}
+
+/** A task of a bot run from the command line instead of the bot (see BotDefinition.commands). */
+export interface BotCommand<P = unknown> {
+  readonly description: string;
+  /** Resolves to the exit code (0: done, 1: failed). */
+  run(params: P, env: BotCommandEnv): Promise<number>;
 }
 
 /** IntelMQ's runtime parameters (and ours), owned by the runtime, not by bots; declared by runtimeParamsSchema. */

@@ -13,8 +13,7 @@ export {
   runBot, createLibraryBot, ReportStream,
 } from "../runtime/index.js";
 export type {
-  BotCheckContext, BotCheckLine, BotContext, BotDefinition, CollectorImpl, Emit, EventMeta, ExpertImpl, InputRef, OutputImpl, ParserImpl, ParserDefinition, Routed, RuntimeParams,
-  ExportOptions, AppendOutputOptions, FormatArg, LibraryResult, RunBotOptions, Settlement,
+  BotCheckContext, BotCheckLine, BotContext, BotDefinition, CollectorImpl, Emit, EventMeta, ExpertImpl, InputRef, OutputImpl, ParserImpl, ParserDefinition, Routed, RuntimeParams, ExportOptions, AppendOutputOptions, FormatArg, LibraryResult, RunBotOptions, Settlement, BotCommand, BotCommandEnv,
 } from "../runtime/index.js";
 export { Event, Message, Report, messageFromDict } from "../message/index.js";
 export {
@@ -22,7 +21,7 @@ export {
   errorMessage, hasCode,
 } from "../errors/index.js";
 export {
-  types, urlsplit, urlunsplit, parseIp, parseNetwork, pyRegex, pyStr, pyStrip, pyEquals, pyCompare, pyJsonDumps, PyFloat,
+  types, urlsplit, urlunsplit, parseIp, parseNetwork, pyRegex, pyStr, pyStrip, pyEquals, pyCompare, pyJsonDumps, PyFloat, pyRepr, pyParseInt, pyParseFloat,
   isoformat, parseFuzzy, fromTimestamp, fromEpochMillis, fromWindowsNt, callTypeMethod, dateutilParse,
 } from "../harmonization/index.js";
 export type { Harmonization, IpAddr, IpNet } from "../harmonization/index.js";

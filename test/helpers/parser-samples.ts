@@ -11,6 +11,11 @@ import { src } from "./paths.js";
 export interface ParserSample {
   /** What one record of the feed is: a line, a CSV record, or the whole report (one JSON document). */
   unit: "line" | "csv" | "report";
+  /**
+   * The lines are CSV records whose fields may be quoted (an open quote joins the following lines
+   * into one record, as in Python): the fuzz test's garbage lines then hold no quote. Implied by unit "csv".
+   */
+  quotedFields?: boolean;
   /** The parser's parameters for this feed. */
   params: Record<string, unknown>;
   /** Report fields besides raw (feed.url tells some parsers which feed it is). */
