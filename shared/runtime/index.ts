@@ -8,6 +8,7 @@ import type { z } from "zod";
 import type { BotContext, BotDefinition, BotKind, ParserImpl } from "./types.js";
 export { p, collectorParams, parserParams, httpParams } from "./params.js";
 export { ReportStream, type Settlement } from "./report-stream.js";
+export { isPrivateAddress, privateTarget } from "./net-guard.js";
 export { runtimeParamsSchema, resolveParams, normaliseDestinationQueues, isGlobalKey, RUNTIME_KEYS } from "./runtime-params.js";
 export type { ResolvedParams, FeedParams, ParserParams } from "./runtime-params.js";
 export { createLogger, redactParams, pinoLevel, HIDDEN } from "./logger.js";

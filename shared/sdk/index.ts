@@ -10,7 +10,7 @@ export {
   outputParams, exportEventText, exportEventDict,
   INTELMQ_ROOT, appendOutput, encodeErrors, encodingErrorsMode, eventFilename, outputPath, writeAllSync, Journal,
   PyDateTime, pyFormat, strftime,
-  runBot, createLibraryBot, ReportStream,
+  runBot, createLibraryBot, ReportStream, isPrivateAddress, privateTarget,
 } from "../runtime/index.js";
 export type {
   BotCheckContext, BotCheckLine, BotContext, BotDefinition, CollectorImpl, Emit, EventMeta, ExpertImpl, InputRef, OutputImpl, ParserImpl, ParserDefinition, Routed, RuntimeParams, ExportOptions, AppendOutputOptions, FormatArg, LibraryResult, RunBotOptions, Settlement, BotCommand, BotCommandEnv,
