@@ -26,3 +26,5 @@ export {
   isoformat, parseFuzzy, fromTimestamp, fromEpochMillis, fromWindowsNt, callTypeMethod, dateutilParse,
 } from "../harmonization/index.js";
 export type { IpAddr, IpNet } from "../harmonization/index.js";
+export { httpClient, lookupCache, jsonPath, HttpStatusError, HttpTimeout, MalformedResponse } from "./http.js";
+export type { HttpClient, HttpOptions, HttpRequest, HttpResponse, LookupCache } from "./http.js";
