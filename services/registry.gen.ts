@@ -14,6 +14,8 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.experts.filter.expert": () => import("./experts/filter/index.js").then((m) => m.default),
   "intelmq.bots.experts.format_field.expert": () => import("./experts/format_field/index.js").then((m) => m.default),
   "intelmq.bots.experts.geohash.expert": () => import("./experts/geohash/index.js").then((m) => m.default),
+  "intelmq.bots.experts.idea.expert": () => import("./experts/idea/index.js").then((m) => m.default),
+  "intelmq.bots.experts.jinja.expert": () => import("./experts/jinja/index.js").then((m) => m.default),
   "intelmq.bots.experts.modify.expert": () => import("./experts/modify/index.js").then((m) => m.default),
   "intelmq.bots.experts.remove_affix.expert": () => import("./experts/remove_affix/index.js").then((m) => m.default),
   "intelmq.bots.experts.rfc1918.expert": () => import("./experts/rfc1918/index.js").then((m) => m.default),
