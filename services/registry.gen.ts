@@ -6,6 +6,7 @@ import type { BotDefinition } from "../shared/runtime/index.js";
 export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.collectors.file.collector_file": () => import("./collectors/file/index.js").then((m) => m.default),
   "intelmq.bots.collectors.http.collector_http": () => import("./collectors/http/index.js").then((m) => m.default),
+  "intelmq.bots.experts.aggregate.expert": () => import("./experts/aggregate/index.js").then((m) => m.default),
   "intelmq.bots.experts.csv_converter.expert": () => import("./experts/csv_converter/index.js").then((m) => m.default),
   "intelmq.bots.experts.deduplicator.expert": () => import("./experts/deduplicator/index.js").then((m) => m.default),
   "intelmq.bots.experts.domain_suffix.expert": () => import("./experts/domain_suffix/index.js").then((m) => m.default),

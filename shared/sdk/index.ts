@@ -28,3 +28,5 @@ export {
 export type { IpAddr, IpNet } from "../harmonization/index.js";
 export { httpClient, lookupCache, jsonPath, HttpStatusError, HttpTimeout, MalformedResponse } from "./http.js";
 export type { HttpClient, HttpOptions, HttpRequest, HttpResponse, LookupCache } from "./http.js";
+export { parseRelative } from "./relative.js";
+export type { KvStore } from "../broker/index.js";
