@@ -25,6 +25,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.experts.threshold.expert": () => import("./experts/threshold/index.js").then((m) => m.default),
   "intelmq.bots.experts.tor_nodes.expert": () => import("./experts/tor_nodes/index.js").then((m) => m.default),
   "intelmq.bots.experts.truncate_by_delimiter.expert": () => import("./experts/truncate_by_delimiter/index.js").then((m) => m.default),
+  "intelmq.bots.experts.tuency.expert": () => import("./experts/tuency/index.js").then((m) => m.default),
   "intelmq.bots.experts.url.expert": () => import("./experts/url/index.js").then((m) => m.default),
   "intelmq.bots.experts.url2fqdn.expert": () => import("./experts/url2fqdn/index.js").then((m) => m.default),
   "intelmq.bots.experts.wait.expert": () => import("./experts/wait/index.js").then((m) => m.default),
