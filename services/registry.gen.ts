@@ -18,6 +18,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.experts.idea.expert": () => import("./experts/idea/index.js").then((m) => m.default),
   "intelmq.bots.experts.jinja.expert": () => import("./experts/jinja/index.js").then((m) => m.default),
   "intelmq.bots.experts.modify.expert": () => import("./experts/modify/index.js").then((m) => m.default),
+  "intelmq.bots.experts.rdap.expert": () => import("./experts/rdap/index.js").then((m) => m.default),
   "intelmq.bots.experts.remove_affix.expert": () => import("./experts/remove_affix/index.js").then((m) => m.default),
   "intelmq.bots.experts.rfc1918.expert": () => import("./experts/rfc1918/index.js").then((m) => m.default),
   "intelmq.bots.experts.ripe.expert": () => import("./experts/ripe/index.js").then((m) => m.default),
