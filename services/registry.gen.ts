@@ -16,6 +16,8 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.experts.filter.expert": () => import("./experts/filter/index.js").then((m) => m.default),
   "intelmq.bots.experts.format_field.expert": () => import("./experts/format_field/index.js").then((m) => m.default),
   "intelmq.bots.experts.geohash.expert": () => import("./experts/geohash/index.js").then((m) => m.default),
+  "intelmq.bots.experts.http.expert_content": () => import("./experts/http_content/index.js").then((m) => m.default),
+  "intelmq.bots.experts.http.expert_status": () => import("./experts/http_status/index.js").then((m) => m.default),
   "intelmq.bots.experts.idea.expert": () => import("./experts/idea/index.js").then((m) => m.default),
   "intelmq.bots.experts.jinja.expert": () => import("./experts/jinja/index.js").then((m) => m.default),
   "intelmq.bots.experts.modify.expert": () => import("./experts/modify/index.js").then((m) => m.default),
