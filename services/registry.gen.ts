@@ -20,6 +20,8 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.experts.http.expert_status": () => import("./experts/http_status/index.js").then((m) => m.default),
   "intelmq.bots.experts.idea.expert": () => import("./experts/idea/index.js").then((m) => m.default),
   "intelmq.bots.experts.jinja.expert": () => import("./experts/jinja/index.js").then((m) => m.default),
+  "intelmq.bots.experts.lookyloo.expert": () => import("./experts/lookyloo/index.js").then((m) => m.default),
+  "intelmq.bots.experts.misp.expert": () => import("./experts/misp/index.js").then((m) => m.default),
   "intelmq.bots.experts.modify.expert": () => import("./experts/modify/index.js").then((m) => m.default),
   "intelmq.bots.experts.national_cert_contact_certat.expert": () => import("./experts/national_cert_contact_certat/index.js").then((m) => m.default),
   "intelmq.bots.experts.rdap.expert": () => import("./experts/rdap/index.js").then((m) => m.default),
