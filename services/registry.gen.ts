@@ -28,6 +28,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.experts.remove_affix.expert": () => import("./experts/remove_affix/index.js").then((m) => m.default),
   "intelmq.bots.experts.rfc1918.expert": () => import("./experts/rfc1918/index.js").then((m) => m.default),
   "intelmq.bots.experts.ripe.expert": () => import("./experts/ripe/index.js").then((m) => m.default),
+  "intelmq.bots.experts.splunk_saved_search.expert": () => import("./experts/splunk_saved_search/index.js").then((m) => m.default),
   "intelmq.bots.experts.taxonomy.expert": () => import("./experts/taxonomy/index.js").then((m) => m.default),
   "intelmq.bots.experts.threshold.expert": () => import("./experts/threshold/index.js").then((m) => m.default),
   "intelmq.bots.experts.tor_nodes.expert": () => import("./experts/tor_nodes/index.js").then((m) => m.default),
