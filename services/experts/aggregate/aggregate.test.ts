@@ -3,7 +3,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { pino } from "pino";
-import { MemoryBroker } from "../../../shared/broker/index.js";
+import { MemoryBroker, connectJetStream, type Broker } from "../../../shared/broker/index.js";
+import { startNatsServer } from "../../../test/helpers/nats-server.js";
 import { createLibraryBot, messageFromDict, type BotContext, type Event, type ExpertImpl } from "../../../shared/sdk/index.js";
 import bot, { AGGREGATE_BUCKET, params } from "./index.js";
 
@@ -37,30 +38,41 @@ test("aggregate: events are held; after the timespan a group over the threshold 
   } finally { await b.shutdown(); }
 });
 
-test("aggregate: a group sent while processing an input is sent again when that input is redelivered after a crash", async () => {
+async function redelivery(broker: Broker): Promise<void> {
+  const ctx = {
+    botId: "aggregate-expert", log: pino({ level: "silent" }), testing: true,
+    cache: (bucket: string, ttl: number) => broker.kv.open(bucket, ttl),
+    newEvent: () => messageFromDict({ __type: "Event" }) as Event,
+  } as unknown as BotContext;
+  const make = async (): Promise<ExpertImpl> => bot.create(params.parse({ timespan: "1 second", threshold: 2, cleanup_interval: 0 }), ctx);
+  const first = await make();
+  const e = (d: Record<string, unknown>) => messageFromDict(d) as Event;
+  await first.process(e(ev(0)), { origin: "q:1:a:0", redelivered: false });
+  await first.process(e(ev(1)), { origin: "q:2:a:0", redelivered: false });
+  await sleep(1100);
+  const out = await first.process(e(ev(9, { "classification.type": "scanner" })), { origin: "q:3:a:0", redelivered: false }) as Event[];
+  assert.equal(out.length, 1);
+  // crash before q:3 was acknowledged: a new instance gets it again
+  const restarted = await make();
+  const again = await restarted.process(e(ev(9, { "classification.type": "scanner" })), { origin: "q:3:a:0", redelivered: true }) as Event[];
+  assert.equal(again.length, 1);
+  assert.equal(again[0]!.get("extra.count"), 2);
+  // any other input does not send it again
+  assert.deepEqual(await restarted.process(e(ev(8, { "classification.type": "spam" })), { origin: "q:4:a:0", redelivered: true }), []);
+  const kv = await broker.kv.open(AGGREGATE_BUCKET, 0);
+  assert.equal((await kv.entries("aggregate.")).size, 3, "the sent group is kept for a while, the new ones are open");
+}
+
+test("aggregate: a group sent while processing an input is sent again when that input is redelivered after a crash (memory)", async () => {
   const broker = new MemoryBroker();
-  try {
-    const ctx = {
-      botId: "aggregate-expert", log: pino({ level: "silent" }), testing: true,
-      cache: (bucket: string, ttl: number) => broker.kv.open(bucket, ttl),
-      newEvent: () => messageFromDict({ __type: "Event" }) as Event,
-    } as unknown as BotContext;
-    const make = async (): Promise<ExpertImpl> => bot.create(params.parse({ timespan: "1 second", threshold: 2, cleanup_interval: 0 }), ctx);
-    const first = await make();
-    const e = (d: Record<string, unknown>) => messageFromDict(d) as Event;
-    await first.process(e(ev(0)), { origin: "q:1:a:0", redelivered: false });
-    await first.process(e(ev(1)), { origin: "q:2:a:0", redelivered: false });
-    await sleep(1100);
-    const out = await first.process(e(ev(9, { "classification.type": "scanner" })), { origin: "q:3:a:0", redelivered: false }) as Event[];
-    assert.equal(out.length, 1);
-    // crash before q:3 was acknowledged: a new instance gets it again
-    const restarted = await make();
-    const again = await restarted.process(e(ev(9, { "classification.type": "scanner" })), { origin: "q:3:a:0", redelivered: true }) as Event[];
-    assert.equal(again.length, 1);
-    assert.equal(again[0]!.get("extra.count"), 2);
-    // any other input does not send it again
-    assert.deepEqual(await restarted.process(e(ev(8, { "classification.type": "spam" })), { origin: "q:4:a:0", redelivered: true }), []);
-    const kv = await broker.kv.open(AGGREGATE_BUCKET, 0);
-    assert.equal((await kv.entries("aggregate.")).size, 3, "the sent group is kept for a while, the new ones are open");
-  } finally { await broker.close(); }
+  try { await redelivery(broker); } finally { await broker.close(); }
+});
+
+test("aggregate: the same with the groups in JetStream KV", async () => {
+  const server = await startNatsServer();
+  const broker = await connectJetStream({ servers: server.url });
+  try { await redelivery(broker); } finally {
+    await broker.close();
+    await server.stop();
+  }
 });
