@@ -40,7 +40,8 @@ export default defineBot({
     const cache = await lookupCache(ctx, DO_PORTAL_BUCKET, prm.cache_ttl);
     const tries = Math.max(1, prm.http_timeout_max_tries);
     async function contacts(ip: string): Promise<string[]> {
-      const hit = await cache?.get(ip);
+      const key = `${prm.portal_url} ${ip}`; // each portal its own answers
+      const hit = await cache?.get(key);
       if (hit !== undefined) return hit as string[];
       const url = `${prm.portal_url}/api/1.0/ripe/contact?cidr=${ip}`;
       let res = await http.get(url);
@@ -54,7 +55,7 @@ export default defineBot({
         if (!Array.isArray(abusecs)) throw new MalformedResponse(url, "no list abusecs");
         found = abusecs.map(String);
       }
-      await cache?.set(ip, found);
+      await cache?.set(key, found);
       return found;
     }
     return {

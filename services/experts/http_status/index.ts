@@ -18,8 +18,8 @@ export const params = z.object({
     .describe("Ours: seconds the result for a URL is remembered (KV bucket \"http_status\"); 0: every event is requested"),
 }).strict();
 
-/** What a request found: online, or offline with the reason. */
-export interface Verdict { online: boolean; reason?: string }
+/** What a request found: the final status and its reason phrase, or the error (no answer). */
+interface Seen { status?: number; reason: string }
 
 export default defineBot({
   kind: "expert",
@@ -31,13 +31,13 @@ export default defineBot({
     const http = httpClient(prm, ctx.log);
     const cache = await lookupCache(ctx, HTTP_STATUS_BUCKET, prm.cache_ttl);
     const codes = new Set(prm.success_status_codes);
-    async function check(url: string): Promise<Verdict> {
+    async function fetchStatus(url: string): Promise<Seen> {
       try {
         const res = await http.get(url);
-        return (codes.size && codes.has(res.status)) || res.ok ? { online: true } : { online: false, reason: res.reason };
+        return { status: res.status, reason: res.reason };
       } catch (err) {
         // an unreachable URL is the answer "offline" (IntelMQ), not a failure of the message
-        return { online: false, reason: errorMessage(err) };
+        return { reason: errorMessage(err) };
       }
     }
     return {
@@ -47,13 +47,16 @@ export default defineBot({
           ctx.log.debug(`Field ${prm.field} was not part of the message.`);
           return event;
         }
-        let v = await cache?.get(String(url)) as Verdict | undefined;
-        if (v === undefined) {
-          v = await check(String(url));
-          await cache?.set(String(url), v);
+        // the status is cached, not the verdict: bots with other success_status_codes share it
+        let seen = await cache?.get(String(url)) as Seen | undefined;
+        if (seen === undefined) {
+          seen = await fetchStatus(String(url));
+          await cache?.set(String(url), seen);
         }
-        event.add("status", v.online ? "online" : "offline", { overwrite: prm.overwrite });
-        if (!v.online) event.add("extra.reason", v.reason, { overwrite: prm.overwrite });
+        const s = seen.status;
+        const online = s !== undefined && ((codes.size > 0 && codes.has(s)) || s < 400);
+        event.add("status", online ? "online" : "offline", { overwrite: prm.overwrite });
+        if (!online) event.add("extra.reason", seen.reason, { overwrite: prm.overwrite });
         return event;
       },
       async shutdown() { await http.close(); },

@@ -40,10 +40,11 @@ export default defineBot({
       async process(event: Event) {
         const url = event.get("source.url");
         if (typeof url !== "string") return event;
-        let screenshot = await cache?.get(url) as string | undefined;
+        const key = `${root} ${url}`; // each instance its own captures
+        let screenshot = await cache?.get(key) as string | undefined;
         if (screenshot === undefined) {
           screenshot = await submit(url);
-          await cache?.set(url, screenshot);
+          await cache?.set(key, screenshot);
         }
         event.add("screenshot_url", screenshot);
         return event;

@@ -44,10 +44,11 @@ export default defineBot({
       async process(event: Event) {
         const ip = event.get("source.ip");
         if (ip === undefined || ip === null) return event;
-        let found = await cache?.get(String(ip)) as Found | null | undefined;
+        const key = `${base} ${String(ip)}`; // each MISP instance its own answers
+        let found = await cache?.get(key) as Found | null | undefined;
         if (found === undefined) {
           found = await search(String(ip));
-          await cache?.set(String(ip), found);
+          await cache?.set(key, found);
         }
         if (found) {
           event.add("misp.attribute_uuid", found.attribute);

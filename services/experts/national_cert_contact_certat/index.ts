@@ -29,7 +29,7 @@ export default defineBot({
     const cache = await lookupCache(ctx, CERTAT_BUCKET, prm.cache_ttl);
     /** The answer's fields (ip;cc;...;contact), or null when the service has nothing. */
     async function ask(ip: string): Promise<string[] | null> {
-      const key = `${prm.filter ? "f" : "a"} ${ip}`;
+      const key = `${prm.url} ${prm.filter ? "f" : "a"} ${ip}`;
       const hit = await cache?.get(key);
       if (hit !== undefined) return hit as string[] | null;
       const res = await http.get(prm.url, { query: { ip, bFilter: prm.filter ? "on" : "off", bShowNationalCERT: "on", sep: "semicolon" } });

@@ -155,7 +155,8 @@ export default defineBot({
       async process(event: Event) {
         const fqdn = event.get("source.fqdn");
         if (typeof fqdn !== "string") return event;
-        const key = `rdap_${fqdn}`;
+        // the answer depends on the order of roles and the servers: bots configured differently do not share it
+        const key = `rdap_${fqdn} ${prm.rdap_order.join(",")} ${JSON.stringify(prm.rdap_bootstrapped_servers)}`;
         let mail = await cache?.get(key) as string | null | undefined;
         if (mail === undefined) {
           mail = await lookup(fqdn);

@@ -65,7 +65,7 @@ export class RipeLookup {
   url(type: QueryType, resource: string): string {
     const db = this.prm.ripe_db_url.replace(/\/+$/, "");
     const stat = this.prm.ripe_stat_url.replace(/\/+$/, "");
-    const r = encodeURIComponent(resource);
+    const r = resource; // an IP address or AS number, sent as IntelMQ does
     switch (type) {
       case "db_ip": return `${db}/abuse-contact/${r}.json`;
       case "db_asn": return `${db}/abuse-contact/as${r}.json`;

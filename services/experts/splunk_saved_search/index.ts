@@ -103,10 +103,11 @@ export default defineBot({
         for (const [field, parameter] of Object.entries(prm.search_parameters)) query += ` "${parameter}"="${quote(String(event.get(field)))}"`;
         if (multi.has("limit")) query += " | head 1";
         ctx.log.debug(`Query: ${query}`);
-        let hits = await cache?.get(query) as Record<string, unknown>[] | undefined;
+        const key = `${base} ${query}`;
+        let hits = await cache?.get(key) as Record<string, unknown>[] | undefined;
         if (hits === undefined) {
           hits = await run(query);
-          await cache?.set(query, hits);
+          await cache?.set(key, hits);
         }
         if (hits.length === 0) {
           if (nf.has("warn")) ctx.log.warn("No results returned");
