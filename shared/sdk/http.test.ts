@@ -45,6 +45,19 @@ test("httpClient: a timeout is tried http_timeout_max_tries times, then HttpTime
   } finally { await api.close(); }
 });
 
+test("httpClient: http:// URLs go to http_proxy as absolute-form requests; a body over maxBytes fails", async () => {
+  // the "proxy" answers itself: the target (port 9, discard) is never contacted
+  const proxy = await startApiServer(() => ({ body: "x".repeat(2000) }));
+  try {
+    const http = httpClient({ http_proxy: proxy.url, https_proxy: proxy.url }, log);
+    const res = await http.get("http://127.0.0.1:9/through?x=1");
+    assert.equal(res.status, 200);
+    assert.equal(proxy.requests[0]!.url, "http://127.0.0.1:9/through?x=1");
+    await assert.rejects(http.get("http://127.0.0.1:9/big", { maxBytes: 1000 }), /larger than 1000 bytes/);
+    await http.close();
+  } finally { await proxy.close(); }
+});
+
 test("parseRelative: IntelMQ's parse_relative", () => {
   assert.equal(parseRelative("4 hours"), 240);
   assert.equal(parseRelative("1 day"), 1440);

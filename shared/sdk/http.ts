@@ -8,7 +8,7 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { STATUS_CODES } from "node:http";
-import { Agent, ProxyAgent, interceptors, request, type Dispatcher } from "undici";
+import { Agent, Pool, ProxyAgent, interceptors, request, type Dispatcher } from "undici";
 import type { Logger } from "pino";
 import type { BotContext } from "../runtime/index.js";
 
@@ -34,6 +34,8 @@ export interface HttpRequest {
   headers?: Record<string, string>;
   /** A string is sent as is; an object as application/x-www-form-urlencoded. */
   body?: string | Record<string, string>;
+  /** Largest answer body in bytes (default 64 MiB); a larger one fails the request. */
+  maxBytes?: number;
 }
 
 export interface HttpResponse {
@@ -74,6 +76,8 @@ export class HttpTimeout extends Error {
   }
 }
 
+/** Largest answer body read by default: 64 MiB. */
+const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
 const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT", "ETIMEDOUT"]);
 const RETRYABLE = new Set([...TIMEOUT_CODES, "ECONNREFUSED", "ECONNRESET", "EAI_AGAIN", "EPIPE", "UND_ERR_SOCKET"]);
 
@@ -109,16 +113,21 @@ export function httpClient(prm: HttpOptions, log: Logger, extraHeaders: Record<s
   const agentOpts = { connect: { timeout: connect, ...tls }, headersTimeout: read, bodyTimeout: read };
   const redirect = interceptors.redirect({ maxRedirections: 30 });
   const dispatcher: Dispatcher = new Agent(agentOpts).compose(redirect);
-  let proxy: Dispatcher | null = null;
-  let proxyFor: string | null = null;
+  let httpsProxy: Dispatcher | null = null;
+  let httpProxy: Dispatcher | null = null;
   if (prm.http_proxy && prm.https_proxy) {
-    proxy = new ProxyAgent({ uri: prm.https_proxy, ...agentOpts, requestTls: { ...tls } }).compose(redirect);
-    proxyFor = prm.http_proxy === prm.https_proxy ? null : prm.http_proxy;
+    // https:// through a CONNECT tunnel, verified at its end; http:// as absolute-form requests,
+    // as requests does (proxies often allow CONNECT to port 443 only)
+    httpsProxy = new ProxyAgent({ uri: prm.https_proxy, ...agentOpts, requestTls: { ...tls, timeout: connect } }).compose(redirect);
+    httpProxy = new ProxyAgent({
+      uri: prm.http_proxy, ...agentOpts, proxyTunnel: false,
+      // the agent of a non-tunnelled proxy gets no options but `connect`: keep the read timeouts
+      factory: (origin: string | URL, o: object) => new Pool(origin, { ...o, headersTimeout: read, bodyTimeout: read }),
+    }).compose(redirect);
   } else if (prm.http_proxy || prm.https_proxy) {
     log.warn(`Only ${prm.http_proxy ? "http" : "https"}_proxy seems to be set. Both http and https proxies must be set.`);
   }
-  const httpProxy = proxyFor ? new ProxyAgent({ uri: proxyFor, ...agentOpts }).compose(redirect) : proxy;
-  const pick = (url: string): Dispatcher => (proxy ? (url.startsWith("https:") ? proxy : httpProxy!) : dispatcher);
+  const pick = (url: string): Dispatcher => (httpsProxy && httpProxy ? (url.startsWith("https:") ? httpsProxy : httpProxy) : dispatcher);
 
   const headers: Record<string, string> = { "accept": "*/*" };
   // IntelMQ: http_header replaces the User-Agent default when given
@@ -144,7 +153,16 @@ export function httpClient(prm: HttpOptions, log: Logger, extraHeaders: Record<s
       try {
         const res = await request(full, { method: (req.method ?? "GET") as Dispatcher.HttpMethod, headers: h, body, dispatcher: pick(full) });
         const chunks: Buffer[] = [];
-        for await (const c of res.body) chunks.push(c as Buffer);
+        const max = req.maxBytes ?? DEFAULT_MAX_BYTES;
+        let size = 0;
+        for await (const c of res.body) {
+          size += (c as Buffer).length;
+          if (size > max) {
+            res.body.destroy();
+            throw new MalformedResponse(full, `the answer is larger than ${max} bytes`);
+          }
+          chunks.push(c as Buffer);
+        }
         return makeResponse(full, res.statusCode, res.headers, Buffer.concat(chunks));
       } catch (err) {
         const code = (err as { code?: string }).code ?? "";
@@ -161,7 +179,7 @@ export function httpClient(prm: HttpOptions, log: Logger, extraHeaders: Record<s
     request: doRequest,
     get: (url, req = {}) => doRequest(url, { ...req, method: "GET" }),
     async close() {
-      await Promise.all([dispatcher, proxy, httpProxy].filter((d, i, a): d is Dispatcher => d !== null && a.indexOf(d) === i).map((d) => d.close()));
+      await Promise.all([dispatcher, httpsProxy, httpProxy].filter((d): d is Dispatcher => d !== null).map((d) => d.close()));
     },
   };
 }
