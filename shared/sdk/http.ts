@@ -222,15 +222,3 @@ export async function lookupCache(ctx: BotContext, bucket: string, ttlSeconds: n
     },
   };
 }
-
-/** The value under `key` of a JSON object, or throws MalformedResponse naming the path. */
-export function jsonPath(url: string, value: unknown, ...path: (string | number)[]): unknown {
-  let v = value;
-  for (const k of path) {
-    if (v === null || typeof v !== "object" || !(k in (v as object))) {
-      throw new MalformedResponse(url, `no ${path.map((p) => (typeof p === "number" ? `[${p}]` : `.${p}`)).join("")}`);
-    }
-    v = (v as Record<string | number, unknown>)[k];
-  }
-  return v;
-}
