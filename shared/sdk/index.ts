@@ -25,3 +25,7 @@ export {
   isoformat, parseFuzzy, fromTimestamp, fromEpochMillis, fromWindowsNt, callTypeMethod, dateutilParse,
 } from "../harmonization/index.js";
 export type { Harmonization, IpAddr, IpNet } from "../harmonization/index.js";
+export { httpClient, lookupCache, HttpStatusError, HttpTimeout, MalformedResponse } from "./http.js";
+export type { HttpClient, HttpOptions, HttpRequest, HttpResponse, LookupCache } from "./http.js";
+export { parseRelative } from "./relative.js";
+export type { KvStore } from "../broker/index.js";
