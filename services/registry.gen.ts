@@ -9,6 +9,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.collectors.http.collector_http": () => import("./collectors/http/index.js").then((m) => m.default),
   "intelmq.bots.collectors.tcp.collector": () => import("./collectors/tcp/index.js").then((m) => m.default),
   "intelmq.bots.experts.csv_converter.expert": () => import("./experts/csv_converter/index.js").then((m) => m.default),
+  "intelmq.bots.experts.cymru_whois.expert": () => import("./experts/cymru_whois/index.js").then((m) => m.default),
   "intelmq.bots.experts.deduplicator.expert": () => import("./experts/deduplicator/index.js").then((m) => m.default),
   "intelmq.bots.experts.domain_suffix.expert": () => import("./experts/domain_suffix/index.js").then((m) => m.default),
   "intelmq.bots.experts.domain_valid.expert": () => import("./experts/domain_valid/index.js").then((m) => m.default),

@@ -11,9 +11,11 @@ export {
   INTELMQ_ROOT, appendOutput, encodeErrors, encodingErrorsMode, eventFilename, outputPath, writeAllSync, Journal,
   PyDateTime, pyFormat, strftime,
   runBot, createLibraryBot, ReportStream,
+  DnsClient, DnsLookupError, LookupCache, dnsParams, reverseLabels, reverseName,
 } from "../runtime/index.js";
 export type {
   BotCheckContext, BotCheckLine, BotContext, BotDefinition, CollectorImpl, Emit, EventMeta, ExpertImpl, InputRef, OutputImpl, ParserImpl, ParserDefinition, Routed, RuntimeParams, ExportOptions, AppendOutputOptions, FormatArg, LibraryResult, RunBotOptions, Settlement, BotCommand, BotCommandEnv,
+  DnsOptions,
 } from "../runtime/index.js";
 export { Event, Message, Report, messageFromDict } from "../message/index.js";
 export {
