@@ -122,13 +122,13 @@ export class LookupCache {
     if (v === null) return null;
     const bar = v.indexOf("|");
     const exp = Number(v.slice(0, bar));
-    if (bar < 0 || !Number.isFinite(exp) || (exp > 0 && exp <= Date.now())) return null;
+    if (bar < 0 || !Number.isFinite(exp) || exp <= Date.now()) return null;
     return v.slice(bar + 1);
   }
 
   async set(key: string, value: string, ttlSeconds = this.ttlSeconds): Promise<void> {
-    if (!this.kv) return;
-    const exp = ttlSeconds > 0 ? Date.now() + ttlSeconds * 1000 : 0;
+    if (!this.kv || ttlSeconds <= 0) return;
+    const exp = Date.now() + ttlSeconds * 1000;
     await this.kv.put(cacheKey(key), `${exp}|${value}`);
   }
 }
