@@ -18,6 +18,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.experts.filter.expert": () => import("./experts/filter/index.js").then((m) => m.default),
   "intelmq.bots.experts.format_field.expert": () => import("./experts/format_field/index.js").then((m) => m.default),
   "intelmq.bots.experts.geohash.expert": () => import("./experts/geohash/index.js").then((m) => m.default),
+  "intelmq.bots.experts.gethostbyname.expert": () => import("./experts/gethostbyname/index.js").then((m) => m.default),
   "intelmq.bots.experts.modify.expert": () => import("./experts/modify/index.js").then((m) => m.default),
   "intelmq.bots.experts.remove_affix.expert": () => import("./experts/remove_affix/index.js").then((m) => m.default),
   "intelmq.bots.experts.reverse_dns.expert": () => import("./experts/reverse_dns/index.js").then((m) => m.default),
