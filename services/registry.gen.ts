@@ -9,6 +9,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.collectors.http.collector_http": () => import("./collectors/http/index.js").then((m) => m.default),
   "intelmq.bots.collectors.tcp.collector": () => import("./collectors/tcp/index.js").then((m) => m.default),
   "intelmq.bots.experts.abusix.expert": () => import("./experts/abusix/index.js").then((m) => m.default),
+  "intelmq.bots.experts.asn_lookup.expert": () => import("./experts/asn_lookup/index.js").then((m) => m.default),
   "intelmq.bots.experts.csv_converter.expert": () => import("./experts/csv_converter/index.js").then((m) => m.default),
   "intelmq.bots.experts.cymru_whois.expert": () => import("./experts/cymru_whois/index.js").then((m) => m.default),
   "intelmq.bots.experts.deduplicator.expert": () => import("./experts/deduplicator/index.js").then((m) => m.default),
