@@ -21,6 +21,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.experts.geohash.expert": () => import("./experts/geohash/index.js").then((m) => m.default),
   "intelmq.bots.experts.gethostbyname.expert": () => import("./experts/gethostbyname/index.js").then((m) => m.default),
   "intelmq.bots.experts.modify.expert": () => import("./experts/modify/index.js").then((m) => m.default),
+  "intelmq.bots.experts.recordedfuture_iprisk.expert": () => import("./experts/recordedfuture_iprisk/index.js").then((m) => m.default),
   "intelmq.bots.experts.remove_affix.expert": () => import("./experts/remove_affix/index.js").then((m) => m.default),
   "intelmq.bots.experts.reverse_dns.expert": () => import("./experts/reverse_dns/index.js").then((m) => m.default),
   "intelmq.bots.experts.rfc1918.expert": () => import("./experts/rfc1918/index.js").then((m) => m.default),

@@ -45,7 +45,7 @@ export function unpack(data: Buffer, member?: string): Buffer {
   return d;
 }
 
-/** A member of a tar archive: the one whose name ends with `member`, else the only regular file. */
+/** A member of a tar archive: the one named `member` (in any folder), else the only regular file. */
 function untar(d: Buffer, member?: string): Buffer {
   const files: { name: string; data: Buffer }[] = [];
   let off = 0;
@@ -64,7 +64,7 @@ function untar(d: Buffer, member?: string): Buffer {
     else if (type === "0" || type === "7") files.push({ name, data: body });
     off += 512 + Math.ceil(size / 512) * 512;
   }
-  const hit = member ? files.find((f) => f.name === member || f.name.endsWith(`/${member}`)) : files.length === 1 ? files[0] : undefined;
+  const hit = (member ? files.find((f) => f.name === member || f.name.endsWith(`/${member}`)) : undefined) ?? (files.length === 1 ? files[0] : undefined);
   if (!hit) throw new Error(member ? `no ${member} in the downloaded archive (${files.map((f) => f.name).join(", ") || "empty"})` : "the downloaded archive holds more than one file");
   return hit.data;
 }
