@@ -20,6 +20,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.experts.format_field.expert": () => import("./experts/format_field/index.js").then((m) => m.default),
   "intelmq.bots.experts.geohash.expert": () => import("./experts/geohash/index.js").then((m) => m.default),
   "intelmq.bots.experts.gethostbyname.expert": () => import("./experts/gethostbyname/index.js").then((m) => m.default),
+  "intelmq.bots.experts.maxmind_geoip.expert": () => import("./experts/maxmind_geoip/index.js").then((m) => m.default),
   "intelmq.bots.experts.modify.expert": () => import("./experts/modify/index.js").then((m) => m.default),
   "intelmq.bots.experts.recordedfuture_iprisk.expert": () => import("./experts/recordedfuture_iprisk/index.js").then((m) => m.default),
   "intelmq.bots.experts.remove_affix.expert": () => import("./experts/remove_affix/index.js").then((m) => m.default),
