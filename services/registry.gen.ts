@@ -18,6 +18,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.experts.field_reducer.expert": () => import("./experts/field_reducer/index.js").then((m) => m.default),
   "intelmq.bots.experts.filter.expert": () => import("./experts/filter/index.js").then((m) => m.default),
   "intelmq.bots.experts.format_field.expert": () => import("./experts/format_field/index.js").then((m) => m.default),
+  "intelmq.bots.experts.generic_db_lookup.expert": () => import("./experts/generic_db_lookup/index.js").then((m) => m.default),
   "intelmq.bots.experts.geohash.expert": () => import("./experts/geohash/index.js").then((m) => m.default),
   "intelmq.bots.experts.gethostbyname.expert": () => import("./experts/gethostbyname/index.js").then((m) => m.default),
   "intelmq.bots.experts.maxmind_geoip.expert": () => import("./experts/maxmind_geoip/index.js").then((m) => m.default),
