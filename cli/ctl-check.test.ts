@@ -37,7 +37,7 @@ test("bots behind a bot that is not installed are named as receiving nothing", a
   const yaml = stringify({
     "feed-collector": bot("intelmq.bots.collectors.file.collector_file", ["feed-parser-queue"], { path: "/tmp/x", postfix: ".csv" }),
     "feed-parser": bot("intelmq.bots.parsers.json.parser", ["whois-expert-queue"]),
-    "whois-expert": bot("intelmq.bots.experts.cymru_whois.expert", ["taxonomy-expert-queue"]),
+    "whois-expert": bot("intelmq.bots.experts.ripe.expert", ["taxonomy-expert-queue"]),
     "taxonomy-expert": bot("intelmq.bots.experts.taxonomy.expert", ["file-output-queue"]),
     "file-output": bot("intelmq.bots.outputs.file.output", null, { file: "var/out.txt" }),
     // Fed by another tool (nothing configured writes to its queue): reachable.
