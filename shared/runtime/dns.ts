@@ -114,7 +114,28 @@ export function reverseLabels(ip: string): string {
  * Keys are base64url of the caller's key: KV keys allow no ':' (IPv6).
  */
 export class LookupCache {
+  readonly #pending = new Map<string, Promise<string>>();
   constructor(readonly kv: KvCache | null, readonly ttlSeconds: number) {}
+
+  /**
+   * The cached value of `key`, else the one `compute` gives (stored for its `ttl`, default the
+   * cache's). Concurrent calls for one key (the events of an envelope are processed together)
+   * share one computation: one DNS query. A computation that throws stores nothing.
+   */
+  through(key: string, compute: () => Promise<{ value: string; ttl?: number }>): Promise<string> {
+    let p = this.#pending.get(key);
+    if (!p) {
+      p = (async () => {
+        const cached = await this.get(key);
+        if (cached !== null) return cached;
+        const { value, ttl } = await compute();
+        await this.set(key, value, ttl);
+        return value;
+      })().finally(() => this.#pending.delete(key));
+      this.#pending.set(key, p);
+    }
+    return p;
+  }
 
   async get(key: string): Promise<string | null> {
     if (!this.kv) return null;

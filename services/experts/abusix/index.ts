@@ -29,18 +29,16 @@ export default defineBot({
     const cache = new LookupCache(prm.cache_ttl > 0 ? await ctx.cache(CACHE_BUCKET, prm.cache_ttl) : null, prm.cache_ttl);
 
     /** The contacts, comma-separated as querycontacts gives them; "" for none. */
-    async function lookup(ip: string): Promise<string> {
-      const cached = await cache.get(ip);
-      if (cached !== null) return cached;
-      const name = `${reverseLabels(ip)}.${prm.zone}`;
-      const answers = (await dns.txt(name)) ?? [];
-      const contacts = answers.map((a) => a.replaceAll('"', "").trim()).filter((a) => EMAIL.test(a));
-      if (contacts.length < answers.length) {
-        ctx.log.warn(`Ignored answers to ${name} that are no e-mail address: ${JSON.stringify(answers.filter((a) => !EMAIL.test(a.replaceAll('"', "").trim())))}`);
-      }
-      const value = contacts.join(", ");
-      await cache.set(ip, value);
-      return value;
+    function lookup(ip: string): Promise<string> {
+      return cache.through(`${prm.zone}|${ip}`, async () => {
+        const name = `${reverseLabels(ip)}.${prm.zone}`;
+        const answers = ((await dns.txt(name)) ?? []).map((a) => a.replaceAll('"', "").trim());
+        const contacts = answers.filter((a) => EMAIL.test(a));
+        if (contacts.length < answers.length) {
+          ctx.log.warn(`Ignored answers to ${name} that are no e-mail address: ${JSON.stringify(answers.filter((a) => !EMAIL.test(a)))}`);
+        }
+        return { value: contacts.join(", ") };
+      });
     }
 
     return {

@@ -93,15 +93,14 @@ export default defineBot({
           const ip = event.get(`${key}ip`);
           if (ip === undefined) continue;
           const addr = String(ip);
-          const ck = `${parseIp(addr)?.version ?? 4}_${addr}`;
-          const cached = await cache.get(ck);
-          let result: Result | null;
-          if (cached !== null) result = JSON.parse(cached) as Result | null;
-          else {
-            result = await query(addr);
-            if (!result) ctx.log.info(`Got no result from Cymru for IP address ${JSON.stringify(addr)}.`);
-            await cache.set(ck, JSON.stringify(result));
-          }
+          // the zone is part of the key: bots asking different zones share the bucket
+          const ck = `${prm.origin_zone}|${parseIp(addr)?.version ?? 4}_${addr}`;
+          const json = await cache.through(ck, async () => {
+            const r = await query(addr);
+            if (!r) ctx.log.info(`Got no result from Cymru for IP address ${JSON.stringify(addr)}.`);
+            return { value: JSON.stringify(r) };
+          });
+          const result = JSON.parse(json) as Result | null;
           if (!result) continue;
           for (const [k, v] of Object.entries(result)) {
             if (k === "registry" && v === "other") continue;

@@ -51,18 +51,13 @@ export default defineBot({
     }
 
     async function address(name: string): Promise<string | null> {
-      const cached = await cache.get(name);
-      if (cached !== null) return cached || null;
-      let ip: string | null;
       try {
-        ip = await resolve(name);
+        return (await cache.through(name, async () => ({ value: (await resolve(name)) ?? "" }))) || null;
       } catch (err) {
         if (!ignoreFailures || !(err instanceof DnsLookupError)) throw err;
         ctx.log.debug(`Ignored error ${err.code} for hostname ${JSON.stringify(name)}.`);
         return null;
       }
-      await cache.set(name, ip ?? "");
-      return ip;
     }
 
     return {

@@ -40,25 +40,15 @@ export default defineBot({
           if (event.has(`${key}reverse_dns`) && !prm.overwrite) continue;
           const addr = String(ip);
           const ck = `${parseIp(addr)?.version ?? 4}_${addr}`;
-          let name = await cache.get(ck);
-          if (name === null) {
+          const name = await cache.through(ck, async () => {
             // A failed lookup (timeout, SERVFAIL) throws: the message is retried, then dumped.
             const names = await dns.ptr(addr);
-            if (names === null) {
-              await cache.set(ck, NO_NAME);
-              name = NO_NAME;
-            } else {
-              const valid = names.find((n) => event.isValid("source.reverse_dns", n));
-              if (valid === undefined) {
-                ctx.log.warn(`No valid name in the PTR records of ${addr}: ${JSON.stringify(names)}`);
-                await cache.set(ck, NO_NAME, prm.cache_ttl_invalid_response);
-                name = NO_NAME;
-              } else {
-                await cache.set(ck, valid);
-                name = valid;
-              }
-            }
-          }
+            if (names === null) return { value: NO_NAME };
+            const valid = names.find((n) => event.isValid("source.reverse_dns", n));
+            if (valid !== undefined) return { value: valid };
+            ctx.log.warn(`No valid name in the PTR records of ${addr}: ${JSON.stringify(names)}`);
+            return { value: NO_NAME, ttl: prm.cache_ttl_invalid_response };
+          });
           if (name !== NO_NAME) event.add(`${key}reverse_dns`, name, { overwrite: prm.overwrite });
         }
         return event;
