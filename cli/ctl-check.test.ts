@@ -109,3 +109,14 @@ test("check: a bot's own check runs: a sieve file's syntax error is named with f
   const ok = await check(yaml(good));
   assert.equal(ok.status, "success", JSON.stringify(ok.lines));
 });
+
+test("check: a bot's local database that does not exist is named, with the command that downloads it", async () => {
+  const r = await check(stringify({
+    "tor-expert": bot("intelmq.bots.experts.tor_nodes.expert", ["file-output-queue"], { database: "var/lib/bots/tor_nodes/missing.dat" }),
+    "file-output": bot("intelmq.bots.outputs.file.output", null, { file: "var/out.txt" }),
+  }));
+  const warnings = r.lines.filter(([l]) => l === "warning").map(([, m]) => m);
+  assert.deepEqual(warnings.filter((m) => /database/.test(m)).map((m) => m.replace(/ \/\S+missing\.dat/, " <file>")), [
+    'Bot "tor-expert": its database <file> does not exist (intelmq-bot tor-expert --update-database downloads it).',
+  ]);
+});
