@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { MemoryBroker } from "../broker/index.js";
+import { MemoryBroker, connectJetStream } from "../broker/index.js";
+import { startNatsServer } from "../../test/helpers/nats-server.js";
 import { haveDnsmasq, startDnsmasq } from "../../test/helpers/dnsmasq.js";
 import { DnsClient, DnsLookupError, LookupCache, reverseLabels, reverseName } from "./dns.js";
 
@@ -42,5 +43,23 @@ test("DnsClient: NXDOMAIN and NODATA are no data, REFUSED is a failed lookup; TX
     await assert.rejects(c.txt("outside.invalid"), (e: unknown) => e instanceof DnsLookupError && e.code === "EREFUSED");
   } finally {
     await dns.stop();
+  }
+});
+
+test("LookupCache on JetStream KV: IPv6 and zone-prefixed keys are stored and found by another connection", async () => {
+  const server = await startNatsServer();
+  const a = await connectJetStream({ servers: server.url });
+  const b = await connectJetStream({ servers: server.url });
+  try {
+    const one = new LookupCache(await a.kv.open("cymru_whois", 3600), 3600);
+    const two = new LookupCache(await b.kv.open("cymru_whois", 3600), 3600);
+    for (const key of ["asn.cymru.com|6_2001:db8::1", "4_192.0.2.7", "-x_y"]) {
+      assert.equal(await one.through(key, () => Promise.resolve({ value: `v ${key} | ü` })), `v ${key} | ü`);
+      assert.equal(await two.get(key), `v ${key} | ü`);
+    }
+  } finally {
+    await a.close();
+    await b.close();
+    await server.stop();
   }
 });
