@@ -14,7 +14,6 @@ import {
 import { parseArgs } from "./args.js";
 import { guardProcess } from "./output.js";
 import { hasModule, loadModule } from "./registry.js";
-import { runUpdateDatabase } from "./update-database.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { join } from "node:path";
 
@@ -100,7 +99,7 @@ async function main(argv: string[]): Promise<number> {
     .argument("<bot-id>", "bot id in runtime.yaml ([0-9a-zA-Z-]+)")
     .option("--config <file>", "runtime.yaml (default: $INTELMQ_ROOT_DIR/etc/runtime.yaml)")
     .option("--update-schema", "run the bot's update-schema command instead of the bot (Shadowserver parser: download the report schema)")
-    .option("--update-database", "download the bot's database (experts with a local database), verify it, replace the file and exit")
+    .option("--update-database", "run the bot's update-database command instead of the bot (experts with a local database: download it, verify it, replace the file)")
     .option("--verbose", "with a command: log at INFO level (default: errors only)")
     .showHelpAfterError()
     .exitOverride();
@@ -109,12 +108,7 @@ async function main(argv: string[]): Promise<number> {
   const botId = program.args[0]!;
   const { config: configFile, updateSchema, updateDatabase, verbose } = program.opts<{ config?: string; updateSchema?: boolean; updateDatabase?: boolean; verbose?: boolean }>();
   if (updateSchema) return runCommand(botId, "update-schema", configFile, verbose === true);
-  if (updateDatabase) {
-    return runUpdateDatabase(botId, {
-      configFile, verbose,
-      out: { info: (l) => process.stdout.write(`${l}\n`), error: (l) => process.stderr.write(`${l}\n`) },
-    });
-  }
+  if (updateDatabase) return runCommand(botId, "update-database", configFile, verbose === true);
   let log = createLogger({ botId, level: process.env.INTELMQ_LOGGING_LEVEL ?? "INFO", destination: logTee });
 
   let stopping = false;

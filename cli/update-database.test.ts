@@ -61,10 +61,10 @@ test("update-database: downloads (gzip too), verifies, replaces the file atomica
       "asn-off": bot({ database: "var/lib/bots/asn/off.dat", database_url: `${srv.base}/ipasn.dat.gz`, autoupdate_cached_database: false }),
     });
     const file = join(dir, "var/lib/bots/asn/ipasn.dat");
-    const a = await run("intelmq-bot.mjs", ["asn-a", "--update-database"], dir);
+    const a = await run("intelmq-bot.mjs", ["asn-a", "--update-database", "--verbose"], dir);
     assert.equal(a.code, 0, a.stderr);
     assert.equal(readFileSync(file, "utf8"), good);
-    assert.match(a.stdout, /2 prefixes/);
+    assert.match(a.stderr, /Database updated: .*ipasn\.dat \(2 prefixes/);
     assert.deepEqual(readdirSync(join(dir, "var/lib/bots/asn")), ["ipasn.dat"], "no temporary file left");
 
     writeFileSync(join(dir, "var/lib/bots/asn/broken.dat"), "192.0.2.0/24\t1\n");
@@ -83,7 +83,9 @@ test("update-database: downloads (gzip too), verifies, replaces the file atomica
     // by module: every bot of it, those with autoupdate_cached_database false skipped
     const m = await run("intelmqctl.mjs", ["update-database", ASN], dir);
     assert.equal(m.code, 1, "some bots of the module fail");
-    assert.match(m.stdout, /asn-a updated/);
+    assert.match(m.stdout, /asn-a: Database updated: /);
+    assert.match(m.stderr, /asn-broken: Database update failed\. The downloaded database is not usable/);
+    assert.match(m.stdout, /asn-off: Database update skipped: autoupdate_cached_database is false/);
     assert.ok(!existsSync(join(dir, "var/lib/bots/asn/off.dat")));
     const one = await run("intelmqctl.mjs", ["update-database", "asn-a"], dir);
     assert.equal(one.code, 0, one.stderr);
@@ -98,5 +100,8 @@ test("update-database: a bot without a database says so", async () => {
   const dir = root({ tax: { module: "intelmq.bots.experts.taxonomy.expert", parameters: { destination_queues: { _default: ["x"] } } } });
   const r = await run("intelmq-bot.mjs", ["tax", "--update-database"], dir);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /no database to update/);
+  assert.match(r.stderr, /has no command --update-database/);
+  const c = await run("intelmqctl.mjs", ["update-database", "tax"], dir);
+  assert.equal(c.code, 1);
+  assert.match(c.stderr, /tax .* has no database to update/);
 });

@@ -4,12 +4,13 @@
  * `--update-database` (download from the configured URL, verify by parsing, replace the file
  * atomically: temp file + rename) and the running bot's reload of the file when it is replaced.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, watch, writeSync, type FSWatcher } from "node:fs";
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, watch, writeSync, type FSWatcher } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import type { Logger } from "pino";
 import { ConfigurationError, errorMessage } from "../errors/index.js";
 import { outputPath } from "./output-files.js";
+import type { BotCheckContext, BotCheckLine, BotCommand } from "./types.js";
 
 /** Where a database comes from. */
 export interface DatabaseSource {
@@ -19,7 +20,10 @@ export interface DatabaseSource {
   member?: string;
 }
 
-/** What a bot with a local database declares (BotDefinition.database). */
+/**
+ * What a bot with a local database declares; `databaseCommands(spec)` and `databaseCheck(spec)`
+ * make its `commands` (--update-database) and `check` of it.
+ */
 export interface DatabaseSpec<P = never> {
   /** The file as configured (a parameter; relative paths and /opt/intelmq are taken under the root). */
   file(params: P): string;
@@ -164,4 +168,37 @@ export function readDatabase(file: string, what: string): Buffer {
   } catch (err) {
     throw new ConfigurationError("database", `cannot read the ${what} ${file}: ${errorMessage(err)} (intelmq-bot <bot-id> --update-database downloads it)`, { cause: err });
   }
+}
+
+/** The bot's `commands`: `update-database` (IntelMQ's `--update-database`). */
+export function databaseCommands<P>(spec: DatabaseSpec<P>): Record<string, BotCommand<P>> {
+  return {
+    "update-database": {
+      description: "Download the bot's database from its configured URL, verify it and replace the file atomically (running bots reload it)",
+      async run(params, env) {
+        if (spec.enabled && !spec.enabled(params)) {
+          env.log.warn("Database update skipped: autoupdate_cached_database is false.");
+          return 0;
+        }
+        try {
+          const r = await updateDatabase(spec, params, env.rootDir, { log: env.log });
+          env.log.info(`Database updated: ${r.file} (${r.summary}, ${r.bytes} bytes). Running instances reload it.`);
+          return 0;
+        } catch (err) {
+          env.log.error({ err }, errorMessage(err));
+          return 1;
+        }
+      },
+    },
+  };
+}
+
+/** The bot's `check` (intelmqctl check): its database file exists. */
+export function databaseCheck<P>(spec: DatabaseSpec<P>): (params: P, ctx: BotCheckContext) => BotCheckLine[] {
+  return (params, ctx) => {
+    const configured = spec.file(params);
+    if (!configured) return [];
+    const file = databasePath(configured, ctx.rootDir);
+    return existsSync(file) ? [] : [["warning", `its database ${file} does not exist (intelmq-bot ${ctx.botId} --update-database downloads it).`]];
+  };
 }

@@ -33,7 +33,7 @@ export { startBotControl, connectWithRetry, instanceHost, instanceState, watchPa
 export type { BotControl, BotControlOptions, ConnectSettings } from "./control.js";
 export { DnsClient, DnsLookupError, LookupCache, dnsParams, reverseLabels, reverseName } from "./dns.js";
 export type { DnsOptions } from "./dns.js";
-export { databasePath, readDatabase, redactUrl, replaceFile, unpack, updateDatabase, watchDatabase } from "./databases.js";
+export { databaseCheck, databaseCommands, databasePath, readDatabase, redactUrl, replaceFile, unpack, updateDatabase, watchDatabase } from "./databases.js";
 export type { DatabaseSource, DatabaseSpec, UpdateResult } from "./databases.js";
 
 /** The SDK's zod, for parameter schemas: an operator's own bot needs no copy of its own. */

@@ -6,7 +6,6 @@ import type { Harmonization } from "../harmonization/index.js";
 import type { KvCache, KvLimits } from "../broker/index.js";
 import type { RuntimeParamsParsed } from "./runtime-params.js";
 import type { SkippedLine } from "./parser-driver.js";
-import type { DatabaseSpec } from "./databases.js";
 
 export const BotKind = { collector: "collector", parser: "parser", expert: "expert", output: "output" } as const;
 export type BotKind = (typeof BotKind)[keyof typeof BotKind];
@@ -186,8 +185,6 @@ export interface BotCommand<P = unknown> {
   readonly description: string;
   /** Resolves to the exit code (0: done, 1: failed). */
   run(params: P, env: BotCommandEnv): Promise<number>;
-  /** A local database the bot reads, updated by `intelmq-bot <id> --update-database` / `intelmqctl update-database`. */
-  readonly database?: DatabaseSpec<z.infer<S>>;
 }
 
 /** IntelMQ's runtime parameters (and ours), owned by the runtime, not by bots; declared by runtimeParamsSchema. */

@@ -12,7 +12,7 @@ export {
   PyDateTime, pyFormat, strftime,
   runBot, createLibraryBot, ReportStream,
   DnsClient, DnsLookupError, LookupCache, dnsParams, reverseLabels, reverseName,
-  databasePath, readDatabase, replaceFile, watchDatabase,
+  databaseCheck, databaseCommands, databasePath, readDatabase, replaceFile, watchDatabase,
 } from "../runtime/index.js";
 export type {
   BotCheckContext, BotCheckLine, BotContext, BotDefinition, CollectorImpl, Emit, EventMeta, ExpertImpl, InputRef, OutputImpl, ParserImpl, ParserDefinition, Routed, RuntimeParams, ExportOptions, AppendOutputOptions, FormatArg, LibraryResult, RunBotOptions, Settlement, BotCommand, BotCommandEnv,

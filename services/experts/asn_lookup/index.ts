@@ -4,7 +4,7 @@
  * .network from a local pyasn IPASN file (longest-prefix match). Reloads the file when it is replaced.
  */
 import { z } from "zod";
-import { ConfigurationError, databasePath, defineBot, p, readDatabase, watchDatabase } from "../../../shared/sdk/index.js";
+import { ConfigurationError, databasePath, defineBot, p, readDatabase, watchDatabase, databaseCheck, databaseCommands, type DatabaseSpec } from "../../../shared/sdk/index.js";
 import { IpAsnDb } from "./ipasn.js";
 
 export const params = z.object({
@@ -16,19 +16,23 @@ export const params = z.object({
 
 type Params = z.infer<typeof params>;
 
+/** The local database: --update-database and intelmqctl check (see databaseCommands in the SDK). */
+export const database: DatabaseSpec<Params> = {
+  file: (prm: Params) => prm.database ?? "",
+  enabled: (prm: Params) => prm.autoupdate_cached_database,
+  source: (prm: Params) => (prm.database === null ? "the parameter database is not set"
+    : prm.database_url !== null ? { url: prm.database_url } : "the parameter database_url is not set: it names where the IPASN file is downloaded from"),
+  verify: (data) => `${IpAsnDb.parse(data.toString("utf8")).size} prefixes`,
+};
+
 export default defineBot({
   kind: "expert",
   name: "asn_lookup",
   intelmq: "intelmq.bots.experts.asn_lookup.expert",
   description: "Adds source/destination.asn and .network from a local pyasn IPASN file (BGP routing table dump)",
   params,
-  database: {
-    file: (prm: Params) => prm.database ?? "",
-    enabled: (prm: Params) => prm.autoupdate_cached_database,
-    source: (prm: Params) => (prm.database === null ? "the parameter database is not set"
-      : prm.database_url !== null ? { url: prm.database_url } : "the parameter database_url is not set: it names where the IPASN file is downloaded from"),
-    verify: (data) => `${IpAsnDb.parse(data.toString("utf8")).size} prefixes`,
-  },
+  commands: databaseCommands(database),
+  check: databaseCheck(database),
   create: (prm, ctx) => {
     if (prm.database === null) throw new ConfigurationError("database", "the IPASN data file must be given");
     const file = databasePath(prm.database, ctx.rootDir);

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { runBot } from "../../../shared/sdk/index.js";
 import { updateDatabase } from "../../../shared/runtime/index.js";
 import { serveFiles } from "../../../test/helpers/http-file.js";
-import bot, { params } from "./index.js";
+import bot, { database, params } from "./index.js";
 import { PublicSuffixList } from "./psl.js";
 import { tempDir } from "../../../test/helpers/tmp.js";
 
@@ -77,8 +77,8 @@ test("domain_suffix: --update-database installs a list with ICANN rules, refuses
   const srv = await serveFiles({ "/psl": [200, LIST], "/empty": [200, "<html></html>\n"] });
   try {
     const prm = (url: string) => params.parse({ field: "fqdn", suffix_file: file, database_url: `${srv.base}${url}` });
-    await assert.rejects(updateDatabase(bot.database!, prm("/empty"), "/"), /no suffix rules/);
-    const r = await updateDatabase(bot.database!, prm("/psl"), "/");
+    await assert.rejects(updateDatabase(database, prm("/empty"), "/"), /no suffix rules/);
+    const r = await updateDatabase(database, prm("/psl"), "/");
     assert.match(r.summary, /rules/);
     assert.equal(readFileSync(file, "utf8"), LIST);
   } finally {

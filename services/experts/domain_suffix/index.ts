@@ -5,7 +5,7 @@
  * intelmq.bots.experts.domain_suffix.expert).
  */
 import { z } from "zod";
-import { ConfigurationError, databasePath, defineBot, errorMessage, p, readDatabase, watchDatabase } from "../../../shared/sdk/index.js";
+import { ConfigurationError, databasePath, defineBot, errorMessage, p, readDatabase, watchDatabase, databaseCheck, databaseCommands, type DatabaseSpec } from "../../../shared/sdk/index.js";
 import { PublicSuffixList } from "./psl.js";
 
 export const params = z.object({
@@ -23,23 +23,27 @@ function parseList(text: string): PublicSuffixList {
   return psl;
 }
 
+/** The local database: --update-database and intelmqctl check (see databaseCommands in the SDK). */
+export const database: DatabaseSpec<Params> = {
+  file: (prm: Params) => prm.suffix_file,
+  enabled: (prm: Params) => prm.autoupdate_cached_database,
+  source: (prm: Params) => ({ url: prm.database_url }),
+  verify: (data) => {
+    const text = data.toString("utf8");
+    // what publicsuffix.org serves has its sections marked; an error page has not
+    if (!text.includes("===BEGIN ICANN DOMAINS===")) throw new Error("no suffix rules: the list has no ICANN DOMAINS section");
+    return `${parseList(text).size} rules`;
+  },
+};
+
 export default defineBot({
   kind: "expert",
   name: "domain_suffix",
   intelmq: "intelmq.bots.experts.domain_suffix.expert",
   description: "Sets source/destination.domain_suffix to the public suffix of source/destination.fqdn or .reverse_dns (Public Suffix List, ICANN section)",
   params,
-  database: {
-    file: (prm: Params) => prm.suffix_file,
-    enabled: (prm: Params) => prm.autoupdate_cached_database,
-    source: (prm: Params) => ({ url: prm.database_url }),
-    verify: (data) => {
-      const text = data.toString("utf8");
-      // what publicsuffix.org serves has its sections marked; an error page has not
-      if (!text.includes("===BEGIN ICANN DOMAINS===")) throw new Error("no suffix rules: the list has no ICANN DOMAINS section");
-      return `${parseList(text).size} rules`;
-    },
-  },
+  commands: databaseCommands(database),
+  check: databaseCheck(database),
   create: ({ field, suffix_file }, ctx) => {
     const file = databasePath(suffix_file, ctx.rootDir);
     const load = () => {

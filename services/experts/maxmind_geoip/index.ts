@@ -6,7 +6,7 @@
  */
 import { Reader, type CityResponse } from "maxmind";
 import { z } from "zod";
-import { databasePath, defineBot, p, readDatabase, watchDatabase, type Event } from "../../../shared/sdk/index.js";
+import { databasePath, defineBot, p, readDatabase, watchDatabase, type Event, databaseCheck, databaseCommands, type DatabaseSpec } from "../../../shared/sdk/index.js";
 
 export const params = z.object({
   database: z.string().default("/opt/intelmq/var/lib/bots/maxmind_geoip/GeoLite2-City.mmdb")
@@ -25,26 +25,30 @@ function open(data: Buffer): Reader<CityResponse> {
   return new Reader<CityResponse>(data);
 }
 
+/** The local database: --update-database and intelmqctl check (see databaseCommands in the SDK). */
+export const database: DatabaseSpec<Params> = {
+  file: (prm: Params) => prm.database,
+  enabled: (prm: Params) => prm.autoupdate_cached_database,
+  source: (prm: Params) => {
+    if (prm.database_url.includes("{license_key}") && prm.license_key.startsWith("<")) {
+      return "the parameter license_key is not set: MaxMind requires a (free) license key to download GeoLite2";
+    }
+    return { url: prm.database_url.replaceAll("{license_key}", encodeURIComponent(prm.license_key)), member: "GeoLite2-City.mmdb" };
+  },
+  verify: (data) => {
+    const m = open(data).metadata;
+    return `${m.databaseType}, built ${m.buildEpoch.toISOString()}`;
+  },
+};
+
 export default defineBot({
   kind: "expert",
   name: "maxmind_geoip",
   intelmq: "intelmq.bots.experts.maxmind_geoip.expert",
   description: "Adds geolocation (country, city, latitude, longitude) of source/destination.ip from a local MaxMind GeoLite2/GeoIP2 City database",
   params,
-  database: {
-    file: (prm: Params) => prm.database,
-    enabled: (prm: Params) => prm.autoupdate_cached_database,
-    source: (prm: Params) => {
-      if (prm.database_url.includes("{license_key}") && prm.license_key.startsWith("<")) {
-        return "the parameter license_key is not set: MaxMind requires a (free) license key to download GeoLite2";
-      }
-      return { url: prm.database_url.replaceAll("{license_key}", encodeURIComponent(prm.license_key)), member: "GeoLite2-City.mmdb" };
-    },
-    verify: (data) => {
-      const m = open(data).metadata;
-      return `${m.databaseType}, built ${m.buildEpoch.toISOString()}`;
-    },
-  },
+  commands: databaseCommands(database),
+  check: databaseCheck(database),
   create: (prm, ctx) => {
     const file = databasePath(prm.database, ctx.rootDir);
     const load = () => {

@@ -12,7 +12,7 @@ import { writeMmdb, type MmdbValue } from "../../../test/helpers/mmdb.js";
 import { serveFiles } from "../../../test/helpers/http-file.js";
 import { tempDir } from "../../../test/helpers/tmp.js";
 import { waitFor } from "../../../test/helpers/pipeline.js";
-import bot, { params } from "./index.js";
+import bot, { database, params } from "./index.js";
 
 const OBS = "2015-01-01T00:00:00+00:00";
 const ev = (fields: Record<string, unknown>) => ({ __type: "Event", "time.observation": OBS, ...fields });
@@ -75,9 +75,9 @@ test("maxmind_geoip: --update-database takes GeoLite2-City.mmdb out of MaxMind's
     const cc = async () => (await b.process([ev({ "source.ip": "192.0.2.7" })])).output._default![0]!["source.geolocation.cc"];
     assert.equal(await cc(), "AT");
     const prm = (path: string, key = "k/1") => params.parse({ database: db, license_key: key, database_url: `${srv.base}/${path}?key={license_key}` });
-    await assert.rejects(updateDatabase(bot.database!, prm("geoip", "<insert Maxmind license key>"), dir), /license_key/);
-    await assert.rejects(updateDatabase(bot.database!, prm("broken"), dir), /not usable/);
-    const r = await updateDatabase(bot.database!, prm("geoip"), dir);
+    await assert.rejects(updateDatabase(database, prm("geoip", "<insert Maxmind license key>"), dir), /license_key/);
+    await assert.rejects(updateDatabase(database, prm("broken"), dir), /not usable/);
+    const r = await updateDatabase(database, prm("geoip"), dir);
     assert.match(r.summary, /GeoLite2-City/);
     await waitFor(async () => (await cc()) === "NL", 10_000, "the new database is loaded");
   } finally {

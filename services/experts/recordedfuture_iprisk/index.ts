@@ -5,7 +5,7 @@
  * addresses not in it). Reloads the file when it is replaced.
  */
 import { z } from "zod";
-import { databasePath, defineBot, p, readDatabase, watchDatabase } from "../../../shared/sdk/index.js";
+import { databasePath, defineBot, p, readDatabase, watchDatabase, databaseCheck, databaseCommands, type DatabaseSpec } from "../../../shared/sdk/index.js";
 import { parseRiskList } from "./risklist.js";
 
 export const params = z.object({
@@ -20,18 +20,22 @@ export const params = z.object({
 
 type Params = z.infer<typeof params>;
 
+/** The local database: --update-database and intelmqctl check (see databaseCommands in the SDK). */
+export const database: DatabaseSpec<Params> = {
+  file: (prm: Params) => prm.database,
+  enabled: (prm: Params) => prm.autoupdate_cached_database,
+  source: (prm: Params) => ({ url: prm.database_url, headers: { "X-RFToken": prm.api_token }, member: "rfiprisk.dat" }),
+  verify: (data) => `${parseRiskList(data.toString("utf8")).size} addresses`,
+};
+
 export default defineBot({
   kind: "expert",
   name: "recordedfuture_iprisk",
   intelmq: "intelmq.bots.experts.recordedfuture_iprisk.expert",
   description: "Adds extra.rf_iprisk.source/destination: the risk score of the IP address in a local copy of Recorded Future's IP risk list",
   params,
-  database: {
-    file: (prm: Params) => prm.database,
-    enabled: (prm: Params) => prm.autoupdate_cached_database,
-    source: (prm: Params) => ({ url: prm.database_url, headers: { "X-RFToken": prm.api_token }, member: "rfiprisk.dat" }),
-    verify: (data) => `${parseRiskList(data.toString("utf8")).size} addresses`,
-  },
+  commands: databaseCommands(database),
+  check: databaseCheck(database),
   create: (prm, ctx) => {
     const file = databasePath(prm.database, ctx.rootDir);
     const load = () => {

@@ -11,7 +11,7 @@ import { updateDatabase } from "../../../shared/runtime/index.js";
 import { src } from "../../../test/helpers/paths.js";
 import { tempDir } from "../../../test/helpers/tmp.js";
 import { waitFor } from "../../../test/helpers/pipeline.js";
-import bot, { params } from "./index.js";
+import bot, { database, params } from "./index.js";
 import { parseRiskList } from "./risklist.js";
 
 const OBS = "2015-01-01T00:00:00+00:00";
@@ -68,7 +68,7 @@ test("recordedfuture_iprisk: update from the configured URL with the API token (
   try {
     const risk = async () => (await b.process([ev({ "source.ip": "192.0.2.7" })])).output._default![0]!["extra.rf_iprisk.source"];
     assert.equal(await risk(), 65);
-    const r = await updateDatabase(bot.database!, prm, dir);
+    const r = await updateDatabase(database, prm, dir);
     assert.equal(r.summary, "1 addresses");
     assert.deepEqual(tokens, ["tok-123"]);
     assert.equal(readFileSync(file, "utf8"), '"Name","Risk"\n"192.0.2.7","99"\n');

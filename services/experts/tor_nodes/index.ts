@@ -4,7 +4,7 @@
  * exit nodes (IntelMQ's intelmq.bots.experts.tor_nodes.expert).
  */
 import { z } from "zod";
-import { databasePath, defineBot, p, parseIp, readDatabase, watchDatabase } from "../../../shared/sdk/index.js";
+import { databasePath, defineBot, p, parseIp, readDatabase, watchDatabase, databaseCheck, databaseCommands, type DatabaseSpec } from "../../../shared/sdk/index.js";
 
 export const params = z.object({
   database: z.string().default("var/lib/bots/tor_nodes/tor_nodes.dat").describe("File with one exit node address per line (# comments); relative to INTELMQ_ROOT_DIR"),
@@ -29,18 +29,22 @@ function parseList(text: string): Set<string> {
   return nodes;
 }
 
+/** The local database: --update-database and intelmqctl check (see databaseCommands in the SDK). */
+export const database: DatabaseSpec<Params> = {
+  file: (prm: Params) => prm.database,
+  enabled: (prm: Params) => prm.autoupdate_cached_database,
+  source: (prm: Params) => ({ url: prm.database_url }),
+  verify: (data) => `${parseList(data.toString("utf8")).size} addresses`,
+};
+
 export default defineBot({
   kind: "expert",
   name: "tor_nodes",
   intelmq: "intelmq.bots.experts.tor_nodes.expert",
   description: "Marks source/destination.tor_node when the IP address is a known Tor exit node (local list)",
   params,
-  database: {
-    file: (prm: Params) => prm.database,
-    enabled: (prm: Params) => prm.autoupdate_cached_database,
-    source: (prm: Params) => ({ url: prm.database_url }),
-    verify: (data) => `${parseList(data.toString("utf8")).size} addresses`,
-  },
+  commands: databaseCommands(database),
+  check: databaseCheck(database),
   create: ({ database, overwrite }, ctx) => {
     const file = databasePath(database, ctx.rootDir);
     const load = () => {

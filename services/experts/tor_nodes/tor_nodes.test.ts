@@ -7,7 +7,7 @@ import { createLibraryBot, runBot } from "../../../shared/sdk/index.js";
 import { updateDatabase } from "../../../shared/runtime/index.js";
 import { serveFiles } from "../../../test/helpers/http-file.js";
 import { waitFor } from "../../../test/helpers/pipeline.js";
-import bot, { params } from "./index.js";
+import bot, { database, params } from "./index.js";
 import { tempDir } from "../../../test/helpers/tmp.js";
 
 const OBS = "2015-01-01T00:00:00+00:00";
@@ -47,9 +47,9 @@ test("tor_nodes: --update-database installs a list that parses, refuses one that
   try {
     const marked = async () => (await b.process([ev({ "source.ip": "192.0.2.99" })])).output._default![0]!["source.tor_node"];
     assert.equal(await marked(), undefined);
-    await assert.rejects(updateDatabase(bot.database!, params.parse({ database: file, database_url: `${srv.base}/html` }), "/"), /not usable/);
+    await assert.rejects(updateDatabase(database, params.parse({ database: file, database_url: `${srv.base}/html` }), "/"), /not usable/);
     assert.match(readFileSync(file, "utf8"), /192.0.2.7/);
-    const r = await updateDatabase(bot.database!, params.parse({ database: file, database_url: `${srv.base}/list` }), "/");
+    const r = await updateDatabase(database, params.parse({ database: file, database_url: `${srv.base}/list` }), "/");
     assert.equal(r.summary, "1 addresses");
     await waitFor(async () => (await marked()) === true, 10_000, "the new list is loaded");
   } finally {
