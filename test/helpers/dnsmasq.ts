@@ -6,6 +6,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createSocket, type Socket } from "node:dgram";
+import { existsSync } from "node:fs";
 import { createServer } from "node:net";
 import { once } from "node:events";
 import { Resolver } from "node:dns/promises";
@@ -30,9 +31,12 @@ export interface Dnsmasq {
   stop(): Promise<void>;
 }
 
+/** Debian installs it in /usr/sbin, which is not on every user's PATH. */
+const DNSMASQ = existsSync("/usr/sbin/dnsmasq") ? "/usr/sbin/dnsmasq" : "dnsmasq";
+
 /** Whether dnsmasq is installed (.ci/run installs it). */
 export function haveDnsmasq(): boolean {
-  return spawnSync("dnsmasq", ["--version"], { stdio: "ignore" }).status === 0;
+  return spawnSync(DNSMASQ, ["--version"], { stdio: "ignore" }).status === 0;
 }
 
 async function freePort(): Promise<number> {
@@ -56,7 +60,7 @@ export async function startDnsmasq(opts: DnsmasqOptions): Promise<Dnsmasq> {
       "--cache-size=0",
       ...opts.zones.map((z) => `--local=/${z}/`), ...opts.records,
     ];
-    const child = spawn("dnsmasq", args, { stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(DNSMASQ, args, { stdio: ["ignore", "ignore", "pipe"] });
     const queries: string[] = [];
     let log = "";
     let exited = false;
