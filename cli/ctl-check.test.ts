@@ -37,7 +37,7 @@ test("bots behind a bot that is not installed are named as receiving nothing", a
   const yaml = stringify({
     "feed-collector": bot("intelmq.bots.collectors.file.collector_file", ["feed-parser-queue"], { path: "/tmp/x", postfix: ".csv" }),
     "feed-parser": bot("intelmq.bots.parsers.json.parser", ["whois-expert-queue"]),
-    "whois-expert": bot("intelmq.bots.experts.cymru_whois.expert", ["taxonomy-expert-queue"]),
+    "whois-expert": bot("intelmq.bots.experts.mcafee.expert_mar", ["taxonomy-expert-queue"]),
     "taxonomy-expert": bot("intelmq.bots.experts.taxonomy.expert", ["file-output-queue"]),
     "file-output": bot("intelmq.bots.outputs.file.output", null, { file: "var/out.txt" }),
     // Fed by another tool (nothing configured writes to its queue): reachable.
@@ -108,4 +108,15 @@ test("check: a bot's own check runs: a sieve file's syntax error is named with f
   assert.ok(r.lines.some(([l, m]) => l === "warning" && m.startsWith('Bot "file-output" receives nothing') && m.includes('"sieve-expert": invalid configuration')), JSON.stringify(r.lines));
   const ok = await check(yaml(good));
   assert.equal(ok.status, "success", JSON.stringify(ok.lines));
+});
+
+test("check: a bot's local database that does not exist is named, with the command that downloads it", async () => {
+  const r = await check(stringify({
+    "tor-expert": bot("intelmq.bots.experts.tor_nodes.expert", ["file-output-queue"], { database: "var/lib/bots/tor_nodes/missing.dat" }),
+    "file-output": bot("intelmq.bots.outputs.file.output", null, { file: "var/out.txt" }),
+  }));
+  const warnings = r.lines.filter(([l]) => l === "warning").map(([, m]) => m);
+  assert.deepEqual(warnings.filter((m) => /database/.test(m)).map((m) => m.replace(/ \/\S+missing\.dat/, " <file>")), [
+    'Bot "tor-expert": its database <file> does not exist (intelmq-bot tor-expert --update-database downloads it).',
+  ]);
 });

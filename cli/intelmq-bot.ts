@@ -99,14 +99,16 @@ async function main(argv: string[]): Promise<number> {
     .argument("<bot-id>", "bot id in runtime.yaml ([0-9a-zA-Z-]+)")
     .option("--config <file>", "runtime.yaml (default: $INTELMQ_ROOT_DIR/etc/runtime.yaml)")
     .option("--update-schema", "run the bot's update-schema command instead of the bot (Shadowserver parser: download the report schema)")
+    .option("--update-database", "run the bot's update-database command instead of the bot (experts with a local database: download it, verify it, replace the file)")
     .option("--verbose", "with a command: log at INFO level (default: errors only)")
     .showHelpAfterError()
     .exitOverride();
   const exitCode = parseArgs(program, argv);
   if (exitCode !== null) return exitCode;
   const botId = program.args[0]!;
-  const { config: configFile, updateSchema, verbose } = program.opts<{ config?: string; updateSchema?: boolean; verbose?: boolean }>();
+  const { config: configFile, updateSchema, updateDatabase, verbose } = program.opts<{ config?: string; updateSchema?: boolean; updateDatabase?: boolean; verbose?: boolean }>();
   if (updateSchema) return runCommand(botId, "update-schema", configFile, verbose === true);
+  if (updateDatabase) return runCommand(botId, "update-database", configFile, verbose === true);
   let log = createLogger({ botId, level: process.env.INTELMQ_LOGGING_LEVEL ?? "INFO", destination: logTee });
 
   let stopping = false;

@@ -23,6 +23,7 @@ import { composeFile } from "./ctl-compose.js";
 import { BOT_GROUP, botIds, configuredQueues, installedBots, queuesOf, type GroupName } from "./ctl-config.js";
 import { ControlClient, type BotView, type HostView, type InstanceView } from "./ctl-control.js";
 import { runBotCmd, type RunAction } from "./ctl-run.js";
+import { runUpdateDatabase } from "./update-database.js";
 import { PINO_LEVEL, guardProcess, loggedReason, verboseArg, type LoggedError } from "./output.js";
 import { errorMessage } from "../shared/errors/index.js";
 import { FeedUsageError, addFeed, feedRows, loadCatalogue } from "./ctl-feed.js";
@@ -969,6 +970,14 @@ export async function main(argv: string[]): Promise<number> {
         } else process.stdout.write(text);
         return 0;
       };
+    });
+  program.command("update-database")
+    .description("download the database of a bot (or of every bot of a module) with a local database, verify it and replace the file; running bots reload it")
+    .argument("<bot-id|module>")
+    .action((target: string) => {
+      run = (ctx) => runUpdateDatabase(target, {
+        configFile: ctx.paths.runtimeConfFile, verbose: ctx.out.verbose, out: { info: (l) => ctx.out.info(l), error: (l) => ctx.out.alert(l) },
+      });
     });
   program.command("debug")
     .description("paths and environment variables")

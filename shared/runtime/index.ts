@@ -32,6 +32,10 @@ export { Journal } from "./journal.js";
 export type { FormatArg } from "./pyformat.js";
 export { startBotControl, connectWithRetry, instanceHost, instanceState, watchParent } from "./control.js";
 export type { BotControl, BotControlOptions, ConnectSettings } from "./control.js";
+export { DnsClient, DnsLookupError, LookupCache, dnsParams, reverseLabels, reverseName } from "./dns.js";
+export type { DnsOptions } from "./dns.js";
+export { databaseCheck, databaseCommands, databasePath, readDatabase, redactUrl, replaceFile, unpack, updateDatabase, watchDatabase } from "./databases.js";
+export type { DatabaseSource, DatabaseSpec, UpdateResult } from "./databases.js";
 
 /** The SDK's zod, for parameter schemas: an operator's own bot needs no copy of its own. */
 export { z } from "zod";

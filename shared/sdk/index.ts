@@ -10,10 +10,11 @@ export {
   outputParams, exportEventText, exportEventDict,
   INTELMQ_ROOT, appendOutput, encodeErrors, encodingErrorsMode, eventFilename, outputPath, writeAllSync, Journal,
   PyDateTime, pyFormat, strftime,
-  runBot, createLibraryBot, ReportStream, isPrivateAddress, privateTarget,
+  runBot, createLibraryBot, ReportStream, isPrivateAddress, privateTarget, DnsClient, DnsLookupError, LookupCache as DnsCache, dnsParams, reverseLabels, reverseName, databaseCheck, databaseCommands, databasePath, readDatabase, replaceFile, watchDatabase,
 } from "../runtime/index.js";
 export type {
   BotCheckContext, BotCheckLine, BotContext, BotDefinition, CollectorImpl, Emit, EventMeta, ExpertImpl, InputRef, OutputImpl, ParserImpl, ParserDefinition, Routed, RuntimeParams, ExportOptions, AppendOutputOptions, FormatArg, LibraryResult, RunBotOptions, Settlement, BotCommand, BotCommandEnv,
+  DnsOptions, DatabaseSpec,
 } from "../runtime/index.js";
 export { Event, Message, Report, messageFromDict } from "../message/index.js";
 export {
