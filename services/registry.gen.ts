@@ -30,6 +30,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.outputs.rpz_file.output": () => import("./outputs/rpz_file/index.js").then((m) => m.default),
   "intelmq.bots.outputs.touch.output": () => import("./outputs/touch/index.js").then((m) => m.default),
   "intelmq.bots.parsers.bambenek.parser": () => import("./parsers/bambenek/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.blocklistde.parser": () => import("./parsers/blocklistde/index.js").then((m) => m.default),
   "intelmq.bots.parsers.cymru.parser_cap_program": () => import("./parsers/cymru_cap_program/index.js").then((m) => m.default),
   "intelmq.bots.parsers.cymru.parser_full_bogons": () => import("./parsers/cymru_full_bogons/index.js").then((m) => m.default),
   "intelmq.bots.parsers.dataplane.parser": () => import("./parsers/dataplane/index.js").then((m) => m.default),

@@ -18,6 +18,10 @@ export { envelopes, ENVELOPE_MAX_BYTES, type OutputInfo } from "./steps/outbox.j
 export { createLibraryBot, runBot } from "./library.js";
 export type { LibraryBot, LibraryBotOptions, LibraryInput, LibraryResult, RunBotOptions } from "./library.js";
 export { addRequired, commentHeader, defaultLines, excerpt, normaliseEmit, rawLines, reportText, skipLine, SkippedLine } from "./parser-driver.js";
+export { csvDictRows, jsonKind, jsonLines, jsonListItems, jsonRecover, jsonStream, jsonValue, reportJson } from "./parse-formats.js";
+export type { CsvDictOptions, CsvDictRow, JsonListOptions, JsonText } from "./parse-formats.js";
+export { CsvError, pyLineEnding, pyLinesKeepEnds, readCsv, writeCsvRow, QUOTE_ALL, QUOTE_MINIMAL, QUOTE_NONE, QUOTE_NONNUMERIC } from "./csv-dialect.js";
+export type { CsvDialect, CsvRecord } from "./csv-dialect.js";
 /** A line a parser cannot make an event of: throw it from parseLine() (it is one of the errors of shared/errors). */
 export { LineError } from "../errors/index.js";
 export { outputParams, exportEventText, exportEventDict } from "./output-options.js";

@@ -11,10 +11,13 @@ export {
   INTELMQ_ROOT, appendOutput, encodeErrors, encodingErrorsMode, eventFilename, outputPath, writeAllSync, Journal,
   PyDateTime, pyFormat, strftime,
   runBot, createLibraryBot,
+  csvDictRows, jsonKind, jsonLines, jsonListItems, jsonRecover, jsonStream, jsonValue, reportJson,
+  CsvError, pyLineEnding, pyLinesKeepEnds, readCsv, writeCsvRow, QUOTE_ALL, QUOTE_MINIMAL, QUOTE_NONE, QUOTE_NONNUMERIC,
 } from "../runtime/index.js";
 export type {
   BotContext, BotDefinition, CollectorImpl, Emit, EventMeta, ExpertImpl, InputRef, OutputImpl, ParserImpl, ParserDefinition, Routed, RuntimeParams,
   ExportOptions, AppendOutputOptions, FormatArg, LibraryResult, RunBotOptions,
+  CsvDictOptions, CsvDictRow, JsonListOptions, JsonText, CsvDialect, CsvRecord,
 } from "../runtime/index.js";
 export { Event, Message, Report, messageFromDict } from "../message/index.js";
 export {
@@ -22,7 +25,7 @@ export {
   errorMessage, hasCode,
 } from "../errors/index.js";
 export {
-  types, urlsplit, urlunsplit, parseIp, parseNetwork, pyRegex, pyStr, pyStrip, pyEquals, pyCompare, PyFloat,
+  types, urlsplit, urlunsplit, pyJsonDumps, parseIp, parseNetwork, pyRegex, pyStr, pyStrip, pyEquals, pyCompare, PyFloat,
   isoformat, parseFuzzy, fromTimestamp, fromEpochMillis, fromWindowsNt, callTypeMethod, dateutilParse,
 } from "../harmonization/index.js";
 export type { IpAddr, IpNet } from "../harmonization/index.js";
