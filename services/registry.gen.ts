@@ -29,6 +29,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.outputs.files.output": () => import("./outputs/files/index.js").then((m) => m.default),
   "intelmq.bots.outputs.rpz_file.output": () => import("./outputs/rpz_file/index.js").then((m) => m.default),
   "intelmq.bots.outputs.touch.output": () => import("./outputs/touch/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.abusech.parser_feodotracker": () => import("./parsers/abusech_feodotracker/index.js").then((m) => m.default),
   "intelmq.bots.parsers.alienvault.parser": () => import("./parsers/alienvault/index.js").then((m) => m.default),
   "intelmq.bots.parsers.bambenek.parser": () => import("./parsers/bambenek/index.js").then((m) => m.default),
   "intelmq.bots.parsers.blocklistde.parser": () => import("./parsers/blocklistde/index.js").then((m) => m.default),

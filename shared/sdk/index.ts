@@ -26,6 +26,6 @@ export {
 } from "../errors/index.js";
 export {
   types, urlsplit, urlunsplit, pyJsonDumps, parseIp, parseNetwork, pyRegex, pyStr, pyStrip, pyEquals, pyCompare, PyFloat,
-  isoformat, parseFuzzy, fromTimestamp, fromEpochMillis, fromWindowsNt, callTypeMethod, dateutilParse,
+  isoformat, parseFuzzy, fromTimestamp, fromEpochMillis, fromWindowsNt, fromFormat, fromFormatMidnight, callTypeMethod, dateutilParse,
 } from "../harmonization/index.js";
 export type { IpAddr, IpNet } from "../harmonization/index.js";
