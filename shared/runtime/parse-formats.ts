@@ -3,14 +3,16 @@
  * Report formats parsers share, as IntelMQ's ParserBot reads them: CSV with a header row (each
  * record a dict of column -> value, its raw the header and the record written back), a report
  * holding one JSON document or a list, JSON lines and JSON streams (one value after another).
- * A record that cannot be read fails alone; a report that is not in the format at all fails
+ * JSON is read as Python reads it (pyjson.ts): written back with pyDumpsLoaded(), a float stays a
+ * float. A record that cannot be read fails alone; a report that is not in the format at all fails
  * whole, with a DecodingError naming the parser and the problem (the runtime dumps it).
  */
 import { DecodingError } from "../errors/index.js";
-import { pyJsonDumps, pyStrip } from "../harmonization/index.js";
+import { pyStrip } from "../harmonization/index.js";
 import type { Report } from "../message/index.js";
 import { CsvError, pyLineEnding, pyLinesKeepEnds, readCsv, writeCsvRow, type CsvDialect } from "./csv-dialect.js";
 import { rawLines, reportText, skipLine, type SkippedLine } from "./parser-driver.js";
+import { pyDumpsLoaded, pyJsonLoads } from "./pyjson.js";
 
 // ---------------------------------------------------------------- CSV with a header row
 
@@ -108,7 +110,7 @@ export function jsonKind(v: unknown): string {
 export function reportJson(report: Report, parser: string): unknown {
   const text = reportText(report);
   try {
-    return JSON.parse(text) as unknown;
+    return pyJsonLoads(text);
   } catch (err) {
     const why = text.trim() === "" ? "the report is empty" : `the report is not JSON (${(err as Error).message})`;
     throw notFormat(parser, why, err);
@@ -140,7 +142,7 @@ export function* jsonListItems(report: Report, parser: string, opts: JsonListOpt
 
 /** IntelMQ's recover_line_json: the item alone in a list, as Python's json.dumps writes it. */
 export function jsonRecover(item: unknown): string {
-  return pyJsonDumps([item]);
+  return pyDumpsLoaded([item]);
 }
 
 /** One JSON value of a JSON-lines report or a JSON stream: its text and the value, or why it is none. */
@@ -153,7 +155,7 @@ export interface JsonText {
 
 function parsed(text: string): JsonText {
   try {
-    return { text, value: JSON.parse(text) as unknown };
+    return { text, value: pyJsonLoads(text) };
   } catch (err) {
     return { text, error: (err as Error).message };
   }

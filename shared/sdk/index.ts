@@ -11,7 +11,7 @@ export {
   INTELMQ_ROOT, appendOutput, encodeErrors, encodingErrorsMode, eventFilename, outputPath, writeAllSync, Journal,
   PyDateTime, pyFormat, strftime,
   runBot, createLibraryBot,
-  csvDictRows, jsonKind, jsonLines, jsonListItems, jsonRecover, jsonStream, jsonValue, reportJson,
+  csvDictRows, jsonKind, jsonLines, jsonListItems, jsonRecover, jsonStream, jsonValue, reportJson, pyDumpsLoaded, pyJsonLoads,
   CsvError, pyLineEnding, pyLinesKeepEnds, readCsv, writeCsvRow, QUOTE_ALL, QUOTE_MINIMAL, QUOTE_NONE, QUOTE_NONNUMERIC,
 } from "../runtime/index.js";
 export type {

@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import {
-  DecodingError, LineError, defineParser, jsonKind, jsonListItems, jsonRecover, parserParams, pyJsonDumps, skipLine, urlsplit,
+  DecodingError, LineError, defineParser, jsonKind, jsonListItems, jsonRecover, parserParams, pyDumpsLoaded, skipLine, urlsplit,
   type Event, type Report,
 } from "../../../shared/sdk/index.js";
 
@@ -95,7 +95,7 @@ export default defineParser({
         event.add("extra", { ...base, ...extra });
         event.add("classification.type", "blacklist");
         event.add("time.source", `${str(required(indicator, "created", "an indicator"), "an indicator's created time").slice(0, -4)}+00:00`);
-        event.add("raw", pyJsonDumps(indicator, { sortKeys: true }));
+        event.add("raw", pyDumpsLoaded(indicator, { sortKeys: true }));
         events.push(event);
       }
       // declared, not dropped silently: the pulse has nothing this parser takes

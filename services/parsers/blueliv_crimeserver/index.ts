@@ -4,7 +4,7 @@
  * entry (IntelMQ's intelmq.bots.parsers.blueliv.parser_crimeserver).
  */
 import { z } from "zod";
-import { DecodingError, LineError, defineParser, jsonKind, jsonListItems, jsonRecover, parserParams, pyJsonDumps, type Report } from "../../../shared/sdk/index.js";
+import { DecodingError, LineError, defineParser, jsonKind, jsonListItems, jsonRecover, parserParams, pyDumpsLoaded, type Report } from "../../../shared/sdk/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -56,7 +56,7 @@ export default defineParser({
       if ("firstSeenAt" in entry) extra.time_first_seen = entry.firstSeenAt;
       // IntelMQ fails an entry with none of these (an empty extra is invalid): here it goes out without
       if (Object.keys(extra).length) event.add("extra", extra);
-      event.add("raw", pyJsonDumps(entry, { sortKeys: true }));
+      event.add("raw", pyDumpsLoaded(entry, { sortKeys: true }));
       return event;
     },
     recoverLine: (item: unknown) => jsonRecover(item),
