@@ -39,6 +39,8 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.parsers.ci_army.parser": () => import("./parsers/ci_army/index.js").then((m) => m.default),
   "intelmq.bots.parsers.cymru.parser_cap_program": () => import("./parsers/cymru_cap_program/index.js").then((m) => m.default),
   "intelmq.bots.parsers.cymru.parser_full_bogons": () => import("./parsers/cymru_full_bogons/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.cznic.parser_haas": () => import("./parsers/cznic_haas/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.cznic.parser_proki": () => import("./parsers/cznic_proki/index.js").then((m) => m.default),
   "intelmq.bots.parsers.danger_rulez.parser": () => import("./parsers/danger_rulez/index.js").then((m) => m.default),
   "intelmq.bots.parsers.dataplane.parser": () => import("./parsers/dataplane/index.js").then((m) => m.default),
   "intelmq.bots.parsers.dshield.parser_asn": () => import("./parsers/dshield_asn/index.js").then((m) => m.default),
