@@ -32,6 +32,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.parsers.abusech.parser_feodotracker": () => import("./parsers/abusech_feodotracker/index.js").then((m) => m.default),
   "intelmq.bots.parsers.alienvault.parser": () => import("./parsers/alienvault/index.js").then((m) => m.default),
   "intelmq.bots.parsers.alienvault.parser_otx": () => import("./parsers/alienvault_otx/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.anubisnetworks.parser": () => import("./parsers/anubisnetworks/index.js").then((m) => m.default),
   "intelmq.bots.parsers.bambenek.parser": () => import("./parsers/bambenek/index.js").then((m) => m.default),
   "intelmq.bots.parsers.blocklistde.parser": () => import("./parsers/blocklistde/index.js").then((m) => m.default),
   "intelmq.bots.parsers.blueliv.parser_crimeserver": () => import("./parsers/blueliv_crimeserver/index.js").then((m) => m.default),
