@@ -37,6 +37,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.parsers.blocklistde.parser": () => import("./parsers/blocklistde/index.js").then((m) => m.default),
   "intelmq.bots.parsers.blueliv.parser_crimeserver": () => import("./parsers/blueliv_crimeserver/index.js").then((m) => m.default),
   "intelmq.bots.parsers.calidog.parser_certstream": () => import("./parsers/calidog_certstream/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.cert_eu.parser_csv": () => import("./parsers/cert_eu/index.js").then((m) => m.default),
   "intelmq.bots.parsers.ci_army.parser": () => import("./parsers/ci_army/index.js").then((m) => m.default),
   "intelmq.bots.parsers.cymru.parser_cap_program": () => import("./parsers/cymru_cap_program/index.js").then((m) => m.default),
   "intelmq.bots.parsers.cymru.parser_full_bogons": () => import("./parsers/cymru_full_bogons/index.js").then((m) => m.default),

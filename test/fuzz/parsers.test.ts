@@ -15,7 +15,8 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { registry } from "../../services/registry.gen.js";
 import { cleanReport, commentLines, readRecords, writeRow } from "../../services/parsers/generic_csv/csv.js";
-import { runBot, type BotDefinition, type LibraryResult } from "../../shared/runtime/index.js";
+import { pyLinesKeepEnds, readCsv, runBot, writeCsvRow, type BotDefinition, type LibraryResult } from "../../shared/runtime/index.js";
+import { pyStrip } from "../../shared/harmonization/index.js";
 import { Rng } from "../helpers/random.js";
 import { loadSample, rawLines, sampleReport, sampleText, type ParserSample } from "../helpers/parser-samples.js";
 
@@ -95,6 +96,24 @@ function unaccounted(s: ParserSample, bytes: Uint8Array, run: Run): string[] {
     const text = norm(Buffer.from(bytes).toString("utf8"));
     if (text === "") return [];
     return raws.some((r) => norm(decode(r)) === text) ? [] : [text.slice(0, 80)];
+  }
+  if (s.unit === "csvdict") {
+    // a record (which may span lines) is the unit; the raw is the header and the record written
+    // back with the report's line ending
+    const text = pyStrip(Buffer.from(bytes).toString("utf8")).replaceAll("\0", "");
+    const skipped = new Set(run.skipped);
+    // a short record is written back padded with empty fields (Python's DictWriter restval)
+    // and stripped, as IntelMQ strips the raw it writes
+    const unpadded = (r: string) => pyStrip(r.split(/\r\n|\n|\r/).join("\n").replace(/,+$/, ""));
+    const records = new Set(raws.map((r) => unpadded(decode(r).split(/\r\n|\n|\r/).slice(1).join("\n"))));
+    const missing: string[] = [];
+    for (const rec of readCsv(pyLinesKeepEnds(text))) {
+      // the header and ignored lines are declared skips
+      if (rec.fields.length === 0 || skipped.has(rec.text.replace(/[\r\n]+$/, ""))) continue;
+      const r = writeCsvRow(rec.fields, { lineterminator: "" });
+      if (!records.has(unpadded(r))) missing.push(r);
+    }
+    return missing;
   }
   if (s.unit === "csv") {
     // a CSV record (which may span lines) is the unit; the parser writes it back with ","
@@ -223,7 +242,7 @@ function oneLine(g: Uint8Array): Uint8Array {
 function mixedReport(rng: Rng, s: ParserSample): Uint8Array {
   const garbage = (): Uint8Array => {
     let g = oneLine(garbageLine(rng, s));
-    if (s.unit === "csv") g = g.filter((b) => b !== 34);
+    if (s.unit === "csv" || s.unit === "csvdict") g = g.filter((b) => b !== 34);
     const first = g.find((b) => b !== 32 && b !== 9);
     return first !== undefined && "#;:/$<".includes(String.fromCharCode(first)) ? new Uint8Array([120, ...g]) : g;
   };
