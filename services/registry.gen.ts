@@ -39,6 +39,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.parsers.calidog.parser_certstream": () => import("./parsers/calidog_certstream/index.js").then((m) => m.default),
   "intelmq.bots.parsers.cert_eu.parser_csv": () => import("./parsers/cert_eu/index.js").then((m) => m.default),
   "intelmq.bots.parsers.ci_army.parser": () => import("./parsers/ci_army/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.cleanmx.parser": () => import("./parsers/cleanmx/index.js").then((m) => m.default),
   "intelmq.bots.parsers.cymru.parser_cap_program": () => import("./parsers/cymru_cap_program/index.js").then((m) => m.default),
   "intelmq.bots.parsers.cymru.parser_full_bogons": () => import("./parsers/cymru_full_bogons/index.js").then((m) => m.default),
   "intelmq.bots.parsers.cznic.parser_haas": () => import("./parsers/cznic_haas/index.js").then((m) => m.default),

@@ -21,6 +21,8 @@ export { addRequired, commentHeader, defaultLines, excerpt, normaliseEmit, rawLi
 export { csvDictRows, jsonKind, jsonLines, jsonListItems, jsonRecover, jsonStream, jsonValue, reportJson } from "./parse-formats.js";
 export type { CsvDictOptions, CsvDictRow, JsonListOptions, JsonText } from "./parse-formats.js";
 export { pyDumpsLoaded, pyJsonLoads } from "./pyjson.js";
+export { parseXml, xmlIter, xmlToDict, xmlToString, XmlError } from "./xml.js";
+export type { XmlElement } from "./xml.js";
 export { CsvError, pyLineEnding, pyLinesKeepEnds, readCsv, writeCsvRow, QUOTE_ALL, QUOTE_MINIMAL, QUOTE_NONE, QUOTE_NONNUMERIC } from "./csv-dialect.js";
 export type { CsvDialect, CsvRecord } from "./csv-dialect.js";
 /** A line a parser cannot make an event of: throw it from parseLine() (it is one of the errors of shared/errors). */

@@ -12,12 +12,13 @@ export {
   PyDateTime, pyFormat, strftime,
   runBot, createLibraryBot,
   csvDictRows, jsonKind, jsonLines, jsonListItems, jsonRecover, jsonStream, jsonValue, reportJson, pyDumpsLoaded, pyJsonLoads,
+  parseXml, xmlIter, xmlToDict, xmlToString, XmlError,
   CsvError, pyLineEnding, pyLinesKeepEnds, readCsv, writeCsvRow, QUOTE_ALL, QUOTE_MINIMAL, QUOTE_NONE, QUOTE_NONNUMERIC,
 } from "../runtime/index.js";
 export type {
   BotContext, BotDefinition, CollectorImpl, Emit, EventMeta, ExpertImpl, InputRef, OutputImpl, ParserImpl, ParserDefinition, Routed, RuntimeParams,
   ExportOptions, AppendOutputOptions, FormatArg, LibraryResult, RunBotOptions,
-  CsvDictOptions, CsvDictRow, JsonListOptions, JsonText, CsvDialect, CsvRecord,
+  CsvDictOptions, CsvDictRow, JsonListOptions, JsonText, CsvDialect, CsvRecord, XmlElement,
 } from "../runtime/index.js";
 export { Event, Message, Report, messageFromDict } from "../message/index.js";
 export {
