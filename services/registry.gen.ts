@@ -50,6 +50,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.parsers.dshield.parser_block": () => import("./parsers/dshield_block/index.js").then((m) => m.default),
   "intelmq.bots.parsers.dyn.parser": () => import("./parsers/dyn/index.js").then((m) => m.default),
   "intelmq.bots.parsers.eset.parser": () => import("./parsers/eset/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.fireeye.parser": () => import("./parsers/fireeye/index.js").then((m) => m.default),
   "intelmq.bots.parsers.fraunhofer.parser_dga": () => import("./parsers/fraunhofer_dga/index.js").then((m) => m.default),
   "intelmq.bots.parsers.generic.parser_csv": () => import("./parsers/generic_csv/index.js").then((m) => m.default),
   "intelmq.bots.parsers.json.parser": () => import("./parsers/json/index.js").then((m) => m.default),
