@@ -106,11 +106,20 @@ function unaccounted(s: ParserSample, bytes: Uint8Array, run: Run): string[] {
     const skipped = new Set(run.skipped);
     // a short record is written back padded with empty fields (Python's DictWriter restval)
     // and stripped, as IntelMQ strips the raw it writes
-    const unpadded = (r: string) => pyStrip(r.split(/\r\n|\n|\r/).join("\n").replace(/,+$/, ""));
+    const unpadded = (r: string) => {
+      let x = pyStrip(r.split(/\r\n|\n|\r/).join("\n"));
+      for (let y = ""; y !== x;) [y, x] = [x, pyStrip(x.replace(/,+$/, ""))];
+      return x;
+    };
     const records = new Set(raws.map((r) => unpadded(decode(r).split(/\r\n|\n|\r/).slice(1).join("\n"))));
     const missing: string[] = [];
-    for (const rec of readCsv(pyLinesKeepEnds(text))) {
-      // the header and ignored lines are declared skips
+    // lines the parser left out before reading the CSV (and the header) are declared skips
+    const lines = [...pyLinesKeepEnds(text)].filter((l) => {
+      const bare = l.replace(/[\r\n]+$/, "");
+      return bare === "" || !skipped.has(bare);
+    });
+    for (const rec of readCsv(lines)) {
+      // so is a header that spans lines
       if (rec.fields.length === 0 || skipped.has(rec.text.replace(/[\r\n]+$/, ""))) continue;
       const r = writeCsvRow(rec.fields, { lineterminator: "" });
       if (!records.has(unpadded(r))) missing.push(r);
