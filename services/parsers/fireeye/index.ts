@@ -15,7 +15,9 @@ export const params = z.object({ ...parserParams }).strict();
 interface Item { text: string; doc: Record<string, unknown> }
 
 /** A key the document lacks: IntelMQ then stops reading the alert ("No IOCs Available."). */
-class Missing extends Error {}
+class Missing extends Error {
+  override readonly name = "Missing";
+}
 
 /** Python's `o[key]` on what xmltodict gives: a missing key is Missing, indexing a non-object fails the alert. */
 function at(o: unknown, key: string): unknown {
