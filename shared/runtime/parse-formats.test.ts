@@ -43,6 +43,9 @@ test("csvDictRows: header row -> dicts; raw is header and record written back; s
   assert.equal(rows[1]!.raw, "ip,name,note\n192.0.2.2,c,", "written back padded, as DictWriter");
   assert.deepEqual(rows[2]!.rest, ["f"]);
   assert.equal(rows[2]!.raw, "ip,name,note\n192.0.2.3,d,e,f");
+  const quoted = [...csvDictRows(report('a,b\n"1",2\n'))].filter((i) => !(i instanceof SkippedLine)) as CsvDictRow[];
+  assert.equal(quoted[0]!.raw, "a,b\n1,2", "written anew");
+  assert.equal(quoted[0]!.original, 'a,b\n"1",2', "as the report has it");
   const crlf = [...csvDictRows(report("a,b\r\n1,2\r\n"))].filter((i) => !(i instanceof SkippedLine)) as CsvDictRow[];
   assert.equal(crlf[0]!.raw, "a,b\r\n1,2", "the report's line ending");
   const given = [...csvDictRows(report("1;2\n"), { fieldnames: ["x", "y"], dialect: { delimiter: ";" } })] as CsvDictRow[];
@@ -55,6 +58,8 @@ test("reportJson and jsonListItems: a report that is no JSON or no list fails wh
   assert.throws(() => reportJson(report("<html>"), "p"), (e: unknown) => e instanceof DecodingError && /p: the report is not JSON/.test(e.message));
   assert.throws(() => reportJson(report(" "), "p"), /p: the report is empty/);
   assert.deepEqual([...jsonListItems(report("[1, {\"b\": 2}]"), "p")], [1, { b: 2 }]);
+  const empty = [...jsonListItems(report('[{}, 0, null, [], "", {"a": 1}]'), "p")];
+  assert.deepEqual(empty.map((i) => (i instanceof SkippedLine ? i.reason : i)), [...Array(5).fill("an empty item"), { a: 1 }], "Python's false items are no records");
   assert.deepEqual([...jsonListItems(report('{"data": [3]}'), "p", { key: "data" })], [3]);
   assert.throws(() => [...jsonListItems(report('{"x": 1}'), "p")], /p: the report holds an object where a JSON list was expected/);
   assert.deepEqual([...jsonListItems(report(""), "p", { allowEmpty: true })], []);

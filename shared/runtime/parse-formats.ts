@@ -29,6 +29,11 @@ export interface CsvDictRow {
    * (IntelMQ's recover_line_csv_dict): the event's raw and what a dump of the record holds.
    */
   readonly raw: string;
+  /**
+   * The header and the record as the report has it (its own quoting), stripped: what IntelMQ
+   * dumps for a record that failed.
+   */
+  readonly original: string;
 }
 
 export interface CsvDictOptions {
@@ -80,7 +85,7 @@ export function* csvDictRows(report: Report, opts: CsvDictOptions = {}): Generat
       // a record longer than the header is written back whole (IntelMQ cannot write it back at all)
       const row = rest.length ? rec.fields : header.map((name) => values[name] ?? "");
       const raw = pyStrip(headerText + lineEnding + writeCsvRow(row, dialect));
-      yield { values, rest, header, raw };
+      yield { values, rest, header, raw, original: pyStrip(headerText + lineEnding + rec.text) };
     }
   } catch (err) {
     if (!(err instanceof CsvError)) throw err;
@@ -128,7 +133,7 @@ export interface JsonListOptions {
  * The items of a report holding a JSON list (IntelMQ's parse_json). A report that is not JSON,
  * or whose document is no list, fails whole with a DecodingError naming the parser.
  */
-export function* jsonListItems(report: Report, parser: string, opts: JsonListOptions = {}): Generator<unknown> {
+export function* jsonListItems(report: Report, parser: string, opts: JsonListOptions = {}): Generator<unknown | SkippedLine> {
   if (opts.allowEmpty && reportText(report).trim() === "") return;
   let doc = reportJson(report, parser);
   if (opts.key !== undefined && doc !== null && typeof doc === "object" && !Array.isArray(doc) && opts.key in doc) {
@@ -137,7 +142,18 @@ export function* jsonListItems(report: Report, parser: string, opts: JsonListOpt
   if (!Array.isArray(doc)) {
     throw notFormat(parser, `the report holds ${jsonKind(doc)} where a JSON list${opts.key ? ` (or an object with "${opts.key}")` : ""} was expected`);
   }
-  yield* doc;
+  for (const item of doc) {
+    // as IntelMQ's parser loop, an item Python takes for false (null, 0, "", [], {}) is no record
+    if (pyFalsy(item)) yield skipLine(pyDumpsLoaded(item), "an empty item");
+    else yield item;
+  }
+}
+
+/** Python's bool() of a JSON value is false. */
+function pyFalsy(v: unknown): boolean {
+  if (v === null || v === false || v === 0 || v === "") return true;
+  if (Array.isArray(v)) return v.length === 0;
+  return typeof v === "object" && Object.keys(v).length === 0;
 }
 
 /** IntelMQ's recover_line_json: the item alone in a list, as Python's json.dumps writes it. */

@@ -101,6 +101,7 @@ export default defineParser({
       event.add("raw", row.raw);
       return event;
     },
-    recoverLine: (row: CsvDictRow) => row.raw,
+    // a failed record is dumped as the report has it (the event's raw is written anew)
+    recoverLine: (row: CsvDictRow) => row.original,
   }),
 });
