@@ -11,11 +11,11 @@ const HARNESS = { error_max_retries: 0, error_retry_delay: 0 };
 const HEAD = "# IP\t\t\t# Last Reported\t\t\tCount\tID";
 
 test("danger_rulez: address and last report time (UTC) of each line", async () => {
-  const line = "203.0.113.48\t\t# 2016-11-10 09:11:03\t\t56\t1101973";
+  const line = "192.0.2.48\t\t# 2021-03-10 08:12:03\t\t12\t2201973";
   const out = await runBot(bot, { params: HARNESS, input: [{ __type: "Report", raw: b64(`${HEAD}\n${line}\n`) }] });
   const [e] = out.output._default!;
-  assert.equal(e!["source.ip"], "203.0.113.48");
-  assert.equal(e!["time.source"], "2016-11-10T09:11:03+00:00");
+  assert.equal(e!["source.ip"], "192.0.2.48");
+  assert.equal(e!["time.source"], "2021-03-10T08:12:03+00:00");
   assert.equal(e!["classification.type"], "brute-force");
   assert.equal(Buffer.from(String(e!.raw), "base64").toString(), line);
   assert.equal(out.output._default!.length, 1);

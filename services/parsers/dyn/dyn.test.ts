@@ -11,21 +11,21 @@ const HARNESS = { error_max_retries: 0, error_retry_delay: 0 };
 const HEAD = "# format:\n# ip domain uri infected\n#\n# last updated: Tue Mar 15 00:47:49 PDT 2016\n#\n";
 
 test("dyn: each line gives the malware host and the compromised server, timed by the header", async () => {
-  const line = "192.0.2.7 25308.example.com http://25308.example.com/url malicious.example.net";
+  const line = "192.0.2.7 infected-a.example.com http://infected-a.example.com/url redirect-a.example.net";
   const out = await runBot(bot, { params: HARNESS, input: [{ __type: "Report", raw: b64(HEAD + line + "\n") }] });
   const [m, c] = out.output._default!;
   assert.equal(out.output._default!.length, 2);
   assert.equal(m!["time.source"], "2016-03-15T07:47:49+00:00");
   assert.equal(m!["classification.type"], "malware-distribution");
   assert.equal(m!["source.ip"], "192.0.2.7");
-  assert.equal(m!["source.fqdn"], "25308.example.com");
-  assert.equal(m!["source.url"], "http://25308.example.com/url");
-  assert.equal(m!["destination.fqdn"], "malicious.example.net");
+  assert.equal(m!["source.fqdn"], "infected-a.example.com");
+  assert.equal(m!["source.url"], "http://infected-a.example.com/url");
+  assert.equal(m!["destination.fqdn"], "redirect-a.example.net");
   assert.equal(c!["classification.type"], "system-compromise");
   assert.equal(c!["destination.ip"], "192.0.2.7");
-  assert.equal(c!["destination.fqdn"], "25308.example.com");
-  assert.equal(c!["destination.url"], "http://25308.example.com/url");
-  assert.equal(c!["source.fqdn"], "malicious.example.net");
+  assert.equal(c!["destination.fqdn"], "infected-a.example.com");
+  assert.equal(c!["destination.url"], "http://infected-a.example.com/url");
+  assert.equal(c!["source.fqdn"], "redirect-a.example.net");
   assert.equal(Buffer.from(String(c!.raw), "base64").toString(), line);
 });
 
