@@ -3,7 +3,7 @@ import type { z } from "zod";
 import type { Logger } from "pino";
 import type { Event, Message, Report } from "../message/index.js";
 import type { Harmonization } from "../harmonization/index.js";
-import type { KvCache, KvLimits } from "../broker/index.js";
+import type { KvLimits, KvStore } from "../broker/index.js";
 import type { RuntimeParamsParsed } from "./runtime-params.js";
 import type { SkippedLine } from "./parser-driver.js";
 
@@ -36,7 +36,7 @@ export interface BotContext {
    * A shared cache with TTL and a size limit (default: runtime.yaml's cache_max_bytes; when full,
    * its oldest keys go): JetStream KV when on NATS, memory in library mode.
    */
-  cache(bucket: string, ttlSeconds: number, limits?: KvLimits): Promise<KvCache>;
+  cache(bucket: string, ttlSeconds: number, limits?: KvLimits): Promise<KvStore>;
   /** True in library mode / tests (IntelMQ's `testing`). */
   readonly testing: boolean;
 }
