@@ -30,6 +30,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.outputs.rpz_file.output": () => import("./outputs/rpz_file/index.js").then((m) => m.default),
   "intelmq.bots.outputs.smtp.output": () => import("./outputs/smtp/index.js").then((m) => m.default),
   "intelmq.bots.outputs.sql.output": () => import("./outputs/sql/index.js").then((m) => m.default),
+  "intelmq.bots.outputs.templated_smtp.output": () => import("./outputs/templated_smtp/index.js").then((m) => m.default),
   "intelmq.bots.outputs.touch.output": () => import("./outputs/touch/index.js").then((m) => m.default),
   "intelmq.bots.parsers.bambenek.parser": () => import("./parsers/bambenek/index.js").then((m) => m.default),
   "intelmq.bots.parsers.cymru.parser_cap_program": () => import("./parsers/cymru_cap_program/index.js").then((m) => m.default),

@@ -71,14 +71,16 @@ export class TestSmtpServer {
   }
 }
 
-/** The decoded parts of a MIME message (text of each part, base64 decoded), with their headers. */
+/** The decoded parts of a MIME message (text of each part, base64 decoded), with their headers; a single-part message is one part. */
 export function mimeParts(raw: string): { headers: string; body: string }[] {
   const boundary = /boundary="?([^";\r\n]+)"?/i.exec(raw)?.[1];
-  if (!boundary) return [];
-  return raw.split(`--${boundary}`).slice(1, -1).map((part) => {
+  const parts = boundary ? raw.split(`--${boundary}`).slice(1, -1) : [raw];
+  return parts.map((part) => {
     const at = part.search(/\r?\n\r?\n/);
     const headers = part.slice(0, at).trim();
-    let body = part.slice(at).replace(/^\r?\n\r?\n/, "").replace(/\r?\n$/, "");
+    // in a multipart message the line break before a boundary belongs to the boundary
+    let body = part.slice(at).replace(/^\r?\n\r?\n/, "");
+    if (boundary) body = body.replace(/\r?\n$/, "");
     if (/Content-Transfer-Encoding: base64/i.test(headers)) body = Buffer.from(body.replace(/\s+/g, ""), "base64").toString("utf8");
     else if (/Content-Transfer-Encoding: quoted-printable/i.test(headers)) {
       body = body.replace(/=\r?\n/g, "").replace(/=([0-9A-F]{2})/g, (_m, h: string) => String.fromCharCode(parseInt(h, 16)));
