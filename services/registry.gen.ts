@@ -28,6 +28,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.outputs.file.output": () => import("./outputs/file/index.js").then((m) => m.default),
   "intelmq.bots.outputs.files.output": () => import("./outputs/files/index.js").then((m) => m.default),
   "intelmq.bots.outputs.rpz_file.output": () => import("./outputs/rpz_file/index.js").then((m) => m.default),
+  "intelmq.bots.outputs.smtp_batch.output": () => import("./outputs/smtp_batch/index.js").then((m) => m.default),
   "intelmq.bots.outputs.smtp.output": () => import("./outputs/smtp/index.js").then((m) => m.default),
   "intelmq.bots.outputs.sql.output": () => import("./outputs/sql/index.js").then((m) => m.default),
   "intelmq.bots.outputs.templated_smtp.output": () => import("./outputs/templated_smtp/index.js").then((m) => m.default),
