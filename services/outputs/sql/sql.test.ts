@@ -8,7 +8,8 @@ import Database from "better-sqlite3";
 import { pino } from "pino";
 import type pg from "pg";
 import type mysql from "mysql2/promise";
-import { ErrorCode, createLibraryBot, runBot } from "../../../shared/sdk/index.js";
+import { ErrorCode, Event, createLibraryBot, runBot, type BotContext } from "../../../shared/sdk/index.js";
+import { loadHarmonization } from "../../../shared/harmonization/index.js";
 import bot from "./index.js";
 import { generateInitdb } from "./initdb.js";
 import { classify } from "./engines.js";
@@ -27,6 +28,19 @@ async function logged(params: Record<string, unknown>, input: unknown[]): Promis
   const log = pino({ level: "info" }, { write: (s: string) => { lines.push(s); } });
   const out = await runBot(bot, { log, params, input });
   return { dumped: out.dumped, log: lines.join("") };
+}
+/** The output as the runtime drives it: the same input exported and flushed twice (a crash after its COMMIT, before its ack), then another input. */
+async function flushTwiceThenAnother(params: Record<string, unknown>): Promise<void> {
+  const ctx = { botId: "sql-out", log: pino({ level: "silent" }), harmonization: loadHarmonization(), rootDir: "/", stateDir: "/" } as unknown as BotContext;
+  const prm = bot.params.parse(params);
+  const input = { key: `q:${Date.now()}:${Math.random()}`, queue: "q", seq: 1 };
+  for (const key of [input.key, input.key, `${input.key}x`]) {
+    const impl = await bot.create(prm, ctx);
+    await impl.export(new Event({ "source.ip": "192.0.2.7", "source.port": 7 }));
+    await impl.export(new Event({ "source.ip": "192.0.2.8", "source.port": 8 }));
+    await impl.flush!({ ...input, key });
+    await impl.shutdown?.();
+  }
 }
 const uniq = (p: string) => `${p}_${process.pid}_${Math.floor(Math.random() * 1e6)}`;
 
@@ -73,21 +87,13 @@ describe("PostgreSQL", () => {
     }
   });
 
-  test("a redelivered input whose rows were committed is not inserted again", async () => {
+  test("an input that comes again after its COMMIT (its acknowledgement lost) is not inserted again; another input is", async () => {
     const t = uniq("redeliver");
     await c.query(`CREATE TABLE ${t} ("source.ip" inet, "source.port" integer)`);
-    const b = await createLibraryBot(bot, { params: { ...HARNESS, ...pgParams(t) } });
     try {
-      const envelope = { __type: "Event", "source.ip": "192.0.2.7", "source.port": 7 };
-      await b.process([envelope]);
-      // The memory broker numbers messages by queue; a second, different input is written too.
-      await b.process([{ ...envelope, "source.port": 8 }]);
-      const r = await c.query(`SELECT count(*)::int AS n FROM ${t}`);
-      assert.equal(r.rows[0].n, 2);
-      const keys = await c.query("SELECT input_key FROM intelmq_output_inputs ORDER BY written_at DESC LIMIT 2");
-      assert.equal(keys.rows.length, 2);
+      await flushTwiceThenAnother(pgParams(t));
+      assert.equal((await c.query(`SELECT count(*)::int AS n FROM ${t}`)).rows[0].n, 4);
     } finally {
-      await b.shutdown();
       await c.query(`DROP TABLE ${t}`);
     }
   });
@@ -150,6 +156,17 @@ describe("MariaDB", () => {
     assert.deepEqual(typeof extra === "string" ? JSON.parse(extra) : extra, { asn: 64496, ip: "192.0.2.1" });
   });
 
+  test("an input that comes again after its COMMIT is not inserted again", async () => {
+    const t = uniq("redeliver");
+    await c.query(`CREATE TABLE ${t} (\`source.ip\` VARCHAR(45), \`source.port\` INT)`);
+    try {
+      await flushTwiceThenAnother(mysqlParams(t));
+      assert.deepEqual((await c.query(`SELECT count(*) AS n FROM ${t}`))[0], [{ n: 4 }]);
+    } finally {
+      await c.query(`DROP TABLE ${t}`);
+    }
+  });
+
   test("engine mysql is the same engine; a wrong password stops the bot", async () => {
     const out = await logged({ ...HARNESS, ...mysqlParams(table), engine: "mysql", password: "wrong" }, [INPUT1]);
     assert.equal(out.dumped, 0);
@@ -188,6 +205,20 @@ describe("SQLite", () => {
     try {
       assert.deepEqual(db.prepare(`SELECT * FROM t`).all(), [{ "classification.type": "vulnerable-system", "extra.asn": 64496, "extra.ip": "192.0.2.1" }]);
       assert.equal(db.prepare("SELECT name FROM sqlite_master WHERE name = 'intelmq_output_inputs'").get(), undefined);
+    } finally {
+      db.close();
+    }
+  });
+
+  test("an input that comes again after its COMMIT is not inserted again", async () => {
+    const file = join(tempDir("sql-sqlite-"), "r.sqlite");
+    const setup = new Database(file);
+    setup.exec(`CREATE TABLE events ("source.ip" TEXT, "source.port" INTEGER)`);
+    setup.close();
+    await flushTwiceThenAnother({ engine: "sqlite", database: file });
+    const db = new Database(file, { readonly: true });
+    try {
+      assert.deepEqual(db.prepare("SELECT count(*) AS n FROM events").get(), { n: 4 });
     } finally {
       db.close();
     }
