@@ -104,7 +104,9 @@ function create(prm: Params, ctx: BotContext): OutputImpl {
       return fail(err, "Failed to connect to database");
     }
     try {
-      if (prm.inputs_table) {
+      // looked for first: creating needs a privilege the bot's user may lack (PostgreSQL 15's public schema)
+      const exists = prm.inputs_table ? await c.all(`SELECT input_key FROM ${prm.inputs_table} WHERE 1 = 0`).then(() => true, () => false) : true;
+      if (!exists) {
         const keyType = engine === "sqlite" ? "TEXT" : "VARCHAR(191)";
         await c.run(`CREATE TABLE IF NOT EXISTS ${prm.inputs_table} (input_key ${keyType} NOT NULL PRIMARY KEY, written_at BIGINT NOT NULL)`);
       }
@@ -160,7 +162,8 @@ function create(prm: Params, ctx: BotContext): OutputImpl {
       await insert(c, pending);
       await c.run("COMMIT");
     } catch (err) {
-      if (classify(engine, err) === "statement") await c.run("ROLLBACK").catch(() => undefined);
+      // a broken connection is dropped instead (fail() below)
+      if (classify(engine, err) !== "connection") await c.run("ROLLBACK").catch(() => undefined);
       ctx.log.error(`Executed rollback command after failed query execution: ${errorMessage(err)}`);
       return fail(err, "Query failed");
     }

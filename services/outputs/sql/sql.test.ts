@@ -98,6 +98,23 @@ describe("PostgreSQL", () => {
     }
   });
 
+  test("a user that may not create tables writes when the key table exists (PostgreSQL 15's public schema)", async () => {
+    const t = uniq("limited");
+    const role = "intelmq_nats_limited";
+    await c.query(`CREATE TABLE ${t} ("source.ip" inet)`);
+    await c.query(`DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${role}') THEN CREATE ROLE ${role} LOGIN PASSWORD 'limited'; END IF; END $$`);
+    await c.query("CREATE TABLE IF NOT EXISTS intelmq_output_inputs (input_key VARCHAR(191) NOT NULL PRIMARY KEY, written_at BIGINT NOT NULL)");
+    await c.query(`REVOKE CREATE ON SCHEMA public FROM PUBLIC, ${role}`);
+    await c.query(`GRANT SELECT, INSERT ON ${t} TO ${role}; GRANT SELECT, INSERT, DELETE ON intelmq_output_inputs TO ${role}`);
+    try {
+      const out = await runBot(bot, { params: { ...HARNESS, ...pgParams(t), user: role, password: "limited" }, input: [{ __type: "Event", "source.ip": "192.0.2.1" }] });
+      assert.equal(out.dumped, 0);
+      assert.equal((await c.query(`SELECT count(*)::int AS n FROM ${t}`)).rows[0].n, 1);
+    } finally {
+      await c.query(`DROP TABLE ${t}`);
+    }
+  });
+
   test("a missing column is the message's failure: dumped after its retries, the transaction rolled back", async () => {
     const t = uniq("nocol");
     await c.query(`CREATE TABLE ${t} ("source.ip" inet)`);
