@@ -40,7 +40,8 @@ function create(prm: Params, ctx: BotContext): OutputImpl {
     username: prm.smtp_username, password: prm.smtp_password, verifyCert: prm.http_verify_cert,
   });
   const fieldnames = prm.fieldnames?.length ? prm.fieldnames : null;
-  const sender = OnceSender.open(ctx);
+  // opened at the first flush: a broker that is away then is the flush's failure, waited out
+  let sender: OnceSender | null = null;
   let pending: MailMessage[] = [];
 
   return {
@@ -67,7 +68,8 @@ function create(prm: Params, ctx: BotContext): OutputImpl {
     },
     async flush(input: InputRef) {
       if (pending.length === 0) return;
-      await (await sender).send(transport, input, pending);
+      sender ??= await OnceSender.open(ctx);
+      await sender.send(transport, input, pending);
       pending = [];
     },
     discard() {

@@ -49,7 +49,8 @@ export function batchBucket(botId: string): string {
 }
 
 function create(prm: Params, ctx: BotContext): OutputImpl {
-  const store = ctx.cache(batchBucket(ctx.botId), prm.redis_cache_ttl);
+  // opened at the first flush: a broker that is away then is the flush's failure, waited out
+  let store: Awaited<ReturnType<BotContext["cache"]>> | null = null;
   let pending: { recipients: string[]; json: string }[] = [];
   return {
     export(event: Event) {
@@ -60,7 +61,7 @@ function create(prm: Params, ctx: BotContext): OutputImpl {
     },
     async flush(input: InputRef) {
       if (pending.length === 0) return;
-      const kv = await store;
+      const kv = (store ??= await ctx.cache(batchBucket(ctx.botId), prm.redis_cache_ttl));
       const inputToken = input.key.replace(/[^A-Za-z0-9_=-]/g, "_");
       for (let i = 0; i < pending.length; i++) {
         for (const r of pending[i]!.recipients) await kv.put(`${recipientToken(r)}.${inputToken}.${i}`, pending[i]!.json);

@@ -91,7 +91,8 @@ function create(prm: Params, ctx: BotContext): OutputImpl {
   const transport = smtpTransport({
     host: prm.smtp_host, port: prm.smtp_port, ssl: prm.ssl, starttls: prm.starttls, username: prm.username, password: prm.password, verifyCert: prm.verify_cert,
   });
-  const sender = OnceSender.open(ctx);
+  // opened at the first flush: a broker that is away then is the flush's failure, waited out
+  let sender: OnceSender | null = null;
   let pending: MailMessage[] = [];
 
   return {
@@ -112,7 +113,8 @@ function create(prm: Params, ctx: BotContext): OutputImpl {
     },
     async flush(input: InputRef) {
       if (pending.length === 0) return;
-      await (await sender).send(transport, input, pending);
+      sender ??= await OnceSender.open(ctx);
+      await sender.send(transport, input, pending);
       pending = [];
     },
     discard() {
