@@ -46,7 +46,15 @@ export type Params = z.infer<typeof params>;
 /** Rows per INSERT and values per statement, below every engine's limits. */
 const MAX_ROWS = 500;
 const MAX_VALUES = 30_000;
+/** Text per statement: well below MySQL's default max_allowed_packet (16 MiB) when events carry a large raw. */
+const MAX_BYTES = 4 * 1024 * 1024;
 const PRUNE_EVERY_MS = 3_600_000;
+
+function rowBytes(r: Row): number {
+  let n = 0;
+  for (const v of r.values) n += typeof v === "string" ? v.length * 3 : 16;
+  return n;
+}
 
 interface Row { cols: string[]; values: unknown[] }
 
@@ -126,7 +134,8 @@ function create(prm: Params, ctx: BotContext): OutputImpl {
       const sig = cols.join("\u0000");
       const per = Math.max(1, Math.min(MAX_ROWS, Math.floor(MAX_VALUES / Math.max(cols.length, 1))));
       let j = i + 1;
-      while (j < rows.length && j - i < per && rows[j]!.cols.join("\u0000") === sig) j++;
+      let bytes = rowBytes(rows[i]!);
+      while (j < rows.length && j - i < per && bytes + rowBytes(rows[j]!) <= MAX_BYTES && rows[j]!.cols.join("\u0000") === sig) bytes += rowBytes(rows[j++]!);
       const values: unknown[] = [];
       const tuples: string[] = [];
       for (const r of rows.slice(i, j)) {

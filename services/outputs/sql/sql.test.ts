@@ -184,6 +184,22 @@ describe("MariaDB", () => {
     }
   });
 
+  test("an input larger than max_allowed_packet goes in several statements of one transaction", async () => {
+    const t = uniq("big");
+    await c.query(`CREATE TABLE ${t} (\`source.ip\` VARCHAR(45), \`raw\` LONGTEXT)`);
+    const ctx = { botId: "sql-out", log: pino({ level: "silent" }), harmonization: loadHarmonization(), rootDir: "/", stateDir: "/" } as unknown as BotContext;
+    const impl = await bot.create(bot.params.parse(mysqlParams(t)), ctx);
+    try {
+      const raw = Buffer.alloc(450_000, "x").toString("base64");
+      for (let i = 0; i < 40; i++) await impl.export(new Event({ "source.ip": `192.0.2.${i + 1}`, raw }));
+      await impl.flush!({ key: `big:${Date.now()}`, queue: "big", seq: 1 });
+      assert.deepEqual((await c.query(`SELECT count(*) AS n, sum(length(raw)) AS l FROM ${t}`))[0], [{ n: 40, l: String(40 * raw.length) }]);
+    } finally {
+      await impl.shutdown?.();
+      await c.query(`DROP TABLE ${t}`);
+    }
+  });
+
   test("engine mysql is the same engine; a wrong password stops the bot", async () => {
     const out = await logged({ ...HARNESS, ...mysqlParams(table), engine: "mysql", password: "wrong" }, [INPUT1]);
     assert.equal(out.dumped, 0);
