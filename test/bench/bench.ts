@@ -7,13 +7,17 @@
  * event (the bot, and nats-server), and the ratio to IntelMQ's figure on this machine scaled by the
  * raw JetStream hop measured in the same run (../shared/bench/README.md's method).
  *
- *   npm run bench [-- --reports 250] [--runs 3] [--instances 1,2] [--json]
+ * Then the other bots measured the same way (Shadowserver parser, sieve with 50 rules, cymru_whois
+ * with a warm cache, SQL output into PostgreSQL), unless --no-extras.
+ *
+ *   npm run bench [-- --reports 250] [--runs 3] [--instances 1,2] [--no-extras] [--json]
  */
 import { join } from "node:path";
 import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { TestPipeline, benchBots, benchReport, benchWorkload, countLines, sleep, waitFor } from "../helpers/pipeline.js";
 import { measureHop } from "./broker-hop.js";
 import { CpuMeter, botLatency, msText, peakRssMiB, quantileOf } from "./measure.js";
+import { extras } from "./extras.js";
 import type { Histogram } from "../../shared/runtime/index.js";
 
 const argv = process.argv.slice(2);
@@ -155,6 +159,9 @@ async function main(): Promise<void> {
 
   await bots(reports);
   if (INSTANCES.length) await scaleOut(reports, INSTANCES);
+  if (!argv.includes("--no-extras")) {
+    for (const x of await extras(REPORTS, say)) row(x.what, x.events, x.seconds, x.latency, x.rssMiB, x.cpu, x.natsCpu, null);
+  }
   for (let run = 1; run <= RUNS; run++) await pipeline(reports, run);
 
   if (JSON_OUT) {
