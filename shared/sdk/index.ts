@@ -11,10 +11,12 @@ export {
   INTELMQ_ROOT, appendOutput, encodeErrors, encodingErrorsMode, eventFilename, outputPath, writeAllSync, Journal,
   PyDateTime, pyFormat, strftime,
   runBot, createLibraryBot,
+  parseHtml, findAllHtml, htmlText, htmlOuter, isHtmlText,
 } from "../runtime/index.js";
 export type {
   BotContext, BotDefinition, CollectorImpl, Emit, EventMeta, ExpertImpl, InputRef, OutputImpl, ParserImpl, ParserDefinition, Routed, RuntimeParams,
   ExportOptions, AppendOutputOptions, FormatArg, LibraryResult, RunBotOptions,
+  HtmlDocument, HtmlElement, HtmlNode,
 } from "../runtime/index.js";
 export { Event, Message, Report, messageFromDict } from "../message/index.js";
 export {
@@ -23,6 +25,6 @@ export {
 } from "../errors/index.js";
 export {
   types, urlsplit, urlunsplit, parseIp, parseNetwork, pyRegex, pyStr, pyStrip, pyEquals, pyCompare, PyFloat,
-  isoformat, parseFuzzy, fromTimestamp, fromEpochMillis, fromWindowsNt, callTypeMethod, dateutilParse,
+  isoformat, parseFuzzy, pyJsonDumps, pyRepr, fromTimestamp, fromEpochMillis, fromWindowsNt, callTypeMethod, dateutilParse,
 } from "../harmonization/index.js";
 export type { IpAddr, IpNet } from "../harmonization/index.js";

@@ -9,8 +9,12 @@ import { runBot, type BotDefinition } from "../../shared/runtime/index.js";
 import { src } from "./paths.js";
 
 export interface ParserSample {
-  /** What one record of the feed is: a line, a CSV record, or the whole report (one JSON document). */
-  unit: "line" | "csv" | "report";
+  /**
+   * What one record of the feed is: a line, a CSV record, the whole report (one JSON document), or
+   * a part of a document (an HTML page's table rows, a JSON list's items) whose events carry that
+   * part, rewritten, as raw: a report then is accounted for as a whole (events, a dump or a declared skip).
+   */
+  unit: "line" | "csv" | "report" | "document";
   /** The parser's parameters for this feed. */
   params: Record<string, unknown>;
   /** Report fields besides raw (feed.url tells some parsers which feed it is). */
@@ -54,6 +58,7 @@ export async function assertSample(def: BotDefinition, name: string): Promise<vo
   const lines = new Set(events.flatMap((e) => rawLines(e.raw)));
   for (const r of s.records) {
     if (s.unit === "report") assert.ok(events.length === 1);
+    else if (s.unit === "document") assert.ok(events.some((e) => rawLines(e.raw).join("\n").includes(r.trim())), `no event of ${JSON.stringify(r)}`);
     else assert.ok(lines.has(r.trim()), `no event of ${JSON.stringify(r)}`);
   }
 }
