@@ -36,6 +36,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.parsers.dshield.parser_asn": () => import("./parsers/dshield_asn/index.js").then((m) => m.default),
   "intelmq.bots.parsers.dshield.parser_block": () => import("./parsers/dshield_block/index.js").then((m) => m.default),
   "intelmq.bots.parsers.generic.parser_csv": () => import("./parsers/generic_csv/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.github_feed.parser": () => import("./parsers/github_feed/index.js").then((m) => m.default),
   "intelmq.bots.parsers.hibp.parser_callback": () => import("./parsers/hibp/index.js").then((m) => m.default),
   "intelmq.bots.parsers.html_table.parser": () => import("./parsers/html_table/index.js").then((m) => m.default),
   "intelmq.bots.parsers.json.parser": () => import("./parsers/json/index.js").then((m) => m.default),
