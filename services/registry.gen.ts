@@ -45,6 +45,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.parsers.microsoft.parser_bingmurls": () => import("./parsers/microsoft_bingmurls/index.js").then((m) => m.default),
   "intelmq.bots.parsers.microsoft.parser_ctip": () => import("./parsers/microsoft_ctip/index.js").then((m) => m.default),
   "intelmq.bots.parsers.misp.parser": () => import("./parsers/misp/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.n6.parser_n6stomp": () => import("./parsers/n6/index.js").then((m) => m.default),
   "intelmq.bots.parsers.openphish.parser": () => import("./parsers/openphish/index.js").then((m) => m.default),
   "intelmq.bots.parsers.openphish.parser_commercial": () => import("./parsers/openphish_commercial/index.js").then((m) => m.default),
   "intelmq.bots.parsers.phishtank.parser": () => import("./parsers/phishtank/index.js").then((m) => m.default),
