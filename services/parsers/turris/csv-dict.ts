@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * IntelMQ's parse_csv_dict for the parsers of CSV feeds with a header row (turris, zoneh): the
+ * report stripped, NULs dropped, lines starting with an ignored prefix left out, the first record
+ * the field names, each following record a dict (missing fields null, surplus fields under "").
+ */
+import { reportText, skipLine, type Report, type SkippedLine } from "../../../shared/sdk/index.js";
+import { readRecords, writeRow } from "../generic_csv/csv.js";
+
+export interface CsvDictRow {
+  /** Field name -> value; null for a field the record lacks. */
+  values: Record<string, string | null>;
+  /** Values beyond the header's fields (Python's restkey). */
+  rest: string[];
+  /** The record's text as it was (without its line terminator). */
+  text: string;
+  /** The header record's text, the field names and the report's line ending. */
+  headerText: string;
+  fields: string[];
+  lineEnding: string;
+}
+
+/** The records of a CSV report with a header row, and the ignored lines as declared skips. */
+export function* csvDictRows(report: Report, ignoreStarting: readonly string[] = []): Generator<CsvDictRow | SkippedLine> {
+  let text = reportText(report).trim().replaceAll("\0", "");
+  const lineEnding = text.includes("\r\n") ? "\r\n" : "\n";
+  if (ignoreStarting.length) {
+    const kept: string[] = [];
+    for (const line of text.split(/(?<=\n)/)) {
+      if (ignoreStarting.some((p) => line.startsWith(p))) yield skipLine(line.replace(/\r?\n$/, ""), "ignored start of line");
+      else kept.push(line);
+    }
+    text = kept.join("");
+  }
+  const span = { start: 0, end: 0 };
+  let fields: string[] | null = null;
+  let headerText = "";
+  const strip = (s: string) => s.replace(/(\r\n|\n|\r)$/, "");
+  for (const record of readRecords(text, ",", 0, span)) {
+    const raw = strip(text.slice(span.start, span.end));
+    if (fields === null) {
+      fields = record;
+      headerText = raw;
+      continue;
+    }
+    // blank lines are no records (csv.DictReader)
+    if (record.length === 0) continue;
+    const values: Record<string, string | null> = {};
+    fields.forEach((f, i) => { values[f] = i < record.length ? record[i]! : null; });
+    yield { values, rest: record.slice(fields.length), text: raw, headerText, fields, lineEnding };
+  }
+}
+
+/** A record as csv.DictWriter writes it after the header (IntelMQ's recover_line_csv_dict). */
+export function writeDictRow(row: CsvDictRow): string {
+  const header = writeRow(row.fields, ",", row.lineEnding);
+  const values = row.fields.map((f) => row.values[f] ?? "");
+  return (header + writeRow(values, ",", row.lineEnding)).trim();
+}
