@@ -55,4 +55,5 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.parsers.surbl.parser": () => import("./parsers/surbl/index.js").then((m) => m.default),
   "intelmq.bots.parsers.turris.parser": () => import("./parsers/turris/index.js").then((m) => m.default),
   "intelmq.bots.parsers.vxvault.parser": () => import("./parsers/vxvault/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.zoneh.parser": () => import("./parsers/zoneh/index.js").then((m) => m.default),
 };

@@ -14,6 +14,8 @@ export interface CsvDictRow {
   rest: string[];
   /** The record's text as it was (without its line terminator). */
   text: string;
+  /** The same with its line terminator, if it had one (the report's last record has none). */
+  line: string;
   /** The header record's text, the field names and the report's line ending. */
   headerText: string;
   fields: string[];
@@ -37,7 +39,8 @@ export function* csvDictRows(report: Report, ignoreStarting: readonly string[] =
   let headerText = "";
   const strip = (s: string) => s.replace(/(\r\n|\n|\r)$/, "");
   for (const record of readRecords(text, ",", 0, span)) {
-    const raw = strip(text.slice(span.start, span.end));
+    const line = text.slice(span.start, span.end);
+    const raw = strip(line);
     if (fields === null) {
       fields = record;
       headerText = raw;
@@ -47,7 +50,7 @@ export function* csvDictRows(report: Report, ignoreStarting: readonly string[] =
     if (record.length === 0) continue;
     const values: Record<string, string | null> = {};
     fields.forEach((f, i) => { values[f] = i < record.length ? record[i]! : null; });
-    yield { values, rest: record.slice(fields.length), text: raw, headerText, fields, lineEnding };
+    yield { values, rest: record.slice(fields.length), text: raw, line, headerText, fields, lineEnding };
   }
 }
 
