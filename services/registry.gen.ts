@@ -42,6 +42,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.parsers.json.parser": () => import("./parsers/json/index.js").then((m) => m.default),
   "intelmq.bots.parsers.key_value.parser": () => import("./parsers/key_value/index.js").then((m) => m.default),
   "intelmq.bots.parsers.malwarepatrol.parser_dansguardian": () => import("./parsers/malwarepatrol/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.malwareurl.parser": () => import("./parsers/malwareurl/index.js").then((m) => m.default),
   "intelmq.bots.parsers.mcafee.parser_atd": () => import("./parsers/mcafee/index.js").then((m) => m.default),
   "intelmq.bots.parsers.microsoft.parser_bingmurls": () => import("./parsers/microsoft_bingmurls/index.js").then((m) => m.default),
   "intelmq.bots.parsers.microsoft.parser_ctip": () => import("./parsers/microsoft_ctip/index.js").then((m) => m.default),
