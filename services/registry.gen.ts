@@ -55,6 +55,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.parsers.spamhaus.parser_cert": () => import("./parsers/spamhaus_cert/index.js").then((m) => m.default),
   "intelmq.bots.parsers.spamhaus.parser_drop": () => import("./parsers/spamhaus_drop/index.js").then((m) => m.default),
   "intelmq.bots.parsers.surbl.parser": () => import("./parsers/surbl/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.threatminer.parser": () => import("./parsers/threatminer/index.js").then((m) => m.default),
   "intelmq.bots.parsers.turris.parser": () => import("./parsers/turris/index.js").then((m) => m.default),
   "intelmq.bots.parsers.vxvault.parser": () => import("./parsers/vxvault/index.js").then((m) => m.default),
   "intelmq.bots.parsers.zoneh.parser": () => import("./parsers/zoneh/index.js").then((m) => m.default),
