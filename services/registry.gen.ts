@@ -39,6 +39,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.parsers.github_feed.parser": () => import("./parsers/github_feed/index.js").then((m) => m.default),
   "intelmq.bots.parsers.hibp.parser_callback": () => import("./parsers/hibp/index.js").then((m) => m.default),
   "intelmq.bots.parsers.html_table.parser": () => import("./parsers/html_table/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.ioc_extractor.parser": () => import("./parsers/ioc_extractor/index.js").then((m) => m.default),
   "intelmq.bots.parsers.json.parser": () => import("./parsers/json/index.js").then((m) => m.default),
   "intelmq.bots.parsers.key_value.parser": () => import("./parsers/key_value/index.js").then((m) => m.default),
   "intelmq.bots.parsers.malwarepatrol.parser_dansguardian": () => import("./parsers/malwarepatrol/index.js").then((m) => m.default),
@@ -57,6 +58,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.parsers.surbl.parser": () => import("./parsers/surbl/index.js").then((m) => m.default),
   "intelmq.bots.parsers.threatminer.parser": () => import("./parsers/threatminer/index.js").then((m) => m.default),
   "intelmq.bots.parsers.turris.parser": () => import("./parsers/turris/index.js").then((m) => m.default),
+  "intelmq.bots.parsers.twitter.parser": () => import("./parsers/ioc_extractor/index.js").then((m) => m.default),
   "intelmq.bots.parsers.vxvault.parser": () => import("./parsers/vxvault/index.js").then((m) => m.default),
   "intelmq.bots.parsers.zoneh.parser": () => import("./parsers/zoneh/index.js").then((m) => m.default),
 };
