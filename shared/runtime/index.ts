@@ -20,7 +20,7 @@ export type { LibraryBot, LibraryBotOptions, LibraryInput, LibraryResult, RunBot
 export { addRequired, commentHeader, defaultLines, excerpt, normaliseEmit, rawLines, reportText, skipLine, SkippedLine } from "./parser-driver.js";
 /** A line a parser cannot make an event of: throw it from parseLine() (it is one of the errors of shared/errors). */
 export { LineError } from "../errors/index.js";
-export { jsonReport, jsonList, jsonObject, jsonStreamLines, jsonLine, isJsonObject, jsonKind } from "./json-reports.js";
+export { jsonReport, jsonList, jsonItems, emptyList, jsonObject, jsonStreamLines, jsonLine, isJsonObject, jsonKind } from "./json-reports.js";
 export { parseHtml, findAllHtml, htmlText, htmlOuter, isHtmlText } from "./parse-html.js";
 export type { HtmlDocument, HtmlElement, HtmlNode } from "./parse-html.js";
 export { outputParams, exportEventText, exportEventDict } from "./output-options.js";

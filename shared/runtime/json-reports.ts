@@ -6,7 +6,7 @@
  */
 import { DecodingError, LineError } from "../errors/index.js";
 import type { Report } from "../message/index.js";
-import { reportText } from "./parser-driver.js";
+import { reportText, skipLine, type SkippedLine } from "./parser-driver.js";
 import { LINE_SPLIT } from "./util.js";
 
 /** The report's raw as one JSON document; DecodingError ("<parser>: ...") where it is none. */
@@ -24,6 +24,18 @@ export function jsonList(report: Report, parser: string): unknown[] {
   const doc = jsonReport(report, parser);
   if (!Array.isArray(doc)) throw new DecodingError(`${parser}: the report is not a JSON list but ${jsonKind(doc)}`, { object: jsonKind(doc) });
   return doc;
+}
+
+/** The items of a report holding a JSON list, as jsonList(); an empty list is declared skipped. */
+export function* jsonItems(report: Report, parser: string): Generator<unknown> {
+  const list = jsonList(report, parser);
+  if (list.length === 0) yield emptyList(report);
+  yield* list;
+}
+
+/** The declared skip of a report holding an empty JSON list. */
+export function emptyList(report: Report): SkippedLine {
+  return skipLine(reportText(report), "an empty JSON list");
 }
 
 /** The report's raw as a JSON object; DecodingError ("<parser>: ...") for anything else. */

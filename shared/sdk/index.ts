@@ -11,7 +11,7 @@ export {
   INTELMQ_ROOT, appendOutput, encodeErrors, encodingErrorsMode, eventFilename, outputPath, writeAllSync, Journal,
   PyDateTime, pyFormat, strftime,
   runBot, createLibraryBot,
-  jsonReport, jsonList, jsonObject, jsonStreamLines, jsonLine, isJsonObject, jsonKind,
+  jsonReport, jsonList, jsonItems, emptyList, jsonObject, jsonStreamLines, jsonLine, isJsonObject, jsonKind,
   parseHtml, findAllHtml, htmlText, htmlOuter, isHtmlText,
 } from "../runtime/index.js";
 export type {

@@ -5,8 +5,8 @@
  */
 import { z } from "zod";
 import {
-  DecodingError, LineError, defineParser, isJsonObject, jsonKind, parseIp, parserParams, pyRepr, reportText, skipLine,
-  type BotContext, type Event, type Report,
+  DecodingError, LineError, emptyList, defineParser, isJsonObject, jsonKind, parseIp, parserParams, pyRepr, reportText, skipLine,
+  type BotContext, type Event, type Report, type SkippedLine,
 } from "../../../shared/sdk/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
@@ -27,7 +27,7 @@ interface Row { ioc: unknown }
 
 function create(_prm: unknown, ctx: BotContext) {
   return {
-    *parse(report: Report): Iterable<Row> {
+    *parse(report: Report): Iterable<Row | SkippedLine> {
       const url = report.get("feed.url");
       if (typeof url !== "string" || !FEEDS.some((f) => url.includes(f))) {
         throw new DecodingError(`github_feed: unknown feed ${JSON.stringify(url ?? null)}; known: ${FEEDS.join(", ")}`, { object: url });
@@ -41,6 +41,7 @@ function create(_prm: unknown, ctx: BotContext) {
         throw new DecodingError(`github_feed: the report is not JSON: ${(err as Error).message}`, { object: text.slice(0, 200) });
       }
       if (!Array.isArray(doc)) throw new DecodingError(`github_feed: the report is not a JSON list but ${jsonKind(doc)}`, { object: jsonKind(doc) });
+      if (doc.length === 0) yield emptyList(report);
       for (const ioc of doc) yield { ioc };
     },
 

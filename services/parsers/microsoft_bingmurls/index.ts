@@ -4,7 +4,7 @@
  * MaliciousUrl), one event each (IntelMQ's intelmq.bots.parsers.microsoft.parser_bingmurls).
  */
 import { z } from "zod";
-import { LineError, defineParser, isJsonObject, jsonKind, jsonList, parserParams, pyJsonDumps, pyRepr, type BotContext, type Report } from "../../../shared/sdk/index.js";
+import { LineError, defineParser, isJsonObject, jsonItems, jsonKind, parserParams, pyJsonDumps, pyRepr, type BotContext, type Report } from "../../../shared/sdk/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
 
@@ -32,7 +32,7 @@ const rawOf = (item: unknown) => pyJsonDumps([item], { sortKeys: true });
 
 function create(_prm: unknown, ctx: BotContext) {
   return {
-    parse: (report: Report) => jsonList(report, "microsoft_bingmurls"),
+    parse: (report: Report) => jsonItems(report, "microsoft_bingmurls"),
 
     parseLine(item: unknown, report: Report) {
       if (!isJsonObject(item)) throw new LineError(`an indicator is not a JSON object but ${jsonKind(item)}`);

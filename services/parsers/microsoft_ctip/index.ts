@@ -7,8 +7,8 @@
  */
 import { z } from "zod";
 import {
-  DecodingError, LineError, defineParser, fromTimestamp, fromWindowsNt, isJsonObject, jsonKind, jsonLine, jsonList, jsonStreamLines,
-  p, parserParams, pyJsonDumps, pyRepr, reportText, types, type BotContext, type Event, type Report,
+  DecodingError, LineError, emptyList, defineParser, fromTimestamp, fromWindowsNt, isJsonObject, jsonKind, jsonLine, jsonList, jsonStreamLines,
+  p, parserParams, pyJsonDumps, pyRepr, reportText, types, type BotContext, type Event, type Report, type SkippedLine,
 } from "../../../shared/sdk/index.js";
 import { AZURE, CONFIDENCE, INTERFLOW } from "./mapping.js";
 
@@ -129,9 +129,13 @@ function create(prm: Params, ctx: BotContext) {
   }
 
   return {
-    *parse(report: Report): Iterable<Row> {
+    *parse(report: Report): Iterable<Row | SkippedLine> {
       const head = reportText(report).slice(0, 1);
-      if (head === "[") for (const item of jsonList(report, "microsoft_ctip")) yield { interflow: item };
+      if (head === "[") {
+        const list = jsonList(report, "microsoft_ctip");
+        if (list.length === 0) yield emptyList(report);
+        for (const item of list) yield { interflow: item };
+      }
       else if (head === "{") for (const line of jsonStreamLines(report)) yield { azure: line };
       else throw new DecodingError("microsoft_ctip: the report is neither a JSON list (Interflow) nor JSON objects (Azure)", { object: head });
     },

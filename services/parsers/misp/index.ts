@@ -6,7 +6,7 @@
  */
 import { z } from "zod";
 import {
-  DecodingError, LineError, defineParser, fromTimestamp, isJsonObject, jsonKind, jsonObject, parserParams, pyJsonDumps, skipLine,
+  DecodingError, LineError, defineParser, fromTimestamp, isJsonObject, jsonKind, jsonObject, parserParams, pyJsonDumps, reportText, skipLine,
   type BotContext, type Event, type Report, type SkippedLine,
 } from "../../../shared/sdk/index.js";
 
@@ -59,7 +59,7 @@ const rawOf = (v: unknown) => pyJsonDumps(v, { sortKeys: true });
 
 function create(_prm: unknown, ctx: BotContext) {
   return {
-    *parse(report: Report): Iterable<Row> {
+    *parse(report: Report): Iterable<Row | SkippedLine> {
       const misp = jsonObject(report, "misp");
       let classifier: string | null = null;
       let identifier: string | null = null;
@@ -92,6 +92,7 @@ function create(_prm: unknown, ctx: BotContext) {
         throw new DecodingError(`misp: no MISP event URL from feed.url ${JSON.stringify(feedUrl ?? null)}`, { object: feedUrl });
       }
       const shared: Shared = { uuid: misp["uuid"], url, classifier, identifier, malware };
+      if (attributes.length === 0) yield skipLine(reportText(report), "the MISP event has no attributes");
       for (const attribute of attributes) yield { attribute, shared };
     },
 

@@ -2,7 +2,7 @@
 /** PhishTank parser: the JSON list of online, verified phishing sites (IntelMQ's intelmq.bots.parsers.phishtank.parser). */
 import { z } from "zod";
 import {
-  LineError, dateutilParse, defineParser, isJsonObject, isoformat, jsonKind, jsonList, parserParams, pyJsonDumps, type BotContext, type Report,
+  LineError, dateutilParse, defineParser, isJsonObject, isoformat, jsonItems, jsonKind, parserParams, pyJsonDumps, type BotContext, type Report,
 } from "../../../shared/sdk/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
@@ -11,7 +11,7 @@ const NO_FAIL = { raiseFailure: false };
 
 function create(_prm: unknown, ctx: BotContext) {
   return {
-    parse: (report: Report) => jsonList(report, "phishtank"),
+    parse: (report: Report) => jsonItems(report, "phishtank"),
 
     parseLine(item: unknown, report: Report) {
       if (!isJsonObject(item)) throw new LineError(`an entry is not a JSON object but ${jsonKind(item)}`);

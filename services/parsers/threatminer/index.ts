@@ -5,8 +5,8 @@
  */
 import { z } from "zod";
 import {
-  DecodingError, defineParser, findAllHtml, htmlText, isHtmlText, parseHtml, parserParams, reportText,
-  type BotContext, type HtmlNode, type Report,
+  DecodingError, defineParser, findAllHtml, htmlText, isHtmlText, parseHtml, parserParams, reportText, skipLine,
+  type BotContext, type HtmlNode, type Report, type SkippedLine,
 } from "../../../shared/sdk/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
@@ -24,7 +24,7 @@ function* walk(nodes: readonly HtmlNode[]): Generator<HtmlNode> {
 
 function create(_prm: unknown, ctx: BotContext) {
   return {
-    *parse(report: Report): Iterable<Row> {
+    *parse(report: Report): Iterable<Row | SkippedLine> {
       const text = reportText(report);
       const doc = parseHtml(text);
       let seen = false;
@@ -40,14 +40,17 @@ function create(_prm: unknown, ctx: BotContext) {
       }
       if (!seen) throw new DecodingError("threatminer: the page has no \"Recent domains\"", { object: "Recent domains" });
       if (!table) throw new DecodingError("threatminer: no table follows \"Recent domains\"", { object: "table" });
+      let found = 0;
       for (const cell of findAllHtml(table, "td")) {
         const domain = htmlText(cell).trim();
         if (domain === "") continue;
         // the line of the page where the domain's text begins
         const at = [...walk([cell])].find((n) => isHtmlText(n) && n.data.trim() !== "")?.startIndex ?? cell.startIndex ?? 0;
         const end = text.indexOf("\n", at);
+        found++;
         yield { domain, raw: text.slice(text.lastIndexOf("\n", at - 1) + 1, end === -1 ? text.length : end).trim() };
       }
+      if (found === 0) yield skipLine(text, "the table of recent domains is empty");
     },
 
     parseLine(row: Row, report: Report) {

@@ -38,6 +38,7 @@ export function* csvDictRows(report: Report, ignoreStarting: readonly string[] =
   let fields: string[] | null = null;
   let headerText = "";
   const strip = (s: string) => s.replace(/(\r\n|\n|\r)$/, "");
+  let records = 0;
   for (const record of readRecords(text, ",", 0, span)) {
     const line = text.slice(span.start, span.end);
     const raw = strip(line);
@@ -50,8 +51,10 @@ export function* csvDictRows(report: Report, ignoreStarting: readonly string[] =
     if (record.length === 0) continue;
     const values: Record<string, string | null> = {};
     fields.forEach((f, i) => { values[f] = i < record.length ? record[i]! : null; });
+    records++;
     yield { values, rest: record.slice(fields.length), text: raw, line, headerText, fields, lineEnding };
   }
+  if (records === 0 && fields !== null) yield skipLine(headerText, "a header without records");
 }
 
 /** A record as csv.DictWriter writes it after the header (IntelMQ's recover_line_csv_dict). */
