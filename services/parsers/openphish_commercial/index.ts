@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import {
-  dateutilParse, defineParser, isoformat, jsonLine, jsonStreamLines, parserParams, pyJsonDumps, type BotContext, type Report,
+  DecodingError, dateutilParse, defineParser, isoformat, jsonLine, jsonStreamLines, parserParams, pyJsonDumps, type BotContext, type Report,
 } from "../../../shared/sdk/index.js";
 
 export const params = z.object({ ...parserParams }).strict();
@@ -32,7 +32,17 @@ const PLAIN: readonly [string, string, boolean][] = [
 
 function create(_prm: unknown, ctx: BotContext) {
   return {
-    parse: (report: Report) => jsonStreamLines(report),
+    *parse(report: Report) {
+      const lines = jsonStreamLines(report);
+      const first = lines.next();
+      if (first.done) return;
+      // a feed of JSON objects, one per line: a report that does not even start with one is no such feed
+      if (!first.value.trimStart().startsWith("{")) {
+        throw new DecodingError(`openphish_commercial: the report is not JSON objects, one per line; it starts with ${JSON.stringify(first.value.slice(0, 40))}`, { object: first.value });
+      }
+      yield first.value;
+      yield* lines;
+    },
 
     parseLine(line: string, report: Report) {
       const item = jsonLine(line);

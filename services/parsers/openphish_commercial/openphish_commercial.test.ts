@@ -51,6 +51,14 @@ test("openphish_commercial: a line that is not JSON or has no valid URL is dumpe
   assert.equal(dumpedRaw(out.dumps[1]!), '{"url": "no url"}');
 });
 
+test("openphish_commercial: a report that does not start with a JSON object is dumped whole, naming the parser", async () => {
+  const text = "<html>\n<body>Forbidden</body>\n</html>\n";
+  const out = await runBot(bot, { params: HARNESS, input: [report(text)] });
+  assert.equal(out.dumped, 1);
+  assert.match(dumpReason(out.dumps[0]!), /openphish_commercial: the report is not JSON objects, one per line; it starts with "<html>"/);
+  assert.equal(dumpedRaw(out.dumps[0]!), text);
+});
+
 test("openphish_commercial: the sample report (fixtures/sample.json) gives an event per line and dumps nothing", async () => {
   await assertSample(bot, "openphish_commercial");
 });

@@ -4,7 +4,7 @@
  * report stripped, NULs dropped, lines starting with an ignored prefix left out, the first record
  * the field names, each following record a dict (missing fields null, surplus fields under "").
  */
-import { reportText, skipLine, type Report, type SkippedLine } from "../../../shared/sdk/index.js";
+import { DecodingError, reportText, skipLine, type Report, type SkippedLine } from "../../../shared/sdk/index.js";
 import { readRecords, writeRow } from "../generic_csv/csv.js";
 
 export interface CsvDictRow {
@@ -22,8 +22,11 @@ export interface CsvDictRow {
   lineEnding: string;
 }
 
-/** The records of a CSV report with a header row, and the ignored lines as declared skips. */
-export function* csvDictRows(report: Report, ignoreStarting: readonly string[] = []): Generator<CsvDictRow | SkippedLine> {
+/**
+ * The records of a CSV report with a header row, and the ignored lines as declared skips. A header
+ * without one of the `required` columns fails the report as a whole (it is not the feed's).
+ */
+export function* csvDictRows(report: Report, parser: string, required: readonly string[], ignoreStarting: readonly string[] = []): Generator<CsvDictRow | SkippedLine> {
   let text = reportText(report).trim().replaceAll("\0", "");
   const lineEnding = text.includes("\r\n") ? "\r\n" : "\n";
   if (ignoreStarting.length) {
@@ -45,6 +48,10 @@ export function* csvDictRows(report: Report, ignoreStarting: readonly string[] =
     if (fields === null) {
       fields = record;
       headerText = raw;
+      const missing = required.filter((c) => !record.includes(c));
+      if (missing.length) {
+        throw new DecodingError(`${parser}: the header row ${JSON.stringify(raw.slice(0, 200))} lacks the column(s) ${missing.join(", ")}`, { object: raw });
+      }
       continue;
     }
     // blank lines are no records (csv.DictReader)

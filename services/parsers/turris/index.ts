@@ -15,7 +15,7 @@ const BRUTE_FORCE = new Set(["smtp", "http", "ftp", "telnet"]);
 
 function create(_prm: unknown, ctx: BotContext) {
   return {
-    parse: (report: Report) => csvDictRows(report, ["#"]),
+    parse: (report: Report) => csvDictRows(report, "turris", ["Address", "Tags"], ["#"]),
 
     parseLine(row: CsvDictRow, report: Report): Event[] | SkippedLine {
       if (row.rest.length) throw new LineError(`the record has ${row.fields.length + row.rest.length} fields, the header ${row.fields.length}`);

@@ -36,6 +36,15 @@ test("turris: a record with an invalid address or too many fields is dumped, the
   assert.match(dumpReason(out.dumps[1]!), /turris: the record has 3 fields, the header 2/);
 });
 
+test("turris: a report whose header lacks Address or Tags is dumped whole, naming the parser", async () => {
+  const text = "<html><body>Service unavailable</body></html>\n";
+  const out = await runBot(bot, { params: HARNESS, input: [report(text)] });
+  assert.equal(out.output._default!.length, 0);
+  assert.equal(out.dumped, 1);
+  assert.match(dumpReason(out.dumps[0]!), /turris: the header row .* lacks the column\(s\) Address, Tags/);
+  assert.equal(dumpedRaw(out.dumps[0]!), text);
+});
+
 test("turris: the sample report (fixtures/sample.json) gives events for every record and dumps nothing", async () => {
   await assertSample(bot, "turris");
 });

@@ -17,11 +17,10 @@ const rawOf = (row: CsvDictRow) => `${row.headerText}\n${row.line}`;
 
 function create(_prm: unknown, ctx: BotContext) {
   return {
-    parse: (report: Report) => csvDictRows(report),
+    parse: (report: Report) => csvDictRows(report, "zoneh", REQUIRED),
 
     parseLine(row: CsvDictRow, report: Report): Event {
       const v = row.values;
-      for (const k of REQUIRED) if (!Object.hasOwn(v, k)) throw new LineError(`the report has no column ${k}`);
       for (const k of REQUIRED) if (v[k] === null) throw new LineError(`the record has no value for ${k} (too few fields)`);
       // yes, the URL's column is called domain
       const url = v["domain"]!;

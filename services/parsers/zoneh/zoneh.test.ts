@@ -44,6 +44,14 @@ test("zoneh: a record with a bad date or too few fields is dumped, the others go
   assert.match(dumpReason(out.dumps[1]!), /zoneh: the record has no value for domain/);
 });
 
+test("zoneh: a report whose header lacks Zone-H's columns is dumped whole, naming the parser", async () => {
+  const text = "Address,Tags\n192.0.2.1,http\n";
+  const out = await runBot(bot, { params: HARNESS, input: [report(text)] });
+  assert.equal(out.dumped, 1);
+  assert.match(dumpReason(out.dumps[0]!), /zoneh: the header row "Address,Tags" lacks the column\(s\) add_date, domain, ip_address/);
+  assert.equal(dumpedRaw(out.dumps[0]!), text);
+});
+
 test("zoneh: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {
   await assertSample(bot, "zoneh");
 });
