@@ -84,6 +84,25 @@ test("process --cases runs bot cases, keeps sessions and reports unknown modules
   assert.match(String(out[3]!.error), /error_procedure/);
 });
 
+test("process --cases: a continued case with other destination paths gets a bot prepared anew (IntelMQ's prepare_bot)", () => {
+  const file = join(tempDir("imq-cases-sieve-"), "route.sieve");
+  writeFileSync(file, "if comment == 'route' { path 'other-way' }\n");
+  const ev = { __type: "Event", "time.observation": "2015-01-01T00:00:00+00:00", comment: "route" };
+  const base = { kind: "bot", session: "s1", module: "intelmq.bots.experts.sieve.expert", bot_type: "expert", parameters: { file }, iterations: 1, input: [ev] };
+  const cases = [
+    { ...base, id: "c1", continue: false, destination_paths: ["_default"] },
+    { ...base, id: "c2", continue: true, destination_paths: ["_default", "other-way"] },
+  ];
+  const r = spawnSync(process.execPath, [PROCESS, "--cases"], { input: cases.map((c) => JSON.stringify(c)).join("\n") + "\n", encoding: "utf8", env: env({}) });
+  assert.equal(r.status, 0, r.stderr);
+  const out = lines(r.stdout);
+  // c1: the path is not configured, the sieve skips it; c2: configured now
+  assert.deepEqual(out, [
+    { id: "c1", output: { _default: [] }, dumped: 0 },
+    { id: "c2", output: { _default: [], "other-way": [ev] }, dumped: 0 },
+  ]);
+});
+
 test("process runs a module over JSON lines from stdin (library mode)", () => {
   const input = [
     JSON.stringify({ __type: "Event", "classification.type": "scanner" }),

@@ -37,7 +37,7 @@ test("bots behind a bot that is not installed are named as receiving nothing", a
   const yaml = stringify({
     "feed-collector": bot("intelmq.bots.collectors.file.collector_file", ["feed-parser-queue"], { path: "/tmp/x", postfix: ".csv" }),
     "feed-parser": bot("intelmq.bots.parsers.json.parser", ["whois-expert-queue"]),
-    "whois-expert": bot("intelmq.bots.experts.cymru_whois.expert", ["taxonomy-expert-queue"]),
+    "whois-expert": bot("intelmq.bots.experts.mcafee.expert_mar", ["taxonomy-expert-queue"]),
     "taxonomy-expert": bot("intelmq.bots.experts.taxonomy.expert", ["file-output-queue"]),
     "file-output": bot("intelmq.bots.outputs.file.output", null, { file: "var/out.txt" }),
     // Fed by another tool (nothing configured writes to its queue): reachable.
@@ -88,4 +88,35 @@ test("check: queue limits on a collector or disagreeing on a shared queue, Intel
   assert.ok(warnings.some((m) => /IntelMQ's key "statistics_port"/.test(m)), JSON.stringify(warnings));
   // Our own limits are no unknown parameters of the bots.
   assert.ok(!warnings.some((m) => /unknown parameter "queue_max_(bytes|msgs)"/.test(m)), JSON.stringify(warnings));
+});
+
+test("check: a bot's own check runs: a sieve file's syntax error is named with file, line and column", async () => {
+  const root = tempDir("imq-check-sieve-");
+  const bad = join(root, "bad.sieve");
+  writeFileSync(bad, "if comment == 'x' {\n  add comment 'y'\n}\n");
+  const good = join(root, "good.sieve");
+  writeFileSync(good, "if source.ip << '10.0.0.0/8' { drop }\n");
+  const yaml = (file: string) => stringify({
+    "feed-collector": bot("intelmq.bots.collectors.file.collector_file", ["feed-parser-queue"], { path: "/tmp/x", postfix: ".csv" }),
+    "feed-parser": bot("intelmq.bots.parsers.json.parser", ["sieve-expert-queue"]),
+    "sieve-expert": bot("intelmq.bots.experts.sieve.expert", ["file-output-queue"], { file }),
+    "file-output": bot("intelmq.bots.outputs.file.output", null, { file: "var/out.txt" }),
+  });
+  const r = await check(yaml(bad));
+  assert.equal(r.status, "error");
+  assert.ok(r.lines.some(([l, m]) => l === "error" && m === `Bot "sieve-expert": ${bad}:2:15: expected '=', '+=' or '-=', found string 'y'`), JSON.stringify(r.lines));
+  assert.ok(r.lines.some(([l, m]) => l === "warning" && m.startsWith('Bot "file-output" receives nothing') && m.includes('"sieve-expert": invalid configuration')), JSON.stringify(r.lines));
+  const ok = await check(yaml(good));
+  assert.equal(ok.status, "success", JSON.stringify(ok.lines));
+});
+
+test("check: a bot's local database that does not exist is named, with the command that downloads it", async () => {
+  const r = await check(stringify({
+    "tor-expert": bot("intelmq.bots.experts.tor_nodes.expert", ["file-output-queue"], { database: "var/lib/bots/tor_nodes/missing.dat" }),
+    "file-output": bot("intelmq.bots.outputs.file.output", null, { file: "var/out.txt" }),
+  }));
+  const warnings = r.lines.filter(([l]) => l === "warning").map(([, m]) => m);
+  assert.deepEqual(warnings.filter((m) => /database/.test(m)).map((m) => m.replace(/ \/\S+missing\.dat/, " <file>")), [
+    'Bot "tor-expert": its database <file> does not exist (intelmq-bot tor-expert --update-database downloads it).',
+  ]);
 });

@@ -7,7 +7,7 @@ import {
   QUEUE_LIMIT_KEYS, checkGlobal, effectiveParams, intelmqGlobalSchema, queueLimitsFor, queueSettingsFor, runtimeConfigFromObject, sourceQueueOf,
   type BotEntry, type IntelmqPaths, type RuntimeConfig,
 } from "../shared/config/index.js";
-import { pyRegex, types } from "../shared/harmonization/index.js";
+import { createHarmonization, loadHarmonization, pyRegex, types, type Harmonization } from "../shared/harmonization/index.js";
 import { RUNTIME_KEYS, isGlobalKey, normaliseDestinationQueues, resolveParams } from "../shared/runtime/index.js";
 import { configuredQueues, groupOf, groupOfModule, queuesOf } from "./ctl-config.js";
 import { hasModule, loadModule } from "./registry.js";
@@ -91,6 +91,20 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
     error(`${paths.runtimeConfFile} has no bots: add one entry per bot id (see README.md, Configuration).`);
   }
 
+  let compiled: Harmonization | undefined;
+  /** The harmonization for bots' own checks: the configured one, or the default where it is unusable. */
+  const harmonizationOf = (): Harmonization => {
+    if (!compiled) {
+      try {
+        compiled = createHarmonization(harmonization as Parameters<typeof createHarmonization>[0], paths.harmonizationConfFile);
+        compiled.lookup("Event");
+      } catch {
+        compiled = loadHarmonization();
+      }
+    }
+    return compiled;
+  };
+
   info("Checking bots.");
   // Bots that cannot run (module not installed, invalid parameters): the flow stops at them.
   const broken = new Map<string, string>();
@@ -109,6 +123,12 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
         const res = resolveParams(def, id, params);
         for (const k of res.unknown) warn(`Bot ${JSON.stringify(id)}: unknown parameter ${JSON.stringify(k)} (ignored by the bot).`);
         for (const k of Object.keys(params)) if (!res.unknown.includes(k)) declared.add(k);
+        if (def.check) {
+          // The bot's own checks (IntelMQ's Bot.check()): a rules file's syntax, for example.
+          const own = await def.check(res.bot, { botId: id, rootDir: paths.root, harmonization: harmonizationOf() });
+          for (const [level, m] of own) lines.push([level, `Bot ${JSON.stringify(id)}: ${m}`]);
+          if (own.some(([level]) => level === "error")) broken.set(id, "invalid configuration");
+        }
       } catch (err) {
         error(`Bot ${JSON.stringify(id)}: invalid parameters: ${errorMessage(err)}`);
         broken.set(id, "invalid parameters");

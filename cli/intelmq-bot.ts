@@ -15,6 +15,7 @@ import { parseArgs } from "./args.js";
 import { guardProcess } from "./output.js";
 import { hasModule, loadModule } from "./registry.js";
 import { setTimeout as sleep } from "node:timers/promises";
+import { join } from "node:path";
 
 /** Kept here for callers of earlier versions; lives in shared/runtime now. */
 export { connectWithRetry };
@@ -63,18 +64,51 @@ async function exit(code: number): Promise<void> {
   process.exit(code);
 }
 
+/**
+ * A command of the bot (BotDefinition.commands) with its parameters from runtime.yaml, without
+ * NATS: IntelMQ's `<bot module> --update-schema`. Logs errors only unless verbose, as IntelMQ.
+ */
+async function runCommand(botId: string, name: string, configFile: string | undefined, verbose: boolean): Promise<number> {
+  const log = createLogger({ botId, level: verbose ? "INFO" : "ERROR", destination: logTee });
+  try {
+    const config = loadRuntimeConfig(configFile);
+    const entry = getBot(config, botId);
+    if (!hasModule(entry.module)) {
+      log.error(`bot ${JSON.stringify(botId)}: unknown module ${JSON.stringify(entry.module)}, no bot of this project implements it`);
+      return 1;
+    }
+    const def = await loadModule(entry.module);
+    const command = def.commands?.[name];
+    if (!command) {
+      log.error(`bot ${JSON.stringify(botId)} (${entry.module}) has no command --${name}`);
+      return 1;
+    }
+    const { bot } = resolveParams(def, botId, effectiveParams(config, botId));
+    const root = rootDir();
+    return await command.run(bot, { botId, log, rootDir: root, stateDir: join(root, "var", "lib", "bots", botId) });
+  } catch (err) {
+    log.error({ err }, `bot ${JSON.stringify(botId)}: --${name} failed: ${errorMessage(err)}`);
+    return 1;
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const program = new Command()
     .name("intelmq-bot")
     .description("Run one instance of a bot of runtime.yaml on NATS JetStream")
     .argument("<bot-id>", "bot id in runtime.yaml ([0-9a-zA-Z-]+)")
     .option("--config <file>", "runtime.yaml (default: $INTELMQ_ROOT_DIR/etc/runtime.yaml)")
+    .option("--update-schema", "run the bot's update-schema command instead of the bot (Shadowserver parser: download the report schema)")
+    .option("--update-database", "run the bot's update-database command instead of the bot (experts with a local database: download it, verify it, replace the file)")
+    .option("--verbose", "with a command: log at INFO level (default: errors only)")
     .showHelpAfterError()
     .exitOverride();
   const exitCode = parseArgs(program, argv);
   if (exitCode !== null) return exitCode;
   const botId = program.args[0]!;
-  const { config: configFile } = program.opts<{ config?: string }>();
+  const { config: configFile, updateSchema, updateDatabase, verbose } = program.opts<{ config?: string; updateSchema?: boolean; updateDatabase?: boolean; verbose?: boolean }>();
+  if (updateSchema) return runCommand(botId, "update-schema", configFile, verbose === true);
+  if (updateDatabase) return runCommand(botId, "update-database", configFile, verbose === true);
   let log = createLogger({ botId, level: process.env.INTELMQ_LOGGING_LEVEL ?? "INFO", destination: logTee });
 
   let stopping = false;

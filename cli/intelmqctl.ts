@@ -12,7 +12,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Command, Option } from "commander";
 import { DEFAULTS as BROKER_DEFAULTS, type Broker } from "../shared/broker/index.js";
 import {
-  INTELMQ_OPT_ROOT, PROJECT_ROOT, globalSettings, intelmqPaths, loadRuntimeConfig, natsOptions, queueSettingsFor, remappedPaths, setBotEnabled,
+  INTELMQ_OPT_ROOT, PROJECT_ROOT, globalSettings, intelmqPaths, loadRuntimeConfig, maskUrl, natsOptions, queueSettingsFor, remappedPaths, setBotEnabled,
   type IntelmqPaths, type RuntimeConfig,
 } from "../shared/config/index.js";
 import type { BotStatus, HostVerb } from "../shared/control-protocol/index.js";
@@ -23,8 +23,10 @@ import { composeFile } from "./ctl-compose.js";
 import { BOT_GROUP, botIds, configuredQueues, installedBots, queuesOf, type GroupName } from "./ctl-config.js";
 import { ControlClient, type BotView, type HostView, type InstanceView } from "./ctl-control.js";
 import { runBotCmd, type RunAction } from "./ctl-run.js";
+import { runUpdateDatabase } from "./update-database.js";
 import { PINO_LEVEL, guardProcess, loggedReason, verboseArg, type LoggedError } from "./output.js";
 import { errorMessage } from "../shared/errors/index.js";
+import { FeedUsageError, addFeed, feedRows, loadCatalogue } from "./ctl-feed.js";
 
 // IntelMQ's texts, so that people and scripts reading them see what they know.
 const MESSAGES = {
@@ -437,6 +439,33 @@ async function actionCmd(ctx: Ctx, action: "start" | "stop" | "restart" | "reloa
   return Object.keys(ctx.config().bots).length === 0 ? 1 : code;
 }
 
+// ---------------------------------------------------------------- feeds
+
+function feedListCmd(ctx: Ctx, runnableOnly: boolean): number {
+  const rows = feedRows(loadCatalogue(ctx.paths.feedsFile)).filter((r) => !runnableOnly || r.status === "runnable");
+  ctx.out.result(rows, () => {
+    const w1 = Math.max(8, ...rows.map((r) => r.provider.length));
+    const w2 = Math.max(4, ...rows.map((r) => r.feed.length));
+    const line = (a: string, b: string, c: string) => `${a.padEnd(w1)}  ${b.padEnd(w2)}  ${c}`;
+    const status = (r: (typeof rows)[number]) =>
+      r.status === "needs an account" && r.needs.length ? `${r.status} (${r.needs.join(", ")})`
+        : r.status === "needs a collector we lack" ? `${r.status} (${r.collector ?? "none"})`
+          : r.status === "needs a parser we lack" ? `${r.status} (${r.parser ?? "none"})` : r.status;
+    const runnable = rows.filter((r) => r.status === "runnable").length;
+    return [line("Provider", "Feed", "Status"), ...rows.map((r) => line(r.provider, r.feed, status(r))), `${rows.length} feeds, ${runnable} runnable as they are.`];
+  });
+  return 0;
+}
+
+async function feedAddCmd(ctx: Ctx, provider: string, name: string, o: { id?: string; param: string[]; to?: string }): Promise<number> {
+  const r = await addFeed(ctx.config(), loadCatalogue(ctx.paths.feedsFile), provider, name, { id: o.id, params: o.param, to: o.to });
+  ctx.out.result(r, () => [
+    `Added ${r.collector} and ${r.parser} to ${r.file}${r.destination ? `; the parser sends to ${r.destination}` : "; the parser has no destination yet (--to <queue>)"}.`,
+    `Check and start them: intelmqctl check && intelmqctl start ${r.collector} && intelmqctl start ${r.parser}`,
+  ]);
+  return 0;
+}
+
 async function enableCmd(ctx: Ctx, id: string, enable: boolean): Promise<number> {
   const config = ctx.config();
   requireBot(ctx, id);
@@ -686,7 +715,8 @@ function debugCmd(ctx: Ctx, opts: { getPaths?: boolean; getEnvironmentVariables?
     out.environment_variables = {};
     // Never print secrets (NATS_PASSWORD, NATS_TOKEN).
     for (const k of ["INTELMQ_ROOT_DIR", "INTELMQ_PATHS_NO_OPT", "INTELMQ_PATHS_OPT", "INTELMQ_MANAGER_CONTROLLER_CMD", "NATS_URL", "NATS_USER", "NATS_CREDS", "NATS_TLS_CA", "NATS_TLS_CERT", "NATS_TLS_KEY", "PATH", "NODE_PATH"]) {
-      out.environment_variables[k] = process.env[k] ?? null;
+      const v = process.env[k];
+      out.environment_variables[k] = v === undefined ? null : k === "NATS_URL" ? v.split(",").map((u) => maskUrl(u.trim())).join(",") : v;
     }
   }
   ctx.out.result(out, () => {
@@ -865,6 +895,18 @@ export async function main(argv: string[]): Promise<number> {
         };
       } else run = () => { throw new UsageError(`list: unknown kind ${JSON.stringify(kind)} (bots, queues, queues-and-status)`); };
     });
+  const feed = program.command("feed").description("the feed catalogue (etc/feeds.yaml): list feeds, add one to runtime.yaml");
+  feed.command("list").description("every catalogue feed: provider, feed, status (runnable, needs an account, needs a collector we lack)")
+    .option("--runnable", "only the feeds that run as they are")
+    .action((o: { runnable?: boolean }) => { run = (ctx) => feedListCmd(ctx, !!o.runnable); });
+  feed.command("add").description("write a catalogue feed's collector and parser into runtime.yaml")
+    .argument("<provider>").argument("<feed>")
+    .option("--id <prefix>", "bot id prefix: <prefix>-collector and <prefix>-parser (default: provider and feed)")
+    .option("--param <key=value>", "a parameter: key=value, collector.key=value or parser.key=value (repeatable)", (v: string, all: string[]) => [...all, v], [] as string[])
+    .option("--to <queue>", "the parser's destination queue (default: where the configured parsers send, the first expert)")
+    .action((provider: string, name: string, o: { id?: string; param: string[]; to?: string }) => {
+      run = (ctx) => feedAddCmd(ctx, provider, name, o);
+    });
   program.command("log")
     .description("the last lines of a bot's log (the logs stream, else var/log/<bot-id>.log) at or above a level")
     .argument("<bot-id>")
@@ -929,6 +971,14 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       };
     });
+  program.command("update-database")
+    .description("download the database of a bot (or of every bot of a module) with a local database, verify it and replace the file; running bots reload it")
+    .argument("<bot-id|module>")
+    .action((target: string) => {
+      run = (ctx) => runUpdateDatabase(target, {
+        configFile: ctx.paths.runtimeConfFile, verbose: ctx.out.verbose, out: { info: (l) => ctx.out.info(l), error: (l) => ctx.out.alert(l) },
+      });
+    });
   program.command("debug")
     .description("paths and environment variables")
     .option("--get-paths", "only the paths")
@@ -966,7 +1016,7 @@ export async function main(argv: string[]): Promise<number> {
     return await (run as (ctx: Ctx) => Promise<number> | number)(ctx);
   } catch (err) {
     process.stderr.write(`intelmqctl: ${ctx.out.verbose && err instanceof Error && err.stack ? err.stack : errorMessage(err)}\n`);
-    return err instanceof UsageError ? 2 : 1;
+    return err instanceof UsageError || err instanceof FeedUsageError ? 2 : 1;
   } finally {
     await ctx.close();
   }

@@ -69,7 +69,7 @@ function harmonizationCase(c: HarmonizationCase): Json {
 }
 
 class CaseRunner {
-  #current: { session: string | undefined; module: string; bot: LibraryBot } | null = null;
+  #current: { session: string | undefined; module: string; paths: string; bot: LibraryBot } | null = null;
   constructor(readonly log: Logger, readonly timeoutMs: number) {}
 
   async #drop(): Promise<void> {
@@ -85,7 +85,9 @@ class CaseRunner {
     }
     let bot: LibraryBot;
     const cur = this.#current;
-    if (c.continue && cur && cur.session === c.session && cur.module === c.module) {
+    const paths = c.destination_paths ?? ["_default"];
+    // A continuation keeps the instance, unless IntelMQ's test prepared the bot anew with other destination queues.
+    if (c.continue && cur && cur.session === c.session && cur.module === c.module && cur.paths === JSON.stringify(paths)) {
       bot = cur.bot;
     } else {
       await this.#drop();
@@ -94,13 +96,13 @@ class CaseRunner {
         bot = await withTimeout(Promise.resolve(createLibraryBot(def, {
           botId: CASE_BOT_ID,
           params: c.parameters ?? {},
-          destinationPaths: c.destination_paths ?? ["_default"],
+          destinationPaths: paths,
           logger: this.log,
         })), this.timeoutMs, "bot start");
       } catch (err) {
         return { id: c.id, error: `bot cannot start: ${errorMessage(err)}` };
       }
-      this.#current = { session: c.session, module: c.module, bot };
+      this.#current = { session: c.session, module: c.module, paths: JSON.stringify(paths), bot };
     }
     try {
       const r = await withTimeout(Promise.resolve(bot.process(c.input ?? [], c.iterations ?? (c.input ?? []).length)), this.timeoutMs, "processing");

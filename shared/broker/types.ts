@@ -16,6 +16,8 @@ export interface Delivery {
   readonly seq: number;
   /** How many times it has been delivered (1 = first time). */
   readonly deliveryCount: number;
+  /** When it entered its queue (ms since the epoch, the broker's clock): the latency histograms' start. */
+  readonly published?: number;
   /** Remove from the queue. Resolves when the server confirmed the ack. */
   ack(): Promise<void>;
   /** Give back for redelivery, after delayMs. */

@@ -35,6 +35,30 @@ function splitServers(v: unknown): string[] {
   return list.map((s) => s.trim()).filter((s) => s !== "");
 }
 
+/**
+ * Credentials written into a server URL (nats://user:pass@host, nats://token@host) taken out of it:
+ * the client is given them as credentials and the URL, which is logged, holds none.
+ */
+export function splitCredentials(servers: string[]): { servers: string[]; user?: string; pass?: string; token?: string } {
+  const out: { servers: string[]; user?: string; pass?: string; token?: string } = { servers: [] };
+  for (const s of servers) {
+    const at = s.lastIndexOf("@");
+    if (at < 0) { out.servers.push(s); continue; }
+    const scheme = /^[a-z]+:\/\//i.exec(s)?.[0] ?? "";
+    const info = s.slice(scheme.length, at);
+    out.servers.push(scheme + s.slice(at + 1));
+    const colon = info.indexOf(":");
+    const dec = (x: string) => { try { return decodeURIComponent(x); } catch { return x; } };
+    if (colon >= 0) { out.user ??= dec(info.slice(0, colon)); out.pass ??= dec(info.slice(colon + 1)); } else if (info) out.token ??= dec(info);
+  }
+  return out;
+}
+
+/** A server URL as it may be shown: credentials in it replaced by ***. */
+export function maskUrl(url: string): string {
+  return url.replace(/^([a-z]+:\/\/)?[^@/]*@/i, (_m, scheme: string | undefined) => `${scheme ?? ""}***@`);
+}
+
 /** var/run/nats.url: where `npm start` wrote the address of the nats-server it started. */
 export function natsUrlFile(env: NodeJS.ProcessEnv = process.env): string {
   return join(intelmqPaths(env).runDir, "nats.url");
@@ -60,10 +84,11 @@ export function natsOptions(config: RuntimeConfig | null | undefined, env: NodeJ
   if (!servers.length) servers = splitServers(g.nats_servers);
   if (!servers.length) servers = readNatsUrlFile(env);
   if (!servers.length) servers = [DEFAULT_NATS_URL];
-  const out: NatsSettings = { servers, limits: brokerLimits(config) };
-  const user = str(env.NATS_USER) ?? str(g.nats_user);
-  const pass = str(env.NATS_PASSWORD) ?? str(g.nats_password);
-  const token = str(env.NATS_TOKEN) ?? str(g.nats_token);
+  const inUrl = splitCredentials(servers);
+  const out: NatsSettings = { servers: inUrl.servers, limits: brokerLimits(config) };
+  const user = str(env.NATS_USER) ?? str(g.nats_user) ?? inUrl.user;
+  const pass = str(env.NATS_PASSWORD) ?? str(g.nats_password) ?? inUrl.pass;
+  const token = str(env.NATS_TOKEN) ?? str(g.nats_token) ?? inUrl.token;
   const creds = str(env.NATS_CREDS) ?? str(g.nats_creds);
   if (user !== undefined) out.user = user;
   if (pass !== undefined) out.pass = pass;

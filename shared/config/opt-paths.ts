@@ -20,8 +20,10 @@ export function optPathUnderRoot(path: string, root: string): string | null {
 
 /**
  * The parameters (with their defaults) that bots read as paths and take under INTELMQ_ROOT_DIR
- * when they start with /opt/intelmq, by IntelMQ module (the file-writing outputs; see
- * outputPath() in shared/runtime). A test keeps this table in step with the bots' schemas.
+ * when they start with /opt/intelmq, by IntelMQ module (the file-writing outputs and the sieve
+ * expert's rules; see outputPath() in shared/runtime). A test keeps this table in step with the bots' schemas.
+ * when they start with /opt/intelmq, by IntelMQ module (the file-writing outputs and the experts
+ * with a local database; see outputPath() in shared/runtime). A test keeps this table in step with the bots' schemas.
  */
 export const OPT_PATH_PARAMETERS: Readonly<Record<string, Readonly<Record<string, string>>>> = {
   "intelmq.bots.outputs.file.output": { file: `${INTELMQ_OPT_ROOT}/var/lib/bots/file-output/events.txt` },
@@ -31,6 +33,11 @@ export const OPT_PATH_PARAMETERS: Readonly<Record<string, Readonly<Record<string
   },
   "intelmq.bots.outputs.rpz_file.output": { file: `${INTELMQ_OPT_ROOT}/var/lib/bots/file-output/rpz` },
   "intelmq.bots.outputs.bro_file.output": { file: `${INTELMQ_OPT_ROOT}/var/lib/bots/file-output/bro` },
+  // read, not written: the sieve expert's rules
+  "intelmq.bots.experts.sieve.expert": { file: `${INTELMQ_OPT_ROOT}/var/lib/bots/sieve/filter.sieve` },
+  // experts reading a local database (databasePath() in shared/runtime)
+  "intelmq.bots.experts.maxmind_geoip.expert": { database: `${INTELMQ_OPT_ROOT}/var/lib/bots/maxmind_geoip/GeoLite2-City.mmdb` },
+  "intelmq.bots.experts.recordedfuture_iprisk.expert": { database: `${INTELMQ_OPT_ROOT}/var/lib/bots/recordedfuture_iprisk/rfiprisk.dat` },
 };
 
 /** A path of runtime.yaml that a bot takes under INTELMQ_ROOT_DIR instead of /opt/intelmq. */

@@ -68,5 +68,8 @@ export const BOT_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=2", "--
 
 /** The command line of one bot process: node, its flags, bin/intelmq-bot.mjs and the bot id. */
 export function botCommand(botId: string, extra: readonly string[] = []): { command: string; args: string[] } {
-  return { command: process.execPath, args: [...BOT_NODE_FLAGS, join(PROJECT_ROOT, "bin", "intelmq-bot.mjs"), botId, ...extra] };
+  // INTELMQ_BOT_NODE_FLAGS replaces the defaults, for an operator tuning memory against speed.
+  const env = process.env.INTELMQ_BOT_NODE_FLAGS;
+  const flags = env !== undefined ? env.split(/\s+/).filter(Boolean) : BOT_NODE_FLAGS;
+  return { command: process.execPath, args: [...flags, join(PROJECT_ROOT, "bin", "intelmq-bot.mjs"), botId, ...extra] };
 }

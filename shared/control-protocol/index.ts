@@ -39,6 +39,8 @@ export const Counters = z.object({
   failure: z.number().int(),
   /** messages sent per path */
   paths: z.record(z.string(), z.number().int()),
+  /** inputs by time from entering the queue to their acknowledgement, ms (counts[i]: <= le[i]; the last: above all) */
+  latency_ms: z.object({ le: z.array(z.number()), counts: z.array(z.number().int()), sum: z.number(), count: z.number().int() }).optional(),
 });
 export type Counters = z.infer<typeof Counters>;
 

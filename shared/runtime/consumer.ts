@@ -375,6 +375,7 @@ export class Consumer {
     for (const e of outbox?.dumps ?? []) this.h.dumped(e);
     try {
       await d.ack();
+      if (d.published !== undefined) this.h.stats.latency(Math.max(0, Date.now() - d.published));
       this.h.settled({ seq: d.seq, outcome: "acked" });
     } catch (err) {
       this.h.log().warn({ err }, "Could not acknowledge a message; when it is redelivered it is only acknowledged.");

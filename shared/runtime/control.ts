@@ -137,7 +137,7 @@ export async function startBotControl(opts: BotControlOptions): Promise<BotContr
     const s = handle.stats();
     return {
       bot_id: botId, instance, host, pid, state: instanceState(s.state), started,
-      counters: { success: s.success, failure: s.failure, paths: { ...s.paths } },
+      counters: { success: s.success, failure: s.failure, paths: { ...s.paths }, ...(s.latency_ms ? { latency_ms: s.latency_ms } : {}) },
     };
   };
 

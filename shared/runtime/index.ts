@@ -2,11 +2,13 @@
 /** Public entry of the bot runtime: defineBot, parameters, the engine, library mode, logging, output options, Python formatting. */
 export { BotKind } from "./types.js";
 export type {
-  BotContext, BotDefinition, EventMeta, CollectorImpl, Emit, ExpertImpl, ImplByKind, InputRef, Lifecycle, OutputImpl, ParserImpl, Routed, RuntimeParams,
+  BotCheckContext, BotCheckLine, BotContext, BotDefinition, EventMeta, CollectorImpl, Emit, ExpertImpl, ImplByKind, InputRef, Lifecycle, OutputImpl, ParserImpl, Routed, RuntimeParams, BotCommand, BotCommandEnv,
 } from "./types.js";
 import type { z } from "zod";
 import type { BotContext, BotDefinition, BotKind, ParserImpl } from "./types.js";
 export { p, collectorParams, parserParams, httpParams } from "./params.js";
+export { ReportStream, type Settlement } from "./report-stream.js";
+export { isPrivateAddress, privateTarget } from "./net-guard.js";
 export { runtimeParamsSchema, resolveParams, normaliseDestinationQueues, isGlobalKey, RUNTIME_KEYS } from "./runtime-params.js";
 export type { ResolvedParams, FeedParams, ParserParams } from "./runtime-params.js";
 export { createLogger, redactParams, pinoLevel, HIDDEN } from "./logger.js";
@@ -15,6 +17,7 @@ export { startBot, defaultRootDir } from "./runner.js";
 export type { BotHandle, BotState, BotStats, BotEvents, StartBotOptions } from "./handle.js";
 export type { SettledInfo } from "./consumer.js";
 export { envelopes, ENVELOPE_MAX_BYTES, type OutputInfo } from "./steps/outbox.js";
+export { quantile, LATENCY_BOUNDS_MS, type Histogram } from "./steps/stats.js";
 export { createLibraryBot, runBot } from "./library.js";
 export type { LibraryBot, LibraryBotOptions, LibraryInput, LibraryResult, RunBotOptions } from "./library.js";
 export { addRequired, commentHeader, defaultLines, excerpt, normaliseEmit, rawLines, reportText, skipLine, SkippedLine } from "./parser-driver.js";
@@ -32,6 +35,10 @@ export { Journal } from "./journal.js";
 export type { FormatArg } from "./pyformat.js";
 export { startBotControl, connectWithRetry, instanceHost, instanceState, watchParent } from "./control.js";
 export type { BotControl, BotControlOptions, ConnectSettings } from "./control.js";
+export { DnsClient, DnsLookupError, LookupCache, dnsParams, reverseLabels, reverseName } from "./dns.js";
+export type { DnsOptions } from "./dns.js";
+export { databaseCheck, databaseCommands, databasePath, readDatabase, redactUrl, replaceFile, unpack, updateDatabase, watchDatabase } from "./databases.js";
+export type { DatabaseSource, DatabaseSpec, UpdateResult } from "./databases.js";
 
 /** The SDK's zod, for parameter schemas: an operator's own bot needs no copy of its own. */
 export { z } from "zod";

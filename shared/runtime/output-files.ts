@@ -7,7 +7,7 @@
  * written when a file needs one.
  */
 import { closeSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSync, openSync, statSync, truncateSync, writeSync } from "node:fs";
-import { dirname, isAbsolute, join } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { z } from "zod";
 import { InvalidArgument, InvalidValue } from "../errors/index.js";
 import type { Event } from "../message/index.js";
@@ -26,8 +26,28 @@ export const encodingErrorsMode = () =>
 /** A configured path: /opt/intelmq/... and relative paths under INTELMQ_ROOT_DIR. */
 export function outputPath(file: string, rootDir: string): string {
   let f = file;
-  if (f === INTELMQ_ROOT || f.startsWith(INTELMQ_ROOT + "/")) f = join(rootDir, f.slice(INTELMQ_ROOT.length));
-  return isAbsolute(f) ? f : join(rootDir, f);
+  if (f === INTELMQ_ROOT || f.startsWith(INTELMQ_ROOT + "/")) {
+    f = join(rootDir, f.slice(INTELMQ_ROOT.length));
+    if (!inside(f, rootDir)) throw new InvalidArgument("file", file, `a path inside ${INTELMQ_ROOT}`);
+    return f;
+  }
+  if (isAbsolute(f)) return f;
+  const out = join(rootDir, f);
+  // A relative path stays under the root: an absolute one is the operator's explicit choice.
+  if (!inside(out, rootDir)) throw new InvalidArgument("file", file, "a relative path inside INTELMQ_ROOT_DIR (or an absolute path)");
+  return out;
+}
+
+function inside(path: string, dir: string): boolean {
+  const rel = relative(resolve(dir), resolve(path));
+  return rel === "" || (rel !== ".." && !rel.startsWith(`..${sep}`) && !isAbsolute(rel));
+}
+
+/** A field's value as part of a file name: it cannot leave the directory (no separators, no `..`). */
+function pathSafe(v: unknown): unknown {
+  if (typeof v !== "string") return v;
+  const s = v.replace(/[/\\\0]/g, "_");
+  return s === "." || s === ".." ? s.replace(/\./g, "_") : s;
 }
 
 /**
@@ -44,9 +64,14 @@ export function eventFilename(template: string, event: Event, rootDir: string, p
       if (!dt) throw new InvalidValue(key, v, "does not match format '%Y-%m-%dT%H:%M:%S+00:00'");
       return dt;
     }
-    return v;
+    return pathSafe(v);
   };
-  return outputPath(pyFormat(template, { event: lookup }), rootDir);
+  const path = outputPath(pyFormat(template, { event: lookup }), rootDir);
+  // Also the directory the template names before its first field stays the directory written into.
+  const fixed = template.slice(0, template.indexOf("{") < 0 ? template.length : template.indexOf("{"));
+  const base = outputPath(fixed.slice(0, fixed.lastIndexOf("/") + 1) || ".", rootDir);
+  if (!inside(path, base)) throw new InvalidValue(param, path, `a file under ${base}: the event's fields may not lead out of it`);
+  return path;
 }
 
 const LONE_SURROGATE = /\p{Cs}/u;

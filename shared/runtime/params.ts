@@ -35,6 +35,6 @@ export const httpParams = {
   ssl_client_certificate: z.string().nullable().default(null).describe("Client certificate (PEM file) for TLS"),
   ssl_ca_certificate: z.string().nullable().default(null).describe("CA bundle (PEM file) to verify the server"),
   http_username: z.string().nullable().default(null).describe("Basic auth user"),
-  http_password: z.string().nullable().default(null).describe("Basic auth password"),
-  http_header: z.record(z.string(), z.string()).nullable().default(null).describe("Extra request headers"),
+  http_password: p.secret(z.string().nullable().default(null).describe("Basic auth password")),
+  http_header: p.secret(z.record(z.string(), z.string()).nullable().default(null).describe("Extra request headers (hidden in logs: they often carry API keys)")),
 };

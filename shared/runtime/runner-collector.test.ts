@@ -6,8 +6,8 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { BrokerUnavailableError } from "../errors/index.js";
 import { MemoryBroker, type QueueSettings } from "../broker/index.js";
-import { Event } from "../message/index.js";
-import { defineBot, runBot, startBot, collectorParams } from "./index.js";
+import { Event, Report } from "../message/index.js";
+import { defineBot, runBot, startBot, collectorParams, ReportStream } from "./index.js";
 import { FakeClock, turns, onMemory, log, RecordingBroker, waitFor } from "./runner-fixtures.js";
 
 function makeCollector(withRaw = true) {
@@ -189,4 +189,40 @@ test("collector: a round whose publish failed is not committed", async () => {
   assert.equal(h.stats().failure, 1);
   assert.ok(events.includes("confirmed"), "the first report went out");
   assert.ok(!events.includes("commit"));
+});
+
+test("collector, streaming: pushed reports are queued and settled one by one; stopping ends the round", async () => {
+  const stream = new ReportStream();
+  let created = false;
+  const bot = defineBot({
+    kind: "collector", name: "push-collector", intelmq: "test.push", description: "",
+    params: z.object({ ...collectorParams }).strict(),
+    create: (_p, ctx) => {
+      created = ctx.botId === "push";
+      return {
+        streaming: true,
+        collect: (signal: AbortSignal) => stream.drain(signal),
+        queued: (r: Report) => stream.queued(r),
+        failed: (r: Report, err: unknown) => stream.failed(r, err),
+      };
+    },
+  });
+  const broker = new MemoryBroker();
+  const h = await startBot({ def: bot, botId: "push", params: { destination_queues: "out", name: "Pushed" }, broker, logger: log });
+  const settled: string[] = [];
+  for (const text of ["one", "two", "three", "two"]) {
+    const r = new Report(null);
+    r.add("raw", text);
+    const done = new Promise<void>((resolve) => {
+      stream.push(r, { queued: () => { settled.push(`queued ${text}`); resolve(); }, failed: () => { settled.push(`failed ${text}`); resolve(); } });
+    });
+    await done;
+    assert.equal(await broker.queues.depth("out"), settled.length, "settled only once stored");
+  }
+  assert.deepEqual(settled, ["queued one", "queued two", "queued three", "queued two"], "the same content pushed twice is two reports");
+  assert.ok(created);
+  await h.stop();
+  assert.equal(h.stats().state, "stopped");
+  assert.equal(await h.done, 0);
+  await broker.close();
 });

@@ -20,6 +20,7 @@ test("expert: events pass on _default; a path chosen by the bot (IntelMQ test_ex
     assert.equal(r3.output["other-way"]!.length, 1);
     assert.equal(r3.dumped, 0);
     assert.deepEqual(lib.stats().paths, { _default: 1, "two-way": 1, "other-way": 1 });
+    assert.equal(lib.stats().latency_ms?.count, 3, "each acknowledged input has its latency recorded");
   } finally {
     await lib.shutdown();
   }

@@ -239,6 +239,7 @@ export class BotRunner extends EventEmitter implements BotHandle {
   async #haltLoop(): Promise<void> {
     this.#halt = true;
     this.#waker.wake();
+    this.#rounds?.abort();
     await this.#consumer?.stopPulling();
     if (this.#loop) await this.#loop;
     this.#loop = null;

@@ -152,7 +152,9 @@ export function resolveParams<S extends z.ZodType>(
   const b = def.params.safeParse(botInput);
   if (!b.success) throw configError(botId, b.error.issues);
 
-  const feedR = feedSchema.safeParse(def.kind === "collector" ? pick(raw, Object.keys(collectorParams)) : {});
+  // A collector's own defaults of feed fields (IntelMQ's class attributes, e.g. the API collector's name "API") apply too.
+  const ownFeed = def.kind === "collector" && b.data && typeof b.data === "object" ? pick(b.data as Record<string, unknown>, Object.keys(collectorParams)) : {};
+  const feedR = feedSchema.safeParse(def.kind === "collector" ? { ...ownFeed, ...pick(raw, Object.keys(collectorParams)) } : {});
   if (!feedR.success) throw configError(botId, feedR.error.issues);
   const parserR = parserSchema.safeParse(def.kind === "parser" ? pick(raw, Object.keys(parserParams)) : {});
   if (!parserR.success) throw configError(botId, parserR.error.issues);

@@ -3,7 +3,7 @@ import type { z } from "zod";
 import type { Logger } from "pino";
 import type { Event, Message, Report } from "../message/index.js";
 import type { Harmonization } from "../harmonization/index.js";
-import type { KvCache, KvLimits } from "../broker/index.js";
+import type { KvLimits, KvStore } from "../broker/index.js";
 import type { RuntimeParamsParsed } from "./runtime-params.js";
 import type { SkippedLine } from "./parser-driver.js";
 
@@ -34,9 +34,10 @@ export interface BotContext {
   newReport(): Report;
   /**
    * A shared cache with TTL and a size limit (default: runtime.yaml's cache_max_bytes; when full,
-   * its oldest keys go): JetStream KV when on NATS, memory in library mode.
+   * its oldest keys go): JetStream KV when on NATS, memory in library mode. A TTL of 0 keeps keys
+   * until deleted (or until the size limit pushes them out).
    */
-  cache(bucket: string, ttlSeconds: number, limits?: KvLimits): Promise<KvCache>;
+  cache(bucket: string, ttlSeconds: number, limits?: KvLimits): Promise<KvStore>;
   /** True in library mode / tests (IntelMQ's `testing`). */
   readonly testing: boolean;
 }
@@ -47,8 +48,21 @@ export interface Lifecycle {
 }
 
 export interface CollectorImpl extends Lifecycle {
-  /** One collection round: the reports to send. The runtime fills feed.* and sends them on _default. */
-  collect(): AsyncIterable<Report> | Iterable<Report> | Promise<Iterable<Report> | void>;
+  /**
+   * One collection round: the reports to send. The runtime fills feed.* and sends them on _default.
+   * `signal` aborts when the bot stops: a collector that streams (a server, a subscription) ends
+   * its iteration then (ReportStream does).
+   */
+  collect(signal: AbortSignal): AsyncIterable<Report> | Iterable<Report> | Promise<Iterable<Report> | void>;
+  /**
+   * Reports are pushed to this collector (a server, a subscription): each is its own, even with the
+   * same content as another (ids by arrival, not by content and round).
+   */
+  readonly streaming?: boolean;
+  /** This report is stored by the broker (a pushed item may be acknowledged to its sender now). */
+  queued?(report: Report): void;
+  /** This report could not be stored (the round fails; a pushed item should be refused to its sender). */
+  failed?(report: Report, err: unknown): void;
   /**
    * Called after every report of the round was confirmed by the broker (all PubAcks in), never when the
    * round failed: the place for side effects that lose data if done earlier (deleting a file that was read).
@@ -120,6 +134,17 @@ export interface ImplByKind {
   output: OutputImpl;
 }
 
+/** A line of `intelmqctl check`: level and message. */
+export type BotCheckLine = readonly ["debug" | "info" | "warning" | "error", string];
+
+/** What a bot's check() gets besides its parameters. */
+export interface BotCheckContext {
+  readonly botId: string;
+  /** The project's root (INTELMQ_ROOT_DIR). */
+  readonly rootDir: string;
+  readonly harmonization: Harmonization;
+}
+
 /** A bot: kind, IntelMQ module name(s), zod parameter schema and a factory. */
 export interface BotDefinition<K extends BotKind = BotKind, S extends z.ZodType = z.ZodType> {
   readonly kind: K;
@@ -132,7 +157,35 @@ export interface BotDefinition<K extends BotKind = BotKind, S extends z.ZodType 
   readonly params: S;
   /** The bot's own defaults of runtime parameters (IntelMQ's class attributes), e.g. rate_limit 3600. */
   readonly runtimeDefaults?: Partial<RuntimeParams>;
+  /**
+   * Tasks of the bot other than running it, by option name: `intelmq-bot <id> --update-schema`
+   * runs commands["update-schema"] with the bot's parameters from runtime.yaml (IntelMQ's
+   * `--update-schema` / `--update-database` class methods).
+   */
+  readonly commands?: Readonly<Record<string, BotCommand<z.infer<S>>>>;
   create(params: z.infer<S>, ctx: BotContext): ImplByKind[K] | Promise<ImplByKind[K]>;
+  /**
+   * Checks of the bot's configuration beyond its parameters' schema for `intelmqctl check`
+   * (IntelMQ's Bot.check()), e.g. the syntax of a rules file. Runs with valid parameters only.
+   */
+  check?(params: z.infer<S>, ctx: BotCheckContext): readonly BotCheckLine[] | Promise<readonly BotCheckLine[]>;
+}
+
+/** What a bot command gets besides the bot's parameters. */
+export interface BotCommandEnv {
+  readonly botId: string;
+  readonly log: Logger;
+  /** The project's root (INTELMQ_ROOT_DIR), as BotContext.rootDir. */
+  readonly rootDir: string;
+  /** The bot's state directory, as BotContext.stateDir. */
+  readonly stateDir: string;
+}
+
+/** A task of a bot run from the command line instead of the bot (see BotDefinition.commands). */
+export interface BotCommand<P = unknown> {
+  readonly description: string;
+  /** Resolves to the exit code (0: done, 1: failed). */
+  run(params: P, env: BotCommandEnv): Promise<number>;
 }
 
 /** IntelMQ's runtime parameters (and ours), owned by the runtime, not by bots; declared by runtimeParamsSchema. */

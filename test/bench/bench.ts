@@ -2,102 +2,172 @@
 /**
  * `npm run bench`: the benchmark workload (test/helpers/workload.ts, 250 reports x 1,000 lines) through each of the
  * four benchmark bots alone and through the four-bot pipeline, as intelmq-bot processes on a
- * nats-server of its own. Prints events/s next to IntelMQ's figures on this machine, each bot's
- * peak RSS, and the raw JetStream hop rate measured in the same run.
+ * nats-server of its own. For each: events/s, latency per hop (p50/p99, from the bots' own
+ * histograms: time from entering the input queue to the acknowledgement), peak RSS, CPU µs per
+ * event (the bot, and nats-server), and the ratio to IntelMQ's figure on this machine scaled by the
+ * raw JetStream hop measured in the same run (../shared/bench/README.md's method).
  *
- *   npm run bench [-- --reports 250]
+ *   npm run bench [-- --reports 250] [--runs 3] [--instances 1,2] [--json]
  */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { startNatsServer } from "../helpers/nats-server.js";
+import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { TestPipeline, benchBots, benchReport, benchWorkload, countLines, sleep, waitFor } from "../helpers/pipeline.js";
 import { measureHop } from "./broker-hop.js";
+import { CpuMeter, botLatency, msText, peakRssMiB, quantileOf } from "./measure.js";
+import type { Histogram } from "../../shared/runtime/index.js";
 
-const arg = (name: string, dflt: number) => {
-  const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : dflt;
+const argv = process.argv.slice(2);
+const arg = (name: string): string | undefined => {
+  const i = argv.indexOf(`--${name}`);
+  return i >= 0 ? argv[i + 1] : undefined;
 };
-const REPORTS = arg("reports", 250);
+const REPORTS = Number(arg("reports") ?? 250);
+const RUNS = Number(arg("runs") ?? 1);
+const INSTANCES = (arg("instances") ?? "").split(",").filter(Boolean).map(Number);
+const JSON_OUT = argv.includes("--json");
 const LINES = REPORTS * 1000;
 const UNIQUE = LINES * 0.8;
 
 /** IntelMQ 3.3.2 on this machine class (2 cores), measured on the same workload with Redis as its broker. */
 const INTELMQ = { parser: 3532, taxonomy: 2370, deduplicator: 1572, output: 2625, pipeline: 1152 };
+/** The raw hop on this machine class when IntelMQ's figures were taken (15-21k msg/s; the middle). */
+const HOP_REFERENCE = 18_000;
 
-interface Row { what: string; events: number; seconds: number; rssMiB: number | null; intelmq: number }
+interface Row {
+  what: string; events: number; seconds: number; eventsPerSec: number;
+  p50ms: number | null; p99ms: number | null; latency: string;
+  rssMiB: number | null; cpuUsPerEvent: number; natsCpuUsPerEvent: number;
+  intelmq: number | null; ratio: number | null; scaledRatio: number | null;
+}
 const rows: Row[] = [];
-const out = (s: string) => process.stdout.write(s + "\n");
+let hopRate = 0;
+const say = (s: string) => { if (!JSON_OUT) process.stdout.write(s + "\n"); };
+const OUT_FILE = "var/lib/bots/file-output/events.txt";
 
-function peakRssMiB(pid: number | undefined): number | null {
-  if (!pid) return null;
+function row(what: string, events: number, seconds: number, h: Histogram | null, rssMiB: number | null, cpu: number, natsCpu: number, intelmq: number | null): Row {
+  const eps = events / seconds;
+  const ratio = intelmq ? eps / intelmq : null;
+  const r: Row = {
+    what, events, seconds, eventsPerSec: Math.round(eps),
+    p50ms: quantileOf(h, 0.5), p99ms: quantileOf(h, 0.99), latency: `${msText(h, 0.5)} / ${msText(h, 0.99)}`,
+    rssMiB, cpuUsPerEvent: Math.round((cpu / events) * 1e6 * 10) / 10, natsCpuUsPerEvent: Math.round((natsCpu / events) * 1e6 * 10) / 10,
+    intelmq, ratio: ratio && Math.round(ratio * 10) / 10, scaledRatio: ratio && Math.round(ratio * (HOP_REFERENCE / hopRate) * 10) / 10,
+  };
+  rows.push(r);
+  say(`  ${what}: ${r.eventsPerSec.toLocaleString("en")} events/s, p50/p99 ${r.latency} ms, ${r.cpuUsPerEvent} µs CPU/event, peak RSS ${rssMiB ?? "?"} MiB`);
+  return r;
+}
+
+/** One bot alone on a filled input queue; timing from its first output until its input is drained. */
+async function alone(p: TestPipeline, nats: NatsServer, name: keyof typeof INTELMQ, input: string, output: string | null, events: number, instances = 1, label?: string): Promise<void> {
+  const b = await p.broker();
+  const id = `bench-${name}`;
+  const procs = Array.from({ length: instances }, () => p.start(id));
+  // The same bot id started twice: TestPipeline keeps the last; the meters keep every process.
+  const cpu = new CpuMeter(() => procs.map((x) => x.child.pid));
+  const natsCpu = new CpuMeter(() => [nats.pid]);
+  const file = join(p.root, OUT_FILE);
+  const started = async () => (output ? (await b.queues.depth(output)) > 0 : countLines(file) > 0);
+  await waitFor(started, 120_000, `${name}: first output`, 5);
+  cpu.start(); natsCpu.start();
+  const t0 = performance.now();
+  await waitFor(async () => (await b.queues.depth(input)) === 0 && (output !== null || countLines(file) >= events), 900_000, `${name}: input drained`, 20);
+  const seconds = (performance.now() - t0) / 1000;
+  const used = cpu.stop(); const natsUsed = natsCpu.stop();
+  const h = await botLatency(b, id);
+  const rss = Math.max(...procs.map((x) => peakRssMiB(x.child.pid) ?? 0));
+  row(label ?? `${name} alone`, events, seconds, h, rss, used, natsUsed, instances === 1 ? INTELMQ[name] : null);
+  for (const x of procs) { x.child.kill("SIGTERM"); await x.exited; }
+}
+
+async function bots(reports: Record<string, unknown>[]): Promise<void> {
+  const nats = await startNatsServer();
+  const p = new TestPipeline(nats.url, benchBots(OUT_FILE));
   try {
-    const m = readFileSync(`/proc/${pid}/status`, "utf8").match(/VmHWM:\s+(\d+) kB/);
-    return m ? Math.round(Number(m[1]) / 1024) : null;
-  } catch { return null; }
+    const b = await p.broker();
+    for (const q of ["parser", "taxonomy", "deduplicator", "output"]) await b.queues.ensure(`bench-${q}-queue`);
+    await p.inject("bench-parser-queue", reports);
+    await alone(p, nats, "parser", "bench-parser-queue", "bench-taxonomy-queue", LINES);
+    await alone(p, nats, "taxonomy", "bench-taxonomy-queue", "bench-deduplicator-queue", LINES);
+    await alone(p, nats, "deduplicator", "bench-deduplicator-queue", "bench-output-queue", LINES);
+    await alone(p, nats, "output", "bench-output-queue", null, UNIQUE);
+    const lines = countLines(join(p.root, OUT_FILE));
+    if (lines !== UNIQUE) throw new Error(`file output holds ${lines} lines, expected ${UNIQUE}`);
+  } finally {
+    await p.close();
+    await nats.stop();
+  }
+}
+
+/** The parser with 1, 2, ... instances on one queue while the rest of the pipeline is idle. */
+async function scaleOut(reports: Record<string, unknown>[], counts: number[]): Promise<void> {
+  for (const n of counts) {
+    const nats = await startNatsServer();
+    const p = new TestPipeline(nats.url, benchBots(OUT_FILE));
+    try {
+      const b = await p.broker();
+      await b.queues.ensure("bench-taxonomy-queue");
+      await p.inject("bench-parser-queue", reports);
+      await alone(p, nats, "parser", "bench-parser-queue", "bench-taxonomy-queue", LINES, n, `parser, ${n} instance${n === 1 ? "" : "s"}`);
+    } finally {
+      await p.close();
+      await nats.stop();
+    }
+  }
+}
+
+/** All four at once on a fresh server (an empty deduplicator cache), from injecting to the last line written. */
+async function pipeline(reports: Record<string, unknown>[], run: number): Promise<void> {
+  const nats = await startNatsServer();
+  const p = new TestPipeline(nats.url, benchBots(OUT_FILE));
+  try {
+    const ids = ["bench-parser", "bench-taxonomy", "bench-deduplicator", "bench-output"];
+    const procs = ids.map((id) => p.start(id));
+    await sleep(2000); // start-up excluded
+    const cpu = new CpuMeter(() => procs.map((x) => x.child.pid));
+    const natsCpu = new CpuMeter(() => [nats.pid]);
+    cpu.start(); natsCpu.start();
+    const t0 = performance.now();
+    await p.inject("bench-parser-queue", reports);
+    await waitFor(() => countLines(join(p.root, OUT_FILE)) >= UNIQUE, 900_000, "pipeline output", 20);
+    const seconds = (performance.now() - t0) / 1000;
+    const used = cpu.stop(); const natsUsed = natsCpu.stop();
+    const b = await p.broker();
+    const hops = await Promise.all(ids.map((id) => botLatency(b, id)));
+    const rss = Math.max(...procs.map((x) => peakRssMiB(x.child.pid) ?? 0));
+    const r = row(`pipeline (4 bots)${RUNS > 1 ? ` run ${run}` : ""}`, LINES, seconds, null, rss, used, natsUsed, INTELMQ.pipeline);
+    r.latency = hops.map((h, i) => `${ids[i]!.slice(6)} ${msText(h, 0.5)}/${msText(h, 0.99)}`).join(", ");
+    say(`    latency per hop p50/p99 ms: ${r.latency}`);
+  } finally {
+    await p.close();
+    await nats.stop();
+  }
 }
 
 async function main(): Promise<void> {
-  out(`workload: ${REPORTS} reports x 1,000 lines (${LINES.toLocaleString("en")} lines, ${UNIQUE.toLocaleString("en")} unique)`);
-  const files = benchWorkload(REPORTS);
-  const reports = files.map(benchReport);
-
-  let nats = await startNatsServer();
+  say(`workload: ${REPORTS} reports x 1,000 lines (${LINES.toLocaleString("en")} lines, ${UNIQUE.toLocaleString("en")} unique)`);
+  const reports = benchWorkload(REPORTS).map(benchReport);
+  const nats = await startNatsServer();
   const hop = await measureHop({ url: nats.url, messages: 20_000, size: 500 });
-  out(`raw JetStream hop (consume A -> publish B -> PubAck -> ack A, 500-byte messages): ${Math.round(hop.msgsPerSec).toLocaleString("en")} msg/s`);
+  await nats.stop();
+  hopRate = hop.msgsPerSec;
+  say(`raw JetStream hop (consume A -> publish B -> PubAck -> ack A, 500-byte messages): ${Math.round(hopRate).toLocaleString("en")} msg/s (reference ${HOP_REFERENCE.toLocaleString("en")})`);
 
-  // Each bot alone: its input queue is filled first (by the stage before it), then it runs alone.
-  // Timing runs from its first output until its input queue is empty (start-up excluded).
-  const outFile = "var/lib/bots/file-output/events.txt";
-  let p = new TestPipeline(nats.url, benchBots(outFile));
-  const b = await p.broker();
-  for (const q of ["parser", "taxonomy", "deduplicator", "output"]) await b.queues.ensure(`bench-${q}-queue`);
-  await p.inject("bench-parser-queue", reports);
+  await bots(reports);
+  if (INSTANCES.length) await scaleOut(reports, INSTANCES);
+  for (let run = 1; run <= RUNS; run++) await pipeline(reports, run);
 
-  const stages: [keyof typeof INTELMQ, string, string | null, number][] = [
-    ["parser", "bench-parser-queue", "bench-taxonomy-queue", LINES],
-    ["taxonomy", "bench-taxonomy-queue", "bench-deduplicator-queue", LINES],
-    ["deduplicator", "bench-deduplicator-queue", "bench-output-queue", LINES],
-    ["output", "bench-output-queue", null, UNIQUE],
-  ];
-  for (const [name, input, output, events] of stages) {
-    const proc = p.start(`bench-${name}`);
-    const file = join(p.root, outFile);
-    const started = async () => (output ? (await b.queues.depth(output)) > 0 : countLines(file) > 0);
-    await waitFor(started, 120_000, `${name}: first output`, 5);
-    const t0 = performance.now();
-    await waitFor(async () => (await b.queues.depth(input)) === 0 && (output !== null || countLines(file) >= events), 900_000, `${name}: input drained`, 20);
-    const seconds = (performance.now() - t0) / 1000;
-    rows.push({ what: `${name} alone`, events, seconds, rssMiB: peakRssMiB(proc.child.pid), intelmq: INTELMQ[name] });
-    await p.kill(`bench-${name}`, "SIGTERM");
-    out(`  ${name} alone: ${Math.round(events / seconds).toLocaleString("en")} events/s`);
+  if (JSON_OUT) {
+    process.stdout.write(JSON.stringify({ reports: REPORTS, hop: { msgsPerSec: Math.round(hopRate), reference: HOP_REFERENCE }, rows }) + "\n");
+    return;
   }
-  if (countLines(join(p.root, outFile)) !== UNIQUE) throw new Error(`file output holds ${countLines(join(p.root, outFile))} lines, expected ${UNIQUE}`);
-  await p.close();
-  await nats.stop();
-
-  // The pipeline: all four at once on a fresh server (an empty deduplicator cache).
-  nats = await startNatsServer();
-  p = new TestPipeline(nats.url, benchBots(outFile));
-  const ids = ["bench-parser", "bench-taxonomy", "bench-deduplicator", "bench-output"];
-  const procs = ids.map((id) => p.start(id));
-  await sleep(2000); // start-up excluded
-  const t0 = performance.now();
-  await p.inject("bench-parser-queue", reports);
-  await waitFor(() => countLines(join(p.root, outFile)) >= UNIQUE, 900_000, "pipeline output", 20);
-  const seconds = (performance.now() - t0) / 1000;
-  const rss = Math.max(...procs.map((x) => peakRssMiB(x.child.pid) ?? 0));
-  rows.push({ what: "pipeline (4 bots)", events: LINES, seconds, rssMiB: rss, intelmq: INTELMQ.pipeline });
-  await p.close();
-  await nats.stop();
-
-  out("");
-  out("| what | events | seconds | events/s | IntelMQ events/s | x IntelMQ | peak RSS | events/s per hop msg/s |");
-  out("|---|---:|---:|---:|---:|---:|---:|---:|");
+  say("");
+  say("| what | events/s | IntelMQ | x IntelMQ | x IntelMQ, hop-scaled | latency p50 / p99 ms | CPU µs/event (bot + nats) | peak RSS |");
+  say("|---|---:|---:|---:|---:|---|---:|---:|");
   for (const r of rows) {
-    const eps = r.events / r.seconds;
-    out(`| ${r.what} | ${r.events.toLocaleString("en")} | ${r.seconds.toFixed(2)} | ${Math.round(eps).toLocaleString("en")} | ${r.intelmq.toLocaleString("en")} | ${(eps / r.intelmq).toFixed(1)} | ${r.rssMiB ?? "?"} MiB${r.what.startsWith("pipeline") ? " (max of 4)" : ""} | ${(eps / hop.msgsPerSec).toFixed(2)} |`);
+    say(`| ${r.what} | ${r.eventsPerSec.toLocaleString("en")} | ${r.intelmq?.toLocaleString("en") ?? ""} | ${r.ratio ?? ""} | ${r.scaledRatio ?? ""} | ${r.latency} | ${r.cpuUsPerEvent} + ${r.natsCpuUsPerEvent} | ${r.rssMiB ?? "?"} MiB |`);
   }
-  out(`| raw JetStream hop | ${hop.messages.toLocaleString("en")} msgs | | ${Math.round(hop.msgsPerSec).toLocaleString("en")} msg/s | | | | 1.00 |`);
+  say(`| raw JetStream hop | ${Math.round(hopRate).toLocaleString("en")} msg/s | | | | | | |`);
 }
 
 main().then(() => process.exit(0), (err: unknown) => {

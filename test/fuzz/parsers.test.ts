@@ -29,8 +29,11 @@ const BUDGET_MS = 16_000;
 
 /** Python's str.splitlines() boundaries: the widest any parser splits at. */
 const SPLIT = /\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/;
-/** Undecodable bytes (U+FFFD) and NULs are what parsers may drop; surrounding blanks too. */
-const norm = (l: string): string => l.replace(/[\uFFFD\0]/g, "").trim();
+/**
+ * Undecodable bytes (U+FFFD) and NULs are what parsers may drop; surrounding blanks too (also
+ * those Python's str.strip() takes: \x1c-\x1f, \x85).
+ */
+const norm = (l: string): string => l.replace(/[\uFFFD\0]/g, "").replace(/^[\s\x1c-\x1f\x85]+|[\s\x1c-\x1f\x85]+$/g, "");
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
 
 interface Run { out: LibraryResult; skipped: string[] }
@@ -214,12 +217,12 @@ function oneLine(g: Uint8Array): Uint8Array {
  * Good records with garbage lines between them. A garbage line never starts (after blanks) like a
  * header line of any feed (# ; : / $ <), which would legitimately change how the records after it
  * are read, and holds no quote for CSV (an open quote joins the following lines into one record,
- * as in Python).
+ * as in Python; also for line feeds of quoted CSV records, ParserSample.quotedFields).
  */
 function mixedReport(rng: Rng, s: ParserSample): Uint8Array {
   const garbage = (): Uint8Array => {
     let g = oneLine(garbageLine(rng, s));
-    if (s.unit === "csv") g = g.filter((b) => b !== 34);
+    if (s.unit === "csv" || s.quotedFields) g = g.filter((b) => b !== 34);
     const first = g.find((b) => b !== 32 && b !== 9);
     return first !== undefined && "#;:/$<".includes(String.fromCharCode(first)) ? new Uint8Array([120, ...g]) : g;
   };

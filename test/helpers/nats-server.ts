@@ -36,6 +36,8 @@ export interface NatsServer extends AsyncDisposable {
   restart(): Promise<void>;
   /** True while the process runs. */
   readonly running: boolean;
+  /** The server process's id while it runs. */
+  readonly pid: number | undefined;
   /** The last lines the server logged, for diagnostics. */
   log(): string;
 }
@@ -146,6 +148,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     storeDir,
     get version() { return version; },
     get running() { return entry.proc !== null; },
+    get pid() { return entry.proc?.pid; },
     log: () => logTail.join("\n"),
     async stop(o?: { keepStore?: boolean }) {
       await terminate("SIGTERM");

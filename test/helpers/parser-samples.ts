@@ -15,6 +15,11 @@ export interface ParserSample {
    * part, rewritten, as raw: a report then is accounted for as a whole (events, a dump or a declared skip).
    */
   unit: "line" | "csv" | "report" | "document";
+  /**
+   * The lines are CSV records whose fields may be quoted (an open quote joins the following lines
+   * into one record, as in Python): the fuzz test's garbage lines then hold no quote. Implied by unit "csv".
+   */
+  quotedFields?: boolean;
   /** The parser's parameters for this feed. */
   params: Record<string, unknown>;
   /** Report fields besides raw (feed.url tells some parsers which feed it is). */

@@ -270,3 +270,45 @@ test("https through the proxy: a CONNECT tunnel, the certificate still verified 
     rmSync(pair.dir, { recursive: true, force: true });
   }
 });
+
+/** A server on 127.0.0.2 (another host than the main one's 127.0.0.1) redirecting every request to `to`. */
+async function redirector(to: string): Promise<{ url: string; close(): Promise<void> }> {
+  const s = createServer((_req, res) => { res.writeHead(302, { location: to }); res.end(); });
+  await new Promise<void>((r) => s.listen(0, "127.0.0.2", r));
+  const port = (s.address() as { port: number }).port;
+  return { url: `http://127.0.0.2:${port}/start`, close: () => new Promise((r) => s.close(() => r())) };
+}
+
+test("a redirect to another host on a loopback or private address is refused by default, with the reason", async () => {
+  const r = await redirector(`${base}/plain.txt`);
+  try {
+    const refused = await collect({ http_url: r.url });
+    assert.deepEqual([refused.reports.length, refused.failures], [0, 1]);
+    assert.match(refused.logs, /refused a redirect to http:\/\/127\.0\.0\.1:\d+\/plain\.txt: 127\.0\.0\.1 is a loopback, link-local or private address \(set http_allow_private_redirects to follow it\)/);
+    const allowed = await collect({ http_url: r.url, http_allow_private_redirects: true });
+    assert.equal(unb64(allowed.reports[0]!.raw), "bar text\n");
+  } finally {
+    await r.close();
+  }
+});
+
+test("credentials and custom headers are not sent to the host a redirect leads to; redirects are limited", async () => {
+  const seen: Record<string, string | string[] | undefined>[] = [];
+  const target = createServer((req, res) => { seen.push(req.headers); res.end("moved data\n"); });
+  await new Promise<void>((r) => target.listen(0, "127.0.0.1", r));
+  const r = await redirector(`http://127.0.0.1:${(target.address() as { port: number }).port}/data`);
+  try {
+    const got = await collect({ http_url: r.url, http_allow_private_redirects: true, http_username: "user", http_password: "pw", http_header: { "X-Api-Key": "k3y" } });
+    assert.equal(unb64(got.reports[0]!.raw), "moved data\n");
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!["x-api-key"], undefined, "the API key stays with its host");
+    assert.equal(seen[0]!.authorization, undefined, "basic auth stays with its host");
+    assert.equal(got.reports[0]!["feed.url"], r.url);
+    const loop = await collect({ http_url: `${base}/redirect`, http_max_redirects: 0 });
+    assert.deepEqual([loop.reports.length, loop.failures], [0, 1]);
+    assert.match(loop.logs, /more than 0 redirects/);
+  } finally {
+    await r.close();
+    await new Promise((res) => target.close(res));
+  }
+});

@@ -6,8 +6,8 @@
 import { readFileSync } from "node:fs";
 import { brotliDecompressSync, gunzipSync, inflateSync } from "node:zlib";
 import { z } from "zod";
-import { Agent, Pool, ProxyAgent, interceptors, request, type Dispatcher } from "undici";
-import { PyDateTime, collectorParams, defineBot, httpParams, p, pyFormat, strftime, type BotContext, type CollectorImpl, type Report, ErrorCode, InvalidArgument, MissingDependencyError } from "../../../shared/sdk/index.js";
+import { Agent, Pool, ProxyAgent, request, type Dispatcher } from "undici";
+import { PyDateTime, collectorParams, defineBot, httpParams, p, pyFormat, privateTarget, strftime, type BotContext, type CollectorImpl, type Report, ErrorCode, InvalidArgument, MissingDependencyError } from "../../../shared/sdk/index.js";
 import { SizeLimitError, unzip, type Extracted } from "./archive.js";
 
 /** Default of http_max_size: 256 MiB. */
@@ -29,6 +29,10 @@ export const params = z.object({
     .describe("Format {time[<strftime>]} in http_url with the current local time; true, or a time delta such as {\"days\": -1}"),
   extract_files: z.union([z.null(), p.bool(), p.list()]).default(false).transform((v) => v ?? false)
     .describe("Extract archives (zip, tar, tar.gz, gzip): true for all files, or a list of file names; false: only zip archives are unpacked, anything else is sent as is"),
+  http_max_redirects: p.int().pipe(z.number().int().min(0)).default(10)
+    .describe("Ours: redirects followed at most (IntelMQ: 30)"),
+  http_allow_private_redirects: p.bool().default(false)
+    .describe("Ours: follow a redirect to a loopback, link-local or private address (refused by default: feed servers must not steer the collector into this network)"),
   http_max_size: p.int().pipe(z.number().int().positive()).default(DEFAULT_MAX_SIZE)
     .describe("Largest download (and extracted content) in bytes; larger downloads are aborted with an error"),
   ssl_client_cert: z.string().nullable().default(null).describe("Alias of ssl_client_certificate (IntelMQ's HTTP mixin name)"),
@@ -117,8 +121,8 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
   else if (prm.http_proxy || prm.https_proxy) {
     ctx.log.warn(`Only ${prm.http_proxy ? "http" : "https"}_proxy seems to be set. Both http and https proxies must be set.`);
   }
-  const redirect = interceptors.redirect({ maxRedirections: 30 });
-  const direct = new Agent(agentOpts).compose(redirect);
+  // Redirects are followed here, not by undici: each target is checked and credentials stay with their host.
+  const direct = new Agent(agentOpts);
   const viaProxy = new Map<string, Dispatcher>();
   const dispatcherFor = (url: string): Dispatcher => {
     if (!proxies) return direct;
@@ -133,7 +137,7 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
         requestTls: { ...tls, timeout: connect }, proxyTls: { ...tls, timeout: connect },
         // the agent of a non-tunnelled proxy gets no options but `connect`: keep the read timeouts
         factory: (origin: string | URL, o: object) => new Pool(origin, { ...o, headersTimeout: read, bodyTimeout: read }),
-      }).compose(redirect);
+      });
       viaProxy.set(uri, d);
     }
     return d;
@@ -149,11 +153,38 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
   const limits = { maxOutput: maxSize };
   const tries = Math.max(1, prm.http_timeout_max_tries);
 
+  // Sent only to the host of http_url: basic auth and the operator's headers (often an API key).
+  const anonymous: Record<string, string> = { accept: headers.accept!, "accept-encoding": headers["accept-encoding"]! };
+  if (headers["user-agent"]) anonymous["user-agent"] = headers["user-agent"];
+
+  /** GET url, following redirects: at most http_max_redirects, never to a private address unless allowed, credentials only to the first host. */
+  async function follow(url: string): Promise<Dispatcher.ResponseData> {
+    const origin = new URL(url).origin;
+    let current = url;
+    for (let hop = 0; ; hop++) {
+      const own = new URL(current).origin === origin;
+      const res = await request(current, { method: "GET", headers: own ? headers : anonymous, dispatcher: dispatcherFor(current) });
+      const location = res.headers.location;
+      if (![301, 302, 303, 307, 308].includes(res.statusCode) || !location) return res;
+      res.body.resume();
+      if (hop >= prm.http_max_redirects) throw new Error(`Download of ${url}: more than ${prm.http_max_redirects} redirects (http_max_redirects).`);
+      const next = new URL(String(Array.isArray(location) ? location[0] : location), current);
+      if (next.protocol !== "http:" && next.protocol !== "https:") throw new Error(`Download of ${url}: refused a redirect to ${next.protocol} (${next.href}).`);
+      // Within the operator's own host a redirect stays where http_url points anyway.
+      if (!prm.http_allow_private_redirects && next.hostname !== new URL(url).hostname) {
+        const why = await privateTarget(next.href);
+        if (why) throw new Error(`Download of ${url}: refused a redirect to ${next.href}: ${why} (set http_allow_private_redirects to follow it).`);
+      }
+      ctx.log.debug(`Redirected from ${current} to ${next.href}.`);
+      current = next.href;
+    }
+  }
+
   async function download(url: string): Promise<{ body: Buffer; contentType: string | undefined }> {
     for (let attempt = 1; ; attempt++) {
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(url, { method: "GET", headers, dispatcher: dispatcherFor(url) });
+        res = await follow(url);
       } catch (err) {
         const cert = tlsVerifyFailure(err);
         if (cert) throw new TlsVerificationError(url, cert);

@@ -1,10 +1,12 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runBot } from "../../../shared/sdk/index.js";
-import bot from "./index.js";
+import { updateDatabase } from "../../../shared/runtime/index.js";
+import { serveFiles } from "../../../test/helpers/http-file.js";
+import bot, { database, params } from "./index.js";
 import { PublicSuffixList } from "./psl.js";
 import { tempDir } from "../../../test/helpers/tmp.js";
 
@@ -68,4 +70,18 @@ test("domain_suffix: a wrong field or a missing list stops the bot, naming the p
   await assert.rejects(runBot(bot, { params: { field: "url", suffix_file: listFile() }, input: [] }), (e: Error) => /field/.test(e.message));
   await assert.rejects(runBot(bot, { params: { field: "fqdn", suffix_file: "/nonexistent/psl.dat" }, input: [] }), (e: Error) => /suffix_file/.test(e.message));
   await assert.rejects(runBot(bot, { params: { field: "fqdn" }, input: [] }), (e: Error) => /suffix_file/.test(e.message));
+});
+
+test("domain_suffix: --update-database installs a list with ICANN rules, refuses one without", async () => {
+  const file = join(tempDir("psl-upd-"), "psl.dat");
+  const srv = await serveFiles({ "/psl": [200, LIST], "/empty": [200, "<html></html>\n"] });
+  try {
+    const prm = (url: string) => params.parse({ field: "fqdn", suffix_file: file, database_url: `${srv.base}${url}` });
+    await assert.rejects(updateDatabase(database, prm("/empty"), "/"), /no suffix rules/);
+    const r = await updateDatabase(database, prm("/psl"), "/");
+    assert.match(r.summary, /rules/);
+    assert.equal(readFileSync(file, "utf8"), LIST);
+  } finally {
+    await srv.close();
+  }
 });

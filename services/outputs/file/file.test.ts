@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, renameSync, existsSync } from "node:fs";
+import { readFileSync, readdirSync, renameSync, existsSync } from "node:fs";
 import { join } from "node:path";
 import { PyDateTime, createLibraryBot, pyFormat, runBot, strftime, ErrorCode } from "../../../shared/sdk/index.js";
 import bot, { encodeErrors } from "./index.js";
@@ -98,4 +98,17 @@ test("single_key: false (IntelMQ's default) writes whole events", async () => {
   const file = join(tmp(), "events.txt");
   await runBot(bot, { params: { ...HARNESS, file, single_key: false }, input: [event()] });
   assert.equal(JSON.parse(readFileSync(file, "utf8"))["source.ip"], "192.0.2.1");
+});
+
+test("format_filename: an event's fields cannot lead out of the directory (feed.name ../x); a relative file may not leave the root", async () => {
+  const dir = tmp();
+  const out = await runBot(bot, {
+    params: { ...HARNESS, file: join(dir, "{event[feed.name]}.txt"), format_filename: true },
+    input: [event({ "feed.name": "../escaped" }), event({ "feed.name": ".." }), event({ "feed.name": "a/../../b" })],
+  });
+  assert.equal(out.dumped, 0);
+  assert.deepEqual(readdirSync(dir).sort(), [".._escaped.txt", "__.txt", "a_.._.._b.txt"].sort());
+  assert.ok(!existsSync(join(dir, "..", "escaped.txt")));
+  const root = tmp();
+  await assert.rejects(runBot(bot, { rootDir: root, params: { ...HARNESS, file: "../outside.txt" }, input: [event()] }), /relative path inside INTELMQ_ROOT_DIR/);
 });

@@ -45,6 +45,10 @@ export class JsDelivery implements Delivery {
     return this.msg.seq;
   }
 
+  get published(): number {
+    return Number(this.msg.info.timestampNanos / 1_000_000);
+  }
+
   get deliveryCount(): number {
     return this.msg.info.deliveryCount;
   }

@@ -16,6 +16,7 @@ export interface MemMsg {
   data: Uint8Array;
   headers: Record<string, string>;
   deliveryCount: number;
+  published: number;
   /** Bumped on every delivery, so that a stale Delivery object cannot settle a newer one. */
   epoch: number;
   gone: boolean;
@@ -107,7 +108,7 @@ export class MemQueues implements Queues {
     }
     if (opts?.msgId !== undefined) q.dedup.set(opts.msgId, now);
     const msg: MemMsg = {
-      seq: ++q.lastSeq, data: new Uint8Array(data), headers: { ...(opts?.headers ?? {}), ...(opts?.msgId !== undefined ? { "Nats-Msg-Id": opts.msgId } : {}) }, deliveryCount: 0, epoch: 0, gone: false,
+      seq: ++q.lastSeq, data: new Uint8Array(data), headers: { ...(opts?.headers ?? {}), ...(opts?.msgId !== undefined ? { "Nats-Msg-Id": opts.msgId } : {}) }, deliveryCount: 0, published: now, epoch: 0, gone: false,
     };
     q.bytes += msg.data.byteLength;
     q.waiting.push(msg);
@@ -155,6 +156,7 @@ export class MemQueues implements Queues {
       headers: msg.headers,
       seq: msg.seq,
       deliveryCount: msg.deliveryCount,
+      published: msg.published,
       ack: async () => {
         if (settle()) remove();
         this.#dispatch(q);

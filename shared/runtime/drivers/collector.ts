@@ -36,6 +36,16 @@ export interface CollectorEnv {
 
 export class CollectorRounds {
   #round = 0;
+  /** Pushed reports are numbered within this process's life, which the start time names. */
+  readonly #life = Date.now().toString(36);
+  #pushed = 0;
+  #abort: AbortController | null = null;
+
+  /** The bot stops: a streaming collect() ends its iteration. */
+  abort(): void {
+    this.#abort?.abort();
+  }
+
   constructor(private readonly impl: CollectorImpl, private readonly env: CollectorEnv) {}
 
   /** One collection round with IntelMQ's retries: "stop" on a configuration error or error_procedure stop. */
@@ -64,7 +74,9 @@ export class CollectorRounds {
 
   async #once(round: number): Promise<void> {
     const { impl, env } = this;
-    const got = await impl.collect();
+    const abort = (this.#abort = new AbortController());
+    if (env.halted()) abort.abort();
+    const got = await impl.collect(abort.signal);
     if (!got) {
       if (impl.commit) await impl.commit();
       return;
@@ -88,7 +100,7 @@ export class CollectorRounds {
       if (feed.accuracy) report.add("feed.accuracy", feed.accuracy, { overwrite: false });
       env.stats.sent("_default");
       const hash = createHash("sha256").update(String(report.get("raw"))).digest("hex");
-      const msgId = `${env.botId}:${hash}:${round}`;
+      const msgId = impl.streaming ? `${env.botId}:${hash}:${this.#life}.${this.#pushed++}` : `${env.botId}:${hash}:${round}`;
       const bytes = encodeEnvelope([report]);
       const targets = env.runtime.load_balance ? [queues[k % queues.length]!] : queues;
       k++;
@@ -96,6 +108,10 @@ export class CollectorRounds {
       const tapped = tap ? report.serialize() : null;
       const p = Promise.all(targets.map((q) => env.sender.publish(q, bytes, msgId))).then(() => {
         if (tap && tapped) tap({ path: "_default", queues: targets, messages: [tapped] });
+        impl.queued?.(report);
+      }, (err: unknown) => {
+        impl.failed?.(report, err);
+        throw err;
       });
       pending.add(p);
       // a publish that failed and left the set before the end still fails the round (no commit)

@@ -12,6 +12,12 @@ import { withRetries, type Step } from "../steps/retry.js";
 import type { ExpertImpl, Routed } from "../types.js";
 import { worst, type DriverEnv, type InputDriver, type InputJob } from "./driver.js";
 
+/**
+ * Lookups in flight at once per input: enough to keep a cache or a server busy, few enough that
+ * an envelope of a thousand events does not hold a thousand requests and their buffers.
+ */
+export const EXPERT_CONCURRENCY = 128;
+
 export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
   const one = async (job: InputJob, msg: Message, index: number, failedFirst?: { err: unknown }): Promise<{ step: Step; routed: Routed[] }> => {
     let routed: Routed[] = [];
@@ -58,7 +64,13 @@ export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
       for (let i = 0; i < messages.length; i++) {
         const r = fast(job, messages[i]!.msg, messages[i]!.index);
         if (Array.isArray(r)) results[i] = r;
-        else (pending ??= []).push(r.then((x) => { results[i] = x; }));
+        else {
+          (pending ??= []).push(r.then((x) => { results[i] = x; }));
+          if (pending.length >= EXPERT_CONCURRENCY) {
+            await Promise.all(pending);
+            pending = null;
+          }
+        }
       }
       if (pending) await Promise.all(pending);
       const step = worst(results.map((r) => (Array.isArray(r) ? "ok" : r.step)));
