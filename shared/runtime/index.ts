@@ -21,9 +21,16 @@ export { quantile, LATENCY_BOUNDS_MS, type Histogram } from "./steps/stats.js";
 export { createLibraryBot, runBot } from "./library.js";
 export type { LibraryBot, LibraryBotOptions, LibraryInput, LibraryResult, RunBotOptions } from "./library.js";
 export { addRequired, commentHeader, defaultLines, excerpt, normaliseEmit, rawLines, reportText, skipLine, SkippedLine } from "./parser-driver.js";
+export { csvDictRows, jsonKind, jsonLines, jsonListItems, jsonRecover, jsonStream, jsonValue, reportJson } from "./parse-formats.js";
+export type { CsvDictOptions, CsvDictRow, JsonListOptions, JsonText } from "./parse-formats.js";
+export { pyDumpsLoaded, pyJsonLoads } from "./pyjson.js";
+export { parseXml, xmlIter, xmlToDict, xmlToString, XmlError } from "./xml.js";
+export type { XmlElement } from "./xml.js";
+export { CsvError, pyLineEnding, pyLinesKeepEnds, readCsv, writeCsvRow, QUOTE_ALL, QUOTE_MINIMAL, QUOTE_NONE, QUOTE_NONNUMERIC } from "./csv-dialect.js";
+export type { CsvDialect, CsvRecord } from "./csv-dialect.js";
 /** A line a parser cannot make an event of: throw it from parseLine() (it is one of the errors of shared/errors). */
 export { LineError } from "../errors/index.js";
-export { jsonReport, jsonList, jsonItems, emptyList, jsonObject, jsonStreamLines, jsonLine, isJsonObject, jsonKind } from "./json-reports.js";
+export { jsonReport, jsonList, jsonItems, emptyList, jsonObject, jsonStreamLines, jsonLine, isJsonObject } from "./json-reports.js";
 export { parseHtml, findAllHtml, htmlText, htmlOuter, isHtmlText } from "./parse-html.js";
 export type { HtmlDocument, HtmlElement, HtmlNode } from "./parse-html.js";
 export { outputParams, exportEventText, exportEventDict } from "./output-options.js";

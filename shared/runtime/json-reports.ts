@@ -8,6 +8,7 @@ import { DecodingError, LineError } from "../errors/index.js";
 import type { Report } from "../message/index.js";
 import { reportText, skipLine, type SkippedLine } from "./parser-driver.js";
 import { LINE_SPLIT } from "./util.js";
+import { jsonKind } from "./parse-formats.js";
 
 /** The report's raw as one JSON document; DecodingError ("<parser>: ...") where it is none. */
 export function jsonReport(report: Report, parser: string): unknown {
@@ -64,12 +65,4 @@ export function jsonLine(line: string): Record<string, unknown> {
 
 export function isJsonObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
-}
-
-/** What a JSON value is, for error messages. */
-export function jsonKind(v: unknown): string {
-  if (v === null) return "null";
-  if (Array.isArray(v)) return "a list";
-  if (typeof v === "object") return "an object";
-  return `a ${typeof v}`;
 }

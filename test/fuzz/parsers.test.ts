@@ -17,7 +17,8 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { registry } from "../../services/registry.gen.js";
 import { cleanReport, commentLines, readRecords, writeRow } from "../../services/parsers/generic_csv/csv.js";
-import { runBot, type BotDefinition, type LibraryResult } from "../../shared/runtime/index.js";
+import { pyLinesKeepEnds, readCsv, runBot, writeCsvRow, type BotDefinition, type LibraryResult } from "../../shared/runtime/index.js";
+import { pyStrip } from "../../shared/harmonization/index.js";
 import { Rng } from "../helpers/random.js";
 import { loadSample, rawLines, sampleReport, sampleText, type ParserSample } from "../helpers/parser-samples.js";
 
@@ -83,6 +84,15 @@ function csvText(bytes: Uint8Array): string {
   }
 }
 
+function isJson(bytes: Uint8Array): boolean {
+  try {
+    JSON.parse(Buffer.from(bytes).toString("utf8"));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Input units the run did not account for (neither event, dump nor declared skip). */
 function unaccounted(s: ParserSample, bytes: Uint8Array, run: Run): string[] {
   const raws = [...eventsOf(run.out).map((e) => e.raw), ...dumpRaws(run.out)];
@@ -90,10 +100,41 @@ function unaccounted(s: ParserSample, bytes: Uint8Array, run: Run): string[] {
     // a document's parts are rewritten in raw: the report as a whole gave events, a dump or a declared skip
     return Buffer.from(bytes).toString("utf8").trim() === "" || raws.length > 0 || run.skipped.length > 0 ? [] : ["(the whole report)"];
   }
-  if (s.unit === "report") {
+  if (s.unit === "json" && isJson(bytes)) return []; // its items: events or dumps of their own, written anew
+  // an XML report is dumped whole when it is no XML, else its elements give events, dumps or a declared skip
+  if (s.unit === "xml" && (raws.length > 0 || run.skipped.length > 0)) return [];
+  if (s.unit === "report" || s.unit === "json" || s.unit === "xml") {
     const text = norm(Buffer.from(bytes).toString("utf8"));
     if (text === "") return [];
     return raws.some((r) => norm(decode(r)) === text) ? [] : [text.slice(0, 80)];
+  }
+  if (s.unit === "csvdict") {
+    // a record (which may span lines) is the unit; the raw is the header and the record written
+    // back with the report's line ending
+    const text = pyStrip(Buffer.from(bytes).toString("utf8")).replaceAll("\0", "");
+    const skipped = new Set(run.skipped);
+    // a short record is written back padded with empty fields (Python's DictWriter restval)
+    // and stripped, as IntelMQ strips the raw it writes
+    const unpadded = (r: string) => {
+      let x = pyStrip(r.split(/\r\n|\n|\r/).join("\n"));
+      for (let y = ""; y !== x;) [y, x] = [x, pyStrip(x.replace(/,+$/, ""))];
+      return x;
+    };
+    const records = new Set(raws.map((r) => unpadded(decode(r).split(/\r\n|\n|\r/).slice(1).join("\n"))));
+    const missing: string[] = [];
+    // lines the parser left out before reading the CSV (and the header) are declared skips
+    const lines = [...pyLinesKeepEnds(text)].filter((l) => {
+      const bare = l.replace(/[\r\n]+$/, "");
+      return bare === "" || !skipped.has(bare);
+    });
+    for (const rec of readCsv(lines)) {
+      // so is a header that spans lines
+      if (rec.fields.length === 0 || skipped.has(rec.text.replace(/[\r\n]+$/, ""))) continue;
+      const r = writeCsvRow(rec.fields, { lineterminator: "" });
+      // an event's raw writes the record anew, a dump holds it as the report has it
+      if (!records.has(unpadded(r)) && !records.has(unpadded(rec.text))) missing.push(r);
+    }
+    return missing;
   }
   if (s.unit === "csv") {
     // a CSV record (which may span lines) is the unit; the parser writes it back with ","
@@ -222,7 +263,7 @@ function oneLine(g: Uint8Array): Uint8Array {
 function mixedReport(rng: Rng, s: ParserSample): Uint8Array {
   const garbage = (): Uint8Array => {
     let g = oneLine(garbageLine(rng, s));
-    if (s.unit === "csv" || s.quotedFields) g = g.filter((b) => b !== 34);
+    if (s.unit === "csv" || s.unit === "csvdict" || s.quotedFields) g = g.filter((b) => b !== 34);
     const first = g.find((b) => b !== 32 && b !== 9);
     return first !== undefined && "#;:/$<".includes(String.fromCharCode(first)) ? new Uint8Array([120, ...g]) : g;
   };
@@ -258,7 +299,7 @@ test("fuzz: every parser accounts for every line of random, truncated and binary
       checkRun(def, s, utf8(sampleText(s)), good, "the sample");
       assert.equal(good.out.dumped, 0, `${def.name}: the sample itself has failures`);
       // (a document's parts cannot be told apart from garbage between them: no mixed reports)
-      for (let k = 0; k < 8 && (s.unit === "line" || s.unit === "csv"); k++) {
+      for (let k = 0; k < 8 && s.unit !== "report" && s.unit !== "json" && s.unit !== "xml" && s.unit !== "document"; k++) {
         const mixed = mixedReport(rng, s);
         const run = await runOnce(def, s, mixed, `mixed report ${k}`);
         runs++;
