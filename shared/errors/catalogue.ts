@@ -21,6 +21,7 @@ export const ErrorCode = {
   UnsupportedFeature: "IMQ_ERR_UNSUPPORTED_FEATURE",
   SizeLimit: "IMQ_ERR_SIZE_LIMIT",
   TlsVerification: "IMQ_ERR_TLS_VERIFICATION",
+  PeerUnavailable: "IMQ_ERR_PEER_UNAVAILABLE",
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
 
@@ -97,6 +98,10 @@ export const ERROR_CATALOGUE: readonly ErrorEntry[] = [
   {
     code: ErrorCode.TlsVerification, className: "TlsVerificationError", module: "services/collectors/http", intelmqName: "SSLError",
     meaning: "The server's TLS certificate was not accepted; the message says how to trust its CA or turn verification off. The collection round fails.",
+  },
+  {
+    code: ErrorCode.PeerUnavailable, className: "PeerUnavailableError", intelmqName: "OperationalError",
+    meaning: "A server an output writes to (a database, a mail server) cannot be reached or dropped the connection. The input waits for it, as for the broker (IntelMQ's SQL output reconnects and keeps the message): never a failure of the message, never counted as a retry.",
   },
 ];
 

@@ -125,6 +125,13 @@ export class BrokerUnavailableError extends ImqError {
   }
 }
 
+/** A server an output writes to is unreachable: the input waits for it, never a failure of the message. */
+export class PeerUnavailableError extends ImqError {
+  constructor(message: string, options?: ErrorOptions) {
+    super(ErrorCode.PeerUnavailable, "OperationalError", message, options);
+  }
+}
+
 /** A configured feature that the connected server cannot provide. */
 export class UnsupportedFeatureError extends ImqError {
   constructor(message: string, options?: ErrorOptions) {

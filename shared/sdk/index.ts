@@ -130,7 +130,7 @@ export type {
 } from "../runtime/index.js";
 export { Event, Message, Report, messageFromDict } from "../message/index.js";
 export {
-  ConfigurationError, DecodingError, ErrorCode, InvalidArgument, InvalidKey, InvalidValue, KeyExists, MissingDependencyError, PipelineError, PythonError,
+  ConfigurationError, DecodingError, ErrorCode, InvalidArgument, InvalidKey, InvalidValue, KeyExists, MissingDependencyError, PeerUnavailableError, PipelineError, PythonError,
   errorMessage, hasCode,
 } from "../errors/index.js";
 export {

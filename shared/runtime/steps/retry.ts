@@ -4,7 +4,8 @@
  * times, error_retry_delay apart, then given up on (dumped, sent to _on_error) or, with
  * error_procedure stop, the bot stops. An InvalidValue is given up on at once (retrying cannot
  * help), a ConfigurationError stops the bot. A broker that is unavailable (a cache call while
- * NATS is down) is not the message's fault: it is waited out and never counted as a retry.
+ * NATS is down), or an output's server (PeerUnavailable), is not the message's fault: it is waited
+ * out and never counted as a retry.
  */
 import type { Logger } from "pino";
 import { ErrorCode, errorMessage, hasCode } from "../../errors/index.js";
@@ -63,8 +64,9 @@ export async function withRetries(env: RetryEnv, a: Attempt): Promise<Step> {
       }
     }
     if (failure instanceof Halted || env.halted()) return "aborted";
-    if (hasCode(failure, ErrorCode.BrokerUnavailable)) {
-      if (outage % 20 === 0) env.log.warn({ err: failure }, "The broker is unavailable; the message waits for it (not counted as a retry).");
+    const peer = hasCode(failure, ErrorCode.PeerUnavailable);
+    if (peer || hasCode(failure, ErrorCode.BrokerUnavailable)) {
+      if (outage % 20 === 0) env.log.warn({ err: failure }, `The ${peer ? "destination" : "broker"} is unavailable; the message waits for it (not counted as a retry).`);
       const full = await pause(env, Math.min(100 * 2 ** Math.min(outage, 6), 5000));
       outage++;
       if (!full || env.halted()) return "aborted";
