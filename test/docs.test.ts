@@ -33,7 +33,10 @@ test("etc/intelmq-modules.txt holds IntelMQ's 141 module names, among them every
   assert.equal(names.length, 141);
   assert.equal(new Set(names).size, names.length, "no repeats");
   assert.deepEqual(names.filter((n) => !MODULE_RE.test(n)), []);
-  assert.deepEqual(Object.keys(registry).filter((m) => !names.includes(m)), [], "implemented modules that IntelMQ does not have");
+  // names IntelMQ 3.4 gave to modules of the list, which keep their old name as an alias
+  const renamed = new Map([["intelmq.bots.parsers.ioc_extractor.parser", "intelmq.bots.parsers.twitter.parser"]]);
+  for (const [now, before] of renamed) assert.ok(names.includes(before), `${before} (now ${now}) is in the list`);
+  assert.deepEqual(Object.keys(registry).filter((m) => !names.includes(m) && !renamed.has(m)), [], "implemented modules that IntelMQ does not have");
 });
 
 test("deploy/docker-compose*.yml are what `intelmqctl compose` makes of etc/runtime.yaml", { timeout: 60_000 }, () => {

@@ -30,6 +30,9 @@ export { CsvError, pyLineEnding, pyLinesKeepEnds, readCsv, writeCsvRow, QUOTE_AL
 export type { CsvDialect, CsvRecord } from "./csv-dialect.js";
 /** A line a parser cannot make an event of: throw it from parseLine() (it is one of the errors of shared/errors). */
 export { LineError } from "../errors/index.js";
+export { jsonReport, jsonList, jsonItems, emptyList, jsonObject, jsonStreamLines, jsonLine, isJsonObject } from "./json-reports.js";
+export { parseHtml, findAllHtml, htmlText, htmlOuter, isHtmlText } from "./parse-html.js";
+export type { HtmlDocument, HtmlElement, HtmlNode } from "./parse-html.js";
 export { outputParams, exportEventText, exportEventDict } from "./output-options.js";
 export type { ExportOptions } from "./output-options.js";
 export { INTELMQ_ROOT, appendOutput, encodeErrors, encodingErrorsMode, eventFilename, outputPath, writeAllSync } from "./output-files.js";

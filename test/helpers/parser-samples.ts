@@ -15,9 +15,12 @@ export interface ParserSample {
    * by newlines make the document, so a list's items carry their commas; the parser writes each
    * item's raw anew, as IntelMQ's json.dumps), or a CSV record under a header row ("csvdict": the
    * raw is the header and the record written back, as IntelMQ's recover_line_csv_dict), or an
-   * element of the report's one XML document ("xml": written anew, as ElementTree writes it).
+   * element of the report's one XML document ("xml": written anew, as ElementTree writes it), or a
+   * part of a document (an HTML page's table rows, a JSON report's parts) whose events carry that
+   * part, rewritten, as raw ("document": a report is accounted for as a whole: events, a dump or a
+   * declared skip).
    */
-  unit: "line" | "csv" | "csvdict" | "report" | "json" | "xml";
+  unit: "line" | "csv" | "csvdict" | "report" | "json" | "xml" | "document";
   /**
    * The lines are CSV records whose fields may be quoted (an open quote joins the following lines
    * into one record, as in Python): the fuzz test's garbage lines then hold no quote. Implied by unit "csv".
@@ -66,6 +69,15 @@ export async function assertSample(def: BotDefinition, name: string): Promise<vo
   const lines = new Set(events.flatMap((e) => rawLines(e.raw)));
   for (const r of s.records) {
     if (s.unit === "report") assert.ok(events.length === 1);
+    else if (s.unit === "document") {
+      // the record holds the event's raw, or the raw the record (without the comma between a JSON list's items)
+      const rec = r.trim().replace(/^,\s*|,$/g, "");
+      const found = events.some((e) => {
+        const raw = rawLines(e.raw).join("\n");
+        return raw.includes(rec) || rec.includes(raw);
+      });
+      assert.ok(found, `no event of ${JSON.stringify(r)}`);
+    }
     else if (s.unit === "json" || s.unit === "xml") continue;
     else if (s.unit === "csvdict") assert.ok([...lines].some((l) => l.includes(r.trim().slice(0, 20))), `no event of ${JSON.stringify(r)}`);
     else assert.ok(lines.has(r.trim()), `no event of ${JSON.stringify(r)}`);
