@@ -23,6 +23,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.experts.truncate_by_delimiter.expert": () => import("./experts/truncate_by_delimiter/index.js").then((m) => m.default),
   "intelmq.bots.experts.url.expert": () => import("./experts/url/index.js").then((m) => m.default),
   "intelmq.bots.experts.url2fqdn.expert": () => import("./experts/url2fqdn/index.js").then((m) => m.default),
+  "intelmq.bots.outputs.amqptopic.output": () => import("./outputs/amqptopic/index.js").then((m) => m.default),
   "intelmq.bots.outputs.blackhole.output": () => import("./outputs/blackhole/index.js").then((m) => m.default),
   "intelmq.bots.outputs.bro_file.output": () => import("./outputs/bro_file/index.js").then((m) => m.default),
   "intelmq.bots.outputs.file.output": () => import("./outputs/file/index.js").then((m) => m.default),

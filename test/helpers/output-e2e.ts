@@ -48,7 +48,7 @@ export async function runOutput(o: OutputRun): Promise<OutputResult> {
   const count = o.count ?? 10_000, per = o.perEnvelope ?? 100;
   const nats = await startNatsServer();
   const p = new TestPipeline(nats.url, {
-    [BOT_ID]: { module: o.module, name: "E2E output", group: "Output", enabled: true, parameters: o.params },
+    [BOT_ID]: { module: o.module, name: "E2E output", group: "Output", enabled: true, parameters: { ...o.params, error_max_retries: 1000, error_retry_delay: 1 } },
   }, { error_max_retries: 1000, error_retry_delay: 1 });
   try {
     p.start(BOT_ID);
@@ -63,8 +63,16 @@ export async function runOutput(o: OutputRun): Promise<OutputResult> {
       }
     })();
     const seen = async () => (await o.read()).length;
-    await Promise.all([publishing, o.disturb?.(seen)]);
-    const drained = async () => (await b.queues.depth(queue)) === 0;
+    try {
+      await Promise.all([publishing, o.disturb?.(seen)]);
+    } catch (err) {
+      throw new Error(`${(err as Error).message}: ${await seen()} arrived\n${p.log(BOT_ID).slice(-3000)}`, { cause: err });
+    }
+    const proc = p.procs.get(BOT_ID)!;
+    const drained = async () => {
+      if (proc.child.exitCode !== null) throw new Error(`the output exited (${proc.child.exitCode}):\n${p.log(BOT_ID).slice(-3000)}`);
+      return (await b.queues.depth(queue)) === 0;
+    };
     try {
       await waitFor(async () => (o.expectAll === false || (await seen()) >= count) && (await drained()), o.timeoutMs ?? 180_000, `${count} events at the destination`, 250);
     } catch (err) {
