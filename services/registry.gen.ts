@@ -30,6 +30,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.outputs.files.output": () => import("./outputs/files/index.js").then((m) => m.default),
   "intelmq.bots.outputs.redis.output": () => import("./outputs/redis/index.js").then((m) => m.default),
   "intelmq.bots.outputs.rpz_file.output": () => import("./outputs/rpz_file/index.js").then((m) => m.default),
+  "intelmq.bots.outputs.stomp.output": () => import("./outputs/stomp/index.js").then((m) => m.default),
   "intelmq.bots.outputs.touch.output": () => import("./outputs/touch/index.js").then((m) => m.default),
   "intelmq.bots.parsers.bambenek.parser": () => import("./parsers/bambenek/index.js").then((m) => m.default),
   "intelmq.bots.parsers.cymru.parser_cap_program": () => import("./parsers/cymru_cap_program/index.js").then((m) => m.default),
