@@ -4,6 +4,7 @@ import type { BotDefinition } from "../shared/runtime/index.js";
 
 /** IntelMQ module name -> loader of our implementation. */
 export const registry: Record<string, () => Promise<BotDefinition>> = {
+  "intelmq_nats.bots.outputs.mqtt.output": () => import("./outputs/mqtt/index.js").then((m) => m.default),
   "intelmq.bots.collectors.file.collector_file": () => import("./collectors/file/index.js").then((m) => m.default),
   "intelmq.bots.collectors.http.collector_http": () => import("./collectors/http/index.js").then((m) => m.default),
   "intelmq.bots.experts.csv_converter.expert": () => import("./experts/csv_converter/index.js").then((m) => m.default),
