@@ -24,6 +24,8 @@ export interface OutputRun {
   /** Wait for every event (default); false: wait for the queue to drain only (UDP). */
   expectAll?: boolean;
   timeoutMs?: number;
+  /** Pause between two published envelopes (ms, default none). */
+  paceMs?: number;
 }
 
 export interface OutputResult { count: number; distinct: number; duplicated: number; missing: number; total: number; log: string }
@@ -60,6 +62,7 @@ export async function runOutput(o: OutputRun): Promise<OutputResult> {
         const events = [];
         for (let j = i; j < Math.min(count, i + per); j++) events.push(eventOf(j));
         await b.queues.publish(queue, encodeEnvelope(events), { msgId: `e2e:${i}` });
+        if (o.paceMs) await sleep(o.paceMs);
       }
     })();
     const seen = async () => (await o.read()).length;
