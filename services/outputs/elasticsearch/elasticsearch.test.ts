@@ -86,7 +86,7 @@ test("items refused in the bulk answer are sent again, the accepted ones not; un
     assert.equal(es.docs.get("intelmq")!.size, 3);
     assert.equal(es.writes(), 3, "each document written once");
     // A redelivery keeps the input's key (queue, stream sequence, content), hence the same _ids.
-    const ids = es.peer.requests.filter((r) => r.path === "/_bulk").map((r) => r.body.split("\n").filter((_, i) => i % 2 === 0).map((l) => (JSON.parse(l) as { index: { _id: string } }).index._id));
+    const ids = es.peer.requests.filter((r) => r.path === "/_bulk").map((r) => r.body.split("\n").filter(Boolean).filter((_, i) => i % 2 === 0).map((l) => (JSON.parse(l) as { index: { _id: string } }).index._id));
     assert.deepEqual(ids[1], ids[0]!.slice(0, 2), "resent under the same _ids");
   } finally {
     await b.shutdown();
