@@ -27,6 +27,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.outputs.amqptopic.output": () => import("./outputs/amqptopic/index.js").then((m) => m.default),
   "intelmq.bots.outputs.blackhole.output": () => import("./outputs/blackhole/index.js").then((m) => m.default),
   "intelmq.bots.outputs.bro_file.output": () => import("./outputs/bro_file/index.js").then((m) => m.default),
+  "intelmq.bots.outputs.cif3.output": () => import("./outputs/cif3/index.js").then((m) => m.default),
   "intelmq.bots.outputs.elasticsearch.output": () => import("./outputs/elasticsearch/index.js").then((m) => m.default),
   "intelmq.bots.outputs.file.output": () => import("./outputs/file/index.js").then((m) => m.default),
   "intelmq.bots.outputs.files.output": () => import("./outputs/files/index.js").then((m) => m.default),
