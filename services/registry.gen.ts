@@ -35,6 +35,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.outputs.redis.output": () => import("./outputs/redis/index.js").then((m) => m.default),
   "intelmq.bots.outputs.restapi.output": () => import("./outputs/restapi/index.js").then((m) => m.default),
   "intelmq.bots.outputs.rpz_file.output": () => import("./outputs/rpz_file/index.js").then((m) => m.default),
+  "intelmq.bots.outputs.rt.output": () => import("./outputs/rt/index.js").then((m) => m.default),
   "intelmq.bots.outputs.stomp.output": () => import("./outputs/stomp/index.js").then((m) => m.default),
   "intelmq.bots.outputs.tcp.output": () => import("./outputs/tcp/index.js").then((m) => m.default),
   "intelmq.bots.outputs.touch.output": () => import("./outputs/touch/index.js").then((m) => m.default),
