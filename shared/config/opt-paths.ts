@@ -31,6 +31,7 @@ export const OPT_PATH_PARAMETERS: Readonly<Record<string, Readonly<Record<string
   },
   "intelmq.bots.outputs.rpz_file.output": { file: `${INTELMQ_OPT_ROOT}/var/lib/bots/file-output/rpz` },
   "intelmq.bots.outputs.bro_file.output": { file: `${INTELMQ_OPT_ROOT}/var/lib/bots/file-output/bro` },
+  "intelmq.bots.outputs.misp.output_feed": { output_dir: `${INTELMQ_OPT_ROOT}/var/lib/bots/mispfeed-output` },
 };
 
 /** A path of runtime.yaml that a bot takes under INTELMQ_ROOT_DIR instead of /opt/intelmq. */
