@@ -34,6 +34,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.outputs.mcafee.output_esm_ip": () => import("./outputs/mcafee/index.js").then((m) => m.default),
   "intelmq.bots.outputs.misp.output_api": () => import("./outputs/misp_api/index.js").then((m) => m.default),
   "intelmq.bots.outputs.misp.output_feed": () => import("./outputs/misp_feed/index.js").then((m) => m.default),
+  "intelmq.bots.outputs.mongodb.output": () => import("./outputs/mongodb/index.js").then((m) => m.default),
   "intelmq.bots.outputs.redis.output": () => import("./outputs/redis/index.js").then((m) => m.default),
   "intelmq.bots.outputs.restapi.output": () => import("./outputs/restapi/index.js").then((m) => m.default),
   "intelmq.bots.outputs.rpz_file.output": () => import("./outputs/rpz_file/index.js").then((m) => m.default),
