@@ -19,8 +19,8 @@ export interface OutputRun {
   perEnvelope?: number;
   /** Every payload the destination holds or received so far (JSON texts of events). */
   read(): Promise<string[]> | string[];
-  /** Disturb the destination while events flow; `seen()` is how many arrived so far. */
-  disturb?(seen: () => Promise<number>): Promise<void>;
+  /** Disturb the destination while events flow; `seen()` is how many arrived so far; `bot` kills and restarts the output's process. */
+  disturb?(seen: () => Promise<number>, bot: { kill(): Promise<void>; start(): void }): Promise<void>;
   /** Wait for every event (default); false: wait for the queue to drain only (UDP). */
   expectAll?: boolean;
   timeoutMs?: number;
@@ -67,12 +67,13 @@ export async function runOutput(o: OutputRun): Promise<OutputResult> {
     })();
     const seen = async () => (await o.read()).length;
     try {
-      await Promise.all([publishing, o.disturb?.(seen)]);
+      const control = { kill: () => p.kill(BOT_ID, "SIGKILL"), start: () => { p.start(BOT_ID); } };
+      await Promise.all([publishing, o.disturb?.(seen, control)]);
     } catch (err) {
       throw new Error(`${(err as Error).message}: ${await seen()} arrived\n${p.log(BOT_ID).slice(-3000)}`, { cause: err });
     }
-    const proc = p.procs.get(BOT_ID)!;
     const drained = async () => {
+      const proc = p.procs.get(BOT_ID)!;
       if (proc.child.exitCode !== null) throw new Error(`the output exited (${proc.child.exitCode}):\n${p.log(BOT_ID).slice(-3000)}`);
       return (await b.queues.depth(queue)) === 0;
     };

@@ -96,3 +96,18 @@ test("Redis cut off twice mid-run (a proxy dropped): nothing lost, nothing twice
     }
   });
 });
+
+test("the output SIGKILLed 3 times while it pushes: each event once (the markers of pushed inputs)", { timeout: 300_000 }, async () => {
+  await withList(async (redis, list) => {
+    const r = await runOutput({
+      module: "intelmq.bots.outputs.redis.output", params: { redis_queue: list }, read: () => redis.lrange(list, 0, -1), paceMs: 20,
+      disturb: async (seen, output) => {
+        for (const n of [1_500, 4_000, 7_000]) {
+          await after(seen, n, () => output.kill());
+          output.start();
+        }
+      },
+    });
+    assert.deepEqual({ missing: r.missing, duplicated: r.duplicated, total: r.total }, { missing: 0, duplicated: 0, total: 10_000 });
+  });
+});
