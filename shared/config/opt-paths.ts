@@ -38,6 +38,7 @@ export const OPT_PATH_PARAMETERS: Readonly<Record<string, Readonly<Record<string
   // experts reading a local database (databasePath() in shared/runtime)
   "intelmq.bots.experts.maxmind_geoip.expert": { database: `${INTELMQ_OPT_ROOT}/var/lib/bots/maxmind_geoip/GeoLite2-City.mmdb` },
   "intelmq.bots.experts.recordedfuture_iprisk.expert": { database: `${INTELMQ_OPT_ROOT}/var/lib/bots/recordedfuture_iprisk/rfiprisk.dat` },
+  "intelmq.bots.outputs.misp.output_feed": { output_dir: `${INTELMQ_OPT_ROOT}/var/lib/bots/mispfeed-output` },
 };
 
 /** A path of runtime.yaml that a bot takes under INTELMQ_ROOT_DIR instead of /opt/intelmq. */

@@ -50,4 +50,15 @@ export class TcpProxy {
     this.#sockets.clear();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+
+  /** Drop every open connection and refuse new ones (the port is closed). */
+  cut(): Promise<void> { return this.down(); }
+  /** Listen again on the same port. */
+  restore(): Promise<void> { return this.up(); }
+  close(): Promise<void> { return this.down(); }
+}
+
+/** A proxy listening on a free port of 127.0.0.1 in front of targetHost:targetPort. */
+export function startTcpProxy(targetPort: number, targetHost = "127.0.0.1"): Promise<TcpProxy> {
+  return TcpProxy.start(targetPort, targetHost);
 }
