@@ -4,7 +4,9 @@ import type { BotDefinition } from "../shared/runtime/index.js";
 
 /** IntelMQ module name -> loader of our implementation. */
 export const registry: Record<string, () => Promise<BotDefinition>> = {
+  "intelmq.bots.collectors.alienvault_otx.collector": () => import("./collectors/alienvault_otx/index.js").then((m) => m.default),
   "intelmq.bots.collectors.api.collector_api": () => import("./collectors/api/index.js").then((m) => m.default),
+  "intelmq.bots.collectors.blueliv.collector_crimeserver": () => import("./collectors/blueliv/index.js").then((m) => m.default),
   "intelmq.bots.collectors.file.collector_file": () => import("./collectors/file/index.js").then((m) => m.default),
   "intelmq.bots.collectors.github_api.collector_github_contents_api": () => import("./collectors/github_api/index.js").then((m) => m.default),
   "intelmq.bots.collectors.http.collector_http": () => import("./collectors/http/index.js").then((m) => m.default),
