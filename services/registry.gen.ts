@@ -8,6 +8,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.collectors.api.collector_api": () => import("./collectors/api/index.js").then((m) => m.default),
   "intelmq.bots.collectors.blueliv.collector_crimeserver": () => import("./collectors/blueliv/index.js").then((m) => m.default),
   "intelmq.bots.collectors.file.collector_file": () => import("./collectors/file/index.js").then((m) => m.default),
+  "intelmq.bots.collectors.fireeye.collector_mas": () => import("./collectors/fireeye/index.js").then((m) => m.default),
   "intelmq.bots.collectors.github_api.collector_github_contents_api": () => import("./collectors/github_api/index.js").then((m) => m.default),
   "intelmq.bots.collectors.http.collector_http": () => import("./collectors/http/index.js").then((m) => m.default),
   "intelmq.bots.collectors.misp.collector": () => import("./collectors/misp/index.js").then((m) => m.default),
