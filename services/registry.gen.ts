@@ -14,6 +14,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.collectors.misp.collector": () => import("./collectors/misp/index.js").then((m) => m.default),
   "intelmq.bots.collectors.rt.collector_rt": () => import("./collectors/rt/index.js").then((m) => m.default),
   "intelmq.bots.collectors.shadowserver.collector_reports_api": () => import("./collectors/shadowserver/index.js").then((m) => m.default),
+  "intelmq.bots.collectors.shodan.collector_stream": () => import("./collectors/shodan/index.js").then((m) => m.default),
   "intelmq.bots.collectors.tcp.collector": () => import("./collectors/tcp/index.js").then((m) => m.default),
   "intelmq.bots.experts.csv_converter.expert": () => import("./experts/csv_converter/index.js").then((m) => m.default),
   "intelmq.bots.experts.deduplicator.expert": () => import("./experts/deduplicator/index.js").then((m) => m.default),

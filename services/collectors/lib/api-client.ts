@@ -64,6 +64,8 @@ export class ApiFormatError extends Error {
 
 export interface ApiClient {
   request(url: string, req?: ApiRequest): Promise<ApiResponse>;
+  /** A 2xx answer whose body is read by the caller (a stream); `signal` aborts it. */
+  open(url: string, req: { headers?: Record<string, string>; signal?: AbortSignal }): Promise<Dispatcher.ResponseData>;
   close(): Promise<void>;
 }
 
@@ -156,8 +158,19 @@ export function apiClient(prm: ApiHttpOptions, log: Logger, defaults: Record<str
       return response(full, res.statusCode, res.headers, buf);
     }
   }
+  async function open(url: string, req: { headers?: Record<string, string>; signal?: AbortSignal }): Promise<Dispatcher.ResponseData> {
+    const headers = { ...base };
+    for (const [k, v] of Object.entries(req.headers ?? {})) headers[k.toLowerCase()] = v;
+    const res = await request(url, { method: "GET", headers, signal: req.signal, dispatcher: pick(url) });
+    if (res.statusCode < 200 || res.statusCode >= 300) {
+      const text = (await res.body.text().catch(() => "")).slice(0, 200).trim();
+      throw new ApiStatusError(url, res.statusCode, text);
+    }
+    return res;
+  }
   return {
     request: send,
+    open,
     async close() {
       await Promise.all([direct, viaHttp, viaHttps].filter((d): d is Dispatcher => d !== null).map((d) => d.close()));
     },
