@@ -11,6 +11,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.collectors.fireeye.collector_mas": () => import("./collectors/fireeye/index.js").then((m) => m.default),
   "intelmq.bots.collectors.github_api.collector_github_contents_api": () => import("./collectors/github_api/index.js").then((m) => m.default),
   "intelmq.bots.collectors.http.collector_http": () => import("./collectors/http/index.js").then((m) => m.default),
+  "intelmq.bots.collectors.microsoft.collector_azure": () => import("./collectors/microsoft_azure/index.js").then((m) => m.default),
   "intelmq.bots.collectors.microsoft.collector_interflow": () => import("./collectors/microsoft_interflow/index.js").then((m) => m.default),
   "intelmq.bots.collectors.misp.collector": () => import("./collectors/misp/index.js").then((m) => m.default),
   "intelmq.bots.collectors.rt.collector_rt": () => import("./collectors/rt/index.js").then((m) => m.default),
