@@ -7,6 +7,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.collectors.alienvault_otx.collector": () => import("./collectors/alienvault_otx/index.js").then((m) => m.default),
   "intelmq.bots.collectors.api.collector_api": () => import("./collectors/api/index.js").then((m) => m.default),
   "intelmq.bots.collectors.blueliv.collector_crimeserver": () => import("./collectors/blueliv/index.js").then((m) => m.default),
+  "intelmq.bots.collectors.eset.collector": () => import("./collectors/eset/index.js").then((m) => m.default),
   "intelmq.bots.collectors.file.collector_file": () => import("./collectors/file/index.js").then((m) => m.default),
   "intelmq.bots.collectors.fireeye.collector_mas": () => import("./collectors/fireeye/index.js").then((m) => m.default),
   "intelmq.bots.collectors.github_api.collector_github_contents_api": () => import("./collectors/github_api/index.js").then((m) => m.default),
