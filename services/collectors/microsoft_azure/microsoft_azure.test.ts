@@ -45,7 +45,7 @@ before(async () => {
       await fetch(`http://127.0.0.1:${port}/`);
       break;
     } catch {
-      if (i > 200 || azurite.exitCode !== null) throw new Error(`azurite did not start: ${output}`);
+      if (i > 600 || azurite.exitCode !== null) throw new Error(`azurite did not start: ${output}`);
       await new Promise((r) => setTimeout(r, 50));
     }
   }

@@ -34,7 +34,7 @@ export type Params = z.infer<typeof params>;
 
 interface SharedFile { Name: string; LastModified?: string }
 
-const cacheKey = (name: string) => (/^[-_=a-zA-Z0-9][-_=.a-zA-Z0-9]{0,199}$/.test(name) ? `f.${name}` : `h.${createHash("sha256").update(name).digest("hex")}`);
+const cacheKey = (name: string) => (/^[-_=a-zA-Z0-9](?:[-_=.a-zA-Z0-9]{0,198}[-_=a-zA-Z0-9])?$/.test(name) ? `f.${name}` : `h.${createHash("sha256").update(name).digest("hex")}`);
 
 /** The oldest modification time accepted, as a function of now (null: no filter). */
 function timeFilter(prm: Params): (() => number) | null {
