@@ -4,7 +4,9 @@ import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { src } from "../../../test/helpers/paths.js";
-import { createLibraryBot } from "../../../shared/runtime/index.js";
+import { createLibraryBot, createLogger, startBot } from "../../../shared/runtime/index.js";
+import { connectJetStream, type Broker } from "../../../shared/broker/index.js";
+import { startNatsServer } from "../../../test/helpers/nats-server.js";
 import { json, startPeer, testCollector, unb64, type Peer } from "../lib/testing.js";
 import bot, { BUCKET, cacheKey, listBody } from "./index.js";
 
@@ -140,4 +142,28 @@ test("an empty answer gives no report; an error answer fails the round; no key r
     await e.shutdown();
   }
   await assert.rejects(createLibraryBot(bot, { params: params({ api_key: null }) }), /No api_key provided/);
+});
+
+test("on JetStream: the names sent are kept in the KV bucket across bot restarts", async () => {
+  failing = new Map();
+  const server = await startNatsServer();
+  const opened: Broker[] = [];
+  const log = createLogger({ level: "CRITICAL" });
+  try {
+    const downloads = () => peer.requests.filter((r) => r.url.startsWith("/dl/")).length;
+    const before = downloads();
+    for (let run = 0; run < 2; run++) {
+      const broker = await connectJetStream({ servers: server.url });
+      opened.push(broker);
+      const h = await startBot({ def: bot, botId: "ss-api", broker, logger: log, params: { ...params(), run_mode: "scheduled", destination_queues: "out" } });
+      assert.equal(await h.done, 0);
+      assert.equal(await broker.queues.depth("out"), 2, `run ${run}: the two reports, once`);
+    }
+    assert.equal(downloads() - before, 2, "the second run downloaded nothing");
+    const kv = await opened[1]!.kv.open(BUCKET, 0);
+    assert.equal(await kv.get(cacheKey("2020-08-02-cisco_smart_install-anarres-geo.csv")), "1");
+  } finally {
+    for (const b of opened) await b.close();
+    await server.stop();
+  }
 });
