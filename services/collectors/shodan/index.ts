@@ -7,7 +7,7 @@
  */
 import { z } from "zod";
 import { ConfigurationError, ReportStream, collectorParams, defineBot, errorMessage, httpParams, p, type BotContext, type CollectorImpl, type Report } from "../../../shared/sdk/index.js";
-import { apiClient, joinUrl, withQuery } from "../lib/api-client.js";
+import { ApiStatusError, apiClient, joinUrl, withQuery } from "../lib/api-client.js";
 
 export const params = z.object({
   ...collectorParams,
@@ -61,8 +61,10 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
         }
         // a line cut by the end of the answer is incomplete JSON: it is left out, as requests' iter_lines fails on it
         throw new Error("the stream ended");
-      } catch (err) {
+      } catch (caught) {
         if (signal.aborted) return;
+        // the key is in the URL: errors name the URL without it
+        const err = caught instanceof ApiStatusError ? new ApiStatusError(shown, caught.status, caught.excerpt) : caught;
         errors++;
         if (errors > ctx.runtime.error_max_retries) throw err;
         ctx.log.info(`Got exception ${errorMessage(err)}, retrying (consecutive error count ${errors} <= ${ctx.runtime.error_max_retries}).`);

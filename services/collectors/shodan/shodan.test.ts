@@ -73,7 +73,9 @@ test("more failures in a row than error_max_retries fail the round; alert stream
     res.end("unavailable");
   });
   const broker = new MemoryBroker();
-  const h = await startBot({ def: bot, botId: "shodan", broker, logger: log, params: { destination_queues: "out", api_key: "k3y", alert: "ALERTID", api_url: peer.url, error_max_retries: 1, error_retry_delay: 0 } });
+  const lines: string[] = [];
+  const logger = createLogger({ level: "INFO", destination: { write: (l: string) => { lines.push(l); } } });
+  const h = await startBot({ def: bot, botId: "shodan", broker, logger, params: { destination_queues: "out", api_key: "k3y", alert: "ALERTID", api_url: peer.url, error_max_retries: 1, error_retry_delay: 0 } });
   try {
     await waitFor("a failed round", () => h.stats().failure >= 1);
     assert.equal(paths[0], "/shodan/alert/ALERTID");
