@@ -5,7 +5,7 @@
  * listed page by page and downloaded.
  */
 import { createHmac } from "node:crypto";
-import { ApiFormatError, type ApiClient } from "../lib/api-client.js";
+import { ApiFormatError, ApiStatusError, type ApiClient } from "../lib/api-client.js";
 
 export interface BlobAccount {
   /** The blob service's URL, without a trailing slash (path-style for the emulator: .../devstoreaccount1). */
@@ -63,6 +63,17 @@ const unescapeXml = (s: string) => s.replace(/&lt;/g, "<").replace(/&gt;/g, ">")
 export const blobUrl = (acc: BlobAccount, container: string, blob: string) =>
   `${acc.endpoint}/${encodeURIComponent(container)}/${blob.split("/").map(encodeURIComponent).join("/")}`;
 
+/** A signed GET; errors name the URL without a SAS token (a secret). */
+async function get(http: ApiClient, acc: BlobAccount, url: string): Promise<Buffer> {
+  const req = signed(acc, "GET", url);
+  try {
+    return (await http.request(req.url, { headers: req.headers })).body;
+  } catch (err) {
+    if (err instanceof ApiStatusError) throw new ApiStatusError(url, err.status, err.excerpt.replace(/sig=[^&\s<]*/g, "sig=***"));
+    throw err;
+  }
+}
+
 /** The names of the container's blobs, every page. */
 export async function listBlobs(http: ApiClient, acc: BlobAccount, container: string): Promise<string[]> {
   const names: string[] = [];
@@ -70,8 +81,7 @@ export async function listBlobs(http: ApiClient, acc: BlobAccount, container: st
   do {
     const q = new URLSearchParams({ restype: "container", comp: "list" });
     if (marker) q.set("marker", marker);
-    const req = signed(acc, "GET", `${acc.endpoint}/${encodeURIComponent(container)}?${q}`);
-    const xml = (await http.request(req.url, { headers: req.headers })).text();
+    const xml = (await get(http, acc, `${acc.endpoint}/${encodeURIComponent(container)}?${q}`)).toString("utf8");
     for (const m of xml.matchAll(/<Blob>\s*<Name>([\s\S]*?)<\/Name>/g)) names.push(unescapeXml(m[1]!));
     marker = unescapeXml(/<NextMarker>([\s\S]*?)<\/NextMarker>/.exec(xml)?.[1] ?? "");
   } while (marker);
@@ -79,6 +89,5 @@ export async function listBlobs(http: ApiClient, acc: BlobAccount, container: st
 }
 
 export async function downloadBlob(http: ApiClient, acc: BlobAccount, container: string, blob: string): Promise<Buffer> {
-  const req = signed(acc, "GET", blobUrl(acc, container, blob));
-  return (await http.request(req.url, { headers: req.headers })).body;
+  return get(http, acc, blobUrl(acc, container, blob));
 }
