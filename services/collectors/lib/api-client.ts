@@ -80,6 +80,11 @@ export function withQuery(url: string, query: ApiRequest["query"]): string {
   return u.toString();
 }
 
+/** The URL as logs and errors show it: values of query parameters that carry secrets masked. */
+export function redactUrl(url: string): string {
+  return url.replace(/([?&](?:key|apikey|api_key|token|access_token|sig|signature|password|pass)=)[^&#]*/gi, "$1***");
+}
+
 /** `base` joined with `path` as a directory (a missing trailing slash of base is added). */
 export function joinUrl(base: string, path: string): string {
   return (base.endsWith("/") ? base : base + "/") + path.replace(/^\/+/, "");
@@ -137,7 +142,7 @@ export function apiClient(prm: ApiHttpOptions, log: Logger, defaults: Record<str
         const code = (err as { code?: string }).code ?? "";
         // only failures before anything was sent are retried: a request may have side effects
         if (attempt < tries && RETRYABLE.has(code)) {
-          log.warn({ attempt, code }, `Request to ${full} failed (${code}), trying again.`);
+          log.warn({ attempt, code }, `Request to ${redactUrl(full)} failed (${code}), trying again.`);
           continue;
         }
         throw err;
@@ -148,13 +153,13 @@ export function apiClient(prm: ApiHttpOptions, log: Logger, defaults: Record<str
         size += (c as Buffer).length;
         if (size > max) {
           res.body.destroy();
-          throw new ApiFormatError(`The answer of ${full} is larger than ${max} bytes.`);
+          throw new ApiFormatError(`The answer of ${redactUrl(full)} is larger than ${max} bytes.`);
         }
         chunks.push(c as Buffer);
       }
       const buf = Buffer.concat(chunks);
       const ok = (res.statusCode >= 200 && res.statusCode < 300) || (req.accept ?? []).includes(res.statusCode);
-      if (!ok) throw new ApiStatusError(full, res.statusCode, buf.toString("utf8", 0, 200).trim());
+      if (!ok) throw new ApiStatusError(redactUrl(full), res.statusCode, buf.toString("utf8", 0, 200).trim());
       return response(full, res.statusCode, res.headers, buf);
     }
   }
@@ -164,7 +169,7 @@ export function apiClient(prm: ApiHttpOptions, log: Logger, defaults: Record<str
     const res = await request(url, { method: "GET", headers, signal: req.signal, dispatcher: pick(url) });
     if (res.statusCode < 200 || res.statusCode >= 300) {
       const text = (await res.body.text().catch(() => "")).slice(0, 200).trim();
-      throw new ApiStatusError(url, res.statusCode, text);
+      throw new ApiStatusError(redactUrl(url), res.statusCode, text);
     }
     return res;
   }
@@ -185,7 +190,7 @@ function response(url: string, status: number, headers: ApiResponse["headers"], 
       try {
         return JSON.parse(body.toString("utf8")) as T;
       } catch (err) {
-        throw new ApiFormatError(`The answer of ${url} is not JSON: ${JSON.stringify(body.toString("utf8", 0, 80))}`, { cause: err });
+        throw new ApiFormatError(`The answer of ${redactUrl(url)} is not JSON: ${JSON.stringify(body.toString("utf8", 0, 80))}`, { cause: err });
       }
     },
     header(name: string) {
