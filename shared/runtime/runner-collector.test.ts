@@ -226,3 +226,22 @@ test("collector, streaming: pushed reports are queued and settled one by one; st
   assert.equal(await h.done, 0);
   await broker.close();
 });
+
+test("collector: two reports of one round with the same raw are both sent (the repeat gets its own id)", async () => {
+  const bot = defineBot({
+    kind: "collector", name: "twins", intelmq: "test.twins", description: "",
+    params: z.object({ ...collectorParams }).strict(),
+    create: (_p, ctx) => ({
+      collect() {
+        return [1, 2, 3].map(() => { const r = ctx.newReport(); r.add("raw", "same attachment"); return r; });
+      },
+    }),
+  });
+  const broker = new RecordingBroker();
+  const h = await startBot({ def: bot, botId: "twins", params: { run_mode: "scheduled", destination_queues: "q" }, broker, logger: log });
+  assert.equal(await h.done, 0);
+  assert.equal(await broker.queues.depth("q"), 3);
+  const hash = createHash("sha256").update(Buffer.from("same attachment").toString("base64")).digest("hex");
+  assert.deepEqual(broker.ids.map((x) => x.id), [`twins:${hash}:0`, `twins:${hash}:0:1`, `twins:${hash}:0:2`]);
+  await broker.close();
+});

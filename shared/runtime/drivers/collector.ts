@@ -82,6 +82,7 @@ export class CollectorRounds {
       return;
     }
     const pending = new Set<Promise<void>>();
+    const sameRaw = new Map<string, number>();
     let failed: { err: unknown } | undefined;
     let k = 0;
     for await (const report of got as AsyncIterable<Report> | Iterable<Report>) {
@@ -100,7 +101,11 @@ export class CollectorRounds {
       if (feed.accuracy) report.add("feed.accuracy", feed.accuracy, { overwrite: false });
       env.stats.sent("_default");
       const hash = createHash("sha256").update(String(report.get("raw"))).digest("hex");
-      const msgId = impl.streaming ? `${env.botId}:${hash}:${this.#life}.${this.#pushed++}` : `${env.botId}:${hash}:${round}`;
+      // Two reports of one round with the same raw (two tickets with the same attachment) are two
+      // reports: the repeats are numbered, so the broker's duplicate window keeps them apart.
+      const seen = sameRaw.get(hash) ?? 0;
+      sameRaw.set(hash, seen + 1);
+      const msgId = impl.streaming ? `${env.botId}:${hash}:${this.#life}.${this.#pushed++}` : `${env.botId}:${hash}:${round}${seen ? `:${seen}` : ""}`;
       const bytes = encodeEnvelope([report]);
       const targets = env.runtime.load_balance ? [queues[k % queues.length]!] : queues;
       k++;
