@@ -34,5 +34,5 @@ function find(dir) {
 const files = find(join(root, "dist")).filter((f) => filter.length === 0 || filter.some((x) => f.includes(x))).sort();
 // A test that hangs (an awaited confirmation that never comes) fails after 5 minutes instead of
 // holding the suite; tests that need longer say so themselves.
-const r = spawnSync(process.execPath, ["--test", "--test-concurrency=2", "--test-timeout=300000", ...files], { cwd: root, stdio: "inherit" });
+const r = spawnSync(process.execPath, ["--test", "--test-concurrency=3", "--test-timeout=300000", ...files], { cwd: root, stdio: "inherit" });
 process.exit(r.status ?? 1);
