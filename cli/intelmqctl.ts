@@ -20,6 +20,7 @@ import { parseArgs, parseWhen } from "./args.js";
 import { connectCtl } from "./connect.js";
 import { runCheck } from "./ctl-check.js";
 import { composeFile } from "./ctl-compose.js";
+import { writeNatsConfig } from "./ctl-nats-config.js";
 import { BOT_GROUP, botIds, configuredQueues, installedBots, queuesOf, type GroupName } from "./ctl-config.js";
 import { ControlClient, type BotView, type HostView, type InstanceView } from "./ctl-control.js";
 import { runBotCmd, type RunAction } from "./ctl-run.js";
@@ -967,6 +968,26 @@ export async function main(argv: string[]): Promise<number> {
           writeFileSync(file, text);
           ctx.out.info(`Wrote ${file}.`);
         } else process.stdout.write(text);
+        return 0;
+      };
+    });
+  program.command("nats-config")
+    .description("a nats-server configuration with least-privilege NKey users, and one credentials file per bot id (plus control and admin)")
+    .requiredOption("-o, --out <dir>", "write DIR/nats-server.conf and DIR/creds/<bot-id>.creds")
+    .option("--tls-cert <file>", "the server's TLS certificate (a tls block in the configuration)")
+    .option("--tls-key <file>", "the server's TLS key")
+    .option("--tls-ca <file>", "the CA of clients' certificates")
+    .option("--tls-verify", "require client certificates")
+    .action((o: { out: string; tlsCert?: string; tlsKey?: string; tlsCa?: string; tlsVerify?: boolean }) => {
+      run = (ctx) => {
+        if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new UsageError("nats-config: --tls-cert and --tls-key go together");
+        const dir = resolve(o.out);
+        const tls = o.tlsCert !== undefined && o.tlsKey !== undefined
+          ? { cert: resolve(o.tlsCert), key: resolve(o.tlsKey), ...(o.tlsCa !== undefined ? { ca: resolve(o.tlsCa) } : {}), verify: !!o.tlsVerify }
+          : undefined;
+        const users = writeNatsConfig(ctx.config(), dir, tls ? { tls } : {});
+        ctx.out.info(`Wrote ${join(dir, "nats-server.conf")} and ${users.length} credentials files in ${join(dir, "creds")}.`);
+        ctx.out.info(`Bots find theirs with nats_credentials_dir: ${join(dir, "creds")} under global in runtime.yaml; reload a running server with nats-server --signal reload.`);
         return 0;
       };
     });

@@ -24,6 +24,7 @@ export const ownGlobalSchema = z.object({
   nats_password: p.text().nullish().describe("NATS password (NATS_PASSWORD overrides)"),
   nats_token: p.text().nullish().describe("NATS token (NATS_TOKEN overrides)"),
   nats_creds: z.string().nullish().describe("NATS credentials file (JWT + NKey)"),
+  nats_credentials_dir: z.string().nullish().describe("folder of the credentials files `intelmqctl nats-config` writes: each bot connects with <bot-id>.creds, the control service with control.creds, intelmqctl with admin.creds (INTELMQ_NATS_CREDENTIALS_DIR overrides)"),
   nats_tls: p.bool().nullish().describe("TLS to NATS"),
   nats_tls_ca: z.string().nullish().describe("CA file of NATS' TLS"),
   nats_tls_cert: z.string().nullish().describe("client certificate for NATS' TLS"),

@@ -67,6 +67,11 @@ export class JsConnection {
           for (const f of this.#reconnected) f();
           break;
         case "close": this.setState("closed"); break;
+        case "error":
+          // A permissions violation names the refused subject: say so, or the refused publish
+          // or request only shows as a timeout.
+          this.log.error({ err: errorMessage(s.error) }, `NATS refused: ${errorMessage(s.error)}`);
+          break;
         default: break;
       }
     }
