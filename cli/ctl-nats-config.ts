@@ -9,8 +9,7 @@
  */
 import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createUser, fromSeed } from "@nats-io/nkeys";
-import { CONSUMER_NAME, DUMPS_STREAM, LARGE_ARCHIVE_BUCKET, LARGE_BUCKET, LARGE_DUMPS_BUCKET, LOGS_STREAM, ARCHIVE_STREAM, dumpSubject, logSubject, queueStream, queueSubject } from "../shared/broker/index.js";
+import { newUserNkey, userNkeyFromSeed, CONSUMER_NAME, DUMPS_STREAM, LARGE_ARCHIVE_BUCKET, LARGE_BUCKET, LARGE_DUMPS_BUCKET, LOGS_STREAM, ARCHIVE_STREAM, dumpSubject, logSubject, queueStream, queueSubject } from "../shared/broker/index.js";
 import { ADMIN_IDENTITY, CONTROL_IDENTITY, inboxPrefixOf, queueSettingsFor, type RuntimeConfig } from "../shared/config/index.js";
 import { CONTROL_PREFIX, STATUS_BUCKET } from "../shared/control-protocol/index.js";
 import { queuesOf } from "./ctl-config.js";
@@ -185,22 +184,12 @@ export function serverConf(users: NatsUser[], opts: NatsConfigOptions = {}): str
   return lines.join("\n");
 }
 
-/** The seed of an existing credentials file (re-runs keep each identity's key), or null. */
-function existingSeed(file: string): string | null {
-  try {
-    const text = readFileSync(file, "utf8").trim();
-    if (!/^SU[A-Z2-7]+$/.test(text)) return null;
-    fromSeed(new TextEncoder().encode(text));
-    return text;
-  } catch {
-    return null;
-  }
-}
-
+/** A user's key: the one of its existing credentials file (re-runs keep each identity's key), else a new one. */
 function userOf(identity: string, permissions: Permissions, credsDir: string): NatsUser {
-  const file = join(credsDir, `${identity}.creds`);
-  const kp = existingSeed(file) !== null ? fromSeed(new TextEncoder().encode(existingSeed(file)!)) : createUser();
-  return { identity, publicKey: kp.getPublicKey(), seed: new TextDecoder().decode(kp.getSeed()), permissions };
+  let key = null;
+  try { key = userNkeyFromSeed(readFileSync(join(credsDir, `${identity}.creds`), "utf8").trim()); } catch { /* none yet */ }
+  key ??= newUserNkey();
+  return { identity, publicKey: key.publicKey, seed: key.seed, permissions };
 }
 
 /** Write DIR/nats-server.conf and DIR/creds/<identity>.creds (mode 0600); returns the users. */
