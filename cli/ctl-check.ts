@@ -280,7 +280,8 @@ export function queueLimitLines(config: RuntimeConfig): string[] {
     if (differ.length) {
       const eff = queueLimitsFor(config, q);
       out.push(`Bots ${ids.map((i) => JSON.stringify(i)).join(", ")} share the source queue '${q}' with different ${differ.join(", ")}: `
-        + `the smallest holds (max_bytes ${eff.maxBytes ?? "default"}, max_msgs ${eff.maxMsgs ?? "none"}).`);
+        + `the smallest holds (max_bytes ${eff.maxBytes ?? "default"}, max_msgs ${eff.maxMsgs ?? "none"})`
+        + `${differ.includes("queue_replicas") ? `, of replicas the most (${eff.replicas ?? "default"})` : ""}.`);
     }
   }
   return out;

@@ -134,6 +134,8 @@ export interface BrokerLimits {
   statusMaxBytes?: number;
   deliveriesMaxBytes?: number;
   cacheMaxBytes?: number;
+  /** Replicas of the streams and buckets besides the queues (dumps, logs, archive, KV, object stores) when created; default 1. */
+  replicas?: number;
 }
 
 /** Limits of one KV bucket besides its TTL. */

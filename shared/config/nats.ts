@@ -166,6 +166,8 @@ export function brokerLimits(config: RuntimeConfig | null | undefined): BrokerLi
   set("statusMaxBytes", g.status_max_bytes);
   set("deliveriesMaxBytes", g.deliveries_max_bytes);
   set("cacheMaxBytes", g.cache_max_bytes);
+  // In a cluster the dumps, logs, caches and heartbeats are as safe as the queues.
+  set("replicas", g.queue_replicas);
   return out;
 }
 
@@ -191,28 +193,33 @@ export function sourceQueueOf(config: RuntimeConfig, botId: string): string | nu
 }
 
 /**
- * The limits of one queue: its readers' `queue_max_bytes` and `queue_max_msgs` parameters, the
- * global ones as their defaults. Bots sharing a source queue with different limits: the
- * smallest holds (`intelmqctl check` warns).
+ * The limits of one queue: its readers' `queue_max_bytes`, `queue_max_msgs` and `queue_replicas`
+ * parameters, the global ones as their defaults. Bots sharing a source queue with different
+ * limits: the smallest holds, of replicas the most (`intelmqctl check` warns).
  */
-export function queueLimitsFor(config: RuntimeConfig | null | undefined, queue: string): Pick<QueueSettings, "maxBytes" | "maxMsgs"> {
+export function queueLimitsFor(config: RuntimeConfig | null | undefined, queue: string): Pick<QueueSettings, "maxBytes" | "maxMsgs" | "replicas"> {
   const g = globalSettings(config?.global);
   let maxBytes = g.queue_max_bytes ?? undefined;
   let maxMsgs = g.queue_max_msgs ?? undefined;
+  let replicas = g.queue_replicas ?? undefined;
   let first = true;
   for (const id of Object.keys(config?.bots ?? {})) {
     if (sourceQueueOf(config!, id) !== queue) continue;
     const own = queueLimitsSchema.parse(config!.bots[id]!.parameters);
     const b = own.queue_max_bytes ?? g.queue_max_bytes ?? undefined;
     const m = own.queue_max_msgs ?? g.queue_max_msgs ?? undefined;
+    // Replicas: the most any reader asks for.
+    const r = own.queue_replicas ?? g.queue_replicas ?? undefined;
+    if (r !== undefined && (first || replicas === undefined || r > replicas)) replicas = r;
     // The smallest of the readers' limits (-1 and unset are none).
     if (first) { maxBytes = b; maxMsgs = m; first = false; continue; }
     if (b !== undefined && (maxBytes === undefined || b < maxBytes)) maxBytes = b;
     if (m !== undefined && m > 0 && (maxMsgs === undefined || maxMsgs <= 0 || m < maxMsgs)) maxMsgs = m;
   }
-  const out: Pick<QueueSettings, "maxBytes" | "maxMsgs"> = {};
+  const out: Pick<QueueSettings, "maxBytes" | "maxMsgs" | "replicas"> = {};
   if (maxBytes !== undefined) out.maxBytes = maxBytes;
   if (maxMsgs !== undefined) out.maxMsgs = maxMsgs;
+  if (replicas !== undefined) out.replicas = replicas;
   return out;
 }
 
