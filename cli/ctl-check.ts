@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
 import { DEFAULTS as BROKER_DEFAULTS, type Broker } from "../shared/broker/index.js";
 import {
-  QUEUE_LIMIT_KEYS, checkGlobal, effectiveParams, intelmqGlobalSchema, queueLimitsFor, queueSettingsFor, runtimeConfigFromObject, sourceQueueOf,
+  QUEUE_LIMIT_KEYS, checkGlobal, effectiveParams, intelmqGlobalSchema, queueLimitsFor, queueSettings, queueSettingsFor, runtimeConfigFromObject, sourceQueueOf,
   type BotEntry, type IntelmqPaths, type RuntimeConfig,
 } from "../shared/config/index.js";
 import { createHarmonization, loadHarmonization, pyRegex, types, type Harmonization } from "../shared/harmonization/index.js";
@@ -201,6 +201,19 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
           if (have.maxBytes !== wantBytes || have.maxMsgs !== wantMsgs) {
             warn(`Queue '${q}' has max_bytes ${have.maxBytes ?? "none"}, max_msgs ${have.maxMsgs ?? "none"}; runtime.yaml says ${wantBytes}, ${wantMsgs ?? "none"}: `
               + "applied when a bot using it starts or reloads (a lower limit only while the queue holds at most half of it).");
+          }
+        }
+        // In a cluster an R1 queue stops whenever its one node is down.
+        if (si.cluster) {
+          const single: string[] = [];
+          for (const q of [...configured].filter((x) => present.has(x)).sort()) {
+            if (((await broker.queues.info(q)).replicas ?? 1) < 2) single.push(q);
+          }
+          const want = queueSettings(config).replicas ?? 1;
+          if (single.length || want < 2) {
+            warn(`NATS runs as cluster '${si.cluster}' but ${single.length ? `queues ${single.map((q) => `'${q}'`).join(", ")} have one replica` : "queue_replicas is 1"}: `
+              + "a queue stops while its node is down and its messages are lost with the node's disk. Set queue_replicas: 3 under global "
+              + "(new queues get it; a bot starting with it scales its existing queues).");
           }
         }
       } catch (err) {

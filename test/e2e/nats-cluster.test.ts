@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { connectJetStream, queueStream, type Broker } from "../../shared/broker/index.js";
 import { NatsCluster } from "../helpers/nats-cluster.js";
+import { intelmqctl } from "../helpers/secure-nats.js";
 import { TestPipeline, benchBots, benchReport, benchWorkload, countLines, sleep, waitFor } from "../helpers/pipeline.js";
 
 const REPORTS = 50;
@@ -45,6 +46,24 @@ describe("a three-node cluster with R3 queues", { timeout: 300_000 }, () => {
     cluster = await NatsCluster.start(3);
   });
   after(async () => { await cluster?.stop(); });
+
+  it("intelmqctl check warns when the cluster runs queues of one replica", async () => {
+    const p = new ClusterPipeline(cluster.urls, benchBots(OUT, "r1"), {});
+    try {
+      await (await p.broker()).queues.ensure("r1-parser-queue", { replicas: 1 });
+      const r = await intelmqctl(["--type", "json", "check"], p.env);
+      const lines = (JSON.parse(r.stdout) as { lines: [string, string][] }).lines;
+      assert.ok(lines.some(([l, m]) => l === "warning" && m.includes("cluster 'intelmq'") && m.includes("'r1-parser-queue' have one replica")), JSON.stringify(lines));
+      p.writeConfig(benchBots(OUT, "r1"), { queue_replicas: 3 });
+      await (await p.broker()).queues.ensure("r1-parser-queue", { replicas: 3 });
+      const r3 = await intelmqctl(["--type", "json", "check"], p.env);
+      const lines3 = (JSON.parse(r3.stdout) as { lines: [string, string][] }).lines;
+      assert.ok(!lines3.some(([, m]) => m.includes("cluster 'intelmq'")), JSON.stringify(lines3));
+    } finally {
+      await (await p.broker()).queues.delete("r1-parser-queue").catch(() => false);
+      await p.close();
+    }
+  });
 
   it("delivers every unique event exactly once while each queue's stream leader is killed and restarted", async () => {
     const p = new ClusterPipeline(cluster.urls, benchBots(OUT), { queue_replicas: 3 });

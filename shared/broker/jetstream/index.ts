@@ -148,8 +148,9 @@ class JsBroker implements JetStreamBroker {
     return this.c.onState(listener);
   }
 
-  serverInfo(): { version: string; url: string } {
-    return { version: this.c.serverVersion, url: `nats://${this.c.nc.getServer()}` };
+  serverInfo(): { version: string; url: string; cluster?: string } {
+    const cluster = this.c.nc.info?.cluster;
+    return { version: this.c.serverVersion, url: `nats://${this.c.nc.getServer()}`, ...(cluster ? { cluster } : {}) };
   }
 
   async close(): Promise<void> {
