@@ -69,3 +69,22 @@ test("nats-config writes seeds only into the creds files, keeps them on a re-run
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("compose --secure: each bot container gets only its own credentials and the client certificate, NATS over TLS", async () => {
+  const { composeFile } = await import("./ctl-compose.js");
+  const { parse } = await import("yaml");
+  const config = parseRuntimeConfig(YAML);
+  const text = composeFile(config, { dir: "/p/deploy", root: "/p", configDir: "/p/etc", secure: "/p/deploy/secure" });
+  const doc = parse(text) as { services: Record<string, { environment?: Record<string, string>; volumes?: string[]; command?: string[] }> };
+  assert.deepEqual(doc.services["nats"]!.command, ["-c", "/etc/nats-secure/nats-server.conf", "-sd", "/data"]);
+  for (const id of ["col", "par", "ded"]) {
+    const s = doc.services[id]!;
+    assert.equal(s.environment!["NATS_URL"], "tls://nats:4222");
+    assert.equal(s.environment!["INTELMQ_NATS_CREDENTIALS_DIR"], "/run/intelmq-creds");
+    const creds = s.volumes!.filter((v) => v.includes(".creds"));
+    assert.deepEqual(creds, [`./secure/creds/${id}.creds:/run/intelmq-creds/${id}.creds:ro`]);
+  }
+  assert.ok(!text.includes("ca-key.pem"), "the CA's key is mounted nowhere");
+  const mounts = text.split("\n").filter((l) => !l.startsWith("#")).join("\n");
+  assert.ok(!mounts.includes("admin.creds") && !mounts.includes("control.creds"), "no bot gets the operators' or the control service's credentials");
+});

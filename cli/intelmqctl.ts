@@ -960,10 +960,11 @@ export async function main(argv: string[]): Promise<number> {
     .description("a docker-compose file with one service per bot of runtime.yaml (instances as replicas) and NATS with JetStream")
     .option("-o, --out <file>", "write it to this file (default: stdout; relative paths in it are from the file's folder)")
     .option("--cluster", "the override for a three-node NATS cluster instead (use with the main file)")
-    .action((o: { out?: string; cluster?: boolean }) => {
+    .option("--secure <dir>", "the override for least-privilege credentials and TLS instead: DIR is what `nats-config --out` wrote (use with the main file)")
+    .action((o: { out?: string; cluster?: boolean; secure?: string }) => {
       run = (ctx) => {
         const file = o.out === undefined ? null : resolve(o.out);
-        const text = composeFile(ctx.config(), { dir: file ? dirname(file) : process.cwd(), root: PROJECT_ROOT, configDir: ctx.paths.configDir, cluster: !!o.cluster });
+        const text = composeFile(ctx.config(), { dir: file ? dirname(file) : process.cwd(), root: PROJECT_ROOT, configDir: ctx.paths.configDir, cluster: !!o.cluster, ...(o.secure !== undefined ? { secure: resolve(o.secure) } : {}) });
         if (file) {
           writeFileSync(file, text);
           ctx.out.info(`Wrote ${file}.`);
