@@ -150,6 +150,8 @@ export interface NatsUser {
 }
 
 export interface NatsConfigOptions {
+  /** JetStream's store dir in the configuration: nats-server 2.9 refuses to reload a configuration while -sd is given on its command line. */
+  storeDir?: string;
   /** TLS of the server: its certificate and key, and the CA that clients' certificates must be signed by. */
   tls?: { cert: string; key: string; ca?: string; verify?: boolean };
 }
@@ -160,9 +162,10 @@ const q = (s: string) => JSON.stringify(s);
 export function serverConf(users: NatsUser[], opts: NatsConfigOptions = {}): string {
   const lines = [
     "# Written by `intelmqctl nats-config`: re-run it after changing runtime.yaml, then reload the",
-    "# server (nats-server --signal reload). Listen address, port and store dir may be given on the",
-    "# command line (-a, -p, -sd); they override what is here.",
-    "jetstream: enabled",
+    "# server (nats-server --signal reload). Listen address and port may be given on the command",
+    "# line (-a, -p); so may the store dir (-sd), but then nats-server refuses to reload: give it to",
+    "# nats-config with --store-dir instead.",
+    opts.storeDir ? `jetstream { store_dir: ${q(opts.storeDir)} }` : "jetstream: enabled",
     "",
   ];
   if (opts.tls) {

@@ -979,14 +979,15 @@ export async function main(argv: string[]): Promise<number> {
     .option("--tls-key <file>", "the server's TLS key")
     .option("--tls-ca <file>", "the CA of clients' certificates")
     .option("--tls-verify", "require client certificates")
-    .action((o: { out: string; tlsCert?: string; tlsKey?: string; tlsCa?: string; tlsVerify?: boolean }) => {
+    .option("--store-dir <dir>", "JetStream's store dir (given here rather than with -sd, the server can reload the configuration)")
+    .action((o: { out: string; tlsCert?: string; tlsKey?: string; tlsCa?: string; tlsVerify?: boolean; storeDir?: string }) => {
       run = (ctx) => {
         if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new UsageError("nats-config: --tls-cert and --tls-key go together");
         const dir = resolve(o.out);
         const tls = o.tlsCert !== undefined && o.tlsKey !== undefined
           ? { cert: resolve(o.tlsCert), key: resolve(o.tlsKey), ...(o.tlsCa !== undefined ? { ca: resolve(o.tlsCa) } : {}), verify: !!o.tlsVerify }
           : undefined;
-        const users = writeNatsConfig(ctx.config(), dir, tls ? { tls } : {});
+        const users = writeNatsConfig(ctx.config(), dir, { ...(tls ? { tls } : {}), ...(o.storeDir !== undefined ? { storeDir: resolve(o.storeDir) } : {}) });
         ctx.out.info(`Wrote ${join(dir, "nats-server.conf")} and ${users.length} credentials files in ${join(dir, "creds")}.`);
         ctx.out.info(`Bots find theirs with nats_credentials_dir: ${join(dir, "creds")} under global in runtime.yaml; reload a running server with nats-server --signal reload.`);
         return 0;

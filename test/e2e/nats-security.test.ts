@@ -80,7 +80,7 @@ describe("NATS with least-privilege credentials and TLS", { timeout: 240_000 }, 
       logging_level: "INFO", nats_credentials_dir: join(natsDir(), "creds"),
       nats_tls_ca: certs.ca, nats_tls_cert: certs.clientCert, nats_tls_key: certs.clientKey,
     });
-    const gen = await intelmqctl(["nats-config", "--out", natsDir(), "--tls-cert", certs.serverCert, "--tls-key", certs.serverKey, "--tls-ca", certs.ca, "--tls-verify"], p.env);
+    const gen = await intelmqctl(["nats-config", "--out", natsDir(), "--tls-cert", certs.serverCert, "--tls-key", certs.serverKey, "--tls-ca", certs.ca, "--tls-verify", "--store-dir", join(dir, "server", "store")], p.env);
     assert.equal(gen.code, 0, gen.stderr);
     clientLogs.push(gen.stdout, gen.stderr);
     server = startConfigured(join(natsDir(), "nats-server.conf"), port, join(dir, "server"));
@@ -170,6 +170,38 @@ describe("NATS with least-privilege credentials and TLS", { timeout: 240_000 }, 
     await sleep(500);
     assert.equal(countLines(join(p.root, OUT)), ROWS.length);
     assert.equal(await admin!.queues.depth("sec-output-queue"), 0);
+  });
+
+  it("a re-run of nats-config after a runtime.yaml change and a reload of the server give a bot its new destination, with the same key", async () => {
+    const before = readFileSync(credsOf("sec-taxonomy"), "utf8");
+    const changed = bots() as Record<string, { parameters: Record<string, unknown> }>;
+    changed["sec-taxonomy"]!.parameters.destination_queues = { _default: ["sec-deduplicator-queue"], extra: ["sec-extra-queue"] };
+    const connectTaxonomy = (lines: string[]) => connectWhenUp({
+      servers: url, credsFile: credsOf("sec-taxonomy"), inboxPrefix: "_INBOX_sec-taxonomy", tls: tls(),
+      name: "intelmq-bot sec-taxonomy", timeoutMs: 1500, logger: capturingLogger(lines),
+    });
+    const ev = encodeEnvelope([{ __type: "Event", "source.ip": "198.51.100.2" }]);
+    const lines: string[] = [];
+    const b = await connectTaxonomy(lines);
+    try {
+      await assert.rejects(b.queues.publish("sec-extra-queue", ev, { msgId: "extra-0" }), "not yet its destination");
+      p.writeConfig(changed, {
+        logging_level: "INFO", nats_credentials_dir: join(natsDir(), "creds"),
+        nats_tls_ca: certs.ca, nats_tls_cert: certs.clientCert, nats_tls_key: certs.clientKey,
+      });
+      const gen = await intelmqctl(["nats-config", "--out", natsDir(), "--tls-cert", certs.serverCert, "--tls-key", certs.serverKey, "--tls-ca", certs.ca, "--tls-verify", "--store-dir", join(dir, "server", "store")], p.env);
+      assert.equal(gen.code, 0, gen.stderr);
+      clientLogs.push(gen.stdout, gen.stderr);
+      assert.equal(readFileSync(credsOf("sec-taxonomy"), "utf8"), before, "the same key");
+      server.proc.kill("SIGHUP"); // what nats-server --signal reload sends
+      await waitFor(() => /Reloaded server configuration/i.test(server.log()), 10_000, "the server's reload");
+      await b.queues.publish("sec-extra-queue", ev, { msgId: "extra-1" });
+      assert.equal(await admin!.queues.depth("sec-extra-queue"), 1);
+      assert.ok(lines.some((l) => l.includes("$JS.API.STREAM.INFO.Q_sec-extra-queue")), "the refusal before the reload was logged");
+    } finally {
+      clientLogs.push(...lines);
+      await b.close();
+    }
   });
 
   it("writes no secret into any log line", () => {

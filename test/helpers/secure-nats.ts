@@ -41,12 +41,12 @@ export interface SecureServer {
   stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
-/** Start nats-server -c conf on 127.0.0.1:port with its store under `dir`; its log goes to dir/nats.log. */
+/** Start nats-server -c conf (its store dir in it) on 127.0.0.1:port; its log goes to dir/nats.log. */
 export function startConfigured(conf: string, port: number, dir: string, extra: string[] = []): SecureServer {
   mkdirSync(dir, { recursive: true });
   const logFile = join(dir, "nats.log");
   const fd = openSync(logFile, "a");
-  const proc = spawn(natsServerBinary(), ["-c", conf, "-a", "127.0.0.1", "-p", String(port), "-sd", join(dir, "store"), ...extra], { stdio: ["ignore", fd, fd] });
+  const proc = spawn(natsServerBinary(), ["-c", conf, "-a", "127.0.0.1", "-p", String(port), ...extra], { stdio: ["ignore", fd, fd] });
   closeSync(fd);
   const exited = new Promise<void>((r) => proc.once("exit", () => r()));
   return {
