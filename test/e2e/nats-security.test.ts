@@ -137,6 +137,17 @@ describe("NATS with least-privilege credentials and TLS", { timeout: 240_000 }, 
     assert.deepEqual(violations, [], "nothing the pipeline does is refused");
   });
 
+  it("a bot dumps what it cannot take and logs to the logs stream under its own credentials", async () => {
+    // An event the harmonization refuses: the taxonomy expert dumps it.
+    const bad = encodeEnvelope([{ __type: "Event", "source.ip": "not an address", "feed.name": "bad" }]);
+    await admin!.queues.publish("sec-taxonomy-queue", bad, { msgId: "bad-1" });
+    await waitFor(async () => (await admin!.dumps.read("sec-taxonomy")).length === 1, 30_000, "the dump of sec-taxonomy");
+    await waitFor(async () => (await admin!.logs.read("sec-taxonomy", 100)).length > 0, 10_000, "lines of sec-taxonomy in the logs stream");
+    await waitFor(async () => (await admin!.queues.depth("sec-taxonomy-queue")) === 0, 10_000, "the bad event acknowledged");
+    const violations = server.log().split("\n").filter((l) => /Violation/i.test(l));
+    assert.deepEqual(violations, [], "dumping and logging are allowed");
+  });
+
   it("refuses a client with one bot's credentials what that bot may not do, and its log names each refusal", async () => {
     const lines: string[] = [];
     const b = await connectWhenUp({
