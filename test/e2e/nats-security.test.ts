@@ -152,7 +152,7 @@ describe("NATS with least-privilege credentials and TLS", { timeout: 240_000 }, 
     const lines: string[] = [];
     const b = await connectWhenUp({
       servers: url, credsFile: credsOf("sec-taxonomy"), inboxPrefix: "_INBOX_sec-taxonomy", tls: tls(),
-      name: "intelmq-bot sec-taxonomy", timeoutMs: 1500, logger: capturingLogger(lines),
+      name: "test-client sec-taxonomy", timeoutMs: 1500, logger: capturingLogger(lines),
     });
     try {
       const ev = encodeEnvelope([{ __type: "Event", "source.ip": "198.51.100.1", "feed.name": "forged" }]);
@@ -189,7 +189,7 @@ describe("NATS with least-privilege credentials and TLS", { timeout: 240_000 }, 
     changed["sec-taxonomy"]!.parameters.destination_queues = { _default: ["sec-deduplicator-queue"], extra: ["sec-extra-queue"] };
     const connectTaxonomy = (lines: string[]) => connectWhenUp({
       servers: url, credsFile: credsOf("sec-taxonomy"), inboxPrefix: "_INBOX_sec-taxonomy", tls: tls(),
-      name: "intelmq-bot sec-taxonomy", timeoutMs: 1500, logger: capturingLogger(lines),
+      name: "test-client sec-taxonomy", timeoutMs: 1500, logger: capturingLogger(lines),
     });
     const ev = encodeEnvelope([{ __type: "Event", "source.ip": "198.51.100.2" }]);
     const lines: string[] = [];
@@ -213,6 +213,23 @@ describe("NATS with least-privilege credentials and TLS", { timeout: 240_000 }, 
       clientLogs.push(...lines);
       await b.close();
     }
+  });
+
+  it("a report above max_payload travels through the object store under the bots' credentials", async () => {
+    const n = 14_000;
+    const rows = Array.from({ length: n }, (_, i) =>
+      `198.18.${i >> 8}.${i & 255},big${i}.example.com,http://big${i}.example.com/x,2024-09-01 10:00:00,phishing,emotet,80,64496`);
+    const raw = Buffer.from(rows.join("\n") + "\n");
+    assert.ok(raw.length > 1024 * 1024, "larger than the server's max_payload");
+    const file = join(p.root, OUT);
+    const before = countLines(file);
+    await admin!.queues.publish("sec-parser-queue", encodeEnvelope([{
+      __type: "Report", "feed.name": "Big", "time.observation": "2024-09-16T10:00:00+00:00", raw: raw.toString("base64"),
+    }]), { msgId: "big-1" });
+    await waitFor(() => countLines(file) >= before + n, 60_000, `the ${n} events of the large report`);
+    // Only the test's own client (holding the taxonomy's credentials) was ever refused.
+    const violations = server.log().split("\n").filter((l) => /Violation/i.test(l) && !l.includes("test-client sec-taxonomy"));
+    assert.deepEqual(violations, [], "the parser's object store reads are allowed");
   });
 
   it("writes no secret into any log line", () => {
