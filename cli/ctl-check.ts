@@ -4,7 +4,7 @@ import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
 import { DEFAULTS as BROKER_DEFAULTS, type Broker } from "../shared/broker/index.js";
 import {
-  QUEUE_LIMIT_KEYS, checkGlobal, effectiveParams, intelmqGlobalSchema, queueLimitsFor, queueSettingsFor, runtimeConfigFromObject, sourceQueueOf,
+  QUEUE_LIMIT_KEYS, checkGlobal, effectiveParams, intelmqGlobalSchema, queueLimitsFor, queueSettings, queueSettingsFor, runtimeConfigFromObject, sourceQueueOf,
   type BotEntry, type IntelmqPaths, type RuntimeConfig,
 } from "../shared/config/index.js";
 import { createHarmonization, loadHarmonization, pyRegex, types, type Harmonization } from "../shared/harmonization/index.js";
@@ -203,6 +203,19 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
               + "applied when a bot using it starts or reloads (a lower limit only while the queue holds at most half of it).");
           }
         }
+        // In a cluster an R1 queue stops whenever its one node is down.
+        if (si.cluster) {
+          const single: string[] = [];
+          for (const q of [...configured].filter((x) => present.has(x)).sort()) {
+            if (((await broker.queues.info(q)).replicas ?? 1) < 2) single.push(q);
+          }
+          const want = queueSettings(config).replicas ?? 1;
+          if (single.length || want < 2) {
+            warn(`NATS runs as cluster '${si.cluster}' but ${single.length ? `queues ${single.map((q) => `'${q}'`).join(", ")} have one replica` : "queue_replicas is 1"}: `
+              + "a queue stops while its node is down and its messages are lost with the node's disk. Set queue_replicas: 3 under global "
+              + "(new queues get it; a bot starting with it scales its existing queues).");
+          }
+        }
       } catch (err) {
         error(`Listing the queues failed: ${errorMessage(err)}`);
       }
@@ -280,7 +293,8 @@ export function queueLimitLines(config: RuntimeConfig): string[] {
     if (differ.length) {
       const eff = queueLimitsFor(config, q);
       out.push(`Bots ${ids.map((i) => JSON.stringify(i)).join(", ")} share the source queue '${q}' with different ${differ.join(", ")}: `
-        + `the smallest holds (max_bytes ${eff.maxBytes ?? "default"}, max_msgs ${eff.maxMsgs ?? "none"}).`);
+        + `the smallest holds (max_bytes ${eff.maxBytes ?? "default"}, max_msgs ${eff.maxMsgs ?? "none"})`
+        + `${differ.includes("queue_replicas") ? `, of replicas the most (${eff.replicas ?? "default"})` : ""}.`);
     }
   }
   return out;

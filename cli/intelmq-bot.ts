@@ -150,7 +150,7 @@ async function main(argv: string[]): Promise<number> {
     const def = await loadModule(entry.module);
     // Invalid parameters fail here, before waiting for NATS.
     resolveParams(def, botId, params);
-    broker = await connectWithRetry(natsOptions(config), `intelmq-bot ${botId}`, log, () => stopping);
+    broker = await connectWithRetry(natsOptions(config, process.env, botId), `intelmq-bot ${botId}`, log, () => stopping);
     if (!broker) return 0;
     const b = broker;
     logTee.sink = (line) => b.logs.append(botId, line);

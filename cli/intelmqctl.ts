@@ -20,6 +20,7 @@ import { parseArgs, parseWhen } from "./args.js";
 import { connectCtl } from "./connect.js";
 import { runCheck } from "./ctl-check.js";
 import { composeFile } from "./ctl-compose.js";
+import { writeNatsConfig } from "./ctl-nats-config.js";
 import { BOT_GROUP, botIds, configuredQueues, installedBots, queuesOf, type GroupName } from "./ctl-config.js";
 import { ControlClient, type BotView, type HostView, type InstanceView } from "./ctl-control.js";
 import { runBotCmd, type RunAction } from "./ctl-run.js";
@@ -960,10 +961,11 @@ export async function main(argv: string[]): Promise<number> {
     .description("a docker-compose file with one service per bot of runtime.yaml (instances as replicas) and NATS with JetStream")
     .option("-o, --out <file>", "write it to this file (default: stdout; relative paths in it are from the file's folder)")
     .option("--cluster", "the override for a three-node NATS cluster instead (use with the main file)")
-    .action((o: { out?: string; cluster?: boolean }) => {
+    .option("--secure <dir>", "the override for least-privilege credentials and TLS instead: DIR is what `nats-config --out` wrote (use with the main file)")
+    .action((o: { out?: string; cluster?: boolean; secure?: string }) => {
       run = (ctx) => {
         const file = o.out === undefined ? null : resolve(o.out);
-        const text = composeFile(ctx.config(), { dir: file ? dirname(file) : process.cwd(), root: PROJECT_ROOT, configDir: ctx.paths.configDir, cluster: !!o.cluster });
+        const text = composeFile(ctx.config(), { dir: file ? dirname(file) : process.cwd(), root: PROJECT_ROOT, configDir: ctx.paths.configDir, cluster: !!o.cluster, ...(o.secure !== undefined ? { secure: resolve(o.secure) } : {}) });
         if (file) {
           writeFileSync(file, text);
           ctx.out.info(`Wrote ${file}.`);
@@ -978,6 +980,27 @@ export async function main(argv: string[]): Promise<number> {
       run = (ctx) => runUpdateDatabase(target, {
         configFile: ctx.paths.runtimeConfFile, verbose: ctx.out.verbose, out: { info: (l) => ctx.out.info(l), error: (l) => ctx.out.alert(l) },
       });
+    });
+  program.command("nats-config")
+    .description("a nats-server configuration with least-privilege NKey users, and one credentials file per bot id (plus control and admin)")
+    .requiredOption("-o, --out <dir>", "write DIR/nats-server.conf and DIR/creds/<bot-id>.creds")
+    .option("--tls-cert <file>", "the server's TLS certificate (a tls block in the configuration)")
+    .option("--tls-key <file>", "the server's TLS key")
+    .option("--tls-ca <file>", "the CA of clients' certificates")
+    .option("--tls-verify", "require client certificates")
+    .option("--store-dir <dir>", "JetStream's store dir (given here rather than with -sd, the server can reload the configuration)")
+    .action((o: { out: string; tlsCert?: string; tlsKey?: string; tlsCa?: string; tlsVerify?: boolean; storeDir?: string }) => {
+      run = (ctx) => {
+        if ((o.tlsCert === undefined) !== (o.tlsKey === undefined)) throw new UsageError("nats-config: --tls-cert and --tls-key go together");
+        const dir = resolve(o.out);
+        const tls = o.tlsCert !== undefined && o.tlsKey !== undefined
+          ? { cert: resolve(o.tlsCert), key: resolve(o.tlsKey), ...(o.tlsCa !== undefined ? { ca: resolve(o.tlsCa) } : {}), verify: !!o.tlsVerify }
+          : undefined;
+        const users = writeNatsConfig(ctx.config(), dir, { ...(tls ? { tls } : {}), ...(o.storeDir !== undefined ? { storeDir: resolve(o.storeDir) } : {}) });
+        ctx.out.info(`Wrote ${join(dir, "nats-server.conf")} and ${users.length} credentials files in ${join(dir, "creds")}.`);
+        ctx.out.info(`Bots find theirs with nats_credentials_dir: ${join(dir, "creds")} under global in runtime.yaml; reload a running server with nats-server --signal reload.`);
+        return 0;
+      };
     });
   program.command("debug")
     .description("paths and environment variables")

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Command } from "commander";
 import type { Broker } from "../../shared/broker/index.js";
-import { intelmqPaths, loadRuntimeConfig, natsOptions, type RuntimeConfig } from "../../shared/config/index.js";
+import { CONTROL_IDENTITY, intelmqPaths, loadRuntimeConfig, natsOptions, type RuntimeConfig } from "../../shared/config/index.js";
 import { connectWithRetry, createLogger, instanceHost, watchParent } from "../../shared/runtime/index.js";
 import { ProcessManager } from "./manager.js";
 import { ControlService } from "./service.js";
@@ -118,7 +118,7 @@ async function main(argv: string[]): Promise<number> {
   const managed = manager.ids;
   log.info({ bots: manager.status(), managed: managed.length }, `managing ${managed.length} bots`);
 
-  const nats = natsOptions(config);
+  const nats = natsOptions(config, process.env, CONTROL_IDENTITY);
   void (async () => {
     try {
       broker = await connectWithRetry(nats, `intelmq-control ${host}`, log, () => stopping);

@@ -10,7 +10,8 @@ export type {
 export { MemoryBroker } from "./memory/index.js";
 export { composeBroker, type BrokerParts } from "./compose.js";
 export { connectJetStream, type JetStreamOptions } from "./jetstream/index.js";
+export { newUserNkey, userNkeyFromSeed, type UserNkey } from "./nkeys.js";
 export {
-  archiveSubject, checkServerVersion, ghostPurgeSeq, compareVersions, CONSUMER_NAME, DEFAULTS, dumpSubject, LOGS_STREAM, logSubject, MIN_SERVER_VERSION, OBJECT_HEADER,
+  ARCHIVE_STREAM, archiveSubject, checkServerVersion, ghostPurgeSeq, compareVersions, CONSUMER_NAME, DEFAULTS, DUMPS_STREAM, dumpSubject, LARGE_ARCHIVE_BUCKET, LARGE_BUCKET, LARGE_DUMPS_BUCKET, LOGS_STREAM, logSubject, MIN_SERVER_VERSION, OBJECT_HEADER,
   parseServerVersion, queueStream, queueSubject, resolveLimits, serverHas,
 } from "./names.js";

@@ -48,6 +48,7 @@ export function resolveLimits(given: BrokerLimits = {}): Required<BrokerLimits> 
     statusMaxBytes: given.statusMaxBytes ?? DEFAULTS.statusMaxBytes,
     deliveriesMaxBytes: given.deliveriesMaxBytes ?? DEFAULTS.deliveriesMaxBytes,
     cacheMaxBytes: given.cacheMaxBytes ?? DEFAULTS.cacheMaxBytes,
+    replicas: given.replicas ?? DEFAULTS.replicas,
   };
 }
 

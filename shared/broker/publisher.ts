@@ -18,15 +18,18 @@ interface Waiting { resolve: (a: PubAck) => void; reject: (e: Error) => void; at
 const decoder = new TextDecoder();
 
 export class Publisher {
-  readonly #prefix = createInbox();
+  readonly #prefix: string;
   readonly #waiting = new Map<string, Waiting>();
   readonly #sub: Subscription;
   readonly #sweep: NodeJS.Timeout;
   #next = 0;
 
   constructor(private readonly nc: NatsConnection, private readonly timeoutMs: number) {
+    // The connection's inbox prefix: per-user permissions allow replies only there.
+    this.#prefix = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix ?? "");
     this.#sub = nc.subscribe(`${this.#prefix}.*`, {
       callback: (_err, m) => {
+        if (!m) return; // the subscription refused (permissions): publishes time out, the refusal is logged
         const id = m.subject.slice(this.#prefix.length + 1);
         const w = this.#waiting.get(id);
         if (!w) return; // timed out before

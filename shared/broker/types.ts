@@ -55,6 +55,8 @@ export interface QueueInfo {
   /** Its stream's limits (null: none, or no stream): a queue at a limit refuses new messages. */
   maxBytes: number | null;
   maxMsgs: number | null;
+  /** Replicas of its stream (JetStream; absent for the memory broker and a queue without stream). */
+  replicas?: number;
 }
 
 /** A message looked at, not taken. */
@@ -134,6 +136,8 @@ export interface BrokerLimits {
   statusMaxBytes?: number;
   deliveriesMaxBytes?: number;
   cacheMaxBytes?: number;
+  /** Replicas of the streams and buckets besides the queues (dumps, logs, archive, KV, object stores) when created; default 1. */
+  replicas?: number;
 }
 
 /** Limits of one KV bucket besides its TTL. */
@@ -284,7 +288,7 @@ export interface Broker {
   readonly kv: KvBuckets;
   readonly control: ControlTransport;
   /** The server's version ("memory" for the memory broker) and the URL connected to. */
-  serverInfo(): { version: string; url: string };
+  serverInfo(): { version: string; url: string; cluster?: string };
   /** Current connection state; listeners get every change. */
   readonly state: BrokerState;
   onState(listener: (s: BrokerState) => void): () => void;

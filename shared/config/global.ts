@@ -24,6 +24,7 @@ export const ownGlobalSchema = z.object({
   nats_password: p.text().nullish().describe("NATS password (NATS_PASSWORD overrides)"),
   nats_token: p.text().nullish().describe("NATS token (NATS_TOKEN overrides)"),
   nats_creds: z.string().nullish().describe("NATS credentials file (JWT + NKey)"),
+  nats_credentials_dir: z.string().nullish().describe("folder of the credentials files `intelmqctl nats-config` writes: each bot connects with <bot-id>.creds, the control service with control.creds, intelmqctl with admin.creds (INTELMQ_NATS_CREDENTIALS_DIR overrides)"),
   nats_tls: p.bool().nullish().describe("TLS to NATS"),
   nats_tls_ca: z.string().nullish().describe("CA file of NATS' TLS"),
   nats_tls_cert: z.string().nullish().describe("client certificate for NATS' TLS"),
@@ -32,7 +33,7 @@ export const ownGlobalSchema = z.object({
   queue_max_msgs: p.int().pipe(z.number().int().refine((n) => n === -1 || n > 0, "must be positive, or -1 for no limit")).nullish()
     .describe("max_msgs of each queue stream, a bot's parameters override it for its source queue; pushes back like queue_max_bytes (default -1: no limit)"),
   queue_duplicate_window: seconds().nullish().describe("duplicate window of the queues, in seconds (default 120)"),
-  queue_replicas: p.int().pipe(z.number().int().min(1).max(5)).nullish().describe("replicas of each queue stream (default 1)"),
+  queue_replicas: p.int().pipe(z.number().int().min(1).max(5)).nullish().describe("replicas of each queue stream, and of the dumps, logs, archive, KV buckets and object stores when created (default 1; 3 in a cluster); a bot's parameters override it for its source queue"),
   queue_ack_wait: seconds().nullish().describe("ack wait of the queues' consumers, in seconds (default 30)"),
   queue_archive: p.bool().nullish().describe("unset: archive the queues collectors feed; true: every queue; false: none"),
   archive_max_age: seconds().nullish().describe("how long the archive keeps a message, in seconds (default 7 days)"),
@@ -55,8 +56,8 @@ export type GlobalSettings = z.infer<typeof ownGlobalSchema>;
 export type OwnGlobalKey = keyof GlobalSettings;
 
 /** Our keys that a bot's `parameters` may set for its source queue (the global value is their default). */
-export const QUEUE_LIMIT_KEYS = ["queue_max_bytes", "queue_max_msgs"] as const satisfies readonly OwnGlobalKey[];
-export const queueLimitsSchema = ownGlobalSchema.pick({ queue_max_bytes: true, queue_max_msgs: true });
+export const QUEUE_LIMIT_KEYS = ["queue_max_bytes", "queue_max_msgs", "queue_replicas"] as const satisfies readonly OwnGlobalKey[];
+export const queueLimitsSchema = ownGlobalSchema.pick({ queue_max_bytes: true, queue_max_msgs: true, queue_replicas: true });
 
 /** IntelMQ's global keys of its own machinery: kept, used by nothing here. */
 export const intelmqGlobalSchema = z.object({

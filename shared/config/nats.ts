@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /** Where NATS is and how to log in: resolved the same way by every tool. */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { isAbsolute, join, resolve } from "node:path";
 import type { BrokerLimits, QueueSettings } from "../broker/index.js";
 import { globalSettings, queueLimitsSchema } from "./global.js";
-import { intelmqPaths } from "./paths.js";
+import { intelmqPaths, rootDir } from "./paths.js";
 import { effectiveParams, type BotEntry, type RuntimeConfig } from "./runtime-config.js";
 
 /** The default server when neither NATS_URL nor global nats_servers is set. */
@@ -16,8 +16,10 @@ export interface NatsSettings {
   user?: string;
   pass?: string;
   token?: string;
-  /** Credentials file (JWT + NKey seed). */
+  /** Credentials file (JWT + NKey seed, or a bare NKey seed). */
   credsFile?: string;
+  /** Prefix of reply subjects: each identity of a credentials dir has its own, its permissions allow only that one. */
+  inboxPrefix?: string;
   /** TLS: on with the given files; undefined = as the URL says. */
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
   /** Size limits of the streams and buckets the broker creates (global *_max_bytes). */
@@ -78,7 +80,7 @@ function readNatsUrlFile(env: NodeJS.ProcessEnv): string[] {
  * nats://127.0.0.1:4222; NATS_USER/NATS_PASSWORD/NATS_TOKEN/NATS_CREDS else global nats_user,
  * nats_password, nats_token, nats_creds; TLS from global nats_tls* (or NATS_TLS_CA/CERT/KEY).
  */
-export function natsOptions(config: RuntimeConfig | null | undefined, env: NodeJS.ProcessEnv = process.env): NatsSettings {
+export function natsOptions(config: RuntimeConfig | null | undefined, env: NodeJS.ProcessEnv = process.env, identity?: string): NatsSettings {
   const g = globalSettings(config?.global);
   let servers = splitServers(env.NATS_URL);
   if (!servers.length) servers = splitServers(g.nats_servers);
@@ -89,7 +91,11 @@ export function natsOptions(config: RuntimeConfig | null | undefined, env: NodeJ
   const user = str(env.NATS_USER) ?? str(g.nats_user) ?? inUrl.user;
   const pass = str(env.NATS_PASSWORD) ?? str(g.nats_password) ?? inUrl.pass;
   const token = str(env.NATS_TOKEN) ?? str(g.nats_token) ?? inUrl.token;
-  const creds = str(env.NATS_CREDS) ?? str(g.nats_creds);
+  // A credentials dir (intelmqctl nats-config) names each identity's own file; it wins over
+  // NATS_CREDS, which children of the control service would otherwise inherit.
+  const own = identity === undefined ? undefined : credentialsFile(config, identity, env);
+  const creds = own ?? str(env.NATS_CREDS) ?? str(g.nats_creds);
+  if (own !== undefined) out.inboxPrefix = inboxPrefixOf(identity!);
   if (user !== undefined) out.user = user;
   if (pass !== undefined) out.pass = pass;
   if (token !== undefined) out.token = token;
@@ -104,6 +110,30 @@ export function natsOptions(config: RuntimeConfig | null | undefined, env: NodeJ
     if (keyFile) out.tls.keyFile = keyFile;
   }
   return out;
+}
+
+/** Identities of the credentials dir besides the bot ids. */
+export const CONTROL_IDENTITY = "control";
+export const ADMIN_IDENTITY = "admin";
+
+/** The credentials dir: INTELMQ_NATS_CREDENTIALS_DIR else global nats_credentials_dir (relative to INTELMQ_ROOT_DIR). */
+export function credentialsDir(config: RuntimeConfig | null | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const dir = str(env.INTELMQ_NATS_CREDENTIALS_DIR) ?? str(globalSettings(config?.global).nats_credentials_dir);
+  if (dir === undefined) return undefined;
+  return isAbsolute(dir) ? dir : resolve(rootDir(env), dir);
+}
+
+/** `<dir>/<identity>.creds` when a credentials dir is configured and the file exists. */
+export function credentialsFile(config: RuntimeConfig | null | undefined, identity: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const dir = credentialsDir(config, env);
+  if (dir === undefined) return undefined;
+  const file = join(dir, `${identity}.creds`);
+  return existsSync(file) ? file : undefined;
+}
+
+/** The reply-subject prefix of an identity (bot ids are [0-9a-zA-Z-]+, so no two share one). */
+export function inboxPrefixOf(identity: string): string {
+  return `_INBOX_${identity}`;
 }
 
 /** Queue stream settings from global queue_* and archive_* keys (unset keys keep the broker's defaults). */
@@ -136,6 +166,8 @@ export function brokerLimits(config: RuntimeConfig | null | undefined): BrokerLi
   set("statusMaxBytes", g.status_max_bytes);
   set("deliveriesMaxBytes", g.deliveries_max_bytes);
   set("cacheMaxBytes", g.cache_max_bytes);
+  // In a cluster the dumps, logs, caches and heartbeats are as safe as the queues.
+  set("replicas", g.queue_replicas);
   return out;
 }
 
@@ -161,28 +193,33 @@ export function sourceQueueOf(config: RuntimeConfig, botId: string): string | nu
 }
 
 /**
- * The limits of one queue: its readers' `queue_max_bytes` and `queue_max_msgs` parameters, the
- * global ones as their defaults. Bots sharing a source queue with different limits: the
- * smallest holds (`intelmqctl check` warns).
+ * The limits of one queue: its readers' `queue_max_bytes`, `queue_max_msgs` and `queue_replicas`
+ * parameters, the global ones as their defaults. Bots sharing a source queue with different
+ * limits: the smallest holds, of replicas the most (`intelmqctl check` warns).
  */
-export function queueLimitsFor(config: RuntimeConfig | null | undefined, queue: string): Pick<QueueSettings, "maxBytes" | "maxMsgs"> {
+export function queueLimitsFor(config: RuntimeConfig | null | undefined, queue: string): Pick<QueueSettings, "maxBytes" | "maxMsgs" | "replicas"> {
   const g = globalSettings(config?.global);
   let maxBytes = g.queue_max_bytes ?? undefined;
   let maxMsgs = g.queue_max_msgs ?? undefined;
+  let replicas = g.queue_replicas ?? undefined;
   let first = true;
   for (const id of Object.keys(config?.bots ?? {})) {
     if (sourceQueueOf(config!, id) !== queue) continue;
     const own = queueLimitsSchema.parse(config!.bots[id]!.parameters);
     const b = own.queue_max_bytes ?? g.queue_max_bytes ?? undefined;
     const m = own.queue_max_msgs ?? g.queue_max_msgs ?? undefined;
+    // Replicas: the most any reader asks for.
+    const r = own.queue_replicas ?? g.queue_replicas ?? undefined;
+    if (r !== undefined && (first || replicas === undefined || r > replicas)) replicas = r;
     // The smallest of the readers' limits (-1 and unset are none).
     if (first) { maxBytes = b; maxMsgs = m; first = false; continue; }
     if (b !== undefined && (maxBytes === undefined || b < maxBytes)) maxBytes = b;
     if (m !== undefined && m > 0 && (maxMsgs === undefined || maxMsgs <= 0 || m < maxMsgs)) maxMsgs = m;
   }
-  const out: Pick<QueueSettings, "maxBytes" | "maxMsgs"> = {};
+  const out: Pick<QueueSettings, "maxBytes" | "maxMsgs" | "replicas"> = {};
   if (maxBytes !== undefined) out.maxBytes = maxBytes;
   if (maxMsgs !== undefined) out.maxMsgs = maxMsgs;
+  if (replicas !== undefined) out.replicas = replicas;
   return out;
 }
 

@@ -47,6 +47,7 @@ export async function connectWithRetry(nats: ConnectSettings, name: string, log:
   if (nats.token !== undefined) opts.token = nats.token;
   // Not (yet) part of JetStreamOptions; passed along for a broker that understands them.
   if (nats.credsFile !== undefined) opts.credsFile = nats.credsFile;
+  if (nats.inboxPrefix !== undefined) opts.inboxPrefix = nats.inboxPrefix;
   if (nats.tls !== undefined) opts.tls = nats.tls;
   let delay = 250;
   for (let attempt = 1; !cancelled(); attempt++) {

@@ -67,6 +67,11 @@ export class JsConnection {
           for (const f of this.#reconnected) f();
           break;
         case "close": this.setState("closed"); break;
+        case "error":
+          // A permissions violation names the refused subject: say so, or the refused publish
+          // or request only shows as a timeout.
+          this.log.error({ err: errorMessage(s.error) }, `NATS refused: ${errorMessage(s.error)}`);
+          break;
         default: break;
       }
     }
@@ -132,7 +137,7 @@ export class JsConnection {
    * always when it has no max_bytes yet while `want` has one (streams of older versions).
    */
   async limitsStream(want: Partial<StreamConfig> & { name: string }, update: boolean): Promise<void> {
-    const cfg: Partial<StreamConfig> & { name: string } = { retention: RetentionPolicy.Limits, storage: StorageType.File, ...want };
+    const cfg: Partial<StreamConfig> & { name: string } = { retention: RetentionPolicy.Limits, storage: StorageType.File, num_replicas: this.limits.replicas, ...want };
     let si = await this.streamInfo(cfg.name);
     // Another connection may be creating the same stream: the server then refuses our add while
     // its info still says "not found" for a moment. Ask again before giving up.
@@ -206,6 +211,7 @@ export class JsConnection {
         description: archive ? "IntelMQ payloads above max_payload of archived queues (kept for replay)"
           : bucket === LARGE_DUMPS_BUCKET ? "IntelMQ messages of dump entries above max_payload" : "IntelMQ payloads above max_payload",
         max_bytes: maxBytes,
+        replicas: this.limits.replicas,
         ...(archive ? { ttl: nanos(ttlMs ?? DEFAULTS.archiveMaxAgeMs) } : {}),
       }).then(async (os) => {
         // An existing bucket keeps its settings on create: give it its limit (a new one has it).

@@ -4,10 +4,10 @@
  * file each: queues, dumps, logs, archive, KV buckets and the control plane's request/reply.
  */
 import { readFileSync } from "node:fs";
-import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
+import { connect, credsAuthenticator, nkeyAuthenticator, type Authenticator, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
 import { jetstream, jetstreamManager, type JetStreamManager } from "@nats-io/jetstream";
 import { pino, type Logger } from "pino";
-import { BrokerUnavailableError, errorMessage, UnsupportedFeatureError } from "../../errors/index.js";
+import { BrokerUnavailableError, ConfigurationError, errorMessage, UnsupportedFeatureError } from "../../errors/index.js";
 import { checkServerVersion, DEFAULTS } from "../names.js";
 import type { BrokerLimits, BrokerState, JetStreamBroker } from "../types.js";
 import { JsConnection } from "./connection.js";
@@ -30,8 +30,10 @@ export interface JetStreamOptions {
   user?: string;
   pass?: string;
   token?: string;
-  /** Credentials file (JWT + NKey seed). */
+  /** Credentials file: a JWT creds file (JWT + NKey seed) or a bare NKey user seed (SU...). */
   credsFile?: string;
+  /** Prefix of reply subjects (default _INBOX): with per-user permissions each user has its own. */
+  inboxPrefix?: string;
   /** TLS files; present = TLS on. */
   tls?: { caFile?: string; certFile?: string; keyFile?: string };
   /** Reconnect for ever (default, -1) or give up after this many attempts. */
@@ -44,6 +46,26 @@ export interface JetStreamOptions {
   logger?: Logger;
   /** Size limits of the streams and buckets it creates besides the queues (runtime.yaml's); unset: the defaults. */
   limits?: BrokerLimits;
+}
+
+/**
+ * The authenticator of a credentials file: a bare NKey user seed (one line SU...) signs the
+ * server's nonce as that NKey user; anything else is read as a JWT creds file. The file is read
+ * here once; its content never goes into an error message.
+ */
+export function credentialsAuthenticator(file: string): Authenticator {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw new ConfigurationError("NATS credentials", `cannot read ${file}: ${errorMessage(err)}`, { cause: err });
+  }
+  const seed = text.trim();
+  if (/^SU[A-Z2-7]+$/.test(seed)) return nkeyAuthenticator(new TextEncoder().encode(seed));
+  if (!text.includes("-----BEGIN NATS USER JWT-----")) {
+    throw new ConfigurationError("NATS credentials", `${file} holds neither a JWT creds file nor an NKey user seed (SU...)`);
+  }
+  return credsAuthenticator(new TextEncoder().encode(text));
 }
 
 /** Connect to NATS, check the server version (2.9+), return the JetStream broker. */
@@ -62,7 +84,8 @@ export async function connectJetStream(opts: JetStreamOptions = {}): Promise<Jet
   if (opts.user !== undefined) co.user = opts.user;
   if (opts.pass !== undefined) co.pass = opts.pass;
   if (opts.token !== undefined) co.token = opts.token;
-  if (opts.credsFile) co.authenticator = credsAuthenticator(readFileSync(opts.credsFile));
+  if (opts.credsFile) co.authenticator = credentialsAuthenticator(opts.credsFile);
+  if (opts.inboxPrefix) co.inboxPrefix = opts.inboxPrefix;
   if (opts.tls) {
     co.tls = {};
     if (opts.tls.caFile) co.tls.caFile = opts.tls.caFile;
@@ -125,8 +148,9 @@ class JsBroker implements JetStreamBroker {
     return this.c.onState(listener);
   }
 
-  serverInfo(): { version: string; url: string } {
-    return { version: this.c.serverVersion, url: `nats://${this.c.nc.getServer()}` };
+  serverInfo(): { version: string; url: string; cluster?: string } {
+    const cluster = this.c.nc.info?.cluster;
+    return { version: this.c.serverVersion, url: `nats://${this.c.nc.getServer()}`, ...(cluster ? { cluster } : {}) };
   }
 
   async close(): Promise<void> {

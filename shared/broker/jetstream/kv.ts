@@ -27,7 +27,7 @@ export class JsKvBuckets implements KvBuckets {
       let kv: KV | null = null;
       if (!si) {
         try {
-          kv = await kvm.create(bucket, { ttl: Math.max(0, ttlSeconds) * 1000, history: 1, storage: StorageType.File, max_bytes: maxBytes });
+          kv = await kvm.create(bucket, { ttl: Math.max(0, ttlSeconds) * 1000, history: 1, storage: StorageType.File, max_bytes: maxBytes, replicas: this.c.limits.replicas });
         } catch (err) {
           // Created by someone else meanwhile (perhaps with another TTL): use it as it is.
           this.c.log.debug({ bucket, err: errorMessage(err) }, "opening the KV bucket another connection created");

@@ -237,6 +237,7 @@ export class JsQueues implements Queues, DeliveryOwner {
       return {
         depth: Math.min(ci.num_pending + ci.num_ack_pending, stored), exists: true, archived: si?.config.republish?.dest === archiveSubject(queue), stored,
         bytes: si?.state.bytes ?? 0, maxBytes: limit(si?.config.max_bytes), maxMsgs: limit(si?.config.max_msgs),
+        ...(si ? { replicas: si.config.num_replicas } : {}),
       };
     } catch (err) {
       throw this.c.wrap(`info of ${queue}`, err);

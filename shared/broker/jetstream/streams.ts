@@ -95,7 +95,14 @@ export async function ensureQueueStream(
 export async function purgeGhosts(c: JsConnection, queue: string, si: StreamInfo, ci: ConsumerInfo): Promise<void> {
   const seq = ghostPurgeSeq({ stream: si.state, consumer: ci, subject: queueSubject(queue) });
   if (seq === null) return;
-  const r = await c.jsm.streams.purge(si.config.name, { seq });
+  let r: { purged: number };
+  try {
+    r = await c.jsm.streams.purge(si.config.name, { seq });
+  } catch (err) {
+    // Only a queue's reader may purge it (nats-config's permissions); a sender leaves the ghosts to it.
+    c.log.debug({ queue, err: errorMessage(err) }, "cannot purge acked ghost messages from queue");
+    return;
+  }
   if (r.purged > 0) c.log.info({ queue, purged: r.purged, ackFloor: seq - 1 }, "purged acked ghost messages from queue");
 }
 
