@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * A loopback TCP proxy in front of a real server, for tests of a peer that fails mid-transfer:
+ * while armed, a connection is cut (both sides destroyed) once the server sent it `afterBytes`
+ * bytes. Disarmed, it passes everything through.
+ */
+import { createServer, connect, type AddressInfo, type Socket } from "node:net";
+
+export interface CutProxy extends AsyncDisposable {
+  readonly port: number;
+  /** Cut each new connection after the server sent it this many bytes (null: pass through). */
+  cutAfter(bytes: number | null): void;
+  /** Connections cut so far. */
+  readonly cuts: number;
+  /** Connections accepted so far. */
+  readonly connections: number;
+  close(): Promise<void>;
+}
+
+export async function startCutProxy(targetPort: number, targetHost = "127.0.0.1"): Promise<CutProxy> {
+  let limit: number | null = null;
+  let cuts = 0, connections = 0;
+  const open = new Set<Socket>();
+  const server = createServer((client) => {
+    connections++;
+    const upstream = connect(targetPort, targetHost);
+    open.add(client); open.add(upstream);
+    const myLimit = limit;
+    let sent = 0;
+    const cut = () => { client.destroy(); upstream.destroy(); };
+    client.on("data", (d: Buffer) => upstream.write(d));
+    upstream.on("data", (d: Buffer) => {
+      if (myLimit === null) { client.write(d); return; }
+      const room = myLimit - sent;
+      if (room > 0) client.write(d.subarray(0, room));
+      sent += d.length;
+      if (sent >= myLimit) { cuts++; cut(); }
+    });
+    client.on("end", () => upstream.end());
+    upstream.on("end", () => client.end());
+    for (const s of [client, upstream]) {
+      s.on("error", cut);
+      s.on("close", () => { open.delete(s); cut(); });
+    }
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const close = async () => {
+    for (const s of open) s.destroy();
+    await new Promise<void>((r) => server.close(() => r()));
+  };
+  return {
+    port: (server.address() as AddressInfo).port,
+    cutAfter(bytes) { limit = bytes; },
+    get cuts() { return cuts; },
+    get connections() { return connections; },
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
