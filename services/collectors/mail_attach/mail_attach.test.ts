@@ -4,11 +4,11 @@ import assert from "node:assert/strict";
 import { gzipSync } from "node:zlib";
 import { MemoryBroker } from "../../../shared/broker/index.js";
 import { BrokerUnavailableError } from "../../../shared/errors/index.js";
-import { decodeEnvelope } from "../../../shared/message/index.js";
 import { createLogger, runBot, startBot } from "../../../shared/runtime/index.js";
 import { startDovecot, type Dovecot } from "../../../test/helpers/dovecot.js";
 import { startCutProxy } from "../../../test/helpers/cut-proxy.js";
 import { buildMail, storedZip } from "../../../test/helpers/mail.js";
+import { takeQueued } from "../../../test/helpers/queued.js";
 import bot from "./index.js";
 
 const log = createLogger({ level: process.env.INTELMQ_LOGGING_LEVEL ?? "CRITICAL" });
@@ -33,20 +33,7 @@ async function runOnce(broker: MemoryBroker, params: Record<string, unknown>) {
   return { code, stats: h.stats() };
 }
 
-async function queued(broker: MemoryBroker, queue = "q"): Promise<Record<string, unknown>[]> {
-  const out: Record<string, unknown>[] = [];
-  const depth = await broker.queues.depth(queue);
-  if (depth === 0) return out;
-  const sub = await broker.queues.consume(queue);
-  const it = sub[Symbol.asyncIterator]();
-  for (let i = 0; i < depth; i++) {
-    const d = (await it.next()).value!;
-    out.push(...decodeEnvelope(d.data).map((m) => m as Record<string, unknown>));
-    await d.ack();
-  }
-  await sub.stop();
-  return out;
-}
+const queued = (broker: MemoryBroker) => takeQueued(broker, "q");
 
 /** 50 mails into `folder`: 24 with a CSV, 24 with a zipped CSV, one whose attachment matches no filter, one whose subject does not. */
 function deliverFifty(folder: string, tag: string): { matching: Set<string>; other: Set<string>; expected: Map<string, string> } {

@@ -10,6 +10,7 @@ import { readFileSync } from "node:fs";
 import { ImapFlow, type ImapFlowOptions } from "imapflow";
 import PostalMime, { type Email } from "postal-mime";
 import { z } from "zod";
+import { textBodies, type Bodies } from "./mime.js";
 import { collectorParams, p, pyRegex, errorMessage, type BotContext, type CollectorImpl, type Report } from "../../../shared/sdk/index.js";
 
 /** Parameters of every mail collector, with IntelMQ's names and defaults. */
@@ -22,7 +23,8 @@ export const mailParams = {
   mail_password: p.secret(z.string().default("<password>")).describe("IMAP password"),
   mail_ssl: p.bool().default(true).describe("Connect with TLS from the start (IMAPS)"),
   mail_starttls: p.bool().default(false).describe("Without mail_ssl: upgrade the connection with STARTTLS (required then)"),
-  http_verify_cert: p.bool().default(true).describe("Verify the IMAP server's TLS certificate (IntelMQ's name)"),
+  http_verify_cert: z.union([p.bool(), z.string()]).default(true)
+    .describe("Verify TLS certificates (IntelMQ's name; the IMAP server's too); or a path to a CA bundle"),
   ssl_ca_certificate: z.string().nullable().default(null).describe("CA bundle (PEM file) to verify the IMAP server with"),
   folder: z.string().default("INBOX").describe("Mailbox folder to read unread mails from"),
   sent_from: z.string().nullable().default(null).describe("Only mails whose From contains this (IMAP SEARCH FROM)"),
@@ -32,7 +34,7 @@ export const mailParams = {
 
 export interface MailParams {
   mail_host: string; mail_port: number | null; mail_user: string; mail_password: string;
-  mail_ssl: boolean; mail_starttls: boolean; http_verify_cert: boolean; ssl_ca_certificate: string | null;
+  mail_ssl: boolean; mail_starttls: boolean; http_verify_cert: boolean | string; ssl_ca_certificate: string | null;
   folder: string; sent_from: string | null; sent_to: string | null; subject_regex: string | null;
 }
 
@@ -50,6 +52,8 @@ export interface Mail {
   messageId: string;
   /** The Date header as written. */
   date: string;
+  /** The inline text/plain and text/html parts, each decoded. */
+  bodies: Bodies;
   parsed: Email;
 }
 
@@ -77,13 +81,15 @@ export async function parseMail(uid: number, source: Buffer): Promise<Mail> {
     if ("group" in f && Array.isArray(f.group)) for (const m of f.group) from.push(m.address);
     else if (f.address) from.push(f.address);
   }
-  return { uid, subject: parsed.subject ?? "", from, messageId: parsed.messageId ?? header("message-id"), date: header("date"), parsed };
+  return { uid, subject: parsed.subject ?? "", from, messageId: parsed.messageId ?? header("message-id"), date: header("date"), bodies: textBodies(source), parsed };
 }
 
 /** imapflow's options for the parameters. */
 export function imapOptions(prm: MailParams): ImapFlowOptions {
-  const tls: { rejectUnauthorized: boolean; ca?: Buffer; servername?: string } = { rejectUnauthorized: prm.http_verify_cert };
-  if (prm.http_verify_cert && prm.ssl_ca_certificate) tls.ca = readFileSync(prm.ssl_ca_certificate);
+  const verify = prm.http_verify_cert !== false;
+  const tls: { rejectUnauthorized: boolean; ca?: Buffer } = { rejectUnauthorized: verify };
+  const caFile = typeof prm.http_verify_cert === "string" ? prm.http_verify_cert : prm.ssl_ca_certificate;
+  if (verify && caFile) tls.ca = readFileSync(caFile);
   return {
     host: prm.mail_host,
     port: prm.mail_port ?? (prm.mail_ssl ? 993 : 143),
