@@ -8,8 +8,11 @@ import { createServer, connect, type AddressInfo, type Socket } from "node:net";
 
 export interface CutProxy extends AsyncDisposable {
   readonly port: number;
-  /** Cut each new connection after the server sent it this many bytes (null: pass through). */
-  cutAfter(bytes: number | null): void;
+  /**
+   * Cut each new connection after the server sent it this many bytes (null: pass through); with
+   * `times`, only that many connections, then pass through again.
+   */
+  cutAfter(bytes: number | null, times?: number): void;
   /** Connections cut so far. */
   readonly cuts: number;
   /** Connections accepted so far. */
@@ -19,6 +22,7 @@ export interface CutProxy extends AsyncDisposable {
 
 export async function startCutProxy(targetPort: number, targetHost = "127.0.0.1"): Promise<CutProxy> {
   let limit: number | null = null;
+  let remaining = Infinity;
   let cuts = 0, connections = 0;
   const open = new Set<Socket>();
   const server = createServer((client) => {
@@ -27,14 +31,21 @@ export async function startCutProxy(targetPort: number, targetHost = "127.0.0.1"
     open.add(client); open.add(upstream);
     const myLimit = limit;
     let sent = 0;
+    let isCut = false;
     const cut = () => { client.destroy(); upstream.destroy(); };
     client.on("data", (d: Buffer) => upstream.write(d));
     upstream.on("data", (d: Buffer) => {
+      if (isCut) return;
       if (myLimit === null) { client.write(d); return; }
       const room = myLimit - sent;
       if (room > 0) client.write(d.subarray(0, room));
       sent += d.length;
-      if (sent >= myLimit) { cuts++; cut(); }
+      if (sent >= myLimit) {
+        isCut = true;
+        cuts++;
+        if (--remaining <= 0) limit = null;
+        cut();
+      }
     });
     client.on("end", () => upstream.end());
     upstream.on("end", () => client.end());
@@ -50,7 +61,7 @@ export async function startCutProxy(targetPort: number, targetHost = "127.0.0.1"
   };
   return {
     port: (server.address() as AddressInfo).port,
-    cutAfter(bytes) { limit = bytes; },
+    cutAfter(bytes, times = Infinity) { limit = bytes; remaining = times; },
     get cuts() { return cuts; },
     get connections() { return connections; },
     close,
