@@ -11,6 +11,7 @@ import {
   collectorParams, defineBot, messageFromDict, p, ReportStream, errorMessage, InvalidArgument,
   type BotContext, type CollectorImpl, type Report,
 } from "../../../shared/sdk/index.js";
+import { RedeliveryGuard } from "./redelivery.js";
 
 export const params = z.object({
   ...collectorParams,
@@ -48,9 +49,7 @@ async function create(prm: Params, ctx: BotContext): Promise<CollectorImpl> {
   if (!prm.queue_name) throw new InvalidArgument("queue_name", prm.queue_name, "the name of the queue to consume");
   const queue = prm.queue_name;
   const stream = new ReportStream();
-  const seen = await ctx.cache(BUCKET, prm.redelivery_ttl);
-  /** Messages pushed and not yet settled, by key: resolves true once queued. */
-  const inflight = new Map<string, Promise<boolean>>();
+  const guard = new RedeliveryGuard(await ctx.cache(BUCKET, prm.redelivery_ttl), ctx);
   const url = {
     protocol: prm.use_ssl ? "amqps" : "amqp", hostname: prm.connection_host, port: prm.connection_port,
     vhost: prm.connection_vhost ?? "/", heartbeat: prm.connection_heartbeat,
@@ -87,18 +86,15 @@ async function create(prm: Params, ctx: BotContext): Promise<CollectorImpl> {
       settle(ch, msg, "reject");
       return;
     }
-    let done!: (queued: boolean) => void;
-    inflight.set(key, new Promise<boolean>((r) => { done = r; }));
+    const tracked = guard.track(key);
     stream.push(report, {
       queued() {
-        void seen.put(key, "1").catch((err: unknown) => ctx.log.warn(`Could not remember a queued message: ${errorMessage(err)}`))
-          .finally(() => { settle(ch, msg, "ack"); inflight.delete(key); done(true); });
+        void tracked.queued().then(() => settle(ch, msg, "ack"));
       },
       failed(err) {
         ctx.log.warn(`A report could not be queued (${errorMessage(err)}); its AMQP message is requeued.`);
         settle(ch, msg, "requeue");
-        inflight.delete(key);
-        done(false);
+        tracked.failed();
       },
     });
   }
@@ -108,9 +104,7 @@ async function create(prm: Params, ctx: BotContext): Promise<CollectorImpl> {
     const key = keyOf(queue, msg);
     if (msg.fields.redelivered) {
       // handed out before: its report may be queued already (the ack was lost with the connection)
-      const earlier = inflight.get(key);
-      const queued = earlier ? await earlier : (await seen.get(key).catch(() => null)) !== null;
-      if (queued) {
+      if (await guard.queuedBefore(key)) {
         ctx.log.debug("A redelivered AMQP message was queued before; acknowledging it.");
         settle(ch, msg, "ack");
         return;
