@@ -11,6 +11,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.collectors.mail.collector_mail_attach": () => import("./collectors/mail_attach/index.js").then((m) => m.default),
   "intelmq.bots.collectors.mail.collector_mail_body": () => import("./collectors/mail_body/index.js").then((m) => m.default),
   "intelmq.bots.collectors.mail.collector_mail_url": () => import("./collectors/mail_url/index.js").then((m) => m.default),
+  "intelmq.bots.collectors.rsync.collector_rsync": () => import("./collectors/rsync/index.js").then((m) => m.default),
   "intelmq.bots.collectors.stomp.collector": () => import("./collectors/stomp/index.js").then((m) => m.default),
   "intelmq.bots.collectors.tcp.collector": () => import("./collectors/tcp/index.js").then((m) => m.default),
   "intelmq.bots.experts.csv_converter.expert": () => import("./experts/csv_converter/index.js").then((m) => m.default),
