@@ -8,6 +8,7 @@ export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.collectors.api.collector_api": () => import("./collectors/api/index.js").then((m) => m.default),
   "intelmq.bots.collectors.file.collector_file": () => import("./collectors/file/index.js").then((m) => m.default),
   "intelmq.bots.collectors.http.collector_http": () => import("./collectors/http/index.js").then((m) => m.default),
+  "intelmq.bots.collectors.http.collector_http_stream": () => import("./collectors/http_stream/index.js").then((m) => m.default),
   "intelmq.bots.collectors.mail.collector_mail_attach": () => import("./collectors/mail_attach/index.js").then((m) => m.default),
   "intelmq.bots.collectors.mail.collector_mail_body": () => import("./collectors/mail_body/index.js").then((m) => m.default),
   "intelmq.bots.collectors.mail.collector_mail_url": () => import("./collectors/mail_url/index.js").then((m) => m.default),

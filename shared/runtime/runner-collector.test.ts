@@ -226,3 +226,19 @@ test("collector, streaming: pushed reports are queued and settled one by one; st
   assert.equal(await h.done, 0);
   await broker.close();
 });
+
+test("collector, streaming: stopping ends the round without idling rate_limit first", { timeout: 20_000 }, async () => {
+  const stream = new ReportStream();
+  const bot = defineBot({
+    kind: "collector", name: "push-collector", intelmq: "test.push", description: "",
+    params: z.object({ ...collectorParams }).strict(),
+    create: () => ({ streaming: true, collect: (signal: AbortSignal) => stream.drain(signal) }),
+  });
+  const broker = new MemoryBroker();
+  const h = await startBot({ def: bot, botId: "push", params: { destination_queues: "out", rate_limit: 3600 }, broker, logger: log });
+  const stopped = h.stop().then(() => "stopped");
+  const hour = new Promise<string>((r) => setTimeout(() => r("still idling"), 5_000).unref());
+  assert.equal(await Promise.race([stopped, hour]), "stopped");
+  assert.equal(await h.done, 0);
+  await broker.close();
+});
