@@ -6,6 +6,7 @@ import type { BotDefinition } from "../shared/runtime/index.js";
 export const registry: Record<string, () => Promise<BotDefinition>> = {
   "intelmq.bots.collectors.amqp.collector_amqp": () => import("./collectors/amqp/index.js").then((m) => m.default),
   "intelmq.bots.collectors.api.collector_api": () => import("./collectors/api/index.js").then((m) => m.default),
+  "intelmq.bots.collectors.calidog.collector_certstream": () => import("./collectors/calidog/index.js").then((m) => m.default),
   "intelmq.bots.collectors.file.collector_file": () => import("./collectors/file/index.js").then((m) => m.default),
   "intelmq.bots.collectors.http.collector_http": () => import("./collectors/http/index.js").then((m) => m.default),
   "intelmq.bots.collectors.http.collector_http_stream": () => import("./collectors/http_stream/index.js").then((m) => m.default),
