@@ -242,3 +242,26 @@ test("collector, streaming: stopping ends the round without idling rate_limit fi
   assert.equal(await h.done, 0);
   await broker.close();
 });
+
+test("collector: the same content twice in a round is two reports; a repeated round adds neither again", async () => {
+  let rounds = 0;
+  const bot = defineBot({
+    kind: "collector", name: "twice", intelmq: "test.twice", description: "",
+    params: z.object({ ...collectorParams }).strict(),
+    create: () => ({
+      *collect() {
+        rounds++;
+        for (const text of ["same", "other", "same"]) { const r = new Report(null); r.add("raw", text); yield r; }
+        if (rounds === 1) throw new Error("the round fails after its reports were stored");
+      },
+    }),
+  });
+  const broker = new RecordingBroker();
+  const h = await startBot({ def: bot, botId: "twice", params: { run_mode: "scheduled", destination_queues: "q", error_max_retries: 1, error_retry_delay: 0 }, broker, logger: log });
+  assert.equal(await h.done, 0);
+  assert.equal(rounds, 2);
+  assert.equal(await broker.queues.depth("q"), 3, "same, other, same: the retried round stored nothing twice");
+  const hash = createHash("sha256").update(Buffer.from("same").toString("base64")).digest("hex");
+  assert.deepEqual(broker.ids.slice(0, 3).map((x) => String(x.id)).filter((id) => id.includes(hash)), [`twice:${hash}:0`, `twice:${hash}:0.1`]);
+  await broker.close();
+});

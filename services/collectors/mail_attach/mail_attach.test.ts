@@ -169,3 +169,18 @@ test("mail_attach: IMAPS and STARTTLS with the server's certificate; an unknown 
   assert.deepEqual(starttls.output._default!.map((r) => unb64(r.raw)), ["starttls\n"]);
   assert.ok(imap.seen("INBOX").has(m2));
 });
+
+test("mail_attach: two mails with the same attachment are two reports", async () => {
+  const a = imap.deliver(buildMail({ subject: "Same h", messageId: "<h1@example.com>", attachments: [{ name: "same.csv", data: "1.2.3.4\n" }] }));
+  const b = imap.deliver(buildMail({ subject: "Same h", messageId: "<h2@example.com>", attachments: [{ name: "same.csv", data: "1.2.3.4\n" }] }));
+  const broker = new MemoryBroker();
+  try {
+    const { code } = await runOnce(broker, mailParams({ subject_regex: "^Same h", attach_regex: "csv" }));
+    assert.equal(code, 0);
+    const reports = await queued(broker);
+    assert.deepEqual(reports.map((r) => r["extra.email_message_id"]).sort(), ["<h1@example.com>", "<h2@example.com>"]);
+    assert.ok(imap.seen().has(a) && imap.seen().has(b));
+  } finally {
+    await broker.close();
+  }
+});

@@ -2,8 +2,9 @@
 /**
  * Collectors: rounds of collect(), each report filled with the feed parameters and published
  * with an id of the bot, the report's hash and the round (a repeated round within the duplicate
- * window adds nothing). commit() runs only once every report of the round was confirmed: a
- * collector never marks an item fetched before its report is safely queued.
+ * window adds nothing; the same content again within a round is numbered, so it is another report).
+ * commit() runs only once every report of the round was confirmed: a collector never marks an item
+ * fetched before its report is safely queued.
  */
 import { createHash } from "node:crypto";
 import { encodeEnvelope, type Report } from "../../message/index.js";
@@ -84,6 +85,7 @@ export class CollectorRounds {
     const pending = new Set<Promise<void>>();
     let failed: { err: unknown } | undefined;
     let k = 0;
+    const repeats = new Map<string, number>();
     for await (const report of got as AsyncIterable<Report> | Iterable<Report>) {
       if (!report) { env.log.warn("Ignoring empty message at sending. Possible bug in bot."); continue; }
       if (!report.has("raw")) {
@@ -100,7 +102,10 @@ export class CollectorRounds {
       if (feed.accuracy) report.add("feed.accuracy", feed.accuracy, { overwrite: false });
       env.stats.sent("_default");
       const hash = createHash("sha256").update(String(report.get("raw"))).digest("hex");
-      const msgId = impl.streaming ? `${env.botId}:${hash}:${this.#life}.${this.#pushed++}` : `${env.botId}:${hash}:${round}`;
+      // the same content again in a round (two mails with one attachment) is another report: its nth id
+      const nth = impl.streaming ? 0 : (repeats.get(hash) ?? 0);
+      if (!impl.streaming) repeats.set(hash, nth + 1);
+      const msgId = impl.streaming ? `${env.botId}:${hash}:${this.#life}.${this.#pushed++}` : `${env.botId}:${hash}:${round}${nth ? `.${nth}` : ""}`;
       const bytes = encodeEnvelope([report]);
       const targets = env.runtime.load_balance ? [queues[k % queues.length]!] : queues;
       k++;
