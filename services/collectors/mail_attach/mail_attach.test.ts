@@ -184,3 +184,24 @@ test("mail_attach: two mails with the same attachment are two reports", async ()
     await broker.close();
   }
 });
+
+test("mail_attach: a later round after a failed one (same process) sends only the mails not queued yet", async () => {
+  await using proxy = await startCutProxy(imap.port);
+  const { matching } = deliverFifty("INBOX", "i");
+  const broker = new MemoryBroker();
+  const params = mailParams({ mail_port: proxy.port, subject_regex: "^Report i", attach_regex: "\\.csv(\\.zip)?$", destination_queues: ["q"] });
+  proxy.cutAfter(12_000, 1); // the first round breaks off; the runtime goes on with the next round
+  const h = await startBot({ def: bot, botId: "mail-attach", broker, logger: log, params });
+  try {
+    for (let i = 0; i < 400 && [...matching].some((m) => !imap.seen().has(m)); i++) await new Promise((r) => setTimeout(r, 25));
+    await h.stop();
+    assert.equal(h.stats().failure, 1, "the first round failed");
+    for (const m of matching) assert.ok(imap.seen().has(m));
+    const reports = await queued(broker);
+    assert.equal(reports.length, 48, "none lost, none twice across rounds");
+    assert.equal(new Set(reports.map((r) => r["extra.file_name"])).size, 48);
+  } finally {
+    await h.stop();
+    await broker.close();
+  }
+});

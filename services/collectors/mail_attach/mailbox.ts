@@ -6,6 +6,7 @@
  * reports to the queue, the flags are set in commit(): only once the broker confirmed every report
  * of the round. A failed round leaves its mails unread, to be read again.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { ImapFlow, type ImapFlowOptions } from "imapflow";
 import PostalMime, { type Email } from "postal-mime";
@@ -106,11 +107,27 @@ export function imapOptions(prm: MailParams): ImapFlowOptions {
   };
 }
 
+/** Mails whose reports were all queued (by bot, mailbox, folder, UIDVALIDITY and UID), kept a week. */
+const BUCKET = "mail-collector-queued";
+const QUEUED_TTL = 7 * 86400;
+
+/** A mail being turned into reports: remembered in the bucket once all of them are queued. */
+interface Track { key: string; open: number; done: boolean; failed: boolean }
+
 /** A mail collector: unread mails of the folder, filtered, through `handle`; seen flags in commit(). */
 export function mailCollector(prm: MailParams, ctx: BotContext, handle: MailProcessor): CollectorImpl {
   const subjectRe = prm.subject_regex ? pyRegex(prm.subject_regex) : null;
   /** The mails of the last round to mark seen once its reports are confirmed. */
   let pending: { uidValidity: string; uids: number[] } | null = null;
+  let kv: Awaited<ReturnType<BotContext["cache"]>> | null = null;
+  const owner = new WeakMap<Report, Track>();
+  const puts: Promise<void>[] = [];
+  // A mail whose reports were all stored, in a round that failed later, is not sent again by the
+  // next round (only marked seen): remembered as soon as its last report is queued.
+  const settleTrack = (t: Track): void => {
+    if (!t.done || t.open > 0 || t.failed || !kv) return;
+    puts.push(kv.put(t.key, "1").catch((err: unknown) => ctx.log.warn(`Could not remember a queued mail: ${errorMessage(err)}`)));
+  };
 
   async function open(): Promise<ImapFlow> {
     ctx.log.debug(`Connecting to ${prm.mail_host}.`);
@@ -138,6 +155,7 @@ export function mailCollector(prm: MailParams, ctx: BotContext, handle: MailProc
   return {
     async *collect(): AsyncGenerator<Report> {
       pending = null;
+      kv ??= await ctx.cache(BUCKET, QUEUED_TTL);
       const client = await open();
       try {
         const uidValidity = String(client.mailbox ? client.mailbox.uidValidity : "");
@@ -148,6 +166,12 @@ export function mailCollector(prm: MailParams, ctx: BotContext, handle: MailProc
         if (uids.length === 0) ctx.log.debug("No unread mails to check.");
         const relevant: number[] = [];
         for (const uid of uids) {
+          const key = createHash("sha256").update([ctx.botId, prm.mail_host, prm.mail_user, prm.folder, uidValidity, uid].join("\0")).digest("hex");
+          if ((await kv.get(key).catch(() => null)) !== null) {
+            ctx.log.debug(`Mail ${uid} was queued in an earlier round; marking it seen.`);
+            relevant.push(uid);
+            continue;
+          }
           // BODY.PEEK: reading a mail does not set its Seen flag
           const msg = await client.fetchOne(String(uid), { source: true }, { uid: true });
           if (!msg || !msg.source) continue; // expunged meanwhile
@@ -156,7 +180,20 @@ export function mailCollector(prm: MailParams, ctx: BotContext, handle: MailProc
             ctx.log.debug(`Message with date ${mail.date} skipped because subject ${JSON.stringify(mail.subject)} does not match.`);
             continue;
           }
-          if (yield* handle(mail)) relevant.push(uid);
+          const track: Track = { key, open: 0, done: false, failed: false };
+          const reports = handle(mail);
+          let next = await reports.next();
+          while (!next.done) {
+            track.open++;
+            owner.set(next.value, track);
+            yield next.value;
+            next = await reports.next();
+          }
+          track.done = true;
+          if (next.value) {
+            relevant.push(uid);
+            settleTrack(track);
+          }
         }
         pending = { uidValidity, uids: relevant };
       } finally {
@@ -164,7 +201,20 @@ export function mailCollector(prm: MailParams, ctx: BotContext, handle: MailProc
       }
     },
 
+    queued(report: Report): void {
+      const t = owner.get(report);
+      if (!t) return;
+      t.open--;
+      settleTrack(t);
+    },
+
+    failed(report: Report): void {
+      const t = owner.get(report);
+      if (t) t.failed = true;
+    },
+
     async commit(): Promise<void> {
+      await Promise.all(puts.splice(0));
       const done = pending;
       pending = null;
       if (!done || done.uids.length === 0) return;
