@@ -227,21 +227,41 @@ test("collector, streaming: pushed reports are queued and settled one by one; st
   await broker.close();
 });
 
-test("collector: two reports of one round with the same raw are both sent (the repeat gets its own id)", async () => {
+test("collector, streaming: stopping ends the round without idling rate_limit first", { timeout: 20_000 }, async () => {
+  const stream = new ReportStream();
   const bot = defineBot({
-    kind: "collector", name: "twins", intelmq: "test.twins", description: "",
+    kind: "collector", name: "push-collector", intelmq: "test.push", description: "",
     params: z.object({ ...collectorParams }).strict(),
-    create: (_p, ctx) => ({
-      collect() {
-        return [1, 2, 3].map(() => { const r = ctx.newReport(); r.add("raw", "same attachment"); return r; });
+    create: () => ({ streaming: true, collect: (signal: AbortSignal) => stream.drain(signal) }),
+  });
+  const broker = new MemoryBroker();
+  const h = await startBot({ def: bot, botId: "push", params: { destination_queues: "out", rate_limit: 3600 }, broker, logger: log });
+  const stopped = h.stop().then(() => "stopped");
+  const hour = new Promise<string>((r) => setTimeout(() => r("still idling"), 5_000).unref());
+  assert.equal(await Promise.race([stopped, hour]), "stopped");
+  assert.equal(await h.done, 0);
+  await broker.close();
+});
+
+test("collector: the same content twice in a round is two reports; a repeated round adds neither again", async () => {
+  let rounds = 0;
+  const bot = defineBot({
+    kind: "collector", name: "twice", intelmq: "test.twice", description: "",
+    params: z.object({ ...collectorParams }).strict(),
+    create: () => ({
+      *collect() {
+        rounds++;
+        for (const text of ["same", "other", "same"]) { const r = new Report(null); r.add("raw", text); yield r; }
+        if (rounds === 1) throw new Error("the round fails after its reports were stored");
       },
     }),
   });
   const broker = new RecordingBroker();
-  const h = await startBot({ def: bot, botId: "twins", params: { run_mode: "scheduled", destination_queues: "q" }, broker, logger: log });
+  const h = await startBot({ def: bot, botId: "twice", params: { run_mode: "scheduled", destination_queues: "q", error_max_retries: 1, error_retry_delay: 0 }, broker, logger: log });
   assert.equal(await h.done, 0);
-  assert.equal(await broker.queues.depth("q"), 3);
-  const hash = createHash("sha256").update(Buffer.from("same attachment").toString("base64")).digest("hex");
-  assert.deepEqual(broker.ids.map((x) => x.id), [`twins:${hash}:0`, `twins:${hash}:0:1`, `twins:${hash}:0:2`]);
+  assert.equal(rounds, 2);
+  assert.equal(await broker.queues.depth("q"), 3, "same, other, same: the retried round stored nothing twice");
+  const hash = createHash("sha256").update(Buffer.from("same").toString("base64")).digest("hex");
+  assert.deepEqual(broker.ids.slice(0, 3).map((x) => String(x.id)).filter((id) => id.includes(hash)), [`twice:${hash}:0`, `twice:${hash}:0.1`]);
   await broker.close();
 });

@@ -350,7 +350,7 @@ export class BotRunner extends EventEmitter implements BotHandle {
     while (!this.#halt) {
       const step = await this.collectRound();
       if (step === "stop") { this.#selfExit = 1; break; }
-      if (step === "aborted") break;
+      if (step === "aborted" || this.#halt) break; // stopped during the round (streaming ends so): no idling
       const rt = this.#res.runtime;
       if (rt.run_mode === "scheduled") {
         this.#log.info("Shutting down scheduled bot.");

@@ -2,8 +2,9 @@
 /**
  * Collectors: rounds of collect(), each report filled with the feed parameters and published
  * with an id of the bot, the report's hash and the round (a repeated round within the duplicate
- * window adds nothing). commit() runs only once every report of the round was confirmed: a
- * collector never marks an item fetched before its report is safely queued.
+ * window adds nothing; the same content again within a round is numbered, so it is another report).
+ * commit() runs only once every report of the round was confirmed: a collector never marks an item
+ * fetched before its report is safely queued.
  */
 import { createHash } from "node:crypto";
 import { encodeEnvelope, type Report } from "../../message/index.js";
@@ -105,7 +106,7 @@ export class CollectorRounds {
       // reports: the repeats are numbered, so the broker's duplicate window keeps them apart.
       const seen = sameRaw.get(hash) ?? 0;
       sameRaw.set(hash, seen + 1);
-      const msgId = impl.streaming ? `${env.botId}:${hash}:${this.#life}.${this.#pushed++}` : `${env.botId}:${hash}:${round}${seen ? `:${seen}` : ""}`;
+      const msgId = impl.streaming ? `${env.botId}:${hash}:${this.#life}.${this.#pushed++}` : `${env.botId}:${hash}:${round}${seen ? `.${seen}` : ""}`;
       const bytes = encodeEnvelope([report]);
       const targets = env.runtime.load_balance ? [queues[k % queues.length]!] : queues;
       k++;
