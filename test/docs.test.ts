@@ -7,7 +7,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { parse } from "yaml";
 import { registry } from "../services/registry.gen.js";
 import { INTELMQ_OPT_ROOT, OPT_PATH_PARAMETERS, loadRuntimeConfig } from "../shared/config/index.js";
@@ -38,6 +39,28 @@ test("etc/intelmq-modules.txt holds IntelMQ's 141 module names, among them every
   for (const [now, before] of renamed) assert.ok(names.includes(before), `${before} (now ${now}) is in the list`);
   // Our own modules (intelmq_nats.bots.*, the MQTT output) and the renamed ones are the only ones IntelMQ lacks.
   assert.deepEqual(Object.keys(registry).filter((m) => !names.includes(m) && !renamed.has(m) && !m.startsWith("intelmq_nats.bots.")), [], "implemented modules that IntelMQ does not have");
+});
+
+/**
+ * Every IntelMQ module of etc/intelmq-modules.txt is registered, or a folder of services/ without
+ * a bot (a README.md, no index.ts) names it and says why it cannot be here. The message names what is missing.
+ */
+test("each of IntelMQ's modules is in the registry, or a README of services/ says why not", () => {
+  const names = readFileSync(src("etc", "intelmq-modules.txt"), "utf8").split("\n").map((l) => l.trim()).filter((l) => l && !l.startsWith("#"));
+  const explained: string[] = [];
+  for (const kind of ["collectors", "parsers", "experts", "outputs"]) {
+    const dir = src("services", kind);
+    for (const name of readdirSync(dir)) {
+      const folder = join(dir, name);
+      if (existsSync(join(folder, "README.md")) && !existsSync(join(folder, "index.ts"))) explained.push(readFileSync(join(folder, "README.md"), "utf8"));
+    }
+  }
+  const missing = names.filter((m) => !Object.hasOwn(registry, m));
+  const unexplained = missing.filter((m) => !explained.some((text) => text.includes(m)));
+  assert.deepEqual(unexplained, [], `IntelMQ modules neither registered nor explained by a README (${missing.length} not registered)`);
+  for (const kind of ["parsers", "outputs"]) {
+    assert.deepEqual(missing.filter((m) => m.startsWith(`intelmq.bots.${kind}.`)), [], `every ${kind.slice(0, -1)} module is implemented`);
+  }
 });
 
 test("deploy/docker-compose*.yml are what `intelmqctl compose` makes of etc/runtime.yaml", { timeout: 60_000 }, () => {
