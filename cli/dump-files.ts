@@ -59,7 +59,7 @@ export function parseDumpFile(text: string, fallbackBotId: string | null, file =
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${file}: not JSON: ${(err as Error).message}`);
+    throw new Error(`${file}: not JSON: ${(err as Error).message}`, { cause: err });
   }
   if (!data || typeof data !== "object" || Array.isArray(data)) throw new Error(`${file}: a dump file is a JSON object keyed by timestamps`);
   const out: DumpEntry[] = [];
