@@ -4,6 +4,8 @@ import type { BotDefinition } from "../shared/runtime/index.js";
 
 /** IntelMQ module name -> loader of our implementation. */
 export const registry: Record<string, () => Promise<BotDefinition>> = {
+  "intelmq_nats.bots.collectors.intelmq_redis_bridge.collector": () => import("./collectors/intelmq_redis_bridge/index.js").then((m) => m.default),
+  "intelmq_nats.bots.outputs.intelmq_redis_bridge.output": () => import("./outputs/intelmq_redis_bridge/index.js").then((m) => m.default),
   "intelmq.bots.collectors.api.collector_api": () => import("./collectors/api/index.js").then((m) => m.default),
   "intelmq.bots.collectors.file.collector_file": () => import("./collectors/file/index.js").then((m) => m.default),
   "intelmq.bots.collectors.http.collector_http": () => import("./collectors/http/index.js").then((m) => m.default),

@@ -33,7 +33,8 @@ test("etc/intelmq-modules.txt holds IntelMQ's 141 module names, among them every
   assert.equal(names.length, 141);
   assert.equal(new Set(names).size, names.length, "no repeats");
   assert.deepEqual(names.filter((n) => !MODULE_RE.test(n)), []);
-  assert.deepEqual(Object.keys(registry).filter((m) => !names.includes(m)), [], "implemented modules that IntelMQ does not have");
+  // Our own modules (intelmq_nats.bots.*, the MQTT output) are the only ones IntelMQ lacks.
+  assert.deepEqual(Object.keys(registry).filter((m) => !names.includes(m) && !m.startsWith("intelmq_nats.bots.")), [], "implemented modules that IntelMQ does not have");
 });
 
 test("deploy/docker-compose*.yml are what `intelmqctl compose` makes of etc/runtime.yaml", { timeout: 60_000 }, () => {
