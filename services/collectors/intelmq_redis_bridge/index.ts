@@ -50,7 +50,7 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
   const texts = new WeakMap<Message, string>();
   let inFlight = 0;
   let wake: (() => void) | null = null;
-  const settle = () => { inFlight--; wake?.(); };
+  const settle = () => { inFlight = Math.max(0, inFlight - 1); wake?.(); };
 
   /** One text from the internal list into the stream; a text that is no IntelMQ message is set aside. */
   async function take(text: string): Promise<void> {
@@ -82,6 +82,8 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
     // What a crash left (or a failed round): oldest first, the list's tail.
     const left = await redis.lrange(internal, 0, -1);
     if (left.length) ctx.log.info(`Sending again ${left.length} messages left in ${internal}.`);
+    // A failed round may have left messages in the stream: they are all in the internal list too.
+    stream.close(new Error("sent again from the internal queue"));
     inFlight = 0;
     for (const text of left.reverse()) await take(text);
     while (!signal.aborted) {
