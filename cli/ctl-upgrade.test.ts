@@ -70,6 +70,7 @@ test("IntelMQ 1.x: defaults.conf becomes global, pipeline.conf the queues, renam
   assert.equal(yaml["spamhaus-drop-parser"]!.enabled, true);
   const removed = out.notes.filter((n) => n.kind === "removed").map((n) => n.botId).sort();
   assert.deepEqual(removed, ["feodo-ips-collector", "mdl-collector", "mdl-parser"]);
+  assert.ok(out.notes.some((n) => /BOTS is not used/.test(n.message)), "the BOTS file is named as not used");
 });
 
 test("IntelMQ 2.x: named paths, the CSV parser's old names, the Manager's keys dropped", async () => {

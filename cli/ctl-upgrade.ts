@@ -26,6 +26,8 @@ export interface IntelmqSource {
   runtime: Record<string, unknown>;
   pipeline: Record<string, unknown> | null;
   defaults: Record<string, unknown> | null;
+  /** Other files of IntelMQ's folder that are not converted (BOTS, harmonization.conf). */
+  skipped: string[];
 }
 
 function readObject(file: string): Record<string, unknown> {
@@ -49,10 +51,11 @@ export function readIntelmqConfig(dir: string): IntelmqSource {
   const files: string[] = [];
   const pipeline = optional("pipeline.conf");
   const defaults = optional("defaults.conf");
+  const skipped = ["BOTS", "harmonization.conf"].filter((f) => existsSync(at(f))).map(at);
   if (pipeline) files.push(at("pipeline.conf"));
   if (defaults) files.push(at("defaults.conf"));
-  if (existsSync(at("runtime.conf"))) return { layout: "json", files: [at("runtime.conf"), ...files], runtime: readObject(at("runtime.conf")), pipeline, defaults };
-  if (existsSync(at("runtime.yaml"))) return { layout: "yaml", files: [at("runtime.yaml"), ...files], runtime: readObject(at("runtime.yaml")), pipeline, defaults };
+  if (existsSync(at("runtime.conf"))) return { layout: "json", files: [at("runtime.conf"), ...files], runtime: readObject(at("runtime.conf")), pipeline, defaults, skipped };
+  if (existsSync(at("runtime.yaml"))) return { layout: "yaml", files: [at("runtime.yaml"), ...files], runtime: readObject(at("runtime.yaml")), pipeline, defaults, skipped };
   throw new Error(`${dir} holds neither runtime.conf (IntelMQ 1 and 2) nor runtime.yaml (IntelMQ 3)`);
 }
 
@@ -105,6 +108,13 @@ export async function upgradeConfig(src: IntelmqSource, opts: { previous?: Versi
   const global: Params = structuredClone({ ...(src.defaults ?? {}), ...rtGlobal });
   if (src.defaults) notes.push({ botId: null, kind: "changed", message: `defaults.conf folded into global (${Object.keys(src.defaults).length} keys)` });
   notes.push(...upgradeGlobal(global));
+  for (const f of src.skipped) {
+    notes.push({
+      botId: null, kind: "changed",
+      message: f.endsWith("BOTS") ? `${f} is not used (IntelMQ 3 removed it; the bots installed here are in services/registry.gen.ts)`
+        : `${f} is not converted: etc/harmonization.conf of this project (IntelMQ 3.3's) is used, as IntelMQ's upgrade-config brings a harmonization up to date`,
+    });
+  }
 
   const bots: Record<string, UpgradeBot> = {};
   for (const [id, raw] of Object.entries(src.runtime)) {
