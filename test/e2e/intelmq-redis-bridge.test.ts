@@ -63,13 +63,15 @@ describe("IntelMQ Redis bridge", { timeout: 180_000 }, () => {
       p.start("bridge-collector");
       await waitFor(async () => (await redis.llen(outQ)) >= 50, 60_000, "the first events through");
       await p.kill("bridge-collector");
-      // Pushed while our collector is down; and a crash after the publish, before the removal
-      // from the internal queue: two already sent messages are back in <queue>-internal.
+      // Pushed while our collector is down; and the state of a crash after the publish, before the
+      // removal from the internal queue: two already sent messages are back in <queue>-internal ...
       for (let i = N1; i < N1 + N2; i++) await redis.lpush(inQ, intelmqEvent(i));
       await waitFor(async () => (await redis.llen(inQ)) + (await redis.llen(`${inQ}-internal`)) < N1 + N2, 60_000, "some taken before the kill");
-      await redis.lpush(`${inQ}-internal`, intelmqEvent(0), intelmqEvent(1));
+      // ... and one taken from the queue but not sent before the crash.
+      await redis.lpush(`${inQ}-internal`, intelmqEvent(0), intelmqEvent(1), intelmqEvent(N1 + N2));
       p.start("bridge-collector");
-      await waitFor(async () => (await redis.llen(outQ)) >= N1 + N2, 90_000, `all ${N1 + N2} events in ${outQ}`);
+      const N = N1 + N2 + 1;
+      await waitFor(async () => (await redis.llen(outQ)) >= N, 90_000, `all ${N} events in ${outQ}`);
       // A second kill and start with nothing new: nothing is sent again.
       await p.kill("bridge-collector");
       p.start("bridge-collector");
@@ -78,7 +80,7 @@ describe("IntelMQ Redis bridge", { timeout: 180_000 }, () => {
 
       const out = await redis.lrange(outQ, 0, -1);
       const ns = out.map((t) => (JSON.parse(t) as Record<string, unknown>)["extra.n"] as number).sort((a, b) => a - b);
-      assert.deepEqual(ns, Array.from({ length: N1 + N2 }, (_, i) => i), "every event once");
+      assert.deepEqual(ns, Array.from({ length: N }, (_, i) => i), "every event once");
       const first = JSON.parse(out[out.length - 1]!) as Record<string, unknown>;
       assert.equal(first.__type, "Event");
       assert.equal(first["classification.taxonomy"], "information-gathering", "processed by our expert");
