@@ -25,6 +25,7 @@ import { BOT_GROUP, botIds, configuredQueues, installedBots, queuesOf, type Grou
 import { ControlClient, type BotView, type HostView, type InstanceView } from "./ctl-control.js";
 import { runBotCmd, type RunAction } from "./ctl-run.js";
 import { runUpdateDatabase } from "./update-database.js";
+import { upgradeConfigCmd } from "./ctl-upgrade-cmd.js";
 import { PINO_LEVEL, guardProcess, loggedReason, verboseArg, type LoggedError } from "./output.js";
 import { errorMessage } from "../shared/errors/index.js";
 import { FeedUsageError, addFeed, feedRows, loadCatalogue } from "./ctl-feed.js";
@@ -1001,6 +1002,15 @@ export async function main(argv: string[]): Promise<number> {
         ctx.out.info(`Bots find theirs with nats_credentials_dir: ${join(dir, "creds")} under global in runtime.yaml; reload a running server with nats-server --signal reload.`);
         return 0;
       };
+    });
+  program.command("upgrade-config")
+    .description("convert an IntelMQ configuration (1.x/2.x runtime.conf, pipeline.conf, defaults.conf, or 3.x runtime.yaml) into runtime.yaml, applying IntelMQ's upgrade steps")
+    .option("--from <dir>", "the folder of IntelMQ's configuration files (default: the configuration folder)")
+    .option("--to <file>", "the runtime.yaml to write (default: the configured one)")
+    .option("-p, --previous <version>", "the IntelMQ release the configuration comes from (default: told from its layout)")
+    .option("-d, --dry-run", "only print what would change (notes and a diff); write nothing")
+    .action((o: { from?: string; to?: string; previous?: string; dryRun?: boolean }) => {
+      run = (ctx) => upgradeConfigCmd({ paths: ctx.paths, json: ctx.out.json, info: (l) => ctx.out.info(l), result: (v, t) => ctx.out.result(v, t) }, o);
     });
   program.command("debug")
     .description("paths and environment variables")

@@ -19,6 +19,7 @@ import { connectCtl } from "./connect.js";
 import { ControlClient } from "./ctl-control.js";
 import { groupOf, queuesOf } from "./ctl-config.js";
 import { guardProcess, verboseArg } from "./output.js";
+import { exportDumps, importDumps } from "./dump-files.js";
 import { errorMessage } from "../shared/errors/index.js";
 
 const HELP = [
@@ -232,15 +233,19 @@ async function processBot(s: Session, botId: string, warnRunning: () => Promise<
 async function main(argv: string[]): Promise<number> {
   let botArg: string | undefined;
   let truncate = 1000;
+  let transfer = null as { export: string } | { import: string } | null;
   const program = new Command()
     .name("intelmqdump")
     .description("inspect, recover, edit and delete the messages bots dumped (the dumps stream)")
     .argument("[bot-id]", "the bot whose dumps to process (none: list the bots with dumps)")
     .option("-t, --truncate <n>", "cut raw to this many characters when showing (0: whole)", "1000")
     .option("--verbose", "show the stack frames stored in tracebacks")
+    .option("--export <file>", "write the dumps (of bot-id, or all) to FILE in IntelMQ's dump file format; a folder gets one <bot-id>.dump per bot")
+    .option("--import <file>", "store the entries of IntelMQ's dump file FILE (or of every *.dump in a folder) as dumps")
     .exitOverride()
-    .action((id: string | undefined, o: { truncate: string }) => {
+    .action((id: string | undefined, o: { truncate: string; export?: string; import?: string }) => {
       botArg = id;
+      transfer = o.export !== undefined ? { export: o.export } : o.import !== undefined ? { import: o.import } : null;
       truncate = Math.max(0, Number(o.truncate) || 0);
     });
   const code = parseArgs(program, argv);
@@ -249,6 +254,13 @@ async function main(argv: string[]): Promise<number> {
   const paths = intelmqPaths();
   const config = loadRuntimeConfig(paths.runtimeConfFile, { missingOk: true });
   const broker = await connectCtl(config, "intelmqdump");
+  if (transfer) {
+    try {
+      return "export" in transfer ? await exportDumps(broker, transfer.export, botArg, say) : await importDumps(broker, transfer.import, say);
+    } finally {
+      await broker.close().catch(() => undefined);
+    }
+  }
   const rl: Interface = createInterface({ input: process.stdin, output: process.stdout, terminal: process.stdin.isTTY ?? false });
   const lines: string[] = [];
   let waiting: ((l: string | null) => void) | null = null;

@@ -4,6 +4,8 @@ import type { BotDefinition } from "../shared/runtime/index.js";
 
 /** IntelMQ module name -> loader of our implementation. */
 export const registry: Record<string, () => Promise<BotDefinition>> = {
+  "intelmq_nats.bots.collectors.intelmq_redis_bridge.collector": () => import("./collectors/intelmq_redis_bridge/index.js").then((m) => m.default),
+  "intelmq_nats.bots.outputs.intelmq_redis_bridge.output": () => import("./outputs/intelmq_redis_bridge/index.js").then((m) => m.default),
   "intelmq_nats.bots.outputs.mqtt.output": () => import("./outputs/mqtt/index.js").then((m) => m.default),
   "intelmq.bots.collectors.alienvault_otx.collector": () => import("./collectors/alienvault_otx/index.js").then((m) => m.default),
   "intelmq.bots.collectors.amqp.collector_amqp": () => import("./collectors/amqp/index.js").then((m) => m.default),

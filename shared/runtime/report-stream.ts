@@ -5,41 +5,42 @@
  * which yields them as they come and ends when the bot stops. Each pushed report may carry its
  * own settlement (answer the sender, ack the bus message) once the broker stored it or failed to.
  */
-import type { Report } from "../message/index.js";
+import type { Message, Report } from "../message/index.js";
 
 export interface Settlement {
   queued(): void;
   failed(err: unknown): void;
 }
 
-export class ReportStream {
-  #items: Report[] = [];
+/** Pushed reports (or, for a bridge, messages of either kind: ReportStream<Event | Report>). */
+export class ReportStream<M extends Message = Report> {
+  #items: M[] = [];
   #wake: (() => void) | null = null;
-  readonly #settle = new WeakMap<Report, Settlement>();
+  readonly #settle = new WeakMap<M, Settlement>();
 
   /** Reports waiting to be taken by drain(). */
   get size(): number { return this.#items.length; }
 
-  push(report: Report, settle?: Settlement): void {
+  push(report: M, settle?: Settlement): void {
     if (settle) this.#settle.set(report, settle);
     this.#items.push(report);
     this.#wake?.();
   }
 
   /** For CollectorImpl.queued. */
-  queued(report: Report): void {
+  queued(report: M): void {
     this.#settle.get(report)?.queued();
     this.#settle.delete(report);
   }
 
   /** For CollectorImpl.failed. */
-  failed(report: Report, err: unknown): void {
+  failed(report: M, err: unknown): void {
     this.#settle.get(report)?.failed(err);
     this.#settle.delete(report);
   }
 
   /** Reports as they are pushed, until `signal` aborts (those pushed before are still yielded). */
-  async *drain(signal: AbortSignal): AsyncGenerator<Report> {
+  async *drain(signal: AbortSignal): AsyncGenerator<M> {
     const onAbort = () => this.#wake?.();
     signal.addEventListener("abort", onAbort);
     try {

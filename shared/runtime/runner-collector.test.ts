@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import { z } from "zod";
 import { BrokerUnavailableError } from "../errors/index.js";
 import { MemoryBroker, type QueueSettings } from "../broker/index.js";
-import { Event, Report } from "../message/index.js";
+import { Event, Report, decodeEnvelope } from "../message/index.js";
 import { defineBot, runBot, startBot, collectorParams, ReportStream } from "./index.js";
 import { FakeClock, turns, onMemory, log, RecordingBroker, waitFor } from "./runner-fixtures.js";
 
@@ -263,5 +263,38 @@ test("collector: the same content twice in a round is two reports; a repeated ro
   assert.equal(await broker.queues.depth("q"), 3, "same, other, same: the retried round stored nothing twice");
   const hash = createHash("sha256").update(Buffer.from("same").toString("base64")).digest("hex");
   assert.deepEqual(broker.ids.slice(0, 3).map((x) => String(x.id)).filter((id) => id.includes(hash)), [`twice:${hash}:0`, `twice:${hash}:0.1`]);
+  await broker.close();
+});
+
+test("collector: an Event it yields is sent as it is (no raw needed, no feed.*), with the message id the collector names", async () => {
+  const broker = new RecordingBroker();
+  const bridge = defineBot({
+    kind: "collector", name: "events", intelmq: "test.events", description: "",
+    params: z.object({ ...collectorParams }).strict(),
+    create: (_p, ctx) => ({
+      messageId: (m) => (m.kind === "Event" ? `ev-${String(m.get("source.ip"))}` : undefined),
+      collect() {
+        const e = ctx.newEvent();
+        e.add("source.ip", "192.0.2.1");
+        const r = ctx.newReport();
+        r.add("raw", "test");
+        return [e, r];
+      },
+    }),
+  });
+  const h = await startBot({ def: bridge, botId: "coll", params: { run_mode: "scheduled", destination_queues: "q1", name: "F" }, broker, logger: log });
+  assert.equal(await h.done, 0);
+  const hash = createHash("sha256").update("dGVzdA==").digest("hex");
+  assert.deepEqual(broker.ids, [{ queue: "q1", id: "coll:ev-192.0.2.1" }, { queue: "q1", id: `coll:${hash}:0` }]);
+  const sub = await broker.queues.consume("q1");
+  const it = sub[Symbol.asyncIterator]();
+  const got: Record<string, unknown>[] = [];
+  for (let i = 0; i < 2; i++) {
+    const d = (await it.next()).value!;
+    got.push(...decodeEnvelope(d.data));
+    await d.ack();
+  }
+  await sub.stop();
+  assert.deepEqual(got.map((m) => [m.__type, m["feed.name"]]), [["Event", undefined], ["Report", "F"]]);
   await broker.close();
 });

@@ -47,22 +47,35 @@ export interface Lifecycle {
   shutdown?(): void | Promise<void>;
 }
 
+/**
+ * What a collector yields: Reports, or Events from a source that already carries IntelMQ's events
+ * (a bridge from an IntelMQ pipeline). An Event is sent as it is: no raw required, no feed.* filled.
+ */
+export type Collected = Report | Event;
+
 export interface CollectorImpl extends Lifecycle {
   /**
    * One collection round: the reports to send. The runtime fills feed.* and sends them on _default.
    * `signal` aborts when the bot stops: a collector that streams (a server, a subscription) ends
    * its iteration then (ReportStream does).
    */
-  collect(signal: AbortSignal): AsyncIterable<Report> | Iterable<Report> | Promise<Iterable<Report> | void>;
+  collect(signal: AbortSignal): AsyncIterable<Collected> | Iterable<Collected> | Promise<Iterable<Collected> | void>;
   /**
    * Reports are pushed to this collector (a server, a subscription): each is its own, even with the
    * same content as another (ids by arrival, not by content and round).
    */
   readonly streaming?: boolean;
+  // queued and failed are given what collect() yielded, an Event too (typed Report so that the
+  // collectors' settlement callbacks stay as they are).
   /** This report is stored by the broker (a pushed item may be acknowledged to its sender now). */
   queued?(report: Report): void;
   /** This report could not be stored (the round fails; a pushed item should be refused to its sender). */
   failed?(report: Report, err: unknown): void;
+  /**
+   * The message's id for the broker's duplicate detection, when the collector knows one that stays
+   * the same if the message is sent again after a crash (default: the raw's hash and the round).
+   */
+  messageId?(report: Collected): string | undefined;
   /**
    * Called after every report of the round was confirmed by the broker (all PubAcks in), never when the
    * round failed: the place for side effects that lose data if done earlier (deleting a file that was read).

@@ -14,7 +14,7 @@ import { logProblem, type Step } from "../steps/retry.js";
 import type { OutputInfo } from "../steps/outbox.js";
 import type { Sender } from "../steps/sender.js";
 import type { Stats } from "../steps/stats.js";
-import type { CollectorImpl, RuntimeParams } from "../types.js";
+import type { Collected, CollectorImpl, RuntimeParams } from "../types.js";
 import { ErrorCode, hasCode } from "../../errors/index.js";
 import type { Logger } from "pino";
 import type { Waker } from "../util.js";
@@ -86,27 +86,32 @@ export class CollectorRounds {
     const sameRaw = new Map<string, number>();
     let failed: { err: unknown } | undefined;
     let k = 0;
-    for await (const report of got as AsyncIterable<Report> | Iterable<Report>) {
+    for await (const report of got as AsyncIterable<Collected> | Iterable<Collected>) {
       if (!report) { env.log.warn("Ignoring empty message at sending. Possible bug in bot."); continue; }
-      if (!report.has("raw")) {
+      // An Event (from a bridge) goes on as it came: it has its feed.* and needs no raw.
+      const isEvent = report.kind === "Event";
+      if (!isEvent && !report.has("raw")) {
         env.log.warn("Ignoring report without raw field. Possible bug or misconfiguration of this bot.");
         continue;
       }
       const queues = env.dest._default;
       if (!queues) throw new PipelineError('destination path "_default" is not configured in destination_queues');
       const feed = env.feed;
-      if (feed.name) report.add("feed.name", feed.name, { overwrite: false });
-      if (feed.code) report.add("feed.code", feed.code, { overwrite: false });
-      if (feed.documentation) report.add("feed.documentation", feed.documentation, { overwrite: false });
-      if (feed.provider) report.add("feed.provider", feed.provider, { overwrite: false });
-      if (feed.accuracy) report.add("feed.accuracy", feed.accuracy, { overwrite: false });
+      if (!isEvent) {
+        if (feed.name) report.add("feed.name", feed.name, { overwrite: false });
+        if (feed.code) report.add("feed.code", feed.code, { overwrite: false });
+        if (feed.documentation) report.add("feed.documentation", feed.documentation, { overwrite: false });
+        if (feed.provider) report.add("feed.provider", feed.provider, { overwrite: false });
+        if (feed.accuracy) report.add("feed.accuracy", feed.accuracy, { overwrite: false });
+      }
       env.stats.sent("_default");
-      const hash = createHash("sha256").update(String(report.get("raw"))).digest("hex");
+      const own = impl.messageId?.(report);
+      const hash = own === undefined ? createHash("sha256").update(String(report.get("raw"))).digest("hex") : "";
       // Two reports of one round with the same raw (two tickets with the same attachment) are two
       // reports: the repeats are numbered, so the broker's duplicate window keeps them apart.
-      const seen = sameRaw.get(hash) ?? 0;
-      sameRaw.set(hash, seen + 1);
-      const msgId = impl.streaming ? `${env.botId}:${hash}:${this.#life}.${this.#pushed++}` : `${env.botId}:${hash}:${round}${seen ? `.${seen}` : ""}`;
+      const seen = own === undefined ? (sameRaw.get(hash) ?? 0) : 0;
+      if (own === undefined) sameRaw.set(hash, seen + 1);
+      const msgId = own !== undefined ? `${env.botId}:${own}` : impl.streaming ? `${env.botId}:${hash}:${this.#life}.${this.#pushed++}` : `${env.botId}:${hash}:${round}${seen ? `.${seen}` : ""}`;
       const bytes = encodeEnvelope([report]);
       const targets = env.runtime.load_balance ? [queues[k % queues.length]!] : queues;
       k++;
@@ -114,9 +119,9 @@ export class CollectorRounds {
       const tapped = tap ? report.serialize() : null;
       const p = Promise.all(targets.map((q) => env.sender.publish(q, bytes, msgId))).then(() => {
         if (tap && tapped) tap({ path: "_default", queues: targets, messages: [tapped] });
-        impl.queued?.(report);
+        impl.queued?.(report as Report);
       }, (err: unknown) => {
-        impl.failed?.(report, err);
+        impl.failed?.(report as Report, err);
         throw err;
       });
       pending.add(p);
