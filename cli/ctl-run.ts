@@ -25,6 +25,8 @@ export interface RunEnv {
   control(): Promise<ControlClient>;
   /** A line of the run's text output. */
   print(line: string): void;
+  /** Where the bot's log lines go (default: INFO and DEBUG to stdout, the rest to stderr). */
+  writeLog?: (text: string, toStdout: boolean) => void;
   /** Show the stacks of logged errors (else their one-line reason; at DEBUG they show anyway). */
   verbose?: boolean;
 }
@@ -229,6 +231,7 @@ async function processOnce(env: RunEnv, botId: string, group: string | null, sou
     verbose: !!env.verbose || level === "DEBUG",
     name: botId,
     split: true,
+    ...(env.writeLog ? { write: env.writeLog } : {}),
     rewrite: (e) => (action.dryrun && e.message === "Dumping message to dump file." ? { ...e, message: "DRYRUN: Message would be dumped now!" } : e),
   });
   const real = await env.broker();
