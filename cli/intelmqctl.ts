@@ -65,6 +65,8 @@ export interface CtlIo {
   stderr(text: string): void;
   /** A connection to use instead of a new one (left open afterwards). */
   broker?: Broker;
+  /** How long `run ... message get|pop` wait for a message (default: for ever). */
+  runWaitMs?: number;
 }
 
 const PROCESS_IO: CtlIo = {
@@ -969,6 +971,7 @@ export async function main(argv: string[], io: CtlIo = PROCESS_IO): Promise<numb
         return runBotCmd({
           config: () => ctx.config(), broker: () => ctx.broker(), control: () => ctx.control(),
           print: (line) => ctx.out.io.stdout(`${line}\n`), verbose: ctx.out.verbose,
+          ...(ctx.out.io.runWaitMs !== undefined ? { waitMs: ctx.out.io.runWaitMs } : {}),
           writeLog: (text, toStdout) => (toStdout ? ctx.out.io.stdout(text) : ctx.out.io.stderr(text)),
         }, id, action);
       };

@@ -215,17 +215,27 @@ describe("intelmq-api", { timeout: 240_000 }, () => {
     assert.equal(await json("/v1/api/clear?id=nowhere-queue"), "not-found");
   });
 
-  it("run: message get, send and process (dry run) as text", async () => {
+  it("run: message send, get, pop and process (dry run) as text", async () => {
     const ev = JSON.stringify({ __type: "Event", "feed.name": "Api Feed", "source.ip": "198.51.100.7", "classification.type": "phishing" });
-    const get = await req("/v1/api/run?bot=api-output&cmd=get", { method: "POST" });
-    assert.equal(get.status, 200, await get.clone().text());
-    assert.equal(typeof await get.json(), "string");
-    const proc = await req("/v1/api/run?bot=api-filter&cmd=process&dry=true&show=true", { method: "POST", body: new URLSearchParams({ msg: ev }) });
-    assert.equal(proc.status, 200, await proc.clone().text());
-    const text = await proc.json() as string;
-    assert.match(text, /DRYRUN/);
-    assert.match(text, /198\.51\.100\.7/);
-    assert.equal((await req("/v1/api/run?bot=api-filter&cmd=explode", { method: "POST" })).status, 422);
+    const post = (q: string, msg?: string) => req(`/v1/api/run?${q}`, { method: "POST", ...(msg !== undefined ? { body: new URLSearchParams({ msg }) } : {}) });
+    const text = async (r: Response) => {
+      assert.equal(r.status, 200, await r.clone().text());
+      const t = await r.json() as unknown;
+      assert.equal(typeof t, "string");
+      return t as string;
+    };
+    // The output stopped, a message sent by the filter waits in the output's queue.
+    assert.equal(await json("/v1/api/bot?action=stop&id=api-output"), "stopped");
+    assert.match(await text(await post("bot=api-filter&cmd=send", ev)), /Message sent/);
+    await waitFor(async () => (await p.broker().then((b) => b.queues.depth("api-output-queue"))) === 1, 10_000, "the message queued");
+    assert.match(await text(await post("bot=api-output&cmd=get")), /198\.51\.100\.7/);
+    assert.match(await text(await post("bot=api-output&cmd=pop")), /198\.51\.100\.7/);
+    assert.equal(await p.broker().then((b) => b.queues.depth("api-output-queue")), 0, "pop took it");
+    const dry = await text(await post("bot=api-filter&cmd=process&dry=true&show=true", ev));
+    assert.match(dry, /DRYRUN/);
+    assert.match(dry, /198\.51\.100\.7/);
+    assert.equal((await post("bot=api-filter&cmd=explode")).status, 422);
+    assert.equal(await json("/v1/api/bot?action=start&id=api-output"), "running");
   });
 
   it("config: files and folders under allowed_path only (no .., no symbolic links out)", async () => {

@@ -37,6 +37,8 @@ const GROUPS = ["collectors", "parsers", "experts", "outputs", "botnet"] as cons
 const LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL", "ALL"] as const;
 const BOT_CMDS = ["get", "pop", "send", "process"] as const;
 const ID_RE = /^[A-Za-z0-9-]+$/;
+/** An HTTP request does not wait for ever for a message to arrive (`run` get and pop). */
+const RUN_WAIT_MS = 10_000;
 
 /** FastAPI's answer to a parameter it refuses: 422 with the list of problems. */
 class InvalidParam extends Error {
@@ -111,7 +113,7 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
     let stdout = "";
     let stderr = "";
     const code = await intelmqctl(["node", "intelmqctl", ...argv], {
-      stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; }, broker: o.broker,
+      stdout: (t) => { stdout += t; }, stderr: (t) => { stderr += t; }, broker: o.broker, runWaitMs: RUN_WAIT_MS,
     }).catch((err: unknown) => { stderr += errorMessage(err); return 1; });
     return { code, stdout, stderr, command: ["intelmqctl", ...argv].join(" ") };
   };
