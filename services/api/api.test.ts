@@ -274,16 +274,16 @@ describe("intelmq-api", { timeout: 240_000 }, () => {
     const before = readFileSync(file, "utf8");
     // A parameter the filter's schema refuses: nothing is written.
     const bad = structuredClone(rt);
-    (bad["api-filter"]!.parameters as Record<string, unknown>).filter_action = "shred";
+    (bad["api-filter"]!.parameters as Record<string, unknown>).filter_value = { not: "a scalar" };
     const r1 = await req("/v1/api/runtime", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(bad) });
     assert.equal(r1.status, 200);
     const t1 = await r1.text();
     assert.notEqual(t1, "success");
     assert.match(t1, /api-filter/);
-    assert.match(t1, /filter_action/);
+    assert.match(t1, /filter_value/);
     assert.equal(readFileSync(file, "utf8"), before, "runtime.yaml unchanged");
     assert.ok(!existsSync(`${file}.bak`), "nothing backed up either");
-    for (const wrong of [{ "bad id!": { module: "intelmq.bots.outputs.file.output" } }, { x: { module: "intelmq.bots.nope.nothing" } }]) {
+    for (const wrong of [{ "api-output": { ...rt["api-output"], parameters: { file: "x", error_max_retries: "lots" } } }, { "bad id!": { module: "intelmq.bots.outputs.file.output" } }, { x: { module: "intelmq.bots.nope.nothing" } }]) {
       const r = await req("/v1/api/runtime", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ ...rt, ...wrong }) });
       assert.notEqual(await r.text(), "success");
       assert.equal(readFileSync(file, "utf8"), before);
