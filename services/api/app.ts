@@ -42,6 +42,7 @@ const RUN_WAIT_MS = 10_000;
 
 /** FastAPI's answer to a parameter it refuses: 422 with the list of problems. */
 class InvalidParam extends Error {
+  override readonly name = "InvalidParam";
   constructor(readonly loc: string[], message: string) {
     super(message);
   }
