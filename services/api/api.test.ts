@@ -314,6 +314,17 @@ describe("intelmq-api", { timeout: 240_000 }, () => {
     assert.match(pre.headers.get("access-control-allow-headers") ?? "", /authorization/);
   });
 
+  it("serves the monitor page at / (HTML and its script module, no token needed)", async () => {
+    const page = await fetch(`${api!.url}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get("content-type") ?? "", /^text\/html/);
+    assert.match(await page.text(), /<script type="module" src="monitor\.js">/);
+    const js = await fetch(`${api!.url}/monitor.js`);
+    assert.equal(js.status, 200);
+    assert.match(js.headers.get("content-type") ?? "", /javascript/);
+    assert.match(await js.text(), /queues-and-status/);
+  });
+
   it("a session expires after session_duration without use (401), and listed origins only", async () => {
     const cfg = join(p.root, "etc", "api-config.json");
     writeFileSync(cfg, JSON.stringify({ session_duration: 1, allow_origins: ["http://ok.example"] }));
