@@ -21,12 +21,13 @@ export const DEFAULT_LISTEN = "127.0.0.1:8080";
 
 /** "host:port", ":port" or "port" (host 127.0.0.1); "[::1]:8080" for IPv6. */
 export function parseListen(text: string): { host: string; port: number } {
-  const m = /^(?:\[([^\]]+)\]|([^:]*))?:?(\d+)$/.exec(text.trim());
-  const port = m ? Number(m[3]) : NaN;
+  const t = text.trim();
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(t) ?? /^([^:[\]]*):(\d+)$/.exec(t) ?? /^()(\d+)$/.exec(t);
+  const port = m ? Number(m[2]) : NaN;
   if (!m || !Number.isInteger(port) || port < 0 || port > 65535) {
     throw new ConfigurationError("api_listen", `not an address to listen on: ${JSON.stringify(text)} (host:port)`);
   }
-  return { host: m[1] ?? (m[2] || "127.0.0.1"), port };
+  return { host: m[1] || "127.0.0.1", port };
 }
 
 /** The settings for a root and its runtime configuration. */
