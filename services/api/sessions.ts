@@ -12,6 +12,7 @@ import type { Broker, KvStore } from "../../shared/broker/index.js";
 
 export const USERS_BUCKET = "api-users";
 export const SESSIONS_BUCKET = "api-sessions";
+const SESSIONS_TTL_S = 7 * 86400;
 
 // scrypt's cost: N=2^15 (32 MiB with r=8), about 50 ms per login here; the parameters are stored
 // with each hash so that they can grow later.
@@ -61,8 +62,10 @@ export class SessionStore {
   }
 
   private sessions(): Promise<KvStore> {
-    // The bucket's TTL removes sessions nobody uses any more; the expiry itself is checked below.
-    this.#sessions ??= this.broker.kv.open(SESSIONS_BUCKET, Math.ceil(this.durationS) + 60);
+    // The bucket's TTL only removes sessions nobody uses any more; the expiry itself is checked
+    // below. One TTL for every API (whoever creates the bucket sets it): a week, or longer
+    // sessions' duration.
+    this.#sessions ??= this.broker.kv.open(SESSIONS_BUCKET, Math.max(SESSIONS_TTL_S, Math.ceil(this.durationS) + 60));
     return this.#sessions;
   }
 
