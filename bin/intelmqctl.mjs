@@ -10,4 +10,5 @@ if (!existsSync(entry)) {
   process.stderr.write("intelmqctl: dist/ is missing, run `npm run build` first\n");
   process.exit(1);
 }
-await import(pathToFileURL(entry).href);
+const { cli } = await import(pathToFileURL(entry).href);
+cli();

@@ -25,6 +25,10 @@ export interface RunEnv {
   control(): Promise<ControlClient>;
   /** A line of the run's text output. */
   print(line: string): void;
+  /** How long `message get|pop` wait for a message (default: for ever, as IntelMQ); the API bounds it. */
+  waitMs?: number;
+  /** Where the bot's log lines go (default: INFO and DEBUG to stdout, the rest to stderr). */
+  writeLog?: (text: string, toStdout: boolean) => void;
   /** Show the stacks of logged errors (else their one-line reason; at DEBUG they show anyway). */
   verbose?: boolean;
 }
@@ -148,14 +152,20 @@ async function paused<T>(env: RunEnv, botId: string, fn: () => Promise<T>): Prom
   }
 }
 
-/** Take the next delivery of a queue, waiting for one to arrive. */
-async function takeOne(broker: Broker, queue: string): Promise<Delivery> {
+/** Take the next delivery of a queue, waiting for one to arrive (up to waitMs). */
+async function takeOne(broker: Broker, queue: string, waitMs?: number): Promise<Delivery> {
   const sub = await broker.queues.consume(queue, { maxInFlight: 1 });
+  let timer: NodeJS.Timeout | undefined;
   try {
-    const r = await sub[Symbol.asyncIterator]().next();
+    const next = sub[Symbol.asyncIterator]().next();
+    const r = waitMs === undefined ? await next : await Promise.race([
+      next, new Promise<null>((resolve) => { timer = setTimeout(() => resolve(null), waitMs); }),
+    ]);
+    if (r === null) throw new RunError(`No message arrived in ${queue} within ${Math.round(waitMs! / 1000)} s.`);
     if (r.done) throw new RunError(`The queue ${queue} was closed.`);
     return r.value;
   } finally {
+    clearTimeout(timer);
     await sub.stop();
   }
 }
@@ -187,18 +197,20 @@ async function message(env: RunEnv, botId: string, group: string | null, source:
   }
   if (action.action === "get") {
     env.print("Waiting for a message to get...");
+    const until = env.waitMs === undefined ? Infinity : Date.now() + env.waitMs;
     for (;;) {
       const m = await broker.queues.peek(source);
       if (m) {
         for (const e of eventsOf(m)) env.print(pretty(withoutType(e)));
         return 0;
       }
-      await sleep(1000);
+      if (Date.now() >= until) throw new RunError(`No message arrived in ${source} within ${Math.round(env.waitMs! / 1000)} s.`);
+      await sleep(Math.min(1000, Math.max(0, until - Date.now())));
     }
   }
   env.print("Waiting for a message to pop...");
   return paused(env, botId, async () => {
-    const d = await takeOne(broker, source);
+    const d = await takeOne(broker, source, env.waitMs);
     for (const e of eventsOf(d)) env.print(pretty(withoutType(e)));
     await d.ack();
     return 0;
@@ -229,6 +241,7 @@ async function processOnce(env: RunEnv, botId: string, group: string | null, sou
     verbose: !!env.verbose || level === "DEBUG",
     name: botId,
     split: true,
+    ...(env.writeLog ? { write: env.writeLog } : {}),
     rewrite: (e) => (action.dryrun && e.message === "Dumping message to dump file." ? { ...e, message: "DRYRUN: Message would be dumped now!" } : e),
   });
   const real = await env.broker();

@@ -58,25 +58,43 @@ class UsageError extends Error {
   override readonly name = "UsageError";
 }
 
+/**
+ * Where intelmqctl writes: the process's stdout and stderr, or (for the API, which runs the
+ * commands in its own process) anything else.
+ */
+export interface CtlIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+  /** A connection to use instead of a new one (left open afterwards). */
+  broker?: Broker;
+  /** How long `run ... message get|pop` wait for a message (default: for ever). */
+  runWaitMs?: number;
+}
+
+const PROCESS_IO: CtlIo = {
+  stdout: (t) => { process.stdout.write(t); },
+  stderr: (t) => { process.stderr.write(t); },
+};
+
 /** Where results go: JSON on stdout, or IntelMQ's text lines (info to stdout unless quiet, errors to stderr). */
 class Output {
-  constructor(readonly json: boolean, readonly quiet: boolean, readonly verbose = false) {}
+  constructor(readonly json: boolean, readonly quiet: boolean, readonly verbose = false, readonly io: CtlIo = PROCESS_IO) {}
   /** A progress or status line (text mode, not quiet). */
   info(line: string): void {
-    if (!this.json && !this.quiet) process.stdout.write(`${line}\n`);
+    if (!this.json && !this.quiet) this.io.stdout(`${line}\n`);
   }
   /** A problem (text mode; JSON mode reports through the result and the exit code). */
   error(line: string): void {
-    if (!this.json) process.stderr.write(`${line}\n`);
+    if (!this.json) this.io.stderr(`${line}\n`);
   }
   /** A problem that must be seen in both modes (e.g. nobody can start the bots). */
   alert(line: string): void {
-    process.stderr.write(`${line}\n`);
+    this.io.stderr(`${line}\n`);
   }
   /** The command's result: the JSON value, or text lines (printed even when quiet). */
   result(value: unknown, text?: () => string[]): void {
-    if (this.json) process.stdout.write(`${JSON.stringify(value)}\n`);
-    else if (text) for (const l of text()) process.stdout.write(`${l}\n`);
+    if (this.json) this.io.stdout(`${JSON.stringify(value)}\n`);
+    else if (text) for (const l of text()) this.io.stdout(`${l}\n`);
   }
 }
 
@@ -110,7 +128,7 @@ function makeCtx(out: Output): Ctx & { close(): Promise<void> } {
       return config;
     },
     broker(): Promise<Broker> {
-      broker ??= connectCtl(ctx.config());
+      broker ??= out.io.broker ? Promise.resolve(out.io.broker) : connectCtl(ctx.config());
       return broker;
     },
     async control(): Promise<ControlClient> {
@@ -124,7 +142,7 @@ function makeCtx(out: Output): Ctx & { close(): Promise<void> } {
       return control;
     },
     async close(): Promise<void> {
-      if (!broker) return;
+      if (!broker || out.io.broker) return;
       const b = await broker.catch(() => null);
       if (b) await Promise.race([b.close().catch(() => undefined), sleep(3000)]);
     },
@@ -833,8 +851,12 @@ function version(): string {
 
 // ---------------------------------------------------------------- command line
 
-/** Run intelmqctl with `argv` (process.argv shape); resolves with the exit code. */
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Run intelmqctl with `argv` (process.argv shape); resolves with the exit code. `io` takes its
+ * output instead of the process's streams (the API runs commands this way, as intelmq-api runs
+ * `intelmqctl --type json`).
+ */
+export async function main(argv: string[], io: CtlIo = PROCESS_IO): Promise<number> {
   let run: ((ctx: Ctx) => Promise<number> | number) | null = null;
   const program = new Command()
     .name("intelmqctl")
@@ -845,7 +867,8 @@ export async function main(argv: string[]): Promise<number> {
     .option("--verbose", "show the stacks of errors (log, run, failures of the tool)")
     .enablePositionalOptions()
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .configureOutput({ writeOut: (t) => io.stdout(t), writeErr: (t) => io.stderr(t) });
   const groupOpt = () => new Option("--group <group>", "only the bots of this group").choices(Object.keys(BOT_GROUP));
 
   for (const action of ["start", "stop", "restart", "reload"] as const) {
@@ -949,7 +972,9 @@ export async function main(argv: string[]): Promise<number> {
         } else throw new UsageError(`run: unknown subcommand ${JSON.stringify(sub)} (console, message, process)`);
         return runBotCmd({
           config: () => ctx.config(), broker: () => ctx.broker(), control: () => ctx.control(),
-          print: (line) => process.stdout.write(`${line}\n`), verbose: ctx.out.verbose,
+          print: (line) => ctx.out.io.stdout(`${line}\n`), verbose: ctx.out.verbose,
+          ...(ctx.out.io.runWaitMs !== undefined ? { waitMs: ctx.out.io.runWaitMs } : {}),
+          writeLog: (text, toStdout) => (toStdout ? ctx.out.io.stdout(text) : ctx.out.io.stderr(text)),
         }, id, action);
       };
     });
@@ -970,7 +995,7 @@ export async function main(argv: string[]): Promise<number> {
         if (file) {
           writeFileSync(file, text);
           ctx.out.info(`Wrote ${file}.`);
-        } else process.stdout.write(text);
+        } else ctx.out.io.stdout(text);
         return 0;
       };
     });
@@ -1035,32 +1060,35 @@ export async function main(argv: string[]): Promise<number> {
   try {
     code = parseArgs(program, argv);
   } catch (err) {
-    process.stderr.write(`intelmqctl: ${errorMessage(err)}\n`);
+    io.stderr(`intelmqctl: ${errorMessage(err)}\n`);
     return 2;
   }
   if (code !== null) return code;
   if (!run) {
-    program.outputHelp();
+    io.stdout(program.helpInformation());
     return 2;
   }
   const g = program.opts<{ type: string; quiet?: boolean; verbose?: boolean }>();
-  const ctx = makeCtx(new Output((subType ?? g.type) !== "text", !!g.quiet, !!g.verbose || subVerbose));
+  const ctx = makeCtx(new Output((subType ?? g.type) !== "text", !!g.quiet, !!g.verbose || subVerbose, io));
   try {
     return await (run as (ctx: Ctx) => Promise<number> | number)(ctx);
   } catch (err) {
-    process.stderr.write(`intelmqctl: ${ctx.out.verbose && err instanceof Error && err.stack ? err.stack : errorMessage(err)}\n`);
+    io.stderr(`intelmqctl: ${ctx.out.verbose && err instanceof Error && err.stack ? err.stack : errorMessage(err)}\n`);
     return err instanceof UsageError || err instanceof FeedUsageError ? 2 : 1;
   } finally {
     await ctx.close();
   }
 }
 
-// `intelmqctl status | head -1`: the reader may go away; failures nobody caught are one line.
-guardProcess("intelmqctl", () => verboseArg(process.argv));
-main(process.argv).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`intelmqctl: ${errorMessage(err)}\n`);
-    process.exit(1);
-  },
-);
+/** The command-line program: runs main() on process.argv and exits with its code (bin/intelmqctl.mjs). */
+export function cli(): void {
+  // `intelmqctl status | head -1`: the reader may go away; failures nobody caught are one line.
+  guardProcess("intelmqctl", () => verboseArg(process.argv));
+  main(process.argv).then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`intelmqctl: ${errorMessage(err)}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -141,7 +141,7 @@ export function readableLogLine(line: string, o: ReadableLogOptions): string | n
  * A pino destination that writes readable lines (see readableLogLine): to stderr, or as IntelMQ's
  * terminal handler does with `split`, DEBUG and INFO to stdout and the rest to stderr.
  */
-export function readableLogs(o: ReadableLogOptions & { split?: boolean }): DestinationStream {
+export function readableLogs(o: ReadableLogOptions & { split?: boolean; write?: (text: string, toStdout: boolean) => void }): DestinationStream {
   return {
     write(chunk: string): void {
       for (const line of chunk.split("\n")) {
@@ -150,7 +150,8 @@ export function readableLogs(o: ReadableLogOptions & { split?: boolean }): Desti
         if (out === null) continue;
         const level = parseLogLine(line)?.level;
         const toStdout = o.split && (level === "DEBUG" || level === "INFO");
-        (toStdout ? process.stdout : process.stderr).write(`${out}\n`);
+        if (o.write) o.write(`${out}\n`, !!toStdout);
+        else (toStdout ? process.stdout : process.stderr).write(`${out}\n`);
       }
     },
   };

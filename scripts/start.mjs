@@ -218,6 +218,7 @@ let nats = null;
 let stopping = false;
 let finishing = false;
 let control = null;
+let api = null;
 let watcher = null;
 const controlLog = createWriteStream(join(logDir, "intelmq-control.log"), { flags: "a" });
 
@@ -243,7 +244,7 @@ async function shutdown(why) {
   stopping = true;
   say(`Stopping the bots (${why}) ...`);
   // The control service drains its bots (up to its stop timeout) before it exits.
-  if (control) await terminate(control, 60000);
+  await Promise.all([control && terminate(control, 60000), api && terminate(api, 10000)]);
   await finish(0);
 }
 process.on("SIGINT", () => void shutdown("SIGINT"));
@@ -404,6 +405,37 @@ for (const stream of [control.stdout, control.stderr]) {
   });
 }
 
+// ---- the API (intelmq-api's routes for the IntelMQ Manager, /metrics, the monitor page)
+
+// 127.0.0.1:8080 unless configured; when that port is taken, the next free one (as for NATS).
+let apiListen = process.env.INTELMQ_API_LISTEN?.trim() || (typeof config.global.api_listen === "string" ? config.global.api_listen : "");
+if (!apiListen) {
+  let port = 8080;
+  while (!(await portFree(port)) && port < 8180) port++;
+  apiListen = `127.0.0.1:${port}`;
+}
+const apiUrl = new Promise((resolve) => {
+  api = spawn(process.execPath, [join(project, "bin", "intelmq-api.mjs")], {
+    cwd: root,
+    env: { ...process.env, NATS_URL: natsUrl, INTELMQ_ROOT_DIR: root, INTELMQ_PARENT_PID: String(process.pid), INTELMQ_API_LISTEN: apiListen },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  const apiLog = createWriteStream(join(logDir, "intelmq-api.log"), { flags: "a" });
+  createInterface({ input: api.stdout }).on("line", (line) => {
+    const m = /listening on (\S+)/.exec(line);
+    if (m) resolve(m[1]);
+    else apiLog.write(line + "\n");
+  });
+  createInterface({ input: api.stderr }).on("line", (line) => {
+    apiLog.write(line + "\n");
+    if (/^intelmq-api: /.test(line)) say(`[warn] ${line} (the bots run on; log: ${shown(join(logDir, "intelmq-api.log"))})`);
+  });
+  // The bots do not need the API: a run goes on without it.
+  api.once("exit", () => resolve(null));
+  setTimeout(() => resolve(null), 15000).unref();
+});
+
 const bots = Object.values(config.bots).filter((b) => b.enabled);
 const outputs = bots.filter((b) => b.module === "intelmq.bots.outputs.file.output");
 const outFiles = outputs.map((b) => {
@@ -414,6 +446,10 @@ say(`Running ${bots.length} bots of ${shown(runtimeFile)}: ${bots.map((b) => b.i
 for (const f of outFiles) say(`Events are written to ${shown(f)}`);
 say(`Logs: ${shown(logDir)}/<bot-id>.log, the control service in ${shown(join(logDir, "intelmq-control.log"))}`);
 say("Status: npx intelmqctl status    (in another terminal, from this folder)");
+{
+  const url = await apiUrl;
+  if (url) say(`API and monitor: ${url}  (IntelMQ Manager API root: ${url.replace(/\/$/, "")}; add a user: npx intelmq-api-adduser --user NAME; metrics: ${url}metrics)`);
+}
 say("Press Ctrl-C to stop.");
 
 const sizes = () => outFiles.map((f) => (existsSync(f) ? statSync(f).size : 0));

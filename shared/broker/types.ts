@@ -44,6 +44,8 @@ export interface Subscription extends AsyncIterable<Delivery> {
 export interface QueueInfo {
   /** Waiting plus held unacked. */
   depth: number;
+  /** Of depth, those handed to a bot and not acknowledged yet (in flight); absent where unknown. */
+  ackPending?: number;
   /** Its stream and consumer exist. */
   exists: boolean;
   /** What it receives is copied into the archive (replay). */

@@ -49,6 +49,10 @@ export const ownGlobalSchema = z.object({
   cache_max_bytes: bytes().nullish().describe("size of each bot cache bucket (deduplicator, threshold) besides its TTL; the oldest go first (default 1 GiB)"),
   intelmqctl_control_wait: p.number().pipe(z.number().min(0)).nullish().describe("how long intelmqctl waits for replies of bots and control services, in seconds (default 0.5)"),
   intelmqctl_action_timeout: p.number().pipe(z.number().min(0)).nullish().describe("how long intelmqctl waits for a start or stop, in seconds (default 60)"),
+  api_listen: z.string().min(1).nullish().describe("host:port the API (intelmq-api) listens on; INTELMQ_API_LISTEN overrides (default 127.0.0.1:8080)"),
+  api_session_duration: seconds().nullish().describe("seconds an API session lasts without use (default 86400, as intelmq-api)"),
+  api_allowed_path: z.string().min(1).nullish().describe("the folder the API's /config may read (default var/lib/bots/ under the root)"),
+  api_allow_origins: z.array(z.string()).nullish().describe("origins the API allows (CORS), as intelmq-api's allow_origins (default [\"*\"])"),
 });
 
 /** Our settings under `global:`, typed. */

@@ -235,7 +235,7 @@ export class JsQueues implements Queues, DeliveryOwner {
       const stored = si?.state.messages ?? 0;
       const limit = (n: number | undefined) => (n === undefined || n <= 0 ? null : n);
       return {
-        depth: Math.min(ci.num_pending + ci.num_ack_pending, stored), exists: true, archived: si?.config.republish?.dest === archiveSubject(queue), stored,
+        depth: Math.min(ci.num_pending + ci.num_ack_pending, stored), ackPending: Math.min(ci.num_ack_pending, stored), exists: true, archived: si?.config.republish?.dest === archiveSubject(queue), stored,
         bytes: si?.state.bytes ?? 0, maxBytes: limit(si?.config.max_bytes), maxMsgs: limit(si?.config.max_msgs),
         ...(si ? { replicas: si.config.num_replicas } : {}),
       };
