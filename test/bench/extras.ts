@@ -16,7 +16,7 @@ import { pgClient, pgParams } from "../helpers/sql.js";
 import { generateInitdb } from "../../services/outputs/sql/initdb.js";
 import { ROOT } from "../helpers/paths.js";
 import { encodeEnvelope, HARMONIZED_HEADER } from "../../shared/message/index.js";
-import { runBot } from "../../shared/runtime/index.js";
+import { createLogger, runBot } from "../../shared/runtime/index.js";
 import { CpuMeter, botLatency, peakRssMiB } from "./measure.js";
 import type { Histogram } from "../../shared/runtime/index.js";
 import csvParser from "../../services/parsers/generic_csv/index.js";
@@ -27,8 +27,9 @@ export interface ExtraResult { what: string; events: number; seconds: number; la
 /** Events as our parser and taxonomy expert make them from the workload (library mode). */
 async function workloadEvents(reports: number): Promise<Record<string, unknown>[]> {
   const input = benchWorkload(reports).map(benchReport);
-  const parsed = await runBot(csvParser, { params: { columns: BENCH_COLUMNS, delimiter: ",", default_url_protocol: "http://" }, input });
-  const classified = await runBot(taxonomy, { params: {}, input: parsed.output._default! });
+  const log = createLogger({ level: "CRITICAL" });
+  const parsed = await runBot(csvParser, { params: { columns: BENCH_COLUMNS, delimiter: ",", default_url_protocol: "http://" }, input, log });
+  const classified = await runBot(taxonomy, { params: {}, input: parsed.output._default!, log });
   return classified.output._default!;
 }
 

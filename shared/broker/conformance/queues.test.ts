@@ -189,8 +189,11 @@ conformance("queues", (fx) => {
     assert.deepEqual(await b.queues.info(q), { depth: 0, exists: false, archived: false, stored: 0, bytes: 0, maxBytes: null, maxMsgs: null });
     await b.queues.publish(q, enc("1"));
     await b.queues.publish(q, enc("2"));
-    const { bytes, ...info } = await b.queues.info(q);
+    const { bytes, replicas, ackPending, ...info } = await b.queues.info(q);
     assert.deepEqual(info, { depth: 2, exists: true, archived: false, stored: 2, maxBytes: DEFAULTS.maxBytes, maxMsgs: null });
+    // what only a server knows: replicas of the stream, deliveries not yet acknowledged
+    assert.ok(replicas === undefined || replicas === 1, `replicas ${replicas}`);
+    assert.ok(ackPending === undefined || ackPending === 0, `ackPending ${ackPending}`);
     assert.ok(bytes >= 2, `the bytes it holds (${bytes})`);
     assert.ok(b.serverInfo().version.length > 0);
   });
