@@ -38,6 +38,17 @@ describe("a three-node cluster with R3 queues", { timeout: 300_000 }, () => {
   let expected: Set<string>;
   let cluster: NatsCluster;
 
+  /** Retry an operation that times out while the cluster elects its leaders (30 s at most). */
+  async function untilReady(op: () => Promise<unknown>): Promise<void> {
+    const until = Date.now() + 30_000;
+    for (;;) {
+      try { await op(); return; } catch (err) {
+        if (Date.now() > until) throw err;
+        await new Promise((r) => setTimeout(r, 500));
+      }
+    }
+  }
+
   before(async () => {
     files = benchWorkload(REPORTS);
     expected = new Set();
@@ -50,7 +61,8 @@ describe("a three-node cluster with R3 queues", { timeout: 300_000 }, () => {
   it("intelmqctl check warns when the cluster runs queues of one replica", async () => {
     const p = new ClusterPipeline(cluster.urls, benchBots(OUT, "r1"), {});
     try {
-      await (await p.broker()).queues.ensure("r1-parser-queue", { replicas: 1 });
+      // a cluster just started may still be electing its JetStream leader: the first calls can time out
+      await untilReady(() => p.broker().then((b) => b.queues.ensure("r1-parser-queue", { replicas: 1 })));
       const r = await intelmqctl(["--type", "json", "check"], p.env);
       const lines = (JSON.parse(r.stdout) as { lines: [string, string][] }).lines;
       assert.ok(lines.some(([l, m]) => l === "warning" && m.includes("cluster 'intelmq'") && m.includes("'r1-parser-queue' have one replica")), JSON.stringify(lines));
@@ -69,7 +81,7 @@ describe("a three-node cluster with R3 queues", { timeout: 300_000 }, () => {
     const p = new ClusterPipeline(cluster.urls, benchBots(OUT), { queue_replicas: 3 });
     try {
       const b = await p.broker();
-      for (const q of QUEUES) await b.queues.ensure(q, { replicas: 3 });
+      for (const q of QUEUES) await untilReady(() => b.queues.ensure(q, { replicas: 3 }));
       for (const q of QUEUES) assert.equal((await cluster.currentReplicas(queueStream(q))) >= 1, true);
       for (const id of BOTS) p.start(id);
       const reports = files.map(benchReport);
