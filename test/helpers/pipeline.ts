@@ -143,7 +143,8 @@ export class TestPipeline {
 async function retry<T>(op: () => Promise<T>): Promise<T> {
   for (let attempt = 0; ; attempt++) {
     try { return await op(); } catch (err) {
-      if (attempt > 300) throw err;
+      // longer than the longest outage a test makes (60 s) and the reconnect after it
+      if (attempt > 900) throw err;
       await sleep(200);
     }
   }
