@@ -67,7 +67,7 @@ describe("a three-node cluster with R3 queues", { timeout: 300_000 }, () => {
       const lines = (JSON.parse(r.stdout) as { lines: [string, string][] }).lines;
       assert.ok(lines.some(([l, m]) => l === "warning" && m.includes("cluster 'intelmq'") && m.includes("'r1-parser-queue' have one replica")), JSON.stringify(lines));
       p.writeConfig(benchBots(OUT, "r1"), { queue_replicas: 3 });
-      await (await p.broker()).queues.ensure("r1-parser-queue", { replicas: 3 });
+      await untilReady(() => p.broker().then((b) => b.queues.ensure("r1-parser-queue", { replicas: 3 })));
       const r3 = await intelmqctl(["--type", "json", "check"], p.env);
       const lines3 = (JSON.parse(r3.stdout) as { lines: [string, string][] }).lines;
       assert.ok(!lines3.some(([, m]) => m.includes("cluster 'intelmq'")), JSON.stringify(lines3));
