@@ -157,27 +157,37 @@ export function appendOutput(ctx: BotContext, o: AppendOutputOptions): OutputImp
   }
 
   /**
-   * After a crash only the last flush can be incomplete (flushes run one at a time): a file of it
-   * shorter than its record says is cut back to where that append began. Everything else is done.
+   * Which journaled appends are complete. Files only grow, so an append is complete when the next
+   * append to the same file began at or after its end; one that a crash cut (or a failed write
+   * undid) is followed by an append at its own offset. The last append to a file is judged by the
+   * file's size, and a cut one is truncated to where it began. Judging only the newest input (as
+   * if every older one were done) lost an input whose cut write was followed by others before it
+   * came again and by a second crash.
    */
   function recover(records: readonly Append[]): void {
-    if (!records.length) return;
-    const lastKey = records[records.length - 1]!.k;
-    const last = new Map<string, Append>();
+    const byFile = new Map<string, Append[]>();
     for (const r of records) {
-      if (r.k === lastKey) last.set(r.f, r);
-      else markWritten(r.k, r.f);
+      const id = `${r.i}:${r.f}`;
+      const list = byFile.get(id);
+      if (list) list.push(r); else byFile.set(id, [r]);
     }
-    for (const r of last.values()) {
+    const complete = new Set<Append>();
+    for (const list of byFile.values()) {
+      for (let j = 0; j < list.length - 1; j++) {
+        const r = list[j]!;
+        if (list[j + 1]!.o >= r.o + r.n) complete.add(r);
+      }
+      const r = list[list.length - 1]!;
       const st = statSync(r.f, { throwIfNoEntry: false });
       // A rotated or removed file: what was written went with it.
-      if (!st || st.ino !== r.i) { markWritten(r.k, r.f); continue; }
-      if (st.size >= r.o + r.n) { markWritten(r.k, r.f); continue; }
+      if (!st || st.ino !== r.i || st.size >= r.o + r.n) { complete.add(r); continue; }
       if (st.size > r.o) {
         truncateSync(r.f, r.o);
         ctx.log.warn({ file: r.f }, `Cut ${st.size - r.o} bytes of an interrupted write from ${JSON.stringify(r.f)}; they are written again when their input comes back.`);
       }
     }
+    // In journal order, so that the memory of written inputs keeps the newest
+    for (const r of records) if (complete.has(r)) markWritten(r.k, r.f);
   }
 
   function closeFile(path: string): void {
