@@ -7,8 +7,18 @@
  * does; `.text` and `str(tag)` as BeautifulSoup gives them (attributes sorted, void elements as
  * `<br/>`), since IntelMQ puts that serialization in the events' raw.
  */
-import { parseDocument } from "htmlparser2";
-import { type AnyNode, type Document, Element, Text, isTag, isText, isComment, isDirective, hasChildren } from "domhandler";
+import { createRequire } from "node:module";
+import type { AnyNode, Document, Element, Text } from "domhandler";
+
+// Loaded on first use, not with the SDK: only the parsers of HTML feeds need them.
+const requireHere = createRequire(import.meta.url);
+let libs: { h: typeof import("htmlparser2"); d: typeof import("domhandler") } | null = null;
+const load = () => (libs ??= { h: requireHere("htmlparser2") as typeof import("htmlparser2"), d: requireHere("domhandler") as typeof import("domhandler") });
+const isTag = (n: AnyNode): n is Element => load().d.isTag(n);
+const isText = (n: AnyNode): n is Text => load().d.isText(n);
+const isComment = (n: AnyNode): boolean => load().d.isComment(n);
+const isDirective = (n: AnyNode): boolean => load().d.isDirective(n);
+const hasChildren = (n: AnyNode): n is AnyNode & { children: AnyNode[] } => load().d.hasChildren(n);
 
 export type { Document as HtmlDocument, Element as HtmlElement, AnyNode as HtmlNode };
 
@@ -38,7 +48,7 @@ function collapse(node: AnyNode, preserve: boolean): void {
  * endIndex, inclusive), so a parser can tell which parts of a report it used.
  */
 export function parseHtml(text: string): Document {
-  const doc = parseDocument(text, { withStartIndices: true, withEndIndices: true, decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true });
+  const doc = load().h.parseDocument(text, { withStartIndices: true, withEndIndices: true, decodeEntities: true, lowerCaseTags: true, lowerCaseAttributeNames: true });
   collapse(doc, false);
   return doc;
 }
@@ -93,9 +103,9 @@ export function htmlOuter(node: AnyNode): string {
     if (parent && isTag(parent) && (parent.name === "script" || parent.name === "style")) return node.data;
     return escText(node.data);
   }
-  if (isComment(node)) return `<!--${node.data}-->`;
-  if (isDirective(node)) return `<${node.data}>`;
-  if (node instanceof Element) {
+  if (isComment(node)) return `<!--${(node as { data: string }).data}-->`;
+  if (isDirective(node)) return `<${(node as { data: string }).data}>`;
+  if (node instanceof load().d.Element) {
     const attrs = Object.keys(node.attribs).sort().map((k) => ` ${k}=${attrValue(k, node.attribs[k]!)}`).join("");
     if (VOID.has(node.name) && node.children.length === 0) return `<${node.name}${attrs}/>`;
     return `<${node.name}${attrs}>${node.children.map(htmlOuter).join("")}</${node.name}>`;

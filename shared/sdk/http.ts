@@ -8,11 +8,18 @@
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { STATUS_CODES } from "node:http";
-import { Agent, Pool, ProxyAgent, interceptors, request, type Dispatcher } from "undici";
+import { createRequire } from "node:module";
+import type { Dispatcher } from "undici";
 import type { Logger } from "pino";
 import type { BotContext } from "../runtime/index.js";
 
 /** The HTTP parameters (httpParams) as a bot's parsed schema holds them; all optional. */
+// undici is loaded by the first client, not with the SDK: it costs every bot process some 15 MiB
+// (its WebAssembly HTTP parser), and most bots never make a request.
+const requireHere = createRequire(import.meta.url);
+let undici: typeof import("undici") | null = null;
+const loadUndici = (): typeof import("undici") => (undici ??= requireHere("undici") as typeof import("undici"));
+
 export interface HttpOptions {
   http_proxy?: string | null;
   https_proxy?: string | null;
@@ -111,6 +118,7 @@ export function httpClient(prm: HttpOptions, log: Logger, extraHeaders: Record<s
     tls.key = pem;
   }
   const agentOpts = { connect: { timeout: connect, ...tls }, headersTimeout: read, bodyTimeout: read };
+  const { Agent, Pool, ProxyAgent, interceptors, request } = loadUndici();
   const redirect = interceptors.redirect({ maxRedirections: 30 });
   const dispatcher: Dispatcher = new Agent(agentOpts).compose(redirect);
   let httpsProxy: Dispatcher | null = null;
