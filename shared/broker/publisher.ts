@@ -7,13 +7,15 @@
  * times out. The connection re-subscribes by itself after a reconnect. Every other failure
  * (no PubAck in time, no stream, the connection gone) is a BrokerUnavailableError: retry.
  */
-import { createInbox, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
+import { createInbox, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from "@nats-io/transport-node";
 import { JetStreamApiError } from "@nats-io/jetstream";
 import { BrokerUnavailableError, errorMessage } from "../errors/index.js";
 
 export interface PubAck { stream: string; seq: number; duplicate?: boolean }
+/** The server's refusal of a publish (an API error), as data: no Error object is made for it. */
+export interface PubRefusal { error: { code: number; err_code: number; description: string } }
 
-interface Waiting { resolve: (a: PubAck) => void; reject: (e: Error) => void; at: number; subject: string }
+interface Waiting { reply: (m: Msg) => void; reject: (e: Error) => void; at: number; subject: string; awaits: string }
 
 const decoder = new TextDecoder();
 
@@ -34,39 +36,58 @@ export class Publisher {
         const w = this.#waiting.get(id);
         if (!w) return; // timed out before
         this.#waiting.delete(id);
-        if (m.data.length === 0) {
-          // A status message: 503 means no stream listens on the subject.
-          const code = m.headers?.code ?? 0;
-          w.reject(new BrokerUnavailableError(code === 503
-            ? `no responders: no stream for ${w.subject}`
-            : `publish to ${w.subject} failed: status ${code} ${m.headers?.description ?? ""}`));
-          return;
-        }
-        try {
-          const a = JSON.parse(decoder.decode(m.data)) as PubAck & { error?: { code: number; err_code: number; description: string } };
-          if (a.error) w.reject(new JetStreamApiError(a.error));
-          else w.resolve(a);
-        } catch (err) {
-          w.reject(new BrokerUnavailableError(`unreadable PubAck for ${w.subject}: ${errorMessage(err)}`, { cause: err }));
-        }
+        w.reply(m);
       },
     });
     this.#sweep = setInterval(() => this.#expire(), Math.min(500, timeoutMs));
     this.#sweep.unref();
   }
 
-  /** Publish and await the PubAck. */
-  publish(subject: string, data: Uint8Array | string, headers?: MsgHdrs): Promise<PubAck> {
-    const id = (this.#next++).toString(36);
-    return new Promise<PubAck>((resolve, reject) => {
-      this.#waiting.set(id, { resolve, reject, at: Date.now(), subject });
-      try {
-        this.nc.publish(subject, data, headers ? { reply: `${this.#prefix}.${id}`, headers } : { reply: `${this.#prefix}.${id}` });
-      } catch (err) {
-        this.#waiting.delete(id);
-        reject(new BrokerUnavailableError(`publish to ${subject}: ${errorMessage(err)}`, { cause: err }));
-      }
+  /** Publish and await the PubAck; the server's refusal rejects as JetStreamApiError. */
+  async publish(subject: string, data: Uint8Array | string, headers?: MsgHdrs): Promise<PubAck> {
+    const r = await this.tryPublish(subject, data, headers);
+    if ("error" in r) throw new JetStreamApiError(r.error);
+    return r;
+  }
+
+  /**
+   * Publish and await the PubAck or the server's refusal, which resolves as data: a refusal that
+   * is an answer (a KV create of a key that exists) costs no Error and no stack trace.
+   */
+  tryPublish(subject: string, data: Uint8Array | string, headers?: MsgHdrs): Promise<PubAck | PubRefusal> {
+    return new Promise<PubAck | PubRefusal>((resolve, reject) => {
+      this.#send(subject, data, headers, "PubAck", (m) => {
+        if (m.data.length === 0) {
+          // A status message: 503 means no stream listens on the subject.
+          const code = m.headers?.code ?? 0;
+          reject(new BrokerUnavailableError(code === 503
+            ? `no responders: no stream for ${subject}`
+            : `publish to ${subject} failed: status ${code} ${m.headers?.description ?? ""}`));
+          return;
+        }
+        try {
+          resolve(JSON.parse(decoder.decode(m.data)) as PubAck | PubRefusal);
+        } catch (err) {
+          reject(new BrokerUnavailableError(`unreadable PubAck for ${subject}: ${errorMessage(err)}`, { cause: err }));
+        }
+      }, reject);
     });
+  }
+
+  /** A request answered on the same reply subscription (a JetStream direct get): the answer as it came, status messages included. */
+  request(subject: string, data: Uint8Array | string, headers?: MsgHdrs): Promise<Msg> {
+    return new Promise<Msg>((resolve, reject) => this.#send(subject, data, headers, "answer", resolve, reject));
+  }
+
+  #send(subject: string, data: Uint8Array | string, headers: MsgHdrs | undefined, awaits: string, reply: (m: Msg) => void, reject: (e: Error) => void): void {
+    const id = (this.#next++).toString(36);
+    this.#waiting.set(id, { reply, reject, at: Date.now(), subject, awaits });
+    try {
+      this.nc.publish(subject, data, headers ? { reply: `${this.#prefix}.${id}`, headers } : { reply: `${this.#prefix}.${id}` });
+    } catch (err) {
+      this.#waiting.delete(id);
+      reject(new BrokerUnavailableError(`publish to ${subject}: ${errorMessage(err)}`, { cause: err }));
+    }
   }
 
   /** Fail everything still waiting (the connection is gone): callers retry with the same ids. */
@@ -86,7 +107,7 @@ export class Publisher {
     for (const [id, w] of this.#waiting) {
       if (w.at > limit) break; // insertion order is age order
       this.#waiting.delete(id);
-      w.reject(new BrokerUnavailableError(`publish to ${w.subject}: timeout, no PubAck within ${this.timeoutMs} ms`));
+      w.reject(new BrokerUnavailableError(`publish to ${w.subject}: timeout, no ${w.awaits} within ${this.timeoutMs} ms`));
     }
   }
 }

@@ -72,6 +72,8 @@ export interface PeekedMessage {
 export interface KvCache {
   /** Create the key; false if it exists already (atomic). */
   create(key: string, value: string): Promise<boolean>;
+  /** Create the key, or read what it holds: null when this call created it, else the value it has. */
+  createOrGet(key: string, value: string): Promise<string | null>;
   get(key: string): Promise<string | null>;
   put(key: string, value: string): Promise<void>;
   delete(key: string): Promise<void>;

@@ -48,10 +48,10 @@ class Aggregator implements ExpertImpl {
     const time = event.get("time.source") ?? event.get("time.observation") ?? null;
     const count = Math.trunc(Number(event.get("extra.count") ?? 1));
     const fresh: Group = { d: event.toJson(), s: new Date().toISOString(), f: time, l: time, c: count };
-    if (!(await this.kv.create(id, JSON.stringify(fresh)))) {
-      const raw = await this.kv.get(id);
-      const g = raw === null ? null : JSON.parse(raw) as Group;
-      if (g === null || g.sentBy !== undefined) {
+    const raw = await this.kv.createOrGet(id, JSON.stringify(fresh));
+    if (raw !== null) {
+      const g = JSON.parse(raw) as Group;
+      if (g.sentBy !== undefined) {
         // the group was sent meanwhile: this event starts a new one
         await this.kv.put(id, JSON.stringify(fresh));
       } else {

@@ -26,6 +26,24 @@ conformance("kv", (fx) => {
     assert.equal(await kv.get("k1"), "v1 again");
   });
 
+  test("KV createOrGet: null for the one that created the key, the held value for the others; after a delete it creates again", async () => {
+    const b = await fx.broker();
+    const kv = await b.kv.open(`cog-${process.pid}-${next()}`, 60);
+    assert.equal(await kv.createOrGet("k", "first"), null);
+    assert.equal(await kv.createOrGet("k", "second"), "first");
+    const got = await Promise.all(Array.from({ length: 5 }, (_, i) => kv.createOrGet("race", `r${i}`)));
+    const winners = got.filter((v) => v === null).length;
+    assert.equal(winners, 1);
+    const held = await kv.get("race");
+    assert.ok(got.every((v) => v === null || v === held), "every loser read the winner's value");
+    await kv.delete("k");
+    assert.equal(await kv.get("k"), null, "a deleted key reads as missing");
+    assert.equal(await kv.createOrGet("k", "third"), null, "a deleted key is created again");
+    assert.equal(await kv.get("k"), "third");
+    assert.equal(await kv.createOrGet("dotted.key-1", "x"), null);
+    assert.equal(await kv.createOrGet("dotted.key-1", "y"), "x");
+  });
+
   test("KV entries list live keys by prefix", async () => {
     const b = await fx.broker();
     const kv = await b.kv.open(`hb${process.pid}x${next()}`, 60);

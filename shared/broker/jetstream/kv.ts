@@ -5,12 +5,12 @@
  * does: the deduplicator then lets a repeat of a very old event through, nothing waits.
  */
 import { headers as natsHeaders } from "@nats-io/transport-node";
-import { DiscardPolicy, StorageType, type JetStreamManager } from "@nats-io/jetstream";
+import { DiscardPolicy, JetStreamApiError, StorageType, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
 import type { Publisher } from "../publisher.js";
 import type { KvBuckets, KvLimits, KvStore } from "../types.js";
 import { apiCode, type JsConnection } from "./connection.js";
-import { errorMessage } from "../../errors/index.js";
+import { BrokerUnavailableError, errorMessage } from "../../errors/index.js";
 
 export class JsKvBuckets implements KvBuckets {
   constructor(private readonly c: JsConnection) {}
@@ -66,6 +66,11 @@ export class JsKvBuckets implements KvBuckets {
 const CREATE_HEADERS = natsHeaders();
 CREATE_HEADERS.set("Nats-Expected-Last-Subject-Sequence", "0");
 
+/** JetStream's "wrong last sequence": a create of a key that has a revision. */
+const WRONG_LAST_SEQUENCE = 10071;
+const EMPTY = new Uint8Array(0);
+const decoder = new TextDecoder();
+
 /** Keys that need no encoding in a KV subject. */
 const PLAIN_KEY = /^[-\/_=a-zA-Z0-9]+(\.[-\/_=a-zA-Z0-9]+)*$/;
 
@@ -79,33 +84,58 @@ class JsKv implements KvStore {
   ) {}
 
   async create(key: string, value: string): Promise<boolean> {
+    return (await this.createOrGet(key, value)) === null;
+  }
+
+  async createOrGet(key: string, value: string): Promise<string | null> {
     try {
-      if (PLAIN_KEY.test(key)) {
-        // The common case in one publish: "create" = no earlier revision of the key.
-        try {
-          await this.pub.publish(`$KV.${this.bucket}.${key}`, value, CREATE_HEADERS);
-          return true;
-        } catch (err) {
-          // The key has a revision: a live value, or a delete marker the client's create handles.
-          if (apiCode(err) !== 10071) throw err;
+      // A key deleted between a failed create and the read: create again (rare, and it ends).
+      for (;;) {
+        if (PLAIN_KEY.test(key)) {
+          // The common case in one publish: "create" = no earlier revision of the key.
+          const r = await this.pub.tryPublish(`$KV.${this.bucket}.${key}`, value, CREATE_HEADERS);
+          if (!("error" in r)) return null;
+          if (r.error.err_code !== WRONG_LAST_SEQUENCE) throw new JetStreamApiError(r.error);
+          const held = await this.get(key);
+          if (held !== null) return held;
+          // A revision that is a delete marker: the client's create writes over it.
         }
+        try {
+          await this.kv.create(key, value);
+          return null;
+        } catch (err) {
+          if (apiCode(err) !== WRONG_LAST_SEQUENCE && !/wrong last sequence|key exists/i.test(errorMessage(err))) throw err;
+        }
+        const held = await this.get(key);
+        if (held !== null) return held;
       }
-      await this.kv.create(key, value);
-      return true;
     } catch (err) {
-      const code = apiCode(err);
-      if (code === 10071 || /wrong last sequence|key exists/i.test(errorMessage(err))) return false;
       throw this.wrap(`cache create ${key}`, err);
     }
   }
 
   async get(key: string): Promise<string | null> {
     try {
+      if (PLAIN_KEY.test(key) && this.direct) {
+        // A direct get of the key's last message on our reply subscription: the client's request
+        // makes an Error per call (for its stack trace), a cost a deduplicator paid per repeat.
+        const m = await this.pub.request(`$JS.API.DIRECT.GET.KV_${this.bucket}.$KV.${this.bucket}.${key}`, EMPTY);
+        const code = m.headers?.code ?? 0;
+        if (code === 404) return null;
+        if (code !== 0 && code !== 200) throw new BrokerUnavailableError(`cache get ${key}: status ${code} ${m.headers?.description ?? ""}`);
+        const op = m.headers?.get("KV-Operation");
+        return op === "DEL" || op === "PURGE" ? null : decoder.decode(m.data);
+      }
       const e = await this.kv.get(key);
       return e && e.operation === "PUT" ? e.string() : null;
     } catch (err) {
       throw this.wrap(`cache get ${key}`, err);
     }
+  }
+
+  /** Whether the bucket answers direct gets (allow_direct, as the client creates buckets). */
+  private get direct(): boolean {
+    return (this.kv as unknown as { direct?: boolean }).direct === true;
   }
 
   async put(key: string, value: string): Promise<void> {

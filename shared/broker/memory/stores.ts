@@ -202,6 +202,13 @@ class MemoryKv implements KvStore {
     return true;
   }
 
+  async createOrGet(key: string, value: string): Promise<string | null> {
+    const held = this.#alive(key);
+    if (held) return held.value;
+    this.#set(key, value);
+    return null;
+  }
+
   async get(key: string): Promise<string | null> {
     return this.#alive(key)?.value ?? null;
   }
