@@ -120,8 +120,8 @@ export async function runBotCmd(env: RunEnv, botId: string, action: RunAction): 
 
 /** The bot as its own process in the foreground, its log on the terminal as IntelMQ prints it. */
 function foreground(botId: string, level: string | undefined, verbose: boolean): Promise<number> {
-  const env = { ...process.env, ...(level ? { INTELMQ_LOGGING_LEVEL: level.toUpperCase() } : {}) };
-  const { command, args } = botCommand(botId);
+  const { command, args, env: defaults } = botCommand(botId);
+  const env = { ...defaults, ...process.env, ...(level ? { INTELMQ_LOGGING_LEVEL: level.toUpperCase() } : {}) };
   const child = spawn(command, args, { env, stdio: ["inherit", "inherit", "pipe"] });
   const stacks = verbose || level?.toUpperCase() === "DEBUG";
   createInterface({ input: child.stderr! }).on("line", (line) => {

@@ -297,10 +297,10 @@ export class ProcessManager {
   }
 
   #spawn(bot: Bot, s: Slot): ChildProcess {
-    const { cmd, args } = this.#o.command?.(bot.id) ?? (({ command, args }) => ({ cmd: command, args }))(
-      botCommand(bot.id, this.#o.configFile ? ["--config", this.#o.configFile] : []),
-    );
+    const std = botCommand(bot.id, this.#o.configFile ? ["--config", this.#o.configFile] : []);
+    const { cmd, args } = this.#o.command?.(bot.id) ?? { cmd: std.command, args: std.args };
     const env = {
+      ...std.env,
       ...(this.#o.env ?? process.env),
       INTELMQ_ROOT_DIR: this.#o.rootDir,
       INTELMQ_HOST: this.#o.host,

@@ -66,10 +66,20 @@ export function intelmqPaths(env: NodeJS.ProcessEnv = process.env): IntelmqPaths
  */
 export const BOT_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=2", "--heap-growing-percent=20"];
 
-/** The command line of one bot process: node, its flags, bin/intelmq-bot.mjs and the bot id. */
-export function botCommand(botId: string, extra: readonly string[] = []): { command: string; args: string[] } {
+/**
+ * Environment defaults of a bot process, under the caller's own environment (which wins): glibc
+ * keeps one malloc arena per thread by default, and a bot's few threads (V8's GC helpers, libuv)
+ * each held freed buffers in their own; two arenas took 3-6 MiB off a bot's peak.
+ */
+export const BOT_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "2" };
+
+/**
+ * The command line of one bot process: node, its flags, bin/intelmq-bot.mjs and the bot id; and
+ * the environment defaults (BOT_ENV) to put under the environment it is started with.
+ */
+export function botCommand(botId: string, extra: readonly string[] = []): { command: string; args: string[]; env: Record<string, string> } {
   // INTELMQ_BOT_NODE_FLAGS replaces the defaults, for an operator tuning memory against speed.
   const env = process.env.INTELMQ_BOT_NODE_FLAGS;
   const flags = env !== undefined ? env.split(/\s+/).filter(Boolean) : BOT_NODE_FLAGS;
-  return { command: process.execPath, args: [...flags, join(PROJECT_ROOT, "bin", "intelmq-bot.mjs"), botId, ...extra] };
+  return { command: process.execPath, args: [...flags, join(PROJECT_ROOT, "bin", "intelmq-bot.mjs"), botId, ...extra], env: { ...BOT_ENV } };
 }

@@ -27,11 +27,12 @@ const MSG_ID_HEADER = "Nats-Msg-Id";
 const IDENTITY_HEADER = "Intelmq-Identity";
 /**
  * Input bytes worked on at once, at most (one input is always taken, however large): an envelope
- * of 1,000 events (~600 KiB) takes several times its size while it is decoded and worked on.
+ * of 1,000 events (~440 KiB) takes several times its size while it is decoded and worked on; two
+ * such at a time keep a bot busy.
  */
-const INPUT_BYTES = 1024 * 1024;
+const INPUT_BYTES = 512 * 1024;
 /** Deliveries the client pulls ahead of the loop. */
-const PREFETCH = 2;
+const PREFETCH = 1;
 /** When strays are looked for after a reconnect. */
 const STRAYS_AFTER_MS = [2_000, 15_000, 45_000];
 /** working() interval for held deliveries, well inside JetStream's default ack_wait of 30 s. */

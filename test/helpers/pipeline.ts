@@ -94,8 +94,8 @@ export class TestPipeline {
   /** Start one `intelmq-bot <id>` process; its stderr goes to var/log/<id>.log. */
   start(id: string): BotProcess {
     const fd = openSync(join(this.root, "var", "log", `${id}.log`), "a");
-    const { command, args } = botCommand(id);
-    const child = spawn(command, args, { env: this.env, stdio: ["ignore", fd, fd] });
+    const { command, args, env } = botCommand(id);
+    const child = spawn(command, args, { env: { ...env, ...this.env }, stdio: ["ignore", fd, fd] });
     closeSync(fd);
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     const p = { id, child, exited };
