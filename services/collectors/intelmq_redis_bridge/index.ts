@@ -119,6 +119,9 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
         text = await blocking.brpoplpush(queue, internal, 1);
       } catch (err) {
         if (signal.aborted) break;
+        // Only the command aborted by the reconnect (ioredis' AbortError) is recovered from here;
+        // anything else fails the round, and the next round's pump reads the internal list anyway.
+        if ((err as Error | null)?.name !== "AbortError") throw err;
         ctx.log.warn({ err: errorMessage(err) }, `The connection to Redis broke while taking from ${queue}; looking for a message it left in ${internal}.`);
         await recover();
         continue;

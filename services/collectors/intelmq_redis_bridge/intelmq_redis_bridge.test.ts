@@ -80,6 +80,7 @@ test("intelmq_redis_bridge collector: the Redis connection breaks mid-stream: ev
   try {
     await waitFor(async () => (await broker.queues.depth("out")) >= 200 && (await redis.llen(`${queue}-internal`)) === 0 && (await redis.llen(queue)) === 0, 20_000, "every message through");
     assert.equal(proxy.cuts, 1);
+    assert.equal(h.stats().failure, 0, "taken up again without failing the round");
     await h.stop();
     const got = await taken(broker, "out");
     assert.equal(got.length, 200, "none twice");
