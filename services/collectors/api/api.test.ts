@@ -2,6 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { request } from "node:http";
+import { connect } from "node:net";
 import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -85,6 +86,32 @@ test("api collector: no token or a wrong one is 401, a body over max_body_bytes 
     assert.deepEqual(await reports(), []);
     assert.equal((await post({ port }, Buffer.alloc(10_000, 0x42), { authorization: `Bearer ${TOKEN}` })).status, 200, "at the limit");
     assert.equal((await reports()).length, 1);
+  } finally {
+    await h.stop();
+    await broker.close();
+  }
+});
+
+test("api collector: a sender's connection breaks mid-body: nothing of it is queued; what was answered 200 is queued once, the body sent again once", async () => {
+  const port = await freePort();
+  const { h, broker, reports } = await run({ port, api_token: TOKEN });
+  try {
+    const auth = { authorization: `Bearer ${TOKEN}` };
+    assert.equal((await post({ port }, "first\n", auth)).status, 200);
+    const second = "192.0.2.2,second\n".repeat(50);
+    // headers and half the body, then the sender's side closes: the collector reads all of it, then the end
+    const answer = await new Promise<string>((resolve, reject) => {
+      const s = connect(port, "127.0.0.1");
+      let got = "";
+      s.on("data", (d: Buffer) => { got += d.toString(); });
+      s.on("error", reject);
+      s.on("close", () => resolve(got));
+      s.end(`POST ${PUSH_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${TOKEN}\r\nContent-Length: ${second.length}\r\n\r\n${second.slice(0, second.length >> 1)}`);
+    });
+    assert.doesNotMatch(answer, /^HTTP\/1\.1 200/, "not answered 200: the sender knows it must send again");
+    assert.equal((await post({ port }, second, auth)).status, 200);
+    const got = (await reports()).map((r) => Buffer.from(String(r.raw), "base64").toString());
+    assert.deepEqual(got, ["first\n", second], "the answered push once, the broken one only as sent again");
   } finally {
     await h.stop();
     await broker.close();

@@ -14,7 +14,7 @@ test("the online crime servers become one report; a dropped answer sends nothing
   const peer = await startPeer((req, res) => {
     if (req.headers.authorization !== "bearer t0k") return json(res, { error: "unauthorized" }, 401);
     if (req.url !== "/v1/crimeserver/online") return json(res, {}, 404);
-    if (drop) { res.writeHead(200, { "content-length": "100000" }); res.write('{"crimeServers": [{"url"'); return res.destroy(); }
+    if (drop) { res.writeHead(200, { "content-length": "100000" }); res.write('{"crimeServers": [{"url"', () => res.destroy()); return; }
     json(res, { meta: { updated: "2016-01-02T00:00:00+0000" }, crimeServers: SERVERS });
   });
   const c = await testCollector(bot, { name: "Blueliv", api_key: "t0k", api_url: peer.url });
@@ -25,7 +25,8 @@ test("the online crime servers become one report; a dropped answer sends nothing
     drop = false;
     const r2 = await c.round();
     assert.equal(r2.failures, 0);
-    assert.equal(r2.reports.length, 1);
+    assert.equal(r2.reports.length, 1, "the list once, nothing of the dropped answer");
+    assert.equal(r2.duplicates, 0);
     assert.deepEqual(JSON.parse(unb64(r2.reports[0]!.raw)), SERVERS);
     assert.equal(r2.reports[0]!["feed.name"], "Blueliv");
     const bad = await testCollector(bot, { api_key: "wrong", api_url: peer.url });

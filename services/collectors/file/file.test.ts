@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { createLogger, runBot, startBot } from "../../../shared/runtime/index.js";
 import { MemoryBroker } from "../../../shared/broker/index.js";
 import { BrokerUnavailableError, ErrorCode } from "../../../shared/errors/index.js";
 import bot, { fnmatchRegex, splitChunks } from "./index.js";
 import { tempDir } from "../../../test/helpers/tmp.js";
+import { testCollector } from "../lib/testing.js";
 
 const HARNESS = { error_max_retries: 0, error_retry_delay: 0, rate_limit: 0 };
 const log = createLogger({ level: process.env.INTELMQ_LOGGING_LEVEL ?? "CRITICAL" });
@@ -84,6 +85,56 @@ test("delete_file: a round whose publish failed keeps its files", async () => {
   assert.equal(n, 2);
   assert.ok(existsSync(join(dir, "a.csv")), "the first file's report was stored, but the round was not complete");
   assert.ok(existsSync(join(dir, "b.csv")));
+});
+
+/** A collector in library mode on `dir`; `afterFirst` runs once the first report is stored. */
+async function withHook(dir: string, afterFirst: () => void) {
+  const c = await testCollector(bot, { path: dir, delete_file: true, chunk_size: 2 });
+  const queues = c.bot.broker.queues;
+  const publish = queues.publish.bind(queues);
+  let first = true;
+  queues.publish = async (queue, data, opts) => {
+    await publish(queue, data, opts);
+    if (first) { first = false; afterFirst(); }
+  };
+  return c;
+}
+const rawsOf = (reports: Record<string, unknown>[]) => reports.map((r) => `${String(r["extra.file_name"])}:${unb64(r.raw).toString()}`);
+
+test("delete_file: a file turning unreadable mid-round fails the round, nothing is deleted; the next round queues each report once, then deletes", async () => {
+  const dir = dirWith({ "a.csv": "h\n1\n2\n", "b.csv": "h\n3\n", "c.csv": "h\n4\n" });
+  const b = join(dir, "b.csv");
+  // once a.csv's first chunk is stored, b.csv becomes a symlink to itself: it cannot be read
+  const c = await withHook(dir, () => { unlinkSync(b); symlinkSync("b.csv", b); });
+  try {
+    const r1 = await c.round();
+    assert.equal(r1.failures, 1);
+    assert.deepEqual(rawsOf(r1.reports), ["a.csv:h\n1\n", "a.csv:h\n2\n"], "a.csv was read whole and stored before b.csv failed");
+    assert.deepEqual(readdirSync(dir).sort(), ["a.csv", "b.csv", "c.csv"], "no file deleted after a failed round");
+    unlinkSync(b);
+    writeFileSync(b, "h\n3\n");
+    const r2 = await c.round();
+    assert.equal(r2.failures, 0);
+    assert.deepEqual(rawsOf(r2.reports), ["b.csv:h\n3\n", "c.csv:h\n4\n"], "a.csv's reports are not queued twice");
+    assert.equal(r2.duplicates, 0);
+    assert.deepEqual(readdirSync(dir), [], "every file deleted once its reports were stored");
+    assert.deepEqual((await c.round()).reports, []);
+  } finally {
+    await c.shutdown();
+  }
+});
+
+test("delete_file: a file removed by someone else mid-round is skipped; the others are queued once and deleted", async () => {
+  const dir = dirWith({ "a.csv": "h\n1\n", "b.csv": "h\n2\n", "c.csv": "h\n3\n" });
+  const c = await withHook(dir, () => unlinkSync(join(dir, "b.csv")));
+  try {
+    const r = await c.round();
+    assert.equal(r.failures, 0);
+    assert.deepEqual(rawsOf(r.reports), ["a.csv:h\n1\n", "c.csv:h\n3\n"]);
+    assert.deepEqual(readdirSync(dir), []);
+  } finally {
+    await c.shutdown();
+  }
 });
 
 test("chunk_size splits at line ends and repeats the header line", async () => {

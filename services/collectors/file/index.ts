@@ -3,10 +3,12 @@
  * File collector: reads the files of a directory whose names end with a postfix into reports,
  * optionally deleting them (IntelMQ's intelmq.bots.collectors.file.collector_file).
  */
+import { createHash } from "node:crypto";
 import { openSync, readSync, closeSync, fstatSync, readdirSync, statSync, unlinkSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { z } from "zod";
 import { collectorParams, defineBot, p, type BotContext, type CollectorImpl, type Report, ConfigurationError, InvalidArgument } from "../../../shared/sdk/index.js";
+import { Ledger } from "../lib/ledger.js";
 
 export const params = z.object({
   ...collectorParams,
@@ -85,62 +87,83 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
   }
   const match = fnmatchRegex("*" + (prm.postfix ?? ""));
 
-  function* reportsOf(path: string, name: string): Generator<Report> {
-    const data = readWhole(path);
-    const template = ctx.newReport();
-    template.add("feed.url", `file://localhost${path}`);
-    template.add("extra.file_name", name);
-    const pieces: Buffer[] = [];
-    if (prm.chunk_size === null) {
-      if (data.length) pieces.push(data);
-    } else {
-      let body: Buffer = data;
-      let header: Buffer = Buffer.alloc(0);
-      if (prm.chunk_replicate_header) {
-        const nl = data.indexOf(10);
-        header = nl === -1 ? data : data.subarray(0, nl + 1);
-        body = nl === -1 ? Buffer.alloc(0) : data.subarray(nl + 1);
-      }
-      for (const chunk of splitChunks(body, prm.chunk_size)) pieces.push(header.length ? Buffer.concat([header, chunk]) : chunk);
+  /** The file's data as the raws of its reports (one, or one per chunk). */
+  function piecesOf(data: Buffer): Buffer[] {
+    if (prm.chunk_size === null) return data.length ? [data] : [];
+    let body: Buffer = data;
+    let header: Buffer = Buffer.alloc(0);
+    if (prm.chunk_replicate_header) {
+      const nl = data.indexOf(10);
+      header = nl === -1 ? data : data.subarray(0, nl + 1);
+      body = nl === -1 ? Buffer.alloc(0) : data.subarray(nl + 1);
     }
-    for (const piece of pieces) {
-      const report = template.copy();
-      report.add("raw", piece.toString("base64"), { sanitize: false, overwrite: true });
-      yield report;
-    }
+    return [...splitChunks(body, prm.chunk_size)].map((chunk) => header.length ? Buffer.concat([header, chunk]) : chunk);
   }
 
-  /** Files read in the current round; deleted (delete_file) once the broker confirmed all its reports. */
-  let read: string[] = [];
+  /**
+   * The files read and which of their reports the broker stored, across rounds: a round that fails
+   * after some reports were stored (a later file could not be read) does not send those again in
+   * the next round. A file is deleted (delete_file) once all its reports are stored.
+   */
+  const ledger = new Ledger<string>();
 
   return {
     *collect(): Iterable<Report> {
-      read = [];
       if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) return;
       for (const name of readdirSync(dir).sort()) {
         if (!match.test(name)) continue;
         const path = join(dir, name);
         if (!statSync(path, { throwIfNoEntry: false })?.isFile()) continue;
         ctx.log.info(`Processing file ${JSON.stringify(path)}.`);
-        yield* reportsOf(path, name);
-        read.push(path);
+        let data: Buffer;
+        try {
+          data = readWhole(path);
+        } catch (err) {
+          // removed since it was listed (by another reader): nothing to read, nothing lost
+          if ((err as NodeJS.ErrnoException).code === "ENOENT") continue;
+          throw err;
+        }
+        ledger.begin(path, path);
+        const template = ctx.newReport();
+        template.add("feed.url", `file://localhost${path}`);
+        template.add("extra.file_name", name);
+        const pieces = piecesOf(data);
+        for (let i = 0; i < pieces.length; i++) {
+          const piece = pieces[i]!;
+          // the same content at the same place of the same file: stored already if the ledger says so
+          const part = `${path}\0${i}\0${createHash("sha256").update(piece).digest("hex")}`;
+          if (ledger.stored(part)) {
+            ledger.part(path, part);
+            continue;
+          }
+          const report = template.copy();
+          report.add("raw", piece.toString("base64"), { sanitize: false, overwrite: true });
+          ledger.part(path, part, report);
+          yield report;
+        }
+        ledger.end(path);
       }
     },
+    queued: (report) => ledger.queued(report),
     commit(): void {
-      const done = read;
-      read = [];
-      if (!prm.delete_file) return;
       const failed: string[] = [];
       let cause: unknown;
-      for (const path of done) {
-        try {
-          unlinkSync(path);
-          ctx.log.debug(`Deleted file: ${JSON.stringify(path)}.`);
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code === "ENOENT") continue; // gone already: nothing to read again
-          failed.push(path);
-          cause ??= err;
+      for (const [key, path] of ledger.ready()) {
+        if (prm.delete_file) {
+          try {
+            unlinkSync(path);
+            ctx.log.debug(`Deleted file: ${JSON.stringify(path)}.`);
+          } catch (err) {
+            // gone already: nothing to read again
+            if ((err as NodeJS.ErrnoException).code !== "ENOENT") {
+              failed.push(path);
+              cause ??= err;
+              continue;
+            }
+          }
         }
+        // without delete_file the next round reads and sends the file again, as IntelMQ does
+        ledger.done(key);
       }
       if (failed.length) {
         throw new ConfigurationError("file collector", `could not delete file ${failed.join(", ")}; stopping to prevent reading it again`, { cause });

@@ -11,6 +11,7 @@ import { gzipSync } from "node:zlib";
 import { connect as netConnect, type AddressInfo, type Socket } from "node:net";
 import { createLibraryBot, createLogger } from "../../../shared/runtime/index.js";
 import { src } from "../../../test/helpers/paths.js";
+import { testCollector } from "../lib/testing.js";
 import bot, { formatUrl } from "./index.js";
 import { readTar, readZip, unzip } from "./archive.js";
 
@@ -22,6 +23,8 @@ const BIG = "line %d of a longer text that compresses well\n".repeat(200) + "\n"
 let server: Server;
 let base = "";
 const seen: { url: string; headers: IncomingMessage["headers"] }[] = [];
+/** /flaky.zip: while set, the connection breaks halfway through the body. */
+let breakFlaky = false;
 
 before(async () => {
   server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -38,6 +41,13 @@ before(async () => {
       case "/two_files.tar.gz": return send(fixture("two_files.tar.gz"));
       case "/encoded": return send(gzipSync("encoded body\n"), { "content-encoding": "gzip" });
       case "/big": return send(Buffer.alloc(5000, 0x41));
+      case "/flaky.zip": {
+        const zip = fixture("two_files.zip");
+        if (!breakFlaky) return send(zip);
+        res.writeHead(200, { "content-length": String(zip.length) });
+        // cut once the first half is on its way (a destroy before the flush would send nothing)
+        return res.write(zip.subarray(0, zip.length >> 1), () => res.socket!.destroy());
+      }
       case "/secret": {
         if (req.headers.authorization !== "Basic " + Buffer.from("user:pw").toString("base64")) { res.writeHead(401); return res.end("no"); }
         return send("secret data\n");
@@ -115,6 +125,28 @@ test("404 fails the round, an empty body sends nothing, the size limit aborts", 
   assert.deepEqual([big.reports.length, big.failures], [0, 1]);
   const fits = await collect({ http_url: `${base}/big`, http_max_size: 5000 });
   assert.equal(fits.reports.length, 1);
+});
+
+test("the connection breaks mid-body: the round fails and sends nothing; the next round sends each file of the archive once", async () => {
+  breakFlaky = true;
+  const c = await testCollector(bot, { ...HARNESS, http_url: `${base}/flaky.zip` });
+  try {
+    const downloads = () => seen.filter((r) => r.url === "/flaky.zip").length;
+    const r1 = await c.round();
+    assert.equal(r1.failures, 1);
+    assert.deepEqual(r1.reports, [], "nothing of a partial download");
+    const tried = downloads(); // with the retries of http_timeout_max_tries
+    breakFlaky = false;
+    const r2 = await c.round();
+    assert.equal(r2.failures, 0);
+    assert.deepEqual(r2.reports.map((r) => [r["extra.file_name"], unb64(r.raw)]), [["bar", "bar text\n"], ["foo", "foo text\n"]]);
+    assert.equal(r2.duplicates, 0);
+    // the collector keeps no record of a download: the failed one is not taken as fetched
+    assert.equal(downloads(), tried + 1);
+  } finally {
+    breakFlaky = false;
+    await c.shutdown();
+  }
 });
 
 test("http_url_formatting fills {time[...]} (with a delta)", async () => {

@@ -43,14 +43,24 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
     retryStrategy: (times: number) => Math.min(200 * times, 2000),
   };
   const redis = new Redis(options);
-  // BRPOPLPUSH blocks its connection: a second one for it.
-  const blocking = new Redis(options);
+  // BRPOPLPUSH blocks its connection: a second one for it. A BRPOPLPUSH cut by a broken connection
+  // fails instead of being sent again after the reconnect: Redis may have moved a message whose
+  // answer was lost, and pump() then looks for it in the internal list.
+  const blocking = new Redis({ ...options, autoResendUnfulfilledCommands: false });
   for (const r of [redis, blocking]) r.on("error", (err) => ctx.log.debug({ err: errorMessage(err) }, "Redis connection error"));
   const stream = new ReportStream<Event | Report>();
   const texts = new WeakMap<Message, string>();
   let inFlight = 0;
+  /** Texts taken and not settled yet, with their number (IntelMQ may send the same text twice). */
+  const taken = new Map<string, number>();
   let wake: (() => void) | null = null;
-  const settle = () => { inFlight = Math.max(0, inFlight - 1); wake?.(); };
+  const settle = (text: string) => {
+    inFlight = Math.max(0, inFlight - 1);
+    const n = (taken.get(text) ?? 0) - 1;
+    if (n > 0) taken.set(text, n);
+    else taken.delete(text);
+    wake?.();
+  };
 
   /** One text from the internal list into the stream; a text that is no IntelMQ message is set aside. */
   async function take(text: string): Promise<void> {
@@ -64,16 +74,30 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
     }
     texts.set(msg, text);
     inFlight++;
+    taken.set(text, (taken.get(text) ?? 0) + 1);
     stream.push(msg, {
       queued: () => {
         // Confirmed by NATS: only now does it leave IntelMQ's internal queue.
-        redis.lrem(internal, -1, text).then(settle, (err: unknown) => {
+        redis.lrem(internal, -1, text).then(() => settle(text), (err: unknown) => {
           ctx.log.warn({ err: errorMessage(err) }, "Could not remove a sent message from the internal queue; it is sent again at the next start and stored once.");
-          settle();
+          settle(text);
         });
       },
-      failed: settle,
+      failed: () => settle(text),
     });
+  }
+
+  /** After a BRPOPLPUSH lost with its connection: what the internal list holds beyond the texts taken is taken now. */
+  async function recover(): Promise<void> {
+    const unsettled = new Map(taken);
+    for (const text of (await redis.lrange(internal, 0, -1)).reverse()) {
+      const n = unsettled.get(text) ?? 0;
+      if (n > 0) unsettled.set(text, n - 1);
+      else {
+        ctx.log.info(`Taking a message left in ${internal} by a broken connection.`);
+        await take(text);
+      }
+    }
   }
 
   async function pump(signal: AbortSignal): Promise<void> {
@@ -85,11 +109,23 @@ function create(prm: Params, ctx: BotContext): CollectorImpl {
     // A failed round may have left messages in the stream: they are all in the internal list too.
     stream.close(new Error("sent again from the internal queue"));
     inFlight = 0;
+    taken.clear();
     for (const text of left.reverse()) await take(text);
     while (!signal.aborted) {
       while (inFlight >= prm.max_in_flight && !signal.aborted) await new Promise<void>((r) => { wake = r; });
       if (signal.aborted) break;
-      const text = await blocking.brpoplpush(queue, internal, 1);
+      let text: string | null;
+      try {
+        text = await blocking.brpoplpush(queue, internal, 1);
+      } catch (err) {
+        if (signal.aborted) break;
+        // Only the command aborted by the reconnect (ioredis' AbortError) is recovered from here;
+        // anything else fails the round, and the next round's pump reads the internal list anyway.
+        if ((err as Error | null)?.name !== "AbortError") throw err;
+        ctx.log.warn({ err: errorMessage(err) }, `The connection to Redis broke while taking from ${queue}; looking for a message it left in ${internal}.`);
+        await recover();
+        continue;
+      }
       if (text !== null) await take(text);
     }
   }

@@ -2,7 +2,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { userInfo } from "node:os";
 import { join } from "node:path";
@@ -11,6 +11,7 @@ import { MemoryBroker } from "../../../shared/broker/index.js";
 import { createLogger, runBot, startBot } from "../../../shared/runtime/index.js";
 import { startCutProxy } from "../../../test/helpers/cut-proxy.js";
 import { freePort } from "../../../test/helpers/nats-server.js";
+import { waitFor } from "../../../test/helpers/pipeline.js";
 import { takeQueued } from "../../../test/helpers/queued.js";
 import { tempDir } from "../../../test/helpers/tmp.js";
 import bot, { opensshKey, shlexSplit } from "./index.js";
@@ -19,29 +20,45 @@ const log = createLogger({ level: process.env.INTELMQ_LOGGING_LEVEL ?? "CRITICAL
 const unb64 = (s: unknown) => Buffer.from(String(s), "base64").toString("utf8");
 const QUIET = { logging_level: process.env.INTELMQ_LOGGING_LEVEL ?? "CRITICAL", error_max_retries: 0, error_retry_delay: 0, rate_limit: 0 };
 
-// a real rsync daemon (Debian's rsync; .ci/run installs it) on a free loopback port
+/**
+ * A real rsync daemon (Debian's rsync; .ci/run installs it) on a loopback port serving the module
+ * "feeds" from `dir`/feeds; in a process group of its own, so that stopping it ends the processes
+ * serving transfers too.
+ */
+async function startRsyncd(dir: string, port: number): Promise<ChildProcess> {
+  mkdirSync(join(dir, "feeds"), { recursive: true });
+  const conf = join(dir, "rsyncd.conf");
+  const me = userInfo();
+  writeFileSync(conf, [
+    `pid file = ${join(dir, "rsyncd.pid")}`, "use chroot = no", `uid = ${me.uid}`, `gid = ${me.gid}`,
+    "[feeds]", `  path = ${join(dir, "feeds")}`, "  read only = yes", "",
+  ].join("\n"));
+  const d = spawn("rsync", ["--daemon", "--no-detach", `--config=${conf}`, `--port=${port}`, "--address=127.0.0.1", `--log-file=${join(dir, "rsyncd.log")}`], { stdio: "ignore", detached: true });
+  for (let i = 0; i < 100; i++) {
+    if (await new Promise<boolean>((r) => { const s = connect(port, "127.0.0.1"); s.once("connect", () => { s.destroy(); r(true); }); s.once("error", () => r(false)); })) return d;
+    await sleep(50);
+  }
+  throw new Error("rsync daemon did not start");
+}
+
+/** The daemon and every transfer it serves end at once (SIGKILL to its process group). */
+async function killRsyncd(d: ChildProcess): Promise<void> {
+  if (d.exitCode !== null || d.signalCode !== null) return;
+  const exited = new Promise((r) => d.once("exit", r));
+  process.kill(-d.pid!, "SIGKILL");
+  await exited;
+}
+
 let daemon: ChildProcess;
 let port = 0;
 let feeds = "";
 before(async () => {
   const dir = tempDir("rsyncd-");
   feeds = join(dir, "feeds");
-  mkdirSync(feeds);
   port = await freePort();
-  const conf = join(dir, "rsyncd.conf");
-  const me = userInfo();
-  writeFileSync(conf, [
-    `pid file = ${join(dir, "rsyncd.pid")}`, "use chroot = no", `uid = ${me.uid}`, `gid = ${me.gid}`,
-    "[feeds]", `  path = ${feeds}`, "  read only = yes", "",
-  ].join("\n"));
-  daemon = spawn("rsync", ["--daemon", "--no-detach", `--config=${conf}`, `--port=${port}`, "--address=127.0.0.1", `--log-file=${join(dir, "rsyncd.log")}`], { stdio: "ignore" });
-  for (let i = 0; i < 100; i++) {
-    if (await new Promise<boolean>((r) => { const s = connect(port, "127.0.0.1"); s.once("connect", () => { s.destroy(); r(true); }); s.once("error", () => r(false)); })) return;
-    await sleep(50);
-  }
-  throw new Error("rsync daemon did not start");
+  daemon = await startRsyncd(dir, port);
 });
-after(() => { daemon?.kill(); });
+after(() => killRsyncd(daemon));
 
 test("rsync: a file of an rsync daemon is one report; a changed file is sent again with its new content", async () => {
   writeFileSync(join(feeds, "testfile.txt"), "Lorem ipsum dolor sit amet\n");
@@ -97,6 +114,43 @@ test("rsync: the connection breaks mid-transfer: no report, the last good copy s
     assert.equal(unb64(reports[0]!.raw), big);
   } finally {
     await broker.close();
+  }
+});
+
+test("rsync: the daemon stops mid-transfer: no report, the last good copy stays; the next round sends the file once", async () => {
+  const big = Array.from({ length: 40_000 }, (_, i) => `203.0.113.${i % 256},line ${i},${(i * 7919) % 100_003}\n`).join("");
+  const dir = tempDir("rsyncd-stopping-");
+  const own = await freePort();
+  let d = await startRsyncd(dir, own);
+  writeFileSync(join(dir, "feeds", "big.csv"), "old,small\n");
+  const temp = tempDir("rsync-copy-");
+  const broker = new MemoryBroker();
+  // --bwlimit (KiB/s): the transfer takes long enough to stop the daemon in its middle
+  const p = { ...QUIET, rsync_path: `rsync://127.0.0.1:${own}/feeds`, file: "big.csv", temp_directory: temp, extra_params: "--bwlimit=2000", run_mode: "scheduled", destination_queues: ["q"] };
+  try {
+    const first = await startBot({ def: bot, botId: "rsync", broker, logger: log, params: p });
+    await first.done;
+    assert.deepEqual((await takeQueued(broker, "q")).map((r) => unb64(r.raw)), ["old,small\n"]);
+    writeFileSync(join(dir, "feeds", "big.csv"), big);
+    const broken = await startBot({ def: bot, botId: "rsync", broker, logger: log, params: p });
+    // rsync receives into a temporary file beside the copy: once it has data, the transfer is under way
+    const receiving = () => readdirSync(temp).some((n) => n.startsWith(".big.csv.") && (statSync(join(temp, n), { throwIfNoEntry: false })?.size ?? 0) > 0);
+    await waitFor(receiving, 10_000, "the transfer to begin", 5);
+    await killRsyncd(d);
+    assert.equal(await broken.done, 0);
+    assert.equal(broken.stats().failure, 1);
+    assert.equal(await broker.queues.depth("q"), 0, "nothing sent from a broken transfer");
+    assert.equal(readFileSync(join(temp, "big.csv"), "utf8"), "old,small\n", "the local copy is not replaced by a partial one");
+    d = await startRsyncd(dir, own);
+    const ok = await startBot({ def: bot, botId: "rsync", broker, logger: log, params: p });
+    await ok.done;
+    assert.equal(ok.stats().failure, 0);
+    const reports = await takeQueued(broker, "q");
+    assert.equal(reports.length, 1);
+    assert.equal(unb64(reports[0]!.raw), big);
+  } finally {
+    await broker.close();
+    await killRsyncd(d);
   }
 });
 

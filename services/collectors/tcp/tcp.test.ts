@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { connect } from "node:net";
+import { connect, type Socket } from "node:net";
 import { MemoryBroker } from "../../../shared/broker/index.js";
 import { decodeEnvelope } from "../../../shared/message/index.js";
 import { createLogger, startBot } from "../../../shared/runtime/index.js";
@@ -72,6 +72,49 @@ test("tcp collector: an incomplete frame is not reported; a frame over max_messa
     assert.equal(await exchange(port, Buffer.concat([whole, partial]), { end: true }), "OkIncomplete message");
     assert.equal(await exchange(port, frame("y".repeat(1001))), "Too large");
     assert.deepEqual(await reports(broker), ["complete"]);
+  } finally {
+    await h.stop();
+    await broker.close();
+  }
+});
+
+/** A sender's connection: the answers so far, and a wait for them to reach a text. */
+function sender(port: number): { socket: Socket; answered(text: string): Promise<void> } {
+  const socket = connect(port, "127.0.0.1");
+  let got = "";
+  let wake = (): void => {};
+  socket.on("data", (d: Buffer) => { got += d.toString(); wake(); });
+  socket.on("error", () => wake());
+  return {
+    socket,
+    async answered(text) {
+      while (got !== text) {
+        if (socket.destroyed || !text.startsWith(got)) throw new Error(`answered ${JSON.stringify(got)}, expected ${JSON.stringify(text)}`);
+        await new Promise<void>((r) => { wake = r; });
+      }
+    },
+  };
+}
+
+test("tcp collector: the connection is reset mid-frame: the answered frames are queued once, the cut one only as sent again", { timeout: 20_000 }, async () => {
+  const port = await freePort();
+  const broker = new MemoryBroker();
+  const h = await startBot({ def: bot, botId: "tcp-collector", broker, logger: log, params: { destination_queues: "out", ip: "127.0.0.1", port } });
+  try {
+    const msgs = ["a", "b", "c", "d", "e"].map((x) => `{"source.fqdn": "${x}.example.com"}`);
+    const first = sender(port);
+    first.socket.write(Buffer.concat([frame(msgs[0]!), frame(msgs[1]!)]));
+    await first.answered("OkOk");
+    // one write: the collector reads the cut frame together with the one it answers
+    const d = frame(msgs[3]!);
+    first.socket.write(Buffer.concat([frame(msgs[2]!), d.subarray(0, d.length >> 1)]));
+    await first.answered("OkOkOk");
+    first.socket.resetAndDestroy();
+    // the sender sends again what was not answered
+    const again = sender(port);
+    again.socket.end(Buffer.concat([frame(msgs[3]!), frame(msgs[4]!)]));
+    await again.answered("OkOkEnd");
+    assert.deepEqual(await reports(broker), msgs, "each frame once, none lost");
   } finally {
     await h.stop();
     await broker.close();
