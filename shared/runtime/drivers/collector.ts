@@ -86,50 +86,55 @@ export class CollectorRounds {
     const sameRaw = new Map<string, number>();
     let failed: { err: unknown } | undefined;
     let k = 0;
-    for await (const report of got as AsyncIterable<Collected> | Iterable<Collected>) {
-      if (!report) { env.log.warn("Ignoring empty message at sending. Possible bug in bot."); continue; }
-      // An Event (from a bridge) goes on as it came: it has its feed.* and needs no raw.
-      const isEvent = report.kind === "Event";
-      if (!isEvent && !report.has("raw")) {
-        env.log.warn("Ignoring report without raw field. Possible bug or misconfiguration of this bot.");
-        continue;
+    try {
+      for await (const report of got as AsyncIterable<Collected> | Iterable<Collected>) {
+        if (!report) { env.log.warn("Ignoring empty message at sending. Possible bug in bot."); continue; }
+        // An Event (from a bridge) goes on as it came: it has its feed.* and needs no raw.
+        const isEvent = report.kind === "Event";
+        if (!isEvent && !report.has("raw")) {
+          env.log.warn("Ignoring report without raw field. Possible bug or misconfiguration of this bot.");
+          continue;
+        }
+        const queues = env.dest._default;
+        if (!queues) throw new PipelineError('destination path "_default" is not configured in destination_queues');
+        const feed = env.feed;
+        if (!isEvent) {
+          if (feed.name) report.add("feed.name", feed.name, { overwrite: false });
+          if (feed.code) report.add("feed.code", feed.code, { overwrite: false });
+          if (feed.documentation) report.add("feed.documentation", feed.documentation, { overwrite: false });
+          if (feed.provider) report.add("feed.provider", feed.provider, { overwrite: false });
+          if (feed.accuracy) report.add("feed.accuracy", feed.accuracy, { overwrite: false });
+        }
+        env.stats.sent("_default");
+        const own = impl.messageId?.(report);
+        const hash = own === undefined ? createHash("sha256").update(String(report.get("raw"))).digest("hex") : "";
+        // Two reports of one round with the same raw (two tickets with the same attachment) are two
+        // reports: the repeats are numbered, so the broker's duplicate window keeps them apart.
+        const seen = own === undefined ? (sameRaw.get(hash) ?? 0) : 0;
+        if (own === undefined) sameRaw.set(hash, seen + 1);
+        const msgId = own !== undefined ? `${env.botId}:${own}` : impl.streaming ? `${env.botId}:${hash}:${this.#life}.${this.#pushed++}` : `${env.botId}:${hash}:${round}${seen ? `.${seen}` : ""}`;
+        const bytes = encodeEnvelope([report]);
+        const targets = env.runtime.load_balance ? [queues[k % queues.length]!] : queues;
+        k++;
+        const tap = env.tap();
+        const tapped = tap ? report.serialize() : null;
+        const p = Promise.all(targets.map((q) => env.sender.publish(q, bytes, msgId))).then(() => {
+          if (tap && tapped) tap({ path: "_default", queues: targets, messages: [tapped] });
+          impl.queued?.(report as Report);
+        }, (err: unknown) => {
+          impl.failed?.(report as Report, err);
+          throw err;
+        });
+        pending.add(p);
+        // a publish that failed and left the set before the end still fails the round (no commit)
+        void p.finally(() => pending.delete(p)).catch((err: unknown) => { failed ??= { err }; });
+        while (pending.size >= env.window) await Promise.race(pending);
       }
-      const queues = env.dest._default;
-      if (!queues) throw new PipelineError('destination path "_default" is not configured in destination_queues');
-      const feed = env.feed;
-      if (!isEvent) {
-        if (feed.name) report.add("feed.name", feed.name, { overwrite: false });
-        if (feed.code) report.add("feed.code", feed.code, { overwrite: false });
-        if (feed.documentation) report.add("feed.documentation", feed.documentation, { overwrite: false });
-        if (feed.provider) report.add("feed.provider", feed.provider, { overwrite: false });
-        if (feed.accuracy) report.add("feed.accuracy", feed.accuracy, { overwrite: false });
-      }
-      env.stats.sent("_default");
-      const own = impl.messageId?.(report);
-      const hash = own === undefined ? createHash("sha256").update(String(report.get("raw"))).digest("hex") : "";
-      // Two reports of one round with the same raw (two tickets with the same attachment) are two
-      // reports: the repeats are numbered, so the broker's duplicate window keeps them apart.
-      const seen = own === undefined ? (sameRaw.get(hash) ?? 0) : 0;
-      if (own === undefined) sameRaw.set(hash, seen + 1);
-      const msgId = own !== undefined ? `${env.botId}:${own}` : impl.streaming ? `${env.botId}:${hash}:${this.#life}.${this.#pushed++}` : `${env.botId}:${hash}:${round}${seen ? `.${seen}` : ""}`;
-      const bytes = encodeEnvelope([report]);
-      const targets = env.runtime.load_balance ? [queues[k % queues.length]!] : queues;
-      k++;
-      const tap = env.tap();
-      const tapped = tap ? report.serialize() : null;
-      const p = Promise.all(targets.map((q) => env.sender.publish(q, bytes, msgId))).then(() => {
-        if (tap && tapped) tap({ path: "_default", queues: targets, messages: [tapped] });
-        impl.queued?.(report as Report);
-      }, (err: unknown) => {
-        impl.failed?.(report as Report, err);
-        throw err;
-      });
-      pending.add(p);
-      // a publish that failed and left the set before the end still fails the round (no commit)
-      void p.finally(() => pending.delete(p)).catch((err: unknown) => { failed ??= { err }; });
-      while (pending.size >= env.window) await Promise.race(pending);
+    } finally {
+      // A round that fails midway still waits for what it sent: the collector learns which reports
+      // were stored (queued/failed) before its next round, which must not send them again.
+      for (const r of await Promise.allSettled([...pending])) if (r.status === "rejected") failed ??= { err: r.reason };
     }
-    await Promise.all(pending);
     if (failed) throw failed.err;
     // Only now is every report of the round stored by the broker.
     if (impl.commit) await impl.commit();
