@@ -13,6 +13,9 @@ import { parse } from "yaml";
 import { intelmqPaths } from "../shared/config/index.js";
 import { src } from "../test/helpers/paths.js";
 import { tempDir } from "../test/helpers/tmp.js";
+import { loadHarmonization } from "../shared/harmonization/index.js";
+import { runBot } from "../shared/sdk/index.js";
+import taxonomy from "../services/experts/taxonomy/index.js";
 import { runCheck } from "./ctl-check.js";
 import { readIntelmqConfig, unifiedDiff, upgradeConfig } from "./ctl-upgrade.js";
 
@@ -126,6 +129,41 @@ test("the conversion is the same when run on its own result (idempotent steps)",
   const second = await upgradeConfig(readIntelmqConfig(dir), { previous: first.version });
   assert.deepEqual(second.config, first.config);
   assert.deepEqual(second.notes.filter((n) => n.kind === "changed"), []);
+});
+
+test("harmonization.conf: IntelMQ's upgrade brings an installation's to the current fields and types, keeping its own fields", async () => {
+  const root = emptyRoot();
+  const r = ctl(root, ["upgrade-config", "--from", join(FIXTURES, "v2"), "-t", "json"]);
+  assert.equal(r.status, 0, r.stderr + r.stdout);
+  const out = JSON.parse(r.stdout) as { notes: { message: string }[]; harmonization: { target: string; written: string; backup: string | null } };
+  const notes = out.notes.map((n) => n.message).filter((m) => m.startsWith("harmonization.conf"));
+  assert.deepEqual(notes.sort(), [
+    "harmonization.conf: event field destination.domain_suffix added (FQDN)",
+    "harmonization.conf: event field source.domain_suffix added (FQDN)",
+    "harmonization.conf: event field tlp added (TLP)",
+    "harmonization.conf: event fields of this installation kept: source.customer_id",
+    "harmonization.conf: type of event field extra changed from JSON to JSONDict",
+  ]);
+  const file = join(root, "etc", "harmonization.conf");
+  assert.equal(out.harmonization.target, file);
+  assert.equal(out.harmonization.written, file);
+  assert.ok(out.harmonization.backup && existsSync(out.harmonization.backup), "the replaced harmonization.conf is kept");
+  const written = JSON.parse(readFileSync(file, "utf8")) as Record<string, Record<string, { type: string }>>;
+  assert.equal(written.event!.tlp!.type, "TLP");
+  assert.equal(written.event!.extra!.type, "JSONDict");
+  // The installation's own field works in our bots, as in IntelMQ.
+  const h = loadHarmonization(file);
+  const run = await runBot(taxonomy, { harmonization: h, params: { error_max_retries: 0 }, input: [{ __type: "Event", "classification.type": "scanner", "source.customer_id": "C-042" }] });
+  assert.equal((run.output._default![0] as Record<string, unknown>)["source.customer_id"], "C-042");
+  assert.equal((run.output._default![0] as Record<string, unknown>)["classification.taxonomy"], "information-gathering");
+  // An IntelMQ 3 installation's file keeps its own fields and words; a second run changes nothing.
+  const v3 = ctl(root, ["upgrade-config", "--from", join(FIXTURES, "v3"), "-t", "json"]);
+  assert.equal(v3.status, 0, v3.stderr);
+  const mine = JSON.parse(readFileSync(file, "utf8")) as Record<string, Record<string, { description?: string }>>;
+  assert.equal(mine.event!.comment!.description, "Analyst comment (local wording).");
+  assert.ok(mine.event!["source.customer_id"]);
+  const again = ctl(root, ["upgrade-config", "--from", join(FIXTURES, "v3")]);
+  assert.match(again.stdout, /harmonization\.conf is up to date\./);
 });
 
 test("unifiedDiff: hunks with context", () => {

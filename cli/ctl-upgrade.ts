@@ -10,7 +10,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseYaml, stringify } from "yaml";
-import { BOT_ID_RE, effectiveParams, runtimeConfigFromObject } from "../shared/config/index.js";
+import { BOT_ID_RE, PROJECT_ROOT, effectiveParams, runtimeConfigFromObject } from "../shared/config/index.js";
 import { resolveParams } from "../shared/runtime/index.js";
 import { errorMessage } from "../shared/errors/index.js";
 import { hasModule, loadModule } from "./registry.js";
@@ -26,9 +26,14 @@ export interface IntelmqSource {
   runtime: Record<string, unknown>;
   pipeline: Record<string, unknown> | null;
   defaults: Record<string, unknown> | null;
-  /** Other files of IntelMQ's folder that are not converted (BOTS, harmonization.conf). */
+  /** IntelMQ's harmonization.conf of that folder, if it has one. */
+  harmonization: HarmonizationTable | null;
+  /** Other files of IntelMQ's folder that are not converted (BOTS). */
   skipped: string[];
 }
+
+/** A harmonization.conf: message types ("event", "report") to fields to their specification. */
+export type HarmonizationTable = Record<string, Record<string, Record<string, unknown>>>;
 
 function readObject(file: string): Record<string, unknown> {
   const text = readFileSync(file, "utf8");
@@ -51,11 +56,13 @@ export function readIntelmqConfig(dir: string): IntelmqSource {
   const files: string[] = [];
   const pipeline = optional("pipeline.conf");
   const defaults = optional("defaults.conf");
-  const skipped = ["BOTS", "harmonization.conf"].filter((f) => existsSync(at(f))).map(at);
+  const skipped = ["BOTS"].filter((f) => existsSync(at(f))).map(at);
+  const harmonization = optional("harmonization.conf") as HarmonizationTable | null;
   if (pipeline) files.push(at("pipeline.conf"));
   if (defaults) files.push(at("defaults.conf"));
-  if (existsSync(at("runtime.conf"))) return { layout: "json", files: [at("runtime.conf"), ...files], runtime: readObject(at("runtime.conf")), pipeline, defaults, skipped };
-  if (existsSync(at("runtime.yaml"))) return { layout: "yaml", files: [at("runtime.yaml"), ...files], runtime: readObject(at("runtime.yaml")), pipeline, defaults, skipped };
+  if (harmonization) files.push(at("harmonization.conf"));
+  if (existsSync(at("runtime.conf"))) return { layout: "json", files: [at("runtime.conf"), ...files], runtime: readObject(at("runtime.conf")), pipeline, defaults, harmonization, skipped };
+  if (existsSync(at("runtime.yaml"))) return { layout: "yaml", files: [at("runtime.yaml"), ...files], runtime: readObject(at("runtime.yaml")), pipeline, defaults, harmonization, skipped };
   throw new Error(`${dir} holds neither runtime.conf (IntelMQ 1 and 2) nor runtime.yaml (IntelMQ 3)`);
 }
 
@@ -86,6 +93,9 @@ export interface UpgradeResult {
   missing: MissingBot[];
   /** Implemented bots whose parameters our schemas refuse. */
   invalid: { id: string; message: string }[];
+  /** The installation's harmonization.conf brought up to date, when it had one. */
+  harmonization: HarmonizationTable | null;
+  harmonizationText: string | null;
 }
 
 /** IntelMQ's destination-queues (list, string or paths) as a mapping of path -> queues. */
@@ -101,7 +111,7 @@ const DROPPED_KEYS = new Set(["bot_id", "groupname"]);
 const ENTRY_KEYS = ["name", "group", "module", "description", "enabled", "run_mode", "instances"] as const;
 
 /** Convert an IntelMQ configuration into our runtime.yaml. */
-export async function upgradeConfig(src: IntelmqSource, opts: { previous?: Version; header?: string } = {}): Promise<UpgradeResult> {
+export async function upgradeConfig(src: IntelmqSource, opts: { previous?: Version; header?: string; current?: HarmonizationTable } = {}): Promise<UpgradeResult> {
   const version = opts.previous ?? detectVersion(src);
   const notes: StepNote[] = [];
   const rtGlobal = src.runtime.global && typeof src.runtime.global === "object" ? (src.runtime.global as Params) : {};
@@ -109,11 +119,13 @@ export async function upgradeConfig(src: IntelmqSource, opts: { previous?: Versi
   if (src.defaults) notes.push({ botId: null, kind: "changed", message: `defaults.conf folded into global (${Object.keys(src.defaults).length} keys)` });
   notes.push(...upgradeGlobal(global));
   for (const f of src.skipped) {
-    notes.push({
-      botId: null, kind: "changed",
-      message: f.endsWith("BOTS") ? `${f} is not used (IntelMQ 3 removed it; the bots installed here are in services/registry.gen.ts)`
-        : `${f} is not converted: etc/harmonization.conf of this project (IntelMQ 3.3's) is used, as IntelMQ's upgrade-config brings a harmonization up to date`,
-    });
+    notes.push({ botId: null, kind: "changed", message: `${f} is not used (IntelMQ 3 removed it; the bots installed here are in services/registry.gen.ts)` });
+  }
+  let harmonization: HarmonizationTable | null = null;
+  if (src.harmonization) {
+    const h = upgradeHarmonization(src.harmonization, opts.current ?? shippedHarmonization());
+    harmonization = h.table;
+    notes.push(...h.notes);
   }
 
   const bots: Record<string, UpgradeBot> = {};
@@ -191,7 +203,64 @@ export async function upgradeConfig(src: IntelmqSource, opts: { previous?: Versi
   }
   const header = opts.header ?? `# Converted from IntelMQ ${version.join(".")}'s configuration (${src.layout === "json" ? "runtime.conf, pipeline.conf, defaults.conf" : "runtime.yaml"}) by intelmqctl upgrade-config.\n`;
   const text = header + stringify(config, { lineWidth: 0, flowCollectionPadding: false });
-  return { version, config, text, notes, missing, invalid };
+  return { version, config, text, notes, missing, invalid, harmonization, harmonizationText: harmonization ? harmonizationText(harmonization) : null };
+}
+
+/** The harmonization.conf this installation ships (IntelMQ 3.3's): what an upgraded one is brought to. */
+export function shippedHarmonization(): HarmonizationTable {
+  return JSON.parse(readFileSync(join(PROJECT_ROOT, "etc", "harmonization.conf"), "utf8")) as HarmonizationTable;
+}
+
+/**
+ * IntelMQ's harmonization upgrade: every field of the current harmonization is there with its
+ * current type, regex and iregex; fields of the installation's own (custom fields, their
+ * descriptions) are kept.
+ */
+export function upgradeHarmonization(installed: HarmonizationTable, current: HarmonizationTable): { table: HarmonizationTable; notes: StepNote[] } {
+  const table = structuredClone(installed);
+  const notes: StepNote[] = [];
+  const note = (message: string) => notes.push({ botId: null, kind: "changed", message: `harmonization.conf: ${message}` });
+  for (const [kind, fields] of Object.entries(current)) {
+    const mine = table[kind];
+    if (!mine || typeof mine !== "object") {
+      table[kind] = structuredClone(fields);
+      note(`the ${kind} fields added`);
+      continue;
+    }
+    for (const [name, spec] of Object.entries(fields)) {
+      const have = mine[name];
+      if (!have || typeof have !== "object") {
+        mine[name] = structuredClone(spec);
+        note(`${kind} field ${name} added (${String(spec.type)})`);
+        continue;
+      }
+      if (have.type !== spec.type) {
+        note(`type of ${kind} field ${name} changed from ${String(have.type)} to ${String(spec.type)}`);
+        have.type = spec.type;
+      }
+      for (const re of ["regex", "iregex"] as const) {
+        if (spec[re] && spec[re] !== have[re]) {
+          note(`${re} of ${kind} field ${name} updated`);
+          have[re] = spec[re];
+        }
+      }
+    }
+  }
+  for (const [kind, fields] of Object.entries(table)) {
+    const custom = Object.keys(fields ?? {}).filter((name) => !current[kind]?.[name]);
+    if (custom.length) note(`${kind} fields of this installation kept: ${custom.join(", ")}`);
+  }
+  return { table, notes };
+}
+
+/** A harmonization.conf as IntelMQ writes it: JSON, keys sorted, four spaces. */
+export function harmonizationText(table: HarmonizationTable): string {
+  const sorted = (v: unknown): unknown => {
+    if (Array.isArray(v)) return v.map(sorted);
+    if (v && typeof v === "object") return Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted((v as Record<string, unknown>)[k])]));
+    return v;
+  };
+  return `${JSON.stringify(sorted(table), null, 4)}\n`;
 }
 
 /** A unified diff of two texts (line based, 3 lines of context). Empty when equal. */
