@@ -66,7 +66,8 @@ if (!existsSync(join(project, "node_modules"))) {
 run(process.execPath, [join(project, "scripts", "ensure-built.mjs")]);
 
 const dist = (...p) => import(pathToFileURL(join(project, "dist", ...p)).href);
-const { intelmqPaths, loadRuntimeConfig, natsOptions } = await dist("shared", "config", "index.js");
+const { LOCAL_AUTH_DIR, intelmqPaths, loadRuntimeConfig, natsOptions } = await dist("shared", "config", "index.js");
+const { writeNatsConfig } = await dist("cli", "ctl-nats-config.js");
 const { runCheck } = await dist("cli", "ctl-check.js");
 const { configuredQueues } = await dist("cli", "ctl-config.js");
 const { connectCtl } = await dist("cli", "connect.js");
@@ -297,12 +298,23 @@ if (natsUrl) {
       await finish(1);
     }
   }
+  // Not an open server: every bot, the control service and the operators get their own NKey,
+  // and each may do only what it needs (intelmqctl nats-config, run again at every start so that
+  // bots added to runtime.yaml get theirs; existing keys are kept).
+  const auth = join(root, LOCAL_AUTH_DIR);
+  try {
+    writeNatsConfig(config, auth);
+  } catch (err) {
+    say(`Cannot write the NATS credentials in ${shown(auth)}: ${err instanceof Error ? err.message : String(err)}`);
+    await finish(1);
+  }
+  process.env.INTELMQ_NATS_CREDENTIALS_DIR = join(auth, "creds");
   let port = opts.natsPort;
   while (!(await portFree(port))) port++;
   const natsLog = createWriteStream(join(logDir, "nats-server.log"), { flags: "a" });
   await new Promise((r) => natsLog.once("open", r));
   // Own process group: Ctrl-C must not end NATS before the bots have drained.
-  nats = spawn(bin, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", store], { stdio: ["ignore", natsLog, natsLog], detached: true });
+  nats = spawn(bin, ["-c", join(auth, "nats-server.conf"), "-js", "-a", "127.0.0.1", "-p", String(port), "-sd", store], { stdio: ["ignore", natsLog, natsLog], detached: true });
   // At once: a run killed from here on leaves a server the next run recognises as its own.
   writeFileSync(natsPidFile, `${nats.pid}\n`);
   natsUrl = `nats://127.0.0.1:${port}`;
@@ -315,6 +327,7 @@ if (natsUrl) {
   }
   writeFileSync(urlFile, natsUrl + "\n");
   say(`Started nats-server with JetStream on ${natsUrl} (store: ${shown(store)}, address in ${shown(urlFile)})`);
+  say(`  It admits only the credentials in ${shown(join(auth, "creds"))}: one per bot, control.creds, admin.creds (intelmqctl and the API use it).`);
 }
 // The checks below and the control service use this server.
 process.env.NATS_URL = natsUrl;

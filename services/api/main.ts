@@ -7,7 +7,7 @@
  */
 import { mkdirSync } from "node:fs";
 import { setTimeout as sleep } from "node:timers/promises";
-import { intelmqPaths, loadRuntimeConfig, natsOptions } from "../../shared/config/index.js";
+import { ADMIN_IDENTITY, intelmqPaths, loadRuntimeConfig, natsOptions } from "../../shared/config/index.js";
 import { errorMessage } from "../../shared/errors/index.js";
 import { connectWithRetry, createLogger, watchParent } from "../../shared/runtime/index.js";
 import { buildApi } from "./app.js";
@@ -22,7 +22,8 @@ async function main(): Promise<number> {
   const s = apiSettings(paths, config);
   mkdirSync(s.allowedPath, { recursive: true });
   let stopping = false;
-  const broker = await connectWithRetry(natsOptions(config), "intelmq-api", log, () => stopping);
+  // The operators' identity: the API does what intelmqctl does.
+  const broker = await connectWithRetry(natsOptions(config, process.env, ADMIN_IDENTITY), "intelmq-api", log, () => stopping);
   if (!broker) return 0;
   const app = await buildApi({
     broker, paths, sessions: new SessionStore(broker, s.sessionDurationS), allowedPath: s.allowedPath, allowOrigins: s.allowOrigins, log,

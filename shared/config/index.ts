@@ -16,7 +16,7 @@ export {
 } from "./global.js";
 export type { GlobalSettings, OwnGlobalKey } from "./global.js";
 export {
-  ADMIN_IDENTITY, CONTROL_IDENTITY, DEFAULT_NATS_URL, brokerLimits, credentialsDir, credentialsFile, inboxPrefixOf, collectorQueues, maskUrl, natsOptions, splitCredentials, natsUrlFile, queueLimitsFor, queueSettings, queueSettingsFor, sourceQueueOf,
+  ADMIN_IDENTITY, CONTROL_IDENTITY, DEFAULT_NATS_URL, LOCAL_AUTH_DIR, brokerLimits, credentialsDir, credentialsFile, inboxPrefixOf, collectorQueues, maskUrl, natsOptions, splitCredentials, natsUrlFile, queueLimitsFor, queueSettings, queueSettingsFor, sourceQueueOf,
 } from "./nats.js";
 export type { NatsSettings } from "./nats.js";
 export { INTELMQ_OPT_ROOT, OPT_PATH_PARAMETERS, optPathUnderRoot, remappedPaths, remappedPathLines } from "./opt-paths.js";

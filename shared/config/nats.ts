@@ -84,7 +84,9 @@ export function natsOptions(config: RuntimeConfig | null | undefined, env: NodeJ
   const g = globalSettings(config?.global);
   let servers = splitServers(env.NATS_URL);
   if (!servers.length) servers = splitServers(g.nats_servers);
-  if (!servers.length) servers = readNatsUrlFile(env);
+  // The server `npm start` started requires the credentials it made (LOCAL_AUTH_DIR).
+  let local = false;
+  if (!servers.length) local = (servers = readNatsUrlFile(env)).length > 0;
   if (!servers.length) servers = [DEFAULT_NATS_URL];
   const inUrl = splitCredentials(servers);
   const out: NatsSettings = { servers: inUrl.servers, limits: brokerLimits(config) };
@@ -93,7 +95,7 @@ export function natsOptions(config: RuntimeConfig | null | undefined, env: NodeJ
   const token = str(env.NATS_TOKEN) ?? str(g.nats_token) ?? inUrl.token;
   // A credentials dir (intelmqctl nats-config) names each identity's own file; it wins over
   // NATS_CREDS, which children of the control service would otherwise inherit.
-  const own = identity === undefined ? undefined : credentialsFile(config, identity, env);
+  const own = identity === undefined ? undefined : credentialsFile(config, identity, env, local);
   const creds = own ?? str(env.NATS_CREDS) ?? str(g.nats_creds);
   if (own !== undefined) out.inboxPrefix = inboxPrefixOf(identity!);
   if (user !== undefined) out.user = user;
@@ -116,16 +118,22 @@ export function natsOptions(config: RuntimeConfig | null | undefined, env: NodeJ
 export const CONTROL_IDENTITY = "control";
 export const ADMIN_IDENTITY = "admin";
 
-/** The credentials dir: INTELMQ_NATS_CREDENTIALS_DIR else global nats_credentials_dir (relative to INTELMQ_ROOT_DIR). */
-export function credentialsDir(config: RuntimeConfig | null | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
+/** Where `npm start` keeps the configuration and credentials of the nats-server it starts (under INTELMQ_ROOT_DIR). */
+export const LOCAL_AUTH_DIR = join("var", "lib", "nats-auth");
+
+/**
+ * The credentials dir: INTELMQ_NATS_CREDENTIALS_DIR else global nats_credentials_dir (relative to
+ * INTELMQ_ROOT_DIR); else, for the server `npm start` started (`local`), the credentials it made.
+ */
+export function credentialsDir(config: RuntimeConfig | null | undefined, env: NodeJS.ProcessEnv = process.env, local = false): string | undefined {
   const dir = str(env.INTELMQ_NATS_CREDENTIALS_DIR) ?? str(globalSettings(config?.global).nats_credentials_dir);
-  if (dir === undefined) return undefined;
+  if (dir === undefined) return local ? join(rootDir(env), LOCAL_AUTH_DIR, "creds") : undefined;
   return isAbsolute(dir) ? dir : resolve(rootDir(env), dir);
 }
 
-/** `<dir>/<identity>.creds` when a credentials dir is configured and the file exists. */
-export function credentialsFile(config: RuntimeConfig | null | undefined, identity: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const dir = credentialsDir(config, env);
+/** `<dir>/<identity>.creds` when a credentials dir is configured (or `local`, see credentialsDir) and the file exists. */
+export function credentialsFile(config: RuntimeConfig | null | undefined, identity: string, env: NodeJS.ProcessEnv = process.env, local = false): string | undefined {
+  const dir = credentialsDir(config, env, local);
   if (dir === undefined) return undefined;
   const file = join(dir, `${identity}.creds`);
   return existsSync(file) ? file : undefined;

@@ -7,13 +7,13 @@
 // refused.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { connectJetStream } from "../../shared/broker/index.js";
-import { freePort, startNatsServer, type NatsServer } from "../helpers/nats-server.js";
+import { freePort, probeJetStream, startNatsServer, type NatsServer } from "../helpers/nats-server.js";
 import { countLines, waitFor } from "../helpers/pipeline.js";
 import { ROOT, src } from "../helpers/paths.js";
 
@@ -219,6 +219,16 @@ describe("npm start", { timeout: 300_000 }, () => {
           throw new Error(`${err.message}: ${kinds().join(", ")}\n${run.output}`);
         });
         if (signal === "SIGTERM") {
+          // Not an open server: a client without credentials is refused; intelmqctl finds the operators' own.
+          const url = readFileSync(join(root, "var", "run", "nats.url"), "utf8").trim();
+          await assert.rejects(probeJetStream(Number(new URL(url).port)), /Authorization Violation/);
+          assert.ok(existsSync(join(root, "var", "lib", "nats-auth", "creds", "file-output.creds")), "the bot's own credentials");
+          assert.equal(statSync(join(root, "var", "lib", "nats-auth", "creds", "admin.creds")).mode & 0o077, 0, "credentials only their owner reads");
+          const env: NodeJS.ProcessEnv = { ...process.env, INTELMQ_ROOT_DIR: root };
+          delete env.NATS_URL;
+          const st = spawnSync(process.execPath, [src("bin", "intelmqctl.mjs"), "status", "file-output"], { env, encoding: "utf8", timeout: 60_000 });
+          assert.equal(st.status, 0, st.stdout + st.stderr);
+          assert.match(st.stdout, /file-output is running/);
           // A second npm start on the same root is refused and starts nothing.
           const before = processesOf(root).length;
           const second = npmStart(root, ["--nats-port", String(await freePort())]);

@@ -176,7 +176,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
  * Speak just enough of the NATS protocol to ask $JS.API.INFO; resolves with the server's version
  * once JetStream answered without an error.
  */
-function probeJetStream(port: number, timeoutMs = 2000): Promise<string> {
+export function probeJetStream(port: number, timeoutMs = 2000): Promise<string> {
   return new Promise<string>((resolve, reject) => {
     const sock = tcpConnect({ host: "127.0.0.1", port });
     let buf = "";
