@@ -71,10 +71,10 @@ test("deploy/docker-compose*.yml are what `intelmqctl compose` makes of etc/runt
     assert.equal(readFileSync(src("deploy", file), "utf8"), r.stdout,
       `deploy/${file} is stale: run npx intelmqctl compose ${args.join(" ")} --out deploy/${file}`.replace("  ", " "));
   }
-  // One service per bot (and NATS), each running its bot id, from the one image.
+  // One service per bot (and NATS with the setup of its credentials), each running its bot id, from the one image.
   const doc = parse(readFileSync(src("deploy", "docker-compose.yml"), "utf8"), { merge: true }) as { services: Record<string, { command?: string[]; image?: string; build?: { dockerfile?: string } }> };
   const bots = loadRuntimeConfig(src("etc", "runtime.yaml")).bots;
-  assert.deepEqual(Object.keys(doc.services).sort(), ["nats", ...Object.keys(bots)].sort());
+  assert.deepEqual(Object.keys(doc.services).sort(), ["nats", "nats-auth", ...Object.keys(bots)].sort());
   for (const id of Object.keys(bots)) {
     assert.deepEqual(doc.services[id]!.command, [id]);
     assert.equal(doc.services[id]!.build?.dockerfile, "deploy/Dockerfile");

@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * deploy/: the compose files validate against the Compose specification's JSON schema (Debian's
+ * docker-compose checks a file against it in `config`, no Docker engine needed), alone and with
+ * their overrides; every service is NATS, its setup, or a bot of etc/runtime.yaml, and every
+ * bot has its service.
+ */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse } from "yaml";
+import { loadRuntimeConfig } from "../shared/config/index.js";
+import { composeFile } from "../cli/ctl-compose.js";
+import { src } from "./helpers/paths.js";
+
+const DEPLOY = src("deploy");
+
+function composeConfig(files: string[]): { status: number | null; out: string } {
+  const r = spawnSync("docker-compose", [...files.flatMap((f) => ["-f", f]), "config", "-q"], { cwd: DEPLOY, encoding: "utf8", timeout: 60_000 });
+  if (r.error) throw new Error(`docker-compose is needed to validate the compose files (apt-get install docker-compose): ${r.error.message}`);
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+test("the compose files validate against the Compose specification, alone and with the cluster and TLS overrides", () => {
+  for (const files of [["docker-compose.yml"], ["docker-compose.yml", "docker-compose.cluster.yml"]]) {
+    const r = composeConfig(files);
+    assert.equal(r.status, 0, `${files.join(" + ")}: ${r.out}`);
+  }
+  // The TLS override is made per installation: generated here for a credentials folder.
+  const config = loadRuntimeConfig(src("etc", "runtime.yaml"));
+  const dir = mkdtempSync(join(tmpdir(), "compose-secure-"));
+  const secure = join(dir, "docker-compose.secure.yml");
+  writeFileSync(secure, composeFile(config, { dir: DEPLOY, root: src(), configDir: src("etc"), secure: join(dir, "nats-auth") }));
+  const r = composeConfig(["docker-compose.yml", secure]);
+  assert.equal(r.status, 0, r.out);
+});
+
+test("the validation can fail: an unknown key and a wrong condition are refused", () => {
+  const dir = mkdtempSync(join(tmpdir(), "compose-bad-"));
+  const bad = join(dir, "bad.yml");
+  writeFileSync(bad, readFileSync(join(DEPLOY, "docker-compose.yml"), "utf8").replace("restart: unless-stopped", "restartt: unless-stopped"));
+  assert.notEqual(composeConfig([bad]).status, 0);
+  writeFileSync(bad, readFileSync(join(DEPLOY, "docker-compose.yml"), "utf8").replace("service_completed_successfully", "service_done"));
+  assert.match(composeConfig([bad]).out, /condition/);
+});
+
+test("every compose service is NATS, its credentials' setup or a bot of runtime.yaml; every bot has one", () => {
+  const config = loadRuntimeConfig(src("etc", "runtime.yaml"));
+  const bots = new Set(Object.keys(config.bots));
+  for (const file of ["docker-compose.yml", "docker-compose.cluster.yml"]) {
+    const doc = parse(readFileSync(join(DEPLOY, file), "utf8"), { merge: true }) as { services: Record<string, { command?: string[] }> };
+    const services = Object.keys(doc.services);
+    const infra = services.filter((s) => /^nats(-\d+|-auth)?$/.test(s));
+    assert.deepEqual(services.filter((s) => !infra.includes(s) && !bots.has(s)), [], `${file}: services that are no bot`);
+    assert.deepEqual([...bots].filter((b) => !services.includes(b)), [], `${file}: bots without a service`);
+    if (file === "docker-compose.yml") {
+      for (const b of bots) assert.deepEqual(doc.services[b]!.command, [b], `${b} runs itself`);
+      assert.deepEqual(infra.sort(), ["nats", "nats-auth"]);
+    }
+  }
+});
