@@ -8,12 +8,14 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { loadRuntimeConfig } from "../shared/config/index.js";
 import { composeFile } from "../cli/ctl-compose.js";
+import { writeNatsConfig } from "../cli/ctl-nats-config.js";
+import { natsServerBinary } from "./helpers/nats-server.js";
 import { src } from "./helpers/paths.js";
 
 const DEPLOY = src("deploy");
@@ -45,6 +47,24 @@ test("the validation can fail: an unknown key and a wrong condition are refused"
   assert.notEqual(composeConfig([bad]).status, 0);
   writeFileSync(bad, readFileSync(join(DEPLOY, "docker-compose.yml"), "utf8").replace("service_completed_successfully", "service_done"));
   assert.match(composeConfig([bad]).out, /condition/);
+});
+
+test("the NATS configurations the compose files run are valid with the credentials nats-config makes (nats-server -t)", () => {
+  const config = loadRuntimeConfig(src("etc", "runtime.yaml"));
+  // The containers' layout: /etc/nats/cluster-n*.conf and the nats-auth volume at /run/intelmq-auth.
+  const fs = mkdtempSync(join(tmpdir(), "compose-nats-"));
+  mkdirSync(join(fs, "etc", "nats"), { recursive: true });
+  writeNatsConfig(config, join(fs, "run", "intelmq-auth"), { storeDir: join(fs, "data") });
+  const check = (conf: string) => spawnSync(natsServerBinary(), ["-c", conf, "-t"], { encoding: "utf8", timeout: 30_000 });
+  const main = check(join(fs, "run", "intelmq-auth", "nats-server.conf"));
+  assert.equal(main.status, 0, main.stderr + main.stdout);
+  for (const n of [1, 2, 3]) {
+    const conf = join(fs, "etc", "nats", `cluster-n${n}.conf`);
+    copyFileSync(join(DEPLOY, "nats", `cluster-n${n}.conf`), conf);
+    assert.match(readFileSync(conf, "utf8"), /^include \.\.\/\.\.\/run\/intelmq-auth\/auth\.conf$/m, "the node admits only nats-config's credentials");
+    const r = check(conf);
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+  }
 });
 
 test("every compose service is NATS, its credentials' setup or a bot of runtime.yaml; every bot has one", () => {
