@@ -174,7 +174,15 @@ export function serverConf(users: NatsUser[], opts: NatsConfigOptions = {}): str
     if (opts.tls.verify) lines.push("  verify: true");
     lines.push("}", "");
   }
-  lines.push("authorization {", "  users: [");
+  return `${lines.join("\n")}\n${authorizationConf(users)}`;
+}
+
+/**
+ * The `authorization` block of nats-server.conf alone (DIR/authorization.conf): for a server whose
+ * other settings come from elsewhere, e.g. the NATS Helm chart's, which includes it.
+ */
+export function authorizationConf(users: NatsUser[]): string {
+  const lines = ["authorization {", "  users: ["];
   for (const u of users) {
     const p = u.permissions;
     lines.push(`    # ${u.identity}`, "    {", `      nkey: ${u.publicKey}`, "      permissions: {");
@@ -195,7 +203,7 @@ function userOf(identity: string, permissions: Permissions, credsDir: string): N
   return { identity, publicKey: key.publicKey, seed: key.seed, permissions };
 }
 
-/** Write DIR/nats-server.conf and DIR/creds/<identity>.creds (mode 0600); returns the users. */
+/** Write DIR/nats-server.conf, DIR/authorization.conf and DIR/creds/<identity>.creds (mode 0600); returns the users. */
 export function writeNatsConfig(config: RuntimeConfig, dir: string, opts: NatsConfigOptions = {}): NatsUser[] {
   const credsDir = join(dir, "creds");
   mkdirSync(credsDir, { recursive: true, mode: 0o700 });
@@ -215,6 +223,7 @@ export function writeNatsConfig(config: RuntimeConfig, dir: string, opts: NatsCo
   const keep = new Set(users.map((u) => `${u.identity}.creds`));
   for (const f of readdirSync(credsDir)) if (f.endsWith(".creds") && !keep.has(f)) rmSync(join(credsDir, f), { force: true });
   writeSecret(join(dir, "nats-server.conf"), serverConf(users, opts));
+  writeSecret(join(dir, "authorization.conf"), authorizationConf(users));
   return users;
 }
 
