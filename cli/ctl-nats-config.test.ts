@@ -53,6 +53,11 @@ test("nats-config writes seeds only into the creds files, keeps them on a re-run
       assert.ok(!conf.includes(u.seed));
       assert.equal(readFileSync(join(dir, "creds", `${u.identity}.creds`), "utf8"), `${u.seed}\n`);
     }
+    // authorization.conf is the configuration's authorization block alone (the Helm chart includes it).
+    const auth = readFileSync(join(dir, "authorization.conf"), "utf8");
+    assert.match(auth, /^authorization \{\n/);
+    assert.ok(conf.endsWith(`\n\n${auth}`), "nats-server.conf ends with the same block");
+    assert.ok(!/^(jetstream|tls)\b/m.test(auth), "nothing but the users");
     writeFileSync(join(dir, "creds", "gone.creds"), "x");
     const again = writeNatsConfig(config, dir);
     assert.deepEqual(again.map((u) => u.publicKey), users.map((u) => u.publicKey), "a re-run keeps the keys");

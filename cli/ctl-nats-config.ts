@@ -174,12 +174,13 @@ export function serverConf(users: NatsUser[], opts: NatsConfigOptions = {}): str
     if (opts.tls.verify) lines.push("  verify: true");
     lines.push("}", "");
   }
-  return lines.join("\n") + authorizationConf(users);
+  return `${lines.join("\n")}\n${authorizationConf(users)}`;
 }
 
 /**
- * The authorization block alone (DIR/auth.conf): for a server configuration of one's own, which
- * takes it with `include` (a path relative to that file), as deploy/nats/cluster-n*.conf do.
+ * The `authorization` block of nats-server.conf alone (DIR/authorization.conf): for a server whose
+ * other settings come from elsewhere, which includes it (the NATS Helm chart's; the compose
+ * cluster's deploy/nats/cluster-n*.conf, by a path relative to themselves).
  */
 export function authorizationConf(users: NatsUser[]): string {
   const lines = ["authorization {", "  users: ["];
@@ -203,7 +204,7 @@ function userOf(identity: string, permissions: Permissions, credsDir: string): N
   return { identity, publicKey: key.publicKey, seed: key.seed, permissions };
 }
 
-/** Write DIR/nats-server.conf, DIR/auth.conf and DIR/creds/<identity>.creds (mode 0600); returns the users. */
+/** Write DIR/nats-server.conf, DIR/authorization.conf and DIR/creds/<identity>.creds (mode 0600); returns the users. */
 export function writeNatsConfig(config: RuntimeConfig, dir: string, opts: NatsConfigOptions = {}): NatsUser[] {
   const credsDir = join(dir, "creds");
   mkdirSync(credsDir, { recursive: true, mode: 0o700 });
@@ -222,8 +223,8 @@ export function writeNatsConfig(config: RuntimeConfig, dir: string, opts: NatsCo
   // Credentials of bots no longer configured go: their users are gone from the server anyway.
   const keep = new Set(users.map((u) => `${u.identity}.creds`));
   for (const f of readdirSync(credsDir)) if (f.endsWith(".creds") && !keep.has(f)) rmSync(join(credsDir, f), { force: true });
-  writeSecret(join(dir, "auth.conf"), authorizationConf(users));
   writeSecret(join(dir, "nats-server.conf"), serverConf(users, opts));
+  writeSecret(join(dir, "authorization.conf"), authorizationConf(users));
   return users;
 }
 

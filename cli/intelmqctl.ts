@@ -6,8 +6,8 @@
  * options and exit codes are IntelMQ's: 0 success, 1 a bot not in the expected state (or an
  * error), 2 queue not found.
  */
-import { readFileSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, relative, resolve, sep } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Command, Option } from "commander";
 import { DEFAULTS as BROKER_DEFAULTS, type Broker } from "../shared/broker/index.js";
@@ -20,6 +20,7 @@ import { parseArgs, parseWhen } from "./args.js";
 import { connectCtl } from "./connect.js";
 import { runCheck } from "./ctl-check.js";
 import { composeFile } from "./ctl-compose.js";
+import { k8sFiles } from "./ctl-k8s.js";
 import { writeNatsConfig } from "./ctl-nats-config.js";
 import { BOT_GROUP, botIds, configuredQueues, installedBots, queuesOf, type GroupName } from "./ctl-config.js";
 import { ControlClient, type BotView, type HostView, type InstanceView } from "./ctl-control.js";
@@ -695,6 +696,35 @@ async function listBotsCmd(ctx: Ctx, opts: { configured?: boolean; nonZero?: boo
   return 0;
 }
 
+/** `k8s`: write the folder of Kubernetes manifests, or (--check) tell which of its files are stale. */
+function k8sCmd(ctx: Ctx, o: { out?: string; check?: boolean }): number {
+  const dir = resolve(o.out ?? join(PROJECT_ROOT, "deploy", "k8s"));
+  const config = ctx.config();
+  const runtimeFile = config.file ?? ctx.paths.runtimeConfFile;
+  const harmonizationFile = join(dirname(runtimeFile), "harmonization.conf");
+  const outName = relative(PROJECT_ROOT, dir).split(sep).join("/") || ".";
+  const files = k8sFiles(config, {
+    outName,
+    runtimeYaml: readFileSync(runtimeFile, "utf8"),
+    harmonization: existsSync(harmonizationFile) ? readFileSync(harmonizationFile, "utf8") : null,
+  });
+  if (o.check) {
+    const stale = Object.entries(files).filter(([f, text]) => {
+      try { return readFileSync(join(dir, f), "utf8") !== text; } catch { return true; }
+    }).map(([f]) => f);
+    ctx.out.result({ dir, stale }, () => (stale.length ? stale.map((f) => `${join(dir, f)} is stale`) : [`${dir} is up to date.`]));
+    if (stale.length && !ctx.out.json) ctx.out.alert(`Run npx intelmqctl k8s --out ${outName} to write it again.`);
+    return stale.length ? 1 : 0;
+  }
+  for (const [f, text] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, f)), { recursive: true });
+    writeFileSync(join(dir, f), text);
+  }
+  ctx.out.info(`Wrote ${Object.keys(files).join(", ")} in ${dir}.`);
+  ctx.out.info(`The bots' credentials: npx intelmqctl nats-config --out ${join(dir, "nats")}; deploy/k8s/README.md of the project has the steps.`);
+  return 0;
+}
+
 async function checkCmd(ctx: Ctx, opts: { quiet?: boolean; noConnections?: boolean }): Promise<number> {
   const r = await runCheck(ctx.paths, { noConnections: !!opts.noConnections, connect: (cfg) => connectCtl(cfg) });
   const shown = opts.quiet ? r.lines.filter(([l]) => l === "warning" || l === "error") : r.lines;
@@ -999,6 +1029,11 @@ export async function main(argv: string[], io: CtlIo = PROCESS_IO): Promise<numb
         return 0;
       };
     });
+  program.command("k8s")
+    .description("Kubernetes manifests for the bots of runtime.yaml: a kustomization with one Deployment per bot (instances as replicas), and values for the NATS Helm chart")
+    .option("-o, --out <dir>", "the folder to write (default: deploy/k8s of the project)")
+    .option("--check", "write nothing: list the files of the folder that differ from what would be written, and exit 1 if any")
+    .action((o: { out?: string; check?: boolean }) => { run = (ctx) => k8sCmd(ctx, o); });
   program.command("update-database")
     .description("download the database of a bot (or of every bot of a module) with a local database, verify it and replace the file; running bots reload it")
     .argument("<bot-id|module>")
@@ -1023,7 +1058,7 @@ export async function main(argv: string[], io: CtlIo = PROCESS_IO): Promise<numb
           ? { cert: resolve(o.tlsCert), key: resolve(o.tlsKey), ...(o.tlsCa !== undefined ? { ca: resolve(o.tlsCa) } : {}), verify: !!o.tlsVerify }
           : undefined;
         const users = writeNatsConfig(ctx.config(), dir, { ...(tls ? { tls } : {}), ...(o.storeDir !== undefined ? { storeDir: resolve(o.storeDir) } : {}) });
-        ctx.out.info(`Wrote ${join(dir, "nats-server.conf")} and ${users.length} credentials files in ${join(dir, "creds")}.`);
+        ctx.out.info(`Wrote ${join(dir, "nats-server.conf")} (its users alone in authorization.conf) and ${users.length} credentials files in ${join(dir, "creds")}.`);
         ctx.out.info(`Bots find theirs with nats_credentials_dir: ${join(dir, "creds")} under global in runtime.yaml; reload a running server with nats-server --signal reload.`);
         return 0;
       };

@@ -61,7 +61,7 @@ test("the NATS configurations the compose files run are valid with the credentia
   for (const n of [1, 2, 3]) {
     const conf = join(fs, "etc", "nats", `cluster-n${n}.conf`);
     copyFileSync(join(DEPLOY, "nats", `cluster-n${n}.conf`), conf);
-    assert.match(readFileSync(conf, "utf8"), /^include \.\.\/\.\.\/run\/intelmq-auth\/auth\.conf$/m, "the node admits only nats-config's credentials");
+    assert.match(readFileSync(conf, "utf8"), /^include \.\.\/\.\.\/run\/intelmq-auth\/authorization\.conf$/m, "the node admits only nats-config's credentials");
     const r = check(conf);
     assert.equal(r.status, 0, r.stderr + r.stdout);
   }
