@@ -63,6 +63,18 @@ test("a dump's traceback is the one-line reason; at logging level DEBUG the stac
   assert.equal(tb.at(-1), "Error: always failing\n", "the reason stays the last line, where intelmqdump looks");
 });
 
+test("at DEBUG a bot logs its parameters with the shared secrets hidden, also when it does not declare them (runtime.yaml's global)", async () => {
+  const lines: string[] = [];
+  const logger = createLogger({ level: "DEBUG", destination: { write: (l: string) => { lines.push(l); } } });
+  const params = { logging_level: "DEBUG", tag: "t", http_header: { Authorization: "Bearer abc123" }, http_password: "pw-123", http_user_agent: "ua" };
+  await runBot(makeExpert(), { params, logger, input: [] });
+  const loaded = lines.map((l) => (JSON.parse(l) as { msg: string }).msg).filter((m) => m.startsWith("Runtime configuration: parameter"));
+  assert.ok(loaded.includes('Runtime configuration: parameter "http_header" loaded with value "HIDDEN".'), loaded.join("\n"));
+  assert.ok(loaded.includes('Runtime configuration: parameter "http_password" loaded with value "HIDDEN".'));
+  assert.ok(loaded.includes('Runtime configuration: parameter "http_user_agent" loaded with value "ua".'), "the other shared parameters are shown");
+  assert.ok(!lines.some((l) => l.includes("abc123") || l.includes("pw-123")));
+});
+
 test("a failure that goes away within the retries is not dumped", async () => {
   const r = await runBot(makeExpert(), { params: { error_max_retries: 3 }, input: [ev({ "feed.code": "fail-2" })] });
   assert.equal(r.dumped, 0);

@@ -14,8 +14,7 @@ import { newEvent, Report as ReportClass, type Event, type Report } from "../mes
 import { DEFAULTS as BROKER_DEFAULTS, type Broker, type KvLimits, type QueueSettings } from "../broker/index.js";
 import { ConfigurationError, ErrorCode, hasCode } from "../errors/index.js";
 import type { BotContext, BotDefinition, BotKind, CollectorImpl, ExpertImpl, OutputImpl, ParserImpl } from "./types.js";
-import { resolveParams, type ResolvedParams } from "./runtime-params.js";
-import { secretKeys } from "../config/index.js";
+import { loggedSecretKeys, resolveParams, type ResolvedParams } from "./runtime-params.js";
 import { createLogger, redactParams } from "./logger.js";
 import { Waker, secondsToHuman } from "./util.js";
 import { Stats } from "./steps/stats.js";
@@ -134,7 +133,7 @@ export class BotRunner extends EventEmitter implements BotHandle {
     this.#res = res as ResolvedParams;
     const rt = res.runtime;
     this.#log.level = levelOf(rt.logging_level);
-    for (const [k, v] of Object.entries(redactParams(raw, secretKeys(this.#def.params)))) this.#log.debug(`Runtime configuration: parameter ${JSON.stringify(k)} loaded with value ${JSON.stringify(v)}.`);
+    for (const [k, v] of Object.entries(redactParams(raw, loggedSecretKeys(this.#def)))) this.#log.debug(`Runtime configuration: parameter ${JSON.stringify(k)} loaded with value ${JSON.stringify(v)}.`);
     for (const k of res.unknown) this.#log.warn(`Ignoring unknown parameter ${JSON.stringify(k)}.`);
     this.#stats.configure(this.#log, { count: rt.log_processed_messages_count, seconds: rt.log_processed_messages_seconds });
     this.#dumper.configure(this.#def.kind === "collector" ? null : rt.source_queue, rt.error_dump_message, this.#log);

@@ -5,7 +5,7 @@
  */
 import { z } from "zod";
 import { ConfigurationError } from "../errors/index.js";
-import { IGNORED_SYSTEM_KEYS, SYSTEM_KEYS, isIntelmqGlobalKey, isOwnGlobalKey } from "../config/index.js";
+import { IGNORED_SYSTEM_KEYS, SYSTEM_KEYS, isIntelmqGlobalKey, isOwnGlobalKey, secretKeys } from "../config/index.js";
 import { p, collectorParams, httpParams, parserParams } from "./params.js";
 import type { BotDefinition, BotKind, RuntimeParams } from "./types.js";
 
@@ -90,6 +90,17 @@ export interface ResolvedParams<B = unknown> {
 const ENTRY_KEYS: ReadonlySet<string> = new Set([...SYSTEM_KEYS, ...IGNORED_SYSTEM_KEYS]);
 // accuracy is IntelMQ's global feed parameter; the HTTP ones are its HttpMixin's.
 const SHARED_GROUP_KEYS: ReadonlySet<string> = new Set(["accuracy", ...Object.keys(httpParams)]);
+const SHARED_SECRET_KEYS: readonly string[] = secretKeys(z.object(httpParams));
+
+/**
+ * The parameters whose values a bot hides when it logs its parameters: the secrets of its own
+ * schema and those of the shared groups (http_password, http_header). runtime.yaml's `global:`
+ * gives the shared ones to every bot, also to bots that do not declare them.
+ */
+export function loggedSecretKeys(def: Pick<BotDefinition<BotKind, z.ZodType>, "params">): string[] {
+  return [...new Set([...secretKeys(def.params), ...SHARED_SECRET_KEYS])];
+}
+
 const feedSchema = z.object(collectorParams);
 const parserSchema = z.object(parserParams);
 

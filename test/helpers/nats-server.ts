@@ -19,6 +19,8 @@ export interface NatsServerOptions {
   storeDir?: string;
   /** How long to wait for the server to answer (ms, default 15000). */
   startTimeoutMs?: number;
+  /** Require this user and password of every client (--user/--pass); the probe logs in with them. */
+  auth?: { user: string; pass: string };
 }
 
 export interface NatsServer extends AsyncDisposable {
@@ -96,6 +98,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   let exited: Promise<void> = Promise.resolve();
 
   const args = ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", storeDir, ...(opts.args ?? [])];
+  if (opts.auth) args.push("--user", opts.auth.user, "--pass", opts.auth.pass);
   let configFile: string | null = null;
   if (opts.maxPayload) {
     // max_payload has no command-line flag: a one-line config file carries it.
@@ -120,7 +123,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     while (Date.now() < deadline) {
       if (!entry.proc) throw new Error(`nats-server exited during start:\n${logTail.slice(-20).join("\n")}`);
       try {
-        version = await probeJetStream(port);
+        version = await probeJetStream(port, undefined, opts.auth);
         return;
       } catch (err) {
         lastErr = err;
@@ -176,7 +179,8 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
  * Speak just enough of the NATS protocol to ask $JS.API.INFO; resolves with the server's version
  * once JetStream answered without an error.
  */
-export function probeJetStream(port: number, timeoutMs = 2000): Promise<string> {
+export function probeJetStream(port: number, timeoutMs = 2000, auth?: { user: string; pass: string }): Promise<string> {
+  const login = auth ? `,"user":${JSON.stringify(auth.user)},"pass":${JSON.stringify(auth.pass)}` : "";
   return new Promise<string>((resolve, reject) => {
     const sock = tcpConnect({ host: "127.0.0.1", port });
     let buf = "";
@@ -199,7 +203,7 @@ export function probeJetStream(port: number, timeoutMs = 2000): Promise<string> 
         if (!line.startsWith("INFO ")) return done(new Error(`unexpected: ${line}`));
         try { version = String((JSON.parse(line.slice(5)) as { version?: string }).version ?? ""); } catch { /* keep empty */ }
         sent = true;
-        sock.write('CONNECT {"verbose":false,"pedantic":false,"headers":true,"no_responders":true}\r\n' +
+        sock.write(`CONNECT {"verbose":false,"pedantic":false,"headers":true,"no_responders":true${login}}\r\n` +
           "SUB _PROBE.js 1\r\nPUB $JS.API.INFO _PROBE.js 0\r\n\r\nPING\r\n");
         return;
       }
