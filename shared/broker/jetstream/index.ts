@@ -96,6 +96,10 @@ export async function connectJetStream(opts: JetStreamOptions = {}): Promise<Jet
   try {
     nc = await connect(co);
   } catch (err) {
+    // Refused credentials do not get better by waiting: a configuration error, not an outage.
+    if (/authorization violation|authentication (expired|revoked)/i.test(errorMessage(err))) {
+      throw new ConfigurationError("NATS credentials", `the NATS server at ${String(servers)} refused them (${errorMessage(err)})`, { cause: err });
+    }
     throw new BrokerUnavailableError(`cannot connect to NATS at ${String(servers)}: ${errorMessage(err)}`, { cause: err });
   }
   try {
