@@ -29,7 +29,7 @@ const REQUIRED_KEYS = ["description", "group", "module", "name", "enabled"] as c
  * Run the checks. `connect` opens the broker (only called unless noConnections); a failure to
  * connect is an error line.
  */
-export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boolean; connect: (cfg: RuntimeConfig) => Promise<Broker> }): Promise<CheckResult> {
+export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boolean; connect: (cfg: RuntimeConfig) => Promise<Broker>; fix?: boolean }): Promise<CheckResult> {
   const lines: CheckLine[] = [];
   const info = (m: string) => lines.push(["info", m]);
   const warn = (m: string) => lines.push(["warning", m]);
@@ -199,8 +199,16 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
           const wantBytes = want.maxBytes ?? DEFAULT_QUEUE_MAX_BYTES;
           const wantMsgs = want.maxMsgs !== undefined && want.maxMsgs > 0 ? want.maxMsgs : null;
           if (have.maxBytes !== wantBytes || have.maxMsgs !== wantMsgs) {
-            warn(`Queue '${q}' has max_bytes ${have.maxBytes ?? "none"}, max_msgs ${have.maxMsgs ?? "none"}; runtime.yaml says ${wantBytes}, ${wantMsgs ?? "none"}: `
-              + "applied when a bot using it starts or reloads (a lower limit only while the queue holds at most half of it).");
+            const differs = `Queue '${q}' has max_bytes ${have.maxBytes ?? "none"}, max_msgs ${have.maxMsgs ?? "none"}; runtime.yaml says ${wantBytes}, ${wantMsgs ?? "none"}`;
+            if (opts.fix) {
+              // What a bot using the queue does when it starts: the stream gets runtime.yaml's settings.
+              await broker.queues.ensure(q, queueSettingsFor(config, q));
+              const now = await broker.queues.info(q);
+              if (now.maxBytes === wantBytes && now.maxMsgs === wantMsgs) info(`${differs}: updated.`);
+              else warn(`${differs}: could not be updated now (a lower limit only while the queue holds at most half of it).`);
+            } else {
+              warn(`${differs}: applied when a bot using it starts or reloads (a lower limit only while the queue holds at most half of it), or now by intelmqctl check --fix.`);
+            }
           }
         }
         // In a cluster an R1 queue stops whenever its one node is down.
@@ -210,6 +218,13 @@ export async function runCheck(paths: IntelmqPaths, opts: { noConnections: boole
             if (((await broker.queues.info(q)).replicas ?? 1) < 2) single.push(q);
           }
           const want = queueSettings(config).replicas ?? 1;
+          if (opts.fix && want >= 2 && single.length) {
+            for (const q of single) await broker.queues.ensure(q, queueSettingsFor(config, q));
+            const still: string[] = [];
+            for (const q of single) if (((await broker.queues.info(q)).replicas ?? 1) < 2) still.push(q);
+            info(`Queues ${single.filter((q) => !still.includes(q)).map((q) => `'${q}'`).join(", ") || "none"} now have ${want} replicas.`);
+            single.splice(0, single.length, ...still);
+          }
           if (single.length || want < 2) {
             warn(`NATS runs as cluster '${si.cluster}' but ${single.length ? `queues ${single.map((q) => `'${q}'`).join(", ")} have one replica` : "queue_replicas is 1"}: `
               + "a queue stops while its node is down and its messages are lost with the node's disk. Set queue_replicas: 3 under global "

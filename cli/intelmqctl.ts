@@ -725,8 +725,8 @@ function k8sCmd(ctx: Ctx, o: { out?: string; check?: boolean }): number {
   return 0;
 }
 
-async function checkCmd(ctx: Ctx, opts: { quiet?: boolean; noConnections?: boolean }): Promise<number> {
-  const r = await runCheck(ctx.paths, { noConnections: !!opts.noConnections, connect: (cfg) => connectCtl(cfg) });
+async function checkCmd(ctx: Ctx, opts: { quiet?: boolean; noConnections?: boolean; fix?: boolean }): Promise<number> {
+  const r = await runCheck(ctx.paths, { noConnections: !!opts.noConnections, connect: (cfg) => connectCtl(cfg), fix: !!opts.fix });
   const shown = opts.quiet ? r.lines.filter(([l]) => l === "warning" || l === "error") : r.lines;
   ctx.out.result({ status: r.status, lines: shown }, () => [
     ...shown.map(([l, m]) => `${l.toUpperCase()}: ${m}`),
@@ -1012,7 +1012,8 @@ export async function main(argv: string[], io: CtlIo = PROCESS_IO): Promise<numb
     .description("check the configuration, the bots and the broker")
     .option("-q, --quiet", "only warnings and errors")
     .option("-C, --no-connections", "do not connect to NATS")
-    .action((o: { quiet?: boolean; connections?: boolean }) => { run = (ctx) => checkCmd(ctx, { quiet: o.quiet ?? false, noConnections: o.connections === false }); });
+    .option("--fix", "give existing queues the limits and replicas of runtime.yaml now (as a bot using them does when it starts)")
+    .action((o: { quiet?: boolean; connections?: boolean; fix?: boolean }) => { run = (ctx) => checkCmd(ctx, { quiet: o.quiet ?? false, noConnections: o.connections === false, fix: o.fix ?? false }); });
   program.command("compose")
     .description("a docker-compose file with one service per bot of runtime.yaml (instances as replicas) and NATS with JetStream")
     .option("-o, --out <file>", "write it to this file (default: stdout; relative paths in it are from the file's folder)")

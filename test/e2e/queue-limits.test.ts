@@ -119,6 +119,15 @@ describe("queues that push back, per queue", { timeout: 240_000 }, () => {
       p.writeConfig(bots(SMALL + 5), { queue_max_msgs: GLOBAL_MSGS });
       p.procs.get("lim-small")!.child.kill("SIGHUP");
       await waitFor(async () => (await b.queues.info("lim-small-queue")).maxMsgs === SMALL + 5, 30_000, "the raised limit on the stream");
+
+      // Without a reload: intelmqctl check says the stream differs, check --fix applies runtime.yaml.
+      p.writeConfig(bots(SMALL + 10), { queue_max_msgs: GLOBAL_MSGS });
+      const checked = await ctl(p, ["check"]);
+      assert.match(checked.stdout, new RegExp(`WARNING: Queue 'lim-small-queue' has max_bytes \\d+, max_msgs ${SMALL + 5}; runtime.yaml says \\d+, ${SMALL + 10}:.*check --fix`));
+      assert.equal((await b.queues.info("lim-small-queue")).maxMsgs, SMALL + 5, "check alone changes nothing");
+      const fixed = await ctl(p, ["check", "--fix"]);
+      assert.match(fixed.stdout, /INFO: Queue 'lim-small-queue' has .*: updated\./);
+      assert.equal((await b.queues.info("lim-small-queue")).maxMsgs, SMALL + 10);
     } finally {
       await p.close();
     }
