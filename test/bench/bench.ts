@@ -10,7 +10,10 @@
  * Then the other bots measured the same way (Shadowserver parser, sieve with 50 rules, cymru_whois
  * with a warm cache, SQL output into PostgreSQL), unless --no-extras.
  *
- *   npm run bench [-- --reports 250] [--runs 3] [--instances 1,2] [--no-extras] [--json]
+ *   npm run bench [-- --reports 250] [--runs 3] [--instances 1,2] [--batch-size 1000] [--no-extras] [--json]
+ *
+ * --batch-size sets runtime.yaml's batch_size (events per envelope) of the four bots, for
+ * measuring the envelope size (shared/runtime/README.md, JetStream settings).
  */
 import { join } from "node:path";
 import { startNatsServer, type NatsServer } from "../helpers/nats-server.js";
@@ -29,6 +32,9 @@ const REPORTS = Number(arg("reports") ?? 250);
 const RUNS = Number(arg("runs") ?? 1);
 const INSTANCES = (arg("instances") ?? "").split(",").filter(Boolean).map(Number);
 const JSON_OUT = argv.includes("--json");
+const BATCH = arg("batch-size");
+/** runtime.yaml's global section of the benchmark pipelines. */
+const GLOBAL: Record<string, unknown> = BATCH ? { batch_size: Number(BATCH) } : {};
 const LINES = REPORTS * 1000;
 const UNIQUE = LINES * 0.8;
 
@@ -86,7 +92,7 @@ async function alone(p: TestPipeline, nats: NatsServer, name: keyof typeof INTEL
 
 async function bots(reports: Record<string, unknown>[]): Promise<void> {
   const nats = await startNatsServer();
-  const p = new TestPipeline(nats.url, benchBots(OUT_FILE));
+  const p = new TestPipeline(nats.url, benchBots(OUT_FILE), GLOBAL);
   try {
     const b = await p.broker();
     for (const q of ["parser", "taxonomy", "deduplicator", "output"]) await b.queues.ensure(`bench-${q}-queue`);
@@ -107,7 +113,7 @@ async function bots(reports: Record<string, unknown>[]): Promise<void> {
 async function scaleOut(reports: Record<string, unknown>[], counts: number[]): Promise<void> {
   for (const n of counts) {
     const nats = await startNatsServer();
-    const p = new TestPipeline(nats.url, benchBots(OUT_FILE));
+    const p = new TestPipeline(nats.url, benchBots(OUT_FILE), GLOBAL);
     try {
       const b = await p.broker();
       await b.queues.ensure("bench-taxonomy-queue");
@@ -123,7 +129,7 @@ async function scaleOut(reports: Record<string, unknown>[], counts: number[]): P
 /** All four at once on a fresh server (an empty deduplicator cache), from injecting to the last line written. */
 async function pipeline(reports: Record<string, unknown>[], run: number): Promise<void> {
   const nats = await startNatsServer();
-  const p = new TestPipeline(nats.url, benchBots(OUT_FILE));
+  const p = new TestPipeline(nats.url, benchBots(OUT_FILE), GLOBAL);
   try {
     const ids = ["bench-parser", "bench-taxonomy", "bench-deduplicator", "bench-output"];
     const procs = ids.map((id) => p.start(id));
