@@ -89,25 +89,23 @@ class JsKv implements KvStore {
 
   async createOrGet(key: string, value: string): Promise<string | null> {
     try {
-      // A key deleted between a failed create and the read: create again (rare, and it ends).
+      // A key deleted between a failed create and the read: round again (rare, and it ends).
       for (;;) {
+        // The common case in one publish: "create" = no earlier revision of the key.
         if (PLAIN_KEY.test(key)) {
-          // The common case in one publish: "create" = no earlier revision of the key.
           const r = await this.pub.tryPublish(`$KV.${this.bucket}.${key}`, value, CREATE_HEADERS);
           if (!("error" in r)) return null;
           if (r.error.err_code !== WRONG_LAST_SEQUENCE) throw new JetStreamApiError(r.error);
-          const held = await this.get(key);
-          if (held !== null) return held;
-          // A revision that is a delete marker: the client's create writes over it.
         }
+        const held = await this.get(key);
+        if (held !== null) return held;
+        // No live value (a delete marker, or a key that needs encoding): the client's create.
         try {
           await this.kv.create(key, value);
           return null;
         } catch (err) {
           if (apiCode(err) !== WRONG_LAST_SEQUENCE && !/wrong last sequence|key exists/i.test(errorMessage(err))) throw err;
         }
-        const held = await this.get(key);
-        if (held !== null) return held;
       }
     } catch (err) {
       throw this.wrap(`cache create ${key}`, err);
