@@ -12,6 +12,7 @@ import { TestPipeline, benchBots, benchReport, benchWorkload, countLines, sleep,
 
 const REPORTS = 50;
 const BOTS = ["bench-parser", "bench-taxonomy", "bench-deduplicator", "bench-output"];
+const QUEUES = BOTS.map((b) => `${b}-queue`);
 let files: string[] = [];
 let expectedUrls: Set<string>;
 
@@ -42,14 +43,22 @@ function assertExactlyOnce(outputFile: string): void {
 
 async function drained(p: TestPipeline): Promise<boolean> {
   const b = await p.broker();
-  for (const q of ["bench-parser-queue", "bench-taxonomy-queue", "bench-deduplicator-queue", "bench-output-queue"]) {
+  for (const q of QUEUES) {
     if ((await b.queues.depth(q)) !== 0) return false;
   }
   return true;
 }
 
 async function settle(p: TestPipeline, out: string): Promise<void> {
-  await waitFor(async () => countLines(out) >= 40_000 && (await drained(p)), 240_000, "40,000 lines and empty queues", 250);
+  try {
+    await waitFor(async () => countLines(out) >= 40_000 && (await drained(p)), 240_000, "40,000 lines and empty queues", 250);
+  } catch (err) {
+    // Where it stopped, for the one who reads the failure: lines, each queue, the dumps, the bots' last words.
+    const b = await p.broker();
+    const depths = await Promise.all(QUEUES.map(async (q) => { const i = await b.queues.info(q); return `${q}=${i.depth} (stream ${i.stored})`; }));
+    const tails = BOTS.map((id) => `${id}: ${p.log(id).trim().split("\n").slice(-3).join(" | ")}`);
+    throw new Error(`${(err as Error).message} (lines ${countLines(out)}, ${depths.join(" ")}, dumps ${(await b.dumps.read()).length})\n${tails.join("\n")}`, { cause: err });
+  }
   await sleep(1500); // anything late would show up now
 }
 
