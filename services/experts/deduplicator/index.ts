@@ -13,8 +13,8 @@ export const params = z.object({
   filter_keys: p.list().nullable().default(null)
     .describe("Keys (a list or a comma-separated string) for filter_type; time.observation is never hashed. Unset: raw,time.observation"),
   bypass: p.bool().default(false).describe("Forward every message without looking at the cache"),
-  local_cache_entries: p.int().pipe(z.number().int().min(0)).default(10_000)
-    .describe("Ours: hashes this instance wrote, answered without a round trip to the shared cache (about 300 bytes each: the default takes ~3 MiB; 0 turns it off)"),
+  local_cache_entries: p.int().pipe(z.number().int().min(0)).default(0)
+    .describe("Ours: hashes this instance wrote, answered without a round trip to the shared cache (about 300 bytes each, 10,000 take ~3 MiB; 0, the default, turns it off: the memory is kept under 100 MiB)"),
   redis_cache_ttl: p.int().pipe(z.number().int().min(0)).default(86400)
     .describe("Seconds a hash is remembered: the TTL of the dedup cache bucket"),
   redis_cache_host: z.string().default("127.0.0.1").describe("Accepted for IntelMQ compatibility and ignored: the cache is the NATS KV bucket \"dedup\""),
