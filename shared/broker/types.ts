@@ -7,10 +7,21 @@ export interface PublishOptions {
   headers?: Record<string, string>;
 }
 
+/** The raw of a framed envelope, read from where it is stored a piece at a time (see Delivery.raw). */
+export interface RawStream {
+  /** Bytes in all. */
+  readonly size: number;
+  /** The bytes from the beginning, each call anew. */
+  chunks(): AsyncIterable<Uint8Array>;
+}
+
 /** One message taken from a queue, held until ack/nak/term. */
 export interface Delivery {
   readonly queue: string;
+  /** The envelope; of a framed envelope that is streamed (`raw`), only its head. */
   readonly data: Uint8Array;
+  /** A large framed envelope's raw, left where it is stored and read when needed (absent: all of it is in `data`). */
+  readonly raw?: RawStream;
   readonly headers: Readonly<Record<string, string>>;
   /** Stream sequence of the message in its queue: stable across redeliveries. */
   readonly seq: number;

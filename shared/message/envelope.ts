@@ -21,6 +21,16 @@ function isDict(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Uint8Array);
 }
 
+/**
+ * A report whose raw has at least this many base64 characters travels framed: its raw as plain
+ * bytes after the rest, so that a receiver can read the raw a piece at a time (a parser streams it
+ * from the object store instead of holding the whole report).
+ */
+export const FRAME_RAW_MIN = 1024 * 1024;
+// 0xc1 is the one byte msgpack never uses: no plain envelope starts with it (and no JSON text).
+const FRAME_MAGIC = Buffer.from([0xc1, 0x52, 0x41, 0x57]);
+const FRAME_PREFIX = 8; // magic, then the head's length (uint32, big-endian)
+
 /** Encode messages (or flat dicts with __type) into one envelope: a msgpack array of flat dicts. */
 export function encodeEnvelope(messages: readonly (Message | Record<string, unknown>)[]): Uint8Array {
   const items = new Array<Record<string, unknown>>(messages.length);
@@ -28,7 +38,43 @@ export function encodeEnvelope(messages: readonly (Message | Record<string, unkn
     const m = messages[i]!;
     items[i] = m instanceof Message ? m.serialize() : m;
   }
+  if (items.length === 1) {
+    const framed = frame(items[0]!);
+    if (framed) return framed;
+  }
   return packr.pack(items);
+}
+
+/** A framed envelope of one message with a large raw: magic, head length, head (the message without raw, as an envelope), raw bytes. */
+function frame(item: Record<string, unknown>): Uint8Array | null {
+  const raw = item.raw;
+  if (typeof raw !== "string" || raw.length < FRAME_RAW_MIN || raw.length % 4 !== 0) return null;
+  const bytes = Buffer.from(raw, "base64");
+  const pad = raw.endsWith("==") ? 2 : raw.endsWith("=") ? 1 : 0;
+  // Only canonical base64 is framed: the receiver must get back the very same text.
+  if (bytes.length !== (raw.length / 4) * 3 - pad || bytes.toString("base64") !== raw) return null;
+  const { raw: _raw, ...rest } = item;
+  const head = packr.pack([rest]);
+  const out = Buffer.allocUnsafe(FRAME_PREFIX + head.length + bytes.length);
+  FRAME_MAGIC.copy(out, 0);
+  out.writeUInt32BE(head.length, 4);
+  out.set(head, FRAME_PREFIX);
+  out.set(bytes, FRAME_PREFIX + head.length);
+  return out;
+}
+
+/**
+ * Where a framed envelope's parts are, from its first bytes: the head (an envelope of the message
+ * without its raw) ends at `rawOffset`, where the raw's bytes begin. null: not framed;
+ * "short": framed, but `start` does not hold the whole head yet.
+ */
+export function frameLayout(start: Uint8Array): { headOffset: number; rawOffset: number } | "short" | null {
+  if (start.length < FRAME_PREFIX) {
+    return start.length > 0 && Buffer.from(start).equals(FRAME_MAGIC.subarray(0, start.length)) ? "short" : null;
+  }
+  if (!Buffer.from(start.buffer, start.byteOffset, 4).equals(FRAME_MAGIC)) return null;
+  const headLength = Buffer.from(start.buffer, start.byteOffset, start.length).readUInt32BE(4);
+  return { headOffset: FRAME_PREFIX, rawOffset: FRAME_PREFIX + headLength };
 }
 
 /** Decode an envelope: msgpack array, or JSON (one object or an array) when contentType is application/json. DecodingError on bad bytes. */
@@ -42,6 +88,8 @@ export function decodeEnvelope(data: Uint8Array, contentType?: string): Record<s
     }
   } else {
     if (data.length === 0) throw new DecodingError("empty envelope", { object: data });
+    const framed = frameLayout(data);
+    if (framed !== null) return decodeFramed(data, framed);
     try {
       v = unpackr.unpack(data);
     } catch (err) {
@@ -54,4 +102,13 @@ export function decodeEnvelope(data: Uint8Array, contentType?: string): Record<s
     if (!isDict(item)) throw new DecodingError("an envelope item is not an object", { object: data });
   }
   return v as Record<string, unknown>[];
+}
+
+/** A framed envelope decoded whole: its message with the raw back as base64 text. */
+function decodeFramed(data: Uint8Array, layout: ReturnType<typeof frameLayout>): Record<string, unknown>[] {
+  if (layout === null || layout === "short" || layout.rawOffset > data.length) throw new DecodingError("truncated framed envelope", { object: data });
+  const dicts = decodeEnvelope(data.subarray(layout.headOffset, layout.rawOffset));
+  if (dicts.length !== 1) throw new DecodingError("a framed envelope holds one message", { object: data });
+  dicts[0]!.raw = Buffer.from(data.buffer, data.byteOffset + layout.rawOffset, data.length - layout.rawOffset).toString("base64");
+  return dicts;
 }

@@ -7,6 +7,7 @@ import { crc32 } from "node:zlib";
 import type { Logger } from "pino";
 import type { Harmonization } from "../harmonization/index.js";
 import type { Broker, Delivery, DumpEntry, Subscription } from "../broker/index.js";
+import { attachRaw, hydrateRaw } from "../message/index.js";
 import type { BotKind, RuntimeParams } from "./types.js";
 import { BoundedSet, RecentSet, secondsToHuman, tracebackLines, type Waker } from "./util.js";
 import type { Stats } from "./steps/stats.js";
@@ -229,14 +230,16 @@ export class Consumer {
    * for another message, which then differs in content. A stray put back into its queue keeps the
    * identity it had (IDENTITY_HEADER), so that it is recognised and its outputs get the same ids.
    */
-  static identity(d: Pick<Delivery, "queue" | "seq" | "data" | "headers">): string {
+  static identity(d: Pick<Delivery, "queue" | "seq" | "data" | "headers" | "raw">): string {
     const kept = d.headers[IDENTITY_HEADER];
     if (kept !== undefined) return kept;
     // The content itself, not its message id: a queue made anew (npm start --fresh) numbers from 1
     // again, and the same feed collected again has the same ids but not the same events
     // (time.observation), which an output's journal must not take for ones it wrote. zlib's crc32
     // costs well under a microsecond per event.
-    return `${d.queue}:${d.seq}:${d.data.byteLength.toString(36)}.${crc32(d.data).toString(36)}`;
+    // A streamed report's data is its head only: its raw's size stands for the rest.
+    const rest = d.raw ? `+${d.raw.size.toString(36)}` : "";
+    return `${d.queue}:${d.seq}:${d.data.byteLength.toString(36)}${rest}.${crc32(d.data).toString(36)}`;
   }
 
   /**
@@ -297,6 +300,12 @@ export class Consumer {
       });
       // Decoded: the bytes are not needed any more (a large report's would double its memory).
       d.forget?.();
+      if (d.raw && decoded.messages.length === 1) {
+        // A large report's raw stays in the store: a parser reads it a piece at a time, anyone else gets it whole.
+        const msg = decoded.messages[0]!.msg;
+        attachRaw(msg, d.raw);
+        if (this.h.kind !== "parser") await hydrateRaw(msg);
+      }
       for (const e of decoded.dumps) outbox.addDump(e);
       const step = decoded.messages.length ? await this.h.driver().handle(job, decoded.messages) : "ok";
       if (step === "stop") {

@@ -20,7 +20,8 @@ export { envelopes, ENVELOPE_MAX_BYTES, type OutputInfo } from "./steps/outbox.j
 export { quantile, LATENCY_BOUNDS_MS, type Histogram } from "./steps/stats.js";
 export { createLibraryBot, runBot } from "./library.js";
 export type { LibraryBot, LibraryBotOptions, LibraryInput, LibraryResult, RunBotOptions } from "./library.js";
-export { addRequired, commentHeader, defaultLines, excerpt, normaliseEmit, rawLines, reportText, skipLine, SkippedLine } from "./parser-driver.js";
+export { addRequired, commentHeader, defaultLines, excerpt, normaliseEmit, rawLines, reportItems, reportText, skipLine, SkippedLine } from "./parser-driver.js";
+export { isLargeRaw, overWindows, reportLines, reportWindows, type RawWindow } from "./raw-text.js";
 export { csvDictRows, jsonKind, jsonLines, jsonListItems, jsonRecover, jsonStream, jsonValue, reportJson } from "./parse-formats.js";
 export type { CsvDictOptions, CsvDictRow, JsonListOptions, JsonText } from "./parse-formats.js";
 export { pyDumpsLoaded, pyJsonLoads } from "./pyjson.js";

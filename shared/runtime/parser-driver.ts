@@ -9,6 +9,7 @@ import { LineError } from "../errors/index.js";
 import { Message, type Report } from "../message/index.js";
 import type { Emit, ParserImpl, Routed } from "./types.js";
 import { LINE_SPLIT } from "./util.js";
+import { overWindows, windowLines as reportLinesOf, type RawWindow } from "./raw-text.js";
 
 /**
  * A line the parser deliberately does not parse, and why ("comment", "header", ...). parse() may
@@ -78,9 +79,16 @@ export function* defaultLines(report: Report): Generator<string> {
   }
 }
 
-/** defaultLines, with lines starting with one of `ignoreStarting` declared skipped (IntelMQ's _ignore_lines_starting). */
-function* defaultItems(report: Report, ignoreStarting?: readonly string[]): Generator<string | SkippedLine> {
-  for (const line of defaultLines(report)) {
+/** defaultLines() of any report, streamed ones too: the stripped, non-empty lines of its windows. */
+export function reportItems(report: Report, ignoreStarting?: readonly string[]): Iterable<string | SkippedLine> | AsyncIterable<string | SkippedLine> {
+  return overWindows(report, (w) => windowItems(w, ignoreStarting));
+}
+
+/** A window's stripped, non-empty lines; with `ignoreStarting`, those starting so declared skipped (IntelMQ's _ignore_lines_starting). */
+function* windowItems(w: RawWindow, ignoreStarting?: readonly string[]): Generator<string | SkippedLine> {
+  for (const l of reportLinesOf(w)) {
+    const line = l.trim();
+    if (line === "") continue;
     if (ignoreStarting && ignoreStarting.some((pre) => line.startsWith(pre))) yield skipLine(line, "ignored start of line");
     else yield line;
   }
@@ -92,12 +100,13 @@ function* defaultItems(report: Report, ignoreStarting?: readonly string[]): Gene
  * line in its context. Spread the result into the parser: `{ ...commentHeader(parseLine) }`.
  */
 export function commentHeader(parseLine: (line: string, report: Report) => ReturnType<ParserImpl["parseLine"]> | SkippedLine):
-  Required<Pick<ParserImpl, "parse" | "parseLine" | "recoverLine">> {
+  Required<Pick<ParserImpl, "parse" | "parseLine" | "recoverLine" | "streamsRaw">> {
   let header: string[] = [];
   return {
-    *parse(report: Report) {
+    streamsRaw: true,
+    parse(report: Report) {
       header = [];
-      yield* defaultLines(report);
+      return reportItems(report);
     },
     parseLine(item, report) {
       const line = String(item);
@@ -189,7 +198,7 @@ export async function parseReport(
   let events = 0;
   const skipped: SkippedLine[] = [];
   const pending: { traceback: string; item: unknown; error: unknown }[] = [];
-  const items: Iterable<unknown> | AsyncIterable<unknown> = impl.parse ? impl.parse(report) : defaultItems(report, impl.ignoreLinesStarting);
+  const items: Iterable<unknown> | AsyncIterable<unknown> = impl.parse ? impl.parse(report) : reportItems(report, impl.ignoreLinesStarting);
   const df = opts.defaultFields && Object.keys(opts.defaultFields).length ? Object.entries(opts.defaultFields) : null;
   const named = (problem: string) => (opts.parser ? `${opts.parser}: ${problem}` : problem);
   const debug = opts.log.isLevelEnabled("debug");
@@ -197,13 +206,23 @@ export async function parseReport(
     skipped.push(s);
     if (debug) opts.log.debug({ line: s.line, reason: s.reason }, "Skipped line.");
   };
-  for await (const item of items) {
-    if (item === null || item === undefined || item === "" || item === false) continue;
-    if (item instanceof SkippedLine) { skip(item); continue; }
+  const fail = (item: unknown, err: unknown): void => {
+    if (err instanceof LineError && opts.parser && !err.message.startsWith(`${opts.parser}: `)) err.message = named(err.message);
+    opts.log.error({ err }, "Failed to parse line.");
+    pending.push({ traceback: opts.tracebackText(err), item, error: err });
+  };
+  // Events handed on from `from`; a promise only when onEvent asks to wait.
+  const emit = (got: Routed[], from: number): Promise<void> | void => {
+    for (let i = from; i < got.length; i++) {
+      events++;
+      const w = onEvent(got[i]!);
+      if (w) return w.then(() => emit(got, i + 1));
+    }
+  };
+  const take = (item: unknown, out: unknown): Promise<void> | void => {
+    if (out instanceof SkippedLine) { skip(out); return; }
     let got: Routed[];
     try {
-      const out = await impl.parseLine(item, report);
-      if (out instanceof SkippedLine) { skip(out); continue; }
       got = normaliseEmit(out);
       // One such event fails its whole line (the dump then recovers all of the line's events at once).
       if (got.some((r) => !hasOwnField(r.msg, report))) {
@@ -211,14 +230,35 @@ export async function parseReport(
       }
       if (df) for (const r of got) for (const [k, v] of df) r.msg.add(k, v, { overwrite: false });
     } catch (err) {
-      if (err instanceof LineError && opts.parser && !err.message.startsWith(`${opts.parser}: `)) err.message = named(err.message);
-      opts.log.error({ err }, "Failed to parse line.");
-      pending.push({ traceback: opts.tracebackText(err), item, error: err });
-      continue;
+      fail(item, err);
+      return;
     }
-    for (const r of got) {
-      events++;
-      const w = onEvent(r);
+    return emit(got, 0);
+  };
+  // Plain values and plain iterables are taken without a promise per line (most parsers are synchronous).
+  const step = (item: unknown): Promise<void> | void => {
+    if (item === null || item === undefined || item === "" || item === false) return;
+    if (item instanceof SkippedLine) { skip(item); return; }
+    let out: unknown;
+    try {
+      out = impl.parseLine(item, report);
+    } catch (err) {
+      fail(item, err);
+      return;
+    }
+    if (typeof (out as PromiseLike<unknown> | null)?.then === "function") {
+      return Promise.resolve(out).then((o: unknown) => take(item, o), (err: unknown) => fail(item, err));
+    }
+    return take(item, out);
+  };
+  if (Symbol.asyncIterator in items) {
+    for await (const item of items) {
+      const w = step(item);
+      if (w) await w;
+    }
+  } else {
+    for (const item of items) {
+      const w = step(item);
       if (w) await w;
     }
   }

@@ -105,6 +105,11 @@ export interface ParserImpl<Row = unknown> extends Lifecycle {
   recoverLine?(item: Row): string;
   /** With the default parse(): lines starting with one of these are skipped (IntelMQ's _ignore_lines_starting). */
   readonly ignoreLinesStarting?: readonly string[];
+  /**
+   * parse() reads the raw only through reportWindows(), reportLines() or reportItems(), so a large
+   * report is streamed from where it is stored instead of loaded whole (the default parse() does).
+   */
+  readonly streamsRaw?: boolean;
 }
 
 /** Where an event came from: stable across redeliveries of the same input. */

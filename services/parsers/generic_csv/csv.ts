@@ -12,8 +12,13 @@ const LF = 10, CR = 13, TAB = 9, SPACE = 32, HASH = 35;
  * removed, leading spaces/tabs of every line removed, blank lines (spaces/tabs only) removed.
  * A line is split at "\n" only, as Python's multi-line `^` matches after "\n".
  */
-export function cleanReport(text: string): string {
+export function cleanReport(text: string, atLineStart = true): string {
   if (text.indexOf("\0") !== -1) text = text.split("\0").join("");
+  if (!atLineStart) {
+    // A window of a report that begins inside a line: that line's rest is not a line start.
+    const nl = text.indexOf("\n");
+    return nl === -1 ? text : text.slice(0, nl + 1) + cleanReport(text.slice(nl + 1));
+  }
   const n = text.length;
   // fast path: nothing to remove (no leading blank, no comment, no blank line)
   let dirty = false;
@@ -46,10 +51,12 @@ export function cleanReport(text: string): string {
 }
 
 /** The comment lines cleanReport() removes (first non-blank char '#'), without their line break. */
-export function commentLines(text: string): string[] {
+export function commentLines(text: string, atLineStart = true): string[] {
   const out: string[] = [];
   if (text.indexOf("#") === -1) return out;
-  for (const line of text.split("\0").join("").split("\n")) {
+  const lines = text.split("\0").join("").split("\n");
+  if (!atLineStart) lines.shift();
+  for (const line of lines) {
     const t = line.replace(/^[ \t]+/, "");
     if (t.startsWith("#")) out.push(t.replace(/\r$/, ""));
   }
@@ -61,19 +68,29 @@ export function commentLines(text: string): string[] {
  * "\r\n" when there is none or more than one kind (IntelMQ's `_get_io_and_save_line_ending`).
  */
 export function detectLineEnding(text: string): string {
-  let cr = false, lf = false, crlf = false;
+  return lineEndingOf(lineEndingKinds(text));
+}
+
+const K_CR = 1, K_LF = 2, K_CRLF = 4;
+
+/** The kinds of line ending in the text, as bits; those of a report's windows are OR-ed (no window ends between "\r" and "\n"). */
+export function lineEndingKinds(text: string): number {
   let i = text.indexOf("\r");
-  if (i === -1) return text.indexOf("\n") === -1 ? "\r\n" : "\n";
+  if (i === -1) return text.indexOf("\n") === -1 ? 0 : K_LF;
+  let kinds = 0;
   const n = text.length;
   for (i = 0; i < n; i++) {
     const c = text.charCodeAt(i);
     if (c === CR) {
-      if (i + 1 < n && text.charCodeAt(i + 1) === LF) { crlf = true; i++; } else cr = true;
-    } else if (c === LF) lf = true;
+      if (i + 1 < n && text.charCodeAt(i + 1) === LF) { kinds |= K_CRLF; i++; } else kinds |= K_CR;
+    } else if (c === LF) kinds |= K_LF;
   }
-  const kinds = (cr ? 1 : 0) + (lf ? 1 : 0) + (crlf ? 1 : 0);
-  if (kinds !== 1) return "\r\n";
-  return cr ? "\r" : lf ? "\n" : "\r\n";
+  return kinds;
+}
+
+/** detectLineEnding() of the kinds found: the one kind used, else "\r\n". */
+export function lineEndingOf(kinds: number): string {
+  return kinds === K_CR ? "\r" : kinds === K_LF ? "\n" : "\r\n";
 }
 
 /** Index just past the line starting at `pos` (its terminator "\n", "\r\n" or "\r" included). */

@@ -6,6 +6,7 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { src } from "../../../test/helpers/paths.js";
 import { runBot } from "../../../shared/sdk/index.js";
+import { encodeEnvelope } from "../../../shared/message/index.js";
 import bot from "./index.js";
 import { cleanReport, detectLineEnding, readRecords, writeRow } from "./csv.js";
 import { fromEpochMillis, fromFuzzy, fromTimestamp, fromWindowsNt, fuzzyFastPath, timeConverter } from "./time.js";
@@ -195,4 +196,28 @@ test("comments, header lines and filtered lines are declared skipped", async () 
 
 test("generic_csv: the sample report (fixtures/sample.json) gives an event per record and dumps nothing", async () => {
   await assertSample(bot, "generic_csv");
+});
+
+test("a report larger than a window is streamed and gives what the whole text gives", async () => {
+  // Records whose quoted fields hold line breaks, comments and blank lines, CRLF: some records
+  // are cut by the windows the raw is read in, and must come out whole.
+  const parts: string[] = ["\uFEFF# a comment first\r\n"];
+  for (let i = 0; parts.join("").length < 3.2 * 1024 * 1024; i++) {
+    if (i % 997 === 0) parts.push("# comment line\r\n\r\n");
+    const note = i % 2 === 0 ? `"line one\r\nline ""two"" of ${i}"` : `plain ${i}`;
+    parts.push(`192.0.2.${i % 250},host${i}.example.org,${note},${"x".repeat(i % 40)}\r\n`);
+  }
+  const text = parts.join("");
+  const params = { columns: ["source.ip", "source.fqdn", "extra.note", "extra.pad"], delimiter: ",", type: "scanner" };
+  const input = report(text);
+  assert.equal(encodeEnvelope([input])[0], 0xc1, "the report travels framed, its raw streamed");
+  const out = await runBot(bot, { params: { ...HARNESS, ...params }, input: [input] });
+  assert.equal(out.dumped, 0);
+  const cleaned = cleanReport(text.slice(1));
+  const ending = detectLineEnding(cleaned);
+  const want = [...readRecords(cleaned, ",")].filter((r) => r.length > 0).map((r) => writeRow(r, ",", ending));
+  const got = (out.output._default ?? []).map((e) => unb64(e.raw));
+  assert.equal(got.length, want.length);
+  assert.deepEqual(got, want);
+  assert.equal((out.output._default ?? []).filter((e) => String(e["extra.note"]).includes("\r\n")).length, Math.ceil(want.length / 2));
 });

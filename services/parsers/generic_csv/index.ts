@@ -5,10 +5,10 @@
  */
 import { z } from "zod";
 import {
-  ConfigurationError, InvalidArgument, InvalidValue, LineError, defineParser, excerpt, p, parserParams, pyRegex, skipLine,
-  type BotContext, type Event, type Report, type SkippedLine,
+  ConfigurationError, InvalidArgument, InvalidValue, LineError, defineParser, excerpt, isLargeRaw, overWindows, p, parserParams, pyRegex, reportWindows, skipLine,
+  type BotContext, type Event, type RawWindow, type Report, type SkippedLine,
 } from "../../../shared/sdk/index.js";
-import { cleanReport, commentLines, detectLineEnding, lineEnd, readRecords, writeRow } from "./csv.js";
+import { cleanReport, commentLines, detectLineEnding, lineEnd, lineEndingKinds, lineEndingOf, readRecords, writeRow } from "./csv.js";
 import { timeConverter, type TimeConverter } from "./time.js";
 
 /** A list given as a list or a comma-separated string; entries stripped, empty entries kept (they mean "ignore"). */
@@ -58,6 +58,8 @@ interface KeySpec { key: string; ignore: boolean; regex: RegExp | null; json: bo
 interface ColumnSpec { keys: KeySpec[]; required: boolean }
 /** Per-report state that recoverLine needs (header lines, line ending). */
 interface ReportState { prefix: string; lineEnding: string }
+/** Where reading a report's windows is: its ReportState once the first window was read, the unfinished record, the line ending when known before. */
+interface ReadState { state: ReportState | null; carry: string; atStart: boolean; ending: string | null }
 
 /** One parsed CSV record with the state of the report it came from. */
 class CsvRow {
@@ -102,17 +104,8 @@ function compileFormat(fmt: string): (args: readonly string[]) => string {
 const NO_RAISE = { raiseFailure: false } as const;
 const NO_OVERWRITE = { overwrite: false } as const;
 
-function decodeRaw(report: Report): string {
-  const raw = report.get("raw");
-  if (typeof raw !== "string") return "";
-  const bytes = Buffer.from(raw, "base64");
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    // IntelMQ ignores undecodable bytes
-    return bytes.toString("utf8").replaceAll("\uFFFD", "");
-  }
-}
+/** IntelMQ decodes the report ignoring undecodable bytes. */
+const DROP_INVALID = { invalid: "drop" } as const;
 
 function create(prm: Params, ctx: BotContext) {
   if (!prm.columns || prm.columns.length === 0) throw new ConfigurationError("generic_csv", "parameter 'columns' is required");
@@ -201,34 +194,26 @@ function create(prm: Params, ctx: BotContext) {
   }
 
   return {
-    *parse(report: Report): Iterable<CsvRow | SkippedLine> {
-      const decoded = decodeRaw(report);
-      for (const line of commentLines(decoded)) yield skipLine(line, "comment");
-      const text = cleanReport(decoded);
-      const lineEnding = detectLineEnding(text);
-      let pos = 0;
-      const header: string[] = [];
-      for (let k = 0; k < skip && pos < text.length; k++) {
-        const end = lineEnd(text, pos);
-        let e = end;
-        while (e > pos && (text.charCodeAt(e - 1) === 10 || text.charCodeAt(e - 1) === 13)) e--;
-        header.push(text.slice(pos, e));
-        yield skipLine(text.slice(pos, e), "header");
-        pos = end;
-      }
-      const state: ReportState = { prefix: header.length ? header.join(lineEnding) + lineEnding : "", lineEnding };
-      const span = { start: 0, end: 0 };
-      for (const fields of readRecords(text, delimiter, pos, span)) {
-        if (fields.length === 0) continue; // empty line
-        if (filterText !== null) {
-          const found = (fields.length === 1 ? fields[0]! : fields.join(delimiter)).includes(filterText);
-          if (found !== whitelist) {
-            yield skipLine(text.slice(span.start, span.end).replace(/[\r\n]+$/, ""), `filter_type ${prm.filter_type}`);
-            continue;
-          }
+    streamsRaw: true,
+
+    /**
+     * The raw a window at a time (overWindows): a record that may go on in the next window is
+     * read again with it. A report of more than one window is read twice: first for its line
+     * ending, which every event's raw uses (IntelMQ detects it over the whole report).
+     */
+    parse(report: Report): Iterable<CsvRow | SkippedLine> | AsyncIterable<CsvRow | SkippedLine> {
+      const st: ReadState = { state: null, carry: "", atStart: true, ending: null };
+      if (!isLargeRaw(report)) return overWindows(report, (w) => windowRows(w, st), DROP_INVALID);
+      return (async function* () {
+        let kinds = 0;
+        let atStart = true;
+        for await (const w of reportWindows(report, DROP_INVALID)) {
+          kinds |= lineEndingKinds(cleanReport(w.text, atStart));
+          atStart = w.text.endsWith("\n");
         }
-        yield new CsvRow(fields, state);
-      }
+        st.ending = lineEndingOf(kinds);
+        for await (const w of reportWindows(report, DROP_INVALID)) yield* windowRows(w, st);
+      })();
     },
 
     parseLine(row: CsvRow, report: Report): Event {
@@ -246,6 +231,51 @@ function create(prm: Params, ctx: BotContext) {
       return recover(row);
     },
   };
+
+  function* windowRows(w: RawWindow, st: ReadState): Generator<CsvRow | SkippedLine> {
+    for (const line of commentLines(w.text, st.atStart)) yield skipLine(line, "comment");
+    const text = st.carry + cleanReport(w.text, st.atStart);
+    st.atStart = w.text.endsWith("\n");
+    st.carry = "";
+    let pos = 0;
+    if (st.state === null) {
+      const lineEnding = st.ending ?? detectLineEnding(text);
+      const header: string[] = [];
+      for (let k = 0; k < skip && pos < text.length; k++) {
+        const end = lineEnd(text, pos);
+        let e = end;
+        while (e > pos && (text.charCodeAt(e - 1) === 10 || text.charCodeAt(e - 1) === 13)) e--;
+        header.push(text.slice(pos, e));
+        yield skipLine(text.slice(pos, e), "header");
+        pos = end;
+      }
+      st.state = { prefix: header.length ? header.join(lineEnding) + lineEnding : "", lineEnding };
+    }
+    const state = st.state;
+    const span = { start: 0, end: 0 };
+    // Each record is given out when the next one was read: the window's last may be incomplete.
+    let held: { fields: string[]; start: number; end: number } | null = null;
+    for (const fields of readRecords(text, delimiter, pos, span)) {
+      if (held) yield* row(held.fields, text, held.start, held.end, state);
+      held = { fields, start: span.start, end: span.end };
+    }
+    if (held) {
+      if (w.last) yield* row(held.fields, text, held.start, held.end, state);
+      else st.carry = text.slice(held.start);
+    }
+  }
+
+  function* row(fields: string[], text: string, start: number, end: number, state: ReportState): Generator<CsvRow | SkippedLine> {
+    if (fields.length === 0) return; // empty line
+    if (filterText !== null) {
+      const found = (fields.length === 1 ? fields[0]! : fields.join(delimiter)).includes(filterText);
+      if (found !== whitelist) {
+        yield skipLine(text.slice(start, end).replace(/[\r\n]+$/, ""), `filter_type ${prm.filter_type}`);
+        return;
+      }
+    }
+    yield new CsvRow(fields, state);
+  }
 
   function recover(row: CsvRow): string {
     // IntelMQ's recover_line_csv writes with the csv module's default dialect: always ","

@@ -2,7 +2,7 @@
 /** A delivery (a JetStream message held until settled) and a running pull consumer of a queue. */
 import type { ConsumerMessages, JsMsg } from "@nats-io/jetstream";
 import { OBJECT_BUCKET_HEADER, OBJECT_HEADER } from "../names.js";
-import type { Delivery, Subscription } from "../types.js";
+import type { Delivery, RawStream, Subscription } from "../types.js";
 import { errorMessage } from "../../errors/index.js";
 
 
@@ -29,6 +29,8 @@ export class JsDelivery implements Delivery {
     data: Uint8Array,
     /** The object holding the payload, deleted once acked (null: the payload was inline or archived). */
     readonly objName: string | null,
+    /** A framed envelope's raw, streamed from the object store (then `data` is its head). */
+    readonly raw?: RawStream,
   ) {
     this.#data = data;
   }

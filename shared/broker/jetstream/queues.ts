@@ -11,10 +11,12 @@ import {
   archiveSubject, CONSUMER_NAME, DEFAULTS, LARGE_ARCHIVE_BUCKET, LARGE_BUCKET, OBJECT_BUCKET_HEADER, OBJECT_HEADER, QUEUE_DESCRIPTION, queueStream, queueSubject,
 } from "../names.js";
 import type { PubAck } from "../publisher.js";
-import type { ConsumeOptions, PeekedMessage, PublishOptions, QueueInfo, Queues, QueueSettings, Subscription } from "../types.js";
+import type { ConsumeOptions, PeekedMessage, RawStream, PublishOptions, QueueInfo, Queues, QueueSettings, Subscription } from "../types.js";
 import { HEADER_ROOM, apiCode, isNotFound, type JsConnection } from "./connection.js";
 import { JsDelivery, JsSubscription, nakAll, type DeliveryOwner } from "./delivery.js";
 import { ensureQueueStream, readStored } from "./streams.js";
+import { objectChunks } from "./objects.js";
+import { frameLayout } from "../../message/index.js";
 
 const ACK = new TextEncoder().encode("+ACK");
 
@@ -143,20 +145,44 @@ export class JsQueues implements Queues, DeliveryOwner {
     let objName: string | null = null;
     const ref = m.headers?.get(OBJECT_HEADER);
     const bucket = m.headers?.get(OBJECT_BUCKET_HEADER) || LARGE_BUCKET;
+    let raw: RawStream | undefined;
     if (ref) {
       // Only payloads of the plain bucket belong to this one message; archived ones expire.
       if (bucket === LARGE_BUCKET) objName = ref;
-      const blob = await (await this.c.largeStore(bucket)).getBlob(ref);
-      if (blob) {
-        data = blob;
+      const got = await this.#large(bucket, ref);
+      if (got) {
+        ({ data, raw } = got);
       } else {
         this.log.error({ queue, seq: m.seq, object: ref }, "payload of a large message is missing from the object store");
         data = new Uint8Array(0);
       }
     }
-    const d = new JsDelivery(this, queue, m, data, objName);
+    const d = new JsDelivery(this, queue, m, data, objName, raw);
     this.#held.add(d);
     return d;
+  }
+
+  /**
+   * A large payload: a framed envelope's head, its raw left in the store to be streamed;
+   * anything else whole. null: the object is gone.
+   */
+  async #large(bucket: string, name: string): Promise<{ data: Uint8Array; raw?: RawStream } | null> {
+    const os = await this.c.largeStore(bucket);
+    const info = await os.info(name);
+    if (!info || info.deleted) return null;
+    let start: Uint8Array = new Uint8Array(0);
+    for await (const chunk of objectChunks(this.c, bucket, info)) {
+      start = start.length ? Buffer.concat([start, chunk]) : chunk;
+      const layout = frameLayout(start);
+      if (layout === "short" && start.length < info.size) continue;
+      if (layout === null || layout === "short") break;
+      if (start.length < layout.rawOffset && start.length < info.size) continue;
+      const data = start.subarray(layout.headOffset, layout.rawOffset);
+      const c = this.c;
+      return { data, raw: { size: info.size - layout.rawOffset, chunks: () => objectChunks(c, bucket, info, layout.rawOffset) } };
+    }
+    const blob = await os.getBlob(name);
+    return blob ? { data: blob } : null;
   }
 
   released(d: JsDelivery): void {

@@ -6,6 +6,7 @@
  */
 import { BrokerUnavailableError } from "../../errors/index.js";
 import { DEFAULTS } from "../names.js";
+import { splitFramed } from "../framed.js";
 import type { ConsumeOptions, PeekedMessage, PublishOptions, QueueInfo, Queues, QueueSettings, Subscription } from "../types.js";
 import type { MemArchive } from "./archive.js";
 import { MemSubscription, type MemDelivery } from "./subscription.js";
@@ -152,7 +153,7 @@ export class MemQueues implements Queues {
     };
     const d: MemDelivery = {
       queue: q.name,
-      data: msg.data,
+      ...splitFramed(msg.data),
       headers: msg.headers,
       seq: msg.seq,
       deliveryCount: msg.deliveryCount,

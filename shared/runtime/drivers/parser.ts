@@ -4,7 +4,7 @@
  * as they are made. A failed line is dumped as a copy of the report holding only that line (and
  * sent to _on_error); a report whose parse() fails is retried whole, from where it began.
  */
-import type { Message, Report } from "../../message/index.js";
+import { hydrateRaw, rawSource, type Message, type Report } from "../../message/index.js";
 import { parseReport } from "../parser-driver.js";
 import { Dumper } from "../steps/dumps.js";
 import { checkRoutes } from "../steps/outbox.js";
@@ -17,10 +17,13 @@ export function parserDriver(impl: ParserImpl, env: DriverEnv & { defaultFields:
     async handle(job, messages) {
       for (const { msg } of messages) {
         const report = msg as Report;
-        if (!report.has("raw")) {
+        const streamed = rawSource(report) !== undefined;
+        if (!report.has("raw") && !streamed) {
           env.log.warn("Report without raw field received. Possible bug or misconfiguration in previous bots.");
           continue;
         }
+        // A parse() of its own that does not read through the windows needs the raw loaded.
+        if (streamed && impl.parse && !impl.streamsRaw) await hydrateRaw(report);
         const mark = job.outbox.mark();
         const step = await withRetries(job.retry, {
           run: async () => {
@@ -43,7 +46,9 @@ export function parserDriver(impl: ParserImpl, env: DriverEnv & { defaultFields:
             env.log.info(`Sent ${events} events and found ${failed.length} problem(s).`);
           },
           undo: () => job.outbox.rollback(mark),
-          giveUp: (err) => {
+          giveUp: async (err) => {
+            // The dump keeps the whole report: a streamed raw is loaded for it.
+            await hydrateRaw(report);
             job.outbox.addDump(env.dumper.give(env.dumper.traceback(err), Dumper.text(report), false));
             // a publish failure it may report is kept by the outbox and thrown by finish()
             if (env.dest._on_error) job.outbox.add("_on_error", report as Message)?.catch(() => undefined);

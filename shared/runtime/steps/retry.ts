@@ -34,7 +34,7 @@ export interface Attempt {
   /** Undo what a failed try left (outputs it added). */
   undo?(): void;
   /** The message is given up on (after its retries): dump it, send it to _on_error. */
-  giveUp(err: unknown): void;
+  giveUp(err: unknown): void | Promise<void>;
   /** The message as text for error_log_message. */
   describe(): string;
   /** Counts as a processed message in the statistics when it succeeds (default true). */
@@ -84,7 +84,7 @@ export async function withRetries(env: RetryEnv, a: Attempt): Promise<Step> {
         env.log.error("Giving up on the message; error_procedure is stop: leaving it in the queue and stopping.");
         return "stop";
       }
-      a.giveUp(failure);
+      await a.giveUp(failure);
       return "ok";
     }
     attempt++;
