@@ -69,7 +69,7 @@ export interface OutboxOptions {
   tap: ((o: OutputInfo) => void) | null;
   /** Extends the input's ack deadline while waiting. */
   keepAlive: () => void;
-  /** Envelopes awaiting confirmation at most; add() asks the caller to wait beyond. */
+  /** Envelopes awaiting confirmation at most (default 1: the next one fills meanwhile); add() asks the caller to wait beyond. */
   maxPending?: number;
 }
 
@@ -99,7 +99,7 @@ export class Outbox {
     if (l.length >= this.#o.batchSize) {
       this.#seal(path, l);
       this.#lists.set(path, []);
-      if (this.#pending.size >= (this.#o.maxPending ?? 4)) return this.#drainTo((this.#o.maxPending ?? 4) - 1);
+      if (this.#pending.size >= (this.#o.maxPending ?? 1)) return this.#drainTo((this.#o.maxPending ?? 1) - 1);
     }
     return undefined;
   }
