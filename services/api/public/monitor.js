@@ -1,12 +1,11 @@
 // SPDX-License-Identifier: AGPL-3.0-only
-// The live monitor: the pipeline of runtime.yaml as a graph (a column per group, bots as nodes,
+// The live monitor: the pipeline of runtime.yaml as a graph (columns by the flow, bots as nodes,
 // queues as edges with their depth and the messages sent per second), each bot's state and
 // instances per host, actions per bot and per group, a bot's last log lines and its dumps
 // (recover, delete), and replay of an archived queue with its progress. No build step: this
 // module and index.html are all. Talks to the API like the IntelMQ Manager (token in
 // sessionStorage, `Authorization: <token>`); /v1/monitor/state gives the graph in one answer.
 const V1 = new URL("v1/", location.href).href;
-const GROUPS = ["Collector", "Parser", "Expert", "Output"];
 const SVG = "http://www.w3.org/2000/svg";
 const STATE_EVERY_MS = 2000;
 const LOG_EVERY_MS = 5000;
@@ -125,8 +124,7 @@ function measure() {
   }
 }
 
-function rateText(key) {
-  const r = rates.get(key);
+function rateText(r) {
   if (r === undefined) return "";
   return `${r >= 10 ? Math.round(r) : r.toFixed(1)}/s`;
 }
@@ -150,67 +148,142 @@ function instancesText(b) {
   return [...byHost].map(([h, n]) => `${n}× ${h}`).join(", ");
 }
 
-/** Columns by group; each column ordered by where the bots feeding it sit, so edges cross less. */
+const BASE = { Collector: 0, Parser: 1, Expert: 2, Output: 3 };
+const W = 180, H = 64, GX = 90, GY = 20, LANE = 22, TOP = 30, LEFT = 10;
+
+/**
+ * Where everything goes. Columns from left to right by the flow: a bot stands right of every
+ * bot feeding it (and no further left than its group's place), outputs in the last column. An
+ * edge across several columns passes through a lane of its own in each column between, so that
+ * it never runs behind a bot. Each column is ordered by where what feeds it sits, so that edges
+ * cross less. Returns the columns, each item's box, and each edge's points.
+ */
 function layout(list) {
-  const cols = GROUPS.map((g) => list.filter(([, b]) => (GROUPS.includes(b.group) ? b.group : "Expert") === g));
-  const row = new Map();
-  cols.forEach((col, c) => {
-    if (c > 0) {
-      // The mean row of the bots feeding it; bots nobody feeds keep the file's order, below.
-      const score = ([, b]) => {
-        const rows = list.filter(([fid, f]) => row.has(fid) && Object.values(f.destinations).some((qs) => qs.includes(b.source))).map(([fid]) => row.get(fid));
-        return rows.length ? rows.reduce((a, x) => a + x, 0) / rows.length : 1e9;
-      };
-      col.sort((a, z) => score(a) - score(z));
+  const edges = [];
+  for (const [tid, t] of list) {
+    if (!t.source) continue;
+    for (const [id, b] of list) for (const [path, qs] of Object.entries(b.destinations)) if (qs.includes(t.source)) edges.push({ from: id, to: tid, path });
+  }
+  const rank = new Map(list.map(([id, b]) => [id, BASE[b.group] ?? BASE.Expert]));
+  // Longest path from the sources; at most one round per bot, so that a loop ends.
+  for (let round = 0; round < list.length; round++) {
+    let moved = false;
+    for (const e of edges) {
+      if (e.from !== e.to && rank.get(e.to) <= rank.get(e.from)) { rank.set(e.to, rank.get(e.from) + 1); moved = true; }
     }
-    col.forEach(([id], r) => row.set(id, r));
+    if (!moved) break;
+  }
+  const last = Math.max(0, ...rank.values());
+  for (const [id, b] of list) if (b.group === "Output") rank.set(id, last);
+  // Items per column: bots, then the lanes of the edges passing through.
+  const ranked = Array.from({ length: last + 1 }, () => []);
+  const feeds = new Map(list.map(([id]) => [id, []]));
+  for (const [id] of list) ranked[rank.get(id)].push({ id, bot: true });
+  edges.forEach((e, k) => {
+    e.chain = [e.from];
+    for (let r = rank.get(e.from) + 1; r < rank.get(e.to); r++) {
+      const lane = `lane:${k}:${r}`;
+      ranked[r].push({ id: lane, bot: false });
+      feeds.set(lane, [e.chain.at(-1)]);
+      e.chain.push(lane);
+    }
+    feeds.get(e.to).push(e.chain.at(-1));
+    e.chain.push(e.to);
   });
-  return cols;
+  const cols = ranked.filter((c) => c.length > 0);
+  const row = new Map();
+  for (const col of cols) {
+    // The mean row of what feeds it; what nothing feeds keeps the file's order, below.
+    const score = (item) => {
+      const rows = feeds.get(item.id).filter((f) => row.has(f)).map((f) => row.get(f));
+      return rows.length ? rows.reduce((a, x) => a + x, 0) / rows.length : 1e9;
+    };
+    col.sort((a, z) => score(a) - score(z));
+    col.forEach((item, r) => row.set(item.id, r));
+  }
+  const box = new Map();
+  cols.forEach((col, c) => {
+    let y = TOP;
+    for (const item of col) {
+      const h = item.bot ? H : LANE;
+      box.set(item.id, { x: LEFT + c * (W + GX), y, h });
+      y += h + (item.bot ? GY : 0);
+    }
+  });
+  return { cols, box, edges };
+}
+
+/** An SVG path through a chain of boxes: out of the right side, into the left, straight through lanes. */
+function route(chain, box) {
+  const mid = (b) => b.y + b.h / 2;
+  const a = box.get(chain[0]);
+  let x = a.x + W, y = mid(a);
+  let d = `M${x},${y}`;
+  for (const id of chain.slice(1)) {
+    const b = box.get(id);
+    const x2 = b.x, y2 = mid(b);
+    const bend = Math.max(40, (x2 - x) / 2);
+    d += ` C${x + bend},${y} ${x2 - bend},${y2} ${x2},${y2}`;
+    x = x2;
+    y = y2;
+    if (id.startsWith("lane:")) { x += W; d += ` L${x},${y}`; }
+  }
+  return d;
 }
 
 function draw() {
   const list = Object.entries(state.bots);
   const svg = $("graph");
-  const W = 210, H = 64, GX = 120, GY = 20, TOP = 30, LEFT = 10;
-  const cols = layout(list);
-  const pos = new Map();
-  cols.forEach((col, c) => col.forEach(([id], r) => pos.set(id, { x: LEFT + c * (W + GX), y: TOP + r * (H + GY) })));
-  svg.setAttribute("height", String(TOP + 10 + Math.max(1, ...cols.map((c) => c.length)) * (H + GY)));
-  svg.setAttribute("width", String(LEFT * 2 + GROUPS.length * W + (GROUPS.length - 1) * GX));
+  const { cols, box, edges } = layout(list);
+  const height = 10 + Math.max(TOP, ...[...box.values()].map((b) => b.y + b.h));
+  const width = LEFT * 2 + cols.length * W + Math.max(0, cols.length - 1) * GX;
+  // Scaled down to the card when wider, never up, nor below a size the text stays readable at
+  // (the card scrolls then).
+  svg.setAttribute("viewBox", `0 0 ${width} ${height}`);
+  svg.setAttribute("width", String(width));
+  svg.setAttribute("height", String(height));
+  svg.style.maxWidth = "100%";
+  svg.style.minWidth = `${Math.round(width * 0.85)}px`;
+  svg.style.height = "auto";
   const defs = el("defs");
-  const marker = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto" });
+  const marker = el("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 10, refY: 5, markerUnits: "userSpaceOnUse", markerWidth: 10, markerHeight: 10, orient: "auto" });
   marker.append(el("path", { d: "M0,0 L10,5 L0,10 z", fill: "#9aa5b1" }));
   defs.append(marker);
   svg.replaceChildren(defs);
-  GROUPS.forEach((g, c) => svg.append(el("text", { class: "col-title", x: LEFT + c * (W + GX), y: 16 }, `${g}s`)));
+  cols.forEach((col, c) => {
+    const groups = [...new Set(col.filter((i) => i.bot).map((i) => state.bots[i.id].group ?? "Expert"))];
+    svg.append(el("text", { class: "col-title", x: LEFT + c * (W + GX), y: 16 }, groups.map((g) => `${g}s`).join(", ")));
+  });
+  // One edge per sender and queue; one label per queue where it enters its bot: the depth and
+  // what all its senders put in per second.
   const labels = [];
-  for (const [id, b] of list) {
-    const a = pos.get(id);
-    for (const [path, qs] of Object.entries(b.destinations)) {
-      for (const q of qs) {
-        const n = depthOf(q);
-        for (const [tid] of list.filter(([, t]) => t.source === q)) {
-          const z = pos.get(tid);
-          const x1 = a.x + W, y1 = a.y + H / 2, x2 = z.x, y2 = z.y + H / 2;
-          const bend = Math.max(40, Math.abs(x2 - x1) / 2);
-          svg.append(el("path", { class: `edge${n > 0 ? " busy" : ""}`, "data-queue": q, d: `M${x1},${y1} C${x1 + bend},${y1} ${x2 - bend},${y2} ${x2},${y2}` }));
-          const rate = rateText(`sent|${id}|${path}`);
-          const text = `${n}${rate ? ` · ${rate}` : ""}${path !== "_default" ? ` (${path})` : ""}`;
-          labels.push(el("text", { class: "edge-label", "data-queue": q, x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 5, "text-anchor": "middle" }, text));
-        }
-      }
-    }
+  for (const [tid, t] of list) {
+    const into = edges.filter((e) => e.to === tid);
+    if (!into.length) continue;
+    const n = depthOf(t.source);
+    for (const e of into) svg.append(el("path", { class: `edge${n > 0 ? " busy" : ""}`, "data-queue": t.source, d: route(e.chain, box) }));
+    const known = into.map((e) => rates.get(`sent|${e.from}|${e.path}`)).filter((r) => r !== undefined);
+    const rate = known.length ? rateText(known.reduce((a, r) => a + r, 0)) : "";
+    const z = box.get(tid);
+    const label = el("text", { class: "edge-label", "data-queue": t.source, x: z.x - GX / 2, y: z.y + H / 2 - 6, "text-anchor": "middle" }, `${n}${rate ? ` · ${rate}` : ""}`);
+    label.append(el("title", {}, `${t.source}: ${n} waiting; from ${into.map((e) => (e.path === "_default" ? e.from : `${e.from} (${e.path})`)).join(", ")}`));
+    labels.push(label);
   }
   for (const [id, b] of list) {
-    const { x, y } = pos.get(id);
+    const { x, y } = box.get(id);
     const g = el("g", { class: `bot ${b.status}${id === selected ? " selected" : ""}`, "data-bot": id, "data-state": b.status, transform: `translate(${x},${y})` });
     g.append(el("title", {}, `${id}: ${b.status}${b.error ? ` (${b.error})` : ""}\n${b.module}`));
     g.append(el("rect", { class: "box", width: W, height: H }));
-    g.append(el("text", { class: "id", x: 9, y: 18 }, id.length > 28 ? `${id.slice(0, 27)}…` : id));
+    g.append(el("text", { class: "id", x: 9, y: 18 }, id.length > 23 ? `${id.slice(0, 22)}…` : id));
     g.append(el("text", { class: "line state", x: 9, y: 35 }, `${b.status} · ${instancesText(b)}`));
-    const rate = rateText(`processed|${id}`);
-    if (b.source) g.append(el("text", { class: "line queue", "data-queue": b.source, x: 9, y: 52 }, `queue ${depthOf(b.source)}${rate ? ` · ${rate}` : ""}`));
-    else if (rate) g.append(el("text", { class: "line", x: 9, y: 52 }, rate));
+    if (b.source) {
+      const rate = rateText(rates.get(`processed|${id}`));
+      g.append(el("text", { class: "line queue", "data-queue": b.source, x: 9, y: 52 }, `queue ${depthOf(b.source)}${rate ? ` · ${rate}` : ""}`));
+    } else {
+      // A collector reads no queue: what it sends.
+      const sent = Object.keys(b.destinations).map((path) => rates.get(`sent|${id}|${path}`)).filter((r) => r !== undefined);
+      if (sent.length) g.append(el("text", { class: "line", x: 9, y: 52 }, `sends ${rateText(sent.reduce((a, r) => a + r, 0))}`));
+    }
     if (b.dumps > 0) g.append(el("text", { class: "dumps", x: W - 8, y: 52, "text-anchor": "end" }, `${b.dumps} dump${b.dumps === 1 ? "" : "s"}`));
     g.addEventListener("click", () => select(id));
     svg.append(g);
