@@ -37,19 +37,25 @@ export interface BotQueues {
   destinations: string[];
 }
 
-/** The configured queues of one bot. */
-export function queuesOf(config: RuntimeConfig, id: string): BotQueues {
-  const params = effectiveParams(config, id, {});
-  const source = sourceQueueOf(config, id);
-  const dq = normaliseDestinationQueues(params.destination_queues);
-  const destinations: string[] = [];
+/** A bot's destination queues by path (`_default` and named paths), as the bot sends. */
+export function destinationPaths(config: RuntimeConfig, id: string): Record<string, string[]> {
+  const dq = normaliseDestinationQueues(effectiveParams(config, id, {}).destination_queues);
+  const out: Record<string, string[]> = {};
   if (dq && typeof dq === "object") {
-    for (const list of Object.values(dq as Record<string, unknown>)) {
-      if (!Array.isArray(list)) continue;
-      for (const q of list) if (typeof q === "string" && !destinations.includes(q)) destinations.push(q);
+    for (const [path, list] of Object.entries(dq as Record<string, unknown>)) {
+      if (Array.isArray(list)) out[path] = list.filter((q): q is string => typeof q === "string");
     }
   }
-  return { source, destinations };
+  return out;
+}
+
+/** The configured queues of one bot. */
+export function queuesOf(config: RuntimeConfig, id: string): BotQueues {
+  const destinations: string[] = [];
+  for (const list of Object.values(destinationPaths(config, id))) {
+    for (const q of list) if (!destinations.includes(q)) destinations.push(q);
+  }
+  return { source: sourceQueueOf(config, id), destinations };
 }
 
 /** Every queue runtime.yaml names (sources and destinations). */

@@ -48,6 +48,7 @@ describe("intelmqctl control merging", () => {
     assert.deepEqual(v.instances.map((i) => [i.instance, i.managed, i.answered]), [
       ["h1-10", true, true], ["h1-11", true, false], ["h3-30", false, true], ["h4-40", false, false],
     ]);
+    assert.deepEqual(v.instances.map((i) => i.counters !== undefined), [true, false, true, true], "counters from answers and heartbeats, none from a control service's list");
 
     const stopped = buildView("a", [{ host: "h2", bots: { a: { status: "stopped", enabled: true, instances: [] } } }], [], [], false);
     assert.equal(stopped.status, "disabled", "runtime.yaml disables it now");

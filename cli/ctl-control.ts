@@ -6,7 +6,7 @@
  */
 import type { Broker } from "../shared/broker/index.js";
 import {
-  BotStatus, ErrorReply, HostReply, InstanceStatus, STATUS_BUCKET, botSubject, botnetSubject, encodeJson, hostSubject,
+  BotStatus, ErrorReply, HostReply, InstanceStatus, type Counters, STATUS_BUCKET, botSubject, botnetSubject, encodeJson, hostSubject,
   type BotVerb, type HostRequest, type HostVerb,
 } from "../shared/control-protocol/index.js";
 
@@ -21,6 +21,8 @@ export interface InstanceView {
   managed: boolean;
   /** Answered a request just now (false: only seen in a heartbeat or a control service's list). */
   answered: boolean;
+  /** The instance's counters since it started, from its answer or its heartbeat (none when only a control service lists it). */
+  counters?: Counters;
 }
 
 /** One bot's merged state. */
@@ -229,7 +231,7 @@ export function buildView(id: string, hosts: HostView[], live: InstanceStatus[],
     if (seen.has(i.instance)) continue;
     seen.add(i.instance);
     const managed = managing.some((h) => h.host === i.host && h.bots[id]!.instances.some((p) => p.pid === i.pid && p.pid > 0));
-    instances.push({ instance: i.instance, host: i.host, pid: i.pid, state: i.state, managed, answered: true });
+    instances.push({ instance: i.instance, host: i.host, pid: i.pid, state: i.state, managed, answered: true, counters: i.counters });
   }
   for (const h of managing) {
     for (const p of h.bots[id]!.instances) {
@@ -243,7 +245,7 @@ export function buildView(id: string, hosts: HostView[], live: InstanceStatus[],
   for (const b of beats) {
     if (seen.has(b.instance)) continue;
     seen.add(b.instance);
-    instances.push({ instance: b.instance, host: b.host, pid: b.pid, state: `${b.state} (heartbeat only, no answer)`, managed: false, answered: false });
+    instances.push({ instance: b.instance, host: b.host, pid: b.pid, state: `${b.state} (heartbeat only, no answer)`, managed: false, answered: false, counters: b.counters });
   }
   instances.sort((a, b) => a.instance.localeCompare(b.instance));
   let status: BotStatus;

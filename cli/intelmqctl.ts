@@ -24,6 +24,7 @@ import { k8sFiles } from "./ctl-k8s.js";
 import { writeNatsConfig } from "./ctl-nats-config.js";
 import { BOT_GROUP, botIds, configuredQueues, installedBots, queuesOf, type GroupName } from "./ctl-config.js";
 import { ControlClient, type BotView, type HostView, type InstanceView } from "./ctl-control.js";
+import { REPLAY_TIME_HELP, replayQueue } from "./ctl-replay.js";
 import { runBotCmd, type RunAction } from "./ctl-run.js";
 import { runUpdateDatabase } from "./update-database.js";
 import { upgradeConfigCmd } from "./ctl-upgrade-cmd.js";
@@ -627,34 +628,31 @@ async function replayCmd(ctx: Ctx, queue: string, o: { since?: string; until?: s
   const when = (text: string | undefined): Date | undefined => {
     if (text === undefined) return undefined;
     const d = parseWhen(text);
-    if (!d) throw new UsageError(`not a time: ${JSON.stringify(text)} (ISO 8601 such as 2024-09-16T10:00:00Z, or an age such as 30m, 2h, 1d)`);
+    if (!d) throw new UsageError(`not a time: ${JSON.stringify(text)} (${REPLAY_TIME_HELP})`);
     return d;
   };
   const since = when(o.since);
   const until = when(o.until);
   const target = o.to ?? queue;
-  const queues = configuredQueues(ctx.config());
-  for (const q of new Set([queue, target])) {
-    if (!queues.has(q)) {
-      ctx.out.error(`Queue ${q} does not exist!`);
-      ctx.out.result("not-found");
-      return 2;
-    }
-  }
+  const config = ctx.config();
+  const notFound = (q: string): number => {
+    ctx.out.error(`Queue ${q} does not exist!`);
+    ctx.out.result("not-found");
+    return 2;
+  };
+  // Unknown queues are refused before connecting.
+  const unknown = [queue, target].find((q) => !configuredQueues(config).has(q));
+  if (unknown !== undefined) return notFound(unknown);
   try {
-    const broker = await ctx.broker();
-    const r = await broker.archive.replay(queue, {
-      target, dryRun: !!o.dryRun, ...(since ? { since } : {}), ...(until ? { until } : {}),
-    });
-    if (r.firstSeq === null && !(await broker.queues.info(queue)).archived) {
+    const outcome = await replayQueue(await ctx.broker(), config, queue, { target, dryRun: !!o.dryRun, ...(since ? { since } : {}), ...(until ? { until } : {}) });
+    if (outcome.kind === "not-found") return notFound(outcome.queue);
+    if (outcome.kind === "not-archived") {
       // Nothing found because nothing is kept: say why, not "0 messages".
-      const should = queueSettingsFor(ctx.config(), queue).archive === true;
-      ctx.out.error(should
-        ? `Queue ${queue} is not archived: its stream was created before archiving was configured (see intelmqctl check); nothing to replay.`
-        : `Queue ${queue} is not archived, nothing to replay: the archive keeps the queues collectors feed, or every queue with queue_archive: true under global in runtime.yaml.`);
+      ctx.out.error(outcome.message);
       ctx.out.result("not-archived");
       return 1;
     }
+    const r = outcome.result;
     const range = r.firstSeq === null ? "" : ` (archive sequences ${r.firstSeq} to ${r.lastSeq})`;
     ctx.out.result({
       queue: r.queue, target: r.target, dry_run: !!o.dryRun, replayed: r.replayed, duplicates: r.duplicates, missing: r.missing,

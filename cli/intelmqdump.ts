@@ -13,11 +13,10 @@ import { createInterface, type Interface } from "node:readline";
 import { Command } from "commander";
 import type { Broker, StoredDump } from "../shared/broker/index.js";
 import { intelmqPaths, loadRuntimeConfig, type RuntimeConfig } from "../shared/config/index.js";
-import { encodeEnvelope, messageFromDict } from "../shared/message/index.js";
 import { parseArgs, parseIds } from "./args.js";
 import { connectCtl } from "./connect.js";
 import { ControlClient } from "./ctl-control.js";
-import { groupOf, queuesOf } from "./ctl-config.js";
+import { lastLine, recoverDump, sourceQueues } from "./dump-recover.js";
 import { guardProcess, verboseArg } from "./output.js";
 import { exportDumps, importDumps } from "./dump-files.js";
 import { errorMessage } from "../shared/errors/index.js";
@@ -33,13 +32,6 @@ const HELP = [
 
 function say(line = ""): void {
   process.stdout.write(`${line}\n`);
-}
-
-/** The last traceback line (IntelMQ shows it in the list), cut for one screen line. */
-function lastLine(d: StoredDump): string {
-  const lines = (Array.isArray(d.traceback) ? d.traceback : String(d.traceback).split("\n")).map((l) => l.trim()).filter(Boolean);
-  const l = lines[lines.length - 1] ?? "";
-  return l.length > 200 ? `${l.slice(0, 197)}...` : l;
 }
 
 /** A stack frame or the header over frames, as older entries and bots at DEBUG store them. */
@@ -82,51 +74,13 @@ interface Session {
   ask(prompt: string): Promise<string | null>;
 }
 
-/** The source queues of runtime.yaml, with the group of the bot reading each. */
-function sourceQueues(config: RuntimeConfig): Map<string, string | null> {
-  const out = new Map<string, string | null>();
-  for (const id of Object.keys(config.bots)) {
-    const q = queuesOf(config, id).source;
-    if (q) out.set(q, groupOf(config.bots[id]!));
-  }
-  return out;
-}
-
-/** The bytes to publish for an entry into `queue`: an Event bound for a parser becomes a Report. */
-function payload(d: StoredDump, group: string | null): Uint8Array {
-  if (d.message_type === "base64") return new Uint8Array(Buffer.from(d.message, "base64"));
-  const dict = JSON.parse(d.message) as Record<string, unknown>;
-  if (group === "Parser" && dict.__type === "Event") {
-    // As IntelMQ's Report made from an Event: the fields a report may hold (feed.*, raw, ...).
-    const report = messageFromDict({ __type: "Report" });
-    for (const [k, v] of Object.entries(dict)) {
-      if (k === "__type") continue;
-      try { report.add(k, v, { raiseFailure: false }); } catch { /* not a report field */ }
-    }
-    return encodeEnvelope([report]);
-  }
-  // Validated again, so that what goes back into a queue is a message the bots accept.
-  return encodeEnvelope([messageFromDict(dict)]);
-}
-
 async function recover(s: Session, entries: StoredDump[], queue: string | undefined): Promise<void> {
   const sources = sourceQueues(s.config);
   for (const d of entries) {
-    const target = queue ?? d.source_queue ?? "";
-    if (!sources.has(target)) {
-      say(`Entry ${d.timestamp}: ${target ? `'${target}' is not the source queue of a configured bot` : "no source queue stored, name one"}; not recovered.`);
-      continue;
-    }
-    let data: Uint8Array;
-    try {
-      data = payload(d, sources.get(target) ?? null);
-    } catch (err) {
-      say(`Entry ${d.timestamp} can not be recovered: ${(err as Error).message}`);
-      continue;
-    }
-    await s.broker.queues.publish(target, data, { msgId: `dump:${d.seq}` });
-    await s.broker.dumps.delete(d.seq);
-    say(`Recovered dump ${d.timestamp} into ${target}.`);
+    const r = await recoverDump(s.broker, s.config, d, queue, sources);
+    if (r.recovered) say(`Recovered dump ${d.timestamp} into ${r.queue}.`);
+    else if (r.why === "queue") say(`Entry ${d.timestamp}: ${r.message}; not recovered.`);
+    else say(`Entry ${d.timestamp} can not be recovered: ${r.message}`);
   }
 }
 

@@ -5,10 +5,10 @@
 // /metrics against the events sent.
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createInterface } from "node:readline";
+import { runNode as run, startApi, stopProcess as stop } from "../../test/helpers/intelmq-api.js";
 import { startNatsServer, type NatsServer } from "../../test/helpers/nats-server.js";
 import { ROOT } from "../../test/helpers/paths.js";
 import { BENCH_COLUMNS, TestPipeline, countLines, sleep, waitFor } from "../../test/helpers/pipeline.js";
@@ -38,37 +38,6 @@ function bots(out: string): Record<string, unknown> {
       parameters: { file: out },
     },
   };
-}
-
-/** Start bin/intelmq-api.mjs; resolves with its base URL once it printed it. */
-async function startApi(env: NodeJS.ProcessEnv, logFile: string): Promise<{ url: string; proc: ChildProcess }> {
-  const fd = openSync(logFile, "a");
-  const proc = spawn(process.execPath, [join(ROOT, "bin", "intelmq-api.mjs")], { env: { ...env, INTELMQ_API_LISTEN: "127.0.0.1:0" }, stdio: ["ignore", "pipe", fd] });
-  closeSync(fd);
-  const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).on("line", (l) => {
-      const m = /listening on (http:\/\/\S+?)\/? /.exec(l);
-      if (m) resolve(m[1]!);
-    });
-    proc.once("exit", (c) => reject(new Error(`intelmq-api exited (${c}): ${readFileSync(logFile, "utf8")}`)));
-  });
-  return { url, proc };
-}
-
-async function stop(proc: ChildProcess | undefined): Promise<void> {
-  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((r) => proc.once("exit", r));
-  proc.kill("SIGTERM");
-  await Promise.race([exited, sleep(20_000)]);
-  if (proc.exitCode === null && proc.signalCode === null) proc.kill("SIGKILL");
-}
-
-function run(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, args, { env, timeout: 60_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? Number((err as { code?: unknown }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
 }
 
 describe("intelmq-api", { timeout: 240_000 }, () => {
@@ -322,7 +291,7 @@ describe("intelmq-api", { timeout: 240_000 }, () => {
     const js = await fetch(`${api!.url}/monitor.js`);
     assert.equal(js.status, 200);
     assert.match(js.headers.get("content-type") ?? "", /javascript/);
-    assert.match(await js.text(), /queues-and-status/);
+    assert.match(await js.text(), /monitor\/state/);
   });
 
   it("a session expires after session_duration without use (401), and listed origins only", async () => {

@@ -4,7 +4,8 @@
  * status codes, so that the IntelMQ Manager works against it. Where intelmq-api runs
  * `intelmqctl --type json ...` in a shell, we run intelmqctl's commands in this process over the
  * API's own NATS connection; their output and IntelMQ's error rule (stderr or no output: 500
- * with {tip, message, command}) are the same. Besides: /metrics and the monitor page at /.
+ * with {tip, message, command}) are the same. Besides: /metrics, the monitor page at / and its
+ * own routes under /v1/monitor/ (monitor.ts).
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -18,6 +19,7 @@ import { main as intelmqctl } from "../../cli/intelmqctl.js";
 import { ControlClient } from "../../cli/ctl-control.js";
 import { loadFileOrDirectory, positionsFile, readRuntime } from "./files.js";
 import { Metrics } from "./metrics.js";
+import { registerMonitorRoutes } from "./monitor.js";
 import { writeRuntime } from "./runtime.js";
 import type { SessionStore } from "./sessions.js";
 
@@ -163,11 +165,11 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
     }
   });
 
-  // Every route of the API but login needs a valid session token.
+  // Every route of the API and of the monitor but login needs a valid session token.
   app.addHook("onRequest", async (req, reply) => {
     if (reply.sent) return reply;
     const path = req.url.split("?")[0]!;
-    if (!path.startsWith("/v1/api/") || path === "/v1/api/login") return;
+    if (!(path.startsWith("/v1/api/") || path.startsWith("/v1/monitor/")) || path === "/v1/api/login") return;
     const token = req.headers.authorization;
     const user = token ? await o.sessions.verifyToken(token) : null;
     if (!user) {
@@ -281,6 +283,8 @@ export async function buildApi(o: ApiOptions): Promise<FastifyInstance> {
   };
   app.post("/v1/api/positions", postPositions);
   app.post("/v1/api//positions", postPositions);
+
+  registerMonitorRoutes(app, { broker: o.broker, config, control: controlClient, log: o.log, invalid: (loc, message) => new InvalidParam(loc, message) });
 
   app.get("/metrics", async (_req, reply) => {
     await metrics.refresh();

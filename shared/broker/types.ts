@@ -171,6 +171,8 @@ export interface ReplayOptions {
   target?: string;
   /** Count what would be replayed, publish nothing. */
   dryRun?: boolean;
+  /** Called after each message handled (replayed, duplicate or missing), with the counts so far: for a progress display. */
+  onProgress?: (sofar: Readonly<ReplayResult>) => void;
 }
 
 export interface ReplayResult {
@@ -254,6 +256,8 @@ export interface DumpStore {
   store(entry: DumpEntry): Promise<void>;
   /** Entries of one bot or all, oldest first. */
   read(botId?: string): Promise<StoredDump[]>;
+  /** How many entries each of these bots has (0 for none), without reading them. */
+  counts(botIds: readonly string[]): Promise<Map<string, number>>;
   /** Delete one entry by its sequence; false if it was not there. */
   delete(seq: number): Promise<boolean>;
 }

@@ -32,8 +32,10 @@ conformance("archive", (fx) => {
     assert.equal(dry.replayed, 2);
     assert.equal(await b.queues.depth(q), 0, "a dry run publishes nothing");
 
-    const all = await b.archive.replay(q);
+    const progress: number[] = [];
+    const all = await b.archive.replay(q, { onProgress: (r) => progress.push(r.replayed + r.duplicates + r.missing) });
     assert.deepEqual([all.replayed, all.duplicates, all.missing], [3, 0, 0]);
+    assert.deepEqual(progress.sort((x, y) => x - y), [1, 2, 3], "one progress call per message, counting up to the total");
     assert.ok(all.firstSeq !== null && all.lastSeq !== null && all.lastSeq > all.firstSeq);
     assert.equal(await b.queues.depth(q), 3);
     const again = await b.archive.replay(q);

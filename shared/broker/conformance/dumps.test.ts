@@ -24,9 +24,11 @@ conformance("dumps", (fx) => {
     assert.equal(theirs[0]!.traceback, "line failed");
     const everyone = await b.dumps.read();
     assert.ok(everyone.filter((d) => d.bot_id === bot || d.bot_id === other).length === 3);
+    assert.deepEqual([...(await b.dumps.counts([bot, other, `${bot}-none`])).entries()], [[bot, 2], [other, 1], [`${bot}-none`, 0]]);
     assert.equal(await b.dumps.delete(mine[0]!.seq), true);
     assert.equal(await b.dumps.delete(mine[0]!.seq), false);
     assert.deepEqual((await b.dumps.read(bot)).map((d) => d.seq), [mine[1]!.seq]);
+    assert.equal((await b.dumps.counts([bot])).get(bot), 1, "a deleted entry is not counted");
     assert.deepEqual(await b.dumps.read(`${bot}-none`), []);
   });
 });

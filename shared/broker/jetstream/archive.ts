@@ -83,12 +83,13 @@ export class JsArchive implements Archive {
           result.lastSeq = m.seq;
           if (opts.dryRun) {
             result.replayed++;
+            opts.onProgress?.(result);
           } else if (m.headers?.has(OBJECT_HEADER)) {
             // Storing a large payload takes longer than a plain publish: keep the order.
             await flush();
-            await this.#replayOne(m, target, result);
+            await this.#replayOne(m, target, result, opts.onProgress);
           } else {
-            inFlight.push(this.#replayOne(m, target, result));
+            inFlight.push(this.#replayOne(m, target, result, opts.onProgress));
             if (inFlight.length >= 256) await flush();
           }
           // Stop the fetch here rather than wait for its expiry.
@@ -104,7 +105,7 @@ export class JsArchive implements Archive {
     return result;
   }
 
-  async #replayOne(m: JsMsg, target: string, result: ReplayResult): Promise<void> {
+  async #replayOne(m: JsMsg, target: string, result: ReplayResult, onProgress: ReplayOptions["onProgress"]): Promise<void> {
     const headers: Record<string, string> = {};
     let ref: string | undefined;
     let bucket = LARGE_BUCKET;
@@ -122,6 +123,7 @@ export class JsArchive implements Archive {
       const blob = await (await this.c.largeStore(bucket)).getBlob(ref).catch(() => null);
       if (!blob) {
         result.missing++;
+        onProgress?.(result);
         this.c.log.warn({ seq: m.seq, object: ref, bucket }, "replay: the large payload of an archived message is gone; skipped");
         return;
       }
@@ -131,5 +133,6 @@ export class JsArchive implements Archive {
     const ack = await this.queues.send(target, data, { msgId: `replay:${m.seq}`, headers });
     if (ack.duplicate) result.duplicates++;
     else result.replayed++;
+    onProgress?.(result);
   }
 }

@@ -99,6 +99,21 @@ export class JsDumps implements DumpStore {
     return out;
   }
 
+  async counts(botIds: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map(botIds.map((id) => [id, 0]));
+    if (botIds.length === 0) return out;
+    try {
+      await this.#stream();
+      // The stream's count per subject: no entry is read.
+      const si = await this.c.jsm.streams.info(DUMPS_STREAM, { subjects_filter: "intelmq.dump.>" });
+      const bySubject = si.state.subjects ?? {};
+      for (const id of botIds) out.set(id, bySubject[dumpSubject(id)] ?? 0);
+    } catch (err) {
+      throw this.c.wrap("count dumps", err);
+    }
+    return out;
+  }
+
   async delete(seq: number): Promise<boolean> {
     try {
       await this.#stream();

@@ -46,9 +46,13 @@ export class MemArchive implements Archive {
     for (const a of picked) {
       result.firstSeq ??= a.seq;
       result.lastSeq = a.seq;
-      if (opts.dryRun) { result.replayed++; continue; }
-      const fresh = this.queues.accept(target, a.data, { msgId: `replay:${a.seq}`, headers: { ...a.headers, [REPLAY_HEADER]: String(a.seq) } });
-      if (fresh) result.replayed++; else result.duplicates++;
+      if (opts.dryRun) {
+        result.replayed++;
+      } else {
+        const fresh = this.queues.accept(target, a.data, { msgId: `replay:${a.seq}`, headers: { ...a.headers, [REPLAY_HEADER]: String(a.seq) } });
+        if (fresh) result.replayed++; else result.duplicates++;
+      }
+      opts.onProgress?.(result);
     }
     return result;
   }

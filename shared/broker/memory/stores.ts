@@ -28,6 +28,12 @@ export class MemDumps implements DumpStore {
     return this.#dumps.filter((d) => botId === undefined || d.bot_id === botId).map(({ bytes: _, ...d }) => structuredClone(d));
   }
 
+  async counts(botIds: readonly string[]): Promise<Map<string, number>> {
+    const out = new Map(botIds.map((id) => [id, 0]));
+    for (const d of this.#dumps) if (out.has(d.bot_id)) out.set(d.bot_id, out.get(d.bot_id)! + 1);
+    return out;
+  }
+
   async delete(seq: number): Promise<boolean> {
     const i = this.#dumps.findIndex((d) => d.seq === seq);
     if (i < 0) return false;
