@@ -133,7 +133,9 @@ export class BotRunner extends EventEmitter implements BotHandle {
     this.#res = res as ResolvedParams;
     const rt = res.runtime;
     this.#log.level = levelOf(rt.logging_level);
-    for (const [k, v] of Object.entries(redactParams(raw, loggedSecretKeys(this.#def)))) this.#log.debug(`Runtime configuration: parameter ${JSON.stringify(k)} loaded with value ${JSON.stringify(v)}.`);
+    // A parameter this bot does not know may be another bot's secret given under global: hidden too.
+    const hidden = [...loggedSecretKeys(this.#def), ...res.unknown];
+    for (const [k, v] of Object.entries(redactParams(raw, hidden))) this.#log.debug(`Runtime configuration: parameter ${JSON.stringify(k)} loaded with value ${JSON.stringify(v)}.`);
     for (const k of res.unknown) this.#log.warn(`Ignoring unknown parameter ${JSON.stringify(k)}.`);
     this.#stats.configure(this.#log, { count: rt.log_processed_messages_count, seconds: rt.log_processed_messages_seconds });
     this.#dumper.configure(this.#def.kind === "collector" ? null : rt.source_queue, rt.error_dump_message, this.#log);

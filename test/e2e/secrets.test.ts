@@ -36,6 +36,7 @@ const SECRET = {
   restKey: `s3cr3t-${tag}-rest-key`,
   brokenHeader: `s3cr3t-${tag}-broken-header`,
   globalHeader: `s3cr3t-${tag}-global-header`,
+  globalToken: `s3cr3t-${tag}-global-token`,
 };
 const NATS_USER = "intelmq";
 const basic = (user: string, pass: string) => Buffer.from(`${user}:${pass}`).toString("base64");
@@ -140,7 +141,8 @@ describe("secrets", { timeout: 120_000 }, () => {
     const nats: NatsServer = await startNatsServer({ auth: { user: NATS_USER, pass: SECRET.natsPass } });
     const natsUrl = `nats://${NATS_USER}:${SECRET.natsPass}@127.0.0.1:${nats.port}`;
     // An HTTP parameter under global applies to every bot, those without HTTP parameters too.
-    const p = new TestPipeline(natsUrl, bots(peer.url), { logging_level: "DEBUG", http_header: { "X-Global-Key": SECRET.globalHeader } });
+    // So does any other: a secret of one bot (the REST output's auth_token) under global reaches bots that do not know it.
+    const p = new TestPipeline(natsUrl, bots(peer.url), { logging_level: "DEBUG", http_header: { "X-Global-Key": SECRET.globalHeader }, auth_token: SECRET.globalToken });
     const env = { ...p.env, INTELMQCTL_CONTROL_WAIT: "0.5" };
     /** What the processes of the test printed, by who printed it. */
     const captured: { where: string; text: string }[] = [];
