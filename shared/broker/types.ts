@@ -20,7 +20,7 @@ export interface Delivery {
   readonly queue: string;
   /** The envelope; of a framed envelope that is streamed (`raw`), only its head. */
   readonly data: Uint8Array;
-  /** A large framed envelope's raw, left where it is stored and read when needed (absent: all of it is in `data`). */
+  /** A large framed envelope's raw, left where it is stored and read when needed (only with ConsumeOptions.streamRaw; absent: all of it is in `data`). */
   readonly raw?: RawStream;
   readonly headers: Readonly<Record<string, string>>;
   /** Stream sequence of the message in its queue: stable across redeliveries. */
@@ -44,6 +44,8 @@ export interface Delivery {
 export interface ConsumeOptions {
   /** Upper bound of deliveries held unacked by this subscriber (and by the durable consumer). Default 1000. */
   maxInFlight?: number;
+  /** Hand out a large framed envelope as its head with its raw streamed (`Delivery.raw`); else whole, in `data`. */
+  streamRaw?: boolean;
 }
 
 /** A running consumer. Iterate for deliveries; stop() ends the iteration (held deliveries stay valid). */

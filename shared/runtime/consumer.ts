@@ -133,7 +133,7 @@ export class Consumer {
     while (!this.h.halted()) {
       let sub: Subscription;
       try {
-        sub = await this.h.broker.queues.consume(queue, { maxInFlight: Math.min(this.h.window, PREFETCH) });
+        sub = await this.h.broker.queues.consume(queue, { maxInFlight: Math.min(this.h.window, PREFETCH), streamRaw: true });
       } catch (err) {
         if (this.h.broker.state === "closed") return;
         this.h.log().warn({ err }, "Could not consume from the source queue; retrying.");

@@ -38,7 +38,14 @@ conformance("queues", (fx) => {
     const bytes = encodeEnvelope([report]);
     assert.deepEqual(decodeEnvelope(bytes), [report], "a reader of whole envelopes gets the report back");
     await b.queues.publish(q, bytes, { msgId: "framed:1" });
-    const sub = await b.queues.consume(q);
+    // A subscriber that does not ask for streaming gets it whole.
+    const whole = await b.queues.consume(q, { maxInFlight: 1 });
+    const [w] = await take(whole[Symbol.asyncIterator](), 1, 30000);
+    assert.equal(w!.raw, undefined);
+    assert.deepEqual(decodeEnvelope(w!.data), [report]);
+    w!.nak();
+    await whole.stop();
+    const sub = await b.queues.consume(q, { streamRaw: true });
     const [d] = await take(sub[Symbol.asyncIterator](), 1, 30000);
     assert.ok(d!.raw, "the raw is streamed");
     assert.equal(d!.raw.size, raw.length);

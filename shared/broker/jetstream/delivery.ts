@@ -8,7 +8,7 @@ import { errorMessage } from "../../errors/index.js";
 
 /** What deliveries and subscriptions need of their queues. */
 export interface DeliveryOwner {
-  toDelivery(queue: string, m: JsMsg): Promise<JsDelivery>;
+  toDelivery(queue: string, m: JsMsg, streamRaw: boolean): Promise<JsDelivery>;
   released(d: JsDelivery): void;
   unsubscribed(s: JsSubscription): void;
   confirmAck(d: JsDelivery): Promise<void>;
@@ -104,7 +104,7 @@ export class JsSubscription implements Subscription {
   #src: AsyncIterator<JsMsg>;
   #drained: Promise<JsMsg[]> | null = null;
 
-  constructor(private readonly owner: DeliveryOwner, readonly queue: string, private readonly messages: ConsumerMessages) {
+  constructor(private readonly owner: DeliveryOwner, readonly queue: string, private readonly messages: ConsumerMessages, private readonly streamRaw = false) {
     this.#src = messages[Symbol.asyncIterator]();
   }
 
@@ -157,7 +157,7 @@ export class JsSubscription implements Subscription {
         }
         let d: JsDelivery;
         try {
-          d = await this.owner.toDelivery(this.queue, m);
+          d = await this.owner.toDelivery(this.queue, m, this.streamRaw);
         } catch (err) {
           // The large payload could not be fetched now (connection lost): try again later.
           this.owner.log.warn({ queue: this.queue, seq: m.seq, err: errorMessage(err) }, "cannot resolve a delivery, giving it back");

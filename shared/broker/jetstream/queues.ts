@@ -131,7 +131,7 @@ export class JsQueues implements Queues, DeliveryOwner {
       }
       const consumer = await this.c.js.consumers.get(stream, CONSUMER_NAME);
       const messages = await consumer.consume({ max_messages: max });
-      const sub = new JsSubscription(this, queue, messages);
+      const sub = new JsSubscription(this, queue, messages, opts?.streamRaw === true);
       this.#subs.add(sub);
       return sub;
     } catch (err) {
@@ -140,7 +140,7 @@ export class JsQueues implements Queues, DeliveryOwner {
   }
 
   /** Called by JsSubscription for each message: resolve large payloads, track it as held. */
-  async toDelivery(queue: string, m: JsMsg): Promise<JsDelivery> {
+  async toDelivery(queue: string, m: JsMsg, streamRaw: boolean): Promise<JsDelivery> {
     let data = m.data;
     let objName: string | null = null;
     const ref = m.headers?.get(OBJECT_HEADER);
@@ -149,7 +149,7 @@ export class JsQueues implements Queues, DeliveryOwner {
     if (ref) {
       // Only payloads of the plain bucket belong to this one message; archived ones expire.
       if (bucket === LARGE_BUCKET) objName = ref;
-      const got = await this.#large(bucket, ref);
+      const got = streamRaw ? await this.#large(bucket, ref) : await this.#whole(bucket, ref);
       if (got) {
         ({ data, raw } = got);
       } else {
@@ -181,7 +181,11 @@ export class JsQueues implements Queues, DeliveryOwner {
       const c = this.c;
       return { data, raw: { size: info.size - layout.rawOffset, chunks: () => objectChunks(c, bucket, info, layout.rawOffset) } };
     }
-    const blob = await os.getBlob(name);
+    return await this.#whole(bucket, name);
+  }
+
+  async #whole(bucket: string, name: string): Promise<{ data: Uint8Array; raw?: RawStream } | null> {
+    const blob = await (await this.c.largeStore(bucket)).getBlob(name);
     return blob ? { data: blob } : null;
   }
 

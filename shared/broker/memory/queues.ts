@@ -153,7 +153,7 @@ export class MemQueues implements Queues {
     };
     const d: MemDelivery = {
       queue: q.name,
-      ...splitFramed(msg.data),
+      ...(sub.streamRaw ? splitFramed(msg.data) : { data: msg.data }),
       headers: msg.headers,
       seq: msg.seq,
       deliveryCount: msg.deliveryCount,
@@ -203,7 +203,7 @@ export class MemQueues implements Queues {
     this.m.live();
     const q = this.#queue(queue);
     const max = Math.max(1, opts?.maxInFlight ?? DEFAULTS.maxInFlight);
-    const sub = new MemSubscription(max, () => {
+    const sub = new MemSubscription(max, opts?.streamRaw === true, () => {
       q.subs = q.subs.filter((s) => s !== sub);
       this.#dispatch(q);
     });

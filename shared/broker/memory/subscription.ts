@@ -14,7 +14,7 @@ export class MemSubscription implements Subscription {
   /** Sequences handed to this subscriber and not settled: its in-flight window. */
   #seqs = new Set<number>();
 
-  constructor(readonly max: number, private readonly detach: () => void) {}
+  constructor(readonly max: number, readonly streamRaw: boolean, private readonly detach: () => void) {}
 
   hasRoom(): boolean {
     return !this.#stopped && this.#seqs.size < this.max;
