@@ -9,6 +9,7 @@ import { connect } from "@nats-io/transport-node";
 import { AckPolicy, DeliverPolicy, jetstreamManager } from "@nats-io/jetstream";
 import { Objm } from "@nats-io/obj";
 import { ErrorCode, hasCode } from "../errors/index.js";
+import { encodeEnvelope } from "../message/index.js";
 import { freePort, startNatsServer, type NatsServer } from "../../test/helpers/nats-server.js";
 import { take, until } from "./testing.js";
 import { connectJetStream, CONSUMER_NAME, queueStream, queueSubject, type Delivery, type JetStreamBroker } from "./index.js";
@@ -256,6 +257,36 @@ describe("JetStream broker across a server restart", () => {
   let server: NatsServer;
   before(async () => { server = await startNatsServer(); });
   after(async () => { await server.stop(); });
+
+  test("a streamed raw cut by an outage fails as an outage, and reads whole from the start after it", async () => {
+    const b = await connectJetStream({ servers: server.url, reconnectTimeWaitMs: 250 });
+    const q = qname("streamed-outage");
+    const raw = randomBytes(4 * 1024 * 1024);
+    await b.queues.publish(q, encodeEnvelope([{ __type: "Report", "feed.name": "Big", raw: raw.toString("base64") }]), { msgId: "streamed:1" });
+    const sub = await b.queues.consume(q, { streamRaw: true });
+    const [d] = await take(sub[Symbol.asyncIterator](), 1, 30000);
+    assert.ok(d!.raw);
+    const it = d!.raw.chunks()[Symbol.asyncIterator]();
+    assert.equal((await it.next()).done, false, "a first piece");
+    await server.stop({ keepStore: true });
+    await assert.rejects(async () => { while (!(await it.next()).done) { /* read on */ } }, unavailable);
+    await server.restart();
+    await until(() => b.state === "connected", 15000, "reconnected");
+    const pieces: Uint8Array[] = [];
+    await until(async () => {
+      pieces.length = 0;
+      try {
+        for await (const c of d!.raw!.chunks()) pieces.push(c);
+        return true;
+      } catch (err) {
+        assert.ok(unavailable(err), String(err));
+        return false;
+      }
+    }, 30000, "the raw read again");
+    assert.ok(Buffer.concat(pieces).equals(raw), "the same bytes");
+    await sub.stop();
+    await b.close();
+  });
 
   test("the subscription resumes by itself, publishing in the outage fails fast, nothing is lost", async () => {
     const b = await connectJetStream({ servers: server.url, reconnectTimeWaitMs: 250 });
