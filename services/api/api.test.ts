@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { runNode as run, startApi, stopProcess as stop } from "../../test/helpers/intelmq-api.js";
+import { apiRequest, runNode as run, startApi, stopProcess as stop } from "../../test/helpers/intelmq-api.js";
 import { startNatsServer, type NatsServer } from "../../test/helpers/nats-server.js";
 import { ROOT } from "../../test/helpers/paths.js";
 import { BENCH_COLUMNS, TestPipeline, countLines, sleep, waitFor } from "../../test/helpers/pipeline.js";
@@ -49,12 +49,7 @@ describe("intelmq-api", { timeout: 240_000 }, () => {
   const out = "var/lib/bots/api-out.txt";
 
   /** A request to the API with the session's token (or `auth`). */
-  const req = (path: string, init: RequestInit & { auth?: string | null } = {}) => {
-    const headers = new Headers(init.headers);
-    const auth = init.auth === undefined ? token : init.auth;
-    if (auth !== null) headers.set("authorization", auth);
-    return fetch(`${api!.url}${path}`, { ...init, headers });
-  };
+  const req = apiRequest(() => api!.url, () => token);
   const json = async (path: string, init: RequestInit = {}) => {
     const r = await req(path, init);
     assert.equal(r.status, 200, `${path}: ${r.status} ${await r.clone().text()}`);

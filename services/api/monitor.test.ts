@@ -10,7 +10,7 @@ import { closeSync, openSync } from "node:fs";
 import { join } from "node:path";
 import type { DumpEntry } from "../../shared/broker/index.js";
 import { decodeEnvelope } from "../../shared/message/index.js";
-import { addUserAndLogin, startApi, stopProcess, type RunningApi } from "../../test/helpers/intelmq-api.js";
+import { addUserAndLogin, apiRequest, startApi, stopProcess, type RunningApi } from "../../test/helpers/intelmq-api.js";
 import { startNatsServer, type NatsServer } from "../../test/helpers/nats-server.js";
 import { ROOT } from "../../test/helpers/paths.js";
 import { BENCH_COLUMNS, TestPipeline, countLines, waitFor } from "../../test/helpers/pipeline.js";
@@ -43,12 +43,8 @@ describe("intelmq-api: the monitor's routes", { timeout: 240_000 }, () => {
   let token = "";
   const out = "var/lib/bots/monitor-out.txt";
 
-  const req = (path: string, init: RequestInit & { auth?: string | null } = {}) => {
-    const headers = new Headers(init.headers);
-    const auth = init.auth === undefined ? token : init.auth;
-    if (auth !== null) headers.set("authorization", auth);
-    return fetch(`${api!.url}${path}`, { ...init, headers });
-  };
+  /** A request to the API with the session's token (or `auth`). */
+  const req = apiRequest(() => api!.url, () => token);
   const json = async <T = unknown>(path: string, init: RequestInit = {}, status = 200): Promise<T> => {
     const r = await req(path, init);
     assert.equal(r.status, status, `${path}: ${r.status} ${await r.clone().text()}`);

@@ -8,8 +8,7 @@ import type { Logger } from "pino";
 import { LineError } from "../errors/index.js";
 import { Message, type Report } from "../message/index.js";
 import type { Emit, ParserImpl, Routed } from "./types.js";
-import { LINE_SPLIT } from "./util.js";
-import { overWindows, windowLines as reportLinesOf, type RawWindow } from "./raw-text.js";
+import { inlineWindows, overWindows, windowLines, type RawWindow } from "./raw-text.js";
 
 /**
  * A line the parser deliberately does not parse, and why ("comment", "header", ...). parse() may
@@ -43,32 +42,12 @@ export function reportText(report: Report): string {
   return typeof raw === "string" ? Buffer.from(raw, "base64").toString("utf8") : "";
 }
 
-/** Base64 characters decoded at a time by rawLines(): a multiple of 4. */
-const RAW_CHUNK = 256 * 1024;
-
 /**
- * The lines of a report's decoded raw (Python's str.splitlines() boundaries), decoded and split a
- * chunk at a time: a large report is never held decoded as a whole, nor as an array of its lines.
+ * The lines of a report's inline raw (Python's str.splitlines() boundaries), decoded and split a
+ * window at a time: a large report is never held decoded as a whole, nor as an array of its lines.
  */
 export function* rawLines(report: Report): Generator<string> {
-  const raw = report.get("raw");
-  if (typeof raw !== "string" || raw === "") return;
-  const decoder = new TextDecoder("utf-8");
-  let rest = "";
-  for (let off = 0; off < raw.length; off += RAW_CHUNK) {
-    const last = off + RAW_CHUNK >= raw.length;
-    rest += decoder.decode(Buffer.from(raw.slice(off, off + RAW_CHUNK), "base64"), { stream: !last });
-    const split = new RegExp(LINE_SPLIT.source, "g");
-    let start = 0;
-    for (let m = split.exec(rest); m; m = split.exec(rest)) {
-      // A "\r" at the very end may be the first half of "\r\n": wait for the next chunk.
-      if (!last && m[0] === "\r" && m.index === rest.length - 1) break;
-      yield rest.slice(start, m.index);
-      start = m.index + m[0].length;
-    }
-    rest = rest.slice(start);
-  }
-  if (rest !== "") yield rest;
+  for (const w of inlineWindows(report)) yield* windowLines(w);
 }
 
 /** The default parse(): the decoded raw, split into stripped lines, without empty ones. */
@@ -86,7 +65,7 @@ export function reportItems(report: Report, ignoreStarting?: readonly string[]):
 
 /** A window's stripped, non-empty lines; with `ignoreStarting`, those starting so declared skipped (IntelMQ's _ignore_lines_starting). */
 function* windowItems(w: RawWindow, ignoreStarting?: readonly string[]): Generator<string | SkippedLine> {
-  for (const l of reportLinesOf(w)) {
+  for (const l of windowLines(w)) {
     const line = l.trim();
     if (line === "") continue;
     if (ignoreStarting && ignoreStarting.some((pre) => line.startsWith(pre))) yield skipLine(line, "ignored start of line");

@@ -27,12 +27,8 @@ export interface WindowOptions {
   invalid?: "replace" | "drop";
 }
 
-async function* rawBytes(report: Report): AsyncGenerator<Uint8Array> {
-  const src = rawSource(report);
-  if (src) {
-    yield* src.chunks();
-    return;
-  }
+/** The base64 of an inline raw decoded a chunk at a time. */
+function* inlineBytes(report: Report): Generator<Uint8Array> {
   const raw = report.get("raw");
   if (typeof raw !== "string") return;
   for (let off = 0; off < raw.length; off += RAW_CHUNK) yield Buffer.from(raw.slice(off, off + RAW_CHUNK), "base64");
@@ -63,31 +59,35 @@ function decode(bytes: Uint8Array, invalid: "replace" | "drop"): string {
   }
 }
 
-/** The decoded raw in windows of about 64 KiB; a raw of less than that is one window. */
-export async function* reportWindows(report: Report, opts: WindowOptions = {}): AsyncGenerator<RawWindow> {
-  const invalid = opts.invalid ?? "replace";
-  let carry: Uint8Array | null = null;
-  let text = "";
-  let first = true;
-  for await (const chunk of rawBytes(report)) {
+/** Decoded text cut into windows as bytes come in: the same for inline and streamed raws. */
+class WindowCutter {
+  #carry: Uint8Array | null = null;
+  #text = "";
+  #first = true;
+
+  constructor(private readonly invalid: "replace" | "drop") {}
+
+  /** The windows complete once `chunk` is added. */
+  *push(chunk: Uint8Array): Generator<RawWindow> {
     for (let off = 0; off < chunk.length; off += PIECE) {
       let bytes = chunk.subarray(off, off + PIECE);
-      if (carry) {
-        bytes = Buffer.concat([carry, bytes]);
-        carry = null;
+      if (this.#carry) {
+        bytes = Buffer.concat([this.#carry, bytes]);
+        this.#carry = null;
       }
       const tail = incompleteTail(bytes);
       if (tail) {
-        carry = bytes.slice(bytes.length - tail);
+        this.#carry = bytes.slice(bytes.length - tail);
         bytes = bytes.subarray(0, bytes.length - tail);
       }
-      let piece = decode(bytes, invalid);
-      if (first && piece !== "") {
+      let piece = decode(bytes, this.invalid);
+      if (this.#first && piece !== "") {
         if (piece.charCodeAt(0) === 0xfeff) piece = piece.slice(1);
-        first = false;
+        this.#first = false;
       }
-      text += piece;
-      if (text.length < WINDOW) continue;
+      this.#text += piece;
+      if (this.#text.length < WINDOW) continue;
+      const text = this.#text;
       let cut = text.lastIndexOf("\n") + 1;
       if (cut === 0) {
         // No "\n" at all: cut after a "\r" that is not the last character (it may be the half of "\r\n").
@@ -96,11 +96,34 @@ export async function* reportWindows(report: Report, opts: WindowOptions = {}): 
       }
       if (cut === 0) continue; // one line longer than a window: it grows
       yield { text: text.slice(0, cut), last: false };
-      text = text.slice(cut);
+      this.#text = text.slice(cut);
     }
   }
-  if (carry) text += decode(carry, invalid);
-  yield { text, last: true };
+
+  /** The last window (possibly empty). */
+  end(): RawWindow {
+    if (this.#carry) this.#text += decode(this.#carry, this.invalid);
+    return { text: this.#text, last: true };
+  }
+}
+
+/** The decoded raw in windows of about 64 KiB; a raw of less than that is one window. */
+export async function* reportWindows(report: Report, opts: WindowOptions = {}): AsyncGenerator<RawWindow> {
+  const src = rawSource(report);
+  if (!src) {
+    yield* inlineWindows(report, opts);
+    return;
+  }
+  const cutter = new WindowCutter(opts.invalid ?? "replace");
+  for await (const chunk of src.chunks()) yield* cutter.push(chunk);
+  yield cutter.end();
+}
+
+/** reportWindows() of an inline raw, without a promise per window. */
+export function* inlineWindows(report: Report, opts: WindowOptions = {}): Generator<RawWindow> {
+  const cutter = new WindowCutter(opts.invalid ?? "replace");
+  for (const chunk of inlineBytes(report)) yield* cutter.push(chunk);
+  yield cutter.end();
 }
 
 /** The decoded text of an inline raw, whole. */

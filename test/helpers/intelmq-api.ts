@@ -57,3 +57,16 @@ export async function addUserAndLogin(api: RunningApi, env: NodeJS.ProcessEnv, u
   if (r.status !== 200) throw new Error(`login failed: ${r.status} ${await r.text()}`);
   return (await r.json() as { login_token: string }).login_token;
 }
+
+/** Init of apiRequest(): `auth` overrides the token (null: no Authorization header). */
+export type ApiInit = RequestInit & { auth?: string | null };
+
+/** A request to the API at `base()` with `token()` as Authorization (or `init.auth`). */
+export function apiRequest(base: () => string, token: () => string): (path: string, init?: ApiInit) => Promise<Response> {
+  return (path, init = {}) => {
+    const headers = new Headers(init.headers);
+    const auth = init.auth === undefined ? token() : init.auth;
+    if (auth !== null) headers.set("authorization", auth);
+    return fetch(`${base()}${path}`, { ...init, headers });
+  };
+}
