@@ -33,10 +33,10 @@ const FRAME_PREFIX = 8; // magic, then the head's length (uint32, big-endian)
 
 /** Encode messages (or flat dicts with __type) into one envelope: a msgpack array of flat dicts. */
 export function encodeEnvelope(messages: readonly (Message | Record<string, unknown>)[]): Uint8Array {
-  const items = new Array<Record<string, unknown>>(messages.length);
+  const items = new Array<Readonly<Record<string, unknown>>>(messages.length);
   for (let i = 0; i < messages.length; i++) {
     const m = messages[i]!;
-    items[i] = m instanceof Message ? m.serialize() : m;
+    items[i] = m instanceof Message ? m._wire() : m;
   }
   if (items.length === 1) {
     const framed = frame(items[0]!);
@@ -46,7 +46,7 @@ export function encodeEnvelope(messages: readonly (Message | Record<string, unkn
 }
 
 /** A framed envelope of one message with a large raw: magic, head length, head (the message without raw, as an envelope), raw bytes. */
-function frame(item: Record<string, unknown>): Uint8Array | null {
+function frame(item: Readonly<Record<string, unknown>>): Uint8Array | null {
   const raw = item.raw;
   if (typeof raw !== "string" || raw.length < FRAME_RAW_MIN || raw.length % 4 !== 0) return null;
   const bytes = Buffer.from(raw, "base64");

@@ -22,8 +22,19 @@ export class Report extends Message {
 export function newEvent(report?: Report | null, opts?: { harmonization?: Harmonization; copyFields?: readonly string[] }): Event {
   const h = opts?.harmonization ?? report?.harmonization;
   if (!report) return new Event(null, h ? { harmonization: h } : undefined);
-  return new Event(eventTemplate(report, opts?.copyFields ?? []), { harmonization: h ?? getDefaultHarmonization() });
+  const harmonization = h ?? getDefaultHarmonization();
+  const copyFields = opts?.copyFields ?? [];
+  // A parser makes every event of a report from the same fields: they are validated for the
+  // first event and copied for the rest, as long as the report is unchanged.
+  const t = templates.get(report);
+  if (t && t.version === report._version && t.copyFields === copyFields && t.event.harmonization === harmonization) return t.event.copy();
+  const event = new Event(eventTemplate(report, copyFields), { harmonization });
+  templates.set(report, { version: report._version, copyFields, event: event.copy() });
+  return event;
 }
+
+/** The first event made from a report (see newEvent()). */
+const templates = new WeakMap<Report, { version: number; copyFields: readonly string[]; event: Event }>();
 
 /**
  * Deserialise a flat dict (as on the wire) into an Event or Report: each key added unsanitized,

@@ -2,14 +2,14 @@
 // IntelMQ's Message (intelmq/lib/message.py): a flat map of dotted keys validated against the
 // harmonization, with IntelMQ's add/overwrite/ignore rules and `extra` handling. Event and Report
 // are in kinds.ts, the options in types.ts.
-import { createHash } from "node:crypto";
 import { InvalidArgument, InvalidKey, InvalidValue, KeyExists, KeyNotExists, PythonError } from "../errors/index.js";
 import {
-  generateDatetimeNow, loadHarmonization, PyFloat, pyEquals, pyJsonDumps, pyRepr,
+  generateDatetimeNow, loadHarmonization, pyEquals, pyJsonDumps,
   type CompiledField, type Harmonization,
 } from "../harmonization/index.js";
 import type { Report } from "./kinds.js";
 import { eventTemplate } from "./template.js";
+import { messageDict, messageHash } from "./views.js";
 import type { AddOptions, HashOptions, MessageKind, MessageOptions, ToDictOptions } from "./types.js";
 
 let defaultHarmonization: Harmonization | undefined;
@@ -30,16 +30,27 @@ function hasLength(v: unknown): number | null {
   return null;
 }
 
-/** IntelMQ's separator byte between hashed keys and values. */
-const SEP_BYTE = 0xc0;
 /** Harmonizations already known to define a kind (checked once, not per message). */
 const checked = new WeakMap<Harmonization, Set<MessageKind>>();
 
-/** A flat IntelMQ message: dotted keys, `extra.*` sub-keys holding any JSON value. */
+const hasOwn = Object.hasOwn;
+/** The storage's own entry that names the kind: on the wire, never an item of the message. */
+const TYPE = "__type";
+
+/**
+ * A flat IntelMQ message: dotted keys, `extra.*` sub-keys holding any JSON value.
+ *
+ * The items live in a plain object shaped as on the wire (`__type` first, then the items in the
+ * order added): a message taken from an envelope of our own bots adopts the decoded dict as it is,
+ * and is sent on as that same object. A Map and a copy each way were most of an expert's
+ * allocations per event, and what the young generation had to carry.
+ */
 export class Message {
   readonly kind: MessageKind;
   readonly harmonization: Harmonization;
-  readonly #m = new Map<string, unknown>();
+  #m: Record<string, unknown>;
+  /** Counts changes after construction: a template made from this message is still valid while it holds. */
+  #version = 0;
   /** The dict the message was built from (IntelMQ's `iterable`): InvalidValue.object. */
   #source: Record<string, unknown> = {};
   #defaultSet = false;
@@ -53,6 +64,7 @@ export class Message {
       throw new InvalidArgument("__type", "message", ["Event", "Message", "Report"]);
     }
     this.kind = kind;
+    this.#m = { [TYPE]: kind };
     const h = (this.harmonization = opts?.harmonization ?? getDefaultHarmonization());
     this.#lookup = h.lookup(kind);
     if (!checked.has(h) || !checked.get(h)!.has(kind)) {
@@ -63,16 +75,16 @@ export class Message {
     if (init instanceof Message) {
       if (kind === "Report" && init.kind === "Event") {
         // IntelMQ's Report(event): the keys a report may hold, unsanitized
-        for (const [k, v] of init.#m) if (this.harmonization.field("Report", k)) this.add(k, v, { sanitize: false });
+        for (const [k, v] of init) if (this.harmonization.field("Report", k)) this.add(k, v, { sanitize: false });
       } else if (kind === "Event" && init.kind === "Report") {
         this.#load(eventTemplate(init as Report, []));
       } else {
-        for (const [k, v] of init.#m) this.#m.set(k, v);
+        this.#m = { ...init.#m, [TYPE]: kind };
       }
     } else if (init) {
       this.#load(init);
     }
-    if (kind === "Report" && opts?.autoObservation !== false && !this.#m.has("time.observation")) {
+    if (kind === "Report" && opts?.autoObservation !== false && this.#own("time.observation") === undefined) {
       this.add("time.observation", generateDatetimeNow(), { sanitize: false });
     }
   }
@@ -82,9 +94,9 @@ export class Message {
     this.#source = dict;
     const lookup = this.#lookup, m = this.#m;
     for (const key in dict) {
-      if (key === "__type") continue;
+      if (key === TYPE || !hasOwn(dict, key)) continue;
       const value = dict[key];
-      if (m.has(key)) throw new KeyExists(key);
+      if (hasOwn(m, key)) throw new KeyExists(key);
       if (isIgnored(value)) continue;
       const f = lookup(key);
       if (!f) throw new InvalidKey(key);
@@ -92,11 +104,11 @@ export class Message {
         if (this.add(key, value, { sanitize: false, raiseFailure: false }) === false) this.add(key, value);
         continue;
       }
-      if (f.valid(value)) { m.set(key, value); continue; }
+      if (f.valid(value)) { m[key] = value; continue; }
       const s = f.sanitize(value);
       if (s === null || s === undefined) throw new InvalidValue(key, value, undefined, { object: dict });
       if (!f.valid(s)) throw new InvalidValue(key, s, f.reason(s), { object: dict });
-      m.set(key, s);
+      m[key] = s;
     }
   }
 
@@ -115,13 +127,52 @@ export class Message {
    */
   #loadTrusted(dict: Record<string, unknown>): void {
     this.#source = dict;
+    // The decoded dict becomes the storage when it is shaped as one: its own __type first (our
+    // encoder's order), no empty values, no key that an object cannot hold as its own.
+    let first = true, plain = true;
+    for (const key in dict) {
+      const v = dict[key];
+      if (first ? key !== TYPE || v !== this.kind : key === TYPE || v === null || v === undefined) { plain = false; break; }
+      first = false;
+    }
+    if (plain && !first && !hasOwn(dict, "__proto__")) { this.#m = dict; return; }
     const m = this.#m;
     for (const key in dict) {
-      if (key === "__type") continue;
+      if (key === TYPE || key === "__proto__" || !hasOwn(dict, key)) continue;
       const value = dict[key];
       if (value === null || value === undefined) continue;
-      m.set(key, value);
+      m[key] = value;
     }
+  }
+
+  /** The value stored under `key`, undefined when absent (never __type, nothing inherited). */
+  #own(key: string): unknown {
+    const v = this.#m[key];
+    return v === undefined || key === TYPE || !hasOwn(this.#m, key) ? undefined : v;
+  }
+
+  /** The item keys, in the order added. */
+  #keys(): string[] {
+    const out: string[] = [];
+    for (const k in this.#m) if (k !== TYPE) out.push(k);
+    return out;
+  }
+
+  #set(key: string, value: unknown): void {
+    this.#m[key] = value;
+    this.#version++;
+  }
+
+  #remove(key: string): boolean {
+    if (this.#own(key) === undefined) return false;
+    delete this.#m[key];
+    this.#version++;
+    return true;
+  }
+
+  /** @internal Changes since construction (see #version). */
+  get _version(): number {
+    return this.#version;
   }
 
   #field(key: string): CompiledField | undefined {
@@ -136,7 +187,7 @@ export class Message {
 
   #hasSubkeys(key: string): boolean {
     const p = key + ".";
-    for (const k of this.#m.keys()) if (k.startsWith(p)) return true;
+    for (const k in this.#m) if (k.startsWith(p)) return true;
     return false;
   }
 
@@ -184,10 +235,10 @@ export class Message {
         const x = parsed[k];
         // for `extra` empty and ignored values are kept (IntelMQ #1335)
         if (key !== "extra" && (hasLength(x) === 0 || isIgnored(x))) continue;
-        this.#m.set(`${key}.${k}`, x);
+        this.#set(`${key}.${k}`, x);
       }
     } else {
-      this.#m.set(key, v);
+      this.#set(key, v);
     }
     return true;
   }
@@ -208,9 +259,8 @@ export class Message {
 
   /** The value; `extra` returns nested JSON text of all extra.* keys; `fallback` when absent. */
   get(key: string, fallback?: unknown): unknown {
-    const m = this.#m;
-    const v = m.get(key);
-    if (v !== undefined || m.has(key)) return v;
+    const v = this.#own(key);
+    if (v !== undefined) return v;
     if (this.#isJsonDictName(key)) {
       if (!this.#hasSubkeys(key)) return fallback;
       return pyJsonDumps(this.toDict({ hierarchical: true })[key]);
@@ -237,24 +287,25 @@ export class Message {
   }
 
   has(key: string): boolean {
-    if (this.#m.has(key)) return true;
+    if (this.#own(key) !== undefined) return true;
     return this.#isJsonDictName(key) && this.#hasSubkeys(key);
   }
 
   delete(key: string): boolean {
-    if (this.#m.delete(key)) return true;
+    if (this.#remove(key)) return true;
     if (!this.#isJsonDictName(key)) return false;
     const p = key + ".";
     let any = false;
-    for (const k of [...this.#m.keys()]) if (k.startsWith(p)) { this.#m.delete(k); any = true; }
+    for (const k of this.#keys()) if (k.startsWith(p)) { delete this.#m[k]; any = true; }
+    if (any) this.#version++;
     return any;
   }
 
-  keys(): string[] { return [...this.#m.keys()]; }
-  values(): unknown[] { return [...this.#m.values()]; }
-  entries(): [string, unknown][] { return [...this.#m.entries()]; }
-  [Symbol.iterator](): IterableIterator<[string, unknown]> { return this.#m.entries(); }
-  get size(): number { return this.#m.size; }
+  keys(): string[] { return this.#keys(); }
+  values(): unknown[] { return this.#keys().map((k) => this.#m[k]); }
+  entries(): [string, unknown][] { return this.#keys().map((k) => [k, this.#m[k]]); }
+  [Symbol.iterator](): IterableIterator<[string, unknown]> { return this.entries()[Symbol.iterator](); }
+  get size(): number { return this.#keys().length; }
 
   /** Whether the value is valid for the key (sanitized first unless sanitize=false); InvalidKey for unknown keys. */
   isValid(key: string, value: unknown, sanitize = true): boolean {
@@ -268,21 +319,22 @@ export class Message {
 
   finditems(prefix: string): [string, unknown][] {
     const out: [string, unknown][] = [];
-    for (const e of this.#m) if (e[0].startsWith(prefix)) out.push(e);
+    for (const k of this.#keys()) if (k.startsWith(prefix)) out.push([k, this.#m[k]]);
     return out;
   }
 
   /** A shallow copy of the same class and harmonization. */
   copy(): this {
     const c = new (this.constructor as new (i: null, o: MessageOptions) => this)(null, { harmonization: this.harmonization, autoObservation: false });
-    for (const [k, v] of this.#m) c.#m.set(k, v);
+    c.#m = { ...this.#m };
     return c;
   }
 
   /** A copy with nested values copied too (IntelMQ's deep_copy). */
   deepCopy(): this {
     const c = this.copy();
-    for (const [k, v] of c.#m) if (v !== null && typeof v === "object") c.#m.set(k, structuredClone(v));
+    for (const k of c.#keys()) { const v = c.#m[k]; if (v !== null && typeof v === "object") c.#m[k] = structuredClone(v); }
+    c.#version = 0;
     return c;
   }
 
@@ -295,76 +347,19 @@ export class Message {
     if (other.kind !== this.kind || other.constructor !== this.constructor) return false;
     if (other.harmonization !== this.harmonization &&
       JSON.stringify(other.harmonization.table[this.kind.toLowerCase()]) !== JSON.stringify(this.harmonization.table[this.kind.toLowerCase()])) return false;
-    if (other.#m.size !== this.#m.size) return false;
-    for (const [k, v] of this.#m) if (!other.#m.has(k) || !pyEquals(v, other.#m.get(k))) return false;
+    const keys = this.#keys();
+    if (other.#keys().length !== keys.length) return false;
+    for (const k of keys) if (other.#own(k) === undefined || !pyEquals(this.#m[k], other.#m[k])) return false;
     return true;
   }
 
   /** IntelMQ's hash(): SHA-256 hex over sorted items with Python repr of values. */
   hash(opts?: HashOptions): string {
-    const filterType = opts?.filterType ?? "blacklist";
-    if (filterType !== "blacklist" && filterType !== "whitelist") {
-      throw new InvalidArgument("filter_type", filterType, ["whitelist", "blacklist"]);
-    }
-    const filter = opts?.filterKeys ? (opts.filterKeys instanceof Set ? opts.filterKeys as Set<string> : new Set(opts.filterKeys)) : new Set<string>();
-    const white = filterType === "whitelist";
-    // Keys are ASCII (KEY_FORMAT), so the default sort is Python's order. The items are written
-    // into one buffer and hashed at once: one update per item cost more than the digest.
-    const keys = [...this.#m.keys()].sort();
-    const parts: string[] = [];
-    let size = 0;
-    for (const key of keys) {
-      if (key === "time.observation") continue;
-      if (white ? !filter.has(key) : filter.has(key)) continue;
-      const f = this.#field(key);
-      const repr = pyRepr(this.#m.get(key), f !== undefined && f.float);
-      parts.push(key, repr);
-      size += Buffer.byteLength(key, "utf8") + Buffer.byteLength(repr, "utf8") + 2;
-    }
-    const buf = Buffer.allocUnsafe(size);
-    let at = 0;
-    for (const part of parts) {
-      at += buf.write(part, at, "utf8");
-      buf[at++] = SEP_BYTE;
-    }
-    return createHash("sha256").update(buf).digest("hex");
+    return messageHash(this.#m, this.#lookup, opts);
   }
 
   #dict(hierarchical: boolean, withType: boolean, jsondictAsString: boolean, floats: boolean): Record<string, unknown> {
-    const out: Record<string, unknown> = {};
-    if (withType) out["__type"] = this.kind;
-    let jsondicts: Map<string, Record<string, unknown>> | undefined;
-    for (const [key, raw] of this.#m) {
-      let value = raw;
-      if (floats && typeof raw === "number") {
-        const f = this.#field(key);
-        if (f && f.float) value = new PyFloat(raw);
-      }
-      const dot = key.indexOf(".");
-      if (jsondictAsString && dot > 0 && this.#isJsonDictName(key.slice(0, dot))) {
-        const top = key.slice(0, dot);
-        jsondicts ??= new Map();
-        let d = jsondicts.get(top);
-        if (!d) jsondicts.set(top, (d = {}));
-        d[key.slice(dot + 1)] = value;
-        continue;
-      }
-      if (!hierarchical || dot < 0) { out[key] = value; continue; }
-      const parts = key.split(".");
-      let node = out;
-      for (let i = 0; i < parts.length - 1; i++) {
-        const p = parts[i]!;
-        let next = node[p];
-        if (next === null || typeof next !== "object" || Array.isArray(next) || next instanceof PyFloat) {
-          next = {};
-          node[p] = next;
-        }
-        node = next as Record<string, unknown>;
-      }
-      node[parts[parts.length - 1]!] = value;
-    }
-    if (jsondicts) for (const [k, d] of jsondicts) out[k] = pyJsonDumps(d, { ensureAscii: false });
-    return out;
+    return messageDict(this.kind, this.#m, this.#lookup, { hierarchical, withType, jsondictAsString, floats });
   }
 
   toDict(opts?: ToDictOptions): Record<string, unknown> {
@@ -379,9 +374,17 @@ export class Message {
   /** Flat dict with `__type`: what travels between bots. */
   serialize(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
-    for (const [k, v] of this.#m) out[k] = v;
-    out["__type"] = this.kind;
+    for (const k of this.#keys()) out[k] = this.#m[k];
+    out[TYPE] = this.kind;
     return out;
+  }
+
+  /**
+   * @internal What encodeEnvelope packs: the storage itself (`__type` first), not a copy. The
+   * caller only reads it.
+   */
+  _wire(): Readonly<Record<string, unknown>> {
+    return this.#m;
   }
 
   /** IntelMQ's serialize(): JSON text with `__type` last, ASCII-escaped (dump files, library mode). */

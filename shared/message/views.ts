@@ -1,0 +1,92 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/** A message's storage seen as IntelMQ sees it: its hash() and its to_dict()/to_json() shapes. */
+import { createHash } from "node:crypto";
+import { InvalidArgument } from "../errors/index.js";
+import { PyFloat, pyJsonDumps, pyRepr, type CompiledField } from "../harmonization/index.js";
+import type { HashOptions, MessageKind } from "./types.js";
+
+type Store = Readonly<Record<string, unknown>>;
+type Lookup = (key: string) => CompiledField | undefined;
+
+/** The storage's own entry naming the kind (see Message). */
+const TYPE = "__type";
+/** IntelMQ's separator byte between hashed keys and values. */
+const SEP_BYTE = 0xc0;
+
+/** IntelMQ's hash(): SHA-256 hex over the sorted items (but time.observation), values as Python repr. */
+export function messageHash(m: Store, lookup: Lookup, opts?: HashOptions): string {
+  const filterType = opts?.filterType ?? "blacklist";
+  if (filterType !== "blacklist" && filterType !== "whitelist") {
+    throw new InvalidArgument("filter_type", filterType, ["whitelist", "blacklist"]);
+  }
+  const filter = opts?.filterKeys ? (opts.filterKeys instanceof Set ? opts.filterKeys as Set<string> : new Set(opts.filterKeys)) : new Set<string>();
+  const white = filterType === "whitelist";
+  // Keys are ASCII (KEY_FORMAT), so the default sort is Python's order. The items are written
+  // into one buffer and hashed at once: one update per item cost more than the digest.
+  const keys: string[] = [];
+  for (const k in m) if (k !== TYPE) keys.push(k);
+  keys.sort();
+  const parts: string[] = [];
+  let size = 0;
+  for (const key of keys) {
+    if (key === "time.observation") continue;
+    if (white ? !filter.has(key) : filter.has(key)) continue;
+    const f = lookup(key);
+    const repr = pyRepr(m[key], f !== undefined && f.float);
+    parts.push(key, repr);
+    size += Buffer.byteLength(key, "utf8") + Buffer.byteLength(repr, "utf8") + 2;
+  }
+  const buf = Buffer.allocUnsafe(size);
+  let at = 0;
+  for (const part of parts) {
+    at += buf.write(part, at, "utf8");
+    buf[at++] = SEP_BYTE;
+  }
+  return createHash("sha256").update(buf).digest("hex");
+}
+
+/**
+ * The items as a dict: flat or nested at the dots (hierarchical), with __type, with each JSON-dict
+ * field (extra) as its JSON text, with float fields as PyFloat (for Python's JSON of them).
+ */
+export function messageDict(
+  kind: MessageKind, m: Store, lookup: Lookup,
+  o: { hierarchical: boolean; withType: boolean; jsondictAsString: boolean; floats: boolean },
+): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (o.withType) out[TYPE] = kind;
+  let jsondicts: Map<string, Record<string, unknown>> | undefined;
+  for (const key in m) {
+    if (key === TYPE) continue;
+    const raw = m[key];
+    let value = raw;
+    if (o.floats && typeof raw === "number") {
+      const f = lookup(key);
+      if (f && f.float) value = new PyFloat(raw);
+    }
+    const dot = key.indexOf(".");
+    if (o.jsondictAsString && dot > 0 && lookup(key.slice(0, dot))?.jsonDict === true) {
+      const top = key.slice(0, dot);
+      jsondicts ??= new Map();
+      let d = jsondicts.get(top);
+      if (!d) jsondicts.set(top, (d = {}));
+      d[key.slice(dot + 1)] = value;
+      continue;
+    }
+    if (!o.hierarchical || dot < 0) { out[key] = value; continue; }
+    const parts = key.split(".");
+    let node = out;
+    for (let i = 0; i < parts.length - 1; i++) {
+      const p = parts[i]!;
+      let next = node[p];
+      if (next === null || typeof next !== "object" || Array.isArray(next) || next instanceof PyFloat) {
+        next = {};
+        node[p] = next;
+      }
+      node = next as Record<string, unknown>;
+    }
+    node[parts[parts.length - 1]!] = value;
+  }
+  if (jsondicts) for (const [k, d] of jsondicts) out[k] = pyJsonDumps(d, { ensureAscii: false });
+  return out;
+}
