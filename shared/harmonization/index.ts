@@ -23,5 +23,5 @@ export { parseIp, parseNetwork, formatIp, formatNetwork, reverseName } from "./i
 export type { IpAddr, IpNet } from "./ip.js";
 export { urlsplit, urlunsplit } from "./urlsplit.js";
 export type { SplitResult } from "./urlsplit.js";
-export { PyFloat, pyEquals, pyRepr, pyReprStr, pyFloatRepr, pyStr, pyJsonDumps, pyCompare, pyRegex, pyStrip, pyLen, pyParseFloat, pyParseInt } from "./py.js";
+export { PyFloat, pyEquals, pyRepr, pyReprStr, pyFloatRepr, pyStr, pyJsonDumps, pyJsonStr, pyCompare, pyRegex, pyStrip, pyLen, pyParseFloat, pyParseInt } from "./py.js";
 export type { DumpsOptions } from "./py.js";

@@ -159,7 +159,8 @@ export function pyLen(s: string): number {
 const JSON_PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
 const SURROGATE = /[\ud800-\udfff]/;
 
-function jsonStr(s: string, ensureAscii: boolean): string {
+/** A JSON string literal as Python's json.dumps writes it. */
+export function pyJsonStr(s: string, ensureAscii: boolean): string {
   if (JSON_PLAIN.test(s)) return '"' + s + '"';
   // Without ensure_ascii, Python escapes exactly what JSON.stringify escapes (", \, controls as
   // \n or \u00xx), except lone surrogates, which JSON.stringify escapes and Python writes raw.
@@ -194,7 +195,7 @@ export function pyJsonDumps(v: unknown, opts: DumpsOptions = {}): string {
   const sortKeys = opts.sortKeys ?? false;
   const rec = (x: unknown): string => {
     switch (typeof x) {
-      case "string": return jsonStr(x, ensureAscii);
+      case "string": return pyJsonStr(x, ensureAscii);
       case "number":
         if (Number.isNaN(x)) return "NaN";
         if (x === Infinity) return "Infinity";
@@ -217,7 +218,7 @@ export function pyJsonDumps(v: unknown, opts: DumpsOptions = {}): string {
     let out = "{";
     for (let i = 0; i < keys.length; i++) {
       if (i > 0) out += itemSep;
-      out += jsonStr(keys[i]!, ensureAscii) + keySep + rec(o[keys[i]!]);
+      out += pyJsonStr(keys[i]!, ensureAscii) + keySep + rec(o[keys[i]!]);
     }
     return out + "}";
   };

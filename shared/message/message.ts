@@ -9,25 +9,13 @@ import {
 } from "../harmonization/index.js";
 import type { Report } from "./kinds.js";
 import { eventTemplate } from "./template.js";
-import { messageDict, messageHash } from "./views.js";
+import { hasLength, inIgnore, isIgnored, messageDict, messageFlatJson, messageHash } from "./views.js";
 import type { AddOptions, HashOptions, MessageKind, MessageOptions, ToDictOptions } from "./types.js";
 
 let defaultHarmonization: Harmonization | undefined;
 /** The default harmonization, loaded once. */
 export function getDefaultHarmonization(): Harmonization {
   return (defaultHarmonization ??= loadHarmonization());
-}
-
-/** IntelMQ's _IGNORED_VALUES plus None. */
-function isIgnored(v: unknown): boolean {
-  return v === null || v === undefined || v === "" || v === "-" || v === "N/A";
-}
-
-function hasLength(v: unknown): number | null {
-  if (typeof v === "string" || Array.isArray(v)) return v.length;
-  if (v instanceof Uint8Array) return v.length;
-  if (v && typeof v === "object") return Object.keys(v).length;
-  return null;
 }
 
 /** Harmonizations already known to define a kind (checked once, not per message). */
@@ -49,6 +37,8 @@ export class Message {
   readonly kind: MessageKind;
   readonly harmonization: Harmonization;
   #m: Record<string, unknown>;
+  /** Items removed are set undefined, not deleted (a delete turns the object into a slow dictionary): _wire() compacts. */
+  #holes = false;
   /** Counts changes after construction: a template made from this message is still valid while it holds. */
   #version = 0;
   /** The dict the message was built from (IntelMQ's `iterable`): InvalidValue.object. */
@@ -153,8 +143,8 @@ export class Message {
 
   /** The item keys, in the order added. */
   #keys(): string[] {
-    const out: string[] = [];
-    for (const k in this.#m) if (k !== TYPE) out.push(k);
+    const out: string[] = [], m = this.#m;
+    for (const k in m) if (k !== TYPE && m[k] !== undefined) out.push(k);
     return out;
   }
 
@@ -165,7 +155,8 @@ export class Message {
 
   #remove(key: string): boolean {
     if (this.#own(key) === undefined) return false;
-    delete this.#m[key];
+    this.#m[key] = undefined;
+    this.#holes = true;
     this.#version++;
     return true;
   }
@@ -187,7 +178,7 @@ export class Message {
 
   #hasSubkeys(key: string): boolean {
     const p = key + ".";
-    for (const k in this.#m) if (k.startsWith(p)) return true;
+    for (const k in this.#m) if (k.startsWith(p) && this.#m[k] !== undefined) return true;
     return false;
   }
 
@@ -205,17 +196,7 @@ export class Message {
     if (key === "__type") return true;
     const f = this.#field(key);
     if (!f) throw new InvalidKey(key);
-    const ignore = opts?.ignore;
-    if (typeof ignore === "string") {
-      // Python's `value in "text"` is a substring test, and a TypeError for non-strings
-      if (typeof value !== "string") throw new InvalidArgument("ignore", "str", "list or tuple");
-      if ((ignore as string).includes(value)) return null;
-    } else if (ignore !== undefined && ignore !== null) {
-      if (typeof ignore !== "object" || typeof (ignore as Iterable<unknown>)[Symbol.iterator] !== "function") {
-        throw new InvalidArgument("ignore", typeof ignore, "list or tuple");
-      }
-      for (const x of ignore as Iterable<unknown>) if (pyEquals(value, x)) return null;
-    }
+    if (opts?.ignore !== undefined && opts.ignore !== null && inIgnore(value, opts.ignore)) return null;
     let v = value;
     if (sanitize) {
       v = f.sanitize(value);
@@ -296,7 +277,8 @@ export class Message {
     if (!this.#isJsonDictName(key)) return false;
     const p = key + ".";
     let any = false;
-    for (const k of this.#keys()) if (k.startsWith(p)) { delete this.#m[k]; any = true; }
+    for (const k of this.#keys()) if (k.startsWith(p)) { this.#m[k] = undefined; any = true; }
+    if (any) this.#holes = true;
     if (any) this.#version++;
     return any;
   }
@@ -327,6 +309,7 @@ export class Message {
   copy(): this {
     const c = new (this.constructor as new (i: null, o: MessageOptions) => this)(null, { harmonization: this.harmonization, autoObservation: false });
     c.#m = { ...this.#m };
+    c.#holes = this.#holes;
     return c;
   }
 
@@ -368,6 +351,7 @@ export class Message {
 
   /** IntelMQ's to_json(): sorted keys, no ASCII escaping, without __type unless withType (ignores jsondictAsString, as IntelMQ). */
   toJson(opts?: ToDictOptions): string {
+    if (!opts?.hierarchical) return messageFlatJson(this.kind, this.#m, this.#lookup, opts?.withType ?? false);
     return pyJsonDumps(this.#dict(opts?.hierarchical ?? false, opts?.withType ?? false, false, true), { ensureAscii: false, sortKeys: true });
   }
 
@@ -384,6 +368,12 @@ export class Message {
    * caller only reads it.
    */
   _wire(): Readonly<Record<string, unknown>> {
+    if (this.#holes) {
+      const m: Record<string, unknown> = { [TYPE]: this.kind };
+      for (const k of this.#keys()) m[k] = this.#m[k];
+      this.#m = m;
+      this.#holes = false;
+    }
     return this.#m;
   }
 

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: AGPL-3.0-only
-/** A message's storage seen as IntelMQ sees it: its hash() and its to_dict()/to_json() shapes. */
+/** Message's helpers: IntelMQ's value rules of add(), and hash() and to_dict()/to_json() of its storage. */
 import { createHash } from "node:crypto";
 import { InvalidArgument } from "../errors/index.js";
-import { PyFloat, pyJsonDumps, pyRepr, type CompiledField } from "../harmonization/index.js";
+import { PyFloat, pyCompare, pyEquals, pyJsonDumps, pyJsonStr, pyRepr, type CompiledField } from "../harmonization/index.js";
 import type { HashOptions, MessageKind } from "./types.js";
 
 type Store = Readonly<Record<string, unknown>>;
@@ -12,6 +12,33 @@ type Lookup = (key: string) => CompiledField | undefined;
 const TYPE = "__type";
 /** IntelMQ's separator byte between hashed keys and values. */
 const SEP_BYTE = 0xc0;
+
+/** IntelMQ's _IGNORED_VALUES plus None. */
+export function isIgnored(v: unknown): boolean {
+  return v === null || v === undefined || v === "" || v === "-" || v === "N/A";
+}
+
+/** Python's len(), null for values without one. */
+export function hasLength(v: unknown): number | null {
+  if (typeof v === "string" || Array.isArray(v)) return v.length;
+  if (v instanceof Uint8Array) return v.length;
+  if (v && typeof v === "object") return Object.keys(v).length;
+  return null;
+}
+
+/** add()'s `ignore`: whether the value is in it (a list or tuple; a text is searched as Python's `in`). */
+export function inIgnore(value: unknown, ignore: unknown): boolean {
+  if (typeof ignore === "string") {
+    // Python's `value in "text"` is a substring test, and a TypeError for non-strings
+    if (typeof value !== "string") throw new InvalidArgument("ignore", "str", "list or tuple");
+    return ignore.includes(value);
+  }
+  if (typeof ignore !== "object" || typeof (ignore as Iterable<unknown>)[Symbol.iterator] !== "function") {
+    throw new InvalidArgument("ignore", typeof ignore, "list or tuple");
+  }
+  for (const x of ignore as Iterable<unknown>) if (pyEquals(value, x)) return true;
+  return false;
+}
 
 /** IntelMQ's hash(): SHA-256 hex over the sorted items (but time.observation), values as Python repr. */
 export function messageHash(m: Store, lookup: Lookup, opts?: HashOptions): string {
@@ -24,7 +51,7 @@ export function messageHash(m: Store, lookup: Lookup, opts?: HashOptions): strin
   // Keys are ASCII (KEY_FORMAT), so the default sort is Python's order. The items are written
   // into one buffer and hashed at once: one update per item cost more than the digest.
   const keys: string[] = [];
-  for (const k in m) if (k !== TYPE) keys.push(k);
+  for (const k in m) if (k !== TYPE && m[k] !== undefined) keys.push(k);
   keys.sort();
   const parts: string[] = [];
   let size = 0;
@@ -57,8 +84,8 @@ export function messageDict(
   if (o.withType) out[TYPE] = kind;
   let jsondicts: Map<string, Record<string, unknown>> | undefined;
   for (const key in m) {
-    if (key === TYPE) continue;
     const raw = m[key];
+    if (key === TYPE || raw === undefined) continue;
     let value = raw;
     if (o.floats && typeof raw === "number") {
       const f = lookup(key);
@@ -89,4 +116,28 @@ export function messageDict(
   }
   if (jsondicts) for (const [k, d] of jsondicts) out[k] = pyJsonDumps(d, { ensureAscii: false });
   return out;
+}
+
+const SURROGATE = /[\ud800-\udfff]/;
+
+/**
+ * to_json() of the flat shape (no hierarchy: what outputs write by default) straight from the
+ * storage: sorted keys, Python's separators, floats as Python writes them, no dict in between.
+ */
+export function messageFlatJson(kind: MessageKind, m: Store, lookup: Lookup, withType: boolean): string {
+  const keys: string[] = [];
+  for (const k in m) if (k !== TYPE && m[k] !== undefined) keys.push(k);
+  if (withType) keys.push(TYPE);
+  keys.sort(keys.some((k) => SURROGATE.test(k)) ? pyCompare : undefined);
+  let out = "{";
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    const v = k === TYPE ? kind : m[k];
+    if (i > 0) out += ", ";
+    out += pyJsonStr(k, false) + ": ";
+    if (typeof v === "string") out += pyJsonStr(v, false);
+    else if (typeof v === "number" && lookup(k)?.float === true) out += pyJsonDumps(new PyFloat(v));
+    else out += pyJsonDumps(v, { ensureAscii: false, sortKeys: true });
+  }
+  return out + "}";
 }

@@ -74,11 +74,10 @@ export function eventFilename(template: string, event: Event, rootDir: string, p
   return path;
 }
 
-const LONE_SURROGATE = /\p{Cs}/u;
-
 /** Applies Python's encoding error handlers to text with lone surrogates (the only unencodable JS text). */
 export function encodeErrors(text: string, mode: string): string {
-  if (!LONE_SURROGATE.test(text)) return text;
+  // isWellFormed(): no lone surrogate, checked without a Unicode regex over the whole batch
+  if ((text as unknown as { isWellFormed(): boolean }).isWellFormed()) return text;
   if (mode === "strict") throw new InvalidValue("output", text, "'utf-8' codec can't encode a surrogate: surrogates not allowed");
   let out = "";
   for (let i = 0; i < text.length; i++) {

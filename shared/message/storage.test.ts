@@ -1,0 +1,73 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+// The message storage: adopted wire dicts, removed items, the flat JSON written without a dict in between.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { unpack } from "msgpackr";
+import { PyFloat, pyJsonDumps } from "../harmonization/index.js";
+import { Event, decodeEnvelope, encodeEnvelope, messageFromDict, newEvent, Report } from "./index.js";
+
+const dict = () => ({
+  "__type": "Event", "feed.accuracy": 87.5, "feed.name": "Feed \"quoted\" é", "source.ip": "192.0.2.1", "source.port": 443,
+  "extra.list": [1, "ä", { b: 2, a: 1 }], "extra.flag": true, "extra.none": null, "raw": "eA==", "comment": "line\nbreak \ud800 lone",
+});
+
+test("a trusted wire dict becomes the storage; changes go out in the same envelope shape, removed items do not", () => {
+  const d = dict();
+  delete (d as Record<string, unknown>)["extra.none"]; // our encoder never writes empty values
+  const [wired] = decodeEnvelope(encodeEnvelope([d]));
+  const ev = messageFromDict(wired!, { trusted: true });
+  ev.add("source.asn", 64496);
+  ev.delete("raw");
+  ev.change("source.port", 80);
+  assert.equal(ev.has("raw"), false);
+  assert.equal(ev.get("raw"), undefined);
+  assert.equal(ev.keys().includes("raw"), false);
+  assert.equal(ev.size, 8);
+  const out = unpack(encodeEnvelope([ev])) as Record<string, unknown>[];
+  assert.equal(Object.keys(out[0]!)[0], "__type", "__type leads, as the receiver's adoption expects");
+  assert.equal("raw" in out[0]!, false);
+  assert.deepEqual(out[0], { ...ev.serialize() });
+  // inherited names are no items
+  assert.equal(ev.has("constructor"), false);
+  assert.equal(ev.get("toString", "absent"), "absent");
+  // the copy does not share the storage
+  const c = ev.copy();
+  c.add("raw", "eQ==", { sanitize: false });
+  assert.equal(ev.has("raw"), false);
+  assert.equal(c.get("raw"), "eQ==");
+});
+
+test("a wire dict not shaped as our storage (empty values, __type last) is copied, not adopted", () => {
+  const d: Record<string, unknown> = { "source.ip": "192.0.2.1", "extra.none": null, "__type": "Event" };
+  const ev = messageFromDict(d, { trusted: true });
+  ev.add("source.port", 1);
+  assert.deepEqual(d, { "source.ip": "192.0.2.1", "extra.none": null, "__type": "Event" }, "the dict is left as it was");
+  assert.deepEqual(ev.toDict(), { "source.ip": "192.0.2.1", "source.port": 1 });
+});
+
+test("flat to_json written from the storage equals json.dumps of the dict (floats, unicode, nesting, lone surrogates, __type)", () => {
+  const d = dict();
+  delete (d as Record<string, unknown>)["extra.none"];
+  const ev = messageFromDict(d, { trusted: true });
+  for (const withType of [false, true]) {
+    const viaDict = ev.toDict({ withType });
+    viaDict["feed.accuracy"] = new PyFloat(viaDict["feed.accuracy"] as number);
+    assert.equal(ev.toJson({ withType }), pyJsonDumps(viaDict, { ensureAscii: false, sortKeys: true }));
+  }
+  assert.match(ev.toJson(), /"feed.accuracy": 87.5, /);
+  const whole = messageFromDict({ "__type": "Event", "feed.accuracy": 100 });
+  assert.equal(whole.toJson(), '{"feed.accuracy": 100.0}');
+});
+
+test("events of one report share its validated fields until the report changes", () => {
+  const r = new Report({ "feed.name": "A", "feed.url": "http://a.example/x", "raw": "eA==" });
+  const a = newEvent(r), b = newEvent(r);
+  assert.deepEqual(b.toDict(), a.toDict());
+  b.add("feed.code", "x");
+  assert.equal(newEvent(r).has("feed.code"), false, "an event's change is its own");
+  r.change("feed.name", "B");
+  assert.equal(newEvent(r).get("feed.name"), "B");
+  r.delete("feed.url");
+  assert.equal(newEvent(r).has("feed.url"), false);
+  assert.ok(newEvent(r) instanceof Event);
+});
