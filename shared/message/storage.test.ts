@@ -71,3 +71,15 @@ test("events of one report share its validated fields until the report changes",
   assert.equal(newEvent(r).has("feed.url"), false);
   assert.ok(newEvent(r) instanceof Event);
 });
+
+test("hash() over items larger than its reused buffer equals the hash of IntelMQ's bytes", async () => {
+  const { createHash } = await import("node:crypto");
+  const long = "ü".repeat(20_000) + "x".repeat(9_000);
+  const ev = messageFromDict({ "__type": "Event", "comment": long, "source.port": 80, "time.observation": "2024-01-01T00:00:00+00:00" });
+  const sep = Buffer.from([0xc0]);
+  const bytes = Buffer.concat([Buffer.from("comment"), sep, Buffer.from(`'${long}'`), sep, Buffer.from("source.port"), sep, Buffer.from("80"), sep]);
+  const expected = createHash("sha256").update(bytes).digest("hex");
+  assert.equal(ev.hash(), expected);
+  assert.equal(messageFromDict({ "__type": "Event", "source.port": 80 }).hash(), createHash("sha256").update(Buffer.concat([Buffer.from("source.port"), sep, Buffer.from("80"), sep])).digest("hex"));
+  assert.equal(ev.hash(), expected, "the same again after the buffer grew");
+});

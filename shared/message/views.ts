@@ -12,6 +12,8 @@ type Lookup = (key: string) => CompiledField | undefined;
 const TYPE = "__type";
 /** IntelMQ's separator byte between hashed keys and values. */
 const SEP_BYTE = 0xc0;
+/** The bytes hashed are written here, one message at a time: the buffer is reused, not made per hash. */
+let scratch = Buffer.allocUnsafe(16 * 1024);
 
 /** IntelMQ's _IGNORED_VALUES plus None. */
 export function isIgnored(v: unknown): boolean {
@@ -53,23 +55,25 @@ export function messageHash(m: Store, lookup: Lookup, opts?: HashOptions): strin
   const keys: string[] = [];
   for (const k in m) if (k !== TYPE && m[k] !== undefined) keys.push(k);
   keys.sort();
-  const parts: string[] = [];
-  let size = 0;
+  let at = 0;
   for (const key of keys) {
     if (key === "time.observation") continue;
     if (white ? !filter.has(key) : filter.has(key)) continue;
     const f = lookup(key);
     const repr = pyRepr(m[key], f !== undefined && f.float);
-    parts.push(key, repr);
-    size += Buffer.byteLength(key, "utf8") + Buffer.byteLength(repr, "utf8") + 2;
+    // UTF-8 takes at most three bytes per UTF-16 unit
+    const need = at + (key.length + repr.length) * 3 + 2;
+    if (need > scratch.length) {
+      const grown = Buffer.allocUnsafe(Math.max(need, scratch.length * 2));
+      scratch.copy(grown, 0, 0, at);
+      scratch = grown;
+    }
+    at += scratch.write(key, at, "utf8");
+    scratch[at++] = SEP_BYTE;
+    at += scratch.write(repr, at, "utf8");
+    scratch[at++] = SEP_BYTE;
   }
-  const buf = Buffer.allocUnsafe(size);
-  let at = 0;
-  for (const part of parts) {
-    at += buf.write(part, at, "utf8");
-    buf[at++] = SEP_BYTE;
-  }
-  return createHash("sha256").update(buf).digest("hex");
+  return createHash("sha256").update(scratch.subarray(0, at)).digest("hex");
 }
 
 /**
