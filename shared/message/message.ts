@@ -286,7 +286,11 @@ export class Message {
   keys(): string[] { return this.#keys(); }
   values(): unknown[] { return this.#keys().map((k) => this.#m[k]); }
   entries(): [string, unknown][] { return this.#keys().map((k) => [k, this.#m[k]]); }
-  [Symbol.iterator](): IterableIterator<[string, unknown]> { return this.entries()[Symbol.iterator](); }
+  *[Symbol.iterator](): IterableIterator<[string, unknown]> {
+    // lazily: a caller that stops at the first item it looks for makes no pair for the others
+    const m = this.#m;
+    for (const k in m) { const v = m[k]; if (k !== TYPE && v !== undefined) yield [k, v]; }
+  }
   get size(): number { return this.#keys().length; }
 
   /** Whether the value is valid for the key (sanitized first unless sanitize=false); InvalidKey for unknown keys. */
