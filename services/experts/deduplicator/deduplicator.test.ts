@@ -114,3 +114,37 @@ test("deduplicator: without the local memory (local_cache_entries 0) the shared 
   const out = await runBot(bot, { params: { ...SYSCONFIG, local_cache_entries: 0 }, input: [INPUT1, INPUT1, INPUT2, INPUT1] });
   assert.deepEqual(out.output._default, [INPUT1, INPUT2]);
 });
+
+test("deduplicator: the instance's own writes (typed arrays): origins, TTL from the write, two generations", async () => {
+  const { OwnWrites } = await import("./index.js");
+  const h = (n: number) => n.toString(16).padStart(8, "0").repeat(8);
+  const mine = new OwnWrites(60_000, 4); // two generations of two entries
+  assert.equal(mine.get(h(1), "q:1:0"), undefined);
+  mine.set(h(1), "q:1:0");
+  assert.equal(mine.get(h(1), "q:1:0"), "mine");
+  assert.equal(mine.get(h(1), "q:2:0"), "other");
+  mine.set(h(1), "q:2:0");
+  assert.equal(mine.get(h(1), "q:1:0"), "mine", "the first write is kept");
+  mine.set(h(2), "q:2:0");
+  mine.set(h(3), "q:3:0"); // the first generation is full: a second starts
+  assert.equal(mine.get(h(1), "q:1:0"), "mine", "the older generation still answers");
+  mine.set(h(4), "q:4:0");
+  mine.set(h(5), "q:5:0"); // the second is full: the first is dropped
+  assert.equal(mine.get(h(1), "q:1:0"), undefined);
+  assert.equal(mine.get(h(3), "q:3:0"), "mine");
+  assert.equal(mine.get(h(5), "q:9:0"), "other");
+  assert.equal(mine.get("not hex at all, not hex at all, not hex", "q:1:0"), undefined);
+  // hashes that collide in the table's slots are told apart by all 16 bytes
+  const crowded = new OwnWrites(60_000, 1000);
+  for (let i = 0; i < 500; i++) crowded.set("00000001" + i.toString(16).padStart(24, "0") + "0".repeat(32), `q:${i}:0`);
+  for (let i = 0; i < 500; i++) assert.equal(crowded.get("00000001" + i.toString(16).padStart(24, "0") + "0".repeat(32), `q:${i}:0`), "mine");
+  assert.equal(crowded.get("00000001" + (999).toString(16).padStart(24, "0") + "0".repeat(32), "q:1:0"), undefined);
+  // the TTL counts from the write; a key written again after it is found again
+  const short = new OwnWrites(50, 10);
+  short.set(h(7), "q:7:0");
+  await new Promise((r) => setTimeout(r, 80));
+  assert.equal(short.get(h(7), "q:7:0"), undefined);
+  short.set(h(7), "q:8:0");
+  assert.equal(short.get(h(7), "q:7:0"), "other");
+  assert.equal(new OwnWrites(60_000, 0).get(h(1), "q:1:0"), undefined);
+});
