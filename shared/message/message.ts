@@ -9,7 +9,7 @@ import {
 } from "../harmonization/index.js";
 import type { Report } from "./kinds.js";
 import { eventTemplate } from "./template.js";
-import { hasLength, inIgnore, isIgnored, messageDict, messageFlatJson, messageHash } from "./views.js";
+import { TYPE, hasLength, inIgnore, isIgnored, itemKeys, messageDict, messageFlatJson, messageHash } from "./views.js";
 import type { AddOptions, HashOptions, MessageKind, MessageOptions, ToDictOptions } from "./types.js";
 
 let defaultHarmonization: Harmonization | undefined;
@@ -22,8 +22,6 @@ export function getDefaultHarmonization(): Harmonization {
 const checked = new WeakMap<Harmonization, Set<MessageKind>>();
 
 const hasOwn = Object.hasOwn;
-/** The storage's own entry that names the kind: on the wire, never an item of the message. */
-const TYPE = "__type";
 
 /**
  * A flat IntelMQ message: dotted keys, `extra.*` sub-keys holding any JSON value.
@@ -143,9 +141,7 @@ export class Message {
 
   /** The item keys, in the order added. */
   #keys(): string[] {
-    const out: string[] = [], m = this.#m;
-    for (const k in m) if (k !== TYPE && m[k] !== undefined) out.push(k);
-    return out;
+    return itemKeys(this.#m);
   }
 
   #set(key: string, value: unknown): void {
@@ -277,9 +273,7 @@ export class Message {
     if (!this.#isJsonDictName(key)) return false;
     const p = key + ".";
     let any = false;
-    for (const k of this.#keys()) if (k.startsWith(p)) { this.#m[k] = undefined; any = true; }
-    if (any) this.#holes = true;
-    if (any) this.#version++;
+    for (const k of this.#keys()) if (k.startsWith(p) && this.#remove(k)) any = true;
     return any;
   }
 
@@ -321,7 +315,6 @@ export class Message {
   deepCopy(): this {
     const c = this.copy();
     for (const k of c.#keys()) { const v = c.#m[k]; if (v !== null && typeof v === "object") c.#m[k] = structuredClone(v); }
-    c.#version = 0;
     return c;
   }
 

@@ -8,8 +8,15 @@ import type { HashOptions, MessageKind } from "./types.js";
 type Store = Readonly<Record<string, unknown>>;
 type Lookup = (key: string) => CompiledField | undefined;
 
-/** The storage's own entry naming the kind (see Message). */
-const TYPE = "__type";
+/** The storage's own entry naming the kind (see Message): on the wire, never an item. */
+export const TYPE = "__type";
+
+/** The item keys of a storage, in the order added: not __type, not the removed (undefined) ones. */
+export function itemKeys(m: Store): string[] {
+  const keys: string[] = [];
+  for (const k in m) if (k !== TYPE && m[k] !== undefined) keys.push(k);
+  return keys;
+}
 /** IntelMQ's separator byte between hashed keys and values. */
 const SEP_BYTE = 0xc0;
 /** The bytes hashed are written here, one message at a time: the buffer is reused, not made per hash. */
@@ -52,9 +59,7 @@ export function messageHash(m: Store, lookup: Lookup, opts?: HashOptions): strin
   const white = filterType === "whitelist";
   // Keys are ASCII (KEY_FORMAT), so the default sort is Python's order. The items are written
   // into one buffer and hashed at once: one update per item cost more than the digest.
-  const keys: string[] = [];
-  for (const k in m) if (k !== TYPE && m[k] !== undefined) keys.push(k);
-  keys.sort();
+  const keys = itemKeys(m).sort();
   let at = 0;
   for (const key of keys) {
     if (key === "time.observation") continue;
@@ -129,8 +134,7 @@ const SURROGATE = /[\ud800-\udfff]/;
  * storage: sorted keys, Python's separators, floats as Python writes them, no dict in between.
  */
 export function messageFlatJson(kind: MessageKind, m: Store, lookup: Lookup, withType: boolean): string {
-  const keys: string[] = [];
-  for (const k in m) if (k !== TYPE && m[k] !== undefined) keys.push(k);
+  const keys = itemKeys(m);
   if (withType) keys.push(TYPE);
   keys.sort(keys.some((k) => SURROGATE.test(k)) ? pyCompare : undefined);
   let out = "{";

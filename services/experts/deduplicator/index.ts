@@ -86,8 +86,7 @@ export class OwnWrites {
     if (this.max === 0) return undefined;
     const k = hashWords(hash);
     if (k === null) return undefined;
-    const now = Date.now();
-    const o = this.#cur?.find(k, now, this.ttlMs) ?? this.#prev?.find(k, now, this.ttlMs);
+    const o = this.#find(k, Date.now());
     if (o === undefined) return undefined;
     return o === originHash(origin) ? "mine" : "other";
   }
@@ -98,12 +97,17 @@ export class OwnWrites {
     if (k === null) return;
     const now = Date.now();
     // an entry keeps its first (earlier) write
-    if (this.#cur?.find(k, now, this.ttlMs) !== undefined || this.#prev?.find(k, now, this.ttlMs) !== undefined) return;
+    if (this.#find(k, now) !== undefined) return;
     if (!this.#cur || this.#cur.full) {
       this.#prev = this.#cur;
       this.#cur = new Table(this.#perTable);
     }
     this.#cur.insert(k, originHash(origin), now);
+  }
+
+  /** The origin hash of a live entry in either generation. */
+  #find(k: Uint32Array, now: number): number | undefined {
+    return this.#cur?.find(k, now, this.ttlMs) ?? this.#prev?.find(k, now, this.ttlMs);
   }
 }
 
