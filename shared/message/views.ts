@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /** Message's helpers: IntelMQ's value rules of add(), and hash() and to_dict()/to_json() of its storage. */
-import { createHash } from "node:crypto";
+import * as nodeCrypto from "node:crypto";
 import { InvalidArgument } from "../errors/index.js";
 import { PyFloat, pyCompare, pyEquals, pyJsonDumps, pyJsonStr, pyRepr, type CompiledField } from "../harmonization/index.js";
 import type { HashOptions, MessageKind } from "./types.js";
@@ -49,6 +49,12 @@ export function inIgnore(value: unknown, ignore: unknown): boolean {
   return false;
 }
 
+/**
+ * crypto.hash() (Node 20.12 and later; not in our type declarations yet) hashes without a Hash
+ * object: half the cost of createHash() for an event's few hundred bytes.
+ */
+const oneShotHash = (nodeCrypto as unknown as { hash?: (algorithm: string, data: Uint8Array, encoding: "hex") => string }).hash;
+
 /** IntelMQ's hash(): SHA-256 hex over the sorted items (but time.observation), values as Python repr. */
 export function messageHash(m: Store, lookup: Lookup, opts?: HashOptions): string {
   const filterType = opts?.filterType ?? "blacklist";
@@ -78,7 +84,8 @@ export function messageHash(m: Store, lookup: Lookup, opts?: HashOptions): strin
     at += scratch.write(repr, at, "utf8");
     scratch[at++] = SEP_BYTE;
   }
-  return createHash("sha256").update(scratch.subarray(0, at)).digest("hex");
+  const data = scratch.subarray(0, at);
+  return oneShotHash ? oneShotHash("sha256", data, "hex") : nodeCrypto.createHash("sha256").update(data).digest("hex");
 }
 
 /**
