@@ -33,11 +33,7 @@ const FRAME_PREFIX = 8; // magic, then the head's length (uint32, big-endian)
 
 /** Encode messages (or flat dicts with __type) into one envelope: a msgpack array of flat dicts. */
 export function encodeEnvelope(messages: readonly (Message | Record<string, unknown>)[]): Uint8Array {
-  const items = new Array<Readonly<Record<string, unknown>>>(messages.length);
-  for (let i = 0; i < messages.length; i++) {
-    const m = messages[i]!;
-    items[i] = m instanceof Message ? m._wire() : m;
-  }
+  const items = wireItems(messages);
   if (items.length === 1) {
     const framed = frame(items[0]!);
     if (framed) return framed;
@@ -77,9 +73,70 @@ export function frameLayout(start: Uint8Array): { headOffset: number; rawOffset:
   return { headOffset: FRAME_PREFIX, rawOffset: FRAME_PREFIX + headLength };
 }
 
-/** Decode an envelope: msgpack array, or JSON (one object or an array) when contentType is application/json. DecodingError on bad bytes. */
+/**
+ * An envelope in chunks: CHUNKED_MAGIC, then for each chunk its length (uint32, big-endian) and
+ * the chunk, itself a plain envelope (a msgpack array). A sender packs the events of an envelope
+ * a chunk at a time as they come, and a receiver decodes a chunk at a time, so that an event
+ * lives as long as its chunk is worked on: it dies in V8's young generation instead of being
+ * copied into the old one with the rest of a thousand-event envelope (shared/runtime/README.md).
+ * 0xc1 first, as a frame: no plain envelope and no JSON text starts so.
+ */
+const CHUNKED_MAGIC = Buffer.from([0xc1, 0x43, 0x48, 0x4b]);
+/** The bytes a chunk adds to a chunked envelope besides its own. */
+export const CHUNK_OVERHEAD = 4;
+
+/** Encode messages into one chunk: a plain envelope, never framed. */
+export function encodeChunk(messages: readonly (Message | Record<string, unknown>)[]): Uint8Array {
+  return packr.pack(wireItems(messages));
+}
+
+function wireItems(messages: readonly (Message | Record<string, unknown>)[]): Readonly<Record<string, unknown>>[] {
+  const items = new Array<Readonly<Record<string, unknown>>>(messages.length);
+  for (let i = 0; i < messages.length; i++) {
+    const m = messages[i]!;
+    items[i] = m instanceof Message ? m._wire() : m;
+  }
+  return items;
+}
+
+/** One envelope of chunks made by encodeChunk(); a single chunk is a plain envelope as it is. */
+export function joinChunks(chunks: readonly Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  let n = CHUNKED_MAGIC.length;
+  for (const c of chunks) n += CHUNK_OVERHEAD + c.length;
+  const out = Buffer.allocUnsafe(n);
+  CHUNKED_MAGIC.copy(out, 0);
+  let at = CHUNKED_MAGIC.length;
+  for (const c of chunks) {
+    out.writeUInt32BE(c.length, at);
+    out.set(c, at + CHUNK_OVERHEAD);
+    at += CHUNK_OVERHEAD + c.length;
+  }
+  return out;
+}
+
+/** The chunks of a chunked envelope (views of `data`), null for any other; DecodingError when its lengths do not add up. */
+export function envelopeChunks(data: Uint8Array): Uint8Array[] | null {
+  if (data.length < CHUNKED_MAGIC.length || data[0] !== 0xc1) return null;
+  const b = Buffer.from(data.buffer, data.byteOffset, data.length);
+  if (!b.subarray(0, CHUNKED_MAGIC.length).equals(CHUNKED_MAGIC)) return null;
+  const out: Uint8Array[] = [];
+  for (let at = CHUNKED_MAGIC.length; at < b.length;) {
+    if (at + CHUNK_OVERHEAD > b.length) throw new DecodingError("truncated chunked envelope", { object: data });
+    const n = b.readUInt32BE(at);
+    at += CHUNK_OVERHEAD;
+    if (n === 0 || at + n > b.length) throw new DecodingError("truncated chunked envelope", { object: data });
+    out.push(data.subarray(at, at + n));
+    at += n;
+  }
+  return out;
+}
+
+/** Decode an envelope: msgpack array (chunked or not), or JSON (one object or an array) when contentType is application/json. DecodingError on bad bytes. */
 export function decodeEnvelope(data: Uint8Array, contentType?: string): Record<string, unknown>[] {
   let v: unknown;
+  const chunks = contentType && /json/i.test(contentType) ? null : envelopeChunks(data);
+  if (chunks) return chunks.flatMap((c) => decodeEnvelope(c));
   if (contentType && /json/i.test(contentType)) {
     try {
       v = JSON.parse(utf8.decode(data));

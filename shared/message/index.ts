@@ -5,5 +5,5 @@ export { Event, Report, messageFromDict, newEvent } from "./kinds.js";
 export type { MessageKind, AddOptions, ToDictOptions, HashOptions, MessageOptions } from "./types.js";
 // Python's == lives with the other Python value semantics; kept here for the messages' users.
 export { pyEquals } from "../harmonization/index.js";
-export { encodeEnvelope, decodeEnvelope, frameLayout, FRAME_RAW_MIN, HARMONIZED_HEADER } from "./envelope.js";
+export { encodeEnvelope, decodeEnvelope, encodeChunk, joinChunks, envelopeChunks, CHUNK_OVERHEAD, frameLayout, FRAME_RAW_MIN, HARMONIZED_HEADER } from "./envelope.js";
 export { attachRaw, hydrateRaw, rawSource, type RawSource } from "./streamed.js";

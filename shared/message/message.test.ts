@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { unpack } from "msgpackr";
-import { Event, Report, decodeEnvelope, encodeEnvelope, messageFromDict, newEvent } from "./index.js";
+import { Event, Report, decodeEnvelope, encodeChunk, encodeEnvelope, envelopeChunks, joinChunks, messageFromDict, newEvent } from "./index.js";
 
 const name = (e: unknown) => (e as { intelmqName?: string }).intelmqName;
 
@@ -136,6 +136,24 @@ test("envelopes: msgpack any reader can decode, JSON one object or an array, Dec
   assert.throws(() => decodeEnvelope(new Uint8Array([0xc1, 0xff, 0x00])), (x) => name(x) === "DecodingError");
   assert.throws(() => decodeEnvelope(new Uint8Array([0x92, 0x01, 0x02])), (x) => name(x) === "DecodingError");
   assert.throws(() => decodeEnvelope(new Uint8Array()), (x) => name(x) === "DecodingError");
+});
+
+test("chunked envelopes: chunks decode one by one and together in order; a plain envelope is its own one chunk; bad lengths are a DecodingError", () => {
+  const dicts = Array.from({ length: 5 }, (_, i) => ({ ...wire, "source.port": i + 1 }));
+  const chunks = [encodeChunk(dicts.slice(0, 2)), encodeChunk(dicts.slice(2, 3)), encodeChunk(dicts.slice(3))];
+  const bytes = joinChunks(chunks);
+  const views = envelopeChunks(bytes);
+  assert.ok(views);
+  assert.deepEqual(views.map((c) => decodeEnvelope(c).map((d) => d["source.port"])), [[1, 2], [3], [4, 5]]);
+  assert.deepEqual(decodeEnvelope(bytes), dicts);
+  // one chunk is a plain envelope, as any msgpack reader reads it
+  const one = joinChunks([encodeChunk(dicts)]);
+  assert.equal(envelopeChunks(one), null);
+  assert.deepEqual(unpack(one), dicts);
+  assert.equal(envelopeChunks(encodeEnvelope(dicts)), null);
+  assert.throws(() => decodeEnvelope(bytes.subarray(0, bytes.length - 1)), (x) => name(x) === "DecodingError");
+  assert.throws(() => envelopeChunks(Buffer.concat([bytes, Buffer.from([0, 0, 0])])), (x) => name(x) === "DecodingError");
+  assert.throws(() => envelopeChunks(Buffer.concat([bytes.subarray(0, 4), Buffer.from([0, 0, 0, 0])])), (x) => name(x) === "DecodingError", "an empty chunk");
 });
 
 test("raw: sanitized text is encoded and stored; unsanitized base64 is still checked", () => {

@@ -7,14 +7,13 @@ import { crc32 } from "node:zlib";
 import type { Logger } from "pino";
 import type { Harmonization } from "../harmonization/index.js";
 import type { Broker, Delivery, DumpEntry, Subscription } from "../broker/index.js";
-import { attachRaw, hydrateRaw } from "../message/index.js";
 import type { BotKind, RuntimeParams } from "./types.js";
 import { BoundedSet, RecentSet, secondsToHuman, tracebackLines, type Waker } from "./util.js";
 import type { Stats } from "./steps/stats.js";
 import { Halted, type Sender } from "./steps/sender.js";
 import { Dumper } from "./steps/dumps.js";
 import { Outbox, type OutputInfo } from "./steps/outbox.js";
-import { decodeInput } from "./steps/decode.js";
+import { decodeInput, inputBatches, type DecodeEnv } from "./steps/decode.js";
 import type { AttemptRecord, Attempts } from "./steps/attempts.js";
 import type { RetryEnv } from "./steps/retry.js";
 import type { InputDriver, InputJob } from "./drivers/driver.js";
@@ -295,19 +294,7 @@ export class Consumer {
       }
       outbox = this.#outbox(d, key);
       const job = this.#inputJob(d, outbox, key);
-      const decoded = decodeInput(d, {
-        defaultType: this.h.kind === "parser" ? "Report" : "Event", harmonization: this.h.harmonization(), log: this.h.log(), dumper: this.h.dumper, stats: this.h.stats,
-      });
-      // Decoded: the bytes are not needed any more (a large report's would double its memory).
-      d.forget?.();
-      if (d.raw && decoded.messages.length === 1) {
-        // A large report's raw stays in the store: a parser reads it a piece at a time, anyone else gets it whole.
-        const msg = decoded.messages[0]!.msg;
-        attachRaw(msg, d.raw);
-        if (this.h.kind !== "parser") await hydrateRaw(msg);
-      }
-      for (const e of decoded.dumps) outbox.addDump(e);
-      const step = decoded.messages.length ? await this.h.driver().handle(job, decoded.messages) : "ok";
+      const step = await this.h.driver().handle(job, await inputBatches(d, this.#decodeEnv(outbox), this.h.kind === "parser"));
       if (step === "stop") {
         // error_procedure stop: leave the envelope unacked, stop consuming, exit 1.
         if (record) await this.h.attempts.restore(d, record);
@@ -336,6 +323,13 @@ export class Consumer {
       if (!rt.testing) await this.h.attempts.fail(d, tracebackLines(err).join(""), record).catch(() => undefined);
       this.#settle(d, "nak", rt.testing ? 0 : 1000);
     }
+  }
+
+  #decodeEnv(outbox: Outbox): DecodeEnv {
+    return {
+      defaultType: this.h.kind === "parser" ? "Report" : "Event", harmonization: this.h.harmonization(), log: this.h.log(), dumper: this.h.dumper, stats: this.h.stats,
+      dump: (e) => outbox.addDump(e),
+    };
   }
 
   /** Output ids derive from the input's place and content: a redelivery repeats them, another message never does. */
@@ -370,11 +364,9 @@ export class Consumer {
     const why = `${failures} deliveries of this message failed; the last: ${reason}`;
     this.h.log().error(`Giving up on message ${d.seq} of ${d.queue}: ${why}.`);
     this.h.stats.failure();
-    const decoded = decodeInput(d, {
-      defaultType: this.h.kind === "parser" ? "Report" : "Event", harmonization: this.h.harmonization(), log: this.h.log(), dumper: this.h.dumper, stats: this.h.stats,
-    });
-    for (const e of decoded.dumps) outbox.addDump(e);
-    for (const { msg } of decoded.messages) outbox.addDump(this.h.dumper.give([`${why}\n`], Dumper.text(msg), false));
+    for (const batch of decodeInput(d, this.#decodeEnv(outbox)).batches) {
+      for (const { msg } of batch) outbox.addDump(this.h.dumper.give([`${why}\n`], Dumper.text(msg), false));
+    }
   }
 
   async #ack(d: Delivery, key: string, outbox: Outbox | null, record: AttemptRecord | null): Promise<void> {

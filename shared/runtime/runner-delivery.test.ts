@@ -7,7 +7,7 @@ import { MemoryBroker, type Delivery } from "../broker/index.js";
 import { encodeEnvelope, type Event, type Report, decodeEnvelope } from "../message/index.js";
 import { createLibraryBot, createLogger, defineBot, p, runBot, startBot, type SettledInfo, parserParams } from "./index.js";
 import { RecentSet } from "./util.js";
-import { FakeClock, turns, onMemory, log, ev, b64, makeExpert, RecordingBroker, nextSettled, waitFor, drain, lineParser } from "./runner-fixtures.js";
+import { FakeClock, turns, onMemory, log, ev, b64, makeExpert, RecordingBroker, nextSettled, waitFor, drain, take, lineParser } from "./runner-fixtures.js";
 
 /** A bot of each kind that takes inputs from its queue and records the source.ip (parser: line) of each. */
 function recordingBot(kind: "parser" | "expert" | "output", seen: string[]) {
@@ -256,7 +256,7 @@ test("statistics: 'Processed N messages since last logging.' every log_processed
   assert.ok(lines.includes("Sent 3 events and found 0 problem(s)."));
 });
 
-test("envelopes: batch_size events each, split in halves while over ENVELOPE_MAX_BYTES, the same every time", async () => {
+test("envelopes: batch_size events each, packed in chunks, split before ENVELOPE_MAX_BYTES, the same every time", async () => {
   const { envelopes, ENVELOPE_MAX_BYTES } = await import("./index.js");
   const { Event: Ev } = await import("../message/index.js");
   const big = (i: number) => { const e = new Ev(); e.add("source.port", i + 1); e.add("comment", "x".repeat(4000)); return e; };
@@ -322,4 +322,50 @@ test("RecentSet: keys are forgotten after the window, and beyond max the oldest 
   r.add("d", 1200);
   assert.equal(r.has("b", 1200), false, "pushed out by max");
   assert.equal(r.has("c", 1200) && r.has("d", 1200), true);
+});
+
+test("chunked envelopes: an expert takes them a chunk at a time; a chunk that cannot be read is dumped and the others go on, numbered as before", async () => {
+  const { encodeChunk, joinChunks, envelopeChunks } = await import("../message/index.js");
+  const origins: string[] = [];
+  const def = defineBot({
+    kind: "expert", name: "origins", intelmq: "test.origins", description: "", params: z.object({}),
+    create: () => ({ process(e: Event, meta: { origin: string }) { origins.push(`${String(e.get("source.ip"))}@${meta.origin.split(":").pop()}`); return e; } }),
+  });
+  await onMemory(async (broker, start) => {
+    const h = await start({ def, botId: "chunks", params: { destination_queues: ["out"] } });
+    const bad = new Uint8Array([0x92, 0x01, 0x02]); // an array of numbers, not of messages
+    const input = joinChunks([
+      encodeChunk([ev({ "source.ip": "192.0.2.1" }), ev({ "source.ip": "192.0.2.2" })]), bad, encodeChunk([ev({ "source.ip": "192.0.2.3" })]),
+    ]);
+    const dumps: unknown[] = [];
+    h.on("dump", (d) => dumps.push(d));
+    const settled = nextSettled(h);
+    await broker.queues.publish("chunks-queue", input);
+    assert.equal((await settled).outcome, "acked");
+    assert.deepEqual(origins, ["192.0.2.1@0", "192.0.2.2@1", "192.0.2.3@2"]);
+    assert.equal(dumps.length, 1, "the unreadable chunk");
+    assert.deepEqual((await drain(broker, "out")).map((m) => m["source.ip"]), ["192.0.2.1", "192.0.2.2", "192.0.2.3"]);
+    // 250 events go out as one envelope of chunks, decoded in order
+    const many = Array.from({ length: 250 }, (_, i) => ev({ "source.ip": `198.51.100.${i % 250}`, "source.port": i + 1 }));
+    const settledMany = nextSettled(h);
+    await broker.queues.publish("chunks-queue", encodeEnvelope(many));
+    assert.equal((await settledMany).outcome, "acked");
+    const sub = await broker.queues.consume("out");
+    const [d] = await take(sub, 1);
+    await sub.stop();
+    assert.equal(envelopeChunks(d!.data)?.length, 3, "chunks of 100, 100 and 50");
+    assert.deepEqual(decodeEnvelope(d!.data).map((m) => m["source.port"]), many.map((_, i) => i + 1));
+  });
+});
+
+test("envelopes: a report with a raw that travels framed goes in an envelope of its own", async () => {
+  const { envelopes } = await import("./index.js");
+  const { Report: Rep, Event: Ev, frameLayout, FRAME_RAW_MIN } = await import("../message/index.js");
+  const small = (i: number) => { const e = new Ev(); e.add("source.port", i); return e; };
+  const big = new Rep();
+  big.add("raw", Buffer.alloc(FRAME_RAW_MIN).toString("base64"), { sanitize: false });
+  const out = envelopes([small(1), small(2), big as never, small(3)], 1000);
+  assert.deepEqual(out.map((x) => x.chunk.length), [2, 1, 1]);
+  assert.ok(frameLayout(out[1]!.bytes), "framed");
+  assert.equal(frameLayout(out[0]!.bytes), null);
 });

@@ -26,9 +26,16 @@ export interface DriverEnv {
   readonly log: Logger;
 }
 
-/** Turns the valid messages of one input into outputs (in job.outbox) with the bot's help. */
+/** Messages of one input with their index in its envelope, a batch (a chunk of the envelope) at a time. */
+export type InputBatches = Iterable<readonly { msg: Message; index: number }[]>;
+
+/**
+ * Turns the valid messages of one input into outputs (in job.outbox) with the bot's help. A
+ * chunked envelope is decoded as its batches are iterated: a driver that is done with a batch
+ * before it takes the next lets its events die young.
+ */
 export interface InputDriver {
-  handle(job: InputJob, messages: readonly { msg: Message; index: number }[]): Promise<Step>;
+  handle(job: InputJob, batches: InputBatches): Promise<Step>;
 }
 
 /** The worst of several outcomes: stop before aborted before ok. */

@@ -57,29 +57,39 @@ export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
       return one(job, msg, index, { err });
     }
   };
-  return {
-    async handle(job, messages) {
-      const results: (Routed[] | { step: Step; routed: Routed[] })[] = new Array(messages.length);
-      let pending: Promise<void>[] | null = null;
-      for (let i = 0; i < messages.length; i++) {
-        const r = fast(job, messages[i]!.msg, messages[i]!.index);
-        if (Array.isArray(r)) results[i] = r;
-        else {
-          (pending ??= []).push(r.then((x) => { results[i] = x; }));
-          if (pending.length >= EXPERT_CONCURRENCY) {
-            await Promise.all(pending);
-            pending = null;
-          }
+  /** One batch: through process(), then its outputs in input order; "ok" unless a message stopped or the bot halted. */
+  const batch = async (job: InputJob, messages: readonly { msg: Message; index: number }[]): Promise<Step> => {
+    const results: (Routed[] | { step: Step; routed: Routed[] })[] = new Array(messages.length);
+    let pending: Promise<void>[] | null = null;
+    for (let i = 0; i < messages.length; i++) {
+      const r = fast(job, messages[i]!.msg, messages[i]!.index);
+      if (Array.isArray(r)) results[i] = r;
+      else {
+        (pending ??= []).push(r.then((x) => { results[i] = x; }));
+        if (pending.length >= EXPERT_CONCURRENCY) {
+          await Promise.all(pending);
+          pending = null;
         }
       }
-      if (pending) await Promise.all(pending);
-      const step = worst(results.map((r) => (Array.isArray(r) ? "ok" : r.step)));
-      if (step !== "ok") return step;
-      for (const r of results) {
-        for (const x of Array.isArray(r) ? r : r.routed) {
-          const w = job.outbox.add(x.path, x.msg);
-          if (w) await w;
-        }
+    }
+    if (pending) await Promise.all(pending);
+    const step = worst(results.map((r) => (Array.isArray(r) ? "ok" : r.step)));
+    if (step !== "ok") return step;
+    for (const r of results) {
+      for (const x of Array.isArray(r) ? r : r.routed) {
+        const w = job.outbox.add(x.path, x.msg);
+        if (w) await w;
+      }
+    }
+    return "ok";
+  };
+  return {
+    async handle(job, batches) {
+      // A batch's outputs are in the outbox before the next batch is decoded; they go out only
+      // when the input is done (or when batch_size of them filled an envelope).
+      for (const b of batches) {
+        const step = await batch(job, b);
+        if (step !== "ok") return step;
       }
       return "ok";
     },

@@ -14,11 +14,28 @@ import type { DriverEnv, InputDriver } from "./driver.js";
 
 export function outputDriver(impl: OutputImpl, env: DriverEnv): InputDriver {
   let lock: Promise<unknown> = Promise.resolve();
-  const handle: InputDriver["handle"] = async (job, messages) => {
+  const handle: InputDriver["handle"] = async (job, batches) => {
     const exported: Message[] = [];
-    for (const { msg } of messages) {
+    for (const batch of batches) for (const { msg } of batch) {
+      // Most exports are synchronous and succeed: no promise and no retry closures for them.
+      let failedFirst: { err: unknown } | undefined;
+      try {
+        const r = impl.export(msg as Event);
+        if (r === undefined) {
+          job.retry.stats.success();
+          exported.push(msg);
+          continue;
+        }
+        await r;
+        job.retry.stats.success();
+        exported.push(msg);
+        continue;
+      } catch (err) {
+        failedFirst = { err };
+      }
       let ok = false;
       const step = await withRetries(job.retry, {
+        failedFirst,
         run: async () => { await impl.export(msg as Event); ok = true; },
         giveUp: (err) => job.outbox.addDump(env.dumper.give(env.dumper.traceback(err), Dumper.text(msg), false)),
         describe: () => Dumper.text(msg),
@@ -41,8 +58,8 @@ export function outputDriver(impl: OutputImpl, env: DriverEnv): InputDriver {
     });
   };
   return {
-    handle(job, messages): Promise<Step> {
-      const run = lock.then(() => handle(job, messages));
+    handle(job, batches): Promise<Step> {
+      const run = lock.then(() => handle(job, batches));
       lock = run.catch(() => undefined);
       return run;
     },

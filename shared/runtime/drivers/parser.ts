@@ -14,8 +14,8 @@ import type { DriverEnv, InputDriver } from "./driver.js";
 
 export function parserDriver(impl: ParserImpl, env: DriverEnv & { defaultFields: Record<string, unknown> | null; name: string }): InputDriver {
   return {
-    async handle(job, messages) {
-      for (const { msg } of messages) {
+    async handle(job, batches) {
+      for (const batch of batches) for (const { msg } of batch) {
         const report = msg as Report;
         const streamed = rawSource(report) !== undefined;
         if (!report.has("raw") && !streamed) {
