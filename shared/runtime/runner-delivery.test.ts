@@ -369,3 +369,25 @@ test("envelopes: a report with a raw that travels framed goes in an envelope of 
   assert.ok(frameLayout(out[1]!.bytes), "framed");
   assert.equal(frameLayout(out[0]!.bytes), null);
 });
+
+test("output bot: a flush given up on dumps each event of a chunked input once, read again from the input", async () => {
+  const { encodeChunk, joinChunks } = await import("../message/index.js");
+  const out = defineBot({
+    kind: "output", name: "o", intelmq: "x", description: "", params: z.object({}),
+    create: () => ({
+      export(e: Event) { if (e.get("source.port") === 7) throw new Error("no port 7"); },
+      flush() { throw new Error("disk gone"); },
+    }),
+  });
+  await onMemory(async (broker, start) => {
+    const h = await start({ def: out, botId: "o", params: { error_max_retries: 0 } });
+    const dumps: { message: unknown }[] = [];
+    h.on("dump", (d) => dumps.push(d as { message: unknown }));
+    const events = Array.from({ length: 150 }, (_, i) => ev({ "source.port": i + 1 }));
+    const s = nextSettled(h);
+    await broker.queues.publish("o-queue", joinChunks([encodeChunk(events.slice(0, 100)), encodeChunk(events.slice(100))]));
+    assert.equal((await s).outcome, "acked");
+    const ports = dumps.map((d) => JSON.parse(String(d.message))["source.port"] as number).sort((a, b) => a - b);
+    assert.deepEqual(ports, events.map((_, i) => i + 1), "every event dumped once: port 7 for its export, the rest for the flush");
+  });
+});

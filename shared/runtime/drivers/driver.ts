@@ -32,7 +32,8 @@ export type InputBatches = Iterable<readonly { msg: Message; index: number }[]>;
 /**
  * Turns the valid messages of one input into outputs (in job.outbox) with the bot's help. A
  * chunked envelope is decoded as its batches are iterated: a driver that is done with a batch
- * before it takes the next lets its events die young.
+ * before it takes the next lets its events die young. The batches can be iterated again (the
+ * input decoded anew, without dumping what is invalid twice).
  */
 export interface InputDriver {
   handle(job: InputJob, batches: InputBatches): Promise<Step>;

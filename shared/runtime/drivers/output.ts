@@ -6,7 +6,7 @@
  * message is; given up on, the input's events are dumped and the output goes on with the next.
  * Inputs are exported and flushed one at a time, in order.
  */
-import type { Event, Message } from "../../message/index.js";
+import type { Event } from "../../message/index.js";
 import { Dumper } from "../steps/dumps.js";
 import { withRetries, type Step } from "../steps/retry.js";
 import type { OutputImpl } from "../types.js";
@@ -15,20 +15,19 @@ import type { DriverEnv, InputDriver } from "./driver.js";
 export function outputDriver(impl: OutputImpl, env: DriverEnv): InputDriver {
   let lock: Promise<unknown> = Promise.resolve();
   const handle: InputDriver["handle"] = async (job, batches) => {
-    const exported: Message[] = [];
-    for (const batch of batches) for (const { msg } of batch) {
+    // Only the count and the indexes of the events not exported are kept, not the events: a
+    // flush given up on dumps the input's events read from the input again (batches can be
+    // iterated again), and the events of a chunk die young meanwhile.
+    let exported = 0;
+    const dumped = new Set<number>();
+    for (const batch of batches) for (const { msg, index } of batch) {
       // Most exports are synchronous and succeed: no promise and no retry closures for them.
       let failedFirst: { err: unknown } | undefined;
       try {
         const r = impl.export(msg as Event);
-        if (r === undefined) {
-          job.retry.stats.success();
-          exported.push(msg);
-          continue;
-        }
-        await r;
+        if (r !== undefined) await r;
         job.retry.stats.success();
-        exported.push(msg);
+        exported++;
         continue;
       } catch (err) {
         failedFirst = { err };
@@ -41,19 +40,22 @@ export function outputDriver(impl: OutputImpl, env: DriverEnv): InputDriver {
         describe: () => Dumper.text(msg),
       });
       if (step !== "ok") return step;
-      if (ok) exported.push(msg);
+      if (ok) exported++;
+      else dumped.add(index);
     }
-    if (!impl.flush || exported.length === 0) return "ok";
+    if (!impl.flush || exported === 0) return "ok";
     const flush = impl.flush.bind(impl);
     return withRetries(job.retry, {
       run: () => Promise.resolve(flush(job.input)),
       giveUp: (err) => {
         impl.discard?.();
-        env.log.error(`Giving up on writing ${exported.length} event(s); they are dumped.`);
+        env.log.error(`Giving up on writing ${exported} event(s); they are dumped.`);
         const tb = env.dumper.traceback(err);
-        for (const m of exported) job.outbox.addDump(env.dumper.give(tb, Dumper.text(m), false));
+        for (const batch of batches) {
+          for (const { msg, index } of batch) if (!dumped.has(index)) job.outbox.addDump(env.dumper.give(tb, Dumper.text(msg), false));
+        }
       },
-      describe: () => `${exported.length} event(s) of ${job.input.key}`,
+      describe: () => `${exported} event(s) of ${job.input.key}`,
       counted: false,
     });
   };

@@ -32,6 +32,8 @@ export interface DecodeEnv {
   stats: Stats;
   /** What cannot be decoded or validated, as it is found. */
   dump(e: DumpEntry): void;
+  /** Decoding again: what is invalid was counted, logged and dumped before. */
+  quiet?: boolean;
 }
 
 export function decodeInput(d: Pick<Delivery, "data" | "headers">, env: DecodeEnv): Decoded {
@@ -49,7 +51,15 @@ export function decodeInput(d: Pick<Delivery, "data" | "headers">, env: DecodeEn
   }
   if (chunks) {
     if (chunks.length === 0) env.log.warn("Empty message received. Some previous bot sent invalid data.");
-    return { whole: null, batches: lazyBatches(chunks, trusted, env) };
+    // Iterated again (an output's flush given up on dumps the input's events), the input is
+    // decoded anew without telling twice what was invalid.
+    const input = chunks;
+    let told = false;
+    const quiet: DecodeEnv = { ...env, dump: () => undefined, quiet: true };
+    return {
+      whole: null,
+      batches: { [Symbol.iterator]: () => { const e = told ? quiet : env; told = true; return lazyBatches(input, trusted, e); } },
+    };
   }
   let dicts: Record<string, unknown>[];
   try {
@@ -104,6 +114,7 @@ function messagesOf(dicts: readonly Record<string, unknown>[], first: number, tr
     try {
       out.push({ msg: messageFromDict(dict, { harmonization: env.harmonization, defaultType: env.defaultType, trusted }), index: first + i });
     } catch (err) {
+      if (env.quiet) continue;
       // Invalid on receive: retrying cannot help (IntelMQ dumps the dict it was built from).
       env.stats.failure();
       if (hasCode(err, ErrorCode.InvalidValue)) env.log.error({ err }, "Found an invalid value that violates the harmonization rules.");
@@ -117,6 +128,7 @@ function messagesOf(dicts: readonly Record<string, unknown>[], first: number, tr
 }
 
 function unreadable(env: DecodeEnv, err: unknown, bytes: Uint8Array): void {
+  if (env.quiet) return;
   env.stats.failure();
   env.log.error({ err }, "Could not decode message from pipeline. No retries useful.");
   const e = env.dumper.give(env.dumper.traceback(err), Buffer.from(bytes).toString("base64"), true);
