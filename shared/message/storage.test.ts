@@ -83,3 +83,23 @@ test("hash() over items larger than its reused buffer equals the hash of IntelMQ
   assert.equal(messageFromDict({ "__type": "Event", "source.port": 80 }).hash(), createHash("sha256").update(Buffer.concat([Buffer.from("source.port"), sep, Buffer.from("80"), sep])).digest("hex"));
   assert.equal(ev.hash(), expected, "the same again after the buffer grew");
 });
+
+test("hash(): a key of extra holding a NUL, and the same keys in another order, hash as IntelMQ's bytes", async () => {
+  const { createHash } = await import("node:crypto");
+  const sep = Buffer.from([0xc0]);
+  const bytesOf = (pairs: [string, string][]) => Buffer.concat(pairs.flatMap(([k, r]) => [Buffer.from(k), sep, Buffer.from(r), sep]));
+  const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+  const nul = messageFromDict({ "__type": "Event", "source.port": 80 });
+  nul.add("extra", JSON.stringify({ "a\u0000b": "x" }));
+  assert.ok(nul.has("extra.a\u0000b"), "a key of extra is any JSON key");
+  assert.equal(nul.hash(), sha(bytesOf([["extra.a\u0000b", "'x'"], ["source.port", "80"]])));
+  // the sorted keys of the last event are reused only for the same keys in the same order
+  const a = messageFromDict({ "__type": "Event", "source.port": 80, "source.asn": 1 });
+  const b = messageFromDict({ "__type": "Event", "source.asn": 1, "source.port": 80 });
+  const c = messageFromDict({ "__type": "Event", "source.asn": 1, "source.ip": "192.0.2.1" });
+  const expectedAb = sha(bytesOf([["source.asn", "1"], ["source.port", "80"]]));
+  assert.equal(a.hash(), expectedAb);
+  assert.equal(b.hash(), expectedAb);
+  assert.equal(c.hash(), sha(bytesOf([["source.asn", "1"], ["source.ip", "'192.0.2.1'"]])));
+  assert.equal(a.hash(), expectedAb);
+});

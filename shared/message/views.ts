@@ -63,29 +63,68 @@ export function messageHash(m: Store, lookup: Lookup, opts?: HashOptions): strin
   }
   const filter = opts?.filterKeys ? (opts.filterKeys instanceof Set ? opts.filterKeys as Set<string> : new Set(opts.filterKeys)) : new Set<string>();
   const white = filterType === "whitelist";
-  // Keys are ASCII (KEY_FORMAT), so the default sort is Python's order. The items are written
-  // into one buffer and hashed at once: one update per item cost more than the digest.
-  const keys = itemKeys(m).sort();
-  let at = 0;
+  const keys = sortedKeys(m);
+  const items: [string, string][] = [];
   for (const key of keys) {
     if (key === "time.observation") continue;
     if (white ? !filter.has(key) : filter.has(key)) continue;
     const f = lookup(key);
-    const repr = pyRepr(m[key], f !== undefined && f.float);
-    // UTF-8 takes at most three bytes per UTF-16 unit
-    const need = at + (key.length + repr.length) * 3 + 2;
-    if (need > scratch.length) {
-      const grown = Buffer.allocUnsafe(Math.max(need, scratch.length * 2));
-      scratch.copy(grown, 0, 0, at);
-      scratch = grown;
-    }
-    at += scratch.write(key, at, "utf8");
+    items.push([key, pyRepr(m[key], f !== undefined && f.float)]);
+  }
+  const data = hashInput(items);
+  return oneShotHash ? oneShotHash("sha256", data, "hex") : nodeCrypto.createHash("sha256").update(data).digest("hex");
+}
+
+let lastKeys: readonly string[] = [];
+let lastSorted: readonly string[] = [];
+/**
+ * The item keys in Python's order (keys are ASCII, KEY_FORMAT, so the default sort is it). The
+ * events of an envelope mostly have the same keys in the same order: the last sort is reused.
+ */
+function sortedKeys(m: Store): readonly string[] {
+  const keys = itemKeys(m);
+  if (keys.length === lastKeys.length) {
+    let same = true;
+    for (let i = 0; i < keys.length; i++) if (keys[i] !== lastKeys[i]) { same = false; break; }
+    if (same) return lastSorted;
+  }
+  lastKeys = keys;
+  lastSorted = [...keys].sort();
+  return lastSorted;
+}
+
+/**
+ * IntelMQ's bytes of the items: key and repr, each followed by 0xc0 (no UTF-8 text holds it), in
+ * one reused buffer (one update per item cost more than the digest). The text is written in one
+ * call with NUL for the separators, which are then set to 0xc0: a call per piece cost more than
+ * the hash. A repr never holds a NUL (it escapes controls); a key of extra may, and then each
+ * piece is written on its own.
+ */
+function hashInput(items: readonly [string, string][]): Buffer {
+  let text = "";
+  for (const [k, r] of items) text += k + "\0" + r + "\0";
+  // UTF-8 takes at most three bytes per UTF-16 unit
+  ensureScratch(text.length * 3);
+  const n = scratch.write(text, 0, "utf8");
+  let seps = 0;
+  for (let i = 0; i < n; i++) if (scratch[i] === 0) { scratch[i] = SEP_BYTE; seps++; }
+  if (seps === items.length * 2) return scratch.subarray(0, n);
+  let at = 0;
+  for (const [k, r] of items) {
+    ensureScratch(at + (k.length + r.length) * 3 + 2, at);
+    at += scratch.write(k, at, "utf8");
     scratch[at++] = SEP_BYTE;
-    at += scratch.write(repr, at, "utf8");
+    at += scratch.write(r, at, "utf8");
     scratch[at++] = SEP_BYTE;
   }
-  const data = scratch.subarray(0, at);
-  return oneShotHash ? oneShotHash("sha256", data, "hex") : nodeCrypto.createHash("sha256").update(data).digest("hex");
+  return scratch.subarray(0, at);
+}
+
+function ensureScratch(need: number, keep = 0): void {
+  if (need <= scratch.length) return;
+  const grown = Buffer.allocUnsafe(Math.max(need, scratch.length * 2));
+  scratch.copy(grown, 0, 0, keep);
+  scratch = grown;
 }
 
 /**
