@@ -103,3 +103,18 @@ test("hash(): a key of extra holding a NUL, and the same keys in another order, 
   assert.equal(c.hash(), sha(bytesOf([["source.asn", "1"], ["source.ip", "'192.0.2.1'"]])));
   assert.equal(a.hash(), expectedAb);
 });
+
+test("hash(): strings with quotes, escapes, non-ASCII and astral characters, numbers and JSON values hash as IntelMQ's reprs", async () => {
+  const { createHash } = await import("node:crypto");
+  const { pyRepr } = await import("../harmonization/index.js");
+  const values: Record<string, unknown> = {
+    "a": "it's", "b": 'say "hi"', "c": "back\\slash", "d": "tab\there", "e": "grüße",
+    "f": "smile 😀", "g": 1.5, "h": true, "i": { "x": [1, "y"] }, "j": "plain text", "k": 7,
+  };
+  const ev = messageFromDict({ "__type": "Event", "source.port": 80 });
+  ev.add("extra", JSON.stringify(values));
+  const sep = Buffer.from([0xc0]);
+  const keys = ["source.port", ...Object.keys(values).map((k) => `extra.${k}`)].sort();
+  const bytes = Buffer.concat(keys.flatMap((k) => [Buffer.from(k), sep, Buffer.from(pyRepr(ev.get(k))), sep]));
+  assert.equal(ev.hash(), createHash("sha256").update(bytes).digest("hex"));
+});

@@ -63,16 +63,56 @@ export function messageHash(m: Store, lookup: Lookup, opts?: HashOptions): strin
   }
   const filter = opts?.filterKeys ? (opts.filterKeys instanceof Set ? opts.filterKeys as Set<string> : new Set(opts.filterKeys)) : new Set<string>();
   const white = filterType === "whitelist";
-  const keys = sortedKeys(m);
-  const items: [string, string][] = [];
-  for (const key of keys) {
+  // IntelMQ's bytes: key and repr, each followed by 0xc0 (no UTF-8 text holds it), in one
+  // reused buffer hashed at once. ASCII is copied byte by byte and a plain string's repr written
+  // as its quotes around it: a native write per piece, or a repr string per value, cost more
+  // than the hash.
+  let at = 0;
+  for (const key of sortedKeys(m)) {
     if (key === "time.observation") continue;
     if (white ? !filter.has(key) : filter.has(key)) continue;
-    const f = lookup(key);
-    items.push([key, pyRepr(m[key], f !== undefined && f.float)]);
+    at = putText(key, at);
+    scratch[at++] = SEP_BYTE;
+    const v = m[key];
+    const quoted = typeof v === "string" ? putQuoted(v, at) : -1;
+    if (quoted >= 0) at = quoted;
+    else {
+      const f = lookup(key);
+      at = putText(pyRepr(v, f !== undefined && f.float), at);
+    }
+    scratch[at++] = SEP_BYTE;
   }
-  const data = hashInput(items);
+  const data = scratch.subarray(0, at);
   return oneShotHash ? oneShotHash("sha256", data, "hex") : nodeCrypto.createHash("sha256").update(data).digest("hex");
+}
+
+/** `s` as UTF-8 at `at` (room for a separator after it made); the end. */
+function putText(s: string, at: number): number {
+  ensureScratch(at + s.length * 3 + 1, at);
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return at - i + scratch.write(s, at - i, "utf8");
+    scratch[at++] = c;
+  }
+  return at;
+}
+
+/**
+ * Python's repr of a string of printable ASCII without quotes or backslashes (`'text'`) at
+ * `at`; -1 for any other string (its repr is pyReprStr's).
+ */
+function putQuoted(s: string, at: number): number {
+  ensureScratch(at + s.length + 3, at);
+  scratch[at++] = 0x27;
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || c > 0x7e || c === 0x27 || c === 0x22 || c === 0x5c) return -1;
+    scratch[at++] = c;
+  }
+  scratch[at++] = 0x27;
+  return at;
 }
 
 let lastKeys: readonly string[] = [];
@@ -91,33 +131,6 @@ function sortedKeys(m: Store): readonly string[] {
   lastKeys = keys;
   lastSorted = [...keys].sort();
   return lastSorted;
-}
-
-/**
- * IntelMQ's bytes of the items: key and repr, each followed by 0xc0 (no UTF-8 text holds it), in
- * one reused buffer (one update per item cost more than the digest). The text is written in one
- * call with NUL for the separators, which are then set to 0xc0: a call per piece cost more than
- * the hash. A repr never holds a NUL (it escapes controls); a key of extra may, and then each
- * piece is written on its own.
- */
-function hashInput(items: readonly [string, string][]): Buffer {
-  let text = "";
-  for (const [k, r] of items) text += k + "\0" + r + "\0";
-  // UTF-8 takes at most three bytes per UTF-16 unit
-  ensureScratch(text.length * 3);
-  const n = scratch.write(text, 0, "utf8");
-  let seps = 0;
-  for (let i = 0; i < n; i++) if (scratch[i] === 0) { scratch[i] = SEP_BYTE; seps++; }
-  if (seps === items.length * 2) return scratch.subarray(0, n);
-  let at = 0;
-  for (const [k, r] of items) {
-    ensureScratch(at + (k.length + r.length) * 3 + 2, at);
-    at += scratch.write(k, at, "utf8");
-    scratch[at++] = SEP_BYTE;
-    at += scratch.write(r, at, "utf8");
-    scratch[at++] = SEP_BYTE;
-  }
-  return scratch.subarray(0, at);
 }
 
 function ensureScratch(need: number, keep = 0): void {
