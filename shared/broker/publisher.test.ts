@@ -2,7 +2,8 @@
 /** The publisher's failures are ours: a publish that gets no PubAck is a BrokerUnavailableError, to be retried. */
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { connect, type NatsConnection } from "@nats-io/transport-node";
+import { connect, headers, type NatsConnection } from "@nats-io/transport-node";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { ErrorCode, hasCode } from "../errors/index.js";
 import { startNatsServer, type NatsServer } from "../../test/helpers/nats-server.js";
 import { Publisher } from "./publisher.js";
@@ -38,6 +39,22 @@ describe("Publisher", { timeout: 60_000 }, () => {
     const pub = new Publisher(nc, 5_000);
     try {
       await assert.rejects(pub.publish("no.stream.here", "x"), unavailable("no.stream.here", /no responders/));
+    } finally {
+      pub.close();
+    }
+  });
+
+  test("tryPublishOk: null for a PubAck, the refusal as data, a missing stream as BrokerUnavailableError", async () => {
+    await (await jetstreamManager(nc)).streams.add({ name: "OK_TEST", subjects: ["ok.test.>"] });
+    const pub = new Publisher(nc, 5_000);
+    try {
+      const create = headers();
+      create.set("Nats-Expected-Last-Subject-Sequence", "0");
+      assert.equal(await pub.tryPublishOk("ok.test.a", "1", create), null);
+      const refused = await pub.tryPublishOk("ok.test.a", "2", create);
+      assert.equal(refused?.error.err_code, 10071, "wrong last sequence: the key exists");
+      assert.equal(await pub.tryPublishOk("ok.test.b", "3"), null);
+      await assert.rejects(pub.tryPublishOk("no.stream.ok", "x"), unavailable("no.stream.ok", /no responders/));
     } finally {
       pub.close();
     }

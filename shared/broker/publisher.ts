@@ -18,6 +18,14 @@ export interface PubRefusal { error: { code: number; err_code: number; descripti
 interface Waiting { reply: (m: Msg) => void; reject: (e: Error) => void; at: number; subject: string; awaits: string }
 
 const decoder = new TextDecoder();
+/** How a PubAck begins; a refusal begins with `{"error"`. */
+const PUBACK_START = new TextEncoder().encode('{"stream"');
+
+function isPubAck(d: Uint8Array): boolean {
+  if (d.length <= PUBACK_START.length) return false;
+  for (let i = 0; i < PUBACK_START.length; i++) if (d[i] !== PUBACK_START[i]) return false;
+  return true;
+}
 
 export class Publisher {
   readonly #prefix: string;
@@ -56,20 +64,23 @@ export class Publisher {
    */
   tryPublish(subject: string, data: Uint8Array | string, headers?: MsgHdrs): Promise<PubAck | PubRefusal> {
     return new Promise<PubAck | PubRefusal>((resolve, reject) => {
+      this.#send(subject, data, headers, "PubAck", (m) => this.#answer(subject, m, resolve, reject), reject);
+    });
+  }
+
+  /**
+   * tryPublish() for a caller that needs only to know whether the server took the message: null
+   * when it did, its refusal otherwise. A PubAck (`{"stream":...`) is not decoded: a
+   * deduplicator publishes one cache create per new event.
+   */
+  tryPublishOk(subject: string, data: Uint8Array | string, headers?: MsgHdrs): Promise<PubRefusal | null> {
+    return new Promise<PubRefusal | null>((resolve, reject) => {
       this.#send(subject, data, headers, "PubAck", (m) => {
-        if (m.data.length === 0) {
-          // A status message: 503 means no stream listens on the subject.
-          const code = m.headers?.code ?? 0;
-          reject(new BrokerUnavailableError(code === 503
-            ? `no responders: no stream for ${subject}`
-            : `publish to ${subject} failed: status ${code} ${m.headers?.description ?? ""}`));
+        if (isPubAck(m.data)) {
+          resolve(null);
           return;
         }
-        try {
-          resolve(JSON.parse(decoder.decode(m.data)) as PubAck | PubRefusal);
-        } catch (err) {
-          reject(new BrokerUnavailableError(`unreadable PubAck for ${subject}: ${errorMessage(err)}`, { cause: err }));
-        }
+        this.#answer(subject, m, (r) => resolve("error" in r ? r : null), reject);
       }, reject);
     });
   }
@@ -87,6 +98,23 @@ export class Publisher {
     } catch (err) {
       this.#waiting.delete(id);
       reject(new BrokerUnavailableError(`publish to ${subject}: ${errorMessage(err)}`, { cause: err }));
+    }
+  }
+
+  /** The server's answer to a publish: its PubAck or refusal, or a status message (an Error). */
+  #answer(subject: string, m: Msg, resolve: (r: PubAck | PubRefusal) => void, reject: (e: Error) => void): void {
+    if (m.data.length === 0) {
+      // A status message: 503 means no stream listens on the subject.
+      const code = m.headers?.code ?? 0;
+      reject(new BrokerUnavailableError(code === 503
+        ? `no responders: no stream for ${subject}`
+        : `publish to ${subject} failed: status ${code} ${m.headers?.description ?? ""}`));
+      return;
+    }
+    try {
+      resolve(JSON.parse(decoder.decode(m.data)) as PubAck | PubRefusal);
+    } catch (err) {
+      reject(new BrokerUnavailableError(`unreadable PubAck for ${subject}: ${errorMessage(err)}`, { cause: err }));
     }
   }
 

@@ -93,8 +93,8 @@ class JsKv implements KvStore {
       for (;;) {
         // The common case in one publish: "create" = no earlier revision of the key.
         if (PLAIN_KEY.test(key)) {
-          const r = await this.pub.tryPublish(`$KV.${this.bucket}.${key}`, value, CREATE_HEADERS);
-          if (!("error" in r)) return null;
+          const r = await this.pub.tryPublishOk(`$KV.${this.bucket}.${key}`, value, CREATE_HEADERS);
+          if (r === null) return null;
           if (r.error.err_code !== WRONG_LAST_SEQUENCE) throw new JetStreamApiError(r.error);
         }
         const held = await this.get(key);
