@@ -157,9 +157,10 @@ function sameValue(a: unknown, b: unknown): boolean {
  * time.observation, copied fields) nor is raw. An event of nothing but those says nothing.
  */
 function hasOwnField(msg: Message, report: Report): boolean {
-  for (const [k, v] of msg) {
+  // keys(), not the pairs of the message's iterator: two objects less per item and event
+  for (const k of msg.keys()) {
     if (k === "raw" || k === "__type") continue;
-    if (!report.has(k) || !sameValue(report.get(k), v)) return true;
+    if (!report.has(k) || !sameValue(report.get(k), msg.get(k))) return true;
   }
   return false;
 }

@@ -223,3 +223,21 @@ test("a report larger than a window is streamed and gives what the whole text gi
   assert.deepEqual(got, want);
   assert.equal((out.output._default ?? []).filter((e) => String(e["extra.note"]).includes("\r\n")).length, Math.ceil(want.length / 2));
 });
+
+test("time: the fast path of fuzzy parsing gives what the harmonization's fuzzy conversion gives", async () => {
+  const { fuzzyFastPath } = await import("./time.js");
+  const { callTypeMethod } = await import("../../../shared/sdk/index.js");
+  const values = [
+    "2024-09-09 17:42:00", "2024-09-09T17:42:00", "2024-02-29 00:00:00", "2023-02-28 23:59:59", "0100-01-01 00:00:00",
+    "9999-12-31 23:59:59", "2000-02-29 12:00:00", "2024-09-09 17:42:00.5", "2024-09-09 17:42:00.123456",
+  ];
+  for (const v of values) {
+    const fast = fuzzyFastPath(v);
+    assert.ok(fast !== undefined, `fast path for ${v}`);
+    assert.equal(fast, callTypeMethod("DateTime", "convert", { value: v, format: "fuzzy" }), v);
+  }
+  // no day 30 in February, no hour 24, no month 13, no year 1900 leap day: not the fast path's to say
+  for (const v of ["2023-02-29 00:00:00", "2024-02-30 00:00:00", "2024-01-01 24:00:00", "2024-13-01 00:00:00", "1900-02-29 00:00:00", "2024-01-01x00:00:00", "20a4-01-01 00:00:00"]) {
+    assert.equal(fuzzyFastPath(v), undefined, v);
+  }
+});

@@ -27,6 +27,10 @@ const MONTHS = ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "
  * them), undefined for anything else.
  */
 export function fuzzyFastPath(value: string): string | undefined {
+  if (value.length === 19) {
+    const t = plainSeconds(value);
+    if (t !== undefined) return t;
+  }
   const m = PLAIN.exec(value);
   if (m) {
     const [y, mo, d, h, mi, s] = [+m[1]!, +m[2]!, +m[3]!, +m[4]!, +m[5]!, +m[6]!];
@@ -53,6 +57,34 @@ export function fuzzyFastPath(value: string): string | undefined {
     return isoformat({ ms, us: 0 });
   }
   return undefined;
+}
+
+/**
+ * "YYYY-MM-DD HH:MM:SS" (or with "T") read from its characters: isoformat() of it is the same
+ * text with "T" and "+00:00". Most feeds' timestamps look so; no match array, no Date, no
+ * strings but the result. undefined for anything else (PLAIN then decides).
+ */
+function plainSeconds(v: string): string | undefined {
+  const sep = v.charCodeAt(10);
+  if (v.charCodeAt(4) !== 45 || v.charCodeAt(7) !== 45 || (sep !== 32 && sep !== 84) || v.charCodeAt(13) !== 58 || v.charCodeAt(16) !== 58) return undefined;
+  const y = digits(v, 0, 4), mo = digits(v, 5, 2), d = digits(v, 8, 2), h = digits(v, 11, 2), mi = digits(v, 14, 2), s = digits(v, 17, 2);
+  if (y < 100 || mo < 1 || mo > 12 || d < 1 || h < 0 || h > 23 || mi < 0 || mi > 59 || s < 0 || s > 59) return undefined;
+  const leap = y % 4 === 0 && (y % 100 !== 0 || y % 400 === 0);
+  if (d > (mo === 2 ? (leap ? 29 : 28) : DAYS[mo - 1]!)) return undefined;
+  return `${v.slice(0, 10)}T${v.slice(11)}+00:00`;
+}
+
+const DAYS = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/** The number of `n` decimal digits at `at`, -1 if one is not a digit. */
+function digits(v: string, at: number, n: number): number {
+  let x = 0;
+  for (let i = at; i < at + n; i++) {
+    const c = v.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    x = x * 10 + c;
+  }
+  return x;
 }
 
 /** 0001-01-01 and 9999-12-31T23:59:59 in ms since the epoch. */
