@@ -18,9 +18,26 @@ export function isIPv4(s: string): boolean {
 
 /** Parse IPv4 as Python: 4 octets of 1-3 ASCII digits, no leading zeros, <= 255. */
 export function parseIPv4(s: string): number | null {
-  const m = V4_RE.exec(s);
-  if (!m) return null;
-  return ((+m[1]! * 256 + +m[2]!) * 256 + +m[3]!) * 256 + +m[4]!;
+  // read from the characters: a match array and four substrings per address cost more
+  const n = s.length;
+  if (n < 7 || n > 15) return null;
+  let v = 0, octet = 0, digits = 0, parts = 0;
+  for (let i = 0; i <= n; i++) {
+    const c = i < n ? s.charCodeAt(i) : 46;
+    if (c === 46) {
+      if (digits === 0 || parts === 4) return null;
+      v = v * 256 + octet;
+      parts++;
+      octet = 0;
+      digits = 0;
+      continue;
+    }
+    const d = c - 48;
+    if (d < 0 || d > 9 || (digits > 0 && octet === 0)) return null; // a digit; no leading zero
+    octet = octet * 10 + d;
+    if (++digits > 3 || octet > 255) return null;
+  }
+  return parts === 4 ? v : null;
 }
 
 const HEX_RE = /^[0-9a-fA-F]{1,4}$/;

@@ -60,10 +60,14 @@ const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
 /** The value's IDNA (2003) encoding as Python's 'idna' codec gives it, or null on UnicodeError. */
 export function idnaEncode(s: string): string | null {
   if (/^[\x00-\x7f]*$/.test(s)) {
-    const labels = s.split(".");
-    for (let i = 0; i < labels.length - 1; i++) if (labels[i]!.length < 1 || labels[i]!.length > 63) return null;
-    if (labels[labels.length - 1]!.length >= 64) return null;
-    return s;
+    // labels of 1..63 characters (the last may be empty: a trailing dot), measured in place
+    let start = 0;
+    for (let i = 0; i < s.length; i++) {
+      if (s.charCodeAt(i) !== 46) continue;
+      if (i === start || i - start > 63) return null;
+      start = i + 1;
+    }
+    return s.length - start >= 64 ? null : s;
   }
   const labels = s.split(/[.\u3002\uff0e\uff61]/);
   let trailing = "";
