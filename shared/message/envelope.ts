@@ -135,9 +135,10 @@ export function envelopeChunks(data: Uint8Array): Uint8Array[] | null {
 /** Decode an envelope: msgpack array (chunked or not), or JSON (one object or an array) when contentType is application/json. DecodingError on bad bytes. */
 export function decodeEnvelope(data: Uint8Array, contentType?: string): Record<string, unknown>[] {
   let v: unknown;
-  const chunks = contentType && /json/i.test(contentType) ? null : envelopeChunks(data);
+  const json = contentType !== undefined && /json/i.test(contentType);
+  const chunks = json ? null : envelopeChunks(data);
   if (chunks) return chunks.flatMap((c) => decodeEnvelope(c));
-  if (contentType && /json/i.test(contentType)) {
+  if (json) {
     try {
       v = JSON.parse(utf8.decode(data));
     } catch (err) {

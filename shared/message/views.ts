@@ -133,7 +133,8 @@ function sortedKeys(m: Store): readonly string[] {
   return lastSorted;
 }
 
-function ensureScratch(need: number, keep = 0): void {
+/** Room for `need` bytes, the first `keep` of them kept. */
+function ensureScratch(need: number, keep: number): void {
   if (need <= scratch.length) return;
   const grown = Buffer.allocUnsafe(Math.max(need, scratch.length * 2));
   scratch.copy(grown, 0, 0, keep);

@@ -55,7 +55,7 @@ export function decodeInput(d: Pick<Delivery, "data" | "headers">, env: DecodeEn
     // decoded anew without telling twice what was invalid.
     const input = chunks;
     let told = false;
-    const quiet: DecodeEnv = { ...env, dump: () => undefined, quiet: true };
+    const quiet: DecodeEnv = { ...env, quiet: true };
     return {
       whole: null,
       batches: { [Symbol.iterator]: () => { const e = told ? quiet : env; told = true; return lazyBatches(input, trusted, e); } },
