@@ -15,7 +15,8 @@ export interface PubAck { stream: string; seq: number; duplicate?: boolean }
 /** The server's refusal of a publish (an API error), as data: no Error object is made for it. */
 export interface PubRefusal { error: { code: number; err_code: number; description: string } }
 
-interface Waiting { reply: (m: Msg) => void; reject: (e: Error) => void; at: number; subject: string; awaits: string }
+/** A publish waiting for its answer; several publishes of one batch share one (`id`: which of them). */
+interface Waiting { reply: (m: Msg, id: string) => void; reject: (e: Error) => void; at: number; subject: string; awaits: string }
 
 const decoder = new TextDecoder();
 /** How a PubAck begins; a refusal begins with `{"error"`. */
@@ -25,6 +26,20 @@ function isPubAck(d: Uint8Array): boolean {
   if (d.length <= PUBACK_START.length) return false;
   for (let i = 0; i < PUBACK_START.length; i++) if (d[i] !== PUBACK_START[i]) return false;
   return true;
+}
+
+/**
+ * Headers encoded once, for headers every publish of a kind shares (a KV create's expected
+ * sequence): the client encodes a message's headers on each publish, a string and its bytes,
+ * and reads nothing of them but encode(). Everything else reads through to `h`, which must not
+ * change afterwards.
+ */
+export function encodedOnce(h: MsgHdrs): MsgHdrs {
+  type Encodes = MsgHdrs & { encode(): Uint8Array };
+  const bytes = (h as Encodes).encode();
+  const fixed = Object.create(h) as Encodes;
+  fixed.encode = () => bytes;
+  return fixed;
 }
 
 export class Publisher {
@@ -44,7 +59,7 @@ export class Publisher {
         const w = this.#waiting.get(id);
         if (!w) return; // timed out before
         this.#waiting.delete(id);
-        w.reply(m);
+        w.reply(m, id);
       },
     });
     this.#sweep = setInterval(() => this.#expire(), Math.min(500, timeoutMs));
@@ -82,6 +97,54 @@ export class Publisher {
         }
         this.#answer(subject, m, (r) => resolve("error" in r ? r : null), reject);
       }, reject);
+    });
+  }
+
+  /**
+   * tryPublishOk() for many messages at once, one promise for all: null for each message the
+   * server took, its refusal otherwise, in order. A status message (no stream) or a timeout
+   * rejects the whole call. A deduplicator publishes a chunk's cache creates this way.
+   */
+  tryPublishOkMany(subjects: readonly string[], data: readonly (Uint8Array | string)[], headers?: MsgHdrs): Promise<(PubRefusal | null)[]> {
+    const n = subjects.length;
+    if (n === 0) return Promise.resolve([]);
+    return new Promise<(PubRefusal | null)[]>((resolve, reject) => {
+      const out: (PubRefusal | null)[] = new Array<PubRefusal | null>(n).fill(null);
+      const first = this.#next;
+      let left = n;
+      let done = false;
+      const fail = (e: Error) => {
+        if (done) return;
+        done = true;
+        reject(e);
+      };
+      const w: Waiting = {
+        reply: (m, id) => {
+          if (done) return;
+          const i = parseInt(id, 36) - first;
+          if (!isPubAck(m.data)) {
+            this.#answer(subjects[i]!, m, (r) => { if ("error" in r) out[i] = r; }, fail);
+            if (done) return;
+          }
+          if (--left === 0) {
+            done = true;
+            resolve(out);
+          }
+        },
+        reject: fail, at: Date.now(), subject: subjects[0]!, awaits: "PubAck",
+      };
+      const opts = headers ? { reply: "", headers } : { reply: "" };
+      for (let i = 0; i < n && !done; i++) {
+        const id = (this.#next++).toString(36);
+        this.#waiting.set(id, w);
+        opts.reply = `${this.#prefix}.${id}`;
+        try {
+          this.nc.publish(subjects[i]!, data[i]!, opts);
+        } catch (err) {
+          this.#waiting.delete(id);
+          fail(new BrokerUnavailableError(`publish to ${subjects[i]}: ${errorMessage(err)}`, { cause: err }));
+        }
+      }
     });
   }
 

@@ -87,6 +87,8 @@ export interface KvCache {
   create(key: string, value: string): Promise<boolean>;
   /** Create the key, or read what it holds: null when this call created it, else the value it has. */
   createOrGet(key: string, value: string): Promise<string | null>;
+  /** createOrGet() of many keys in one round trip where the broker can: the answers in order. */
+  createOrGetMany(keys: readonly string[], values: readonly string[]): Promise<(string | null)[]>;
   get(key: string): Promise<string | null>;
   put(key: string, value: string): Promise<void>;
   delete(key: string): Promise<void>;

@@ -122,6 +122,13 @@ export interface EventMeta {
 
 export interface ExpertImpl extends Lifecycle {
   process(event: Event, meta: EventMeta): Emit | Promise<Emit>;
+  /**
+   * Optional: the events of one batch at once, what process() would emit for each, in order (a
+   * deduplicator asks its cache about a whole batch in one round trip). When it throws, the
+   * batch's events go through process() one by one, with their retries: what it did for some of
+   * them must be safe to do again, as for a redelivered input.
+   */
+  processBatch?(events: readonly Event[], metas: readonly EventMeta[]): readonly Emit[] | Promise<readonly Emit[]>;
 }
 
 /** The input an output flushes: the same key on every redelivery of it, also after a restart. */

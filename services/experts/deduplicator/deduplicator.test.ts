@@ -75,10 +75,29 @@ async function crashScenario(first: Broker, reopen: () => Promise<Broker>): Prom
   assert.equal(results.filter((r) => r).length, 1);
 }
 
+/** The same decisions a batch at a time (processBatch): repeats inside a batch, a redelivered batch, a batch after it. */
+async function batchScenario(first: Broker, reopen: () => Promise<Broker>): Promise<void> {
+  const meta = (seq: number, i: number) => ({ origin: `deduplicator-queue:${seq}:${i}`, redelivered: false });
+  const ips = (r: readonly unknown[]) => r.map((e) => (e ? String((e as Event).get("source.ip")) : null));
+  const input = [INPUT1, INPUT1, INPUT2, INPUT1].map(ev);
+  const bot1 = await directly(first);
+  assert.deepEqual(ips(await bot1.processBatch!(input, input.map((_, i) => meta(7, i)))), ["192.0.2.1", null, "192.168.0.4", null]);
+  // A restarted instance (nothing in its own memory) gets the same batch again: the same outputs.
+  const restarted = await directly(await reopen());
+  assert.deepEqual(ips(await restarted.processBatch!(input, input.map((_, i) => meta(7, i)))), ["192.0.2.1", null, "192.168.0.4", null]);
+  // Another input with the same events: all duplicates, one new event passes once.
+  const next = [INPUT2, { ...INPUT1, "source.ip": "198.51.100.1" }, INPUT1, { ...INPUT1, "source.ip": "198.51.100.1" }].map(ev);
+  assert.deepEqual(ips(await restarted.processBatch!(next, next.map((_, i) => meta(8, i)))), [null, "198.51.100.1", null, null]);
+  assert.deepEqual(ips(await bot1.processBatch!(next, next.map((_, i) => meta(9, i)))), [null, null, null, null], "the first instance asks the shared cache");
+}
+
 test("deduplicator: a redelivered input after a crash is forwarded again, a real duplicate is not (memory)", async () => {
   const broker = new MemoryBroker();
   try {
     await crashScenario(broker, async () => broker);
+    const other = new MemoryBroker();
+    await batchScenario(other, async () => other);
+    await other.close();
   } finally {
     await broker.close();
   }
@@ -90,6 +109,10 @@ test("deduplicator: the same on JetStream KV, across connections", async () => {
   const open = async () => { const b = await connectJetStream({ servers: server.url }); opened.push(b); return b; };
   try {
     await crashScenario(await open(), open);
+    const fresh = await open();
+    await (await fresh.kv.open(DEDUP_BUCKET, 86400)).delete(ev(INPUT1).hash({ filterKeys: ["raw", "time.observation"], filterType: "blacklist" }));
+    await (await fresh.kv.open(DEDUP_BUCKET, 86400)).delete(ev(INPUT2).hash({ filterKeys: ["raw", "time.observation"], filterType: "blacklist" }));
+    await batchScenario(fresh, open);
   } finally {
     for (const b of opened) await b.close();
     await server.stop();

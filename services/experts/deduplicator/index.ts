@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 import { z } from "zod";
-import { defineBot, p } from "../../../shared/sdk/index.js";
+import { defineBot, p, type Event } from "../../../shared/sdk/index.js";
 
 /** The cache bucket (JetStream KV on NATS, memory in library mode); see ARCHITECTURE.md. */
 export const DEDUP_BUCKET = "dedup";
@@ -58,6 +58,49 @@ export default defineBot({
         if (held === meta.origin) return event;
         ctx.log.debug("Dropped message.");
         return null;
+      },
+      /**
+       * The same decisions for a batch, with one round trip to the cache for all its new hashes.
+       * A hash met twice in the batch is asked once: the later events get the answer the first
+       * one's create left, as if they had come after it.
+       */
+      async processBatch(events, metas) {
+        if (cache === null) return events;
+        const out: (Event | null)[] = new Array<Event | null>(events.length).fill(null);
+        const keys: string[] = [];
+        const origins: string[] = [];
+        /** per event: the index in keys of its hash, -1 when answered without the cache */
+        const asked: number[] = new Array<number>(events.length).fill(-1);
+        const inBatch = new Map<string, number>();
+        for (let i = 0; i < events.length; i++) {
+          const hash = events[i]!.hash(hashOpts);
+          const origin = metas[i]!.origin;
+          const known = mine.get(hash, origin);
+          if (known !== undefined) {
+            if (known === "mine") out[i] = events[i]!;
+            else ctx.log.debug("Dropped message.");
+            continue;
+          }
+          const k = inBatch.get(hash);
+          if (k !== undefined) {
+            asked[i] = k;
+            continue;
+          }
+          inBatch.set(hash, keys.length);
+          asked[i] = keys.length;
+          keys.push(hash);
+          origins.push(origin);
+        }
+        const held = keys.length > 0 ? await cache.createOrGetMany(keys, origins) : [];
+        for (let k = 0; k < keys.length; k++) if (held[k] === null) mine.set(keys[k]!, origins[k]!);
+        for (let i = 0; i < events.length; i++) {
+          const k = asked[i]!;
+          if (k < 0) continue;
+          // the value the key holds now: its earlier holder's, or the first asker's
+          if ((held[k] ?? origins[k]) === metas[i]!.origin) out[i] = events[i]!;
+          else ctx.log.debug("Dropped message.");
+        }
+        return out;
       },
     };
   },

@@ -44,6 +44,24 @@ conformance("kv", (fx) => {
     assert.equal(await kv.createOrGet("dotted.key-1", "y"), "x");
   });
 
+  test("KV createOrGetMany: one answer per key in order, as createOrGet would give; a key twice in one call is created once", async () => {
+    const b = await fx.broker();
+    const kv = await b.kv.open(`cogm-${process.pid}-${next()}`, 60);
+    assert.deepEqual(await kv.createOrGetMany([], []), []);
+    assert.equal(await kv.createOrGet("held", "earlier"), null);
+    await kv.put("gone", "x");
+    await kv.delete("gone");
+    const keys = ["a", "held", "b", "a", "dotted.key-1", "gone"];
+    const got = await kv.createOrGetMany(keys, ["v1", "v2", "v3", "v4", "v5", "v6"]);
+    assert.deepEqual(got, [null, "earlier", null, "v1", null, null]);
+    assert.deepEqual(await Promise.all(keys.map((k) => kv.get(k))), ["v1", "earlier", "v3", "v1", "v5", "v6"]);
+    // Many keys at once, some of them held: each answer belongs to its own key.
+    const many = Array.from({ length: 300 }, (_, i) => `k${i}`);
+    await kv.createOrGetMany(many.filter((_, i) => i % 3 === 0), many.filter((_, i) => i % 3 === 0).map((k) => `old-${k}`));
+    const answers = await kv.createOrGetMany(many, many.map((k) => `new-${k}`));
+    assert.deepEqual(answers, many.map((k, i) => (i % 3 === 0 ? `old-${k}` : null)));
+  });
+
   test("KV entries list live keys by prefix", async () => {
     const b = await fx.broker();
     const kv = await b.kv.open(`hb${process.pid}x${next()}`, 60);

@@ -7,7 +7,7 @@
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { DiscardPolicy, JetStreamApiError, StorageType, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
-import type { Publisher } from "../publisher.js";
+import { encodedOnce, type Publisher, type PubRefusal } from "../publisher.js";
 import type { KvBuckets, KvLimits, KvStore } from "../types.js";
 import { apiCode, type JsConnection } from "./connection.js";
 import { BrokerUnavailableError, errorMessage } from "../../errors/index.js";
@@ -63,8 +63,11 @@ export class JsKvBuckets implements KvBuckets {
 }
 
 /** Headers of a KV create, shared by every create (publishing only reads them). */
-const CREATE_HEADERS = natsHeaders();
-CREATE_HEADERS.set("Nats-Expected-Last-Subject-Sequence", "0");
+const CREATE_HEADERS = (() => {
+  const h = natsHeaders();
+  h.set("Nats-Expected-Last-Subject-Sequence", "0");
+  return encodedOnce(h);
+})();
 
 /** JetStream's "wrong last sequence": a create of a key that has a revision. */
 const WRONG_LAST_SEQUENCE = 10071;
@@ -110,6 +113,38 @@ class JsKv implements KvStore {
     } catch (err) {
       throw this.wrap(`cache create ${key}`, err);
     }
+  }
+
+  async createOrGetMany(keys: readonly string[], values: readonly string[]): Promise<(string | null)[]> {
+    const out: (string | null)[] = new Array<string | null>(keys.length).fill(null);
+    // The common case, every plain key's create, in one round; a key that exists (or needs
+    // encoding, or came back with a delete marker) goes the long way, createOrGet().
+    const subjects: string[] = [];
+    const sent: number[] = [];
+    const rest: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      if (PLAIN_KEY.test(keys[i]!)) {
+        subjects.push(`$KV.${this.bucket}.${keys[i]}`);
+        sent.push(i);
+      } else rest.push(i);
+    }
+    let answers: (PubRefusal | null)[];
+    try {
+      answers = await this.pub.tryPublishOkMany(subjects, sent.length === keys.length ? values : sent.map((i) => values[i]!), CREATE_HEADERS);
+    } catch (err) {
+      throw this.wrap(`cache create ${keys[sent[0]!]} and ${sent.length - 1} more`, err);
+    }
+    for (let k = 0; k < answers.length; k++) {
+      const r = answers[k];
+      if (r === null) continue;
+      if (r!.error.err_code !== WRONG_LAST_SEQUENCE) throw this.wrap(`cache create ${keys[sent[k]!]}`, new JetStreamApiError(r!.error));
+      rest.push(sent[k]!);
+    }
+    if (rest.length > 0) {
+      const held = await Promise.all(rest.map((i) => this.createOrGet(keys[i]!, values[i]!)));
+      for (let k = 0; k < rest.length; k++) out[rest[k]!] = held[k]!;
+    }
+    return out;
   }
 
   async get(key: string): Promise<string | null> {

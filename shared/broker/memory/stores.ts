@@ -215,6 +215,15 @@ class MemoryKv implements KvStore {
     return null;
   }
 
+  async createOrGetMany(keys: readonly string[], values: readonly string[]): Promise<(string | null)[]> {
+    return keys.map((k, i) => {
+      const held = this.#alive(k);
+      if (held) return held.value;
+      this.#set(k, values[i]!);
+      return null;
+    });
+  }
+
   async get(key: string): Promise<string | null> {
     return this.#alive(key)?.value ?? null;
   }

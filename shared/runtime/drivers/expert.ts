@@ -4,6 +4,7 @@
  * events of one envelope are worked on concurrently (a deduplicator waits on its cache for each);
  * their outputs go out in input order, so a redelivery produces the same envelopes.
  */
+import { errorMessage } from "../../errors/index.js";
 import type { Event, Message } from "../../message/index.js";
 import { normaliseEmit } from "../parser-driver.js";
 import { Dumper } from "../steps/dumps.js";
@@ -57,8 +58,36 @@ export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
       return one(job, msg, index, { err });
     }
   };
+  /**
+   * The batch through processBatch(): its outputs, or null when it failed (the events then go
+   * through process() one by one, where a failure is retried, counted and dumped as IntelMQ does).
+   */
+  const whole = async (job: InputJob, messages: readonly { msg: Message; index: number }[]): Promise<Routed[][] | null> => {
+    const events = messages.map((m) => m.msg as Event);
+    const metas = messages.map((m) => ({ origin: job.origin(m.index), redelivered: job.redelivered }));
+    try {
+      const emits = await impl.processBatch!(events, metas);
+      if (emits.length !== events.length) throw new Error(`processBatch returned ${emits.length} results for ${events.length} events`);
+      const routed = emits.map((e) => checkRoutes(env.dest, normaliseEmit(e)));
+      for (let i = 0; i < routed.length; i++) job.retry.stats.success();
+      return routed;
+    } catch (err) {
+      env.log.debug({ err: errorMessage(err), events: events.length }, "batch failed, its events go one by one");
+      return null;
+    }
+  };
   /** One batch: through process(), then its outputs in input order; "ok" unless a message stopped or the bot halted. */
   const batch = async (job: InputJob, messages: readonly { msg: Message; index: number }[]): Promise<Step> => {
+    const together = impl.processBatch && messages.length > 0 ? await whole(job, messages) : null;
+    if (together) {
+      for (const routed of together) {
+        for (const x of routed) {
+          const w = job.outbox.add(x.path, x.msg);
+          if (w) await w;
+        }
+      }
+      return "ok";
+    }
     const results: (Routed[] | { step: Step; routed: Routed[] })[] = new Array(messages.length);
     let pending: Promise<void>[] | null = null;
     for (let i = 0; i < messages.length; i++) {
