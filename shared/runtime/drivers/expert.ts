@@ -10,7 +10,7 @@ import { normaliseEmit } from "../parser-driver.js";
 import { Dumper } from "../steps/dumps.js";
 import { checkRoutes } from "../steps/outbox.js";
 import { withRetries, type Step } from "../steps/retry.js";
-import type { ExpertImpl, Routed } from "../types.js";
+import type { EventMeta, ExpertImpl, Routed } from "../types.js";
 import { worst, type DriverEnv, type InputDriver, type InputJob } from "./driver.js";
 
 /**
@@ -19,10 +19,22 @@ import { worst, type DriverEnv, type InputDriver, type InputJob } from "./driver
  */
 export const EXPERT_CONCURRENCY = 128;
 
+/** An event's meta, its origin made only when the bot reads it: most experts never do. */
+class LazyMeta implements EventMeta {
+  #origin: string | undefined;
+  constructor(private readonly job: InputJob, private readonly index: number) {}
+  get origin(): string {
+    return (this.#origin ??= this.job.origin(this.index));
+  }
+  get redelivered(): boolean {
+    return this.job.redelivered;
+  }
+}
+
 export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
   const one = async (job: InputJob, msg: Message, index: number, failedFirst?: { err: unknown }): Promise<{ step: Step; routed: Routed[] }> => {
     let routed: Routed[] = [];
-    const meta = { origin: job.origin(index), redelivered: job.redelivered };
+    const meta = new LazyMeta(job, index);
     const step = await withRetries(job.retry, {
       failedFirst,
       run: async () => { routed = checkRoutes(env.dest, normaliseEmit(await impl.process(msg as Event, meta))); },
@@ -42,7 +54,7 @@ export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
   const fast = (job: InputJob, msg: Message, index: number): Routed[] | Promise<{ step: Step; routed: Routed[] }> => {
     let got: unknown;
     try {
-      got = impl.process(msg as Event, { origin: job.origin(index), redelivered: job.redelivered });
+      got = impl.process(msg as Event, new LazyMeta(job, index));
       if (got && typeof (got as { then?: unknown }).then === "function") {
         return (got as Promise<unknown>).then((v) => {
           const routed = checkRoutes(env.dest, normaliseEmit(v));
@@ -64,7 +76,7 @@ export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
    */
   const whole = async (job: InputJob, messages: readonly { msg: Message; index: number }[]): Promise<Routed[][] | null> => {
     const events = messages.map((m) => m.msg as Event);
-    const metas = messages.map((m) => ({ origin: job.origin(m.index), redelivered: job.redelivered }));
+    const metas = messages.map((m) => new LazyMeta(job, m.index));
     try {
       const emits = await impl.processBatch!(events, metas);
       if (emits.length !== events.length) throw new Error(`processBatch returned ${emits.length} results for ${events.length} events`);
