@@ -9,7 +9,7 @@ import {
 } from "../harmonization/index.js";
 import type { Report } from "./kinds.js";
 import { eventTemplate } from "./template.js";
-import { TYPE, hasLength, inIgnore, isIgnored, itemKeys, messageDict, messageFlatJson, messageHash } from "./views.js";
+import { TYPE, hasLength, inIgnore, isIgnored, itemKeys, messageDict, messageFlatJson, messageFlatJsonInto, messageHash, type ByteSink } from "./views.js";
 import type { AddOptions, HashOptions, MessageKind, MessageOptions, ToDictOptions } from "./types.js";
 
 let defaultHarmonization: Harmonization | undefined;
@@ -350,6 +350,14 @@ export class Message {
   toJson(opts?: ToDictOptions): string {
     if (!opts?.hierarchical) return messageFlatJson(this.kind, this.#m, this.#lookup, opts?.withType ?? false);
     return pyJsonDumps(this.#dict(opts?.hierarchical ?? false, opts?.withType ?? false, false, true), { ensureAscii: false, sortKeys: true });
+  }
+
+  /**
+   * toJson() (flat, without __type) as UTF-8 bytes at the end of `sink`, for a message that
+   * writes as ASCII; false, and nothing written, for any other (take toJson() then).
+   */
+  writeJson(sink: ByteSink): boolean {
+    return messageFlatJsonInto(this.#m, this.#lookup, sink);
   }
 
   /** Flat dict with `__type`: what travels between bots. */

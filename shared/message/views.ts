@@ -209,3 +209,95 @@ export function messageFlatJson(kind: MessageKind, m: Store, lookup: Lookup, wit
   }
   return out + "}";
 }
+
+/** Bytes appended at the end of one buffer, grown as needed: an output's pending lines. */
+export class ByteSink {
+  #buf: Buffer;
+  #len = 0;
+  constructor(size = 64 * 1024) {
+    this.#buf = Buffer.allocUnsafe(size);
+  }
+
+  get length(): number {
+    return this.#len;
+  }
+
+  /** Drop what was written after `length` (a write given up on). */
+  truncate(length: number): void {
+    this.#len = Math.min(length, this.#len);
+  }
+
+  /** `s` as UTF-8 (lone surrogates become U+FFFD: callers check first). */
+  text(s: string): void {
+    this.#room(s.length * 3);
+    this.#len += this.#buf.write(s, this.#len, "utf8");
+  }
+
+  /**
+   * `s` when it is printable ASCII without `"` or `\`, quoted as JSON when `quote`; false (and
+   * nothing written) otherwise. Byte by byte: a native write per short piece costs more.
+   */
+  ascii(s: string, quote: boolean): boolean {
+    const n = s.length;
+    this.#room(n + 2);
+    const b = this.#buf;
+    let at = this.#len;
+    if (quote) b[at++] = 0x22;
+    for (let i = 0; i < n; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c) return false;
+      b[at++] = c;
+    }
+    if (quote) b[at++] = 0x22;
+    this.#len = at;
+    return true;
+  }
+
+  /** One byte (a newline). */
+  byte(c: number): void {
+    this.#room(1);
+    this.#buf[this.#len++] = c;
+  }
+
+  bytes(): Buffer {
+    return this.#buf.subarray(0, this.#len);
+  }
+
+  #room(n: number): void {
+    if (this.#len + n <= this.#buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.#len + n, this.#buf.length * 2));
+    this.#buf.copy(grown, 0, 0, this.#len);
+    this.#buf = grown;
+  }
+}
+
+/**
+ * messageFlatJson() (without __type) written into `sink` as bytes, for a message whose keys and
+ * values write as ASCII: false, with nothing left in the sink, for any other (the caller then
+ * takes the text and its encoding rules). No string is made for a plain value.
+ */
+export function messageFlatJsonInto(m: Store, lookup: Lookup, sink: ByteSink): boolean {
+  const start = sink.length;
+  const keys = sortedKeys(m);
+  let ok = sink.ascii("{", false);
+  for (let i = 0; ok && i < keys.length; i++) {
+    const k = keys[i]!;
+    const v = m[k];
+    if (i > 0) sink.ascii(", ", false);
+    ok = sink.ascii(k, true) && sink.ascii(": ", false);
+    if (!ok) break;
+    if (typeof v === "string") ok = sink.ascii(v, true) || asciiText(sink, pyJsonStr(v, false));
+    else if (typeof v === "number" && lookup(k)?.float === true) ok = asciiText(sink, pyJsonDumps(new PyFloat(v)));
+    else ok = asciiText(sink, pyJsonDumps(v, { ensureAscii: false, sortKeys: true }));
+  }
+  if (ok) ok = sink.ascii("}", false);
+  if (!ok) sink.truncate(start);
+  return ok;
+}
+
+/** JSON text known to be JSON (escapes done) into the sink when it is ASCII. */
+function asciiText(sink: ByteSink, json: string): boolean {
+  for (let i = 0; i < json.length; i++) if (json.charCodeAt(i) > 0x7e) return false;
+  sink.text(json);
+  return true;
+}

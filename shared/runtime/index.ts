@@ -34,7 +34,7 @@ export { LineError } from "../errors/index.js";
 export { jsonReport, jsonList, jsonItems, emptyList, jsonObject, jsonStreamLines, jsonLine, isJsonObject } from "./json-reports.js";
 export { parseHtml, findAllHtml, htmlText, htmlOuter, isHtmlText } from "./parse-html.js";
 export type { HtmlDocument, HtmlElement, HtmlNode } from "./parse-html.js";
-export { outputParams, exportEventText, exportEventDict } from "./output-options.js";
+export { outputParams, exportEventText, exportEventLine, exportEventDict } from "./output-options.js";
 export type { ExportOptions } from "./output-options.js";
 export { INTELMQ_ROOT, appendOutput, encodeErrors, encodingErrorsMode, eventFilename, outputPath, writeAllSync } from "./output-files.js";
 export type { AppendOutputOptions } from "./output-files.js";

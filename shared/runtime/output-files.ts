@@ -10,7 +10,7 @@ import { closeSync, fdatasync, fdatasyncSync, fstatSync, ftruncateSync, mkdirSyn
 import { dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
 import { z } from "zod";
 import { InvalidArgument, InvalidValue } from "../errors/index.js";
-import type { Event } from "../message/index.js";
+import { ByteSink, type Event } from "../message/index.js";
 import { PyDateTime, pyFormat } from "./pyformat.js";
 import type { BotContext, InputRef, OutputImpl } from "./types.js";
 import { Journal } from "./journal.js";
@@ -117,6 +117,11 @@ export interface AppendOutputOptions {
   header(fd: number, size: number): string | null;
   /** The text of one event; "" writes nothing. */
   render(event: Event): string;
+  /**
+   * Optional: the same text as bytes at the end of `sink` where that needs no string (an event
+   * that writes as plain ASCII JSON); false, with nothing written, to take render() instead.
+   */
+  renderInto?(event: Event, sink: ByteSink): boolean;
 }
 
 interface OpenFile { fd: number; ino: number; dev: number }
@@ -140,7 +145,10 @@ const WRITTEN_MEMORY = 10_000;
 export function appendOutput(ctx: BotContext, o: AppendOutputOptions): OutputImpl {
   const fixed = o.formatFilename ? null : outputPath(o.file, ctx.rootDir);
   const open = new Map<string, OpenFile>();
-  const pending = new Map<string, Pending>();
+  // An input's text per file, as UTF-8 bytes: each event's line is written there as it is
+  // rendered, so no string waits for the flush on the heap (a thousand lines per input were most
+  // of what the garbage collector of an output had to move).
+  const pending = new Map<string, ByteSink>();
   /** input key -> files whose append of it is complete */
   const written = new Map<string, Set<string>>();
   const journal = ctx.testing ? null : new Journal<Append>(join(ctx.stateDir, "output.journal"));
@@ -242,18 +250,22 @@ export function appendOutput(ctx: BotContext, o: AppendOutputOptions): OutputImp
       // A file named by the event that cannot be opened fails this event, not the whole input;
       // the fixed file is looked at in flush(), where a failure is the input's, retried as a whole.
       if (!fixed) fileFor(path, false);
+      let acc = pending.get(path);
+      if (o.renderInto) {
+        if (!acc) pending.set(path, (acc = new ByteSink()));
+        if (o.renderInto(event, acc)) return;
+      }
       const lines = o.render(event);
       if (!lines) return;
       const text = encodeErrors(lines, o.encodingErrorsMode);
-      let acc = pending.get(path);
-      if (!acc) pending.set(path, (acc = new Pending()));
-      acc.write(text);
+      if (!acc) pending.set(path, (acc = new ByteSink()));
+      acc.text(text);
     },
     async flush(input: InputRef): Promise<void> {
       const done = written.get(input.key);
       const todo: { path: string; f: OpenFile; data: Buffer; rec: Append }[] = [];
       for (const [path, acc] of pending) {
-        if (done?.has(path)) {
+        if (done?.has(path) || acc.length === 0) {
           // Written before this input came again: its bytes are in the file already.
           pending.delete(path);
           continue;
@@ -296,27 +308,3 @@ export function appendOutput(ctx: BotContext, o: AppendOutputOptions): OutputImp
   };
 }
 
-/**
- * An input's text for one file, as UTF-8 bytes: each event's line is written here as it is
- * rendered, so the string dies young instead of waiting for the flush on the heap (a thousand
- * lines per input were most of what the garbage collector of an output had to move).
- */
-class Pending {
-  #buf = Buffer.allocUnsafe(64 * 1024);
-  #len = 0;
-
-  write(text: string): void {
-    // UTF-8 takes at most three bytes per UTF-16 unit
-    const need = this.#len + text.length * 3;
-    if (need > this.#buf.length) {
-      const grown = Buffer.allocUnsafe(Math.max(need, this.#buf.length * 2));
-      this.#buf.copy(grown, 0, 0, this.#len);
-      this.#buf = grown;
-    }
-    this.#len += this.#buf.write(text, this.#len, "utf8");
-  }
-
-  bytes(): Buffer {
-    return this.#buf.subarray(0, this.#len);
-  }
-}

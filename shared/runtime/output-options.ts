@@ -4,7 +4,7 @@
  * (hierarchical_output, message_with_type, message_jsondict_as_string, single_key, keep_raw_field).
  */
 import { z } from "zod";
-import type { Event } from "../message/index.js";
+import type { ByteSink, Event } from "../message/index.js";
 import { base64Decode, pyStr } from "../harmonization/index.js";
 import { p } from "./params.js";
 
@@ -42,6 +42,19 @@ export function exportEventText(event: Event, o: ExportOptions): string {
   }
   if (!o.keep_raw_field && event.has("raw")) event.delete("raw");
   return event.toJson({ hierarchical: o.hierarchical_output, withType: o.message_with_type, jsondictAsString: o.message_jsondict_as_string });
+}
+
+/**
+ * exportEventText(event) + "\n" as bytes at the end of `sink`, where that needs no string: the
+ * flat JSON of an event that writes as ASCII. False, with nothing written, for any other event or
+ * option (single_key, hierarchical_output, message_with_type): take exportEventText() then.
+ */
+export function exportEventLine(event: Event, o: ExportOptions, sink: ByteSink): boolean {
+  if (o.single_key || o.hierarchical_output || o.message_with_type) return false;
+  if (!o.keep_raw_field && event.has("raw")) event.delete("raw");
+  if (!event.writeJson(sink)) return false;
+  sink.byte(0x0a);
+  return true;
 }
 
 /** export_event(event) without return type: a plain object (hierarchical/with type as configured). */

@@ -31,6 +31,7 @@ export {
   normaliseEmit,
   outputParams,
   exportEventText,
+  exportEventLine,
   exportEventDict,
   INTELMQ_ROOT,
   appendOutput,

@@ -6,7 +6,7 @@
  * are written once, whatever the crashes and redeliveries (shared/runtime's appendOutput).
  */
 import { z } from "zod";
-import { INTELMQ_ROOT, appendOutput, defineBot, encodeErrors, encodingErrorsMode, exportEventText, outputParams, p, type BotContext, type OutputImpl, type Event } from "../../../shared/sdk/index.js";
+import { INTELMQ_ROOT, appendOutput, defineBot, encodeErrors, encodingErrorsMode, exportEventLine, exportEventText, outputParams, p, type BotContext, type OutputImpl, type Event } from "../../../shared/sdk/index.js";
 
 export const params = z.object({
   file: z.string().default(`${INTELMQ_ROOT}/var/lib/bots/file-output/events.txt`)
@@ -29,6 +29,7 @@ function create(prm: Params, ctx: BotContext): OutputImpl {
     encodingErrorsMode: prm.encoding_errors_mode,
     header: () => null,
     render: (event: Event) => exportEventText(event, prm) + "\n",
+    renderInto: (event, sink) => exportEventLine(event, prm, sink),
   });
 }
 
