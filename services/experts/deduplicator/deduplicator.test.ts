@@ -156,6 +156,11 @@ test("deduplicator: the instance's own writes (typed arrays): origins, TTL from 
   assert.equal(mine.get(h(1), "q:1:0"), undefined);
   assert.equal(mine.get(h(3), "q:3:0"), "mine");
   assert.equal(mine.get(h(5), "q:9:0"), "other");
+  mine.set(h(6), "q:6:0");
+  mine.set(h(7), "q:7:0"); // the third generation reuses the dropped one's arrays, emptied
+  assert.equal(mine.get(h(3), "q:3:0"), undefined);
+  assert.equal(mine.get(h(4), "q:4:0"), undefined);
+  assert.deepEqual([5, 6, 7].map((n) => mine.get(h(n), `q:${n}:0`)), ["mine", "mine", "mine"]);
   assert.equal(mine.get("not hex at all, not hex at all, not hex", "q:1:0"), undefined);
   // hashes that collide in the table's slots are told apart by all 16 bytes
   const crowded = new OwnWrites(60_000, 1000);

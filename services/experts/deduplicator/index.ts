@@ -142,8 +142,10 @@ export class OwnWrites {
     // an entry keeps its first (earlier) write
     if (this.#find(k, now) !== undefined) return;
     if (!this.#cur || this.#cur.full) {
+      // the older generation's arrays are emptied and reused: a third table never exists at once
+      const spare = this.#prev;
       this.#prev = this.#cur;
-      this.#cur = new Table(this.#perTable);
+      this.#cur = spare ? spare.clear() : new Table(this.#perTable);
     }
     this.#cur.insert(k, originHash(origin), now);
   }
@@ -174,6 +176,13 @@ class Table {
 
   get full(): boolean {
     return this.#count >= this.#limit;
+  }
+
+  /** Empty again (the times mark the slots). */
+  clear(): this {
+    this.#times.fill(0);
+    this.#count = 0;
+    return this;
   }
 
   /** The origin hash of a live entry for `k`, or undefined. */
