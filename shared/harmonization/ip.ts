@@ -9,11 +9,9 @@ export interface IpAddr {
   scope?: string;
 }
 
-const V4_RE = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
-
 /** A canonical dotted quad (Python's IPv4 syntax: no leading zeros). Fast path. */
 export function isIPv4(s: string): boolean {
-  return V4_RE.test(s);
+  return parseIPv4(s) !== null;
 }
 
 /** Parse IPv4 as Python: 4 octets of 1-3 ASCII digits, no leading zeros, <= 255. */

@@ -278,6 +278,12 @@ export class Message {
   }
 
   keys(): string[] { return this.#keys(); }
+  /** Whether some item passes `test`, in the order added; no array or pair is made. */
+  some(test: (key: string, value: unknown) => boolean): boolean {
+    const m = this.#m;
+    for (const k in m) { const v = m[k]; if (k !== TYPE && v !== undefined && test(k, v)) return true; }
+    return false;
+  }
   values(): unknown[] { return this.#keys().map((k) => this.#m[k]); }
   entries(): [string, unknown][] { return this.#keys().map((k) => [k, this.#m[k]]); }
   *[Symbol.iterator](): IterableIterator<[string, unknown]> {

@@ -254,27 +254,33 @@ function create(prm: Params, ctx: BotContext) {
     const state = st.state;
     const span = { start: 0, end: 0 };
     // Each record is given out when the next one was read: the window's last may be incomplete.
-    let held: { fields: string[]; start: number; end: number } | null = null;
+    let held: string[] | null = null;
+    let heldStart = 0, heldEnd = 0;
     for (const fields of readRecords(text, delimiter, pos, span)) {
-      if (held) yield* row(held.fields, text, held.start, held.end, state);
-      held = { fields, start: span.start, end: span.end };
+      if (held) {
+        const r = row(held, text, heldStart, heldEnd, state);
+        if (r) yield r;
+      }
+      held = fields;
+      heldStart = span.start;
+      heldEnd = span.end;
     }
     if (held) {
-      if (w.last) yield* row(held.fields, text, held.start, held.end, state);
-      else st.carry = text.slice(held.start);
+      if (w.last) {
+        const r = row(held, text, heldStart, heldEnd, state);
+        if (r) yield r;
+      } else st.carry = text.slice(heldStart);
     }
   }
 
-  function* row(fields: string[], text: string, start: number, end: number, state: ReportState): Generator<CsvRow | SkippedLine> {
-    if (fields.length === 0) return; // empty line
+  /** What a record gives: a row, a skipped line (filtered out), or nothing (an empty line). */
+  function row(fields: string[], text: string, start: number, end: number, state: ReportState): CsvRow | SkippedLine | null {
+    if (fields.length === 0) return null;
     if (filterText !== null) {
       const found = (fields.length === 1 ? fields[0]! : fields.join(delimiter)).includes(filterText);
-      if (found !== whitelist) {
-        yield skipLine(text.slice(start, end).replace(/[\r\n]+$/, ""), `filter_type ${prm.filter_type}`);
-        return;
-      }
+      if (found !== whitelist) return skipLine(text.slice(start, end).replace(/[\r\n]+$/, ""), `filter_type ${prm.filter_type}`);
     }
-    yield new CsvRow(fields, state);
+    return new CsvRow(fields, state);
   }
 
   function recover(row: CsvRow): string {
