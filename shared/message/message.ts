@@ -358,10 +358,7 @@ export class Message {
     return pyJsonDumps(this.#dict(opts?.hierarchical ?? false, opts?.withType ?? false, false, true), { ensureAscii: false, sortKeys: true });
   }
 
-  /**
-   * toJson() (flat, without __type) as UTF-8 bytes at the end of `sink`, for a message that
-   * writes as ASCII; false, and nothing written, for any other (take toJson() then).
-   */
+  /** toJson() (flat, no __type) as bytes into `sink` if it writes as ASCII; else false, nothing written. */
   writeJson(sink: ByteSink): boolean {
     return messageFlatJsonInto(this.#m, this.#lookup, sink);
   }

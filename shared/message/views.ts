@@ -122,12 +122,16 @@ let lastSorted: readonly string[] = [];
  * events of an envelope mostly have the same keys in the same order: the last sort is reused.
  */
 function sortedKeys(m: Store): readonly string[] {
-  const keys = itemKeys(m);
-  if (keys.length === lastKeys.length) {
-    let same = true;
-    for (let i = 0; i < keys.length; i++) if (keys[i] !== lastKeys[i]) { same = false; break; }
-    if (same) return lastSorted;
+  // compared in place: no array of keys is made when they are the last ones again
+  let i = 0;
+  let same = true;
+  for (const k in m) {
+    if (k === TYPE || m[k] === undefined) continue;
+    if (i >= lastKeys.length || lastKeys[i] !== k) { same = false; break; }
+    i++;
   }
+  if (same && i === lastKeys.length) return lastSorted;
+  const keys = itemKeys(m);
   lastKeys = keys;
   lastSorted = [...keys].sort();
   return lastSorted;

@@ -157,6 +157,8 @@ function sameValue(a: unknown, b: unknown): boolean {
  * time.observation, copied fields) nor raw. An event without one says nothing. Made once per
  * report, used with Message.some(): no array of keys per event.
  */
+const NO_OWN_FIELD = "the line gives no field of its own (only what the report gives: feed.*, time.observation, raw), so no event";
+
 function ownFieldOf(report: Report): (key: string, value: unknown) => boolean {
   return (k, v) => k !== "raw" && (!report.has(k) || !sameValue(report.get(k), v));
 }
@@ -169,7 +171,7 @@ function ownFieldOf(report: Report): (key: string, value: unknown) => boolean {
  * Declared skips are returned in `skipped`.
  */
 export async function parseReport(
-  report: Report, impl: ParserImpl, opts: ParseOptions, onEvent: (r: Routed) => Promise<void> | void,
+  report: Report, impl: ParserImpl, opts: ParseOptions, onEvent: (r: Routed | Message) => Promise<void> | void,
 ): Promise<ParseResult> {
   let events = 0;
   const skipped: SkippedLine[] = [];
@@ -198,12 +200,24 @@ export async function parseReport(
   };
   const take = (item: unknown, out: unknown): Promise<void> | void => {
     if (out instanceof SkippedLine) { skip(out); return; }
+    if (out instanceof Message) {
+      // one event for _default, what most lines give: handed on without route objects
+      try {
+        if (!out.some(ownField)) throw new LineError(NO_OWN_FIELD);
+        if (df) for (const [k, v] of df) out.add(k, v, { overwrite: false });
+      } catch (err) {
+        fail(item, err);
+        return;
+      }
+      events++;
+      return onEvent(out);
+    }
     let got: Routed[];
     try {
       got = normaliseEmit(out);
       // One such event fails its whole line (the dump then recovers all of the line's events at once).
       if (got.some((r) => !r.msg.some(ownField))) {
-        throw new LineError("the line gives no field of its own (only what the report gives: feed.*, time.observation, raw), so no event");
+        throw new LineError(NO_OWN_FIELD);
       }
       if (df) for (const r of got) for (const [k, v] of df) r.msg.add(k, v, { overwrite: false });
     } catch (err) {

@@ -5,7 +5,7 @@
  * their outputs go out in input order, so a redelivery produces the same envelopes.
  */
 import { errorMessage } from "../../errors/index.js";
-import type { Event, Message } from "../../message/index.js";
+import { Message, type Event } from "../../message/index.js";
 import { normaliseEmit } from "../parser-driver.js";
 import { Dumper } from "../steps/dumps.js";
 import { checkRoutes } from "../steps/outbox.js";
@@ -47,11 +47,26 @@ export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
     return { step, routed };
   };
   /**
+   * What one event emitted, as the outbox takes it: a message for _default as it is (what most
+   * experts return: no route objects per event), else its routes, checked.
+   */
+  const hasDefault = Object.hasOwn(env.dest, "_default");
+  type Out = Message | Routed[];
+  const routesOf = (v: unknown): Out => (hasDefault && v instanceof Message ? v : checkRoutes(env.dest, normaliseEmit(v)));
+  /** Into the outbox; a promise only when the outbox asks to wait (an envelope went out). */
+  const send = (job: InputJob, out: Out, from = 0): Promise<void> | void => {
+    if (out instanceof Message) return job.outbox.add("_default", out);
+    for (let i = from; i < out.length; i++) {
+      const w = job.outbox.add(out[i]!.path, out[i]!.msg);
+      if (w) return w.then(() => send(job, out, i + 1));
+    }
+  };
+  /**
    * Most events go through process() at once, without awaiting: only an event whose process()
    * returns a promise (a lookup) or throws (its retries) takes the slow path. The results keep
    * input order either way.
    */
-  const fast = (job: InputJob, msg: Message, index: number): Routed[] | Promise<{ step: Step; routed: Routed[] }> => {
+  const fast = (job: InputJob, msg: Message, index: number): Out | Promise<{ step: Step; routed: Routed[] }> => {
     let got: unknown;
     try {
       got = impl.process(msg as Event, new LazyMeta(job, index));
@@ -62,9 +77,9 @@ export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
           return { step: "ok" as Step, routed };
         }).catch((err: unknown) => one(job, msg, index, { err }));
       }
-      const routed = checkRoutes(env.dest, normaliseEmit(got));
+      const out = routesOf(got);
       job.retry.stats.success();
-      return routed;
+      return out;
     } catch (err) {
       // the first try failed: the retries (and their counting, logging and dump) go on from here
       return one(job, msg, index, { err });
@@ -74,15 +89,15 @@ export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
    * The batch through processBatch(): its outputs, or null when it failed (the events then go
    * through process() one by one, where a failure is retried, counted and dumped as IntelMQ does).
    */
-  const whole = async (job: InputJob, messages: readonly { msg: Message; index: number }[]): Promise<Routed[][] | null> => {
+  const whole = async (job: InputJob, messages: readonly { msg: Message; index: number }[]): Promise<(Out | null)[] | null> => {
     const events = messages.map((m) => m.msg as Event);
     const metas = messages.map((m) => new LazyMeta(job, m.index));
     try {
       const emits = await impl.processBatch!(events, metas);
       if (emits.length !== events.length) throw new Error(`processBatch returned ${emits.length} results for ${events.length} events`);
-      const routed = emits.map((e) => checkRoutes(env.dest, normaliseEmit(e)));
-      for (let i = 0; i < routed.length; i++) job.retry.stats.success();
-      return routed;
+      const outs = emits.map((e) => (e === null ? null : routesOf(e)));
+      for (let i = 0; i < outs.length; i++) job.retry.stats.success();
+      return outs;
     } catch (err) {
       env.log.debug({ err: errorMessage(err), events: events.length }, "batch failed, its events go one by one");
       return null;
@@ -92,19 +107,18 @@ export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
   const batch = async (job: InputJob, messages: readonly { msg: Message; index: number }[]): Promise<Step> => {
     const together = impl.processBatch && messages.length > 0 ? await whole(job, messages) : null;
     if (together) {
-      for (const routed of together) {
-        for (const x of routed) {
-          const w = job.outbox.add(x.path, x.msg);
-          if (w) await w;
-        }
+      for (const out of together) {
+        const w = out === null ? undefined : send(job, out);
+        if (w) await w;
       }
       return "ok";
     }
-    const results: (Routed[] | { step: Step; routed: Routed[] })[] = new Array(messages.length);
+    const results: (Out | { step: Step; routed: Routed[] })[] = new Array(messages.length);
     let pending: Promise<void>[] | null = null;
+    let step: Step = "ok";
     for (let i = 0; i < messages.length; i++) {
       const r = fast(job, messages[i]!.msg, messages[i]!.index);
-      if (Array.isArray(r)) results[i] = r;
+      if (r instanceof Message || Array.isArray(r)) results[i] = r;
       else {
         (pending ??= []).push(r.then((x) => { results[i] = x; }));
         if (pending.length >= EXPERT_CONCURRENCY) {
@@ -114,13 +128,11 @@ export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
       }
     }
     if (pending) await Promise.all(pending);
-    const step = worst(results.map((r) => (Array.isArray(r) ? "ok" : r.step)));
+    for (const r of results) if (!(r instanceof Message) && !Array.isArray(r)) step = worst([step, r.step]);
     if (step !== "ok") return step;
     for (const r of results) {
-      for (const x of Array.isArray(r) ? r : r.routed) {
-        const w = job.outbox.add(x.path, x.msg);
-        if (w) await w;
-      }
+      const w = send(job, r instanceof Message || Array.isArray(r) ? r : r.routed);
+      if (w) await w;
     }
     return "ok";
   };

@@ -4,7 +4,7 @@
  * as they are made. A failed line is dumped as a copy of the report holding only that line (and
  * sent to _on_error); a report whose parse() fails is retried whole, from where it began.
  */
-import { hydrateRaw, rawSource, type Message, type Report } from "../../message/index.js";
+import { Message, hydrateRaw, rawSource, type Report } from "../../message/index.js";
 import { parseReport } from "../parser-driver.js";
 import { Dumper } from "../steps/dumps.js";
 import { checkRoutes } from "../steps/outbox.js";
@@ -13,6 +13,7 @@ import type { ParserImpl } from "../types.js";
 import type { DriverEnv, InputDriver } from "./driver.js";
 
 export function parserDriver(impl: ParserImpl, env: DriverEnv & { defaultFields: Record<string, unknown> | null; name: string }): InputDriver {
+  const hasDefault = Object.hasOwn(env.dest, "_default");
   return {
     async handle(job, batches) {
       for (const batch of batches) for (const { msg } of batch) {
@@ -33,7 +34,8 @@ export function parserDriver(impl: ParserImpl, env: DriverEnv & { defaultFields:
               tracebackText: (e) => env.dumper.traceback(e).join(""),
               parser: env.name,
             }, (r) => {
-              const [ok] = checkRoutes(env.dest, [r]);
+              if (r instanceof Message && hasDefault) return job.outbox.add("_default", r);
+              const [ok] = checkRoutes(env.dest, [r instanceof Message ? { path: "_default", msg: r } : r]);
               return ok ? job.outbox.add(ok.path, ok.msg) : undefined;
             });
             for (const f of failed) {

@@ -1,0 +1,46 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/** Experts through the runtime: processBatch and its fallback to process(), what goes out and where. */
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { z } from "zod";
+import { encodeEnvelope, type Event } from "../message/index.js";
+import { defineBot } from "./index.js";
+import { onMemory, ev, nextSettled, drain } from "./runner-fixtures.js";
+
+test("processBatch: a batch at once, emits in input order and on their paths; when it throws, the batch goes through process() one by one with its retries", async () => {
+  const calls: string[] = [];
+  let failBatches = 0;
+  const def = defineBot({
+    kind: "expert", name: "batched", intelmq: "test.batched", description: "", params: z.object({}),
+    create: () => ({
+      process(e: Event, meta: { origin: string }) {
+        calls.push(`one ${meta.origin.split(":").pop()}`);
+        if (e.get("feed.code") === "flaky" && calls.filter((c) => c === "one 1").length === 1) throw new Error("flaky once");
+        return e;
+      },
+      async processBatch(events: readonly Event[], metas: readonly { origin: string }[]) {
+        calls.push(`batch ${metas.map((m) => m.origin.split(":").pop()).join(",")}`);
+        if (failBatches > 0) { failBatches--; throw new Error("batch failed"); }
+        return events.map((e) => (e.get("source.port") === 2 ? null : e.get("source.port") === 3 ? { path: "other", msg: e } : e));
+      },
+    }),
+  });
+  await onMemory(async (broker, start) => {
+    const h = await start({ def, botId: "batched", params: { destination_queues: { _default: ["out"], other: ["other-out"] }, error_max_retries: 1 } });
+    const input = [1, 2, 3, 4].map((i) => ev({ "source.port": i }));
+    let settled = nextSettled(h);
+    await broker.queues.publish("batched-queue", encodeEnvelope(input));
+    assert.equal((await settled).outcome, "acked");
+    assert.deepEqual(calls, ["batch 0,1,2,3"], "process() was not called");
+    assert.deepEqual((await drain(broker, "out")).map((m) => m["source.port"]), [1, 4]);
+    assert.deepEqual((await drain(broker, "other-out")).map((m) => m["source.port"]), [3]);
+    calls.length = 0;
+    failBatches = 1;
+    settled = nextSettled(h);
+    await broker.queues.publish("batched-queue", encodeEnvelope([ev({ "source.port": 5 }), ev({ "source.port": 6, "feed.code": "flaky" })]));
+    assert.equal((await settled).outcome, "acked");
+    assert.deepEqual(calls, ["batch 0,1", "one 0", "one 1", "one 1"], "one by one after the failed batch, the flaky event retried");
+    assert.deepEqual((await drain(broker, "out")).map((m) => m["source.port"]), [5, 6]);
+    assert.equal(h.stats().success, 6);
+  });
+});
