@@ -136,7 +136,9 @@ export class Message {
   /** The value stored under `key`, undefined when absent (never __type, nothing inherited). */
   #own(key: string): unknown {
     const v = this.#m[key];
-    return v === undefined || key === TYPE || !hasOwn(this.#m, key) ? undefined : v;
+    if (v === undefined || key === TYPE) return undefined;
+    // what Object.prototype lends is a function, or the prototype under __proto__: only then ask
+    return typeof v !== "function" && key !== "__proto__" ? v : hasOwn(this.#m, key) ? v : undefined;
   }
 
   /** The item keys, in the order added. */
