@@ -95,6 +95,9 @@ test("hash: as IntelMQ's (Python repr, sorted keys, time.observation left out)",
   assert.notEqual(e.hash({ filterKeys: ["comment"] }), e.hash());
   assert.equal(e.hash({ filterKeys: ["source.ip"], filterType: "whitelist" }), messageFromDict({ "source.ip": "192.0.2.1", "__type": "Event" }).hash());
   assert.throws(() => e.hash({ filterType: "x" as "blacklist" }), (x) => name(x) === "InvalidArgument");
+  // integers as their digits: negative, zero, the largest safe one (Python's repr, computed there)
+  const ints = messageFromDict({ __type: "Event", "extra.neg": -42, "source.asn": 64496, "source.port": 0, "extra.big": 9007199254740991 });
+  assert.equal(ints.hash(), "6a8c6d755872245408bd99f45b757befc8785aadd3742324dda7d90d4093791e");
 });
 
 test("toJson: sorted keys, floats as Python prints them", () => {

@@ -78,7 +78,9 @@ export function messageHash(m: Store, lookup: Lookup, opts?: HashOptions): strin
     if (quoted >= 0) at = quoted;
     else {
       const f = lookup(key);
-      at = putText(pyRepr(v, f !== undefined && f.float), at);
+      const float = f !== undefined && f.float;
+      // an int's repr is its digits: written as such, no string (ports, ASNs)
+      at = !float && Number.isSafeInteger(v) ? putInt(v as number, at) : putText(pyRepr(v, float), at);
     }
     scratch[at++] = SEP_BYTE;
   }
@@ -96,6 +98,22 @@ function putText(s: string, at: number): number {
     scratch[at++] = c;
   }
   return at;
+}
+
+/** A safe integer's decimal digits at `at` (-0 as 0, as Python has no negative zero); the end. */
+function putInt(v: number, at: number): number {
+  ensureScratch(at + 18, at);
+  if (v < 0) {
+    scratch[at++] = 0x2d;
+    v = -v;
+  }
+  let digits = 1;
+  for (let n = v; n >= 10; n = Math.floor(n / 10)) digits++;
+  for (let i = at + digits - 1; i >= at; i--) {
+    scratch[i] = 48 + (v % 10);
+    v = Math.floor(v / 10);
+  }
+  return at + digits;
 }
 
 /**

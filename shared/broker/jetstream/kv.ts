@@ -117,8 +117,8 @@ class JsKv implements KvStore {
 
   async createOrGetMany(keys: readonly string[], values: readonly string[]): Promise<(string | null)[]> {
     const out: (string | null)[] = new Array<string | null>(keys.length).fill(null);
-    // The common case, every plain key's create, in one round; a key that exists (or needs
-    // encoding, or came back with a delete marker) goes the long way, createOrGet().
+    // The common case, every plain key's create, in one round; a key that exists is read; one
+    // that needs encoding, or holds a delete marker, goes the long way, createOrGet().
     const subjects: string[] = [];
     const sent: number[] = [];
     const rest: number[] = [];
@@ -134,11 +134,19 @@ class JsKv implements KvStore {
     } catch (err) {
       throw this.wrap(`cache create ${keys[sent[0]!]} and ${sent.length - 1} more`, err);
     }
+    // A refused create: the key has a revision, read it (no second create for it).
+    const refused: number[] = [];
     for (let k = 0; k < answers.length; k++) {
       const r = answers[k];
       if (r === null) continue;
       if (r!.error.err_code !== WRONG_LAST_SEQUENCE) throw this.wrap(`cache create ${keys[sent[k]!]}`, new JetStreamApiError(r!.error));
-      rest.push(sent[k]!);
+      refused.push(sent[k]!);
+    }
+    const read = await Promise.all(refused.map((i) => this.get(keys[i]!)));
+    for (let k = 0; k < refused.length; k++) {
+      // no live value (a delete marker, or expired meanwhile): the long way
+      if (read[k] === null) rest.push(refused[k]!);
+      else out[refused[k]!] = read[k]!;
     }
     if (rest.length > 0) {
       const held = await Promise.all(rest.map((i) => this.createOrGet(keys[i]!, values[i]!)));
