@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { z } from "zod";
-import { encodeEnvelope, type Event } from "../message/index.js";
+import { encodeChunk, encodeEnvelope, joinChunks, type Event } from "../message/index.js";
 import { defineBot } from "./index.js";
 import { onMemory, ev, nextSettled, drain } from "./runner-fixtures.js";
 
@@ -42,5 +42,38 @@ test("processBatch: a batch at once, emits in input order and on their paths; wh
     assert.deepEqual(calls, ["batch 0,1", "one 0", "one 1", "one 1"], "one by one after the failed batch, the flaky event retried");
     assert.deepEqual((await drain(broker, "out")).map((m) => m["source.port"]), [5, 6]);
     assert.equal(h.stats().success, 6);
+  });
+});
+
+test("processBatch over chunks: the next chunk is begun while one waits, two at most; outputs keep input order, a failed chunk goes one by one", async () => {
+  let inFlight = 0;
+  let most = 0;
+  let calls = 0;
+  const def = defineBot({
+    kind: "expert", name: "slowbatch", intelmq: "test.slowbatch", description: "", params: z.object({}),
+    create: () => ({
+      process: (e: Event) => e,
+      async processBatch(events: readonly Event[]) {
+        const n = ++calls;
+        inFlight++;
+        most = Math.max(most, inFlight);
+        // the first chunk answers last
+        await new Promise((r) => setTimeout(r, n === 1 ? 60 : 5));
+        inFlight--;
+        if (n === 2) throw new Error("second chunk fails");
+        return events;
+      },
+    }),
+  });
+  await onMemory(async (broker, start) => {
+    const h = await start({ def, botId: "slowbatch", params: { destination_queues: ["out"] } });
+    const many = Array.from({ length: 250 }, (_, i) => ev({ "source.port": i + 1 }));
+    const settled = nextSettled(h);
+    await broker.queues.publish("slowbatch-queue", joinChunks([encodeChunk(many.slice(0, 100)), encodeChunk(many.slice(100, 200)), encodeChunk(many.slice(200))]));
+    assert.equal((await settled).outcome, "acked");
+    assert.equal(calls, 3, "chunks of 100, 100 and 50");
+    assert.equal(most, 2);
+    assert.deepEqual((await drain(broker, "out")).map((m) => m["source.port"]), many.map((_, i) => i + 1));
+    assert.equal(h.stats().success, 250);
   });
 });

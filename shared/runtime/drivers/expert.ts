@@ -95,18 +95,20 @@ export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
     try {
       const emits = await impl.processBatch!(events, metas);
       if (emits.length !== events.length) throw new Error(`processBatch returned ${emits.length} results for ${events.length} events`);
-      const outs = emits.map((e) => (e === null ? null : routesOf(e)));
-      for (let i = 0; i < outs.length; i++) job.retry.stats.success();
-      return outs;
+      return emits.map((e) => (e === null ? null : routesOf(e)));
     } catch (err) {
       env.log.debug({ err: errorMessage(err), events: events.length }, "batch failed, its events go one by one");
       return null;
     }
   };
-  /** One batch: through process(), then its outputs in input order; "ok" unless a message stopped or the bot halted. */
-  const batch = async (job: InputJob, messages: readonly { msg: Message; index: number }[]): Promise<Step> => {
-    const together = impl.processBatch && messages.length > 0 ? await whole(job, messages) : null;
+  /**
+   * One batch: through processBatch() (begun by the caller: `started`) or process(), then its
+   * outputs in input order; "ok" unless a message stopped or the bot halted.
+   */
+  const batch = async (job: InputJob, messages: readonly { msg: Message; index: number }[], started: Promise<(Out | null)[] | null> | null): Promise<Step> => {
+    const together = started ? await started : null;
     if (together) {
+      for (let i = 0; i < together.length; i++) job.retry.stats.success();
       for (const out of together) {
         const w = out === null ? undefined : send(job, out);
         if (w) await w;
@@ -138,13 +140,30 @@ export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
   };
   return {
     async handle(job, batches) {
-      // A batch's outputs are in the outbox before the next batch is decoded; they go out only
-      // when the input is done (or when batch_size of them filled an envelope).
-      for (const b of batches) {
-        const step = await batch(job, b);
-        if (step !== "ok") return step;
+      // A batch's outputs are in the outbox before the batch after the next is decoded; they go
+      // out only when the input is done (or when batch_size of them filled an envelope).
+      if (!impl.processBatch) {
+        for (const b of batches) {
+          const step = await batch(job, b, null);
+          if (step !== "ok") return step;
+        }
+        return "ok";
       }
-      return "ok";
+      // processBatch: the next batch is begun while the one before waits for its answers (a
+      // deduplicator's cache round trip), two at most; outputs still go in input order.
+      let prev: { msgs: readonly { msg: Message; index: number }[]; started: Promise<(Out | null)[] | null> | null } | null = null;
+      for (const b of batches) {
+        const started = b.length > 0 ? whole(job, b) : null;
+        if (prev) {
+          const step = await batch(job, prev.msgs, prev.started);
+          if (step !== "ok") {
+            await started;
+            return step;
+          }
+        }
+        prev = { msgs: b, started };
+      }
+      return prev ? batch(job, prev.msgs, prev.started) : "ok";
     },
   };
 }
