@@ -4,6 +4,7 @@ import { decodeBytes } from "./py.js";
 
 const B64_TABLE = new Int8Array(128).fill(-1);
 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".split("").forEach((c, i) => { B64_TABLE[c.charCodeAt(0)] = i; });
+
 /** Whether Python's base64.b64decode (non-strict) accepts the text. */
 export function b64Decodable(s: string): boolean {
   if ((s.length & 3) === 0 && canonical(s)) return true;

@@ -2,7 +2,7 @@
 /** IPAddress, IPNetwork, FQDN and URL: harmonization.py's validation and sanitizing of network names. */
 import { domainToASCII } from "node:url";
 import { genericSanitize } from "./generic.js";
-import { formatIp, formatNetwork, ipFromInt, isIPv4, parseIPv4, parseIp, parseNetwork } from "./ip.js";
+import { formatIp, formatNetwork, ipFromInt, isIPv4, parseIp, parseNetwork } from "./ip.js";
 import { isPyAsciiWhitespace, pyStr, PyFloat } from "./py.js";
 import { netlocOf, urlsplit, urlunsplit } from "./urlsplit.js";
 
@@ -22,8 +22,8 @@ export function ipSanitize(v: unknown): string | null {
     if (value instanceof PyFloat) value = value.value;
     else value = genericSanitize(value);
   }
-  // A canonical dotted quad is its own sanitized form (parseIPv4 takes nothing else)
-  if (typeof value === "string" && parseIPv4(value) !== null) return value;
+  // A canonical dotted quad is its own sanitized form (isIPv4 takes nothing else)
+  if (typeof value === "string" && isIPv4(value)) return value;
   if (typeof value === "string" && /^-?[0-9]+$/.test(value) && !/^-?0[0-9]/.test(value) && value !== "-0") {
     value = BigInt(value);
   }

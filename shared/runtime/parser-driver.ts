@@ -198,33 +198,35 @@ export async function parseReport(
       if (w) return w.then(() => emit(got, i + 1));
     }
   };
+  /** An event must hold a field of its own; then it gets the default fields it lacks. */
+  const ready = (msg: Message): void => {
+    if (!msg.some(ownField)) throw new LineError(NO_OWN_FIELD);
+  };
+  const withDefaults = (msg: Message): void => {
+    if (df) for (const [k, v] of df) msg.add(k, v, { overwrite: false });
+  };
   const take = (item: unknown, out: unknown): Promise<void> | void => {
     if (out instanceof SkippedLine) { skip(out); return; }
-    if (out instanceof Message) {
-      // one event for _default, what most lines give: handed on without route objects
-      try {
-        if (!out.some(ownField)) throw new LineError(NO_OWN_FIELD);
-        if (df) for (const [k, v] of df) out.add(k, v, { overwrite: false });
-      } catch (err) {
-        fail(item, err);
-        return;
-      }
-      events++;
-      return onEvent(out);
-    }
-    let got: Routed[];
+    // One message for _default, what most lines give, is handed on as it is: no route objects.
+    const one = out instanceof Message ? out : null;
+    let got: Routed[] = [];
     try {
-      got = normaliseEmit(out);
-      // One such event fails its whole line (the dump then recovers all of the line's events at once).
-      if (got.some((r) => !r.msg.some(ownField))) {
-        throw new LineError(NO_OWN_FIELD);
+      if (one) {
+        ready(one);
+        withDefaults(one);
+      } else {
+        got = normaliseEmit(out);
+        // One such event fails its whole line (the dump then recovers all of the line's events at once).
+        for (const r of got) ready(r.msg);
+        for (const r of got) withDefaults(r.msg);
       }
-      if (df) for (const r of got) for (const [k, v] of df) r.msg.add(k, v, { overwrite: false });
     } catch (err) {
       fail(item, err);
       return;
     }
-    return emit(got, 0);
+    if (!one) return emit(got, 0);
+    events++;
+    return onEvent(one);
   };
   // Plain values and plain iterables are taken without a promise per line (most parsers are synchronous).
   const step = (item: unknown): Promise<void> | void => {

@@ -209,19 +209,18 @@ class MemoryKv implements KvStore {
   }
 
   async createOrGet(key: string, value: string): Promise<string | null> {
+    return this.#createOrGet(key, value);
+  }
+
+  async createOrGetMany(keys: readonly string[], values: readonly string[]): Promise<(string | null)[]> {
+    return keys.map((k, i) => this.#createOrGet(k, values[i]!));
+  }
+
+  #createOrGet(key: string, value: string): string | null {
     const held = this.#alive(key);
     if (held) return held.value;
     this.#set(key, value);
     return null;
-  }
-
-  async createOrGetMany(keys: readonly string[], values: readonly string[]): Promise<(string | null)[]> {
-    return keys.map((k, i) => {
-      const held = this.#alive(k);
-      if (held) return held.value;
-      this.#set(k, values[i]!);
-      return null;
-    });
   }
 
   async get(key: string): Promise<string | null> {

@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /** What a driver gets: one input's messages, and the steps around the bot (retries, outbox, dumps). */
 import type { Logger } from "pino";
-import type { Message } from "../../message/index.js";
+import { Message } from "../../message/index.js";
+import { normaliseEmit } from "../parser-driver.js";
+import { checkRoutes } from "../steps/outbox.js";
 import type { Dumper } from "../steps/dumps.js";
 import type { Outbox } from "../steps/outbox.js";
 import type { RetryEnv, Step } from "../steps/retry.js";
-import type { InputRef } from "../types.js";
+import type { InputRef, Routed } from "../types.js";
 
 /** One input envelope being handled. */
 export interface InputJob {
@@ -42,4 +44,13 @@ export interface InputDriver {
 /** The worst of several outcomes: stop before aborted before ok. */
 export function worst(steps: readonly Step[]): Step {
   return steps.includes("stop") ? "stop" : steps.includes("aborted") ? "aborted" : "ok";
+}
+
+/**
+ * What a bot gave for one item, as the outbox takes it: a message for _default as it is (what
+ * most bots give: no route objects per event), else its routes, checked (PipelineError for a
+ * path not configured).
+ */
+export function outputsOf(dest: Readonly<Record<string, string[]>>, emitted: unknown): Message | Routed[] {
+  return emitted instanceof Message && Object.hasOwn(dest, "_default") ? emitted : checkRoutes(dest, normaliseEmit(emitted));
 }

@@ -11,7 +11,7 @@ import { Dumper } from "../steps/dumps.js";
 import { checkRoutes } from "../steps/outbox.js";
 import { withRetries, type Step } from "../steps/retry.js";
 import type { EventMeta, ExpertImpl, Routed } from "../types.js";
-import { worst, type DriverEnv, type InputDriver, type InputJob } from "./driver.js";
+import { outputsOf, worst, type DriverEnv, type InputDriver, type InputJob } from "./driver.js";
 
 /**
  * Lookups in flight at once per input: enough to keep a cache or a server busy, few enough that
@@ -46,13 +46,7 @@ export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
     });
     return { step, routed };
   };
-  /**
-   * What one event emitted, as the outbox takes it: a message for _default as it is (what most
-   * experts return: no route objects per event), else its routes, checked.
-   */
-  const hasDefault = Object.hasOwn(env.dest, "_default");
   type Out = Message | Routed[];
-  const routesOf = (v: unknown): Out => (hasDefault && v instanceof Message ? v : checkRoutes(env.dest, normaliseEmit(v)));
   /** Into the outbox; a promise only when the outbox asks to wait (an envelope went out). */
   const send = (job: InputJob, out: Out, from = 0): Promise<void> | void => {
     if (out instanceof Message) return job.outbox.add("_default", out);
@@ -77,7 +71,7 @@ export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
           return { step: "ok" as Step, routed };
         }).catch((err: unknown) => one(job, msg, index, { err }));
       }
-      const out = routesOf(got);
+      const out = outputsOf(env.dest, got);
       job.retry.stats.success();
       return out;
     } catch (err) {
@@ -95,7 +89,7 @@ export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
     try {
       const emits = await impl.processBatch!(events, metas);
       if (emits.length !== events.length) throw new Error(`processBatch returned ${emits.length} results for ${events.length} events`);
-      return emits.map((e) => (e === null ? null : routesOf(e)));
+      return emits.map((e) => (e === null ? null : outputsOf(env.dest, e)));
     } catch (err) {
       env.log.debug({ err: errorMessage(err), events: events.length }, "batch failed, its events go one by one");
       return null;

@@ -7,13 +7,11 @@
 import { Message, hydrateRaw, rawSource, type Report } from "../../message/index.js";
 import { parseReport } from "../parser-driver.js";
 import { Dumper } from "../steps/dumps.js";
-import { checkRoutes } from "../steps/outbox.js";
 import { withRetries } from "../steps/retry.js";
 import type { ParserImpl } from "../types.js";
-import type { DriverEnv, InputDriver } from "./driver.js";
+import { outputsOf, type DriverEnv, type InputDriver } from "./driver.js";
 
 export function parserDriver(impl: ParserImpl, env: DriverEnv & { defaultFields: Record<string, unknown> | null; name: string }): InputDriver {
-  const hasDefault = Object.hasOwn(env.dest, "_default");
   return {
     async handle(job, batches) {
       for (const batch of batches) for (const { msg } of batch) {
@@ -34,9 +32,9 @@ export function parserDriver(impl: ParserImpl, env: DriverEnv & { defaultFields:
               tracebackText: (e) => env.dumper.traceback(e).join(""),
               parser: env.name,
             }, (r) => {
-              if (r instanceof Message && hasDefault) return job.outbox.add("_default", r);
-              const [ok] = checkRoutes(env.dest, [r instanceof Message ? { path: "_default", msg: r } : r]);
-              return ok ? job.outbox.add(ok.path, ok.msg) : undefined;
+              const out = outputsOf(env.dest, r);
+              if (out instanceof Message) return job.outbox.add("_default", out);
+              return out[0] ? job.outbox.add(out[0].path, out[0].msg) : undefined;
             });
             for (const f of failed) {
               const copy = report.copy();
