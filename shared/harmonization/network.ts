@@ -120,7 +120,7 @@ export function fqdnValid(v: unknown): boolean {
 export function fqdnSanitize(v: unknown): string | null {
   const g = genericSanitize(v);
   if (typeof g !== "string" || CONTROL.test(g)) return null;
-  const s = g.replace(/^\.+|\.+$/g, "");
+  const s = g.charCodeAt(0) === 46 || g.charCodeAt(g.length - 1) === 46 ? g.replace(/^\.+|\.+$/g, "") : g;
   if (!s) return null;
   const e = idnaEncode(s);
   return e === null ? null : e.toLowerCase();
@@ -139,6 +139,10 @@ export function urlSanitize(v: unknown): string | null {
   let value = genericSanitize(v);
   if (!value || CONTROL.test(value)) return null;
   value = value.replaceAll("hxxp://", "http://").replaceAll("hxxps://", "https://");
+  // the common case, a netloc, without the whole split
+  const netloc = netlocOf(value);
+  if (netloc === null) return null;
+  if (netloc !== "") return value;
   let r = urlsplit(value);
   if (!r) return null;
   if (r.scheme === "file" && r.netloc === "") {

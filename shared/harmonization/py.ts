@@ -249,6 +249,18 @@ export function pyParseFloat(s: string): number | null {
 
 /** Python int(str) (base 10): whitespace, sign, underscores between digits. null if Python raises. */
 export function pyParseInt(s: string): number | null {
+  // plain digits (a port, an ASN), the common case: no strip, no regex, no copy
+  const n = s.length;
+  if (n > 0 && n <= 15) {
+    let v = 0;
+    let i = 0;
+    for (; i < n; i++) {
+      const d = s.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) break;
+      v = v * 10 + d;
+    }
+    if (i === n) return v;
+  }
   const t = pyStrip(s);
   if (!/^[+-]?\d(_?\d)*$/.test(t)) return null;
   return Number(t.replace(/_/g, ""));
