@@ -60,5 +60,14 @@ export function base64Decode(value: string | Uint8Array): string {
 
 /** utils.base64_encode of a str (UTF-8) or bytes. */
 export function base64Encode(value: string | Uint8Array): string {
+  if (typeof value === "string" && value.length <= SCRATCH_CHARS) {
+    // a line's raw, the common case: its bytes in a reused buffer, not a new one per call
+    const n = encodeScratch.write(value, 0, "utf8");
+    return encodeScratch.toString("base64", 0, n);
+  }
   return (typeof value === "string" ? Buffer.from(value, "utf8") : Buffer.from(value)).toString("base64");
 }
+
+/** Strings up to this many UTF-16 units (at most 3 bytes each in UTF-8) are encoded through encodeScratch. */
+const SCRATCH_CHARS = 4096;
+const encodeScratch = Buffer.allocUnsafe(SCRATCH_CHARS * 3);

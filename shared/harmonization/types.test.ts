@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import {
-  callTypeMethod, createHarmonization, loadHarmonization, pyEquals, pyFloatRepr, pyJsonDumps, pyRegex, pyRepr, sanitizeDateTime, types,
+  base64Encode, callTypeMethod, createHarmonization, loadHarmonization, pyEquals, pyFloatRepr, pyJsonDumps, pyRegex, pyRepr, sanitizeDateTime, types,
   PyFloat,
 } from "./index.js";
 
@@ -71,6 +71,21 @@ test("FQDN and URL", () => {
   assert.equal(san("URL", "\thttp://example.com/\r\n"), "http://example.com/");
   assert.equal(valid("URL", "http://example.com/a\u00a0b"), true, "no-break space is no control character");
   assert.equal(callTypeMethod("URL", "to_domain_name", { url: "http://192.0.2.1/x" }), null);
+});
+
+test("the common cases' shortcuts give what the general paths give", () => {
+  assert.equal(san("URL", "http://[::1/x"), null, "unbalanced brackets");
+  assert.equal(san("URL", "http://example.com"), "http://example.com");
+  assert.equal(san("URL", "mailto:a@example.com"), null, "no netloc");
+  assert.equal(san("FQDN", "..example.com.."), "example.com");
+  for (const [text, int] of [["443", 443], ["0443", 443], [" 80 ", 80], ["+5", 5], ["-7", -7], ["1_000", 1000], ["999999999999999", 999999999999999]] as const) {
+    assert.equal(san("Integer", text), int, text);
+  }
+  for (const text of ["", "1.5", "0x10", "1__0", "12a"]) assert.equal(san("Integer", text), null, text);
+  // raw: the same text as Buffer's base64 on either side of the reused buffer's size, any UTF-8
+  for (const text of ["", "a,b\n", "äöü😀", "\ud800x", "x".repeat(4096), "😀".repeat(2048), "y".repeat(5000)]) {
+    assert.equal(base64Encode(text), Buffer.from(text, "utf8").toString("base64"), text.slice(0, 8));
+  }
 });
 
 test("numbers, booleans, enumerations", () => {
