@@ -10,4 +10,8 @@ if (!existsSync(entry)) {
   process.stderr.write("intelmq-bot: dist/ is missing, run `npm run build` first\n");
   process.exit(1);
 }
+// The bot's V8 settings where it was started without them, before its modules load (this one
+// file of dist/ first: loading the rest grows the young generation).
+const { holdBotHeap } = await import(pathToFileURL(join(dirname(entry), "..", "shared", "config", "heap.js")).href);
+holdBotHeap();
 await import(pathToFileURL(entry).href);

@@ -64,7 +64,7 @@ export function intelmqPaths(env: NodeJS.ProcessEnv = process.env): IntelmqPaths
  * peaked at 170-270 MiB, with these at 90-96 MiB. 3 MiB rather than 2 holds a chunk's events
  * while they are worked on (fewer survive a scavenge to be copied): 10-30 % less CPU per event
  * for 3-6 MiB more. Everything that starts `intelmq-bot` passes them (control service, tests,
- * containers).
+ * containers); a bot started without them applies what V8 takes at run time (heap.ts).
  */
 export const BOT_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=3", "--heap-growing-percent=20"];
 

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/** A bot process started without BOT_NODE_FLAGS still keeps its young generation at their size. */
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { test } from "node:test";
+import { BOT_NODE_FLAGS } from "./index.js";
+
+const heapModule = new URL("./heap.js", import.meta.url).href;
+
+/**
+ * A child process that (maybe) calls holdBotHeap(), then allocates as a bot does (objects that
+ * live for a while, the event loop turning between bursts): what holdBotHeap() applied and the
+ * largest young generation seen, in MiB.
+ */
+function run(hold: boolean, nodeFlags: string[] = [], env: Record<string, string> = {}): { applied: string[]; youngMiB: number } {
+  const script = `
+    import { getHeapSpaceStatistics } from "node:v8";
+    const { holdBotHeap } = await import(${JSON.stringify(heapModule)});
+    const applied = ${hold} ? holdBotHeap() : [];
+    const young = () => getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size / 1048576;
+    let max = 0;
+    const kept = [];
+    for (let round = 0; round < 1500; round++) {
+      const burst = [];
+      for (let i = 0; i < 2000; i++) burst.push({ key: "k" + i + ":" + round, list: [i], nested: { n: i } });
+      kept.push(burst);
+      if (kept.length > 30) kept.shift();
+      await new Promise((r) => setImmediate(r));
+      max = Math.max(max, young());
+    }
+    process.stdout.write(JSON.stringify({ applied, youngMiB: max }));
+  `;
+  const { INTELMQ_BOT_NODE_FLAGS: _drop, NODE_OPTIONS: _none, ...base } = process.env;
+  const out = execFileSync(process.execPath, [...nodeFlags, "--input-type=module", "-e", script], { env: { ...base, ...env }, encoding: "utf8" });
+  return JSON.parse(out) as { applied: string[]; youngMiB: number };
+}
+
+const semi = Number(BOT_NODE_FLAGS.find((f) => f.startsWith("--max-semi-space-size="))!.split("=")[1]);
+
+test("without BOT_NODE_FLAGS: the young generation grows to its size and no further, the heap's growing percent is set", { timeout: 120_000 }, () => {
+  const free = run(false);
+  assert.ok(free.youngMiB > 2 * semi, `V8's own default grows past ${2 * semi} MiB (got ${free.youngMiB})`);
+  const held = run(true);
+  assert.deepEqual(held.applied, ["--heap-growing-percent=20", `young generation held at ${semi} MiB semi-spaces`]);
+  assert.ok(held.youngMiB <= 2 * semi, `held at ${2 * semi} MiB (got ${held.youngMiB})`);
+  assert.ok(held.youngMiB >= 2 * semi - 1, `and grown to it (got ${held.youngMiB})`);
+});
+
+test("flags the process was started with, or INTELMQ_BOT_NODE_FLAGS, are left as they are", { timeout: 120_000 }, () => {
+  const given = run(true, ["--max-semi-space-size=2"]);
+  assert.deepEqual(given.applied, ["--heap-growing-percent=20"]);
+  assert.ok(given.youngMiB <= 4 + 2, `2 MiB semi-spaces as given (got ${given.youngMiB})`);
+  assert.deepEqual(run(true, ["--max-semi-space-size=2", "--heap-growing-percent=30"]).applied, []);
+  assert.deepEqual(run(true, [], { INTELMQ_BOT_NODE_FLAGS: "" }).applied, []);
+});

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: AGPL-3.0-only
+/**
+ * BOT_NODE_FLAGS for a bot process started without them (by hand, by a tool of its own). Node
+ * takes no heap settings from a running program and allows only some in NODE_OPTIONS; V8 reads
+ * two of them while it runs: the heap's growing percent is set as it is, and the young
+ * generation, whose largest size cannot be set, is held at it by the factor it grows by: it
+ * grows to the size BOT_NODE_FLAGS give and no further, and back to it after V8 shrank it.
+ * Imports nothing heavy: bin/intelmq-bot.mjs calls it before the bot's modules load (loading
+ * them alone would grow the young generation to 8 MiB semi-spaces).
+ */
+import { PerformanceObserver } from "node:perf_hooks";
+import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
+import { BOT_NODE_FLAGS } from "./paths.js";
+
+const MIB = 1024 * 1024;
+
+/** What the process was started with: its own flags and NODE_OPTIONS. */
+function startedWith(): string[] {
+  return [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/).filter(Boolean)];
+}
+
+function flagValue(flags: readonly string[], name: string): number | null {
+  const f = flags.find((x) => x.startsWith(`${name}=`));
+  const v = f === undefined ? NaN : Number(f.slice(name.length + 1));
+  return Number.isFinite(v) && v > 0 ? v : null;
+}
+
+/** The young generation's size now: two semi-spaces, in MiB. */
+function youngMiB(): number {
+  const s = getHeapSpaceStatistics().find((x) => x.space_name === "new_space");
+  return s ? s.space_size / MIB : 0;
+}
+
+/**
+ * Apply what of BOT_NODE_FLAGS the process was not started with and V8 takes at run time; what
+ * was applied, for the bot's log. Nothing when INTELMQ_BOT_NODE_FLAGS is set (the operator's
+ * own choice, which the tools that start bots pass) or everything was given.
+ */
+export function holdBotHeap(flags: readonly string[] = BOT_NODE_FLAGS, given: readonly string[] = startedWith()): string[] {
+  if (process.env.INTELMQ_BOT_NODE_FLAGS !== undefined) return [];
+  const applied: string[] = [];
+  const growing = flagValue(flags, "--heap-growing-percent");
+  if (growing !== null && flagValue(given, "--heap-growing-percent") === null) {
+    setFlagsFromString(`--heap-growing-percent=${growing}`);
+    applied.push(`--heap-growing-percent=${growing}`);
+  }
+  const semi = flagValue(flags, "--max-semi-space-size");
+  if (semi !== null && flagValue(given, "--max-semi-space-size") === null && flagValue(given, "--semi-space-growth-factor") === null) {
+    const target = 2 * semi;
+    // The factor for the next growth: to the target at once, never past it (1: no growth).
+    let set = 0;
+    const steer = (): void => {
+      const now = youngMiB();
+      const factor = now > 0 && now < target ? Math.max(1, Math.floor(target / now)) : 1;
+      if (factor === set) return;
+      setFlagsFromString(`--semi-space-growth-factor=${factor}`);
+      set = factor;
+    };
+    steer();
+    // Each collection may have grown or shrunk it: the observer runs after it, with the event loop.
+    new PerformanceObserver(steer).observe({ entryTypes: ["gc"] });
+    applied.push(`young generation held at ${semi} MiB semi-spaces`);
+  }
+  return applied;
+}
