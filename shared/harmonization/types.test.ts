@@ -88,6 +88,32 @@ test("the common cases' shortcuts give what the general paths give", () => {
   }
 });
 
+test("what URL, DateTime and Base64 sanitize returns is valid (the table checks no more after it)", () => {
+  // pieces a generator joins at random: schemes, hosts, separators, whitespace and control characters
+  const pieces: Record<string, string[]> = {
+    URL: ["http://", "https://", "hxxp://", "hxxps://", "file://", "file:", "ftp://", "//", "", " ", "\t", "\n", "\x00", "\x85", "\u00a0",
+      "\u2003", "[", "]", "[::1]", "example.com", "ex ample", ":80", "/", "?", "#", "a", "ü", "%", "@", "user:pw@", ".", "mailto:", "HTTP://", "x:"],
+    DateTime: ["2024", "-", "09", "9", "01", "1", "31", "29", "02", "T", "t", " ", "00", "23", "24", ":", "59", "60", ".", "123", "123456",
+      "1234567", "+00:00", "+01:00", "Z", "-05:00", "UTC", "\t", "Sep", "2024-09-16", "10:00:00", "0001", "9999", "pm", "  "],
+    Base64: ["", "a", "ü", "\x00", "==", "+/", "AAAA", " ", "\ud800", "😀"],
+  };
+  let state = 7;
+  const next = (n: number) => { state = (Math.imul(state, 1103515245) + 12345) >>> 0; return state % n; };
+  let sanitized = 0;
+  for (let i = 0; i < 20_000; i++) {
+    for (const [type, parts] of Object.entries(pieces)) {
+      let text = "";
+      for (let k = 1 + next(8); k > 0; k--) text += parts[next(parts.length)];
+      let out: unknown;
+      try { out = san(type, text); } catch { continue; }
+      if (out === null || out === undefined) continue;
+      sanitized++;
+      assert.equal(valid(type, out), true, `${type} ${JSON.stringify(text)} -> ${JSON.stringify(out)}`);
+    }
+  }
+  assert.ok(sanitized > 10_000, `enough values sanitized to say so (${sanitized})`);
+});
+
 test("numbers, booleans, enumerations", () => {
   assert.equal(san("Integer", " 12 "), 12);
   assert.equal(san("Integer", "1_000"), 1000);
