@@ -51,5 +51,6 @@ test("flags the process was started with, or INTELMQ_BOT_NODE_FLAGS, are left as
   assert.deepEqual(given.applied, ["--heap-growing-percent=20"]);
   assert.ok(given.youngMiB <= 4 + 2, `2 MiB semi-spaces as given (got ${given.youngMiB})`);
   assert.deepEqual(run(true, ["--max-semi-space-size=2", "--heap-growing-percent=30"]).applied, []);
+  assert.deepEqual(run(true, ["--max_semi_space_size=2", "--heap_growing_percent=30"]).applied, [], "V8's other spelling");
   assert.deepEqual(run(true, [], { INTELMQ_BOT_NODE_FLAGS: "" }).applied, []);
 });

@@ -19,6 +19,11 @@ function startedWith(): string[] {
   return [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/).filter(Boolean)];
 }
 
+/** Whether a flag is among them, either spelling (V8 takes `_` for `-`). */
+function has(flags: readonly string[], name: string): boolean {
+  return flags.some((x) => x.replaceAll("_", "-") === name || x.replaceAll("_", "-").startsWith(`${name}=`));
+}
+
 function flagValue(flags: readonly string[], name: string): number | null {
   const f = flags.find((x) => x.startsWith(`${name}=`));
   const v = f === undefined ? NaN : Number(f.slice(name.length + 1));
@@ -40,12 +45,12 @@ export function holdBotHeap(flags: readonly string[] = BOT_NODE_FLAGS, given: re
   if (process.env.INTELMQ_BOT_NODE_FLAGS !== undefined) return [];
   const applied: string[] = [];
   const growing = flagValue(flags, "--heap-growing-percent");
-  if (growing !== null && flagValue(given, "--heap-growing-percent") === null) {
+  if (growing !== null && !has(given, "--heap-growing-percent")) {
     setFlagsFromString(`--heap-growing-percent=${growing}`);
     applied.push(`--heap-growing-percent=${growing}`);
   }
   const semi = flagValue(flags, "--max-semi-space-size");
-  if (semi !== null && flagValue(given, "--max-semi-space-size") === null && flagValue(given, "--semi-space-growth-factor") === null) {
+  if (semi !== null && !has(given, "--max-semi-space-size") && !has(given, "--semi-space-growth-factor")) {
     const target = 2 * semi;
     // The factor for the next growth: to the target at once, never past it (1: no growth).
     let set = 0;
