@@ -9,7 +9,7 @@ import type { Broker } from "../shared/broker/index.js";
 import { ErrorCode, errorMessage, hasCode } from "../shared/errors/index.js";
 import { connectWithRetry, createLogger, resolveParams, startBot, startBotControl, watchParent, type BotControl } from "../shared/runtime/index.js";
 import {
-  INTELMQ_OPT_ROOT, effectiveParams, getBot, loadRuntimeConfig, natsOptions, queueSettingsFor, remappedPaths, rootDir,
+  INTELMQ_OPT_ROOT, effectiveParams, getBot, heapSettingsHeld, loadRuntimeConfig, natsOptions, queueSettingsFor, remappedPaths, rootDir,
 } from "../shared/config/index.js";
 import { parseArgs } from "./args.js";
 import { guardProcess } from "./output.js";
@@ -155,6 +155,8 @@ async function main(argv: string[]): Promise<number> {
     const b = broker;
     logTee.sink = (line) => b.logs.append(botId, line);
     log.info({ servers: natsOptions(config).servers }, "connected to NATS");
+    const held = heapSettingsHeld();
+    if (held.length) log.info({ applied: held }, "started without the bot's V8 settings (BOT_NODE_FLAGS): applied at run time");
     // IntelMQ's /opt/intelmq paths are taken under the root: say once where the files really are.
     for (const r of remappedPaths(config).filter((x) => x.botId === botId)) {
       log.info(`${r.parameter} ${r.configured}${r.isDefault ? " (default)" : ""} is ${r.path}: paths under ${INTELMQ_OPT_ROOT} are taken under INTELMQ_ROOT_DIR (${rootDir()})`);

@@ -30,6 +30,12 @@ function flagValue(flags: readonly string[], name: string): number | null {
   return Number.isFinite(v) && v > 0 ? v : null;
 }
 
+/** What holdBotHeap() applied in this process (for the bot's log, once it has one). */
+const heldSettings: string[] = [];
+export function heapSettingsHeld(): readonly string[] {
+  return heldSettings;
+}
+
 /** The young generation's size now: two semi-spaces, in MiB. */
 function youngMiB(): number {
   const s = getHeapSpaceStatistics().find((x) => x.space_name === "new_space");
@@ -42,8 +48,8 @@ function youngMiB(): number {
  * own choice, which the tools that start bots pass) or everything was given.
  */
 export function holdBotHeap(flags: readonly string[] = BOT_NODE_FLAGS, given: readonly string[] = startedWith()): string[] {
-  if (process.env.INTELMQ_BOT_NODE_FLAGS !== undefined) return [];
-  const applied: string[] = [];
+  if (process.env.INTELMQ_BOT_NODE_FLAGS !== undefined || heldSettings.length > 0) return [...heldSettings];
+  const applied = heldSettings;
   const growing = flagValue(flags, "--heap-growing-percent");
   if (growing !== null && !has(given, "--heap-growing-percent")) {
     setFlagsFromString(`--heap-growing-percent=${growing}`);
@@ -66,5 +72,5 @@ export function holdBotHeap(flags: readonly string[] = BOT_NODE_FLAGS, given: re
     new PerformanceObserver(steer).observe({ entryTypes: ["gc"] });
     applied.push(`young generation held at ${semi} MiB semi-spaces`);
   }
-  return applied;
+  return [...applied];
 }
