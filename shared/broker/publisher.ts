@@ -33,14 +33,16 @@ const PLAIN_SUBJECT = /^[!-~]+$/;
 const PLAIN_TEXT = /^[ -~]*$/;
 
 /**
- * The client's own path for protocol bytes (what its publish() ends in: appended to the outbound
- * buffer, flushed on the next microtask, kept across a reconnect). Not part of its typed API:
- * checked here, and without it every publish goes through publish().
+ * The client's protocol handler, for its own path for protocol bytes (what its publish() ends
+ * in: appended to the outbound buffer, flushed on the next microtask, kept across a reconnect)
+ * and whether it still takes publishes. Not part of its typed API: checked here, and without it
+ * every publish goes through publish().
  */
-function rawWriter(nc: NatsConnection): ((bytes: Uint8Array) => void) | null {
-  const protocol = (nc as unknown as { protocol?: { sendCommand?: (cmd: Uint8Array) => void } }).protocol;
-  if (!protocol || typeof protocol.sendCommand !== "function") return null;
-  return (bytes) => protocol.sendCommand!(bytes);
+interface RawProtocol { sendCommand(cmd: Uint8Array): void; noMorePublishing?: boolean }
+
+function rawProtocol(nc: NatsConnection): RawProtocol | null {
+  const protocol = (nc as unknown as { protocol?: Partial<RawProtocol> }).protocol;
+  return protocol && typeof protocol.sendCommand === "function" ? protocol as RawProtocol : null;
 }
 
 /**
@@ -63,11 +65,11 @@ export class Publisher {
   readonly #sub: Subscription;
   readonly #sweep: NodeJS.Timeout;
   #next = 0;
-  /** Raw protocol bytes onto the connection's outbound buffer (flushed as its publishes are), null where the client has no such path. */
-  readonly #write: ((bytes: Uint8Array) => void) | null;
+  /** See rawProtocol(); null where the client has no such path. */
+  readonly #protocol: RawProtocol | null;
 
   constructor(private readonly nc: NatsConnection, private readonly timeoutMs: number) {
-    this.#write = rawWriter(nc);
+    this.#protocol = rawProtocol(nc);
     // The connection's inbox prefix: per-user permissions allow replies only there.
     this.#prefix = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix ?? "");
     this.#sub = nc.subscribe(`${this.#prefix}.*`, {
@@ -155,7 +157,7 @@ export class Publisher {
       if (frames) {
         for (let i = 0; i < n; i++) this.#waiting.set((first + i).toString(36), w);
         this.#next = first + n;
-        this.#write!(frames);
+        this.#protocol!.sendCommand(frames);
         return;
       }
       const opts = headers ? { reply: "", headers } : { reply: "" };
@@ -183,7 +185,8 @@ export class Publisher {
    */
   #frames(subjects: readonly string[], data: readonly (Uint8Array | string)[], headers?: MsgHdrs): Uint8Array | null {
     const info = this.nc.info;
-    if (this.#write === null || !info || this.nc.isClosed() || this.#draining() || (headers && !info.headers)) return null;
+    const protocol = this.#protocol;
+    if (protocol === null || !info || this.nc.isClosed() || protocol.noMorePublishing === true || (headers && !info.headers)) return null;
     const head = headers ? (headers as MsgHdrs & { encode(): Uint8Array }).encode() : null;
     // latin1 both ways: the header bytes come back as they are
     const headText = head ? Buffer.from(head.buffer, head.byteOffset, head.length).toString("latin1") : "";
@@ -201,10 +204,6 @@ export class Publisher {
         : `PUB ${subject} ${reply} ${size}\r\n${d}\r\n`;
     }
     return Buffer.from(text, "latin1");
-  }
-
-  #draining(): boolean {
-    return (this.nc as unknown as { protocol?: { noMorePublishing?: boolean } }).protocol?.noMorePublishing === true;
   }
 
   /** A request answered on the same reply subscription (a JetStream direct get): the answer as it came, status messages included. */

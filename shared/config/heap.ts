@@ -19,9 +19,9 @@ function startedWith(): string[] {
   return [...process.execArgv, ...(process.env.NODE_OPTIONS ?? "").split(/\s+/).filter(Boolean)];
 }
 
-/** Whether a flag is among them, either spelling (V8 takes `_` for `-`). */
+/** Whether a flag is among them, either spelling (V8 takes `_` for `-`; these take a value after `=`). */
 function has(flags: readonly string[], name: string): boolean {
-  return flags.some((x) => x.replaceAll("_", "-") === name || x.replaceAll("_", "-").startsWith(`${name}=`));
+  return flags.some((x) => x.replaceAll("_", "-").startsWith(`${name}=`));
 }
 
 function flagValue(flags: readonly string[], name: string): number | null {
@@ -49,11 +49,10 @@ function youngMiB(): number {
  */
 export function holdBotHeap(flags: readonly string[] = BOT_NODE_FLAGS, given: readonly string[] = startedWith()): string[] {
   if (process.env.INTELMQ_BOT_NODE_FLAGS !== undefined || heldSettings.length > 0) return [...heldSettings];
-  const applied = heldSettings;
   const growing = flagValue(flags, "--heap-growing-percent");
   if (growing !== null && !has(given, "--heap-growing-percent")) {
     setFlagsFromString(`--heap-growing-percent=${growing}`);
-    applied.push(`--heap-growing-percent=${growing}`);
+    heldSettings.push(`--heap-growing-percent=${growing}`);
   }
   const semi = flagValue(flags, "--max-semi-space-size");
   if (semi !== null && !has(given, "--max-semi-space-size") && !has(given, "--semi-space-growth-factor")) {
@@ -70,7 +69,7 @@ export function holdBotHeap(flags: readonly string[] = BOT_NODE_FLAGS, given: re
     steer();
     // Each collection may have grown or shrunk it: the observer runs after it, with the event loop.
     new PerformanceObserver(steer).observe({ entryTypes: ["gc"] });
-    applied.push(`young generation held at ${semi} MiB semi-spaces`);
+    heldSettings.push(`young generation held at ${semi} MiB semi-spaces`);
   }
-  return [...applied];
+  return [...heldSettings];
 }
