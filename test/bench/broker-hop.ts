@@ -3,7 +3,7 @@
  * The raw JetStream hop: consume from queue A with a window in flight, publish each message to
  * queue B (pipelined, with the runtime's kind of Nats-Msg-Id), await the PubAck, then ack A.
  * This is the ceiling of one bot instance that does no work. Not a test: run it as
- * `node dist/test/bench/broker-hop.js [messages] [size]`; the project benchmark imports measureHop().
+ * `node dist/test/bench/broker-hop.js [messages] [size] [--json]`; the project benchmark runs it so, three times.
  */
 import { pathToFileURL } from "node:url";
 import { connectJetStream, type Delivery } from "../../shared/broker/index.js";
@@ -87,6 +87,10 @@ async function main(): Promise<void> {
   const size = Number(process.argv[3] ?? 500);
   await using server = await startNatsServer();
   const r = await measureHop({ url: server.url, messages, size });
+  if (process.argv.includes("--json")) {
+    process.stdout.write(JSON.stringify({ ...r, server: server.version }) + "\n");
+    return;
+  }
   process.stdout.write(
     `JetStream hop on nats-server ${server.version}: ${r.messages} messages of ${r.size} bytes in ${r.seconds.toFixed(2)} s = ` +
     `${Math.round(r.msgsPerSec).toLocaleString("en")} msg/s\n`,
