@@ -18,12 +18,15 @@ export class Report extends Message {
   declare readonly kind: "Report";
 }
 
+const NO_FIELDS: readonly string[] = [];
+
 /** A new Event, copying feed.*, rtir_id, time.observation and `copyFields` from the report as IntelMQ's new_event(). */
 export function newEvent(report?: Report | null, opts?: { harmonization?: Harmonization; copyFields?: readonly string[] }): Event {
   const h = opts?.harmonization ?? report?.harmonization;
   if (!report) return new Event(null, h ? { harmonization: h } : undefined);
   const harmonization = h ?? getDefaultHarmonization();
-  const copyFields = opts?.copyFields ?? [];
+  // one array for "none", so that the template below is found again
+  const copyFields = opts?.copyFields ?? NO_FIELDS;
   // A parser makes every event of a report from the same fields: they are validated for the
   // first event and copied for the rest, as long as the report is unchanged.
   const t = templates.get(report);

@@ -9,7 +9,7 @@ import {
 } from "../harmonization/index.js";
 import type { Report } from "./kinds.js";
 import { eventTemplate } from "./template.js";
-import { TYPE, hasLength, inIgnore, isIgnored, itemKeys, messageDict, messageFlatJson, messageFlatJsonInto, messageHash, type ByteSink } from "./views.js";
+import { TYPE, hasLength, inIgnore, isIgnored, itemKeys, storageCopy, messageDict, messageFlatJson, messageFlatJsonInto, messageHash, type ByteSink } from "./views.js";
 import type { AddOptions, HashOptions, MessageKind, MessageOptions, ToDictOptions } from "./types.js";
 
 let defaultHarmonization: Harmonization | undefined;
@@ -67,7 +67,7 @@ export class Message {
       } else if (kind === "Event" && init.kind === "Report") {
         this.#load(eventTemplate(init as Report, []));
       } else {
-        this.#m = { ...init.#m, [TYPE]: kind };
+        this.#m = storageCopy(kind, init.#m);
       }
     } else if (init) {
       this.#load(init);
@@ -314,7 +314,7 @@ export class Message {
   /** A shallow copy of the same class and harmonization. */
   copy(): this {
     const c = new (this.constructor as new (i: null, o: MessageOptions) => this)(null, { harmonization: this.harmonization, autoObservation: false });
-    c.#m = { ...this.#m };
+    c.#m = storageCopy(this.kind, this.#m);
     c.#holes = this.#holes;
     return c;
   }

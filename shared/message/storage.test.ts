@@ -3,8 +3,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { unpack } from "msgpackr";
-import { PyFloat, pyJsonDumps } from "../harmonization/index.js";
-import { Event, decodeEnvelope, encodeEnvelope, messageFromDict, newEvent, Report } from "./index.js";
+import { PyFloat, pyJsonDumps, type Harmonization } from "../harmonization/index.js";
+import { Event, decodeEnvelope, encodeEnvelope, getDefaultHarmonization, messageFromDict, newEvent, Report } from "./index.js";
 
 const dict = () => ({
   "__type": "Event", "feed.accuracy": 87.5, "feed.name": "Feed \"quoted\" é", "source.ip": "192.0.2.1", "source.port": 443,
@@ -70,6 +70,27 @@ test("events of one report share its validated fields until the report changes",
   r.delete("feed.url");
   assert.equal(newEvent(r).has("feed.url"), false);
   assert.ok(newEvent(r) instanceof Event);
+});
+
+test("events made without copyFields take the report's fields from the first event, not looked up again", () => {
+  const real = getDefaultHarmonization();
+  let lookups = 0;
+  const counting: Harmonization = {
+    table: real.table,
+    fields: (kind) => real.fields(kind),
+    field: (kind, key) => real.field(kind, key),
+    check: (kind, key, value, sanitize) => real.check(kind, key, value, sanitize),
+    lookup: (kind) => {
+      const l = real.lookup(kind);
+      return (key) => { lookups++; return l(key); };
+    },
+  };
+  const r = new Report({ "feed.name": "A", "feed.url": "http://a.example/x", "raw": "eA==" });
+  const first = newEvent(r, { harmonization: counting });
+  assert.ok(lookups > 0, "the first event validates the report's fields");
+  lookups = 0;
+  for (let i = 0; i < 3; i++) assert.deepEqual(newEvent(r, { harmonization: counting }).toDict(), first.toDict());
+  assert.equal(lookups, 0);
 });
 
 test("hash() over items larger than its reused buffer equals the hash of IntelMQ's bytes", async () => {
