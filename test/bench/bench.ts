@@ -141,17 +141,17 @@ async function pipeline(reports: Record<string, unknown>[], run: number): Promis
     const ids = ["bench-parser", "bench-taxonomy", "bench-deduplicator", "bench-output"];
     const procs = ids.map((id) => p.start(id));
     await sleep(2000); // start-up excluded
-    const cpu = new CpuMeter(() => procs.map((x) => x.child.pid));
     const perBot = procs.map((x) => new CpuMeter(() => [x.child.pid]));
     const natsCpu = new CpuMeter(() => [nats.pid]);
-    cpu.start(); natsCpu.start();
+    natsCpu.start();
     for (const m of perBot) m.start();
     const t0 = performance.now();
     await p.inject("bench-parser-queue", reports);
     await waitFor(() => countLines(join(p.root, OUT_FILE)) >= UNIQUE, 900_000, "pipeline output", 20);
     const seconds = (performance.now() - t0) / 1000;
-    const used = cpu.stop(); const natsUsed = natsCpu.stop();
+    const natsUsed = natsCpu.stop();
     const split = perBot.map((m) => m.stop());
+    const used = split.reduce((a, b) => a + b, 0);
     const b = await p.broker();
     const hops = await Promise.all(ids.map((id) => botLatency(b, id)));
     const rss = Math.max(...procs.map((x) => peakRssMiB(x.child.pid) ?? 0));
