@@ -31,11 +31,12 @@ test("a bot may pull only its own queue, publish only to its destinations, its d
   assert.ok(!par.publish.some((s) => s.startsWith("$JS.API.CONSUMER.MSG.NEXT.Q_ded")), "no pulling from its destination");
   assert.ok(!par.publish.some((s) => s.startsWith("$JS.API.STREAM.PURGE.Q_ded") || s.includes("STREAM.DELETE")), "no purging or deleting others' queues");
   assert.ok(par.publish.includes("intelmq.dump.par") && par.publish.includes("intelmq.log.par") && par.publish.includes("$KV.status.par.*"));
-  assert.ok(!par.publish.some((s) => s.startsWith("$KV.dedup")), "the parser has no cache");
+  assert.ok(!par.publish.some((s) => s.startsWith("intelmq.claims.")), "the parser has no cache");
   assert.deepEqual(par.subscribe, ["_INBOX_par.>", "intelmq.control.bot.par.*"]);
   assert.ok(!par.publish.some((s) => s === ">" || s.startsWith("intelmq.control")));
   const ded = botPermissions(config, "ded");
-  assert.ok(ded.publish.includes("$KV.dedup.>"));
+  assert.ok(ded.publish.includes("intelmq.claims.dedup"));
+  assert.ok(ded.publish.includes("$JS.API.CONSUMER.MSG.NEXT.CLAIMS_dedup.>"), "it follows the claim set");
   const col = botPermissions(config, "col");
   assert.ok(!col.publish.some((s) => s.includes("MSG.NEXT.Q_") || s.startsWith("$JS.ACK")), "a collector reads no queue");
   assert.ok(col.publish.includes("$JS.API.STREAM.CREATE.archive"), "a collector's queue is archived");

@@ -9,7 +9,7 @@
  */
 import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { newUserNkey, userNkeyFromSeed, CONSUMER_NAME, DUMPS_STREAM, LARGE_ARCHIVE_BUCKET, LARGE_BUCKET, LARGE_DUMPS_BUCKET, LOGS_STREAM, ARCHIVE_STREAM, dumpSubject, logSubject, queueStream, queueSubject } from "../shared/broker/index.js";
+import { newUserNkey, userNkeyFromSeed, claimsStream, claimsSubject, CONSUMER_NAME, DUMPS_STREAM, LARGE_ARCHIVE_BUCKET, LARGE_BUCKET, LARGE_DUMPS_BUCKET, LOGS_STREAM, ARCHIVE_STREAM, dumpSubject, logSubject, queueStream, queueSubject } from "../shared/broker/index.js";
 import { ADMIN_IDENTITY, CONTROL_IDENTITY, inboxPrefixOf, queueSettingsFor, type RuntimeConfig } from "../shared/config/index.js";
 import { CONTROL_PREFIX, STATUS_BUCKET } from "../shared/control-protocol/index.js";
 import { queuesOf } from "./ctl-config.js";
@@ -19,7 +19,6 @@ const DELIVERIES_BUCKET = "deliveries";
 
 /** Cache buckets of the modules that keep one (each bot's definition opens it by this name). */
 const CACHE_BUCKETS: Record<string, (botId: string) => string[]> = {
-  "intelmq.bots.experts.deduplicator.expert": () => ["dedup"],
   "intelmq.bots.experts.threshold.expert": (id) => [`threshold-${id}`],
   "intelmq.bots.experts.aggregate.expert": () => ["aggregate"],
   "intelmq.bots.experts.do_portal.expert": () => ["do_portal"],
@@ -88,6 +87,21 @@ function deliveriesToken(queue: string): string {
   return queue.replace(/[^-_a-zA-Z0-9]/g, "_");
 }
 
+/** Claim sets of the modules that keep one (the deduplicator's cache). */
+const CLAIM_SETS: Record<string, string[]> = {
+  "intelmq.bots.experts.deduplicator.expert": ["dedup"],
+};
+
+/** A claim set: made sure of, claimed in, and followed with an ordered consumer. */
+function claimsApi(name: string): string[] {
+  const s = claimsStream(name);
+  return [
+    claimsSubject(name), ...streamApi(s),
+    `${API}.CONSUMER.CREATE.${s}`, `${API}.CONSUMER.CREATE.${s}.>`, `${API}.CONSUMER.DELETE.${s}.>`,
+    `${API}.CONSUMER.INFO.${s}.>`, `${API}.CONSUMER.MSG.NEXT.${s}.>`,
+  ];
+}
+
 /** What one bot may publish and subscribe to. */
 export function botPermissions(config: RuntimeConfig, botId: string): Permissions {
   const { source, destinations } = queuesOf(config, botId);
@@ -120,6 +134,7 @@ export function botPermissions(config: RuntimeConfig, botId: string): Permission
   add(...streamApi(`KV_${DELIVERIES_BUCKET}`), ...readApi(`KV_${DELIVERIES_BUCKET}`));
   const module = config.bots[botId]?.module ?? "";
   for (const b of CACHE_BUCKETS[module]?.(botId) ?? []) add(...kvApi(b, ">"));
+  for (const name of CLAIM_SETS[module] ?? []) add(...claimsApi(name));
   return {
     publish: [...pub],
     subscribe: [`${inboxPrefixOf(botId)}.>`, `${CONTROL_PREFIX}.bot.${botId}.*`],

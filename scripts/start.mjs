@@ -224,6 +224,16 @@ let watcher = null;
 const controlLog = createWriteStream(join(logDir, "intelmq-control.log"), { flags: "a" });
 
 /** Stop NATS if it is ours, remove our files, exit. */
+/** Keys a claim set holds (loaded as the deduplicator configured here, with its TTL, opens it anyway). */
+async function claimsHeld(broker, name, ttl) {
+  const set = await broker.kv.claims(name, ttl);
+  try {
+    return set.size;
+  } finally {
+    await set.close();
+  }
+}
+
 async function finish(code) {
   if (finishing) return new Promise(() => undefined);
   finishing = true;
@@ -358,16 +368,16 @@ const thresholdBots = Object.values(config.bots).filter((b) => b.module === "int
         let deleted = 0;
         for (const q of queues) if (await broker.queues.delete(q)) deleted++;
         const caches = [];
-        for (const bucket of ["dedup", ...thresholdBots.map((b) => `threshold-${b.id}`)]) {
+        if (await broker.kv.deleteClaims("dedup")) caches.push("dedup");
+        for (const bucket of thresholdBots.map((b) => `threshold-${b.id}`)) {
           if (await broker.kv.delete(bucket)) caches.push(bucket);
         }
         say(`Fresh start: emptied ${deleted} queue${deleted === 1 ? "" : "s"} of ${shown(runtimeFile)}` +
           `${caches.length ? ` and the cache${caches.length === 1 ? "" : "s"} ${caches.join(", ")}` : ""} (the archive, dumps, logs and output files are kept)`);
       } else if (dedupBots.length) {
-        const kv = await broker.kv.openExisting("dedup");
-        const n = kv ? await kv.size() : 0;
+        const ttl = Number(dedupBots[0].parameters?.redis_cache_ttl ?? 86400);
+        const n = await claimsHeld(broker, "dedup", ttl);
         if (n > 0) {
-          const ttl = Number(dedupBots[0].parameters?.redis_cache_ttl ?? 86400);
           const span = ttl % 86400 === 0 ? `${ttl / 86400} day${ttl === 86400 ? "" : "s"}` : ttl % 3600 === 0 ? `${ttl / 3600} h` : `${ttl} s`;
           say(`Note: the deduplicator (${dedupBots.map((b) => b.id).join(", ")}) remembers ${n} event${n === 1 ? "" : "s"} of earlier runs for ${span}:`);
           say("  events already seen are dropped, so the sample feeds add no new events to the output.");

@@ -35,6 +35,8 @@ export const DEFAULTS = {
   statusMaxBytes: 64 * 1024 ** 2,
   deliveriesMaxBytes: 64 * 1024 ** 2,
   cacheMaxBytes: 1024 ** 3,
+  /** Keys a claim set holds in each process's memory (~25 bytes each when full). */
+  claimMaxEntries: 2 * 1024 ** 2,
 } as const;
 
 /** The limits given, with DEFAULTS for the rest. */
@@ -62,6 +64,13 @@ export const LARGE_BUCKET = "intelmq-large";
 export const LARGE_ARCHIVE_BUCKET = "intelmq-large-archive";
 /** Messages of dump entries above max_payload: the entry holds their object's name instead. */
 export const LARGE_DUMPS_BUCKET = "intelmq-large-dumps";
+/** A claim set's stream and subject: its claims, a batch per message (shared/broker/claim-table.ts). */
+export function claimsStream(name: string): string {
+  return `CLAIMS_${name}`;
+}
+export function claimsSubject(name: string): string {
+  return `intelmq.claims.${name}`;
+}
 /** Header of a message whose payload lies in the object store. */
 export const OBJECT_HEADER = "Intelmq-Object";
 /** Header of a replayed message: its sequence in the archive stream. */

@@ -60,37 +60,6 @@ describe("Publisher", { timeout: 60_000 }, () => {
     }
   });
 
-  test("tryPublishOkMany: a batch written as one buffer stores each message with its headers, answers in order", async () => {
-    const jsm = await jetstreamManager(nc);
-    await jsm.streams.add({ name: "MANY_TEST", subjects: ["many.test.>"], max_msgs_per_subject: 1 });
-    const pub = new Publisher(nc, 5_000);
-    try {
-      const create = headers();
-      create.set("Nats-Expected-Last-Subject-Sequence", "0");
-      assert.deepEqual(await pub.tryPublishOkMany(["many.test.a", "many.test.b"], ["1", ""], create), [null, null]);
-      // "a" exists now: refused, the others taken; then the same with text the raw path leaves to the client
-      for (const [c, d] of [["many.test.c", "three"], ["many.test.d", "vier ü"]]) {
-        const answers = await pub.tryPublishOkMany([c!, "many.test.a"], [d!, "again"], create);
-        assert.equal(answers[0], null);
-        assert.equal(answers[1]?.error.err_code, 10071);
-      }
-      for (const [subject, data] of [["many.test.a", "1"], ["many.test.b", ""], ["many.test.c", "three"], ["many.test.d", "vier ü"]] as const) {
-        const m = await jsm.streams.getMessage("MANY_TEST", { last_by_subj: subject });
-        assert.equal(m?.string(), data, subject);
-        assert.equal(m?.header.get("Nats-Expected-Last-Subject-Sequence"), "0", subject);
-      }
-      // without headers; a payload over max_payload fails the call (the client's own check) and
-      // leaves the connection as it was
-      assert.deepEqual(await pub.tryPublishOkMany(["many.test.e"], ["5"]), [null]);
-      const big = "x".repeat((nc.info?.max_payload ?? 1024 * 1024) + 1);
-      await assert.rejects(pub.tryPublishOkMany(["many.test.f", "many.test.g"], ["6", big]), unavailable("many.test.g", /max_payload/));
-      assert.deepEqual(await pub.tryPublishOkMany(["many.test.h"], ["8"]), [null]);
-      assert.equal((await jsm.streams.info("MANY_TEST")).state.messages, 7);
-    } finally {
-      pub.close();
-    }
-  });
-
   test("closing fails what waits with BrokerUnavailableError", async () => {
     const sub = nc.subscribe("held.subject");
     const pub = new Publisher(nc, 60_000);

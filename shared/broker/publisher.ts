@@ -28,23 +28,6 @@ function isPubAck(d: Uint8Array): boolean {
   return true;
 }
 
-/** Printable ASCII without spaces (a subject, a reply), and printable ASCII with them (a payload). */
-const PLAIN_SUBJECT = /^[!-~]+$/;
-const PLAIN_TEXT = /^[ -~]*$/;
-
-/**
- * The client's protocol handler, for its own path for protocol bytes (what its publish() ends
- * in: appended to the outbound buffer, flushed on the next microtask, kept across a reconnect)
- * and whether it still takes publishes. Not part of its typed API: checked here, and without it
- * every publish goes through publish().
- */
-interface RawProtocol { sendCommand(cmd: Uint8Array): void; noMorePublishing?: boolean }
-
-function rawProtocol(nc: NatsConnection): RawProtocol | null {
-  const protocol = (nc as unknown as { protocol?: Partial<RawProtocol> }).protocol;
-  return protocol && typeof protocol.sendCommand === "function" ? protocol as RawProtocol : null;
-}
-
 /**
  * Headers encoded once, for headers every publish of a kind shares (a KV create's expected
  * sequence): the client encodes a message's headers on each publish, a string and its bytes,
@@ -65,11 +48,8 @@ export class Publisher {
   readonly #sub: Subscription;
   readonly #sweep: NodeJS.Timeout;
   #next = 0;
-  /** See rawProtocol(); null where the client has no such path. */
-  readonly #protocol: RawProtocol | null;
 
   constructor(private readonly nc: NatsConnection, private readonly timeoutMs: number) {
-    this.#protocol = rawProtocol(nc);
     // The connection's inbox prefix: per-user permissions allow replies only there.
     this.#prefix = createInbox((nc as { options?: { inboxPrefix?: string } }).options?.inboxPrefix ?? "");
     this.#sub = nc.subscribe(`${this.#prefix}.*`, {
@@ -105,8 +85,8 @@ export class Publisher {
 
   /**
    * tryPublish() for a caller that needs only to know whether the server took the message: null
-   * when it did, its refusal otherwise. A PubAck (`{"stream":...`) is not decoded: a
-   * deduplicator publishes one cache create per new event.
+   * when it did, its refusal otherwise. A PubAck (`{"stream":...`) is not decoded
+   * (a KV create).
    */
   tryPublishOk(subject: string, data: Uint8Array | string, headers?: MsgHdrs): Promise<PubRefusal | null> {
     return new Promise<PubRefusal | null>((resolve, reject) => {
@@ -118,92 +98,6 @@ export class Publisher {
         this.#answer(subject, m, (r) => resolve("error" in r ? r : null), reject);
       }, reject);
     });
-  }
-
-  /**
-   * tryPublishOk() for many messages at once, one promise for all: null for each message the
-   * server took, its refusal otherwise, in order. A status message (no stream) or a timeout
-   * rejects the whole call. A deduplicator publishes a chunk's cache creates this way.
-   */
-  tryPublishOkMany(subjects: readonly string[], data: readonly (Uint8Array | string)[], headers?: MsgHdrs): Promise<(PubRefusal | null)[]> {
-    const n = subjects.length;
-    if (n === 0) return Promise.resolve([]);
-    return new Promise<(PubRefusal | null)[]>((resolve, reject) => {
-      const out: (PubRefusal | null)[] = new Array<PubRefusal | null>(n).fill(null);
-      const first = this.#next;
-      let left = n;
-      let done = false;
-      const fail = (e: Error) => {
-        if (done) return;
-        done = true;
-        reject(e);
-      };
-      const w: Waiting = {
-        reply: (m, id) => {
-          if (done) return;
-          const i = parseInt(id, 36) - first;
-          if (!isPubAck(m.data)) {
-            this.#answer(subjects[i]!, m, (r) => { if ("error" in r) out[i] = r; }, fail);
-            if (done) return;
-          }
-          if (--left === 0) {
-            done = true;
-            resolve(out);
-          }
-        },
-        reject: fail, at: Date.now(), subject: subjects[0]!, awaits: "PubAck",
-      };
-      const frames = this.#frames(subjects, data, headers);
-      if (frames) {
-        for (let i = 0; i < n; i++) this.#waiting.set((first + i).toString(36), w);
-        this.#next = first + n;
-        this.#protocol!.sendCommand(frames);
-        return;
-      }
-      const opts = headers ? { reply: "", headers } : { reply: "" };
-      for (let i = 0; i < n && !done; i++) {
-        const id = (this.#next++).toString(36);
-        this.#waiting.set(id, w);
-        opts.reply = `${this.#prefix}.${id}`;
-        try {
-          this.nc.publish(subjects[i]!, data[i]!, opts);
-        } catch (err) {
-          this.#waiting.delete(id);
-          fail(new BrokerUnavailableError(`publish to ${subjects[i]}: ${errorMessage(err)}`, { cause: err }));
-        }
-      }
-    });
-  }
-
-  /**
-   * The protocol bytes of a batch of publishes (replies numbered from this.#next), written as
-   * one buffer: the client's publish() checks both subjects with a regex, builds and encodes a
-   * command string and allocates a buffer per message, twice the CPU of the whole create for a
-   * deduplicator. null where the client's publish() must decide (the connection closed or
-   * draining, a payload over max_payload, text that is not plain, headers the server lacks):
-   * it throws as it does for a single publish.
-   */
-  #frames(subjects: readonly string[], data: readonly (Uint8Array | string)[], headers?: MsgHdrs): Uint8Array | null {
-    const info = this.nc.info;
-    const protocol = this.#protocol;
-    if (protocol === null || !info || this.nc.isClosed() || protocol.noMorePublishing === true || (headers && !info.headers)) return null;
-    const head = headers ? (headers as MsgHdrs & { encode(): Uint8Array }).encode() : null;
-    // latin1 both ways: the header bytes come back as they are
-    const headText = head ? Buffer.from(head.buffer, head.byteOffset, head.length).toString("latin1") : "";
-    let text = "";
-    for (let i = 0; i < subjects.length; i++) {
-      const d = data[i]!;
-      const subject = subjects[i]!;
-      // plain ASCII only: a length in characters is then a length in bytes
-      if (typeof d !== "string" || !PLAIN_TEXT.test(d) || !PLAIN_SUBJECT.test(subject)) return null;
-      const size = headText.length + d.length;
-      if (size > info.max_payload) return null;
-      const reply = `${this.#prefix}.${(this.#next + i).toString(36)}`;
-      text += head
-        ? `HPUB ${subject} ${reply} ${headText.length} ${size}\r\n${headText}${d}\r\n`
-        : `PUB ${subject} ${reply} ${size}\r\n${d}\r\n`;
-    }
-    return Buffer.from(text, "latin1");
   }
 
   /** A request answered on the same reply subscription (a JetStream direct get): the answer as it came, status messages included. */

@@ -87,11 +87,35 @@ export interface KvCache {
   create(key: string, value: string): Promise<boolean>;
   /** Create the key, or read what it holds: null when this call created it, else the value it has. */
   createOrGet(key: string, value: string): Promise<string | null>;
-  /** createOrGet() of many keys in one round trip where the broker can: the answers in order. */
-  createOrGetMany(keys: readonly string[], values: readonly string[]): Promise<(string | null)[]>;
   get(key: string): Promise<string | null>;
   put(key: string, value: string): Promise<void>;
   delete(key: string): Promise<void>;
+}
+
+/**
+ * Keys held by their first owner for a TTL, shared by every connection (the deduplicator's
+ * cache): a claim is answered from memory when the key is known, else by one message for all
+ * new keys of a call. Keys are hashes (96 bits of them are kept) or any text (hashed).
+ */
+export interface ClaimSet {
+  /**
+   * For each key, whether `owners[i]` holds it after this call: true when it is new (this call
+   * claimed it) or was claimed by the same owner before, false when another owner has it. A
+   * key twice in one call is claimed by its first owner. Atomic across connections.
+   */
+  claim(keys: readonly string[], owners: readonly string[]): Promise<boolean[]>;
+  /** Keys held in this process (expired ones not yet dropped included). */
+  readonly size: number;
+  /** Stop following the other connections' claims. */
+  close(): Promise<void>;
+}
+
+/** Limits of one claim set besides its TTL. */
+export interface ClaimLimits {
+  /** Keys held in memory; when full, the oldest half is forgotten. Default 2,097,152. */
+  maxEntries?: number;
+  /** What the broker stores of it (JetStream: its stream's max_bytes, the oldest go first). Default: cacheMaxBytes. */
+  maxBytes?: number;
 }
 
 /** IntelMQ's dump entry, plus where and when. */
@@ -283,7 +307,7 @@ export interface Archive {
   replay(queue: string, opts?: ReplayOptions): Promise<ReplayResult>;
 }
 
-/** KV buckets: caches with a bucket-wide TTL (deduplicator, heartbeats, delivery attempts). */
+/** KV buckets: caches with a bucket-wide TTL (heartbeats, delivery attempts, bots' caches), and claim sets (the deduplicator's). */
 export interface KvBuckets {
   /**
    * Open (create) a bucket with a TTL in seconds (0 = none) and a size limit (default: the
@@ -294,6 +318,10 @@ export interface KvBuckets {
   openExisting(bucket: string): Promise<KvStore | null>;
   /** Delete a bucket and everything in it; false if there was none. */
   delete(bucket: string): Promise<boolean>;
+  /** Open (create) a claim set with a TTL in seconds (0 = none): its keys known so far are loaded. */
+  claims(name: string, ttlSeconds: number, limits?: ClaimLimits): Promise<ClaimSet>;
+  /** Delete a claim set and everything in it; false if there was none. */
+  deleteClaims(name: string): Promise<boolean>;
 }
 
 /**

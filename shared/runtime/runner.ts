@@ -11,7 +11,7 @@ import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import { loadHarmonization, type Harmonization } from "../harmonization/index.js";
 import { newEvent, Report as ReportClass, type Event, type Report } from "../message/index.js";
-import { DEFAULTS as BROKER_DEFAULTS, type Broker, type KvLimits, type QueueSettings } from "../broker/index.js";
+import { DEFAULTS as BROKER_DEFAULTS, type Broker, type ClaimLimits, type KvLimits, type QueueSettings } from "../broker/index.js";
 import { ConfigurationError, ErrorCode, hasCode } from "../errors/index.js";
 import type { BotContext, BotDefinition, BotKind, CollectorImpl, ExpertImpl, OutputImpl, ParserImpl } from "./types.js";
 import { loggedSecretKeys, resolveParams, type ResolvedParams } from "./runtime-params.js";
@@ -154,12 +154,11 @@ export class BotRunner extends EventEmitter implements BotHandle {
       botId: this.botId,
       log: this.#log,
       harmonization: h,
-      runtime: rt,
-      stateDir,
-      rootDir: this.#rootDir,
+      runtime: rt, stateDir, rootDir: this.#rootDir,
       newEvent: (report?: Report | null): Event => newEvent(report ?? null, { harmonization: h, copyFields }),
       newReport: (): Report => new ReportClass(null, { harmonization: h }),
       cache: (bucket: string, ttl: number, limits?: KvLimits) => broker.kv.open(bucket, ttl, { maxBytes: limits?.maxBytes ?? broker.limits.cacheMaxBytes }),
+      claims: (name: string, ttl: number, limits?: ClaimLimits) => broker.kv.claims(name, ttl, limits),
       testing: rt.testing,
     };
     if (this.#def.kind === "parser") this.#checkDefaultFields(ctx);

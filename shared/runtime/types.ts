@@ -3,7 +3,7 @@ import type { z } from "zod";
 import type { Logger } from "pino";
 import type { Event, Message, Report } from "../message/index.js";
 import type { Harmonization } from "../harmonization/index.js";
-import type { KvLimits, KvStore } from "../broker/index.js";
+import type { ClaimLimits, ClaimSet, KvLimits, KvStore } from "../broker/index.js";
 import type { RuntimeParamsParsed } from "./runtime-params.js";
 import type { SkippedLine } from "./parser-driver.js";
 
@@ -38,6 +38,11 @@ export interface BotContext {
    * until deleted (or until the size limit pushes them out).
    */
   cache(bucket: string, ttlSeconds: number, limits?: KvLimits): Promise<KvStore>;
+  /**
+   * A shared claim set with TTL (the deduplicator's cache): keys held by their first owner, in
+   * every instance's memory and on the broker. Close it in shutdown().
+   */
+  claims(name: string, ttlSeconds: number, limits?: ClaimLimits): Promise<ClaimSet>;
   /** True in library mode / tests (IntelMQ's `testing`). */
   readonly testing: boolean;
 }

@@ -5,7 +5,8 @@ import { pino } from "pino";
 import { MemoryBroker, connectJetStream, type Broker } from "../../../shared/broker/index.js";
 import { startNatsServer } from "../../../test/helpers/nats-server.js";
 import { messageFromDict, type Event, runBot, type BotContext, type ExpertImpl } from "../../../shared/sdk/index.js";
-import bot, { DEDUP_BUCKET, params } from "./index.js";
+import type { ClaimLimits } from "../../../shared/broker/index.js";
+import bot, { DEDUP_CLAIMS, params } from "./index.js";
 
 const INPUT1 = { __type: "Event", "classification.identifier": "zeus", "source.ip": "192.0.2.1", "time.observation": "2015-01-01T13:37:00+00:00" };
 const INPUT2 = { ...INPUT1, "source.ip": "192.168.0.4" };
@@ -46,12 +47,19 @@ test("deduplicator: bypass forwards duplicates", async () => {
   assert.deepEqual(out.output._default, [INPUT1, INPUT1]);
 });
 
-async function directly(broker: Broker): Promise<ExpertImpl> {
+/** Instances made by directly(): shut down at the end of each test. */
+const made: ExpertImpl[] = [];
+async function directly(broker: Broker, extra: Record<string, unknown> = {}): Promise<ExpertImpl> {
   const ctx = {
     botId: "deduplicator-expert", log: pino({ level: "silent" }), testing: true,
-    cache: (bucket: string, ttl: number) => broker.kv.open(bucket, ttl),
+    claims: (name: string, ttl: number, limits?: ClaimLimits) => broker.kv.claims(name, ttl, limits),
   } as unknown as BotContext;
-  return bot.create(params.parse(SYSCONFIG), ctx);
+  const impl = await bot.create(params.parse({ ...SYSCONFIG, ...extra }), ctx);
+  made.push(impl);
+  return impl;
+}
+async function shutAll(): Promise<void> {
+  for (const impl of made.splice(0)) await impl.shutdown?.();
 }
 const ev = (d: Record<string, unknown>) => messageFromDict(d) as Event;
 
@@ -67,8 +75,10 @@ async function crashScenario(first: Broker, reopen: () => Promise<Broker>): Prom
   assert.equal(await restarted.process(ev(INPUT1), { origin: "deduplicator-queue:8:0", redelivered: false }) ?? null, null);
   assert.equal(await restarted.process(ev(INPUT1), { origin: "deduplicator-queue:7:1", redelivered: false }) ?? null, null);
   // The cache holds the origin of the first sighting.
-  const cache = await first.kv.open(DEDUP_BUCKET, 86400);
-  assert.equal(await cache.get(ev(INPUT1).hash({ filterKeys: ["raw", "time.observation"], filterType: "blacklist" })), "deduplicator-queue:7:0");
+  const cache = await first.kv.claims(DEDUP_CLAIMS, 86400);
+  const h1 = ev(INPUT1).hash({ filterKeys: ["raw", "time.observation"], filterType: "blacklist" });
+  assert.deepEqual(await cache.claim([h1, h1], ["deduplicator-queue:7:0", "deduplicator-queue:9:0"]), [true, false]);
+  await cache.close();
   // Concurrent sightings of a new event from different inputs: exactly one passes.
   const results = await Promise.all(Array.from({ length: 20 }, (_, i) =>
     restarted.process(ev(INPUT2), { origin: `deduplicator-queue:${100 + i}:0`, redelivered: false })));
@@ -97,32 +107,63 @@ test("deduplicator: a redelivered input after a crash is forwarded again, a real
     await crashScenario(broker, async () => broker);
     const other = new MemoryBroker();
     await batchScenario(other, async () => other);
+    await shutAll();
     await other.close();
   } finally {
+    await shutAll();
     await broker.close();
   }
 });
 
-test("deduplicator: the same on JetStream KV, across connections", async () => {
+test("deduplicator: the same on JetStream, across connections", async () => {
   const server = await startNatsServer();
   const opened: Broker[] = [];
   const open = async () => { const b = await connectJetStream({ servers: server.url }); opened.push(b); return b; };
   try {
     await crashScenario(await open(), open);
+    await shutAll();
     const fresh = await open();
-    await (await fresh.kv.open(DEDUP_BUCKET, 86400)).delete(ev(INPUT1).hash({ filterKeys: ["raw", "time.observation"], filterType: "blacklist" }));
-    await (await fresh.kv.open(DEDUP_BUCKET, 86400)).delete(ev(INPUT2).hash({ filterKeys: ["raw", "time.observation"], filterType: "blacklist" }));
+    assert.equal(await fresh.kv.deleteClaims(DEDUP_CLAIMS), true);
     await batchScenario(fresh, open);
   } finally {
+    await shutAll();
     for (const b of opened) await b.close();
     await server.stop();
   }
 });
 
-test("deduplicator: a hash is forgotten after redis_cache_ttl, by the shared cache and by the instance alike", async () => {
+test("deduplicator: instances on separate connections agree while they work at once: each event passes once", async () => {
+  const server = await startNatsServer();
+  const opened: Broker[] = [];
+  const open = async () => { const b = await connectJetStream({ servers: server.url }); opened.push(b); return b; };
+  try {
+    const bots = await Promise.all([open(), open(), open()].map(async (b) => directly(await b)));
+    // 300 events, each sent to every instance in its own batch of 20 (another input each time)
+    const events = Array.from({ length: 300 }, (_, i) => ({ ...INPUT1, "source.ip": `10.0.${i >> 8}.${i & 255}` }));
+    const passed = new Map<string, number>();
+    await Promise.all(bots.map(async (impl, b) => {
+      for (let at = 0; at < events.length; at += 20) {
+        const batch = events.slice(at, at + 20).map(ev);
+        const out = await impl.processBatch!(batch, batch.map((_, i) => ({ origin: `q:${b * 1000 + at}:${i}`, redelivered: false })));
+        for (const e of out) {
+          if (!e) continue;
+          const ip = String((e as Event).get("source.ip"));
+          passed.set(ip, (passed.get(ip) ?? 0) + 1);
+        }
+      }
+    }));
+    assert.equal(passed.size, 300, "every event passed somewhere");
+    assert.ok([...passed.values()].every((n) => n === 1), "and only once");
+  } finally {
+    await shutAll();
+    for (const b of opened) await b.close();
+    await server.stop();
+  }
+});
+
+test("deduplicator: a hash is forgotten after redis_cache_ttl", async () => {
   const broker = new MemoryBroker();
-  const ctx = { botId: "d", log: pino({ level: "silent" }), testing: true, cache: (b: string, t: number) => broker.kv.open(b, t) } as unknown as BotContext;
-  const impl = await bot.create(params.parse({ ...SYSCONFIG, redis_cache_ttl: 1 }), ctx);
+  const impl = await directly(broker, { redis_cache_ttl: 1 });
   const meta = (n: number) => ({ origin: `q:${n}:0`, redelivered: false });
   assert.ok(await impl.process(ev(INPUT1), meta(1)), "first sighting passes");
   assert.equal(await impl.process(ev(INPUT1), meta(2)), null, "a repeat within the TTL is dropped");
@@ -130,50 +171,11 @@ test("deduplicator: a hash is forgotten after redis_cache_ttl, by the shared cac
   await new Promise((r) => setTimeout(r, 1100));
   assert.ok(await impl.process(ev(INPUT1), meta(3)), "after the TTL it passes again");
   assert.equal(await impl.process(ev(INPUT1), meta(4)), null, "and is remembered anew");
+  await shutAll();
   await broker.close();
 });
 
-test("deduplicator: without the local memory (local_cache_entries 0) the shared cache alone decides the same", async () => {
-  const out = await runBot(bot, { params: { ...SYSCONFIG, local_cache_entries: 0 }, input: [INPUT1, INPUT1, INPUT2, INPUT1] });
-  assert.deepEqual(out.output._default, [INPUT1, INPUT2]);
-});
-
-test("deduplicator: the instance's own writes (typed arrays): origins, TTL from the write, two generations", async () => {
-  const { OwnWrites } = await import("./index.js");
-  const h = (n: number) => n.toString(16).padStart(8, "0").repeat(8);
-  const mine = new OwnWrites(60_000, 4); // two generations of two entries
-  assert.equal(mine.get(h(1), "q:1:0"), undefined);
-  mine.set(h(1), "q:1:0");
-  assert.equal(mine.get(h(1), "q:1:0"), "mine");
-  assert.equal(mine.get(h(1), "q:2:0"), "other");
-  mine.set(h(1), "q:2:0");
-  assert.equal(mine.get(h(1), "q:1:0"), "mine", "the first write is kept");
-  mine.set(h(2), "q:2:0");
-  mine.set(h(3), "q:3:0"); // the first generation is full: a second starts
-  assert.equal(mine.get(h(1), "q:1:0"), "mine", "the older generation still answers");
-  mine.set(h(4), "q:4:0");
-  mine.set(h(5), "q:5:0"); // the second is full: the first is dropped
-  assert.equal(mine.get(h(1), "q:1:0"), undefined);
-  assert.equal(mine.get(h(3), "q:3:0"), "mine");
-  assert.equal(mine.get(h(5), "q:9:0"), "other");
-  mine.set(h(6), "q:6:0");
-  mine.set(h(7), "q:7:0"); // the third generation reuses the dropped one's arrays, emptied
-  assert.equal(mine.get(h(3), "q:3:0"), undefined);
-  assert.equal(mine.get(h(4), "q:4:0"), undefined);
-  assert.deepEqual([5, 6, 7].map((n) => mine.get(h(n), `q:${n}:0`)), ["mine", "mine", "mine"]);
-  assert.equal(mine.get("not hex at all, not hex at all, not hex", "q:1:0"), undefined);
-  // hashes that collide in the table's slots are told apart by all 12 bytes kept
-  const key = (i: number) => "00000001" + i.toString(16).padStart(16, "0") + "0".repeat(40);
-  const crowded = new OwnWrites(60_000, 1000);
-  for (let i = 0; i < 500; i++) crowded.set(key(i), `q:${i}:0`);
-  for (let i = 0; i < 500; i++) assert.equal(crowded.get(key(i), `q:${i}:0`), "mine");
-  assert.equal(crowded.get(key(999), "q:1:0"), undefined);
-  // the TTL counts from the write (its whole second); a key written again after it is found again
-  const short = new OwnWrites(1000, 10);
-  short.set(h(7), "q:7:0");
-  await new Promise((r) => setTimeout(r, 1050));
-  assert.equal(short.get(h(7), "q:7:0"), undefined);
-  short.set(h(7), "q:8:0");
-  assert.equal(short.get(h(7), "q:7:0"), "other");
-  assert.equal(new OwnWrites(60_000, 0).get(h(1), "q:1:0"), undefined);
+test("deduplicator: local_cache_entries below 1024 is refused", () => {
+  assert.throws(() => params.parse({ local_cache_entries: 0 }), (e: { name?: string }) => e.name === "ZodError");
+  assert.equal(params.parse({ local_cache_entries: "4096" }).local_cache_entries, 4096);
 });

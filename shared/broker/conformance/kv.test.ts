@@ -44,24 +44,6 @@ conformance("kv", (fx) => {
     assert.equal(await kv.createOrGet("dotted.key-1", "y"), "x");
   });
 
-  test("KV createOrGetMany: one answer per key in order, as createOrGet would give; a key twice in one call is created once", async () => {
-    const b = await fx.broker();
-    const kv = await b.kv.open(`cogm-${process.pid}-${next()}`, 60);
-    assert.deepEqual(await kv.createOrGetMany([], []), []);
-    assert.equal(await kv.createOrGet("held", "earlier"), null);
-    await kv.put("gone", "x");
-    await kv.delete("gone");
-    const keys = ["a", "held", "b", "a", "dotted.key-1", "gone"];
-    const got = await kv.createOrGetMany(keys, ["v1", "v2", "v3", "v4", "v5", "v6"]);
-    assert.deepEqual(got, [null, "earlier", null, "v1", null, null]);
-    assert.deepEqual(await Promise.all(keys.map((k) => kv.get(k))), ["v1", "earlier", "v3", "v1", "v5", "v6"]);
-    // Many keys at once, some of them held: each answer belongs to its own key.
-    const many = Array.from({ length: 300 }, (_, i) => `k${i}`);
-    await kv.createOrGetMany(many.filter((_, i) => i % 3 === 0), many.filter((_, i) => i % 3 === 0).map((k) => `old-${k}`));
-    const answers = await kv.createOrGetMany(many, many.map((k) => `new-${k}`));
-    assert.deepEqual(answers, many.map((k, i) => (i % 3 === 0 ? `old-${k}` : null)));
-  });
-
   test("KV entries list live keys by prefix", async () => {
     const b = await fx.broker();
     const kv = await b.kv.open(`hb${process.pid}x${next()}`, 60);
@@ -108,5 +90,38 @@ conformance("kv", (fx) => {
     for (let i = 0; i < 40; i++) await again.put(`n${i}`, value);
     assert.equal(await again.get("n0"), value, "room for all of them now");
     assert.equal(await again.create("n0", "x"), false);
+  });
+
+  test("claim sets: the first owner of a key holds it, also against another connection; repeats and a key twice in one call", async () => {
+    const name = `cl${process.pid}x${next()}`;
+    const a = await (await fx.broker()).kv.claims(name, 60);
+    const h = (n: number) => n.toString(16).padStart(8, "0").repeat(8);
+    assert.deepEqual(await a.claim([], []), []);
+    assert.deepEqual(await a.claim([h(1), h(2), h(1), "not a hash"], ["o1", "o2", "o3", "o4"]), [true, true, false, true]);
+    assert.deepEqual(await a.claim([h(1), h(1), "not a hash"], ["o1", "o9", "o4"]), [true, false, true], "known keys: their owner's again, others' not");
+    // A second connection (JetStream) loads what is claimed and agrees.
+    const b = await (await fx.broker()).kv.claims(name, 60);
+    assert.deepEqual(await b.claim([h(1), h(2), h(3)], ["o2", "o2", "o3"]), [false, true, true]);
+    assert.deepEqual(await a.claim([h(3)], ["o1"]), [false], "a key claimed on the other connection");
+    // Both at once on the same new keys: every key has one owner, and both say the same.
+    const keys = Array.from({ length: 200 }, (_, i) => h(1000 + i));
+    const [ra, rb] = await Promise.all([a.claim(keys, keys.map(() => "A")), b.claim(keys, keys.map(() => "B"))]);
+    assert.ok(ra.every((x, i) => x !== rb[i]), "each key went to exactly one of them");
+    assert.deepEqual(await b.claim(keys, keys.map(() => "A")), ra, "and the other connection knows whose it is");
+    assert.ok(a.size >= 204);
+    await a.close();
+    await b.close();
+    assert.equal(await (await fx.broker()).kv.deleteClaims(name), true);
+    assert.equal(await (await fx.broker()).kv.deleteClaims(name), false);
+  });
+
+  test("claim sets: a key is free again after the TTL", async () => {
+    const name = `clt${process.pid}x${next()}`;
+    const set = await (await fx.broker()).kv.claims(name, 1);
+    assert.deepEqual(await set.claim(["k"], ["first"]), [true]);
+    assert.deepEqual(await set.claim(["k"], ["second"]), [false]);
+    await until(async () => (await set.claim(["k"], ["second"]))[0] === true, 5000, "the claim to expire");
+    assert.deepEqual(await set.claim(["k"], ["first"]), [false], "claimed anew by the second");
+    await set.close();
   });
 });

@@ -7,8 +7,10 @@
 import { headers as natsHeaders } from "@nats-io/transport-node";
 import { DiscardPolicy, JetStreamApiError, StorageType, type JetStreamManager } from "@nats-io/jetstream";
 import { Kvm, type KV } from "@nats-io/kv";
-import { encodedOnce, type Publisher, type PubRefusal } from "../publisher.js";
-import type { KvBuckets, KvLimits, KvStore } from "../types.js";
+import { encodedOnce, type Publisher } from "../publisher.js";
+import type { ClaimLimits, ClaimSet, KvBuckets, KvLimits, KvStore } from "../types.js";
+import { claimsStream } from "../names.js";
+import { openClaims } from "./claims.js";
 import { apiCode, type JsConnection } from "./connection.js";
 import { BrokerUnavailableError, errorMessage } from "../../errors/index.js";
 
@@ -59,6 +61,14 @@ export class JsKvBuckets implements KvBuckets {
 
   delete(bucket: string): Promise<boolean> {
     return this.c.deleteStream(`KV_${bucket}`, `delete cache ${bucket}`);
+  }
+
+  claims(name: string, ttlSeconds: number, limits?: ClaimLimits): Promise<ClaimSet> {
+    return openClaims(this.c, name, ttlSeconds, limits);
+  }
+
+  deleteClaims(name: string): Promise<boolean> {
+    return this.c.deleteStream(claimsStream(name), `delete claim set ${name}`);
   }
 }
 
@@ -113,46 +123,6 @@ class JsKv implements KvStore {
     } catch (err) {
       throw this.wrap(`cache create ${key}`, err);
     }
-  }
-
-  async createOrGetMany(keys: readonly string[], values: readonly string[]): Promise<(string | null)[]> {
-    const out: (string | null)[] = new Array<string | null>(keys.length).fill(null);
-    // The common case, every plain key's create, in one round; a key that exists is read; one
-    // that needs encoding, or holds a delete marker, goes the long way, createOrGet().
-    const subjects: string[] = [];
-    const sent: number[] = [];
-    const rest: number[] = [];
-    for (let i = 0; i < keys.length; i++) {
-      if (PLAIN_KEY.test(keys[i]!)) {
-        subjects.push(`$KV.${this.bucket}.${keys[i]}`);
-        sent.push(i);
-      } else rest.push(i);
-    }
-    let answers: (PubRefusal | null)[];
-    try {
-      answers = await this.pub.tryPublishOkMany(subjects, sent.length === keys.length ? values : sent.map((i) => values[i]!), CREATE_HEADERS);
-    } catch (err) {
-      throw this.wrap(`cache create ${keys[sent[0]!]} and ${sent.length - 1} more`, err);
-    }
-    // A refused create: the key has a revision, read it (no second create for it).
-    const refused: number[] = [];
-    for (let k = 0; k < answers.length; k++) {
-      const r = answers[k];
-      if (r === null) continue;
-      if (r!.error.err_code !== WRONG_LAST_SEQUENCE) throw this.wrap(`cache create ${keys[sent[k]!]}`, new JetStreamApiError(r!.error));
-      refused.push(sent[k]!);
-    }
-    const read = await Promise.all(refused.map((i) => this.get(keys[i]!)));
-    for (let k = 0; k < refused.length; k++) {
-      // no live value (a delete marker, or expired meanwhile): the long way
-      if (read[k] === null) rest.push(refused[k]!);
-      else out[refused[k]!] = read[k]!;
-    }
-    if (rest.length > 0) {
-      const held = await Promise.all(rest.map((i) => this.createOrGet(keys[i]!, values[i]!)));
-      for (let k = 0; k < rest.length; k++) out[rest[k]!] = held[k]!;
-    }
-    return out;
   }
 
   async get(key: string): Promise<string | null> {

@@ -2,7 +2,8 @@
 /** Dumps, logs, KV buckets and request/reply in memory. */
 import { BrokerUnavailableError } from "../../errors/index.js";
 import { DEFAULTS } from "../names.js";
-import type { ControlTransport, DumpEntry, DumpStore, KvBuckets, KvLimits, KvStore, LogStore, RequestHandler, Service, StoredDump } from "../types.js";
+import type { ClaimLimits, ClaimSet, ControlTransport, DumpEntry, DumpStore, KvBuckets, KvLimits, KvStore, LogStore, RequestHandler, Service, StoredDump } from "../types.js";
+import { ClaimTable, keyWords, ownerHash } from "../claim-table.js";
 import type { MemState } from "./state.js";
 
 const byteLength = (s: string) => Buffer.byteLength(s);
@@ -110,6 +111,37 @@ export class MemKvBuckets implements KvBuckets {
     this.m.live();
     return this.#buckets.delete(bucket);
   }
+
+  #claims = new Map<string, ClaimTable>();
+
+  /** One table per name, shared by whoever opens it here: the first opener's TTL and size hold. */
+  async claims(name: string, ttlSeconds: number, limits?: ClaimLimits): Promise<ClaimSet> {
+    this.m.live();
+    let table = this.#claims.get(name);
+    if (!table) {
+      table = new ClaimTable(Math.max(0, ttlSeconds) * 1000, limits?.maxEntries ?? DEFAULTS.claimMaxEntries);
+      this.#claims.set(name, table);
+    }
+    const t = table;
+    const m = this.m;
+    return {
+      async claim(keys: readonly string[], owners: readonly string[]): Promise<boolean[]> {
+        m.live();
+        const now = Date.now();
+        return keys.map((k, i) => {
+          const owner = ownerHash(owners[i]!);
+          return t.claim(keyWords(k), owner, now, now) === owner;
+        });
+      },
+      get size() { return t.size; },
+      async close() { /* nothing follows other connections here */ },
+    };
+  }
+
+  async deleteClaims(name: string): Promise<boolean> {
+    this.m.live();
+    return this.#claims.delete(name);
+  }
 }
 
 export class MemControl implements ControlTransport {
@@ -210,10 +242,6 @@ class MemoryKv implements KvStore {
 
   async createOrGet(key: string, value: string): Promise<string | null> {
     return this.#createOrGet(key, value);
-  }
-
-  async createOrGetMany(keys: readonly string[], values: readonly string[]): Promise<(string | null)[]> {
-    return keys.map((k, i) => this.#createOrGet(k, values[i]!));
   }
 
   #createOrGet(key: string, value: string): string | null {
