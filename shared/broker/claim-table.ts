@@ -4,8 +4,8 @@
  * second it was claimed, in typed arrays (20 bytes a slot, against ~300 for a Map entry of two
  * strings; the collector never looks at them). Both claim set brokers keep their keys here.
  *
- * Two generations of at most max/2 keys, each grown by doubling as it fills: when the current
- * one is full the older is dropped (its keys are forgotten before their TTL, as a full cache
+ * Two generations of at most max/2 keys, each grown by doubling (a segment at a time) as it
+ * fills: when the current one is full the older is dropped (its keys are forgotten before their TTL, as a full cache
  * forgets its oldest), and one whose newest key has expired is dropped at once.
  */
 import { createHash } from "node:crypto";
@@ -14,8 +14,8 @@ import { createHash } from "node:crypto";
 export const KEY_WORDS = 3;
 /** Bytes of one claim on the wire: the key's words and the owner's hash, little-endian. */
 export const CLAIM_BYTES = 4 * (KEY_WORDS + 1);
-/** Slots of a new generation: it grows from here. */
-const FIRST_SLOTS = 4096;
+/** Slots of a new generation's segment at most: it grows from here. */
+const FIRST_SLOTS = 256;
 
 export class ClaimTable {
   #cur: Generation;
@@ -57,26 +57,53 @@ export class ClaimTable {
   }
 }
 
-/** Open addressing, linear probing, no removal (a generation is dropped whole). */
+/**
+ * A generation: SEGMENTS tables chosen by a key's second word, each grown on its own, so that
+ * growing holds a segment twice for a moment, not the whole generation (a bot's peak memory).
+ */
 class Generation {
-  #keys: Uint32Array;
-  #owners: Uint32Array;
-  /** claim time in whole seconds; 0: empty slot */
-  #times: Uint32Array;
-  #slots: number;
+  readonly #segments: Segment[];
   count = 0;
   /** The latest claim time held (whole seconds). */
   newest = 0;
 
   constructor(readonly limit: number) {
-    this.#slots = Math.min(FIRST_SLOTS, Math.ceil(limit / 0.8) + 1);
-    this.#keys = new Uint32Array(this.#slots * KEY_WORDS);
-    this.#owners = new Uint32Array(this.#slots);
-    this.#times = new Uint32Array(this.#slots);
+    const first = Math.min(FIRST_SLOTS, Math.ceil(limit / 0.8 / SEGMENTS) + 1);
+    this.#segments = Array.from({ length: SEGMENTS }, () => new Segment(first));
   }
 
   get full(): boolean {
     return this.count >= this.limit;
+  }
+
+  find(k: Uint32Array, now: number, ttlMs: number): number | undefined {
+    return this.#segments[k[1]! % SEGMENTS]!.find(k, now, ttlMs);
+  }
+
+  insert(k: Uint32Array, owner: number, at: number): void {
+    this.#segments[k[1]! % SEGMENTS]!.insert(k[0]!, k[1]!, k[2]!, owner, at);
+    this.count++;
+    if (at > this.newest) this.newest = at;
+  }
+}
+
+/** Segments of a generation. */
+const SEGMENTS = 32;
+
+/** Open addressing, linear probing, no removal (a generation is dropped whole). */
+class Segment {
+  #keys: Uint32Array;
+  #owners: Uint32Array;
+  /** claim time in whole seconds; 0: empty slot */
+  #times: Uint32Array;
+  #slots: number;
+  #count = 0;
+
+  constructor(slots: number) {
+    this.#slots = slots;
+    this.#keys = new Uint32Array(slots * KEY_WORDS);
+    this.#owners = new Uint32Array(slots);
+    this.#times = new Uint32Array(slots);
   }
 
   find(k: Uint32Array, now: number, ttlMs: number): number | undefined {
@@ -93,11 +120,10 @@ class Generation {
     }
   }
 
-  insert(k: Uint32Array, owner: number, at: number): void {
-    if ((this.count + 1) / this.#slots > 0.8) this.#grow();
-    this.#put(k[0]!, k[1]!, k[2]!, owner, at);
-    this.count++;
-    if (at > this.newest) this.newest = at;
+  insert(k0: number, k1: number, k2: number, owner: number, at: number): void {
+    if ((this.#count + 1) / this.#slots > 0.8) this.#grow();
+    this.#put(k0, k1, k2, owner, at);
+    this.#count++;
   }
 
   #put(k0: number, k1: number, k2: number, owner: number, at: number): void {
