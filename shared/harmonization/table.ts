@@ -75,7 +75,12 @@ function compileField(key: string, spec: FieldSpec, subitem: boolean): CompiledF
   const regex = spec.regex !== undefined ? pyRegex(spec.regex) : undefined;
   const iregex = spec.iregex !== undefined ? pyRegex(spec.iregex, true) : undefined;
   const constrained = length !== undefined || regex !== undefined || iregex !== undefined;
+  const digitsUnder = length !== undefined ? 10 ** length : Infinity;
   const extraOk = (v: unknown): boolean => {
+    // an int's str() is its digits: its length is known without making it (ports)
+    if (!float && regex === undefined && iregex === undefined && typeof v === "number" && Number.isSafeInteger(v)) {
+      return v >= 0 ? v < digitsUnder : -v * 10 < digitsUnder;
+    }
     const s = pyStr(v, float);
     if (length !== undefined && s.length > length && pyLen(s) > length) return false;
     if (regex && !regex.test(s)) return false;

@@ -258,3 +258,11 @@ test("pyJsonDumps writes strings as Python's json.dumps, with and without ensure
   }
   assert.equal(pyJsonDumps({ b: 1, a: "x", A: 2, "\u00e9": 3, _: 4 }, { sortKeys: true, ensureAscii: false }), "{\"A\": 2, \"_\": 4, \"a\": \"x\", \"b\": 1, \"\u00e9\": 3}");
 });
+
+test("a length limit on an Integer field counts str()'s characters, the sign too (without making the string)", () => {
+  const h = createHarmonization({ event: { "source.port": { type: "Integer", description: "x", length: 5 } as never, "foo.nn": { type: "Integer", description: "x", length: 1 } as never } });
+  const port = h.field("Event", "source.port")!;
+  assert.deepEqual([0, 9, 99999, 100000, -1234, -12345, -0].map((v) => port.valid(v)), [true, true, true, false, true, false, true]);
+  const one = h.field("Event", "foo.nn")!;
+  assert.deepEqual([0, 9, 10, -1].map((v) => one.valid(v)), [true, true, false, false]);
+});
