@@ -237,8 +237,17 @@ export class JsQueues implements Queues, DeliveryOwner {
         for (const a of list) a.reject(e);
         continue;
       }
-      this.c.nc.request(replyOf(last.d), ACK, { timeout: this.c.timeoutMs }).then(
-        () => { for (const a of list) a.resolve(); },
+      // On the publisher's reply subscription: the client's request() makes an Error per call.
+      this.c.pub.request(replyOf(last.d), ACK).then(
+        (m) => {
+          // a status instead of the empty confirmation (503: nobody took the ack) is a failure
+          const code = m.headers?.code ?? 0;
+          if (code === 0 || code === 200) for (const a of list) a.resolve();
+          else {
+            const e = new BrokerUnavailableError(`ack ${queue}#${last.d.seq}: status ${code} ${m.headers?.description ?? ""}`);
+            for (const a of list) a.reject(e);
+          }
+        },
         (err: unknown) => {
           const e = this.c.wrap(`ack ${queue}#${last.d.seq}`, err);
           for (const a of list) a.reject(e);
