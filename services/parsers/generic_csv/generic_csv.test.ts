@@ -86,6 +86,24 @@ test("skip_header keeps the header lines in raw; quoted JSON column with data_ty
   assert.equal(unb64(two.output._default![0]!.raw), "x\ny\n10.0.0.1\n");
 });
 
+test("raw of a plain comma-separated line is the line as written back: the same as of its quoted spelling", async () => {
+  const lines = [
+    "192.0.2.1,a b ,x", '"192.0.2.1","a b ",x', "192.0.2.1,,x", '192.0.2.1,"c,d",x', '192.0.2.1,"e""f",x', "192.0.2.1,g\th,x",
+  ];
+  const out = await parse({ columns: ["source.ip", "extra.a", "extra.b"], type: "blacklist" }, lines.join("\r\n") + "\r\n");
+  const raws = out.output._default!.map((e) => unb64(e.raw));
+  assert.deepEqual(raws, [
+    "192.0.2.1,a b ,x\r\n", "192.0.2.1,a b ,x\r\n", "192.0.2.1,,x\r\n", '192.0.2.1,"c,d",x\r\n', '192.0.2.1,"e""f",x\r\n', "192.0.2.1,g\th,x\r\n",
+  ]);
+  for (const [i, e] of out.output._default!.entries()) {
+    const fields = [...readRecords(lines[i]! + "\n", ",", 0, { start: 0, end: 0 })][0]!;
+    assert.equal(unb64(e.raw), writeRow(fields, ",", "\r\n"), lines[i]);
+  }
+  // another delimiter: written back with commas
+  const semi = await parse({ columns: ["source.ip", "extra.a"], delimiter: ";", type: "blacklist" }, "192.0.2.1;b,c\n");
+  assert.equal(unb64(semi.output._default![0]!.raw), '192.0.2.1,"b,c"\n');
+});
+
 test("alternatives, required columns, failed lines dumped and sent to _on_error", async () => {
   const raw = "host1.example.com\n192.0.2.1\n.\n";
   const out = await parse({ columns: ["source.ip|source.fqdn"], type: "scanner" }, raw);
