@@ -31,6 +31,30 @@ test("csv reader: quotes, doubled quotes, quoted newlines, empty fields and line
   assert.deepEqual([...readRecords("a\tb\t\tc", "\t")], [["a", "b", "", "c"]]);
 });
 
+test("csv reader: lines without quotes read as Python's csv reads them (random text of commas, spaces and line breaks)", () => {
+  // Python's csv.reader on text without quotes: a record ends at \r, \n or \r\n, an empty line is []
+  const reference = (text: string): string[][] => {
+    const out: string[][] = [];
+    for (let i = 0; i < text.length;) {
+      let j = i;
+      while (j < text.length && text[j] !== "\n" && text[j] !== "\r") j++;
+      const line = text.slice(i, j);
+      out.push(line === "" ? [] : line.split(","));
+      if (j < text.length) j += text[j] === "\r" && text[j + 1] === "\n" ? 2 : 1;
+      i = j;
+    }
+    return out;
+  };
+  const alphabet = ["a", "b", ",", " ", "\r", "\n", "\r\n", "x1"];
+  let seed = 3;
+  const rand = (n: number) => { seed = (seed * 1103515245 + 12345) % 2 ** 31; return seed % n; };
+  for (let k = 0; k < 500; k++) {
+    let text = "";
+    for (let i = rand(30); i > 0; i--) text += alphabet[rand(alphabet.length)];
+    assert.deepEqual([...readRecords(text, ",")], reference(text), JSON.stringify(text));
+  }
+});
+
 test("csv writer quotes only what needs it and keeps the line ending", () => {
   assert.equal(writeRow(["a", "b,c", 'x"y', "l\nm", ""], ",", "\r\n"), 'a,"b,c","x""y","l\nm",\r\n');
   assert.equal(writeRow([""], ",", "\n"), '""\n');
