@@ -50,6 +50,8 @@ class JsClaimSet implements ClaimSet {
   /** The stream's sequence applied to the table so far. */
   #applied = 0;
   #waiters: Waiter[] = [];
+  /** Our own messages by sequence, PubAcked and not applied yet (see #applyOwn()). */
+  readonly #own = new Map<number, { data: Uint8Array; atMs: number }>();
   #messages: ConsumerMessages | null = null;
   #closed = false;
   readonly #subject: string;
@@ -69,7 +71,10 @@ class JsClaimSet implements ClaimSet {
     this.#messages = messages;
     void (async () => {
       try {
-        for await (const m of messages) this.#apply(m.seq, m.data, m.info.timestampNanos / 1e6);
+        for await (const m of messages) {
+          this.#apply(m.seq, m.data, m.info.timestampNanos / 1e6);
+          if (this.#own.size > 0) this.#applyOwn();
+        }
       } catch (err) {
         this.c.log.warn({ err: errorMessage(err), claims: this.name }, "following the claim set stopped; starting again");
       }
@@ -89,8 +94,21 @@ class JsClaimSet implements ClaimSet {
     })();
   }
 
+  /**
+   * Our own messages that come next in the stream, applied without waiting for them to be read
+   * back: when every message between the last applied and ours is one of ours, nothing else can
+   * come before them. (Their time is ours, not the server's: the same within the TTL's second.)
+   */
+  #applyOwn(): void {
+    for (let next = this.#own.get(this.#applied + 1); next !== undefined; next = this.#own.get(this.#applied + 1)) {
+      this.#own.delete(this.#applied + 1);
+      this.#apply(this.#applied + 1, next.data, next.atMs);
+    }
+  }
+
   #apply(seq: number, data: Uint8Array, atMs: number): void {
     if (seq <= this.#applied) return;
+    this.#own.delete(seq);
     const now = Date.now();
     const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     const k = new Uint32Array(KEY_WORDS);
@@ -163,10 +181,15 @@ class JsClaimSet implements ClaimSet {
     }
     if (asked.length === 0) return out;
     let seq: number;
+    const data = wire.subarray(0, asked.length * CLAIM_BYTES);
     try {
-      seq = (await this.c.pub.publish(this.#subject, wire.subarray(0, asked.length * CLAIM_BYTES))).seq;
+      seq = (await this.c.pub.publish(this.#subject, data)).seq;
     } catch (err) {
       throw this.c.wrap(`claim set ${this.name}: claim ${asked.length} keys`, err);
+    }
+    if (seq > this.#applied) {
+      this.#own.set(seq, { data, atMs: Date.now() });
+      this.#applyOwn();
     }
     // Every claim before ours in the stream, and ours, are in the table after this.
     await this.until(seq, DEFAULTS.publishTimeoutMs);
