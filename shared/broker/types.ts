@@ -95,7 +95,7 @@ export interface KvCache {
 /**
  * Keys held by their first owner for a TTL, shared by every connection (the deduplicator's
  * cache): a claim is answered from memory when the key is known, else by one message for all
- * new keys of a call. Keys are hashes (96 bits of them are kept) or any text (hashed).
+ * new keys of a call. Keys are hashes (64 bits of them are kept) or any text (hashed).
  */
 export interface ClaimSet {
   /**

@@ -14,7 +14,7 @@ export const params = z.object({
     .describe("Keys (a list or a comma-separated string) for filter_type; time.observation is never hashed. Unset: raw,time.observation"),
   bypass: p.bool().default(false).describe("Forward every message without looking at the cache"),
   local_cache_entries: p.int().pipe(z.number().int().min(1024)).default(2 * 1024 * 1024)
-    .describe("Ours: hashes the cache holds in each instance's memory (20-25 bytes each, taken as they come: 1 million take ~25 MiB); when full, the older half is forgotten before its TTL"),
+    .describe("Ours: hashes the cache holds in each instance's memory (20-40 bytes each, taken as they come: 1 million take 20-40 MiB); when full, the older half is forgotten before its TTL"),
   redis_cache_ttl: p.int().pipe(z.number().int().min(0)).default(86400)
     .describe("Seconds a hash is remembered: the TTL of the dedup cache"),
   redis_cache_host: z.string().default("127.0.0.1").describe("Accepted for IntelMQ compatibility and ignored: the cache is the NATS claim set \"dedup\""),

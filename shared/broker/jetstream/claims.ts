@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /**
  * Claim sets on JetStream: a limits stream (max_age = the TTL, discard old) of claims, one
- * message per call with every key that call did not know, 16 bytes a key. Each connection
+ * message per call with every key that call did not know, 12 bytes a key. Each connection
  * follows the stream with an ordered consumer and applies its messages in stream order to a
  * table in memory, where the first claim of a key wins; all connections apply the same order,
  * so all agree on every key's owner. A call publishes its new keys, waits until the table holds
