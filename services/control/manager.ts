@@ -66,6 +66,8 @@ class Slot {
 
 interface Bot {
   id: string;
+  /** Its IntelMQ module (for its module's node flags). */
+  module: string;
   enabled: boolean;
   instances: number;
   /** Should run: set by start, cleared by stop. */
@@ -124,11 +126,12 @@ export class ProcessManager {
         const entry = config.bots[id]!;
         let bot = this.#bots.get(id);
         if (!bot) {
-          bot = { id, enabled: entry.enabled, instances: entry.instances, wanted: false, slots: [], error: undefined, reported: undefined };
+          bot = { id, module: entry.module, enabled: entry.enabled, instances: entry.instances, wanted: false, slots: [], error: undefined, reported: undefined };
           this.#bots.set(id, bot);
           continue;
         }
         bot.enabled = entry.enabled;
+        bot.module = entry.module;
         if (bot.instances !== entry.instances) {
           this.#o.log.info({ bot_id: id, from: bot.instances, to: entry.instances }, "instances changed");
           bot.instances = entry.instances;
@@ -297,7 +300,7 @@ export class ProcessManager {
   }
 
   #spawn(bot: Bot, s: Slot): ChildProcess {
-    const std = botCommand(bot.id, this.#o.configFile ? ["--config", this.#o.configFile] : []);
+    const std = botCommand(bot.id, this.#o.configFile ? ["--config", this.#o.configFile] : [], bot.module);
     const { cmd, args } = this.#o.command?.(bot.id) ?? { cmd: std.command, args: std.args };
     const env = {
       ...std.env,

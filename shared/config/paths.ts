@@ -78,12 +78,31 @@ export const BOT_NODE_FLAGS: readonly string[] = ["--max-semi-space-size=3", "--
 export const BOT_ENV: Readonly<Record<string, string>> = { MALLOC_ARENA_MAX: "1" };
 
 /**
- * The command line of one bot process: node, its flags, bin/intelmq-bot.mjs and the bot id; and
- * the environment defaults (BOT_ENV) to put under the environment it is started with.
+ * Flags of the bots of some modules over BOT_NODE_FLAGS. The deduplicator holds every hash of its
+ * TTL in memory (its claim set: ~4 MiB for 200,000) and peaked at 97-102 MiB with 3 MiB
+ * semi-spaces; with 2 at 91-94, for ~4 µs more CPU per event, which it can spare.
  */
-export function botCommand(botId: string, extra: readonly string[] = []): { command: string; args: string[]; env: Record<string, string> } {
+export const MODULE_NODE_FLAGS: Readonly<Record<string, readonly string[]>> = {
+  "intelmq.bots.experts.deduplicator.expert": ["--max-semi-space-size=2"],
+};
+
+/** BOT_NODE_FLAGS with those of `module` in place of the same flags. */
+export function botNodeFlags(module?: string): readonly string[] {
+  const own = module !== undefined ? MODULE_NODE_FLAGS[module] : undefined;
+  if (!own) return BOT_NODE_FLAGS;
+  const name = (f: string) => f.split("=")[0];
+  const mine = new Set(own.map(name));
+  return [...BOT_NODE_FLAGS.filter((f) => !mine.has(name(f))), ...own];
+}
+
+/**
+ * The command line of one bot process: node, its flags, bin/intelmq-bot.mjs and the bot id; and
+ * the environment defaults (BOT_ENV) to put under the environment it is started with. `module`:
+ * the bot's, for its module's flags (MODULE_NODE_FLAGS).
+ */
+export function botCommand(botId: string, extra: readonly string[] = [], module?: string): { command: string; args: string[]; env: Record<string, string> } {
   // INTELMQ_BOT_NODE_FLAGS replaces the defaults, for an operator tuning memory against speed.
   const env = process.env.INTELMQ_BOT_NODE_FLAGS;
-  const flags = env !== undefined ? env.split(/\s+/).filter(Boolean) : BOT_NODE_FLAGS;
+  const flags = env !== undefined ? env.split(/\s+/).filter(Boolean) : botNodeFlags(module);
   return { command: process.execPath, args: [...flags, join(PROJECT_ROOT, "bin", "intelmq-bot.mjs"), botId, ...extra], env: { ...BOT_ENV } };
 }

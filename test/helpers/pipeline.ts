@@ -82,7 +82,11 @@ export class TestPipeline {
     this.writeConfig(bots, global);
   }
 
+  /** The module of each bot of the configuration written last. */
+  #modules = new Map<string, string>();
+
   writeConfig(bots: Record<string, unknown>, global: Record<string, unknown> = {}): void {
+    this.#modules = new Map(Object.entries(bots).map(([id, b]) => [id, String((b as { module?: unknown }).module ?? "")]));
     const doc = { global: { logging_level: "WARNING", error_retry_delay: 1, ...global }, ...bots };
     writeFileSync(join(this.root, "etc", "runtime.yaml"), stringify(doc));
   }
@@ -94,7 +98,7 @@ export class TestPipeline {
   /** Start one `intelmq-bot <id>` process; its stderr goes to var/log/<id>.log. */
   start(id: string): BotProcess {
     const fd = openSync(join(this.root, "var", "log", `${id}.log`), "a");
-    const { command, args, env } = botCommand(id);
+    const { command, args, env } = botCommand(id, [], this.#modules.get(id));
     const child = spawn(command, args, { env: { ...env, ...this.env }, stdio: ["ignore", fd, fd] });
     closeSync(fd);
     const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));

@@ -143,21 +143,13 @@ export function expertDriver(impl: ExpertImpl, env: DriverEnv): InputDriver {
         }
         return "ok";
       }
-      // processBatch: the next batch is begun while the one before waits for its answers (a
-      // deduplicator's cache round trip), two at most; outputs still go in input order.
-      let prev: { msgs: readonly { msg: Message; index: number }[]; started: Promise<(Out | null)[] | null> | null } | null = null;
+      // processBatch: a batch at a time, its answers awaited before the next is decoded (a
+      // deduplicator's cache round trip): fewer events live at once, fewer copied by the collector.
       for (const b of batches) {
-        const started = b.length > 0 ? whole(job, b) : null;
-        if (prev) {
-          const step = await batch(job, prev.msgs, prev.started);
-          if (step !== "ok") {
-            await started;
-            return step;
-          }
-        }
-        prev = { msgs: b, started };
+        const step = await batch(job, b, b.length > 0 ? whole(job, b) : null);
+        if (step !== "ok") return step;
       }
-      return prev ? batch(job, prev.msgs, prev.started) : "ok";
+      return "ok";
     },
   };
 }
