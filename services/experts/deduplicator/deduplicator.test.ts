@@ -115,51 +115,47 @@ test("deduplicator: a redelivered input after a crash is forwarded again, a real
   }
 });
 
-test("deduplicator: the same on JetStream, across connections", async () => {
+/** `body` with a nats-server of its own; `open` connects to it. Instances and connections end after. */
+async function onJetStream(body: (open: () => Promise<Broker>) => Promise<void>): Promise<void> {
   const server = await startNatsServer();
   const opened: Broker[] = [];
   const open = async () => { const b = await connectJetStream({ servers: server.url }); opened.push(b); return b; };
   try {
-    await crashScenario(await open(), open);
-    await shutAll();
-    const fresh = await open();
-    assert.equal(await fresh.kv.deleteClaims(DEDUP_CLAIMS), true);
-    await batchScenario(fresh, open);
+    await body(open);
   } finally {
     await shutAll();
     for (const b of opened) await b.close();
     await server.stop();
   }
-});
+}
 
-test("deduplicator: instances on separate connections agree while they work at once: each event passes once", async () => {
-  const server = await startNatsServer();
-  const opened: Broker[] = [];
-  const open = async () => { const b = await connectJetStream({ servers: server.url }); opened.push(b); return b; };
-  try {
-    const bots = await Promise.all([open(), open(), open()].map(async (b) => directly(await b)));
-    // 300 events, each sent to every instance in its own batch of 20 (another input each time)
-    const events = Array.from({ length: 300 }, (_, i) => ({ ...INPUT1, "source.ip": `10.0.${i >> 8}.${i & 255}` }));
-    const passed = new Map<string, number>();
-    await Promise.all(bots.map(async (impl, b) => {
-      for (let at = 0; at < events.length; at += 20) {
-        const batch = events.slice(at, at + 20).map(ev);
-        const out = await impl.processBatch!(batch, batch.map((_, i) => ({ origin: `q:${b * 1000 + at}:${i}`, redelivered: false })));
-        for (const e of out) {
-          if (!e) continue;
-          const ip = String((e as Event).get("source.ip"));
-          passed.set(ip, (passed.get(ip) ?? 0) + 1);
-        }
+test("deduplicator: the same on JetStream, across connections", () => onJetStream(async (open) => {
+  await crashScenario(await open(), open);
+  await shutAll();
+  const fresh = await open();
+  assert.equal(await fresh.kv.deleteClaims(DEDUP_CLAIMS), true);
+  await batchScenario(fresh, open);
+}));
+
+test("deduplicator: instances on separate connections agree while they work at once: each event passes once", () => onJetStream(async (open) => {
+  const bots = await Promise.all([open(), open(), open()].map(async (b) => directly(await b)));
+  // 300 events, each sent to every instance in its own batch of 20 (another input each time)
+  const events = Array.from({ length: 300 }, (_, i) => ({ ...INPUT1, "source.ip": `10.0.${i >> 8}.${i & 255}` }));
+  const passed = new Map<string, number>();
+  await Promise.all(bots.map(async (impl, b) => {
+    for (let at = 0; at < events.length; at += 20) {
+      const batch = events.slice(at, at + 20).map(ev);
+      const out = await impl.processBatch!(batch, batch.map((_, i) => ({ origin: `q:${b * 1000 + at}:${i}`, redelivered: false })));
+      for (const e of out) {
+        if (!e) continue;
+        const ip = String((e as Event).get("source.ip"));
+        passed.set(ip, (passed.get(ip) ?? 0) + 1);
       }
-    }));
-    assert.equal(passed.size, 300, "every event passed somewhere");
-    assert.ok([...passed.values()].every((n) => n === 1), "and only once");
-  } finally {
-    await shutAll();
-    for (const b of opened) await b.close();
-    await server.stop();
-  }
-});
+    }
+  }));
+  assert.equal(passed.size, 300, "every event passed somewhere");
+  assert.ok([...passed.values()].every((n) => n === 1), "and only once");
+}));
 
 test("deduplicator: a hash is forgotten after redis_cache_ttl", async () => {
   const broker = new MemoryBroker();

@@ -108,7 +108,8 @@ class JsClaimSet implements ClaimSet {
 
   #apply(seq: number, data: Uint8Array, atMs: number): void {
     if (seq <= this.#applied) return;
-    this.#own.delete(seq);
+    // ours up to here are read (or were dropped by the stream's size limit before they were)
+    if (this.#own.size > 0) for (const s of this.#own.keys()) if (s <= seq) this.#own.delete(s);
     const now = Date.now();
     const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
     const k = new Uint32Array(KEY_WORDS);
