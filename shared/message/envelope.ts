@@ -3,6 +3,7 @@
 import { Packr, Unpackr } from "msgpackr";
 import { DecodingError } from "../errors/index.js";
 import { Message } from "./message.js";
+import { packItems } from "./pack.js";
 
 // Records (the keys of a shape once per envelope, not once per event) and bundled strings make an
 // envelope a third smaller and its encoding and decoding about twice as fast; each envelope holds
@@ -38,7 +39,7 @@ export function encodeEnvelope(messages: readonly (Message | Record<string, unkn
     const framed = frame(items[0]!);
     if (framed) return framed;
   }
-  return packr.pack(items);
+  return pack(items);
 }
 
 /** A framed envelope of one message with a large raw: magic, head length, head (the message without raw, as an envelope), raw bytes. */
@@ -87,7 +88,12 @@ export const CHUNK_OVERHEAD = 4;
 
 /** Encode messages into one chunk: a plain envelope, never framed. */
 export function encodeChunk(messages: readonly (Message | Record<string, unknown>)[]): Uint8Array {
-  return packr.pack(wireItems(messages));
+  return pack(wireItems(messages));
+}
+
+/** msgpackr's bytes: by our encoder for the items it knows (pack.ts), by msgpackr for the rest. */
+function pack(items: readonly Readonly<Record<string, unknown>>[]): Uint8Array {
+  return packItems(items) ?? packr.pack(items);
 }
 
 function wireItems(messages: readonly (Message | Record<string, unknown>)[]): Readonly<Record<string, unknown>>[] {
