@@ -13,6 +13,10 @@
  *
  *   npm run bench [-- --reports 250] [--runs 3] [--instances 1,2] [--batch-size 1000] [--no-extras] [--json]
  *
+ * --runs N runs the four bots alone N times too, each time on a fresh server, and reports the run
+ * with the median events/s (IntelMQ's figures are medians of three runs); the pipeline's N runs
+ * are each reported.
+ *
  * --batch-size sets runtime.yaml's batch_size (events per envelope) of the four bots, for
  * measuring the envelope size (shared/runtime/README.md, JetStream settings).
  */
@@ -55,13 +59,15 @@ interface Row {
   intelmq: number | null; ratio: number | null; scaledRatio: number | null;
   /** The pipeline's CPU µs per event, bot by bot. */
   cpuPerBot?: Record<string, number>;
+  /** A bot alone run several times (--runs): each run's events/s; the row is the median run. */
+  runsEventsPerSec?: number[];
 }
 const rows: Row[] = [];
 let hopRate = 0;
 const say = (s: string) => { if (!JSON_OUT) process.stdout.write(s + "\n"); };
 const OUT_FILE = "var/lib/bots/file-output/events.txt";
 
-function row(what: string, events: number, seconds: number, h: Histogram | null, rssMiB: number | null, cpu: number, natsCpu: number, intelmq: number | null): Row {
+function row(what: string, events: number, seconds: number, h: Histogram | null, rssMiB: number | null, cpu: number, natsCpu: number, intelmq: number | null, keep = true): Row {
   const eps = events / seconds;
   const ratio = intelmq ? eps / intelmq : null;
   const r: Row = {
@@ -70,13 +76,13 @@ function row(what: string, events: number, seconds: number, h: Histogram | null,
     rssMiB, cpuUsPerEvent: Math.round((cpu / events) * 1e6 * 10) / 10, natsCpuUsPerEvent: Math.round((natsCpu / events) * 1e6 * 10) / 10,
     intelmq, ratio: ratio && Math.round(ratio * 10) / 10, scaledRatio: ratio && Math.round(ratio * (HOP_REFERENCE / hopRate) * 10) / 10,
   };
-  rows.push(r);
-  say(`  ${what}: ${r.eventsPerSec.toLocaleString("en")} events/s, p50/p99 ${r.latency} ms, ${r.cpuUsPerEvent} µs CPU/event, peak RSS ${rssMiB ?? "?"} MiB`);
+  if (keep) rows.push(r);
+  say(`  ${what}${keep ? "" : " (a run)"}: ${r.eventsPerSec.toLocaleString("en")} events/s, p50/p99 ${r.latency} ms, ${r.cpuUsPerEvent} µs CPU/event, peak RSS ${rssMiB ?? "?"} MiB`);
   return r;
 }
 
 /** One bot alone on a filled input queue; timing from its first output until its input is drained. */
-async function alone(p: TestPipeline, nats: NatsServer, name: keyof typeof INTELMQ, input: string, output: string | null, events: number, instances = 1, label?: string): Promise<void> {
+async function alone(p: TestPipeline, nats: NatsServer, name: keyof typeof INTELMQ, input: string, output: string | null, events: number, instances = 1, label?: string, keep = true): Promise<Row> {
   const b = await p.broker();
   const id = `bench-${name}`;
   const procs = Array.from({ length: instances }, () => p.start(id));
@@ -93,23 +99,44 @@ async function alone(p: TestPipeline, nats: NatsServer, name: keyof typeof INTEL
   const used = cpu.stop(); const natsUsed = natsCpu.stop();
   const h = await botLatency(b, id);
   const rss = Math.max(...procs.map((x) => peakRssMiB(x.child.pid) ?? 0));
-  row(label ?? `${name} alone`, events, seconds, h, rss, used, natsUsed, instances === 1 ? INTELMQ[name] : null);
+  const r = row(label ?? `${name} alone`, events, seconds, h, rss, used, natsUsed, instances === 1 ? INTELMQ[name] : null, keep);
   for (const x of procs) { x.child.kill("SIGTERM"); await x.exited; }
+  return r;
 }
 
-async function bots(reports: Record<string, unknown>[]): Promise<void> {
+/** The four bots alone, RUNS times; the row of each is its median run by events/s. */
+async function botsAlone(reports: Record<string, unknown>[]): Promise<void> {
+  if (RUNS <= 1) {
+    await bots(reports, true);
+    return;
+  }
+  const runs: Row[][] = [];
+  for (let run = 1; run <= RUNS; run++) runs.push(await bots(reports, false));
+  for (let i = 0; i < runs[0]!.length; i++) {
+    const these = runs.map((rs) => rs[i]!);
+    const median = [...these].sort((a, b) => a.eventsPerSec - b.eventsPerSec)[Math.floor(these.length / 2)]!;
+    median.runsEventsPerSec = these.map((r) => r.eventsPerSec);
+    rows.push(median);
+    say(`  ${median.what}, median of ${RUNS} runs (${these.map((r) => r.eventsPerSec.toLocaleString("en")).join(", ")} events/s): ${median.eventsPerSec.toLocaleString("en")} events/s, ${median.cpuUsPerEvent} µs CPU/event, peak RSS ${median.rssMiB ?? "?"} MiB`);
+  }
+}
+
+async function bots(reports: Record<string, unknown>[], keep: boolean): Promise<Row[]> {
   const nats = await startNatsServer();
   const p = new TestPipeline(nats.url, benchBots(OUT_FILE), GLOBAL);
   try {
     const b = await p.broker();
     for (const q of ["parser", "taxonomy", "deduplicator", "output"]) await b.queues.ensure(`bench-${q}-queue`);
     await p.inject("bench-parser-queue", reports);
-    await alone(p, nats, "parser", "bench-parser-queue", "bench-taxonomy-queue", LINES);
-    await alone(p, nats, "taxonomy", "bench-taxonomy-queue", "bench-deduplicator-queue", LINES);
-    await alone(p, nats, "deduplicator", "bench-deduplicator-queue", "bench-output-queue", LINES);
-    await alone(p, nats, "output", "bench-output-queue", null, UNIQUE);
+    const out = [
+      await alone(p, nats, "parser", "bench-parser-queue", "bench-taxonomy-queue", LINES, 1, undefined, keep),
+      await alone(p, nats, "taxonomy", "bench-taxonomy-queue", "bench-deduplicator-queue", LINES, 1, undefined, keep),
+      await alone(p, nats, "deduplicator", "bench-deduplicator-queue", "bench-output-queue", LINES, 1, undefined, keep),
+      await alone(p, nats, "output", "bench-output-queue", null, UNIQUE, 1, undefined, keep),
+    ];
     const lines = countLines(join(p.root, OUT_FILE));
     if (lines !== UNIQUE) throw new Error(`file output holds ${lines} lines, expected ${UNIQUE}`);
+    return out;
   } finally {
     await p.close();
     await nats.stop();
@@ -183,7 +210,7 @@ async function main(): Promise<void> {
   hopRate = [...hops].sort((a, b) => a - b)[Math.floor(HOP_RUNS / 2)]!;
   say(`raw JetStream hop (consume A -> publish B -> PubAck -> ack A, 500-byte messages): ${Math.round(hopRate).toLocaleString("en")} msg/s, median of ${hops.map((h) => Math.round(h).toLocaleString("en")).join(", ")} (reference ${HOP_REFERENCE.toLocaleString("en")})`);
 
-  await bots(reports);
+  await botsAlone(reports);
   if (INSTANCES.length) await scaleOut(reports, INSTANCES);
   if (!argv.includes("--no-extras")) {
     for (const x of await extras(REPORTS, say)) row(x.what, x.events, x.seconds, x.latency, x.rssMiB, x.cpu, x.natsCpu, null);
