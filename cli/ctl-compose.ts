@@ -8,7 +8,7 @@
  * `--cluster` gives the override that puts the bots on a three-node NATS cluster.
  */
 import { join, relative, sep } from "node:path";
-import type { RuntimeConfig } from "../shared/config/index.js";
+import { BOT_NODE_FLAGS, botNodeFlags, type RuntimeConfig } from "../shared/config/index.js";
 
 export interface ComposeOptions {
   /** The folder the file is written to: paths in it are relative to it. */
@@ -32,6 +32,13 @@ function rel(dir: string, target: string): string {
 /** How the file was made, for its header. */
 function command(o: ComposeOptions, name: string): string {
   return `npx intelmqctl compose${o.cluster ? " --cluster" : ""}${o.secure ? ` --secure ${rel(o.root, o.secure).replace(/^\.\//, "")}` : ""} --out ${rel(o.root, join(o.dir, name)).replace(/^\.\//, "")}`;
+}
+
+/** The image's command line of a bot (deploy/Dockerfile's ENTRYPOINT) when its module's V8 flags differ from BOT_NODE_FLAGS, else null. */
+export function moduleEntrypoint(module: string): string[] | null {
+  const flags = botNodeFlags(module);
+  if (flags === BOT_NODE_FLAGS) return null;
+  return ["node", ...flags, "/opt/intelmq/bin/intelmq-bot.mjs"];
 }
 
 /** The compose file (YAML text) for the bots of `config`. */
@@ -146,6 +153,8 @@ function mainFile(config: RuntimeConfig, o: ComposeOptions): string {
   ];
   for (const [id, bot] of Object.entries(config.bots)) {
     lines.push("", `  ${id}:`, "    <<: *bot", `    command: [${JSON.stringify(id)}]`);
+    const entry = moduleEntrypoint(bot.module);
+    if (entry) lines.push(`    entrypoint: [${entry.map((x) => JSON.stringify(x)).join(", ")}]   # the module's V8 settings (MODULE_NODE_FLAGS)`);
     if (bot.instances > 1) lines.push(`    deploy: { replicas: ${bot.instances} }   # instances: ${bot.instances}, sharing the bot's queue`);
     if (bot.run_mode === "scheduled") lines.push("    restart: on-failure   # run_mode: scheduled, one round and done");
     if (!bot.enabled) lines.push("    profiles: [disabled]   # enabled: false");

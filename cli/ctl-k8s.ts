@@ -10,6 +10,7 @@
  * (deploy/k8s/README.md says more).
  */
 import { posix } from "node:path";
+import { moduleEntrypoint } from "./ctl-compose.js";
 import { INTELMQ_OPT_ROOT, OPT_PATH_PARAMETERS, effectiveParams, queueSettings, type RuntimeConfig } from "../shared/config/index.js";
 
 export const K8S_NAMESPACE = "intelmq";
@@ -133,6 +134,7 @@ function bots(config: RuntimeConfig, o: K8sOptions): string {
   for (const [id, bot] of Object.entries(config.bots)) {
     const labels = (indent: string) => [`${indent}app.kubernetes.io/name: intelmq-nats`, `${indent}app.kubernetes.io/component: bot`, `${indent}${BOT_ID_LABEL}: ${id}`];
     const outside = writesOutsideVar(config, id);
+    const entry = moduleEntrypoint(bot.module);
     const replicas = bot.enabled ? bot.instances : 0;
     let why = "";
     if (!bot.enabled) why = "   # enabled: false";
@@ -177,6 +179,7 @@ function bots(config: RuntimeConfig, o: K8sOptions): string {
       "        - name: bot",
       `          image: ${K8S_IMAGE}`,
       "          imagePullPolicy: IfNotPresent",
+      ...(entry ? [`          command: [${entry.map((x) => JSON.stringify(x)).join(", ")}]   # the module's V8 settings (MODULE_NODE_FLAGS)`] : []),
       `          args: [${JSON.stringify(id)}]`,
       "          env:",
       `            - { name: NATS_URL, value: "${K8S_NATS_URL}" }`,

@@ -12,7 +12,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse } from "yaml";
-import { loadRuntimeConfig } from "../shared/config/index.js";
+import { BOT_NODE_FLAGS, botNodeFlags, loadRuntimeConfig } from "../shared/config/index.js";
 import { composeFile } from "../cli/ctl-compose.js";
 import { writeNatsConfig } from "../cli/ctl-nats-config.js";
 import { natsServerBinary } from "./helpers/nats-server.js";
@@ -81,4 +81,19 @@ test("every compose service is NATS, its credentials' setup or a bot of runtime.
       assert.deepEqual(infra.sort(), ["nats", "nats-auth"]);
     }
   }
+});
+
+test("the image starts a bot with BOT_NODE_FLAGS, and a module with flags of its own gets them in compose and Kubernetes", () => {
+  const entry = /^ENTRYPOINT (\[.*\])$/m.exec(readFileSync(join(DEPLOY, "Dockerfile"), "utf8"));
+  assert.ok(entry, "deploy/Dockerfile has an ENTRYPOINT");
+  assert.deepEqual(JSON.parse(entry[1]!), ["node", ...BOT_NODE_FLAGS, "/opt/intelmq/bin/intelmq-bot.mjs"]);
+  const config = loadRuntimeConfig(src("etc", "runtime.yaml"));
+  const dedup = Object.entries(config.bots).find(([, b]) => b.module === "intelmq.bots.experts.deduplicator.expert");
+  assert.ok(dedup, "etc/runtime.yaml has a deduplicator");
+  const own = ["node", ...botNodeFlags(dedup[1].module), "/opt/intelmq/bin/intelmq-bot.mjs"];
+  assert.ok(own.includes("--max-semi-space-size=2"));
+  const services = (parse(readFileSync(join(DEPLOY, "docker-compose.yml"), "utf8")) as { services: Record<string, { entrypoint?: string[] }> }).services;
+  for (const id of Object.keys(config.bots)) assert.deepEqual(services[id]!.entrypoint, id === dedup[0] ? own : undefined, id);
+  const k8s = readFileSync(join(DEPLOY, "k8s", "bots.yaml"), "utf8");
+  assert.ok(k8s.includes(`command: ${JSON.stringify(own).replaceAll(",", ", ")}`), "the deduplicator's Deployment runs with its flags");
 });

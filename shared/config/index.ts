@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: AGPL-3.0-only
 /** Public entry of the configuration module: paths, runtime.yaml, parameters, NATS settings. */
-export { BOT_NODE_FLAGS, PROJECT_ROOT, botCommand, rootDir, intelmqPaths } from "./paths.js";
+export { BOT_NODE_FLAGS, PROJECT_ROOT, botCommand, botNodeFlags, rootDir, intelmqPaths } from "./paths.js";
 export type { IntelmqPaths } from "./paths.js";
 export { heapSettingsHeld, holdBotHeap } from "./heap.js";
 export {
