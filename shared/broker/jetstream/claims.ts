@@ -166,9 +166,15 @@ class JsClaimSet implements ClaimSet {
     const wire = new Uint8Array(n * CLAIM_BYTES);
     const view = new DataView(wire.buffer);
     const asked: number[] = [];
+    // the events of one input share its origin: hashed once
+    let lastOwner: string | null = null;
+    let o = 0;
     for (let i = 0; i < n; i++) {
       const k = keyWords(keys[i]!);
-      const o = ownerHash(owners[i]!);
+      if (owners[i] !== lastOwner) {
+        lastOwner = owners[i]!;
+        o = ownerHash(lastOwner);
+      }
       owned[i] = o;
       const held = this.table.find(k, now);
       if (held !== undefined) {
