@@ -98,6 +98,19 @@ test("hash: as IntelMQ's (Python repr, sorted keys, time.observation left out)",
   // integers as their digits: negative, zero, the largest safe one (Python's repr, computed there)
   const ints = messageFromDict({ __type: "Event", "extra.neg": -42, "source.asn": 64496, "source.port": 0, "extra.big": 9007199254740991 });
   assert.equal(ints.hash(), "6a8c6d755872245408bd99f45b757befc8785aadd3742324dda7d90d4093791e");
+  // the same filter set, changed between calls, and other key sets in turn: each hash as if alone
+  const filter = new Set(["comment"]);
+  const without = e.hash({ filterKeys: filter });
+  filter.delete("comment");
+  filter.add("source.ip");
+  assert.equal(e.hash({ filterKeys: filter }), e.hash({ filterKeys: ["source.ip"] }));
+  assert.notEqual(e.hash({ filterKeys: filter }), without);
+  filter.clear();
+  assert.equal(e.hash({ filterKeys: filter }), e.hash());
+  for (let i = 0; i < 3; i++) {
+    assert.equal(ints.hash(), "6a8c6d755872245408bd99f45b757befc8785aadd3742324dda7d90d4093791e");
+    assert.equal(e.hash(), "1c6ed3db98cd876f4dc799d8a889e1a863296a958b040eceffe79a0d051d7ab4");
+  }
 });
 
 test("toJson: sorted keys, floats as Python prints them", () => {

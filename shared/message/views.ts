@@ -76,15 +76,17 @@ export function messageHash(m: Store, lookup: Lookup, opts?: HashOptions): strin
   const filter = opts?.filterKeys ? (opts.filterKeys instanceof Set ? opts.filterKeys as Set<string> : new Set(opts.filterKeys)) : new Set<string>();
   const white = filterType === "whitelist";
   // IntelMQ's bytes: key and repr, each followed by 0xc0 (no UTF-8 text holds it), in one
-  // reused buffer hashed at once. ASCII is copied byte by byte and a plain string's repr written
-  // as its quotes around it: a native write per piece, or a repr string per value, cost more
-  // than the hash.
+  // reused buffer hashed at once. A key and its separator are copied from bytes kept with the
+  // sorted keys; ASCII values byte by byte, a plain string's repr as its quotes around it: a
+  // native write per value, or a repr string per value, cost more than the hash.
+  const plan = hashPlan(m, filter, white);
   let at = 0;
-  for (const key of sortedKeys(m)) {
-    if (key === "time.observation") continue;
-    if (white ? !filter.has(key) : filter.has(key)) continue;
-    at = putText(key, at);
-    scratch[at++] = SEP_BYTE;
+  for (let i = 0; i < plan.keys.length; i++) {
+    const key = plan.keys[i]!;
+    const kb = plan.bytes[i]!;
+    ensureScratch(at + kb.length, at);
+    scratch.set(kb, at);
+    at += kb.length;
     const v = m[key];
     const quoted = typeof v === "string" ? putQuoted(v, at) : -1;
     if (quoted >= 0) at = quoted;
@@ -94,6 +96,7 @@ export function messageHash(m: Store, lookup: Lookup, opts?: HashOptions): strin
       // an int's repr is its digits: written as such, no string (ports, ASNs)
       at = !float && Number.isSafeInteger(v) ? putInt(v as number, at) : putText(pyRepr(v, float), at);
     }
+    ensureScratch(at + 1, at);
     scratch[at++] = SEP_BYTE;
   }
   const data = scratch.subarray(0, at);
@@ -165,6 +168,26 @@ function sortedKeys(m: Store): readonly string[] {
   lastKeys = keys;
   lastSorted = [...keys].sort();
   return lastSorted;
+}
+
+/** The keys hashed, in order, each with its bytes and separator. */
+interface HashPlan { keys: string[]; bytes: Buffer[] }
+let lastPlan: HashPlan = { keys: [], bytes: [] };
+let planFor: { sorted: readonly string[]; filter: string[]; white: boolean } | null = null;
+/** The plan for these keys and filter: made again only when either changed (the filter compared by its keys: a caller's set may change). */
+function hashPlan(m: Store, filter: ReadonlySet<string>, white: boolean): HashPlan {
+  const sorted = sortedKeys(m);
+  if (planFor !== null && planFor.sorted === sorted && planFor.white === white && sameKeys(planFor.filter, filter)) return lastPlan;
+  const keys = sorted.filter((k) => k !== "time.observation" && (white ? filter.has(k) : !filter.has(k)));
+  lastPlan = { keys, bytes: keys.map((k) => Buffer.concat([Buffer.from(k, "utf8"), Buffer.from([SEP_BYTE])])) };
+  planFor = { sorted, filter: [...filter], white };
+  return lastPlan;
+}
+
+function sameKeys(keys: readonly string[], set: ReadonlySet<string>): boolean {
+  if (keys.length !== set.size) return false;
+  for (const k of keys) if (!set.has(k)) return false;
+  return true;
 }
 
 /** Room for `need` bytes, the first `keep` of them kept. */
