@@ -138,3 +138,13 @@ test("packItems: packs share a slab, and one that outgrows it moves whole, its e
   }
   for (const [bytes, items] of results) assert.deepEqual(unpack(bytes), items);
 });
+
+test("packItems: an empty envelope, empty items, integer-like keys, 70,000 items and strings of 64 KiB as msgpackr has them", () => {
+  assert.ok(assertSame([], "empty envelope"));
+  assert.ok(assertSame([{}, {}, { a: 1 }, {}], "empty items"));
+  assert.ok(assertSame([{ "2": "xyzw", "1": "abcd", b: 1 }], "integer-like keys come first, as for-in gives them"));
+  assert.ok(assertSame(Array.from({ length: 70_000 }, (_, i) => ({ k: i })), "array 32"));
+  assert.ok(assertSame([{ a: "z".repeat(0x10000) }, { a: "z".repeat(0xffff) }], "str 32 and str 16"));
+  assert.equal(packItems([{ a: "ab\ud800cd" }]), null, "a lone surrogate is not ASCII");
+  assert.equal(packItems([{ "clé": "valeur" }]), null, "nor is a key with an accent");
+});
