@@ -80,7 +80,7 @@ function lines(file: string): Record<string, unknown>[] {
   return readFileSync(file, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
-describe("intelmqctl", { timeout: 180_000 }, () => {
+describe("intelmqctl", { timeout: 600_000 }, () => {
   let nats: NatsServer;
   before(async () => { nats = await startNatsServer(); });
   after(async () => { await nats.stop(); });
