@@ -12,7 +12,6 @@ if (!existsSync(entry)) {
 }
 // The bot's V8 settings where it was started without them, before its modules load (this one
 // file of dist/ first: loading the rest grows the young generation).
-// Held at the smallest size a module asks for until runtime.yaml names this bot's module.
-const { holdBotHeap, startBotNodeFlags } = await import(pathToFileURL(join(dirname(entry), "..", "shared", "config", "heap.js")).href);
-holdBotHeap(startBotNodeFlags());
+const { holdBotHeap } = await import(pathToFileURL(join(dirname(entry), "..", "shared", "config", "heap.js")).href);
+holdBotHeap();
 await import(pathToFileURL(entry).href);

@@ -9,7 +9,7 @@ import type { Broker } from "../shared/broker/index.js";
 import { ErrorCode, errorMessage, hasCode } from "../shared/errors/index.js";
 import { connectWithRetry, createLogger, resolveParams, startBot, startBotControl, watchParent, type BotControl } from "../shared/runtime/index.js";
 import {
-  INTELMQ_OPT_ROOT, botNodeFlags, effectiveParams, getBot, heapSettingsHeld, loadRuntimeConfig, natsOptions, queueSettingsFor, remappedPaths, retargetBotHeap, rootDir,
+  INTELMQ_OPT_ROOT, effectiveParams, getBot, heapSettingsHeld, loadRuntimeConfig, natsOptions, queueSettingsFor, remappedPaths, rootDir,
 } from "../shared/config/index.js";
 import { parseArgs } from "./args.js";
 import { guardProcess } from "./output.js";
@@ -140,8 +140,6 @@ async function main(argv: string[]): Promise<number> {
   try {
     const config = loadRuntimeConfig(configFile);
     const entry = getBot(config, botId);
-    // started without flags (by hand): the young generation from now on as the module's flags say
-    retargetBotHeap(botNodeFlags(entry.module));
     const params = effectiveParams(config, botId);
     log = createLogger({ botId, level: typeof params.logging_level === "string" ? params.logging_level : "INFO", destination: logTee });
     for (const w of config.warnings) if (w.botId === botId || w.botId === null) log.warn(w.message);

@@ -3,8 +3,7 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { test } from "node:test";
-import { BOT_NODE_FLAGS, MODULE_NODE_FLAGS } from "./paths.js";
-import { startBotNodeFlags } from "./heap.js";
+import { BOT_NODE_FLAGS } from "./index.js";
 
 const heapModule = new URL("./heap.js", import.meta.url).href;
 
@@ -13,15 +12,11 @@ const heapModule = new URL("./heap.js", import.meta.url).href;
  * live for a while, the event loop turning between bursts): what holdBotHeap() applied and the
  * largest young generation seen, in MiB.
  */
-function run(hold: boolean | "start" | "start then module", nodeFlags: string[] = [], env: Record<string, string> = {}): { applied: string[]; youngMiB: number } {
+function run(hold: boolean, nodeFlags: string[] = [], env: Record<string, string> = {}): { applied: string[]; youngMiB: number } {
   const script = `
     import { getHeapSpaceStatistics } from "node:v8";
-    const { holdBotHeap, retargetBotHeap, startBotNodeFlags, heapSettingsHeld } = await import(${JSON.stringify(heapModule)});
-    const mode = ${JSON.stringify(hold)};
-    if (mode === true) holdBotHeap();
-    else if (mode !== false) holdBotHeap(startBotNodeFlags());
-    if (mode === "start then module") retargetBotHeap(${JSON.stringify(BOT_NODE_FLAGS)});
-    const applied = [...heapSettingsHeld()];
+    const { holdBotHeap } = await import(${JSON.stringify(heapModule)});
+    const applied = ${hold} ? holdBotHeap() : [];
     const young = () => getHeapSpaceStatistics().find((s) => s.space_name === "new_space").space_size / 1048576;
     let max = 0;
     const kept = [];
@@ -41,7 +36,6 @@ function run(hold: boolean | "start" | "start then module", nodeFlags: string[] 
 }
 
 const semi = Number(BOT_NODE_FLAGS.find((f) => f.startsWith("--max-semi-space-size="))!.split("=")[1]);
-const startSemi = Number(startBotNodeFlags().find((f) => f.startsWith("--max-semi-space-size="))!.split("=")[1]);
 
 test("without BOT_NODE_FLAGS: the young generation grows to its size and no further, the heap's growing percent is set", { timeout: 120_000 }, () => {
   const free = run(false);
@@ -59,16 +53,4 @@ test("flags the process was started with, or INTELMQ_BOT_NODE_FLAGS, are left as
   assert.deepEqual(run(true, ["--max-semi-space-size=2", "--heap-growing-percent=30"]).applied, []);
   assert.deepEqual(run(true, ["--max_semi_space_size=2", "--heap_growing_percent=30"]).applied, [], "V8's other spelling");
   assert.deepEqual(run(true, [], { INTELMQ_BOT_NODE_FLAGS: "" }).applied, []);
-});
-
-test("started by hand, a bot is held at the smallest size a module asks for until its module is known, then at its module's", { timeout: 120_000 }, () => {
-  // the deduplicator asks for less than BOT_NODE_FLAGS
-  assert.ok(Object.values(MODULE_NODE_FLAGS).some((f) => f.includes(`--max-semi-space-size=${startSemi}`)));
-  assert.ok(startSemi < semi);
-  const start = run("start");
-  assert.deepEqual(start.applied, ["--heap-growing-percent=20", `young generation held at ${startSemi} MiB semi-spaces`]);
-  assert.ok(start.youngMiB <= 2 * startSemi, `held at ${2 * startSemi} MiB (got ${start.youngMiB})`);
-  const grown = run("start then module");
-  assert.deepEqual(grown.applied, ["--heap-growing-percent=20", `young generation held at ${semi} MiB semi-spaces`]);
-  assert.ok(grown.youngMiB <= 2 * semi && grown.youngMiB > 2 * startSemi, `grown to ${2 * semi} MiB and no further (got ${grown.youngMiB})`);
 });

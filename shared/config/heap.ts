@@ -10,7 +10,7 @@
  */
 import { PerformanceObserver } from "node:perf_hooks";
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
-import { BOT_NODE_FLAGS, MODULE_NODE_FLAGS } from "./paths.js";
+import { BOT_NODE_FLAGS } from "./paths.js";
 
 const MIB = 1024 * 1024;
 
@@ -28,21 +28,6 @@ function flagValue(flags: readonly string[], name: string): number | null {
   const f = flags.find((x) => x.startsWith(`${name}=`));
   const v = f === undefined ? NaN : Number(f.slice(name.length + 1));
   return Number.isFinite(v) && v > 0 ? v : null;
-}
-
-/** The young generation's size holdBotHeap() holds, in MiB (two semi-spaces); 0: not held. */
-let youngTarget = 0;
-/** The growth factor last set. */
-let factorSet = 0;
-
-/** The factor for the next growth: to the target at once, never past it (1: no growth). */
-function steer(): void {
-  if (youngTarget === 0) return;
-  const now = youngMiB();
-  const factor = now > 0 && now < youngTarget ? Math.max(1, Math.floor(youngTarget / now)) : 1;
-  if (factor === factorSet) return;
-  setFlagsFromString(`--semi-space-growth-factor=${factor}`);
-  factorSet = factor;
 }
 
 /** What holdBotHeap() applied in this process (for the bot's log, once it has one). */
@@ -71,34 +56,20 @@ export function holdBotHeap(flags: readonly string[] = BOT_NODE_FLAGS, given: re
   }
   const semi = flagValue(flags, "--max-semi-space-size");
   if (semi !== null && !has(given, "--max-semi-space-size") && !has(given, "--semi-space-growth-factor")) {
-    youngTarget = 2 * semi;
+    const target = 2 * semi;
+    // The factor for the next growth: to the target at once, never past it (1: no growth).
+    let set = 0;
+    const steer = (): void => {
+      const now = youngMiB();
+      const factor = now > 0 && now < target ? Math.max(1, Math.floor(target / now)) : 1;
+      if (factor === set) return;
+      setFlagsFromString(`--semi-space-growth-factor=${factor}`);
+      set = factor;
+    };
     steer();
     // Each collection may have grown or shrunk it: the observer runs after it, with the event loop.
     new PerformanceObserver(steer).observe({ entryTypes: ["gc"] });
     heldSettings.push(`young generation held at ${semi} MiB semi-spaces`);
   }
   return [...heldSettings];
-}
-
-/**
- * What a bot process started without flags is held at until its module is known: BOT_NODE_FLAGS
- * with the smallest semi-spaces any module's flags ask for (retargetBotHeap() lets it grow).
- */
-export function startBotNodeFlags(): readonly string[] {
-  const semis = [BOT_NODE_FLAGS, ...Object.values(MODULE_NODE_FLAGS)].map((f) => flagValue(f, "--max-semi-space-size")).filter((x): x is number => x !== null);
-  if (semis.length === 0) return BOT_NODE_FLAGS;
-  return [...BOT_NODE_FLAGS.filter((f) => !f.startsWith("--max-semi-space-size=")), `--max-semi-space-size=${Math.min(...semis)}`];
-}
-
-/**
- * The flags of the bot's module, once runtime.yaml named it (botNodeFlags()): where holdBotHeap()
- * holds the young generation, it is held at their size from now on. A bot process starts held at
- * the smallest size any module asks for (startBotNodeFlags()), so this only lets it grow.
- */
-export function retargetBotHeap(flags: readonly string[]): void {
-  const semi = flagValue(flags, "--max-semi-space-size");
-  if (youngTarget === 0 || semi === null || 2 * semi === youngTarget) return;
-  youngTarget = 2 * semi;
-  heldSettings[heldSettings.findIndex((x) => x.startsWith("young generation held"))] = `young generation held at ${semi} MiB semi-spaces`;
-  steer();
 }

@@ -2,7 +2,7 @@
 /** Public entry of the configuration module: paths, runtime.yaml, parameters, NATS settings. */
 export { BOT_NODE_FLAGS, PROJECT_ROOT, botCommand, botNodeFlags, rootDir, intelmqPaths } from "./paths.js";
 export type { IntelmqPaths } from "./paths.js";
-export { heapSettingsHeld, holdBotHeap, retargetBotHeap } from "./heap.js";
+export { heapSettingsHeld, holdBotHeap } from "./heap.js";
 export {
   BOT_ID_RE, SYSTEM_KEYS, IGNORED_SYSTEM_KEYS,
   loadRuntimeConfig, parseRuntimeConfig, runtimeConfigFromObject, runtimeConfigToObject,
