@@ -152,18 +152,9 @@ function str(s: string): boolean {
   if (n >= BUNDLE_MIN && n < BUNDLE_END) {
     if ((bundleSize += n) > MAX_BUNDLE && !openBundle()) return false;
     bundle += s;
-    room(4);
+    room(1);
     out[pos++] = 0xc1;
-    // the length as msgpackr writes a positive int (below 0x40 a fixint: ids take 0x40-0x7f)
-    if (n < 0x40) out[pos++] = n;
-    else if (n < 0x100) {
-      out[pos++] = 0xcc;
-      out[pos++] = n;
-    } else {
-      out[pos++] = 0xcd;
-      out[pos++] = n >> 8;
-      out[pos++] = n & 0xff;
-    }
+    number(n); // the length in characters, as msgpackr writes an int
     return true;
   }
   if (n < BUNDLE_MIN) {
@@ -244,6 +235,7 @@ function closeBundle(): boolean {
 function number(v: number): void {
   room(9);
   if (v >>> 0 === v) {
+    // below 0x40 a fixint: record ids take 0x40-0x7f
     if (v < 0x40) out[pos++] = v;
     else if (v < 0x100) {
       out[pos++] = 0xcc;

@@ -96,7 +96,7 @@ export function messageHash(m: Store, lookup: Lookup, opts?: HashOptions): strin
       // an int's repr is its digits: written as such, no string (ports, ASNs)
       at = !float && Number.isSafeInteger(v) ? putInt(v as number, at) : putText(pyRepr(v, float), at);
     }
-    ensureScratch(at + 1, at);
+    // each writer above left room for it
     scratch[at++] = SEP_BYTE;
   }
   const data = scratch.subarray(0, at);
