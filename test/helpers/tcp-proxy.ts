@@ -25,9 +25,11 @@ export class TcpProxy {
 
   async up(): Promise<void> {
     if (this.#server) return;
-    const server = createServer((client) => {
+    // Without noDelay each side holds a small write until the last one is acknowledged, and
+    // loopback acknowledges late: 40 ms per request/answer turn that a direct connection does not wait.
+    const server = createServer({ noDelay: true }, (client) => {
       this.connections++;
-      const upstream = connect(this.targetPort, this.targetHost);
+      const upstream = connect({ port: this.targetPort, host: this.targetHost, noDelay: true });
       for (const s of [client, upstream]) {
         this.#sockets.add(s);
         s.on("close", () => this.#sockets.delete(s));
