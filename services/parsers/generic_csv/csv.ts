@@ -113,6 +113,10 @@ export function* readRecords(text: string, delimiter: string, pos = 0, span?: { 
   const n = text.length;
   const d = delimiter.length === 1 ? delimiter.charCodeAt(0) : -1;
   const QUOTE = 34;
+  // Where the next quote and carriage return are (n: none): a record before both, ended by a
+  // line feed or the end, is split at its delimiters by indexOf, which scans natively. Most
+  // feeds' records are such; the loop below reads the others character by character.
+  let nextQuote = -1, nextCR = -1;
   while (pos < n) {
     const row: string[] = [];
     if (span) span.start = pos;
@@ -122,6 +126,24 @@ export function* readRecords(text: string, delimiter: string, pos = 0, span?: { 
       if (span) span.end = pos;
       yield row;
       continue;
+    }
+    if (d !== -1) {
+      if (nextQuote < pos) { nextQuote = text.indexOf('"', pos); if (nextQuote === -1) nextQuote = n; }
+      if (nextCR < pos) { nextCR = text.indexOf("\r", pos); if (nextCR === -1) nextCR = n; }
+      const lf = text.indexOf("\n", pos);
+      const end = lf === -1 ? n : lf;
+      if (nextQuote >= end && nextCR >= end) {
+        for (let p = pos; ;) {
+          const j = text.indexOf(delimiter, p);
+          if (j === -1 || j >= end) { row.push(text.slice(p, end)); break; }
+          row.push(text.slice(p, j));
+          p = j + 1;
+        }
+        pos = lf === -1 ? n : lf + 1;
+        if (span) span.end = pos;
+        yield row;
+        continue;
+      }
     }
     // one record: fields until an unquoted line terminator or the end
     for (;;) {
