@@ -58,12 +58,9 @@ export function netSanitize(v: unknown): string | null {
  * and urlsplit let ASCII controls through (only non-ASCII ones fail IDNA), so a feed's garbage could
  * reach an FQDN or URL field; here no FQDN or URL holds one.
  */
+const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
 function hasControl(s: string): boolean {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) return true;
-  }
-  return false;
+  return CONTROL.test(s);
 }
 
 /** The value's IDNA (2003) encoding as Python's 'idna' codec gives it, or null on UnicodeError. */
