@@ -53,10 +53,12 @@ export function netSanitize(v: unknown): string | null {
 }
 
 /**
- * Whether `s` holds a C0 or C1 control character or DEL (by a loop: cheaper than a regular
- * expression's call on a name or URL). Our deliberate difference from IntelMQ: Python's idna codec
- * and urlsplit let ASCII controls through (only non-ASCII ones fail IDNA), so a feed's garbage could
- * reach an FQDN or URL field; here no FQDN or URL holds one.
+ * Whether `s` holds a C0 or C1 control character or DEL. A regular expression: its compiled scan
+ * reads a value cut from a larger text (a CSV field) once, where a charCodeAt loop unwraps that
+ * slice at every character (4 % of a CSV parser's instructions went there).
+ * Our deliberate difference from IntelMQ: Python's idna codec and urlsplit let ASCII controls
+ * through (only non-ASCII ones fail IDNA), so a feed's garbage could reach an FQDN or URL field;
+ * here no FQDN or URL holds one.
  */
 const CONTROL = /[\x00-\x1f\x7f-\x9f]/;
 function hasControl(s: string): boolean {
