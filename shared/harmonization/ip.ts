@@ -9,10 +9,13 @@ export interface IpAddr {
   scope?: string;
 }
 
-/** A canonical dotted quad (Python's IPv4 syntax: no leading zeros). Fast path. */
-/** parseIPv4()'s addresses as one compiled scan (an address cut from a larger text is a slice, which a charCodeAt loop unwraps at every character). */
+/**
+ * What parseIPv4() parses, as one compiled scan: an address cut from a larger text is a slice
+ * of it, which a charCodeAt loop unwraps at every character.
+ */
 const IPV4 = /^(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)$/;
 
+/** A canonical dotted quad (Python's IPv4 syntax: no leading zeros). Fast path. */
 export function isIPv4(s: string): boolean {
   return IPV4.test(s);
 }

@@ -60,7 +60,6 @@ export function urlunsplit(p: SplitResult): string {
 const PLAIN_NETLOC = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#\t\n\r[\]]*)(?:[/?#]|$)/;
 
 /** The netloc of urlsplit(url) without building the whole result (hot path of URL validation). */
-
 export function netlocOf(url: string): string | null {
   const plain = PLAIN_NETLOC.exec(url);
   if (plain) return plain[1]!;

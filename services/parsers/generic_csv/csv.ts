@@ -117,6 +117,7 @@ export function* readRecords(text: string, delimiter: string, pos = 0, span?: { 
   // line feed or the end, is split at its delimiters by indexOf, which scans natively. Most
   // feeds' records are such; the loop below reads the others character by character.
   let nextQuote = -1, nextCR = -1;
+  const byIndex = d !== -1 && d !== QUOTE && d !== LF && d !== CR;
   while (pos < n) {
     const row: string[] = [];
     if (span) span.start = pos;
@@ -127,7 +128,7 @@ export function* readRecords(text: string, delimiter: string, pos = 0, span?: { 
       yield row;
       continue;
     }
-    if (d !== -1) {
+    if (byIndex) {
       if (nextQuote < pos) { nextQuote = text.indexOf('"', pos); if (nextQuote === -1) nextQuote = n; }
       if (nextCR < pos) { nextCR = text.indexOf("\r", pos); if (nextCR === -1) nextCR = n; }
       const lf = text.indexOf("\n", pos);
