@@ -135,19 +135,26 @@ export class Message {
 
   /** The value stored under `key`, undefined when absent (never __type, nothing inherited). */
   #own(key: string): unknown {
-    const v = this.#m[key];
-    if (v === undefined || key === TYPE) return undefined;
-    // what Object.prototype lends is a function, or the prototype under __proto__: only then ask
-    return typeof v !== "function" && key !== "__proto__" ? v : hasOwn(this.#m, key) ? v : undefined;
+    return key === TYPE ? undefined : this.#ownValue(key, this.#m[key]);
+  }
+
+  /** #own() of a field's key (not __type), by the field's accessor. */
+  #ownBy(f: CompiledField): unknown {
+    return this.#ownValue(f.key, f.get(this.#m));
+  }
+
+  /** What Object.prototype lends is a function, or the prototype under __proto__: only then ask. */
+  #ownValue(key: string, v: unknown): unknown {
+    return v === undefined || ((typeof v === "function" || key === "__proto__") && !hasOwn(this.#m, key)) ? undefined : v;
   }
 
   /** The item keys, in the order added. */
-  #keys(): string[] {
-    return itemKeys(this.#m);
-  }
+  #keys(): string[] { return itemKeys(this.#m); }
 
-  #set(key: string, value: unknown): void {
-    this.#m[key] = value;
+  /** Sets an item: by the field's accessor where it is given (see add()). */
+  #set(key: string, value: unknown, f?: CompiledField): void {
+    if (f) f.set(this.#m, value);
+    else this.#m[key] = value;
     this.#version++;
   }
 
@@ -160,18 +167,10 @@ export class Message {
   }
 
   /** @internal Changes since construction (see #version). */
-  get _version(): number {
-    return this.#version;
-  }
-
-  #field(key: string): CompiledField | undefined {
-    return this.#lookup(key);
-  }
+  get _version(): number { return this.#version; }
 
   #isJsonDictName(key: string): boolean {
-    if (key.includes(".")) return false;
-    const f = this.#field(key);
-    return f !== undefined && f.jsonDict;
+    return !key.includes(".") && this.#lookup(key)?.jsonDict === true;
   }
 
   #hasSubkeys(key: string): boolean {
@@ -184,7 +183,10 @@ export class Message {
     const sanitize = opts?.sanitize ?? true;
     const overwrite = opts?.overwrite ?? null;
     const raiseFailure = opts?.raiseFailure ?? true;
-    const present = this.has(key);
+    const f = this.#lookup(key);
+    // a field's own accessor where the key is one item (not a JSONDict's sub-keys, not __type)
+    const own = f !== undefined && !f.jsonDict && key !== TYPE;
+    const present = own ? this.#ownBy(f) !== undefined : this.has(key);
     if (overwrite === null && present) throw new KeyExists(key);
     if (overwrite === false && present) return false;
     if (isIgnored(value)) {
@@ -192,7 +194,6 @@ export class Message {
       return null;
     }
     if (key === "__type") return true;
-    const f = this.#field(key);
     if (!f) throw new InvalidKey(key);
     if (opts?.ignore !== undefined && opts.ignore !== null && inIgnore(value, opts.ignore)) return null;
     let v = value;
@@ -217,7 +218,7 @@ export class Message {
         this.#set(`${key}.${k}`, x);
       }
     } else {
-      this.#set(key, v);
+      this.#set(key, v, own ? f : undefined);
     }
     return true;
   }
@@ -244,7 +245,7 @@ export class Message {
       if (!this.#hasSubkeys(key)) return fallback;
       return pyJsonDumps(this.toDict({ hierarchical: true })[key]);
     }
-    if (this.#defaultSet && this.#field(key)) return this.#defaultValue;
+    if (this.#defaultSet && this.#lookup(key)) return this.#defaultValue;
     return fallback;
   }
 
@@ -297,7 +298,7 @@ export class Message {
 
   /** Whether the value is valid for the key (sanitized first unless sanitize=false); InvalidKey for unknown keys. */
   isValid(key: string, value: unknown, sanitize = true): boolean {
-    const f = this.#field(key);
+    const f = this.#lookup(key);
     if (!f && key !== "__type") throw new InvalidKey(key);
     if (isIgnored(value)) return false;
     if (!f) return true;
@@ -361,9 +362,7 @@ export class Message {
   }
 
   /** toJson() (flat, no __type) as bytes into `sink` if it writes as ASCII; else false, nothing written. */
-  writeJson(sink: ByteSink): boolean {
-    return messageFlatJsonInto(this.#m, this.#lookup, sink);
-  }
+  writeJson(sink: ByteSink): boolean { return messageFlatJsonInto(this.#m, this.#lookup, sink); }
 
   /** Flat dict with `__type`: what travels between bots. */
   serialize(): Record<string, unknown> {

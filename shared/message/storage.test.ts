@@ -2,8 +2,9 @@
 // The message storage: adopted wire dicts, removed items, the flat JSON written without a dict in between.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { unpack } from "msgpackr";
-import { PyFloat, pyJsonDumps, type Harmonization } from "../harmonization/index.js";
+import { PyFloat, createHarmonization, pyJsonDumps, type Harmonization } from "../harmonization/index.js";
 import { Event, decodeEnvelope, encodeEnvelope, getDefaultHarmonization, messageFromDict, newEvent, Report } from "./index.js";
 
 const dict = () => ({
@@ -138,4 +139,36 @@ test("hash(): strings with quotes, escapes, non-ASCII and astral characters, num
   const keys = ["source.port", ...Object.keys(values).map((k) => `extra.${k}`)].sort();
   const bytes = Buffer.concat(keys.flatMap((k) => [Buffer.from(k), sep, Buffer.from(pyRepr(ev.get(k))), sep]));
   assert.equal(ev.hash(), createHash("sha256").update(bytes).digest("hex"));
+});
+
+test("fields read and write the storage by accessors of their own; an inherited name is an item only once added", () => {
+  const h = createHarmonization({
+    event: { "constructor": { type: "String" }, "to_string": { type: "String" }, "source.ip": { type: "IPAddress" }, "extra": { type: "JSONDict" } },
+  });
+  const ev = new Event(null, { harmonization: h });
+  for (const key of ["constructor", "to_string"]) {
+    assert.equal(ev.has(key), false);
+    assert.equal(ev.add(key, "x", { overwrite: false }), true, `${key} is absent before it is added`);
+    assert.throws(() => ev.add(key, "y"), (e: { intelmqName?: string }) => e.intelmqName === "KeyExists");
+    assert.equal(ev.add(key, "y", { overwrite: true }), true);
+    assert.equal(ev.get(key), "y");
+  }
+  ev.add("source.ip", "192.0.2.1");
+  ev.add("extra", '{"a": 1}');
+  assert.throws(() => ev.add("source.ip", "192.0.2.2"), (e: { intelmqName?: string }) => e.intelmqName === "KeyExists");
+  assert.deepEqual(ev.keys(), ["constructor", "to_string", "source.ip", "extra.a"]);
+});
+
+test("where code cannot be made from text, messages work by the shared accessors", () => {
+  const index = new URL("./index.js", import.meta.url).href;
+  const script = `
+    const { Event, encodeEnvelope, decodeEnvelope } = await import(${JSON.stringify(index)});
+    const ev = new Event();
+    ev.add("source.ip", "192.0.2.1");
+    ev.add("source.port", 443);
+    let exists = false;
+    try { ev.add("source.port", 80); } catch (e) { exists = e.intelmqName === "KeyExists"; }
+    process.stdout.write(JSON.stringify({ exists, items: decodeEnvelope(encodeEnvelope([ev]))[0] }));`;
+  const out = execFileSync(process.execPath, ["--disallow-code-generation-from-strings", "--input-type=module", "-e", script], { encoding: "utf8" });
+  assert.deepEqual(JSON.parse(out), { exists: true, items: { __type: "Event", "source.ip": "192.0.2.1", "source.port": 443 } });
 });
