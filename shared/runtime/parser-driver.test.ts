@@ -70,6 +70,25 @@ test("an event without a field of its own is not sent: its line is dumped with t
   assert.match(String(out.dumps[0]!.traceback), /ValueError: toy: the line gives no field of its own/);
 });
 
+test("a field is the line's own unless the report holds the same value when the event is made", { timeout: 10_000 }, async () => {
+  // "report=v" lines first give the report extra.note=v; every line gives its event extra.note=v
+  const marking = defineBot({
+    kind: "parser", name: "marking", intelmq: "test.marking", description: "",
+    params: z.object({ ...parserParams }).strict(),
+    create: (_p, ctx) => commentHeader((line: string, report: Report) => {
+      const [k, v] = line.split("=");
+      if (k === "report") report.add("extra.note", v, { overwrite: true });
+      const ev = ctx.newEvent(report);
+      ev.add("extra.note", v);
+      ev.add("raw", line);
+      return ev;
+    }),
+  });
+  const out = await runBot(marking, { input: [{ ...REPORT, raw: b64("event=a\nreport=b\nevent=c\nevent=b\n") }] });
+  assert.deepEqual(out.output._default!.map((e) => e["extra.note"]), ["a", "c"]);
+  assert.deepEqual(out.dumps.map((d) => unb64(JSON.parse(d.message).raw)), ["report=b", "event=b"]);
+});
+
 test("a parser may skip lines in parse() too", { timeout: 10_000 }, async () => {
   const headed = defineBot({
     kind: "parser", name: "headed", intelmq: "test.headed", description: "",

@@ -160,7 +160,17 @@ function sameValue(a: unknown, b: unknown): boolean {
 const NO_OWN_FIELD = "the line gives no field of its own (only what the report gives: feed.*, time.observation, raw), so no event";
 
 function ownFieldOf(report: Report): (key: string, value: unknown) => boolean {
-  return (k, v) => k !== "raw" && (!report.has(k) || !sameValue(report.get(k), v));
+  // The report's items in a Map, made once: a lookup each instead of the report's has() and get().
+  // A parser that changes the report while parsing has it asked as it is then.
+  const given = new Map<string, unknown>();
+  for (const [k, v] of report) if (k !== "raw") given.set(k, v);
+  const version = report._version;
+  return (k, v) => {
+    if (k === "raw") return false;
+    if (report._version !== version) return !report.has(k) || !sameValue(report.get(k), v);
+    const r = given.get(k);
+    return r === undefined || !sameValue(r, v);
+  };
 }
 
 /**
