@@ -136,8 +136,8 @@ export function* readRecords(text: string, delimiter: string, pos = 0, span?: { 
       if (nextQuote >= end && nextCR >= end) {
         for (let p = pos; ;) {
           const j = text.indexOf(delimiter, p);
-          if (j === -1 || j >= end) { row.push(text.slice(p, end)); break; }
-          row.push(text.slice(p, j));
+          if (j === -1 || j >= end) { row[row.length] = text.slice(p, end); break; }
+          row[row.length] = text.slice(p, j);
           p = j + 1;
         }
         pos = lf === -1 ? n : lf + 1;
