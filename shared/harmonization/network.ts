@@ -96,9 +96,24 @@ export function idnaEncode(s: string): string | null {
   return out.join(".") + trailing;
 }
 
+/**
+ * A name that is its own sanitized form and valid: labels of 1 to 63 lower-case ASCII letters,
+ * digits, hyphens and underscores, not all of them digits (an IPv4 address is no FQDN). IDNA
+ * leaves such labels as they are. Most names in feeds are so: one scan replaces sanitize()'s
+ * control, IDNA and case passes and is_valid()'s own.
+ */
+const PLAIN_FQDN = /^(?=[0-9.]*[a-z_-])[a-z0-9_-]{1,63}(?:\.[a-z0-9_-]{1,63})*$/;
+/** The last name fqdnSanitize() found plain: is_valid() of that same text, right after, is known. */
+let plainFqdn = "";
+
 /** FQDN.is_valid without sanitize. */
 export function fqdnValid(v: unknown): boolean {
   if (typeof v !== "string" || !v) return false;
+  return v === plainFqdn || fqdnValidScan(v);
+}
+
+/** @internal fqdnValid() without the last plain name (tests compare the two). */
+export function fqdnValidScan(v: string): boolean {
   const n = v.length;
   if (v.charCodeAt(0) === 46 || v.charCodeAt(n - 1) === 46) return false;
   // one pass: ASCII only (else the IDNA form differs), no upper case, no ':', labels of 1..63
@@ -127,7 +142,13 @@ export function fqdnValid(v: unknown): boolean {
 /** FQDN.sanitize: stripped of dots at either end, IDNA-encoded, lower case; null with a control character. */
 export function fqdnSanitize(v: unknown): string | null {
   const g = genericSanitize(v);
-  if (typeof g !== "string" || hasControl(g)) return null;
+  if (typeof g !== "string") return null;
+  return PLAIN_FQDN.test(g) ? (plainFqdn = g) : fqdnSanitizeText(g);
+}
+
+/** @internal fqdnSanitize() of a text, without the plain-name scan (tests compare the two). */
+export function fqdnSanitizeText(g: string): string | null {
+  if (hasControl(g)) return null;
   const s = g.charCodeAt(0) === 46 || g.charCodeAt(g.length - 1) === 46 ? g.replace(/^\.+|\.+$/g, "") : g;
   if (!s) return null;
   const e = idnaEncode(s);

@@ -98,6 +98,26 @@ function arrayHeader(n: number): void {
 function item(m: Readonly<Record<string, unknown>>): boolean {
   // msgpackr writes records for plain objects only
   if (typeof m !== "object" || m === null || m.constructor !== Object) return false;
+  if (lastShape >= 0) {
+    // Most items have the previous item's shape: its values are written as its keys are compared,
+    // in one pass; an item that turns out to differ is taken back and written below.
+    const keys = shapes[lastShape]!;
+    const at = pos - start, openBundleText = bundle, openBundleSize = bundleSize, openBundleRef = bundleRef;
+    room(1);
+    out[pos++] = FIRST_RECORD + lastShape;
+    let i = 0;
+    for (const k in m) {
+      if (i >= keys.length || keys[i] !== k) { i = -1; break; }
+      i++;
+      if (!value(m[k])) return false;
+    }
+    if (i === keys.length) return true;
+    // a bundle opened meanwhile wrote its strings and its reference, both rewritten when it closes
+    pos = start + at;
+    bundle = openBundleText;
+    bundleSize = openBundleSize;
+    bundleRef = openBundleRef;
+  }
   const id = shapeOf(m);
   if (id < 0) {
     if (shapes.length >= MAX_SHAPES) return false;
@@ -122,7 +142,6 @@ function item(m: Readonly<Record<string, unknown>>): boolean {
 
 /** The index of the item's shape (its keys in order) among those defined, -1 if new. */
 function shapeOf(m: Readonly<Record<string, unknown>>): number {
-  if (lastShape >= 0 && sameKeys(m, shapes[lastShape]!)) return lastShape;
   for (let s = 0; s < shapes.length; s++) {
     if (s !== lastShape && sameKeys(m, shapes[s]!)) return (lastShape = s);
   }
