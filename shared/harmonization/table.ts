@@ -105,7 +105,8 @@ function compileField(key: string, spec: FieldSpec, subitem: boolean): CompiledF
   const type = types[spec.type];
   if (!type) throw new ConfigurationError("harmonization", `unknown type ${JSON.stringify(spec.type)} of field ${JSON.stringify(key)}`);
   const float = isFloatType(spec.type);
-  const typeValid: (v: unknown) => boolean = subitem ? () => true : (v) => type.isValid(v, false);
+  // the type's own functions, not closures around them: one call less per item added
+  const typeValid: (v: unknown) => boolean = subitem ? () => true : type.valid;
   const length = spec.length;
   const regex = spec.regex !== undefined ? pyRegex(spec.regex) : undefined;
   const iregex = spec.iregex !== undefined ? pyRegex(spec.iregex, true) : undefined;
@@ -137,7 +138,7 @@ function compileField(key: string, spec: FieldSpec, subitem: boolean): CompiledF
   const { get, set } = subitem ? sharedAccess(key) : keyAccess(key);
   return {
     key, spec, type, typeName: spec.type, valid, validSanitized, reason,
-    sanitize: subitem ? (v) => v : (v) => type.sanitize(v),
+    sanitize: subitem ? (v) => v : type.sanitize,
     jsonDict: !subitem && spec.type === "JSONDict", subitem, float, get, set,
   };
 }

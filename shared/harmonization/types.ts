@@ -17,6 +17,8 @@ export interface HarmonizationType {
   isValid(value: unknown, sanitize?: boolean): boolean;
   /** IntelMQ's sanitize(value): the sanitized value, or null when it cannot be sanitized. */
   sanitize(value: unknown): unknown;
+  /** isValid(value, false) itself: compiled fields call it without the step between. */
+  readonly valid: (value: unknown) => boolean;
 }
 
 function define(name: string, valid: (v: unknown) => boolean, sanitize: (v: unknown) => unknown,
@@ -29,6 +31,7 @@ function define(name: string, valid: (v: unknown) => boolean, sanitize: (v: unkn
       return valid(sanitize(value));
     },
     sanitize,
+    valid,
   };
 }
 

@@ -9,6 +9,7 @@ import {
 } from "../harmonization/index.js";
 import type { Report } from "./kinds.js";
 import { eventTemplate } from "./template.js";
+import { kindLookup } from "./lookup.js";
 import { TYPE, hasLength, inIgnore, isIgnored, itemKeys, storageCopy, messageDict, messageFlatJson, messageFlatJsonInto, messageHash, type ByteSink } from "./views.js";
 import type { AddOptions, HashOptions, MessageKind, MessageOptions, ToDictOptions } from "./types.js";
 
@@ -17,9 +18,6 @@ let defaultHarmonization: Harmonization | undefined;
 export function getDefaultHarmonization(): Harmonization {
   return (defaultHarmonization ??= loadHarmonization());
 }
-
-/** Harmonizations already known to define a kind (checked once, not per message). */
-const checked = new WeakMap<Harmonization, Set<MessageKind>>();
 
 const hasOwn = Object.hasOwn;
 
@@ -54,12 +52,7 @@ export class Message {
     this.kind = kind;
     this.#m = { [TYPE]: kind };
     const h = (this.harmonization = opts?.harmonization ?? getDefaultHarmonization());
-    this.#lookup = h.lookup(kind);
-    if (!checked.has(h) || !checked.get(h)!.has(kind)) {
-      if (h.fields(kind).size === 0) throw new InvalidArgument("__type", kind.toLowerCase(), ["Event", "Message", "Report"]);
-      if (!checked.has(h)) checked.set(h, new Set());
-      checked.get(h)!.add(kind);
-    }
+    this.#lookup = kindLookup(h, kind);
     if (init instanceof Message) {
       if (kind === "Report" && init.kind === "Event") {
         // IntelMQ's Report(event): the keys a report may hold, unsanitized
