@@ -4,7 +4,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { unpack } from "msgpackr";
-import { PyFloat, createHarmonization, pyJsonDumps, type Harmonization } from "../harmonization/index.js";
+import { PyFloat, createHarmonization, pyJsonDumps, pyRepr, type Harmonization } from "../harmonization/index.js";
 import { Event, decodeEnvelope, encodeEnvelope, getDefaultHarmonization, messageFromDict, newEvent, Report } from "./index.js";
 
 const dict = () => ({
@@ -171,4 +171,31 @@ test("where code cannot be made from text, messages work by the shared accessors
     process.stdout.write(JSON.stringify({ exists, items: decodeEnvelope(encodeEnvelope([ev]))[0] }));`;
   const out = execFileSync(process.execPath, ["--disallow-code-generation-from-strings", "--input-type=module", "-e", script], { encoding: "utf8" });
   assert.deepEqual(JSON.parse(out), { exists: true, items: { __type: "Event", "source.ip": "192.0.2.1", "source.port": 443 } });
+});
+
+test("hash() of random values equals the hash of IntelMQ's bytes, whichever way they are written", async () => {
+  const { createHash } = await import("node:crypto");
+  const sep = Buffer.from([0xc0]);
+  const pieces = ["a", "Z", " ", "0", "'", '"', "\\", "ü", "\u0000", "\u007f", "\t", "€", "x".repeat(40), "\u00c0"];
+  let seed = 5;
+  const rand = (n: number) => { seed = (Math.imul(seed, 1103515245) + 12345) >>> 0; return (seed >>> 16) % n; };
+  const text = () => Array.from({ length: 1 + rand(4) }, () => pieces[rand(rand(3) ? 4 : pieces.length)]).join("");
+  let plain = 0;
+  for (let k = 0; k < 400; k++) {
+    const items: Record<string, unknown> = { "__type": "Event", "comment": text(), "source.port": rand(65536), "source.asn": rand(5) ? 1 + rand(4_000_000) : 64496 };
+    if (rand(3) === 0) items["feed.accuracy"] = rand(2) ? 100 : 87.5;
+    if (rand(2)) items["feed.name"] = text();
+    const ev = messageFromDict(items);
+    if (rand(3) === 0) {
+      // a key of extra is any JSON key: the non-ASCII one is written byte by byte
+      const key = rand(4) ? "count" : "zähler", value = rand(2) ? -rand(1000) : rand(2) === 0;
+      ev.add("extra", JSON.stringify({ [key]: value }));
+      items[`extra.${key}`] = value;
+    }
+    const keys = Object.keys(items).filter((key) => key !== "__type").sort();
+    const bytes = Buffer.concat(keys.flatMap((key) => [Buffer.from(key), sep, Buffer.from(pyRepr(items[key], key === "feed.accuracy")), sep]));
+    assert.equal(ev.hash(), createHash("sha256").update(bytes).digest("hex"), JSON.stringify(items));
+    if (/^[ -~]*$/.test(bytes.toString("latin1").replaceAll("\u00c0", "")) && !/['"\\]/.test(String(items["comment"]))) plain++;
+  }
+  assert.ok(plain > 50, `${plain} events of plain values among the cases`);
 });
