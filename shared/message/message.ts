@@ -10,8 +10,7 @@ import {
 import type { Report } from "./kinds.js";
 import { eventTemplate } from "./template.js";
 import { kindLookup } from "./lookup.js";
-import { TYPE, hasLength, inIgnore, isIgnored, itemKeys, storageCopy, messageDict, messageFlatJson, messageFlatJsonInto, type ByteSink } from "./views.js";
-import { messageHash } from "./hash.js";
+import { TYPE, hasLength, inIgnore, isIgnored, itemKeys, storageCopy, messageDict, messageFlatJson, messageFlatJsonInto, messageHash, type ByteSink } from "./views.js";
 import type { AddOptions, HashOptions, MessageKind, MessageOptions, ToDictOptions } from "./types.js";
 
 let defaultHarmonization: Harmonization | undefined;
