@@ -12,6 +12,6 @@ if (!existsSync(entry)) {
 }
 // The bot's V8 settings where it was started without them, before its modules load (this one
 // file of dist/ first: loading the rest grows the young generation).
-const { holdBotHeap } = await import(pathToFileURL(join(dirname(entry), "..", "shared", "config", "heap.js")).href);
-holdBotHeap();
+const { holdBotHeapFor } = await import(pathToFileURL(join(dirname(entry), "..", "shared", "config", "heap.js")).href);
+holdBotHeapFor(process.argv[2]);
 await import(pathToFileURL(entry).href);

@@ -2,8 +2,12 @@
 /** A bot process started without BOT_NODE_FLAGS still keeps its young generation at their size. */
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { test } from "node:test";
-import { BOT_NODE_FLAGS } from "./index.js";
+import { BOT_NODE_FLAGS, botNodeFlags } from "./index.js";
+import { botModuleOf } from "./heap.js";
 
 const heapModule = new URL("./heap.js", import.meta.url).href;
 
@@ -53,4 +57,30 @@ test("flags the process was started with, or INTELMQ_BOT_NODE_FLAGS, are left as
   assert.deepEqual(run(true, ["--max-semi-space-size=2", "--heap-growing-percent=30"]).applied, []);
   assert.deepEqual(run(true, ["--max_semi_space_size=2", "--heap_growing_percent=30"]).applied, [], "V8's other spelling");
   assert.deepEqual(run(true, [], { INTELMQ_BOT_NODE_FLAGS: "" }).applied, []);
+});
+
+test("the bot's module is read from runtime.yaml's text, so a bot started by hand gets its module's flags", () => {
+  const yaml = [
+    "global:", "  batch_size: 100", "",
+    "parser-1:", "  module: intelmq.bots.parsers.generic.parser_csv", "  parameters:", "    module: not.this.one",
+    "'dedup.1':  # quoted", "  name: Deduplicator", "  parameters:", "    module: nested.value", "  module: \"intelmq.bots.experts.deduplicator.expert\"",
+    "plain:", "  parameters: {}", "other:", "  module: intelmq.bots.outputs.file.output",
+  ].join("\n");
+  assert.equal(botModuleOf(yaml, "parser-1"), "intelmq.bots.parsers.generic.parser_csv");
+  assert.equal(botModuleOf(yaml, "dedup.1"), "intelmq.bots.experts.deduplicator.expert", "quoted key, a nested module: skipped");
+  assert.equal(botModuleOf(yaml, "plain"), undefined, "not past the next bot");
+  assert.equal(botModuleOf(yaml, "dedup"), undefined);
+  assert.equal(botModuleOf(yaml, "dedup-1"), undefined, "the key is not a pattern");
+  assert.deepEqual(botNodeFlags(botModuleOf(yaml, "dedup.1")), ["--heap-growing-percent=20", "--max-semi-space-size=2"]);
+
+  const root = mkdtempSync(join(tmpdir(), "intelmq-heap-"));
+  mkdirSync(join(root, "etc"));
+  writeFileSync(join(root, "etc", "runtime.yaml"), yaml);
+  const script = `
+    const { holdBotHeapFor } = await import(${JSON.stringify(heapModule)});
+    process.stdout.write(JSON.stringify(holdBotHeapFor("dedup.1")));`;
+  const { INTELMQ_BOT_NODE_FLAGS: _drop, NODE_OPTIONS: _none, ...base } = process.env;
+  const out = execFileSync(process.execPath, ["--input-type=module", "-e", script], { env: { ...base, INTELMQ_ROOT_DIR: root }, encoding: "utf8" });
+  assert.deepEqual(JSON.parse(out), ["--heap-growing-percent=20", "young generation held at 2 MiB semi-spaces"]);
+  rmSync(root, { recursive: true, force: true });
 });
