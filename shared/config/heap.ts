@@ -8,9 +8,9 @@
  * Imports nothing heavy: bin/intelmq-bot.mjs calls it before the bot's modules load (loading
  * them alone would grow the young generation to 8 MiB semi-spaces).
  */
+import { readFileSync } from "node:fs";
 import { PerformanceObserver } from "node:perf_hooks";
 import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
-import { readFileSync } from "node:fs";
 import { BOT_NODE_FLAGS, botNodeFlags, intelmqPaths } from "./paths.js";
 
 const MIB = 1024 * 1024;
@@ -99,7 +99,8 @@ export function holdBotHeapFor(botId: string | undefined): string[] {
  */
 export function botModuleOf(text: string, botId: string): string | undefined {
   const lines = text.split(/\r?\n/);
-  const head = new RegExp(`^(?:${escape(botId)}|'${escape(botId)}'|"${escape(botId)}")\\s*:\\s*(?:#.*)?$`);
+  const quoted = regexText(botId);
+  const head = new RegExp(`^(?:${quoted}|'${quoted}'|"${quoted}")\\s*:\\s*(?:#.*)?$`);
   const start = lines.findIndex((l) => head.test(l));
   if (start < 0) return undefined;
   let indent: string | null = null;
@@ -115,6 +116,7 @@ export function botModuleOf(text: string, botId: string): string | undefined {
   return undefined;
 }
 
-function escape(s: string): string {
+/** `s` matched literally in a regular expression. */
+function regexText(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

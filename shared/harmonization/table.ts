@@ -70,7 +70,7 @@ function keyAccess(key: string): { get: Getter; set: Setter } {
   }
 }
 
-/** keyAccess() for sub-keys of JSONDict fields: any number of them may come, each would stay compiled. */
+/** The one pair of functions for any key: sub-keys of JSONDict fields (any number may come, each would stay compiled), and where keyAccess() cannot make its own. */
 function sharedAccess(key: string): { get: Getter; set: Setter } {
   return { get: (m) => m[key], set: (m, v) => { m[key] = v; } };
 }

@@ -101,6 +101,10 @@ test("packItems: bundles that pass 0x5500 characters roll over as msgpackr's do"
   assert.ok(assertSame(items, "rollover"));
   const exact = [{ a: "q".repeat(0x5500 - 4) }, { a: "wxyz" }, { a: "1234" }];
   assert.ok(assertSame(exact, "at the limit"));
+  // shapes that share their first key: an item is written as the previous shape until its second
+  // key differs, after its first string opened a new bundle, and is then taken back
+  const alternating = Array.from({ length: 30 }, (_, i) => (i % 2 ? { a: "m".repeat(3000 + i), c: i } : { a: "n".repeat(3000 + i), b: "bb" + i }));
+  assert.ok(assertSame(alternating, "a bundle opened by an item taken back"));
 });
 
 test("packItems: non-ASCII text, other types and more than 64 shapes are left to msgpackr", () => {
